@@ -1,0 +1,28 @@
+# Two commands: `make run` (the product on SQLite with the demo network) and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= data
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[postgres,redis,test]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/concord demo --data-dir $(DATA)
+	$(BIN)/concord serve --data-dir $(DATA)
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check server tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,92 @@
+"""A small route registry: each JSON endpoint declares its OpenAPI operation beside its handler.
+
+    @api.route("GET", "/api/units", summary="List units", tag="directory",
+               response=schema.array(schema.ref("Unit")))
+    async def list_units(request): ...
+
+``server.api.openapi`` turns the registry into the OpenAPI 3 document, so the document and the routes
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    auth: bool = True
+    request: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    status: int = 200
+    params: list[dict[str, Any]] = field(default_factory=list)
+    errors: tuple[int, ...] = ()
+    response_content_type: str = "application/json"
+
+
+OPERATIONS: list[Operation] = []
+SCHEMAS: dict[str, dict[str, Any]] = {}
+
+
+def route(method: str, path: str, *, summary: str, tag: str, auth: bool = True,
+          request: dict | None = None, response: dict | None = None, status: int = 200,
+          params: list[dict] | None = None, errors: tuple[int, ...] = (),
+          response_content_type: str = "application/json") -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        OPERATIONS.append(Operation(method.upper(), path, fn, summary, tag, auth, request, response, status,
+                                    params or [], errors, response_content_type))
+        return fn
+    return deco
+
+
+def schema(name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Register a named component schema and return a $ref to it."""
+    SCHEMAS[name] = body
+    return ref(name)
+
+
+def ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: list[str] | None = None, **props: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        out["required"] = required
+    return out
+
+
+def array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def string(**kw: Any) -> dict[str, Any]:
+    return {"type": "string", **kw}
+
+
+def integer(**kw: Any) -> dict[str, Any]:
+    return {"type": "integer", **kw}
+
+
+def query(name: str, kind: dict[str, Any] | None = None, description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": kind or string(), "description": description}
+
+
+def path_param(name: str, kind: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": kind or integer()}
+
+
+def add_routes(app: web.Application) -> None:
+    for op in OPERATIONS:
+        app.router.add_route(op.method, op.path, op.handler)

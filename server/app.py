@@ -1,0 +1,61 @@
+"""The aiohttp application object: wiring only. Features register their own routes in ``setup``."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server.api import openapi  # noqa: F401  (registers /api/openapi.json)
+from server.api import registry
+from server.config import Config
+from server.db import Database
+from server.db.migrate import upgrade
+from server.directory.cache import UnitCache
+from server.errors import error_middleware
+from server.metrics import Metrics, count_requests, healthz, metrics
+from server.security.ratelimit import RateLimiter
+
+log = logging.getLogger("concord")
+
+# Each feature module has ``setup(app)``; it adds routes, app keys and start-up/clean-up hooks.
+FEATURES = [
+    "server.api.directory",
+]
+
+MAX_BODY = 20 * 1024 * 1024  # evidence uploads; JSON bodies have their own smaller limits
+
+
+def create_app(config: Config, *, migrate: bool = True) -> web.Application:
+    app = web.Application(middlewares=[count_requests, error_middleware], client_max_size=MAX_BODY)
+    app["config"] = config
+    app["db"] = Database(config.database_url)
+    app["metrics"] = Metrics()
+    app["units_cache"] = UnitCache()
+    app["login_limiter"] = RateLimiter(limit=5, window_s=300)
+    app["bus_name"] = "redis" if config.redis_url else "local"
+
+    for name in FEATURES:
+        module = importlib.import_module(name)
+        if hasattr(module, "setup"):
+            module.setup(app)
+    registry.add_routes(app)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    if (config.web_dir / "static").is_dir():
+        app.router.add_static("/static/", config.web_dir / "static", append_version=True)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        if migrate:
+            await upgrade(app["db"])
+        lag = asyncio.create_task(app["metrics"].watch_loop())
+        yield
+        lag.cancel()
+        await app["db"].close()
+
+    # Runs before the features' own contexts, so the schema exists when they start.
+    app.cleanup_ctx.insert(0, lifecycle)
+    return app

@@ -1,0 +1,187 @@
+"""The ``concord`` command line (see CONTRACT.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from server.config import Config, ConfigError, redact_url
+from server.db import Database
+from server.db.migrate import upgrade
+
+
+def _with_db(fn: Callable[[Database, argparse.Namespace], Awaitable[int]]) -> Callable[[argparse.Namespace], int]:
+    """Run ``fn`` against an up-to-date schema: every DB command migrates first."""
+
+    def run(args: argparse.Namespace) -> int:
+        cfg = Config.load(args.data_dir)
+
+        async def go() -> int:
+            db = Database(cfg.database_url)
+            try:
+                await upgrade(db)
+                return await fn(db, args)
+            finally:
+                await db.close()
+
+        return asyncio.run(go())
+
+    return run
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from server.app import create_app
+
+    cfg = Config.load(args.data_dir, args.host, args.port)
+    app = create_app(cfg)
+    bus = f"redis {redact_url(cfg.redis_url)}" if cfg.redis_url else "in-process bus"
+    url_host = "localhost" if cfg.host in ("0.0.0.0", "::") else cfg.host
+    print(
+        f"Concord serving on http://{url_host}:{cfg.port}/  database={redact_url(cfg.database_url)}  bus={bus}  "
+        f"recordings={cfg.recordings_dir}",
+        flush=True,
+    )
+    web.run_app(app, host=cfg.host, port=cfg.port, print=None, access_log=None, shutdown_timeout=5)
+    return 0
+
+
+async def _demo(db: Database, args: argparse.Namespace) -> int:
+    from server.directory.demo import DEMO_PASSWORD, seed
+
+    async with db.session() as s:
+        accounts = await seed(s)
+    made = sum(a.created for a in accounts)
+    print(f"Demo network ready ({made} accounts created, {len(accounts) - made} already there).")
+    print(f"Every demo account's password: {DEMO_PASSWORD}")
+    print(f"{'username':<22} {'role':<18} {'name':<14} unit")
+    for a in accounts:
+        print(f"{a.username:<22} {a.role:<18} {a.name:<14} {a.unit}")
+    return 0
+
+
+async def _user_add(db: Database, args: argparse.Namespace) -> int:
+    from server.directory.queries import DirectoryError, add_staff, unit_by_code
+
+    if not args.password_stdin:
+        print("error: --password-stdin is required (passwords never go on the command line)", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n")
+    specialties = [x for x in (args.specialty or "").split(",") if x]
+    async with db.session() as s:
+        unit = await unit_by_code(s, args.unit)
+        if unit is None:
+            print(f"error: unknown unit {args.unit!r}", file=sys.stderr)
+            return 1
+        try:
+            staff = await add_staff(s, args.username, args.name or args.username, password, args.role, unit,
+                                    specialties)
+        except DirectoryError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    print(f"created user {staff.username} ({staff.role}) at {unit.code} {unit.name}")
+    return 0
+
+
+async def _db_upgrade(db: Database, args: argparse.Namespace) -> int:
+    print(f"database {redact_url(db.url)} is up to date")
+    return 0
+
+
+async def _verify_log(db: Database, args: argparse.Namespace) -> int:
+    from server import ledger
+    from server.ledger_store import verify_chain
+
+    chain = ledger.session_chain(args.session) if args.session is not None else ledger.case_chain(args.case)
+    async with db.session() as s:
+        result = await verify_chain(s, chain)
+    if result.ok and result.count == 0:
+        print(f"error: no events on {chain}", file=sys.stderr)
+        return 1
+    print(str(result))
+    return 0 if result.ok else 1
+
+
+# Features add their own subcommands here: name -> (configure parser, handler).
+EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="concord", description="Concord video mediation coordinator")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def data_dir(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--data-dir", default="data", help="data directory (default ./data)")
+
+    sp = sub.add_parser("serve", help="run the server")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8080)
+    data_dir(sp)
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("demo", help="seed the demo four-tier network and accounts")
+    data_dir(sp)
+    sp.set_defaults(func=_with_db(_demo))
+
+    sp = sub.add_parser("user", help="manage staff accounts")
+    usub = sp.add_subparsers(dest="user_command", required=True)
+    ua = usub.add_parser("add", help="create a staff account")
+    ua.add_argument("username")
+    ua.add_argument("--role", required=True)
+    ua.add_argument("--unit", required=True, help="unit code")
+    ua.add_argument("--name")
+    ua.add_argument("--specialty", help="comma-separated expert specialties")
+    ua.add_argument("--password-stdin", action="store_true")
+    data_dir(ua)
+    ua.set_defaults(func=_with_db(_user_add))
+
+    sp = sub.add_parser("db", help="database maintenance")
+    dsub = sp.add_subparsers(dest="db_command", required=True)
+    du = dsub.add_parser("upgrade", help="apply schema migrations")
+    data_dir(du)
+    du.set_defaults(func=_with_db(_db_upgrade))
+
+    sp = sub.add_parser("verify-log", help="verify a session's or a case's hash chain")
+    g = sp.add_mutually_exclusive_group(required=True)
+    g.add_argument("--session", type=int)
+    g.add_argument("--case", type=int)
+    data_dir(sp)
+    sp.set_defaults(func=_with_db(_verify_log))
+
+    for name, (configure, handler) in EXTRA_COMMANDS.items():
+        sp = sub.add_parser(name)
+        configure(sp)
+        sp.set_defaults(func=handler)
+    return p
+
+
+def _load_extra_commands() -> None:
+    import importlib
+
+    for module in ("server.agreements.cli", "server.media.cli"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module and not module.startswith(str(e.name)):
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    _load_extra_commands()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+

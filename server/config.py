@@ -1,0 +1,99 @@
+"""Runtime configuration from flags and environment variables (see CONTRACT.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _load_secret(data_dir: Path) -> bytes:
+    env = os.environ.get("CONCORD_SECRET_KEY")
+    if env:
+        return env.encode()
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip().encode()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Create with 0600 from the start so the key is never world-readable, even briefly.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key.encode()
+
+
+def _ice_servers() -> list[dict]:
+    raw = os.environ.get("CONCORD_ICE_SERVERS")
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"CONCORD_ICE_SERVERS is not valid JSON: {e}") from e
+    if not isinstance(value, list) or not all(isinstance(s, dict) and "urls" in s for s in value):
+        raise ConfigError('CONCORD_ICE_SERVERS must be a JSON list of {"urls": ...} objects')
+    return value
+
+
+@dataclass
+class Config:
+    data_dir: Path
+    database_url: str
+    secret_key: bytes
+    redis_url: str | None = None
+    recordings_dir: Path = field(default_factory=lambda: ROOT / "recordings")
+    ice_servers: list[dict] = field(default_factory=list)
+    turn_secret: str | None = None
+    web_dir: Path = field(default_factory=lambda: ROOT / "web")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Background schedulers (overdue checks, ...) can be disabled in tests.
+    schedulers: bool = True
+
+    @classmethod
+    def load(cls, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 8080) -> Config:
+        d = Path(data_dir or "data").resolve()
+        d.mkdir(parents=True, exist_ok=True)
+        url = os.environ.get("CONCORD_DATABASE_URL") or f"sqlite+aiosqlite:///{d / 'concord.db'}"
+        url = normalise_db_url(url)
+        rec = Path(os.environ.get("CONCORD_RECORDINGS_DIR") or ROOT / "recordings").resolve()
+        return cls(
+            data_dir=d,
+            database_url=url,
+            secret_key=_load_secret(d),
+            redis_url=os.environ.get("CONCORD_REDIS_URL") or None,
+            recordings_dir=rec,
+            ice_servers=_ice_servers(),
+            turn_secret=os.environ.get("CONCORD_TURN_SECRET") or None,
+            web_dir=Path(os.environ.get("CONCORD_WEB_DIR") or ROOT / "web"),
+            host=host,
+            port=port,
+        )
+
+
+def normalise_db_url(url: str) -> str:
+    """Accept plain postgresql:// and sqlite:// URLs and pick the async drivers."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    return url
+
+
+def redact_url(url: str) -> str:
+    """Hide any password in a URL before it is logged."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"

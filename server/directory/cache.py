@@ -1,0 +1,39 @@
+"""The unit tree changes rarely and is read on every request: keep it in memory, reload on change."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from server.db import Database
+from server.directory.models import Unit
+
+
+class UnitCache:
+    TTL_S = 30.0  # another node or `concord demo` may add units
+
+    def __init__(self) -> None:
+        self._at = 0.0
+        self.rows: list[dict[str, Any]] = []
+        self.by_code: dict[str, dict[str, Any]] = {}
+        self._loaded = False
+
+    def invalidate(self) -> None:
+        self._loaded = False
+
+    async def all(self, db: Database) -> list[dict[str, Any]]:
+        if not self._loaded or time.monotonic() - self._at > self.TTL_S:
+            async with db.session() as s:
+                units = list((await s.execute(select(Unit).order_by(Unit.path))).scalars())
+            code_of = {u.id: u.code for u in units}
+            rows = []
+            for u in units:
+                j = {"code": u.code, "name": u.name, "tier": u.tier, "parent": code_of.get(u.parent_id)}
+                rows.append({"id": u.id, "path": u.path, "json": j})
+            self.rows = rows
+            self.by_code = {row["json"]["code"]: row for row in rows}
+            self._loaded = True
+            self._at = time.monotonic()
+        return self.rows

@@ -1,0 +1,59 @@
+"""Reading and writing units and staff."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.directory.models import Staff, Unit
+from server.directory.tiers import Role, Tier
+from server.security.passwords import hash_password
+
+
+class DirectoryError(ValueError):
+    pass
+
+
+async def unit_by_code(s: AsyncSession, code: str) -> Unit | None:
+    return (await s.execute(select(Unit).where(Unit.code == code))).scalar_one_or_none()
+
+
+async def units_under(s: AsyncSession, path: str) -> list[Unit]:
+    """The unit at ``path`` and all its descendants, in tree order."""
+    q = select(Unit).where(Unit.path.startswith(path, autoescape=True)).order_by(Unit.path)
+    return list((await s.execute(q)).scalars())
+
+
+async def add_unit(s: AsyncSession, code: str, name: str, tier: Tier, parent: Unit | None) -> Unit:
+    if parent is None and tier != Tier.CITY:
+        raise DirectoryError("only a city has no parent")
+    if parent is not None and Tier(parent.tier).child() != tier:
+        raise DirectoryError(f"a {tier} cannot sit under a {parent.tier}")
+    path = (parent.path if parent else "") + code + "/"
+    unit = Unit(code=code, name=name, tier=str(tier), parent_id=parent.id if parent else None, path=path)
+    s.add(unit)
+    await s.flush()
+    return unit
+
+
+async def add_staff(s: AsyncSession, username: str, name: str, password: str, role: str, unit: Unit,
+                    specialties: list[str] | None = None, phone: str | None = None,
+                    password_hash: str | None = None) -> Staff:
+    if role not in set(Role):
+        raise DirectoryError(f"unknown role {role!r}; one of: {', '.join(Role)}")
+    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        raise DirectoryError("username must be 1-64 letters, digits, '.', '-' or '_'")
+    if len(password) < 8:
+        raise DirectoryError("password must be at least 8 characters")
+    if (await s.execute(select(Staff.id).where(Staff.username == username))).first():
+        raise DirectoryError(f"user {username!r} already exists")
+    staff = Staff(username=username, name=name or username, password_hash=password_hash or hash_password(password), role=role,
+                  unit_id=unit.id, specialties=specialties or [], phone=phone)
+    s.add(staff)
+    await s.flush()
+    return staff
+
+
+async def staff_counts(s: AsyncSession) -> dict[int, int]:
+    rows = await s.execute(select(Staff.unit_id, func.count()).group_by(Staff.unit_id))
+    return {uid: n for uid, n in rows.all()}

@@ -1,0 +1,127 @@
+"""One error shape for the whole API: ``{"error": {"code", "message"}}`` with a fitting 4xx."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger("concord")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+    def response(self) -> web.Response:
+        body = {"error": {"code": self.code, "message": self.message, **self.extra}}
+        return web.json_response(body, status=self.status, dumps=_dumps)
+
+
+def _dumps(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False)
+
+
+def bad_request(message: str, code: str = "bad_request", **extra: Any) -> ApiError:
+    return ApiError(400, code, message, **extra)
+
+
+def unauthorized(message: str = "authentication required") -> ApiError:
+    return ApiError(401, "unauthorized", message)
+
+
+def forbidden(message: str = "not allowed for your role or tier") -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+def not_found(message: str = "not found") -> ApiError:
+    return ApiError(404, "not_found", message)
+
+
+def conflict(message: str, code: str = "conflict") -> ApiError:
+    return ApiError(409, code, message)
+
+
+_STATUS_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
+}
+
+
+def _wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/api") or request.path in ("/healthz", "/ws") or (
+        "application/json" in request.headers.get("Accept", "") and "text/html" not in request.headers.get("Accept", "")
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as e:
+        if _wants_json(request):
+            return e.response()
+        return await _html_error(request, e.status, e.message)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        if _wants_json(request):
+            code = _STATUS_CODES.get(e.status, "error")
+            return ApiError(e.status, code, e.reason or code).response()
+        if e.content_type == "text/html":
+            raise
+        return await _html_error(request, e.status, e.reason or "")
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if _wants_json(request):
+            return ApiError(500, "internal", "internal server error").response()
+        return await _html_error(request, 500, "internal server error")
+
+
+async def _html_error(request: web.Request, status: int, message: str) -> web.Response:
+    render = request.app.get("render_error")
+    if render is not None:
+        try:
+            return await render(request, status, message)
+        except Exception:
+            log.exception("error page failed")
+    return web.Response(status=status, text=f"{status}: {message}", content_type="text/plain")
+
+
+async def read_json(request: web.Request, max_bytes: int = 256 * 1024) -> dict[str, Any]:
+    """Parse a JSON object body with a size limit; every failure is a clear 4xx."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ApiError(413, "too_large", f"request body over {max_bytes} bytes")
+    raw = await request.content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ApiError(413, "too_large", f"request body over {max_bytes} bytes")
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise bad_request("request body is not valid JSON", "invalid_json") from e
+    if not isinstance(body, dict):
+        raise bad_request("request body must be a JSON object", "invalid_json")
+    return body
+
+
+def field(body: dict[str, Any], name: str, kind: type | tuple[type, ...] = str, *, required: bool = True,
+          max_len: int = 1000, default: Any = None) -> Any:
+    """Fetch and type-check one field of a JSON body."""
+    if name not in body or body[name] is None:
+        if required:
+            raise bad_request(f"missing field: {name}", "missing_field", field=name)
+        return default
+    v = body[name]
+    if isinstance(v, bool) and kind in (int, float):
+        raise bad_request(f"field {name} has the wrong type", "invalid_field", field=name)
+    if not isinstance(v, kind):
+        raise bad_request(f"field {name} has the wrong type", "invalid_field", field=name)
+    if isinstance(v, str) and len(v) > max_len:
+        raise bad_request(f"field {name} is longer than {max_len}", "invalid_field", field=name)
+    return v

@@ -1,0 +1,93 @@
+"""Prometheus text metrics, including event-loop lag (overload shows as latency, not drops)."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+from aiohttp import web
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
+        self.gauges: dict[str, Callable[[], float]] = {}
+        self.help: dict[str, str] = {}
+        self.loop_lag_s = 0.0
+        self.loop_lag_max_s = 0.0
+        self.started = time.time()
+
+    def inc(self, name: str, value: float = 1.0, **labels: str) -> None:
+        self.counters[(name, tuple(sorted(labels.items())))] += value
+
+    def gauge(self, name: str, fn: Callable[[], float], help: str = "") -> None:
+        self.gauges[name] = fn
+        self.help[name] = help
+
+    async def watch_loop(self, interval: float = 0.5) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(interval)
+            lag = max(0.0, time.perf_counter() - t0 - interval)
+            self.loop_lag_s = lag
+            self.loop_lag_max_s = max(self.loop_lag_max_s * 0.99, lag)
+
+    def render(self) -> str:
+        lines: list[str] = []
+        by_name: dict[str, list[str]] = defaultdict(list)
+        for (name, labels), v in sorted(self.counters.items()):
+            lab = ",".join(f'{k}="{_esc(val)}"' for k, val in labels)
+            by_name[name].append(f"{name}{{{lab}}} {v:g}" if lab else f"{name} {v:g}")
+        for name, rows in by_name.items():
+            lines.append(f"# TYPE {name} counter")
+            lines.extend(rows)
+        rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        builtin = {
+            "concord_event_loop_lag_seconds": self.loop_lag_s,
+            "concord_event_loop_lag_max_seconds": self.loop_lag_max_s,
+            "concord_uptime_seconds": time.time() - self.started,
+            "concord_peak_rss_bytes": rss_kb * 1024,
+        }
+        for name, v in builtin.items():
+            lines.append(f"# TYPE {name} gauge")
+            lines.append(f"{name} {v:g}")
+        for name, fn in self.gauges.items():
+            if self.help.get(name):
+                lines.append(f"# HELP {name} {self.help[name]}")
+            lines.append(f"# TYPE {name} gauge")
+            lines.append(f"{name} {fn():g}")
+        return "\n".join(lines) + "\n"
+
+
+def _esc(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    resp = await handler(request)
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    request.app["metrics"].inc("concord_http_requests_total", method=request.method, route=route,
+                               status=str(resp.status))
+    return resp
+
+
+async def healthz(request: web.Request) -> web.Response:
+    db = request.app["db"]
+    try:
+        await db.ping()
+    except Exception as e:  # the database is down: say so, do not crash
+        return web.json_response({"status": "error", "database": db.backend, "detail": type(e).__name__},
+                                 status=503)
+    from server import __version__
+
+    return web.json_response({"status": "ok", "version": __version__, "database": db.backend,
+                              "bus": request.app["bus_name"]})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(text=request.app["metrics"].render(), content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})

@@ -1,0 +1,44 @@
+from tests.conftest import login
+
+
+async def test_healthz(client) -> None:
+    r = await client.get("/healthz")
+    assert r.status == 200
+    assert (await r.json())["status"] == "ok"
+
+
+async def test_login_and_units(client) -> None:
+    h = await login(client)
+    r = await client.get("/api/units", headers=h)
+    assert r.status == 200
+    units = (await r.json())["units"]
+    assert len(units) >= 90
+    by_code = {u["code"]: u for u in units}
+    assert by_code["340300"] == {"code": "340300", "name": "蚌埠市", "tier": "city", "parent": None}
+    assert by_code["340321"]["parent"] == "340300"
+
+
+async def test_township_sees_only_its_subtree(client) -> None:
+    h = await login(client, "mediator")  # 龙亢镇
+    units = (await (await client.get("/api/units", headers=h)).json())["units"]
+    assert {u["tier"] for u in units} == {"township", "village"}
+    assert all(u["code"].startswith("340321001") for u in units)
+
+
+async def test_wrong_password_same_message_for_unknown_user(client) -> None:
+    a = await client.post("/api/auth/login", json={"username": "admin", "password": "nope-nope"})
+    b = await client.post("/api/auth/login", json={"username": "ghost", "password": "nope-nope"})
+    assert a.status == b.status == 401
+    assert (await a.json())["error"]["message"] == (await b.json())["error"]["message"]
+
+
+async def test_malformed_json_is_400(client) -> None:
+    r = await client.post("/api/auth/login", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status == 400
+    assert (await r.json())["error"]["code"] == "invalid_json"
+
+
+async def test_no_token_is_401(client) -> None:
+    r = await client.get("/api/units")
+    assert r.status == 401
+    assert "error" in await r.json()
