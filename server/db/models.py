@@ -3,5 +3,6 @@
 from server.db.base import Base
 from server.directory.models import Staff, Unit
 from server.ledger_store import LedgerEvent
+from server.sessions.models import Invitation, Session
 
-__all__ = ["Base", "LedgerEvent", "Staff", "Unit"]
+__all__ = ["Base", "Invitation", "LedgerEvent", "Session", "Staff", "Unit"]
