@@ -107,6 +107,9 @@ async def _verify_log(db: Database, args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+# Modules that register extra subcommands into EXTRA_COMMANDS when imported.
+EXTRA_COMMAND_MODULES: list[str] = []
+
 # Features add their own subcommands here: name -> (configure parser, handler).
 EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
@@ -163,12 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_extra_commands() -> None:
     import importlib
 
-    for module in ("server.agreements.cli", "server.media.cli"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module and not module.startswith(str(e.name)):
-                raise
+    for module in EXTRA_COMMAND_MODULES:
+        importlib.import_module(module)
 
 
 def main(argv: list[str] | None = None) -> int:

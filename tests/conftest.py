@@ -159,3 +159,13 @@ def redis_url() -> str:
 def chromium() -> str:
     need("Chromium", chromium_available() and shutil.which("chromium") is not None)
     return CHROMIUM
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for a ``python -m server`` subprocess that imports this checkout's code."""
+    from server.config import ROOT
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
