@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server.api import openapi  # noqa: F401  (registers /api/openapi.json)
-from server.api import registry
+from server.api import (
+    openapi,  # noqa: F401  (registers /api/openapi.json)
+    registry,
+)
 from server.config import Config
 from server.db import Database
 from server.db.migrate import upgrade

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from server.config import Config, ConfigError, redact_url
 from server.db import Database
