@@ -26,6 +26,7 @@ log = logging.getLogger("concord")
 # Each feature module has ``setup(app)``; it adds routes, app keys and start-up/clean-up hooks.
 FEATURES = [
     "server.api.directory",
+    "server.views.pages",
 ]
 
 MAX_BODY = 20 * 1024 * 1024  # evidence uploads; JSON bodies have their own smaller limits

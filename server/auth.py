@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from server.db import Database
 from server.directory.models import Staff, Unit
-from server.errors import forbidden, unauthorized
+from server.errors import ApiError, forbidden, unauthorized
 from server.policy import Actor
-from server.security import tokens
+from server.security import csrf, tokens
 
 API_TOKEN_TTL = 12 * 3600
 SESSION_COOKIE = "concord_session"
@@ -73,16 +73,30 @@ async def current_actor(request: web.Request) -> Actor | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         actor = await _actor_from_token(request, "api", header[7:].strip())
+        request["auth_via"] = "bearer"
     elif SESSION_COOKIE in request.cookies:
         actor = await _actor_from_token(request, "session", request.cookies[SESSION_COOKIE])
+        request["auth_via"] = "cookie"
     request["actor"] = actor
     return actor
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 async def require_actor(request: web.Request, roles: set[str] | None = None) -> Actor:
+    """The caller or 401. A browser (cookie) making a change must also prove CSRF: the ``X-CSRF-Token``
+    header (base.html carries it in ``<meta name="csrf-token">``) or the form's ``csrf_token`` field."""
     actor = await current_actor(request)
     if actor is None:
         raise unauthorized("missing, invalid or expired token")
+    if request.get("auth_via") == "cookie" and request.method not in SAFE_METHODS:
+        sent: object = request.headers.get(csrf.CSRF_HEADER)
+        if not sent and request.content_type in FORM_TYPES:
+            sent = (await request.post()).get(csrf.CSRF_FIELD)
+        if not csrf.valid(request.app["config"].secret_key, request.cookies.get(csrf.CSRF_COOKIE), sent):
+            raise ApiError(403, "csrf", "missing or invalid CSRF token; reload the page and try again")
     if roles is not None and actor.role not in roles:
         raise forbidden()
     return actor

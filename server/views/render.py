@@ -3,27 +3,44 @@
 Templates write text in both languages inline: ``{{ tr("调解", "Mediation") }}``. zh-CN is the default;
 ``?lang=en`` (remembered in a cookie) switches to English. Times are stored in UTC and shown in
 Asia/Shanghai with the ``local`` filter.
+
+Every page gets in its context: ``actor`` (or None), ``lang``, ``tr``, ``csrf_token`` (put it in every
+form as ``<input type="hidden" name="csrf_token" value="{{ csrf_token }}">``), ``path``, ``lang_url``
+(this page in the other language), ``nav`` (the main navigation, with the active entry marked) and
+``tier_label`` / ``role_label`` / ``specialty_label`` (code -> display name in the page's language).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
 
 from server.auth import SESSION_COOKIE, current_actor
+from server.directory.labels import ROLE_LABELS, SPECIALTY_LABELS, TIER_LABELS, label
 from server.errors import ApiError
+from server.policy import Actor
+from server.security import csrf
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 LANG_COOKIE = "concord_lang"
-CSRF_FIELD = "csrf_token"
-CSRF_COOKIE = "concord_csrf"
+CSRF_FIELD = csrf.CSRF_FIELD
+CSRF_COOKIE = csrf.CSRF_COOKIE
+
+# (href, zh, en): the sections of the product. Sections land as their features do; the links are stable.
+NAV = [
+    ("/", "首页", "Home"),
+    ("/sessions", "视频会议", "Sessions"),
+    ("/cases", "案件", "Cases"),
+    ("/agreements", "调解协议", "Agreements"),
+    ("/dashboard", "驾驶舱", "Dashboard"),
+    ("/network", "组织网络", "Network"),
+    ("/experts", "专家库", "Experts"),
+]
 
 
 def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -39,6 +56,8 @@ def environment(app: web.Application) -> jinja2.Environment:
             loader=jinja2.FileSystemLoader(str(app["config"].web_dir / "templates")),
             autoescape=jinja2.select_autoescape(["html", "xml", "j2"]),
             enable_async=False,
+            # Templates change only with a deploy; skip the stat() per render.
+            auto_reload=False,
         )
         env.filters["local"] = local
         app["jinja"] = env
@@ -54,59 +73,84 @@ def csrf_token(request: web.Request) -> str:
     """Double-submit token bound to a per-browser random cookie (set on first render)."""
     seed = request.cookies.get(CSRF_COOKIE) or request.get("csrf_seed")
     if not seed:
-        seed = request["csrf_seed"] = secrets.token_urlsafe(24)
-    key = request.app["config"].secret_key
-    return hmac.new(key, b"csrf:" + seed.encode(), hashlib.sha256).hexdigest()
+        seed = request["csrf_seed"] = csrf.new_seed()
+    return csrf.token_for(request.app["config"].secret_key, seed)
 
 
 async def check_csrf(request: web.Request) -> dict[str, Any]:
     """Read a form POST and refuse it (403) unless its CSRF token matches this browser's cookie."""
     form = await request.post()
-    sent = form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token", "")
+    sent = form.get(CSRF_FIELD) or request.headers.get(csrf.CSRF_HEADER, "")
     seed = request.cookies.get(CSRF_COOKIE)
-    if not seed or not isinstance(sent, str):
+    if not seed:
         raise ApiError(403, "csrf", "missing CSRF token; reload the page and try again")
-    key = request.app["config"].secret_key
-    good = hmac.new(key, b"csrf:" + seed.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(sent, good):
+    if not csrf.valid(request.app["config"].secret_key, seed, sent):
         raise ApiError(403, "csrf", "invalid CSRF token; reload the page and try again")
     return dict(form)
 
 
-async def render(request: web.Request, template: str, context: dict[str, Any] | None = None,
-                 status: int = 200) -> web.Response:
+def _lang_url(request: web.Request, lang: str) -> str:
+    query = {k: v for k, v in request.query.items() if k != "lang"}
+    query["lang"] = "zh-CN" if lang == "en" else "en"
+    return f"{request.path}?{urlencode(query)}"
+
+
+def _nav(path: str, tr: Any) -> list[dict[str, Any]]:
+    def active(href: str) -> bool:
+        return path == "/" if href == "/" else path == href or path.startswith(href + "/")
+
+    return [{"href": h, "label": tr(zh, en), "active": active(h)} for h, zh, en in NAV]
+
+
+def page_context(request: web.Request, actor: Actor | None) -> dict[str, Any]:
     lang = language(request)
-    actor = await current_actor(request)
 
     def tr(zh: str, en: str) -> str:
         return en if lang == "en" else zh
 
-    ctx = {
+    return {
         "request": request,
         "actor": actor,
         "lang": lang,
         "tr": tr,
         "csrf_token": csrf_token(request),
         "path": request.path,
-        **(context or {}),
+        "lang_url": _lang_url(request, lang),
+        "nav": _nav(request.path, tr),
+        "tier_label": lambda code: label(TIER_LABELS, code, lang),
+        "role_label": lambda code: label(ROLE_LABELS, code, lang),
+        "specialty_label": lambda code: label(SPECIALTY_LABELS, code, lang),
     }
+
+
+async def render(request: web.Request, template: str, context: dict[str, Any] | None = None,
+                 status: int = 200) -> web.Response:
+    actor = await current_actor(request)
+    ctx = {**page_context(request, actor), **(context or {})}
     html = environment(request.app).get_template(template).render(ctx)
     resp = web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
     resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "same-origin"
+    resp.headers["Cache-Control"] = "no-store"
     if request.get("csrf_seed"):
-        resp.set_cookie(CSRF_COOKIE, request["csrf_seed"], httponly=True, samesite="Lax", path="/")
+        resp.set_cookie(CSRF_COOKIE, request["csrf_seed"], httponly=True, samesite="Lax", path="/",
+                        secure=is_https(request))
     if "lang" in request.query:
-        resp.set_cookie(LANG_COOKIE, lang, samesite="Lax", path="/", max_age=365 * 86400)
+        resp.set_cookie(LANG_COOKIE, ctx["lang"], samesite="Lax", path="/", max_age=365 * 86400)
     return resp
 
 
-async def require_login(request: web.Request):  # type: ignore[no-untyped-def]
+def is_https(request: web.Request) -> bool:
+    """Behind the TLS proxy the app sees plain HTTP; the proxy says what the browser used."""
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+async def require_login(request: web.Request) -> Actor:
     """For pages: the actor, or a redirect to the login page."""
     actor = await current_actor(request)
     if actor is None:
-        raise web.HTTPFound(f"/login?next={request.path_qs}" if request.path != "/" else "/login")
+        raise web.HTTPFound("/login?" + urlencode({"next": request.path_qs}) if request.path != "/" else "/login")
     return actor
 
 

@@ -1,0 +1,47 @@
+// Shared browser helpers (ES module, no build step). Import from page scripts:
+//   import { api } from "/static/js/concord.js";
+//   const data = await api("/api/units");                      // GET
+//   await api("/api/sessions", { method: "POST", body: {...} }); // JSON body, CSRF header added
+// Calls use the session cookie; a change (POST/PUT/PATCH/DELETE) must carry the CSRF token from
+// <meta name="csrf-token">, which api() adds. Errors throw ApiError with the server's code and message.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+export async function api(path, { method = "GET", body, headers = {} } = {}) {
+  const opts = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
+  if (method !== "GET" && method !== "HEAD") opts.headers["X-CSRF-Token"] = csrfToken();
+  if (body !== undefined) {
+    if (body instanceof FormData || body instanceof Blob) {
+      opts.body = body;
+    } else {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+  }
+  const resp = await fetch(path, opts);
+  const type = resp.headers.get("Content-Type") || "";
+  const data = type.includes("application/json") ? await resp.json() : await resp.text();
+  if (!resp.ok) {
+    const err = (data && data.error) || {};
+    throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText);
+  }
+  return data;
+}
+
+export const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";
+
+// tr("中文", "English") in scripts, like the templates.
+export function tr(zh, en) {
+  return lang === "en" ? en : zh;
+}
