@@ -27,6 +27,7 @@ log = logging.getLogger("concord")
 FEATURES = [
     "server.api.directory",
     "server.views.pages",
+    "server.views.directory",
 ]
 
 MAX_BODY = 20 * 1024 * 1024  # evidence uploads; JSON bodies have their own smaller limits

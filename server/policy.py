@@ -3,11 +3,19 @@
 Tiers: a unit sees itself and its descendants (path prefix). It never sees siblings, nor the other
 branches under its ancestors. Cross-branch access (dispatched cases, expert grants) is granted
 explicitly elsewhere and checked here by the callers passing the grant in.
+
+The one deliberate exception: experts are a pool that lower tiers draw on, so an actor also sees the
+experts of its own ancestors (the county's land expert for a township), but still not the experts of a
+sibling or cousin unit.
+
+``allowed(actor, action, unit_path)`` is the same rules by name; tests/unit/test_policy.py checks them as
+a matrix of role x tier x action x target.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from server.directory.tiers import Role, Tier
 
@@ -44,9 +52,33 @@ class Actor:
         }
 
 
+class Action(StrEnum):
+    VIEW_UNIT = "view_unit"
+    LIST_STAFF = "list_staff"
+    MANAGE_STAFF = "manage_staff"
+    VIEW_EXPERT = "view_expert"
+    HOST_MEDIATION = "host_mediation"
+    HOST_CONSULTATION = "host_consultation"
+    HOST_PETITION = "host_petition"
+    HOST_DISPATCH = "host_dispatch"
+    VIEW_SESSION = "view_session"
+
+
 def within(actor: Actor, unit_path: str) -> bool:
     """The unit is the actor's own or one of its descendants."""
-    return unit_path.startswith(actor.unit_path)
+    # Paths end in "/" so "100/2/" is never mistaken for a prefix of "100/200/"; refuse any other shape.
+    return unit_path.endswith("/") and unit_path.startswith(actor.unit_path)
+
+
+def is_ancestor(actor: Actor, unit_path: str) -> bool:
+    """The unit is strictly above the actor's own, on its own branch."""
+    return unit_path.endswith("/") and actor.unit_path.startswith(unit_path) and unit_path != actor.unit_path
+
+
+def ancestor_paths(unit_path: str) -> list[str]:
+    """``"a/b/c/"`` -> ``["a/", "a/b/"]``: the paths of every unit above this one."""
+    parts = [p for p in unit_path.split("/") if p]
+    return ["/".join(parts[:i]) + "/" for i in range(1, len(parts))]
 
 
 def can_view_unit(actor: Actor, unit_path: str) -> bool:
@@ -63,8 +95,18 @@ def can_manage_staff(actor: Actor, unit_path: str) -> bool:
 
 
 def can_browse_experts(actor: Actor) -> bool:
-    """Experts are a shared resource across tiers: any active staff may look them up to request one."""
+    """Any active staff may open the expert directory; which experts they see is can_see_expert."""
     return True
+
+
+def can_see_expert(actor: Actor, expert_unit_path: str) -> bool:
+    """Experts in the actor's subtree, or at the actor's ancestors (the pool it may ask for help)."""
+    return within(actor, expert_unit_path) or is_ancestor(actor, expert_unit_path)
+
+
+def expert_scope(actor: Actor) -> tuple[str, list[str]]:
+    """can_see_expert as a query: (subtree prefix, exact ancestor paths)."""
+    return actor.unit_path, ancestor_paths(actor.unit_path)
 
 
 SESSION_HOST_ROLES = {Role.ADMIN, Role.MEDIATOR, Role.PETITION_OFFICER, Role.POLICE_LIAISON}
@@ -84,3 +126,27 @@ def can_host_session(actor: Actor, unit_path: str, kind: str) -> bool:
 
 def can_view_session(actor: Actor, unit_path: str) -> bool:
     return within(actor, unit_path)
+
+
+def allowed(actor: Actor, action: Action | str, unit_path: str) -> bool:
+    """The rules above, looked up by action name (for tables, tests and templates)."""
+    match Action(action):
+        case Action.VIEW_UNIT:
+            return can_view_unit(actor, unit_path)
+        case Action.LIST_STAFF:
+            return can_list_staff(actor, unit_path)
+        case Action.MANAGE_STAFF:
+            return can_manage_staff(actor, unit_path)
+        case Action.VIEW_EXPERT:
+            return can_see_expert(actor, unit_path)
+        case Action.HOST_MEDIATION:
+            return can_host_session(actor, unit_path, "mediation")
+        case Action.HOST_CONSULTATION:
+            return can_host_session(actor, unit_path, "consultation")
+        case Action.HOST_PETITION:
+            return can_host_session(actor, unit_path, "petition")
+        case Action.HOST_DISPATCH:
+            return can_host_session(actor, unit_path, "dispatch")
+        case Action.VIEW_SESSION:
+            return can_view_session(actor, unit_path)
+    raise ValueError(f"unknown action {action!r}")  # pragma: no cover  (Action() already refused it)

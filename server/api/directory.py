@@ -1,26 +1,52 @@
-"""Login, units and staff as JSON."""
+"""Login, units, staff and experts as JSON."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from server.api import registry as r
 from server.auth import actor_of, issue_api_token, require_actor
 from server.directory.models import Staff, Unit
-from server.errors import ApiError, field, forbidden, not_found, read_json, unauthorized
-from server.policy import can_list_staff, can_view_unit
+from server.directory.queries import DirectoryError, add_staff, find_experts
+from server.directory.tiers import Role, Specialty, Tier
+from server.errors import (
+    ApiError,
+    bad_request,
+    conflict,
+    field,
+    forbidden,
+    not_found,
+    read_json,
+    unauthorized,
+)
+from server.policy import Actor, can_list_staff, can_manage_staff, can_view_unit, expert_scope
 from server.security.passwords import DUMMY_HASH, check_password
+
+log = logging.getLogger("concord.directory")
+
+TIERS = [str(t) for t in Tier]
+ROLES = [str(x) for x in Role]
+SPECIALTIES = [str(x) for x in Specialty]
 
 UNIT = r.schema("Unit", r.obj(
     ["code", "name", "tier", "parent"],
-    code=r.string(), name=r.string(), tier=r.string(enum=["city", "county", "township", "village"]),
+    code=r.string(), name=r.string(), tier=r.string(enum=TIERS),
     parent={"type": "string", "nullable": True},
 ))
 USER = r.schema("User", r.obj(
     ["id", "username", "name", "role", "unit"],
-    id=r.integer(), username=r.string(), name=r.string(), role=r.string(), unit=r.string(), tier=r.string(),
-    specialties=r.array(r.string()),
+    id=r.integer(), username=r.string(), name=r.string(), role=r.string(enum=ROLES), unit=r.string(),
+    tier=r.string(enum=TIERS), specialties=r.array(r.string(enum=SPECIALTIES)),
+))
+EXPERT = r.schema("Expert", r.obj(
+    ["id", "name", "specialties", "unit", "unit_name", "tier"],
+    id=r.integer(), username=r.string(), name=r.string(), specialties=r.array(r.string(enum=SPECIALTIES)),
+    unit=r.string(), unit_name=r.string(), tier=r.string(enum=TIERS),
 ))
 
 LOGIN_FAILURE = "用户名或密码错误 / wrong username or password"
@@ -50,9 +76,29 @@ async def authenticate(request: web.Request, username: str, password: str) -> tu
     return row[0], row[1]
 
 
+async def visible_unit(request: web.Request, actor: Actor, code: str) -> dict[str, Any]:
+    """The cached unit row for ``code``: 404 when no such unit, 403 when outside the actor's subtree."""
+    u = await request.app["units_cache"].get(request.app["db"], code)
+    if u is None:
+        raise not_found(f"unknown unit {code[:40]!r}")
+    if not can_view_unit(actor, u["path"]):
+        raise forbidden("this unit is outside your part of the network")
+    return u
+
+
+def _choice(request: web.Request, name: str, allowed: list[str]) -> str | None:
+    """An optional enumerated query filter; anything else is a clear 400, not an empty result."""
+    value = request.query.get(name)
+    if not value:
+        return None
+    if value not in allowed:
+        raise bad_request(f"{name} must be one of: {', '.join(allowed)}", "invalid_filter", field=name)
+    return value
+
+
 @r.route("POST", "/api/auth/login", summary="Log in and get a bearer token", tag="auth", auth=False,
          request=r.obj(["username", "password"], username=r.string(maxLength=64), password=r.string(maxLength=256)),
-         response=r.obj(["token", "user"], token=r.string(), user=USER), errors=(429,))
+         response=r.obj(["token", "user"], token=r.string(), user=USER), errors=(413, 429))
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, 4096)
     username = field(body, "username", max_len=64)
@@ -68,74 +114,155 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response(actor.as_dict())
 
 
-def unit_json(u: Unit, parent_code: str | None) -> dict:
-    return {"code": u.code, "name": u.name, "tier": u.tier, "parent": parent_code}
-
-
 @r.route("GET", "/api/units", summary="Units the caller may see (own unit and descendants)", tag="directory",
          response=r.obj(["units"], units=r.array(UNIT)),
-         params=[r.query("tier", r.string(enum=["city", "county", "township", "village"])),
+         params=[r.query("tier", r.string(enum=TIERS)),
                  r.query("under", description="unit code: only this subtree")],
-         errors=(404,))
+         errors=(403, 404))
 async def list_units(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    tier = request.query.get("tier")
+    tier = _choice(request, "tier", TIERS)
     under = request.query.get("under")
     cache = request.app["units_cache"]
-    units = await cache.all(request.app["db"])
-    root = actor.unit_path
-    if under:
-        u = cache.by_code.get(under)
-        if u is None or not can_view_unit(actor, u["path"]):
-            raise not_found(f"unknown unit {under!r}")
-        root = u["path"]
-    out = [u["json"] for u in units if u["path"].startswith(root) and (not tier or u["json"]["tier"] == tier)]
-    return web.json_response({"units": out})
+    await cache.all(request.app["db"])
+    root = (await visible_unit(request, actor, under))["path"] if under else actor.unit_path
+    # The list only changes when the tree does: serialise each (subtree, tier) answer once per reload.
+    key = ("units", root, tier)
+    body = cache.memo.get(key)
+    if body is None:
+        units = [u["json"] for u in cache.rows if u["path"].startswith(root) and (not tier or u["json"]["tier"] == tier)]
+        body = cache.memo[key] = web.json_response({"units": units}).body
+    return web.Response(body=body, content_type="application/json")
 
 
 @r.route("GET", "/api/units/{code}", summary="One unit with its children", tag="directory",
-         params=[r.path_param("code", r.string())], response=UNIT, errors=(404,))
+         params=[r.path_param("code", r.string())],
+         response={"allOf": [UNIT, r.obj(["children"], children=r.array(UNIT))]}, errors=(403, 404))
 async def get_unit(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    cache = request.app["units_cache"]
-    await cache.all(request.app["db"])
-    u = cache.by_code.get(request.match_info["code"])
-    if u is None or not can_view_unit(actor, u["path"]):
-        raise not_found("unknown unit")
-    children = [c["json"] for c in cache.rows if c["json"]["parent"] == u["json"]["code"]]
+    u = await visible_unit(request, actor, request.match_info["code"])
+    rows = request.app["units_cache"].rows
+    children = [c["json"] for c in rows if c["json"]["parent"] == u["json"]["code"]]
     return web.json_response({**u["json"], "children": children})
 
 
 @r.route("GET", "/api/staff", summary="Staff the caller may see, filtered", tag="directory",
-         params=[r.query("unit", description="unit code (subtree)"), r.query("role"),
-                 r.query("specialty"), r.query("tier"), r.query("q", description="name contains")],
+         params=[r.query("unit", description="unit code (subtree)"), r.query("role", r.string(enum=ROLES)),
+                 r.query("specialty", r.string(enum=SPECIALTIES)), r.query("tier", r.string(enum=TIERS)),
+                 r.query("q", description="name contains")],
          response=r.obj(["staff"], staff=r.array(USER)), errors=(403, 404))
 async def list_staff(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     q = request.query
-    cache = request.app["units_cache"]
-    await cache.all(request.app["db"])
-    root = actor.unit_path
-    if q.get("unit"):
-        u = cache.by_code.get(q["unit"])
-        if u is None or not can_view_unit(actor, u["path"]):
-            raise not_found("unknown unit")
-        root = u["path"]
+    role = _choice(request, "role", ROLES)
+    tier = _choice(request, "tier", TIERS)
+    spec = _choice(request, "specialty", SPECIALTIES)
+    root = (await visible_unit(request, actor, q["unit"]))["path"] if q.get("unit") else actor.unit_path
     if not can_list_staff(actor, root):
         raise forbidden()
     stmt = select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id).where(
         Unit.path.startswith(root, autoescape=True), Staff.active.is_(True)).order_by(Unit.path, Staff.id)
-    if q.get("role"):
-        stmt = stmt.where(Staff.role == q["role"])
-    if q.get("tier"):
-        stmt = stmt.where(Unit.tier == q["tier"])
+    if role:
+        stmt = stmt.where(Staff.role == role)
+    if tier:
+        stmt = stmt.where(Unit.tier == tier)
     if q.get("q"):
         stmt = stmt.where(Staff.name.contains(q["q"][:50], autoescape=True))
     async with request.app["db"].session() as s:
         rows = (await s.execute(stmt)).all()
-    spec = q.get("specialty")
     staff = [actor_of(st, un).as_dict() for st, un in rows if not spec or spec in (st.specialties or [])]
     return web.json_response({"staff": staff})
+
+
+def expert_json(st: Staff, un: Unit) -> dict[str, Any]:
+    return {"id": st.id, "username": st.username, "name": st.name, "specialties": list(st.specialties or []),
+            "unit": un.code, "unit_name": un.name, "tier": un.tier}
+
+
+async def experts_for(db: Any, actor: Actor, *, specialty: str | None = None, tier: str | None = None,
+                      name: str | None = None) -> list[tuple[Staff, Unit]]:
+    """The expert directory query shared by the API and the page (filters already validated)."""
+    subtree, ancestors = expert_scope(actor)
+    async with db.session() as s:
+        return await find_experts(s, subtree, ancestors, specialty=specialty, tier=tier, name=name)
+
+
+@r.route("GET", "/api/experts", summary="Experts the caller may call on (own subtree and own ancestors)",
+         tag="directory",
+         params=[r.query("specialty", r.string(enum=SPECIALTIES)), r.query("tier", r.string(enum=TIERS)),
+                 r.query("q", description="name contains")],
+         response=r.obj(["experts"], experts=r.array(EXPERT)))
+async def list_experts(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    rows = await experts_for(request.app["db"], actor, specialty=_choice(request, "specialty", SPECIALTIES),
+                             tier=_choice(request, "tier", TIERS), name=(request.query.get("q") or "")[:50] or None)
+    return web.json_response({"experts": [expert_json(st, un) for st, un in rows]})
+
+
+NEW_STAFF = r.obj(
+    ["username", "role", "unit", "password"],
+    username=r.string(maxLength=64, pattern="^[A-Za-z0-9_.-]+$"), name=r.string(maxLength=100),
+    role=r.string(enum=ROLES), unit=r.string(maxLength=32), password=r.string(minLength=8, maxLength=256),
+    specialties=r.array(r.string(enum=SPECIALTIES)), phone=r.string(maxLength=40),
+)
+
+
+def parse_new_staff(body: dict[str, Any]) -> dict[str, Any]:
+    """Validate a staff-creation body (API or form) into add_staff arguments; 400 on anything off."""
+    username = field(body, "username", max_len=64)
+    role = field(body, "role", max_len=32)
+    if role not in ROLES:
+        raise bad_request(f"role must be one of: {', '.join(ROLES)}", "invalid_field", field="role")
+    specialties = field(body, "specialties", list, required=False, default=[])
+    if not all(isinstance(x, str) and x in SPECIALTIES for x in specialties):
+        raise bad_request(f"specialties must be from: {', '.join(SPECIALTIES)}", "invalid_field", field="specialties")
+    if specialties and role != Role.EXPERT:
+        raise bad_request("only experts have specialties", "invalid_field", field="specialties")
+    password = field(body, "password", max_len=256)
+    if len(password) < 8:
+        raise bad_request("password must be at least 8 characters", "invalid_field", field="password")
+    return {
+        "username": username,
+        "name": (field(body, "name", required=False, max_len=100) or "").strip() or username,
+        "role": role,
+        "unit": field(body, "unit", max_len=32),
+        "password": password,
+        "specialties": sorted(set(specialties), key=SPECIALTIES.index),
+        "phone": field(body, "phone", required=False, max_len=40),
+    }
+
+
+async def create_staff(request: web.Request, actor: Actor, data: dict[str, Any]) -> tuple[Staff, Unit]:
+    """Create one account at a unit in the admin's subtree (policy.can_manage_staff)."""
+    u = await request.app["units_cache"].get(request.app["db"], data["unit"])
+    if u is None:
+        raise not_found(f"unknown unit {data['unit'][:40]!r}")
+    if not can_manage_staff(actor, u["path"]):
+        raise forbidden("only an administrator of this unit or one above it may add its staff")
+    try:
+        async with request.app["db"].session() as s:
+            unit = (await s.execute(select(Unit).where(Unit.id == u["id"]))).scalar_one()
+            staff = await add_staff(s, data["username"], data["name"], data["password"], data["role"], unit,
+                                    data["specialties"], data["phone"])
+    except DirectoryError as e:
+        if "already exists" in str(e):
+            raise conflict(str(e), "username_taken") from e
+        raise bad_request(str(e), "invalid_field") from e
+    except IntegrityError as e:  # a concurrent request took the name between the check and the insert
+        raise conflict(f"user {data['username']!r} already exists", "username_taken") from e
+    log.info("staff %s (%s) created at %s by %s", staff.username, staff.role, unit.code, actor.username)
+    return staff, unit
+
+
+@r.route("POST", "/api/staff", summary="Create a staff account (administrators, own subtree)", tag="directory",
+         request=NEW_STAFF, response=USER, status=201, errors=(403, 404, 409, 413))
+async def post_staff(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    if not actor.is_admin:
+        raise forbidden("only administrators create accounts")
+    data = parse_new_staff(await read_json(request, 16 * 1024))
+    staff, unit = await create_staff(request, actor, data)
+    return web.json_response(actor_of(staff, unit).as_dict(), status=201)
 
 
 def setup(app: web.Application) -> None:

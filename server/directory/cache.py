@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from server.db import Database
 from server.directory.models import Unit
+from server.directory.tree import UnitRow
 
 
 class UnitCache:
@@ -18,7 +19,10 @@ class UnitCache:
         self._at = 0.0
         self.rows: list[dict[str, Any]] = []
         self.by_code: dict[str, dict[str, Any]] = {}
+        self.tree_rows: list[UnitRow] = []
         self._loaded = False
+        # Derived answers (e.g. the serialised unit list of a subtree), dropped on every reload.
+        self.memo: dict[Any, Any] = {}
 
     def invalidate(self) -> None:
         self._loaded = False
@@ -34,6 +38,13 @@ class UnitCache:
                 rows.append({"id": u.id, "path": u.path, "json": j})
             self.rows = rows
             self.by_code = {row["json"]["code"]: row for row in rows}
+            self.tree_rows = [UnitRow(r["json"]["code"], r["json"]["name"], r["json"]["tier"], r["path"],
+                                      r["json"]["parent"]) for r in rows]
+            self.memo = {}
             self._loaded = True
             self._at = time.monotonic()
         return self.rows
+
+    async def get(self, db: Database, code: str) -> dict[str, Any] | None:
+        await self.all(db)
+        return self.by_code.get(code)

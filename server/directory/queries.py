@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.directory.models import Staff, Unit
@@ -55,5 +55,31 @@ async def add_staff(s: AsyncSession, username: str, name: str, password: str, ro
 
 
 async def staff_counts(s: AsyncSession) -> dict[int, int]:
-    rows = await s.execute(select(Staff.unit_id, func.count()).group_by(Staff.unit_id))
+    """Active staff per unit id."""
+    rows = await s.execute(select(Staff.unit_id, func.count()).where(Staff.active.is_(True)).group_by(Staff.unit_id))
     return {uid: n for uid, n in rows.all()}
+
+
+async def staff_at(s: AsyncSession, unit_id: int) -> list[Staff]:
+    """Active staff of one unit, in a stable order."""
+    q = select(Staff).where(Staff.unit_id == unit_id, Staff.active.is_(True)).order_by(Staff.role, Staff.id)
+    return list((await s.execute(q)).scalars())
+
+
+async def find_experts(s: AsyncSession, subtree: str, ancestors: list[str], *, specialty: str | None = None,
+                       tier: str | None = None, name: str | None = None) -> list[tuple[Staff, Unit]]:
+    """Active experts in ``subtree`` or at one of the ``ancestors`` paths (see policy.expert_scope)."""
+    scope = Unit.path.startswith(subtree, autoescape=True)
+    if ancestors:
+        scope = or_(scope, Unit.path.in_(ancestors))
+    q = (select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id)
+         .where(Staff.role == Role.EXPERT, Staff.active.is_(True), scope).order_by(Unit.path, Staff.id))
+    if tier:
+        q = q.where(Unit.tier == tier)
+    if name:
+        q = q.where(Staff.name.contains(name, autoescape=True))
+    rows = [(st, un) for st, un in (await s.execute(q)).all()]
+    # Specialties are a JSON list (text on SQLite): filter here, the pool is small.
+    if specialty:
+        rows = [(st, un) for st, un in rows if specialty in (st.specialties or [])]
+    return rows
