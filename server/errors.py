@@ -73,10 +73,16 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             raise
         if _wants_json(request):
             code = _STATUS_CODES.get(e.status, "error")
-            return ApiError(e.status, code, e.reason or code).response()
-        if e.content_type == "text/html":
+            resp = ApiError(e.status, code, e.reason or code).response()
+        elif e.content_type == "text/html":
             raise
-        return await _html_error(request, e.status, e.reason or "")
+        else:
+            resp = await _html_error(request, e.status, e.reason or "")
+        # 405 must say what is allowed (RFC 9110); keep such headers from the original exception.
+        for name in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if name in e.headers:
+                resp.headers[name] = e.headers[name]
+        return resp
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json(request):

@@ -88,9 +88,9 @@ async def visible_unit(request: web.Request, actor: Actor, code: str) -> dict[st
 
 def _choice(request: web.Request, name: str, allowed: list[str]) -> str | None:
     """An optional enumerated query filter; anything else is a clear 400, not an empty result."""
-    value = request.query.get(name)
-    if not value:
+    if name not in request.query:
         return None
+    value = request.query[name]
     if value not in allowed:
         raise bad_request(f"{name} must be one of: {', '.join(allowed)}", "invalid_filter", field=name)
     return value
@@ -98,7 +98,7 @@ def _choice(request: web.Request, name: str, allowed: list[str]) -> str | None:
 
 @r.route("POST", "/api/auth/login", summary="Log in and get a bearer token", tag="auth", auth=False,
          request=r.obj(["username", "password"], username=r.string(maxLength=64), password=r.string(maxLength=256)),
-         response=r.obj(["token", "user"], token=r.string(), user=USER), errors=(413, 429))
+         response=r.obj(["token", "user"], token=r.string(), user=USER), errors=(401, 413, 429))
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, 4096)
     username = field(body, "username", max_len=64)
@@ -118,14 +118,14 @@ async def me(request: web.Request) -> web.Response:
          response=r.obj(["units"], units=r.array(UNIT)),
          params=[r.query("tier", r.string(enum=TIERS)),
                  r.query("under", description="unit code: only this subtree")],
-         errors=(403, 404))
+         errors=(403, 404), strict_query=True)
 async def list_units(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     tier = _choice(request, "tier", TIERS)
     under = request.query.get("under")
     cache = request.app["units_cache"]
     await cache.all(request.app["db"])
-    root = (await visible_unit(request, actor, under))["path"] if under else actor.unit_path
+    root = (await visible_unit(request, actor, under))["path"] if under is not None else actor.unit_path
     # The list only changes when the tree does: serialise each (subtree, tier) answer once per reload.
     key = ("units", root, tier)
     body = cache.memo.get(key)
@@ -150,14 +150,14 @@ async def get_unit(request: web.Request) -> web.Response:
          params=[r.query("unit", description="unit code (subtree)"), r.query("role", r.string(enum=ROLES)),
                  r.query("specialty", r.string(enum=SPECIALTIES)), r.query("tier", r.string(enum=TIERS)),
                  r.query("q", description="name contains")],
-         response=r.obj(["staff"], staff=r.array(USER)), errors=(403, 404))
+         response=r.obj(["staff"], staff=r.array(USER)), errors=(403, 404), strict_query=True)
 async def list_staff(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     q = request.query
     role = _choice(request, "role", ROLES)
     tier = _choice(request, "tier", TIERS)
     spec = _choice(request, "specialty", SPECIALTIES)
-    root = (await visible_unit(request, actor, q["unit"]))["path"] if q.get("unit") else actor.unit_path
+    root = (await visible_unit(request, actor, q["unit"]))["path"] if "unit" in q else actor.unit_path
     if not can_list_staff(actor, root):
         raise forbidden()
     stmt = select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id).where(
@@ -191,7 +191,7 @@ async def experts_for(db: Any, actor: Actor, *, specialty: str | None = None, ti
          tag="directory",
          params=[r.query("specialty", r.string(enum=SPECIALTIES)), r.query("tier", r.string(enum=TIERS)),
                  r.query("q", description="name contains")],
-         response=r.obj(["experts"], experts=r.array(EXPERT)))
+         response=r.obj(["experts"], experts=r.array(EXPERT)), strict_query=True)
 async def list_experts(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     rows = await experts_for(request.app["db"], actor, specialty=_choice(request, "specialty", SPECIALTIES),
@@ -199,12 +199,16 @@ async def list_experts(request: web.Request) -> web.Response:
     return web.json_response({"experts": [expert_json(st, un) for st, un in rows]})
 
 
-NEW_STAFF = r.obj(
-    ["username", "role", "unit", "password"],
-    username=r.string(maxLength=64, pattern="^[A-Za-z0-9_.-]+$"), name=r.string(maxLength=100),
-    role=r.string(enum=ROLES), unit=r.string(maxLength=32), password=r.string(minLength=8, maxLength=256),
-    specialties=r.array(r.string(enum=SPECIALTIES)), phone=r.string(maxLength=40),
-)
+NEW_STAFF = {
+    **r.obj(
+        ["username", "role", "unit", "password"],
+        username=r.string(maxLength=64, pattern="^[A-Za-z0-9_.-]+$"), name=r.string(maxLength=100),
+        role=r.string(enum=ROLES), unit=r.string(maxLength=32), password=r.string(minLength=8, maxLength=256),
+        specialties=r.array(r.string(enum=SPECIALTIES)), phone=r.string(maxLength=40),
+    ),
+    # Only experts have specialties.
+    "anyOf": [{"properties": {"role": {"enum": ["expert"]}}}, {"properties": {"specialties": {"maxItems": 0}}}],
+}
 
 
 def parse_new_staff(body: dict[str, Any]) -> dict[str, Any]:

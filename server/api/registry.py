@@ -33,6 +33,7 @@ class Operation:
     params: list[dict[str, Any]] = field(default_factory=list)
     errors: tuple[int, ...] = ()
     response_content_type: str = "application/json"
+    strict_query: bool = False
 
 
 OPERATIONS: list[Operation] = []
@@ -42,10 +43,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {}
 def route(method: str, path: str, *, summary: str, tag: str, auth: bool = True,
           request: dict | None = None, response: dict | None = None, status: int = 200,
           params: list[dict] | None = None, errors: tuple[int, ...] = (),
-          response_content_type: str = "application/json") -> Callable[[Handler], Handler]:
+          response_content_type: str = "application/json", strict_query: bool = False,
+          ) -> Callable[[Handler], Handler]:
+    """Declare a JSON endpoint. ``strict_query`` refuses (400) query parameters not in ``params``, so a
+    misspelt filter is an error rather than a silently unfiltered answer."""
     def deco(fn: Handler) -> Handler:
         OPERATIONS.append(Operation(method.upper(), path, fn, summary, tag, auth, request, response, status,
-                                    params or [], errors, response_content_type))
+                                    params or [], errors, response_content_type, strict_query))
         return fn
     return deco
 
@@ -87,6 +91,20 @@ def path_param(name: str, kind: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": kind or integer()}
 
 
+def _strict(op: Operation) -> Handler:
+    known = {p["name"] for p in op.params if p.get("in") == "query"}
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        unknown = sorted(set(request.query) - known)
+        if unknown:
+            from server.errors import bad_request
+
+            raise bad_request(f"unknown query parameter: {unknown[0][:40]}", "unknown_parameter")
+        return await op.handler(request)
+
+    return handler
+
+
 def add_routes(app: web.Application) -> None:
     for op in OPERATIONS:
-        app.router.add_route(op.method, op.path, op.handler)
+        app.router.add_route(op.method, op.path, _strict(op) if op.strict_query else op.handler)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Tier
 from server.security.passwords import hash_password
+
+USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class DirectoryError(ValueError):
@@ -41,7 +45,7 @@ async def add_staff(s: AsyncSession, username: str, name: str, password: str, ro
                     password_hash: str | None = None) -> Staff:
     if role not in set(Role):
         raise DirectoryError(f"unknown role {role!r}; one of: {', '.join(Role)}")
-    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+    if not USERNAME.fullmatch(username):
         raise DirectoryError("username must be 1-64 letters, digits, '.', '-' or '_'")
     if len(password) < 8:
         raise DirectoryError("password must be at least 8 characters")
