@@ -107,7 +107,9 @@ async def _verify_log(db: Database, args: argparse.Namespace) -> int:
 
 
 # Modules that register extra subcommands into EXTRA_COMMANDS when imported.
-EXTRA_COMMAND_MODULES: list[str] = []
+EXTRA_COMMAND_MODULES: list[str] = [
+    "server.agreements.cli",
+]
 
 # Features add their own subcommands here: name -> (configure parser, handler).
 EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}

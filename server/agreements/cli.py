@@ -1,0 +1,107 @@
+"""``concord verify-agreement FILE``: offline verification of an exported agreement (no database).
+
+Registered through ``server.cli.EXTRA_COMMAND_MODULES``. Exits 0 only when every check passes; otherwise
+prints ``FAILED <check>: <reason>`` (plus any further failures) and exits 1. Also ``concord agreement-keys``
+to export the public keyring (for offline verifiers) or rotate a unit's key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from server import cli
+
+KEY_DIR = "agreement_keys"
+
+
+def _configure_verify(p: argparse.ArgumentParser) -> None:
+    p.description = "Verify an exported agreement PDF offline; exit 0 only when every check passes."
+    p.add_argument("file", help="the exported agreement PDF")
+    p.add_argument("--keyring", help="trusted public keyring: a JSON export or a server's key directory "
+                                     f"(default: DATA_DIR/{KEY_DIR} when it exists)")
+    p.add_argument("--data-dir", default="data", help="data directory whose keyring is trusted (default ./data)")
+    p.add_argument("--require-trusted", action="store_true",
+                   help="fail when no trusted keyring is available, instead of warning")
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+
+def _trusted(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from server.agreements.keys import TrustedKeys
+
+    if args.keyring:
+        return TrustedKeys.load(Path(args.keyring))
+    default = Path(args.data_dir) / KEY_DIR
+    if default.is_dir() and any(default.glob("*.json")):
+        return TrustedKeys.load(default)
+    return None
+
+
+def verify_agreement(args: argparse.Namespace) -> int:
+    from server.agreements.verify import MAX_PDF, verify_pdf
+
+    path = Path(args.file)
+    try:
+        if path.stat().st_size > MAX_PDF:
+            print(f"FAILED manifest_missing: {path} is larger than {MAX_PDF // (1024 * 1024)} MiB", file=sys.stderr)
+            return 1
+        data = path.read_bytes()
+    except OSError as e:
+        print(f"error: cannot read {path}: {e.strerror}", file=sys.stderr)
+        return 2
+    try:
+        trusted = _trusted(args)
+    except (OSError, ValueError) as e:
+        print(f"error: cannot load the keyring: {e}", file=sys.stderr)
+        return 2
+    if trusted is None and args.require_trusted:
+        print("FAILED unknown_key: no trusted keyring (pass --keyring)", file=sys.stderr)
+        return 1
+    result = verify_pdf(data, trusted)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        print(result.summary())
+        for f in result.failures:
+            if f is not result.primary:
+                print(f"  also {f}")
+        for s in result.signers:
+            print(f"  signed {s['seq']}: {s['name']} ({s['role']}) at {s['at']} via {s['check']} key {s['key_id']}")
+        if result.trusted_by:
+            print(f"  keys trusted by {result.trusted_by}")
+        for w in result.warnings:
+            print(f"  warning: {w}")
+    return 0 if result.ok else 1
+
+
+def _configure_keys(p: argparse.ArgumentParser) -> None:
+    p.description = "Export the public keyring, or rotate a unit's seal key."
+    sub = p.add_subparsers(dest="keys_command", required=True)
+    e = sub.add_parser("export", help="print the public keyring (JSON) for offline verifiers")
+    e.add_argument("--data-dir", default="data")
+    r = sub.add_parser("rotate", help="retire a unit's active key and make a new one (old public keys are kept)")
+    r.add_argument("unit", help="unit code")
+    r.add_argument("--data-dir", default="data")
+
+
+def agreement_keys(args: argparse.Namespace) -> int:
+    from server.agreements.keys import Keyring, KeyStoreError
+    from server.config import Config
+
+    cfg = Config.load(args.data_dir)
+    ring = Keyring(cfg.data_dir / KEY_DIR, cfg.secret_key)
+    try:
+        if args.keys_command == "export":
+            print(json.dumps(ring.export(), ensure_ascii=False, indent=1))
+        else:
+            print(f"unit {args.unit}: new active key {ring.rotate(args.unit)}")
+    except KeyStoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+cli.EXTRA_COMMANDS["verify-agreement"] = (_configure_verify, verify_agreement)
+cli.EXTRA_COMMANDS["agreement-keys"] = (_configure_keys, agreement_keys)

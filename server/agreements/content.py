@@ -1,0 +1,325 @@
+"""What an agreement says: parties, facts, disputed issues and the terms as structured obligations.
+
+Plain data with strict validation (every problem is a ``ContentError`` naming the field), a canonical JSON
+form that is hashed when a version is frozen, and the masked views served to staff and parties.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+DISPUTE_TYPES: dict[str, tuple[str, str]] = {
+    "land_boundary": ("土地边界纠纷", "Land boundary"),
+    "neighbourhood": ("邻里纠纷", "Neighbourhood"),
+    "marriage_family": ("婚姻家庭纠纷", "Marriage and family"),
+    "labour_wages": ("劳动报酬纠纷", "Labour wages"),
+    "debt": ("债务纠纷", "Debt"),
+    "property_management": ("物业管理纠纷", "Property management"),
+    "traffic": ("交通事故损害赔偿纠纷", "Traffic accident"),
+}
+
+MAX_PARTIES = 10
+MAX_OBLIGATIONS = 40
+MAX_ITEMS = 30
+MAX_TEXT = 4000
+MAX_SHORT = 200
+
+_ID_RE = re.compile(r"^[0-9]{17}[0-9Xx]$")
+_AMOUNT_RE = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
+
+
+class ContentError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Party:
+    key: str  # stable reference used by obligations, e.g. "p1"
+    name: str
+    id_number: str = ""  # 18-digit resident ID; masked in every view but the signed document
+    phone: str = ""
+    address: str = ""
+    confidential: bool = False  # address and phone never shown to the other side (e.g. DV victims)
+    agent: str = ""  # representative or guardian, if any
+
+
+@dataclass(frozen=True)
+class Obligation:
+    key: str  # stable clause reference, e.g. "t1"
+    obligor: str  # party key
+    obligee: str  # party key
+    action: str  # what is to be done, e.g. "支付拖欠工资"
+    amount: str = ""  # yuan, as a decimal string, when money is involved
+    method: str = ""  # how, e.g. "银行转账"
+    place: str = ""  # where
+    deadline: str = ""  # ISO date: by when
+
+
+@dataclass(frozen=True)
+class AgreementContent:
+    number: str  # 调解协议书编号, e.g. "龙亢调字〔2026〕第12号"
+    dispute_type: str
+    unit_code: str
+    unit_name: str
+    case_ref: str = ""  # the case code, e.g. 340321-2026-000123
+    parties: tuple[Party, ...] = ()
+    facts: str = ""
+    issues: tuple[str, ...] = ()
+    obligations: tuple[Obligation, ...] = ()
+    other_terms: tuple[str, ...] = ()
+    default_clause: str = ""
+    judicial_confirmation: bool = False  # parties jointly apply to the court within 30 days
+    mediator_name: str = ""
+    place: str = ""  # where it is signed
+    copies: int = 0  # 0 means one per party plus one for the unit
+
+    # --- derived -------------------------------------------------------------------------------
+    def party(self, key: str) -> Party:
+        for p in self.parties:
+            if p.key == key:
+                return p
+        raise KeyError(key)
+
+    @property
+    def copies_total(self) -> int:
+        return self.copies or len(self.parties) + 1
+
+    @property
+    def dispute_label(self) -> str:
+        return DISPUTE_TYPES[self.dispute_type][0]
+
+    def obligation(self, key: str) -> Obligation:
+        for o in self.obligations:
+            if o.key == key:
+                return o
+        raise KeyError(key)
+
+    # --- canonical form ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["parties"] = [asdict(p) for p in self.parties]
+        d["obligations"] = [asdict(o) for o in self.obligations]
+        d["issues"] = list(self.issues)
+        d["other_terms"] = list(self.other_terms)
+        return d
+
+    def canonical_json(self) -> bytes:
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> AgreementContent:
+        return parse_content(raw)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no insignificant white space, UTF-8 text: the form that is hashed and signed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+# --- parsing and validation ---------------------------------------------------------------------
+
+def _str(raw: dict, name: str, where: str, *, required: bool = False, max_len: int = MAX_SHORT) -> str:
+    v = raw.get(name, "")
+    if v is None:
+        v = ""
+    if not isinstance(v, str):
+        raise ContentError(f"{where}{name}", "must be text")
+    v = v.strip()
+    if required and not v:
+        raise ContentError(f"{where}{name}", "is required")
+    if len(v) > max_len:
+        raise ContentError(f"{where}{name}", f"is longer than {max_len} characters")
+    if any(ord(c) < 32 and c not in "\n\t" for c in v):
+        raise ContentError(f"{where}{name}", "contains control characters")
+    return v
+
+
+def _list(raw: dict, name: str, limit: int) -> list:
+    v = raw.get(name) or []
+    if not isinstance(v, list):
+        raise ContentError(name, "must be a list")
+    if len(v) > limit:
+        raise ContentError(name, f"has more than {limit} entries")
+    return v
+
+
+def valid_id_number(s: str) -> bool:
+    """GB 11643 check digit on an 18-digit resident ID."""
+    if not _ID_RE.match(s):
+        return False
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(c) * w for c, w in zip(s[:17], weights, strict=True))
+    return "10X98765432"[total % 11] == s[17].upper()
+
+
+def parse_party(raw: Any, i: int) -> Party:
+    where = f"parties[{i}]."
+    if not isinstance(raw, dict):
+        raise ContentError(f"parties[{i}]", "must be an object")
+    key = _str(raw, "key", where, required=True, max_len=16)
+    if not _KEY_RE.match(key):
+        raise ContentError(f"{where}key", "must be a short lowercase identifier like p1")
+    id_number = _str(raw, "id_number", where, max_len=18).upper()
+    if id_number and not valid_id_number(id_number):
+        raise ContentError(f"{where}id_number", "is not a valid 18-digit resident ID number")
+    phone = _str(raw, "phone", where, max_len=20)
+    if phone and not re.match(r"^[0-9+\- ]{5,20}$", phone):
+        raise ContentError(f"{where}phone", "is not a phone number")
+    confidential = raw.get("confidential", False)
+    if not isinstance(confidential, bool):
+        raise ContentError(f"{where}confidential", "must be true or false")
+    return Party(key=key, name=_str(raw, "name", where, required=True, max_len=50), id_number=id_number,
+                 phone=phone, address=_str(raw, "address", where), confidential=confidential,
+                 agent=_str(raw, "agent", where, max_len=100))
+
+
+def parse_amount(s: str, where: str) -> str:
+    if not s:
+        return ""
+    if not _AMOUNT_RE.match(s):
+        raise ContentError(where, "must be an amount in yuan like 5000 or 5000.50")
+    try:
+        d = Decimal(s)
+    except InvalidOperation as e:  # pragma: no cover - the regex already excludes this
+        raise ContentError(where, "is not a number") from e
+    if d <= 0:
+        raise ContentError(where, "must be more than zero")
+    return f"{d:.2f}"
+
+
+def parse_obligation(raw: Any, i: int, party_keys: set[str]) -> Obligation:
+    where = f"obligations[{i}]."
+    if not isinstance(raw, dict):
+        raise ContentError(f"obligations[{i}]", "must be an object")
+    key = _str(raw, "key", where, required=True, max_len=16)
+    if not _KEY_RE.match(key):
+        raise ContentError(f"{where}key", "must be a short lowercase identifier like t1")
+    obligor = _str(raw, "obligor", where, required=True, max_len=16)
+    obligee = _str(raw, "obligee", where, required=True, max_len=16)
+    for name, v in (("obligor", obligor), ("obligee", obligee)):
+        if v not in party_keys:
+            raise ContentError(f"{where}{name}", f"names no party ({v!r})")
+    if obligor == obligee:
+        raise ContentError(f"{where}obligee", "must differ from the obligor")
+    deadline = _str(raw, "deadline", where, max_len=10)
+    if deadline:
+        try:
+            date.fromisoformat(deadline)
+        except ValueError as e:
+            raise ContentError(f"{where}deadline", "must be a date like 2026-12-31") from e
+    return Obligation(key=key, obligor=obligor, obligee=obligee,
+                      action=_str(raw, "action", where, required=True, max_len=500),
+                      amount=parse_amount(_str(raw, "amount", where, max_len=20), f"{where}amount"),
+                      method=_str(raw, "method", where), place=_str(raw, "place", where), deadline=deadline)
+
+
+def parse_content(raw: Any) -> AgreementContent:
+    """Build validated content from untrusted JSON; every problem names its field."""
+    if not isinstance(raw, dict):
+        raise ContentError("content", "must be an object")
+    dispute_type = _str(raw, "dispute_type", "", required=True, max_len=32)
+    if dispute_type not in DISPUTE_TYPES:
+        raise ContentError("dispute_type", f"must be one of {', '.join(DISPUTE_TYPES)}")
+    parties = tuple(parse_party(p, i) for i, p in enumerate(_list(raw, "parties", MAX_PARTIES)))
+    keys = [p.key for p in parties]
+    if len(set(keys)) != len(keys):
+        raise ContentError("parties", "party keys must be unique")
+    obligations = tuple(parse_obligation(o, i, set(keys))
+                        for i, o in enumerate(_list(raw, "obligations", MAX_OBLIGATIONS)))
+    okeys = [o.key for o in obligations]
+    if len(set(okeys)) != len(okeys):
+        raise ContentError("obligations", "obligation keys must be unique")
+    issues = tuple(_str({"v": v}, "v", f"issues[{i}]", required=True, max_len=MAX_TEXT)
+                   for i, v in enumerate(_list(raw, "issues", MAX_ITEMS)))
+    other = tuple(_str({"v": v}, "v", f"other_terms[{i}]", required=True, max_len=MAX_TEXT)
+                  for i, v in enumerate(_list(raw, "other_terms", MAX_ITEMS)))
+    jc = raw.get("judicial_confirmation", False)
+    if not isinstance(jc, bool):
+        raise ContentError("judicial_confirmation", "must be true or false")
+    copies = raw.get("copies", 0) or 0
+    if not isinstance(copies, int) or isinstance(copies, bool) or not 0 <= copies <= 20:
+        raise ContentError("copies", "must be a whole number from 0 to 20")
+    return AgreementContent(
+        number=_str(raw, "number", "", required=True, max_len=64),
+        dispute_type=dispute_type,
+        unit_code=_str(raw, "unit_code", "", required=True, max_len=32),
+        unit_name=_str(raw, "unit_name", "", required=True, max_len=100),
+        case_ref=_str(raw, "case_ref", "", max_len=64),
+        parties=parties,
+        facts=_str(raw, "facts", "", max_len=MAX_TEXT * 3),
+        issues=issues,
+        obligations=obligations,
+        other_terms=other,
+        default_clause=_str(raw, "default_clause", "", max_len=MAX_TEXT),
+        judicial_confirmation=jc,
+        mediator_name=_str(raw, "mediator_name", "", max_len=50),
+        place=_str(raw, "place", "", max_len=MAX_SHORT),
+        copies=copies,
+    )
+
+
+def ready_to_freeze(content: AgreementContent) -> list[str]:
+    """What a draft still lacks before it may be frozen for signing (empty list: ready)."""
+    problems = []
+    if len(content.parties) < 2:
+        problems.append("at least two parties are needed")
+    if not content.facts:
+        problems.append("the facts are empty")
+    if not content.obligations and not content.other_terms:
+        problems.append("there are no terms")
+    if not content.mediator_name:
+        problems.append("the mediator is not named")
+    return problems
+
+
+# --- masked views ------------------------------------------------------------------------------
+
+def mask_id(id_number: str) -> str:
+    if not id_number:
+        return ""
+    if len(id_number) <= 8:
+        return "*" * len(id_number)
+    return id_number[:3] + "*" * (len(id_number) - 7) + id_number[-4:]
+
+
+def mask_phone(phone: str) -> str:
+    digits = phone.replace(" ", "")
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def view(content: AgreementContent, viewer: str | None = None, *, staff: bool = False) -> dict[str, Any]:
+    """The content as served to a viewer: IDs masked always; a confidential party's address and phone
+    appear only for staff and for that party; phones are masked for everyone else."""
+    d = content.to_dict()
+    out_parties = []
+    for p in content.parties:
+        pd = asdict(p)
+        pd["id_number"] = mask_id(p.id_number)
+        own = viewer == p.key
+        if p.confidential and not (staff or own):
+            pd["address"] = ""
+            pd["phone"] = ""
+            pd["withheld"] = True
+        elif not (staff or own):
+            pd["phone"] = mask_phone(p.phone)
+        out_parties.append(pd)
+    d["parties"] = out_parties
+    return d
+
+
+SECTION_KEYS = ("parties", "facts", "issues", "default_clause", "judicial_confirmation", "other_terms")
+
+
+def clause_keys(content: AgreementContent) -> list[str]:
+    return list(SECTION_KEYS) + [o.key for o in content.obligations]

@@ -1,0 +1,79 @@
+"""Exporting an agreement: draw the PDF, digest its pages, seal the export, embed the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pypdf import PdfReader, PdfWriter
+
+from server.agreements.content import canonical_json
+from server.agreements.document import FORMAT
+from server.agreements.keys import PublicKeyInfo, b64
+from server.agreements.manifest import MANIFEST_FORMAT, MANIFEST_NAME, export_record, page_digests
+from server.agreements.pdf import PdfInput, render_agreement, render_plain_text
+from server.agreements.text import render_judicial_application
+
+
+@dataclass(frozen=True)
+class Sealer:
+    """The unit key that seals an export (the same key that signs the records)."""
+
+    unit: str
+    key_id: str
+    private_key: Ed25519PrivateKey
+
+    def sign(self, payload: dict[str, Any]) -> str:
+        return b64(self.private_key.sign(canonical_json(payload)))
+
+
+def build_manifest(d: PdfInput, keys: list[PublicKeyInfo], export: dict[str, Any], export_sig: str,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "format": MANIFEST_FORMAT,
+        "agreement": {"number": d.content.number, "version": d.version, "state": d.state,
+                      "effective_at": d.effective_at, "amends": d.amends, "case_ref": d.content.case_ref,
+                      "unit": d.content.unit_code, **(extra or {})},
+        "document": {"format": FORMAT, "content": d.content.to_dict(), "text": d.text, "hash": d.document_hash},
+        "signatures": [
+            {**r.as_dict(), "image": b64(d.images[r.slot]) if d.images.get(r.slot) else None} for r in d.records
+        ],
+        "keys": [k.as_dict() for k in keys],
+        "export": {"record": export, "signature": export_sig},
+    }
+
+
+def export_agreement_pdf(d: PdfInput, keys: list[PublicKeyInfo], sealer: Sealer) -> bytes:
+    """The full export: the drawn PDF plus, as an incremental update, the sealed manifest attachment."""
+    raw = render_agreement(d)
+    pages = page_digests(PdfReader(io.BytesIO(raw)))
+    record = export_record(d.content.number, d.version, d.document_hash, pages, d.exported_at,
+                           sealer.unit, sealer.key_id)
+    needed = {r.payload["key_id"] for r in d.records} | {sealer.key_id}
+    used = [k for k in keys if k.key_id in needed]
+    manifest = build_manifest(d, used, record, sealer.sign(record))
+    return attach_manifest(raw, manifest)
+
+
+def attach_manifest(pdf: bytes, manifest: dict[str, Any]) -> bytes:
+    writer = PdfWriter(io.BytesIO(pdf), incremental=True)
+    data = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+    writer.add_attachment(MANIFEST_NAME, data)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def judicial_application_pdf(d: PdfInput, court: str = "") -> bytes:
+    """司法确认申请书, prefilled from the effective agreement; signed on paper at the court."""
+    effective = (d.effective_at or d.exported_at or "")[:10]
+    text = render_judicial_application(d.content, effective, d.document_hash, court)
+    return render_plain_text("司法确认申请书", text, f"{d.content.number} · 司法确认申请书")
+
+
+def sha256(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()

@@ -1,0 +1,172 @@
+"""Rendering an agreement's text from the Jinja2 template of its dispute type.
+
+The rendered text is part of what a frozen version hashes, so rendering must be deterministic: the same
+content always gives the same text (no clock, no locale). Plain text, one paragraph per line.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import jinja2
+
+from server.agreements.content import AgreementContent, Obligation, Party
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    autoescape=False,  # plain text, never HTML: the web layer escapes when it shows it
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+_DIGITS = "零一二三四五六七八九"
+SIDES = "甲乙丙丁戊己庚辛壬癸"
+
+
+def cn_count(n: int) -> str:
+    """1..99 in Chinese numerals (一, 十二, 二十)."""
+    if n < 10:
+        return _DIGITS[n]
+    tens, ones = divmod(n, 10)
+    head = "" if tens == 1 else _DIGITS[tens]
+    return f"{head}十{_DIGITS[ones] if ones else ''}"
+
+
+_UPPER = "零壹贰叁肆伍陆柒捌玖"
+_UNITS = ["", "拾", "佰", "仟"]
+_BIG = ["", "万", "亿"]
+
+
+def _upper_int(n: int) -> str:
+    groups = []
+    while n:
+        n, g = divmod(n, 10000)
+        groups.append(g)
+    out = ""
+    need_zero = False
+    for gi in reversed(range(len(groups))):
+        g = groups[gi]
+        if g == 0:
+            need_zero = bool(out)
+            continue
+        if out and (need_zero or g < 1000):
+            out += "零"
+        need_zero = False
+        started = gap = False
+        for di, ch in enumerate(f"{g:04d}"):
+            d = int(ch)
+            if d == 0:
+                gap = started
+                continue
+            if gap:
+                out += "零"
+                gap = False
+            out += _UPPER[d] + _UNITS[3 - di]
+            started = True
+        out += _BIG[gi]
+    return out
+
+
+def rmb_upper(amount: Decimal) -> str:
+    """An amount in 大写 as written on financial documents, e.g. 伍仟元整, 壹万零伍佰元伍角整."""
+    cents = int((amount * 100).quantize(Decimal(1)))
+    yuan, frac = divmod(cents, 100)
+    jiao, fen = divmod(frac, 10)
+    out = _upper_int(yuan) + "元" if yuan else ""
+    if jiao:
+        out += _UPPER[jiao] + "角"
+    elif fen and yuan:
+        out += "零"
+    if fen:
+        out += _UPPER[fen] + "分"
+    else:
+        out += "整"
+    return out if yuan or frac else "零元整"
+
+
+def rmb(amount: str) -> str:
+    d = Decimal(amount)
+    return f"人民币{d:,.2f}元（大写：{rmb_upper(d)}）"
+
+
+def cn_date(iso: str) -> str:
+    d = date.fromisoformat(iso)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+class _Counter:
+    """Numbering that templates advance as they go (一、二、… for sections, 1. 2. … for terms)."""
+
+    def __init__(self, chinese: bool) -> None:
+        self.n = 0
+        self.chinese = chinese
+
+    def next(self) -> str:
+        self.n += 1
+        return cn_count(self.n) if self.chinese else str(self.n)
+
+    def item(self, text: str) -> str:
+        return f"{self.next()}. {text}"
+
+
+def obligation_sentence(o: Obligation, c: AgreementContent) -> str:
+    obligor, obligee = c.party(o.obligor), c.party(o.obligee)
+    s = obligor.name
+    if o.deadline:
+        s += f"于{cn_date(o.deadline)}前"
+    if o.place:
+        s += f"在{o.place}"
+    if o.method:
+        s += f"以{o.method}方式"
+    s += f"向{obligee.name}{o.action}"
+    if o.amount:
+        s += rmb(o.amount)
+    return s.rstrip("。") + "。"
+
+
+def side_label(i: int) -> str:
+    return f"{SIDES[i]}方" if i < len(SIDES) else f"第{i + 1}方"
+
+
+def _address(p: Party) -> str:
+    # The signed text is served to every side: a confidential address is never written into it.
+    if p.confidential:
+        return "（依申请保密）"
+    return p.address or "未提供"
+
+
+def render_text(content: AgreementContent) -> str:
+    """The agreement's full text from its dispute type's template."""
+    template = _env.get_template(f"{content.dispute_type}.txt.j2")
+    text = template.render(
+        c=content, s=_Counter(True), terms=_Counter(False), side=side_label, address=_address,
+        obligation=lambda o: obligation_sentence(o, content), cn_count=cn_count,
+    )
+    return normalise(text)
+
+
+def render_judicial_application(content: AgreementContent, effective_on: str, document_hash: str,
+                                court: str = "") -> str:
+    """The joint application for judicial confirmation (司法确认申请书), prefilled from the agreement."""
+    template = _env.get_template("judicial_application.txt.j2")
+    text = template.render(c=content, side=side_label, address=_address, effective_on=cn_date(effective_on),
+                           document_hash=document_hash, court=court or "＿＿＿＿＿＿人民法院",
+                           obligation=lambda o: obligation_sentence(o, content), terms=_Counter(False))
+    return normalise(text)
+
+
+def normalise(text: str) -> str:
+    """One form for hashing: LF line ends, no trailing spaces, no runs of blank lines, one final LF."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"

@@ -1,0 +1,326 @@
+"""Offline verification of an exported agreement PDF, from the file alone (plus, optionally, a trusted
+keyring). No database, no network.
+
+Checks, each with a stable name that the CLI and the /verify page report:
+- ``manifest_missing``: not a readable PDF, or no ``concord-manifest.json`` inside;
+- ``manifest_malformed``: the manifest is not valid JSON of the expected shape;
+- ``text_changed``: the text does not hash to the signed document hash, or a page no longer draws what was
+  sealed at export (content, fonts, images), or something was overlaid on a page;
+- ``unknown_key``: a signature names a key that is not in the file, not in the trusted keyring, or was
+  retired before it signed;
+- ``signature_invalid``: an Ed25519 signature does not verify, or a record belongs to another document or
+  version, or its handwritten image was replaced, or the records' order/chain is broken;
+- ``signer_missing``: a party, the mediator or the seal has no signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+
+from server.agreements.content import ContentError, canonical_json, parse_content
+from server.agreements.document import FORMAT, document_hash
+from server.agreements.keys import PublicKeyInfo, TrustedKeys, unb64
+from server.agreements.manifest import (
+    EXPORT_FORMAT,
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    MAX_MANIFEST,
+    DamagedPage,
+    page_digests,
+    unexpected_annotations,
+)
+from server.agreements.signing import (
+    GENESIS,
+    MEDIATOR,
+    PARTY,
+    RECORD_FORMAT,
+    SEAL,
+    SignedRecord,
+    required_signers,
+)
+
+CHECKS = ("manifest_missing", "manifest_malformed", "text_changed", "unknown_key", "signature_invalid",
+          "signer_missing")
+CHECK_LABELS = {
+    "manifest_missing": ("缺少签署清单", "manifest missing"),
+    "manifest_malformed": ("签署清单格式错误", "manifest malformed"),
+    "text_changed": ("文本已被改动", "text changed"),
+    "unknown_key": ("未知的签名密钥", "unknown key"),
+    "signature_invalid": ("签名无效", "signature invalid"),
+    "signer_missing": ("缺少签署人", "signer missing"),
+}
+MAX_PDF = 20 * 1024 * 1024
+
+logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged input is reported by us, not logged
+
+
+@dataclass
+class Failure:
+    check: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.check}: {self.message}"
+
+
+@dataclass
+class Result:
+    failures: list[Failure] = field(default_factory=list)
+    number: str = ""
+    version: int = 0
+    document_hash: str = ""
+    state: str = ""
+    signers: list[dict[str, Any]] = field(default_factory=list)
+    trusted_by: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def primary(self) -> Failure | None:
+        """The most basic failure: the order of CHECKS."""
+        if not self.failures:
+            return None
+        return min(self.failures, key=lambda f: CHECKS.index(f.check))
+
+    def fail(self, check: str, message: str) -> None:
+        self.failures.append(Failure(check, message))
+
+    def failed(self, check: str) -> bool:
+        return any(f.check == check for f in self.failures)
+
+    def as_dict(self) -> dict[str, Any]:
+        p = self.primary
+        return {"ok": self.ok, "check": p.check if p else None, "message": p.message if p else "",
+                "failures": [{"check": f.check, "message": f.message} for f in self.failures],
+                "number": self.number, "version": self.version, "document_hash": self.document_hash,
+                "state": self.state, "signers": self.signers, "trusted_by": self.trusted_by,
+                "warnings": self.warnings}
+
+    def summary(self) -> str:
+        if self.ok:
+            return (f"OK agreement {self.number} version {self.version}: {len(self.signers)} signatures valid; "
+                    f"document sha256 {self.document_hash}")
+        return f"FAILED {self.primary}"
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _req(d: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(d, dict) or key not in d or not isinstance(d[key], kind) or (
+            isinstance(d[key], bool) and kind is int):
+        raise _Malformed(f"{where}.{key} is missing or has the wrong type")
+    return d[key]
+
+
+def read_manifest(reader: PdfReader) -> bytes | None:
+    try:
+        found = reader.attachments.get(MANIFEST_NAME)
+    except Exception:
+        return None
+    if not found:
+        return None
+    if len(found) > 1:
+        raise _Malformed(f"the PDF carries {len(found)} manifests; a genuine export has exactly one")
+    return found[0]
+
+
+def verify_pdf(data: bytes, trusted: TrustedKeys | None = None) -> Result:
+    res = Result()
+    if len(data) > MAX_PDF:
+        res.fail("manifest_missing", f"the file is larger than {MAX_PDF // (1024 * 1024)} MiB")
+        return res
+    if not data.startswith(b"%PDF-"):
+        res.fail("manifest_missing", "the file is not a PDF")
+        return res
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        _ = len(reader.pages)
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        res.fail("manifest_missing", f"the PDF cannot be read ({type(e).__name__})")
+        return res
+    try:
+        raw = read_manifest(reader)
+    except _Malformed as e:
+        res.fail("manifest_malformed", str(e))
+        return res
+    if raw is None:
+        res.fail("manifest_missing", f"the PDF has no embedded {MANIFEST_NAME}")
+        return res
+    if len(raw) > MAX_MANIFEST:
+        res.fail("manifest_malformed", "the manifest is too large")
+        return res
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+        _check_manifest(manifest, reader, trusted, res)
+    except (ValueError, UnicodeDecodeError) as e:
+        res.fail("manifest_malformed", f"the manifest is not valid JSON ({e.__class__.__name__})")
+    except _Malformed as e:
+        res.fail("manifest_malformed", str(e))
+    return res
+
+
+def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res: Result) -> None:
+    if not isinstance(m, dict) or m.get("format") != MANIFEST_FORMAT:
+        raise _Malformed(f"the manifest's format is not {MANIFEST_FORMAT}")
+    doc = _req(m, "document", dict, "manifest")
+    if doc.get("format") != FORMAT:
+        raise _Malformed(f"document.format is not {FORMAT}")
+    content_raw = _req(doc, "content", dict, "document")
+    text = _req(doc, "text", str, "document")
+    claimed = _req(doc, "hash", str, "document")
+    try:
+        content = parse_content(content_raw)
+    except ContentError as e:
+        raise _Malformed(f"document.content is invalid: {e}") from e
+    if canonical_json(content.to_dict()) != canonical_json(content_raw):
+        raise _Malformed("document.content is not in canonical form")
+    sigs_raw = _req(m, "signatures", list, "manifest")
+    keys_raw = _req(m, "keys", list, "manifest")
+    export = _req(m, "export", dict, "manifest")
+    exp_rec = _req(export, "record", dict, "export")
+    exp_sig = _req(export, "signature", str, "export")
+    agreement = m.get("agreement") if isinstance(m.get("agreement"), dict) else {}
+    try:
+        keys = {k.key_id: k for k in (PublicKeyInfo.from_dict(k) for k in keys_raw)}
+    except (ValueError, binascii.Error) as e:
+        raise _Malformed(f"keys: {e}") from e
+    records: list[tuple[SignedRecord, bytes | None]] = []
+    for i, s in enumerate(sigs_raw):
+        payload = _req(s, "record", dict, f"signatures[{i}]")
+        sig = _req(s, "signature", str, f"signatures[{i}]")
+        for k, kind in (("format", str), ("document_hash", str), ("seq", int), ("prev", str), ("signer", dict),
+                        ("check", dict), ("at", str), ("key_id", str), ("unit", str), ("version", int)):
+            _req(payload, k, kind, f"signatures[{i}].record")
+        _req(payload["signer"], "kind", str, f"signatures[{i}].record.signer")
+        _req(payload["signer"], "key", str, f"signatures[{i}].record.signer")
+        img = s.get("image")
+        try:
+            image = base64.b64decode(img, validate=True) if isinstance(img, str) else None
+        except (binascii.Error, ValueError) as e:
+            raise _Malformed(f"signatures[{i}].image is not base64") from e
+        records.append((SignedRecord(payload, sig), image))
+    for k in ("document_hash", "pages", "key_id", "version", "agreement"):
+        _req(exp_rec, k, (str, list, int), "export.record")
+
+    res.number = content.number
+    res.version = exp_rec.get("version") if isinstance(exp_rec.get("version"), int) else 0
+    res.document_hash = claimed
+    res.state = str(agreement.get("state", ""))
+    res.trusted_by = trusted.source if trusted else None
+    if trusted is None:
+        res.warnings.append("no trusted keyring given: keys were checked only against those inside the file")
+
+    def key_for(key_id: str, what: str, at: str | None) -> PublicKeyInfo | None:
+        k = keys.get(key_id)
+        if k is None:
+            res.fail("unknown_key", f"{what} was made with key {key_id}, which is not in the file")
+            return None
+        if trusted is not None and key_id not in trusted:
+            res.fail("unknown_key", f"{what} was made with key {key_id} ({k.unit}), which the trusted "
+                                    f"keyring ({trusted.source}) does not know")
+            return None
+        if trusted is not None:
+            k = trusted.by_id[key_id]
+        if at and k.retired_at and at > k.retired_at:
+            res.fail("unknown_key", f"{what} was made at {at} with key {key_id}, retired at {k.retired_at}")
+            return None
+        return k
+
+    # 1. The text: the document hash, the export seal and every page as drawn.
+    actual = document_hash(content_raw, text)
+    if actual != claimed:
+        res.fail("text_changed", "the agreement text or content does not match its document hash")
+    if exp_rec.get("format") != EXPORT_FORMAT:
+        raise _Malformed(f"export.record.format is not {EXPORT_FORMAT}")
+    if exp_rec["document_hash"] != actual:
+        res.fail("text_changed", "the document is not the one sealed at export")
+    ek = key_for(exp_rec["key_id"], "the export seal", None)
+    if ek is not None:
+        try:
+            ok = ek.verify(unb64(exp_sig), canonical_json(exp_rec))
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            res.fail("signature_invalid", "the export seal does not verify (the export record was altered)")
+    try:
+        pages = page_digests(reader)
+        sealed = exp_rec["pages"]
+        if len(pages) != len(sealed):
+            res.fail("text_changed", f"the PDF has {len(pages)} pages; {len(sealed)} were sealed")
+        else:
+            changed = [str(i + 1) for i, (a, b) in enumerate(zip(pages, sealed, strict=True)) if a != b]
+            if changed:
+                res.fail("text_changed", f"page {', '.join(changed)} no longer shows what was signed")
+    except DamagedPage as e:
+        res.fail("text_changed", f"page {e.page} was changed: it {e.reason}")
+    overlays = unexpected_annotations(reader)
+    if overlays:
+        res.fail("text_changed", f"page {', '.join(map(str, overlays))} has content laid over it")
+
+    # 2. Each signature record.
+    prev = GENESIS
+    expected_seq = 1
+    seen: set[str] = set()
+    order = {PARTY: 0, MEDIATOR: 1, SEAL: 2}
+    last_rank = 0
+    parties = {p.key: p for p in content.parties}
+    for i, (rec, image) in enumerate(records, start=1):
+        p = rec.payload
+        who = f"signature {i} ({p['signer'].get('name', '?')})"
+        if p["format"] != RECORD_FORMAT:
+            raise _Malformed(f"{who} has an unknown record format")
+        k = key_for(p["key_id"], who, p["at"])
+        if k is not None and not rec.verify(k):
+            res.fail("signature_invalid", f"{who}: the Ed25519 signature does not verify")
+        if p["document_hash"] != claimed or p.get("agreement") != content.number:
+            res.fail("signature_invalid", f"{who} was made for a different document")
+        elif p["version"] != res.version:
+            res.fail("signature_invalid", f"{who} was made for version {p['version']}, not {res.version}")
+        if p["seq"] > expected_seq:
+            # A gap: records were taken out. Whose is reported below, as signers missing.
+            res.fail("signer_missing", f"signature records {expected_seq}–{p['seq'] - 1} were removed")
+        elif p["seq"] < expected_seq or p["prev"] != prev:
+            res.fail("signature_invalid", f"{who} is out of sequence (a record was added, copied or moved)")
+        expected_seq = max(expected_seq, p["seq"]) + 1
+        prev = rec.hash
+        want = p.get("image_sha256")
+        if want:
+            if image is None or hashlib.sha256(image).hexdigest() != want:
+                res.fail("signature_invalid", f"{who}: the handwritten signature image was replaced")
+        kind, key = p["signer"]["kind"], p["signer"]["key"]
+        if kind not in order:
+            res.fail("signature_invalid", f"{who} has an unknown signer kind")
+            continue
+        if order[kind] < last_rank:
+            res.fail("signature_invalid", f"{who} signed out of order (parties, then mediator, then seal)")
+        last_rank = max(last_rank, order[kind])
+        if kind == PARTY and (key not in parties or parties[key].name != p["signer"].get("name")):
+            res.fail("signature_invalid", f"{who} is not a party named in the agreement")
+        if rec.slot in seen:
+            res.fail("signature_invalid", f"{who} signed twice")
+        seen.add(rec.slot)
+        res.signers.append({"seq": p["seq"], "name": p["signer"].get("name"), "role": p["signer"].get("role"),
+                            "kind": kind, "at": p["at"], "check": p["check"].get("method"),
+                            "ip": p.get("ip"), "key_id": p["key_id"]})
+
+    # 3. Everyone who must sign has signed.
+    missing = [s for s in required_signers(content) if s.slot not in seen]
+    if missing:
+        names = "、".join(f"{s.name or s.kind}（{ {PARTY: '当事人', MEDIATOR: '调解员', SEAL: '印章'}[s.kind] }）"
+                         for s in missing)
+        res.fail("signer_missing", f"not signed by: {names}")

@@ -1,0 +1,210 @@
+"""Tamper cases: each must fail verification with the right reason."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import NameObject
+
+from server.agreements.content import canonical_json
+from server.agreements.export import export_agreement_pdf
+from server.agreements.keys import Keyring, TrustedKeys, b64
+from server.agreements.manifest import MANIFEST_NAME
+from server.agreements.pdf import render_plain_text
+from server.agreements.sample import sample_content, signed_sample, stroke_png
+from server.agreements.verify import verify_pdf
+
+
+def manifest_of(pdf: bytes) -> dict[str, Any]:
+    return json.loads(PdfReader(io.BytesIO(pdf)).attachments[MANIFEST_NAME][0])
+
+
+def with_manifest(pdf: bytes, manifest: dict[str, Any] | bytes) -> bytes:
+    """Rewrite the PDF with a different manifest (what an attacker with a PDF editor would do)."""
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    names = w._root_object.get("/Names")
+    if names is not None:
+        del names.get_object()[NameObject("/EmbeddedFiles")]
+    data = manifest if isinstance(manifest, bytes) else json.dumps(manifest, ensure_ascii=False).encode()
+    w.add_attachment(MANIFEST_NAME, data)
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def check(pdf: bytes, trusted: TrustedKeys | None) -> str | None:
+    r = verify_pdf(pdf, trusted)
+    return r.primary.check if r.primary else None
+
+
+def test_intact_export_verifies(exported: bytes, trusted: TrustedKeys) -> None:
+    r = verify_pdf(exported, trusted)
+    assert r.ok, r.failures
+    assert len(r.signers) == 4 and r.trusted_by == "test keyring" and not r.warnings
+    untrusted = verify_pdf(exported, None)
+    assert untrusted.ok and untrusted.warnings
+
+
+def test_a_rewritten_but_unchanged_pdf_still_verifies(exported: bytes, trusted: TrustedKeys) -> None:
+    assert check(with_manifest(exported, manifest_of(exported)), trusted) is None
+
+
+def test_flipped_byte_in_page_text(exported: bytes, trusted: TrustedKeys) -> None:
+    reader = PdfReader(io.BytesIO(exported))
+    ref = reader.pages[0].raw_get("/Contents")
+    start = exported.index(b"\n%d 0 obj" % ref.idnum)
+    data = exported.index(b"stream\n", start) + len(b"stream\n")
+    tampered = bytearray(exported)
+    tampered[data + 40] ^= 0x01
+    r = verify_pdf(bytes(tampered), trusted)
+    assert r.primary.check == "text_changed" and "page 1" in r.primary.message
+
+
+def test_rewritten_page_text(exported: bytes, trusted: TrustedKeys) -> None:
+    """A valid PDF whose page 1 draws different glyphs (e.g. another number), manifest untouched."""
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(exported)))
+    page = w.pages[0]
+    content = page.get_contents()
+    data = content.get_data()
+    # Swap two glyphs of the third line drawn (a literal string of 2-byte glyph ids).
+    starts = [m.end() for m in re.finditer(rb"Td \(", data)]
+    i = next(i for i in starts[2:] if b"\\" not in data[i:i + 4] and data[i:i + 2] != data[i + 2:i + 4])
+    changed = data[:i] + data[i + 2:i + 4] + data[i:i + 2] + data[i + 4:]
+    content.set_data(changed)
+    page.replace_contents(content)
+    out = io.BytesIO()
+    w.write(out)
+    r = verify_pdf(out.getvalue(), trusted)
+    assert r.primary.check == "text_changed" and "page 1" in r.primary.message
+
+
+def test_manifest_text_edited(exported: bytes, trusted: TrustedKeys) -> None:
+    m = manifest_of(exported)
+    m["document"]["text"] = m["document"]["text"].replace("6,000.00", "600.00")
+    assert check(with_manifest(exported, m), trusted) == "text_changed"
+    m = manifest_of(exported)
+    m["document"]["content"]["obligations"][0]["amount"] = "600.00"
+    assert check(with_manifest(exported, m), trusted) == "text_changed"
+
+
+def test_hash_rewritten_with_the_text(exported: bytes, trusted: TrustedKeys) -> None:
+    """Changing the text and recomputing the hash still fails: the export seal and signatures disagree."""
+    from server.agreements.document import document_hash
+
+    m = manifest_of(exported)
+    m["document"]["text"] = m["document"]["text"].replace("6,000.00", "600.00")
+    m["document"]["hash"] = document_hash(m["document"]["content"], m["document"]["text"])
+    r = verify_pdf(with_manifest(exported, m), trusted)
+    assert r.primary.check == "text_changed"
+    assert r.failed("signature_invalid")
+
+
+def test_signatures_swapped_between_agreements(keyring: Keyring, exported: bytes, trusted: TrustedKeys) -> None:
+    d2, sealer = signed_sample(keyring, sample_content(number="龙亢调字〔2026〕第13号"))
+    other = export_agreement_pdf(d2, keyring.public_keys(), sealer)
+    m = manifest_of(exported)
+    m["signatures"] = manifest_of(other)["signatures"]
+    r = verify_pdf(with_manifest(exported, m), trusted)
+    assert r.primary.check == "signature_invalid" and "different document" in r.primary.message
+
+
+@pytest.mark.parametrize("drop", [0, 1, 3])
+def test_signer_dropped_from_manifest(exported: bytes, trusted: TrustedKeys, drop: int) -> None:
+    m = manifest_of(exported)
+    gone = m["signatures"].pop(drop)["record"]["signer"]["name"]
+    r = verify_pdf(with_manifest(exported, m), trusted)
+    assert r.primary.check == "signer_missing", r.failures
+    assert gone in " ".join(f.message for f in r.failures)
+
+
+def _resign(m: dict[str, Any], attacker: Keyring, keep_key_id: bool) -> dict[str, Any]:
+    m = copy.deepcopy(m)
+    kid, key = attacker.signing_key("340321001")
+    for s in m["signatures"]:
+        if not keep_key_id:
+            s["record"]["key_id"] = kid
+        s["signature"] = b64(key.sign(canonical_json(s["record"])))
+    prev = "0" * 64
+    from server.agreements.signing import record_hash
+
+    for s in m["signatures"]:  # keep the chain consistent, so only the key is wrong
+        s["record"]["prev"] = prev
+        s["signature"] = b64(key.sign(canonical_json(s["record"])))
+        prev = record_hash(s["record"], s["signature"])
+    if not keep_key_id:
+        m["export"]["record"]["key_id"] = kid
+        m["keys"].append(attacker.public_keys("340321001")[0].as_dict())
+    m["export"]["signature"] = b64(key.sign(canonical_json(m["export"]["record"])))
+    return m
+
+
+def test_wrong_key(exported: bytes, trusted: TrustedKeys, tmp_path: Path) -> None:
+    attacker = Keyring(tmp_path, b"attacker")
+    # Re-signed with another key that is carried in the file: the trusted keyring does not know it.
+    forged = with_manifest(exported, _resign(manifest_of(exported), attacker, keep_key_id=False))
+    r = verify_pdf(forged, trusted)
+    assert r.primary.check == "unknown_key" and "does not know" in r.primary.message
+    # Signed with another key while claiming the unit's key id: the signatures do not verify.
+    forged = with_manifest(exported, _resign(manifest_of(exported), attacker, keep_key_id=True))
+    assert check(forged, trusted) == "signature_invalid"
+    # A key id that is in neither the file nor the keyring.
+    m = manifest_of(exported)
+    m["signatures"][0]["record"]["key_id"] = "0123456789abcdef"
+    assert check(with_manifest(exported, m), trusted) == "unknown_key"
+
+
+def test_replaced_signature_image(exported: bytes, trusted: TrustedKeys) -> None:
+    import base64
+
+    m = manifest_of(exported)
+    m["signatures"][0]["image"] = base64.b64encode(stroke_png(9)).decode()
+    r = verify_pdf(with_manifest(exported, m), trusted)
+    assert r.primary.check == "signature_invalid" and "image" in r.primary.message
+
+
+def test_edited_record_field(exported: bytes, trusted: TrustedKeys) -> None:
+    m = manifest_of(exported)
+    m["signatures"][0]["record"]["ip"] = "203.0.113.9"
+    assert check(with_manifest(exported, m), trusted) == "signature_invalid"
+
+
+def test_manifest_missing_and_malformed(exported: bytes, trusted: TrustedKeys) -> None:
+    plain = render_plain_text("标题", "标题\n正文内容\n", "页脚")
+    r = verify_pdf(plain, trusted)
+    assert r.primary.check == "manifest_missing"
+    assert check(b"not a pdf at all", trusted) == "manifest_missing"
+    assert check(b"%PDF-1.7\n garbage", trusted) == "manifest_missing"
+    assert check(with_manifest(exported, b"{not json"), trusted) == "manifest_malformed"
+    m = manifest_of(exported)
+    del m["signatures"]
+    assert check(with_manifest(exported, m), trusted) == "manifest_malformed"
+    m = manifest_of(exported)
+    m["signatures"][0]["record"]["seq"] = "1"
+    assert check(with_manifest(exported, m), trusted) == "manifest_malformed"
+    m = manifest_of(exported)
+    m["keys"][0]["public_key"] = "AAAA"
+    assert check(with_manifest(exported, m), trusted) == "manifest_malformed"
+    assert check(with_manifest(exported, b"[]"), trusted) == "manifest_malformed"
+
+
+def test_second_manifest_is_refused(exported: bytes, trusted: TrustedKeys) -> None:
+    w = PdfWriter(io.BytesIO(exported), incremental=True)
+    w.add_attachment(MANIFEST_NAME, json.dumps(manifest_of(exported)).encode())
+    out = io.BytesIO()
+    w.write(out)
+    assert check(out.getvalue(), trusted) == "manifest_malformed"
+
+
+def test_rotation_keeps_old_agreements_valid(tmp_path: Path) -> None:
+    ring = Keyring(tmp_path, b"s")
+    d, sealer = signed_sample(ring)
+    pdf = export_agreement_pdf(d, ring.public_keys(), sealer)
+    ring.rotate("340321001")
+    assert check(pdf, TrustedKeys(ring.public_keys(), "rotated")) is None
