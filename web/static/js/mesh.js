@@ -1,0 +1,364 @@
+// The media mesh: one RTCPeerConnection per remote peer, negotiated with the "perfect negotiation"
+// pattern (https://w3c.github.io/webrtc-pc/#perfect-negotiation-example).
+//
+// Who offers (CONTRACT.md): a newcomer, or a peer that moves into a sub-room, offers to the peers
+// already there; everyone else answers. Either side may still renegotiate later; glare is resolved by
+// the polite/impolite roles (decided by comparing peer ids, so both ends agree without talking).
+//
+// Signal payloads are `{"description": {"type","sdp"}}` or `{"candidate": {"candidate","sdpMid",
+// "sdpMLineIndex"}}`, the same JSON the browser APIs produce, so aiortc peers (the recorder, hardware
+// terminals) read them with `RTCSessionDescription(**d)` and `candidate_from_sdp`.
+//
+// A remote peer that comes back with a fresh RTCPeerConnection (after a reconnect or a failed ICE
+// restart) is recognised by the o= session id and DTLS fingerprint of its offer; the old connection is
+// then replaced instead of being renegotiated, which would fail.
+
+const MAX_PENDING_CANDIDATES = 200;
+
+function sdpIdentity(sdp) {
+  if (!sdp) return null;
+  const o = /^o=\S+ (\d+) /m.exec(sdp);
+  const fp = /^a=fingerprint:(\S+ \S+)/m.exec(sdp);
+  return `${o ? o[1] : ""}|${fp ? fp[1] : ""}`;
+}
+
+export class PeerLink {
+  constructor(mesh, peerId, { polite }) {
+    this.mesh = mesh;
+    this.peerId = peerId;
+    this.polite = polite;
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.pending = []; // candidates that arrived before the remote description
+    this.closed = false;
+    this.remoteIdentity = null;
+    this.stream = new MediaStream();
+    this.pc = new RTCPeerConnection({ iceServers: mesh.iceServers, bundlePolicy: "max-bundle" });
+    this.createdAt = Date.now();
+    this._failTimer = null;
+    this._wire();
+  }
+
+  _wire() {
+    const pc = this.pc;
+    pc.onnegotiationneeded = async () => {
+      if (this.closed) return;
+      try {
+        this.makingOffer = true;
+        await pc.setLocalDescription();
+        this._send({ description: pc.localDescription.toJSON() });
+      } catch (e) {
+        this.mesh._log("offer failed", this.peerId, e);
+      } finally {
+        this.makingOffer = false;
+      }
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (candidate && candidate.candidate) this._send({ candidate: candidate.toJSON() });
+    };
+    pc.ontrack = ({ track, streams }) => {
+      // Keep one stream per peer; the sender's stream id is not needed.
+      if (!this.stream.getTracks().includes(track)) {
+        for (const old of this.stream.getTracks().filter((t) => t.kind === track.kind)) this.stream.removeTrack(old);
+        this.stream.addTrack(track);
+      }
+      track.addEventListener("ended", () => this.stream.removeTrack(track));
+      this.mesh._emit("track", { peerId: this.peerId, stream: this.stream, track, streams });
+    };
+    pc.onconnectionstatechange = () => {
+      const state = pc.connectionState;
+      this.mesh._emit("link-state", { peerId: this.peerId, state });
+      clearTimeout(this._failTimer);
+      if (state === "failed") {
+        // Start over with a fresh connection. A short random wait keeps both ends from restarting at
+        // once; if they do, perfect negotiation sorts it out.
+        this._failTimer = setTimeout(() => {
+          if (!this.closed && pc.connectionState === "failed") this.mesh.restart(this.peerId);
+        }, 500 + Math.random() * 1500);
+      }
+    };
+  }
+
+  /** Start sending: we are the newcomer/mover, so we make the offer. */
+  initiate() {
+    const { audio, video } = this.mesh.tracks;
+    const stream = this.mesh.localStream;
+    for (const [kind, track] of [["audio", audio], ["video", video]]) {
+      // addTrack (not addTransceiver) so that, if we lose a glare and roll back, the remote offer's
+      // m-lines reuse these senders instead of leaving orphans for a second negotiation.
+      if (track) this.pc.addTrack(track, ...(stream ? [stream] : []));
+      else this.pc.addTransceiver(kind, { direction: "recvonly" });
+    }
+    // negotiationneeded fires and sends the offer.
+  }
+
+  /** After applying a remote offer: attach our tracks to the offered m-lines so the answer sends too. */
+  _attachLocalTracks() {
+    const stream = this.mesh.localStream;
+    for (const tr of this.pc.getTransceivers()) {
+      // Left over from an offer of ours that was rolled back: not part of this negotiation.
+      if (tr.mid === null && tr.direction !== "stopped") tr.stop();
+    }
+    for (const kind of ["audio", "video"]) {
+      const track = this.mesh.tracks[kind];
+      const tr = this.pc.getTransceivers().find(
+        (t) => t.mid !== null && t.receiver.track && t.receiver.track.kind === kind && t.direction !== "stopped",
+      );
+      if (!tr) continue;
+      if (track && tr.sender.track !== track) {
+        tr.sender.replaceTrack(track).catch(() => {});
+        if (stream && tr.sender.setStreams) tr.sender.setStreams(stream);
+      }
+      // Sending with no track yet keeps the m-line ready for a camera turned on later.
+      if (tr.direction === "recvonly" || tr.direction === "inactive") tr.direction = "sendrecv";
+    }
+  }
+
+  async handleSignal(data) {
+    const pc = this.pc;
+    if (data.description) {
+      const description = data.description;
+      if (description.type === "offer") {
+        const previous = pc.currentRemoteDescription || pc.remoteDescription;
+        const incoming = sdpIdentity(description.sdp);
+        if (previous && incoming && sdpIdentity(previous.sdp) !== incoming) {
+          // The remote side started a new RTCPeerConnection: ours is stale.
+          return this.mesh._replaceAndHandle(this.peerId, data);
+        }
+      }
+      const offerCollision = description.type === "offer" && (this.makingOffer || pc.signalingState !== "stable");
+      this.ignoreOffer = !this.polite && offerCollision;
+      if (this.ignoreOffer) return;
+      if (description.type === "answer" && pc.signalingState !== "have-local-offer") return; // stale answer
+      await pc.setRemoteDescription(description); // rolls back our own offer when polite
+      this.remoteIdentity = sdpIdentity(description.sdp);
+      if (description.type === "offer") {
+        this._attachLocalTracks();
+        await pc.setLocalDescription();
+        this._send({ description: pc.localDescription.toJSON() });
+      }
+      await this._flushCandidates();
+    } else if (data.candidate) {
+      if (!pc.remoteDescription) {
+        if (this.pending.length < MAX_PENDING_CANDIDATES) this.pending.push(data.candidate);
+        return;
+      }
+      try {
+        await pc.addIceCandidate(data.candidate);
+      } catch (e) {
+        if (!this.ignoreOffer) this.mesh._log("candidate refused", this.peerId, e);
+      }
+    }
+  }
+
+  async _flushCandidates() {
+    const held = this.pending;
+    this.pending = [];
+    for (const c of held) {
+      try {
+        await this.pc.addIceCandidate(c);
+      } catch (e) {
+        this.mesh._log("held candidate refused", this.peerId, e);
+      }
+    }
+  }
+
+  replaceTrack(kind, track) {
+    for (const tr of this.pc.getTransceivers()) {
+      const k = tr.receiver.track && tr.receiver.track.kind;
+      if (k === kind && tr.direction !== "stopped" && tr.direction !== "inactive") {
+        tr.sender.replaceTrack(track).catch((e) => this.mesh._log("replaceTrack", e));
+      }
+    }
+  }
+
+  _send(data) {
+    this.mesh.signaling.send({ type: "signal", to: this.peerId, data });
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this._failTimer);
+    this.pc.onnegotiationneeded = null;
+    this.pc.onicecandidate = null;
+    this.pc.ontrack = null;
+    this.pc.onconnectionstatechange = null;
+    try { this.pc.close(); } catch { /* closed already */ }
+    for (const t of this.stream.getTracks()) this.stream.removeTrack(t);
+  }
+}
+
+export class Mesh extends EventTarget {
+  /**
+   * @param {{signaling: import('./signaling.js').Signaling, localStream: MediaStream|null,
+   *          iceServers?: RTCIceServer[]}} opts
+   */
+  constructor({ signaling, localStream = null, iceServers = [] }) {
+    super();
+    this.signaling = signaling;
+    this.selfId = null;
+    this.iceServers = iceServers;
+    this.localStream = localStream;
+    this.tracks = {
+      audio: localStream ? localStream.getAudioTracks()[0] || null : null,
+      video: localStream ? localStream.getVideoTracks()[0] || null : null,
+    };
+    this.links = new Map();
+    this.debug = false;
+    this._queues = new Map(); // per-peer promise chain: signals for one peer are handled in order
+  }
+
+  setSelf(peerId, iceServers) {
+    this.selfId = peerId;
+    if (iceServers) this.iceServers = iceServers;
+  }
+
+  _polite(peerId) {
+    return String(this.selfId) > String(peerId);
+  }
+
+  has(peerId) {
+    return this.links.has(peerId);
+  }
+
+  /** Offer to a peer (we are new here). Replaces any existing connection to it. */
+  connect(peerId) {
+    this.close(peerId);
+    const link = new PeerLink(this, peerId, { polite: this._polite(peerId) });
+    this.links.set(peerId, link);
+    this._emit("link-added", { peerId, link });
+    link.initiate();
+    return link;
+  }
+
+  /** A fresh connection to a peer whose connection failed; we offer. */
+  restart(peerId) {
+    if (!this.links.has(peerId)) return;
+    this._log("restarting link", peerId);
+    this.connect(peerId);
+  }
+
+  /** Handle a `signal` message; unknown senders get a new answering connection. */
+  handleSignal(from, data) {
+    if (!data || typeof data !== "object") return;
+    const prev = this._queues.get(from) || Promise.resolve();
+    const next = prev.then(() => this._handle(from, data)).catch((e) => this._log("signal failed", from, e));
+    this._queues.set(from, next);
+    return next;
+  }
+
+  async _handle(from, data) {
+    let link = this.links.get(from);
+    if (!link) {
+      if (!data.description || data.description.type !== "offer") {
+        // Candidates or answers for a connection we no longer have: drop them.
+        return;
+      }
+      link = new PeerLink(this, from, { polite: this._polite(from) });
+      this.links.set(from, link);
+      this._emit("link-added", { peerId: from, link });
+    }
+    await link.handleSignal(data);
+  }
+
+  async _replaceAndHandle(peerId, data) {
+    this.close(peerId);
+    const link = new PeerLink(this, peerId, { polite: this._polite(peerId) });
+    this.links.set(peerId, link);
+    this._emit("link-added", { peerId, link });
+    await link.handleSignal(data);
+  }
+
+  close(peerId) {
+    const link = this.links.get(peerId);
+    if (!link) return;
+    link.close();
+    this.links.delete(peerId);
+    this._emit("link-closed", { peerId });
+  }
+
+  closeAll() {
+    for (const id of [...this.links.keys()]) this.close(id);
+  }
+
+  /** Switch an outgoing track everywhere (screen share, device change, camera back on). */
+  setTrack(kind, track) {
+    this.tracks[kind] = track;
+    for (const link of this.links.values()) link.replaceTrack(kind, track);
+  }
+
+  /** One stats sample per link: {peerId: {audioLevel, framesDecoded, lossRate, rtt, bytesReceived, ...}}. */
+  async sample() {
+    const out = {};
+    await Promise.all([...this.links.entries()].map(async ([peerId, link]) => {
+      try {
+        out[peerId] = summarise(await link.pc.getStats(), link);
+      } catch {
+        /* closed meanwhile */
+      }
+    }));
+    return out;
+  }
+
+  _emit(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail }));
+  }
+
+  _log(...args) {
+    if (this.debug) console.debug("[mesh]", ...args);
+  }
+}
+
+/** Reduce an RTCStatsReport to what the UI shows; keeps the previous sample on the link for rates. */
+export function summarise(report, link) {
+  const s = {
+    audioLevel: 0, framesDecoded: 0, frameWidth: 0, packetsReceived: 0, packetsLost: 0,
+    rtt: null, bytesReceived: 0, bytesSent: 0, state: link.pc.connectionState,
+  };
+  let selectedPair = null;
+  report.forEach((r) => {
+    if (r.type === "inbound-rtp") {
+      s.packetsReceived += r.packetsReceived || 0;
+      s.packetsLost += Math.max(0, r.packetsLost || 0);
+      s.bytesReceived += r.bytesReceived || 0;
+      if (r.kind === "audio" && typeof r.audioLevel === "number") s.audioLevel = Math.max(s.audioLevel, r.audioLevel);
+      if (r.kind === "video") {
+        s.framesDecoded += r.framesDecoded || 0;
+        s.frameWidth = r.frameWidth || s.frameWidth;
+      }
+    } else if (r.type === "outbound-rtp") {
+      s.bytesSent += r.bytesSent || 0;
+    } else if (r.type === "transport" && r.selectedCandidatePairId) {
+      selectedPair = r.selectedCandidatePairId;
+    } else if (r.type === "candidate-pair" && r.nominated && r.state === "succeeded" && !selectedPair) {
+      if (typeof r.currentRoundTripTime === "number") s.rtt = r.currentRoundTripTime;
+    }
+  });
+  if (selectedPair) {
+    const pair = report.get(selectedPair);
+    if (pair && typeof pair.currentRoundTripTime === "number") s.rtt = pair.currentRoundTripTime;
+  }
+  const prev = link._lastSample;
+  if (prev) {
+    const recv = s.packetsReceived - prev.packetsReceived;
+    const lost = s.packetsLost - prev.packetsLost;
+    s.lossRate = recv + lost > 0 ? Math.max(0, lost) / (recv + lost) : 0;
+    s.fps = (s.framesDecoded - prev.framesDecoded) / Math.max(0.001, (Date.now() - prev.at) / 1000);
+  } else {
+    s.lossRate = 0;
+    s.fps = 0;
+  }
+  s.at = Date.now();
+  link._lastSample = s;
+  s.quality = quality(s);
+  return s;
+}
+
+export function quality(s) {
+  if (s.state !== "connected") return "connecting";
+  const rtt = s.rtt ?? 0;
+  if (s.lossRate > 0.08 || rtt > 0.6) return "poor";
+  if (s.lossRate > 0.02 || rtt > 0.25) return "fair";
+  return "good";
+}

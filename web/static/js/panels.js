@@ -1,0 +1,37 @@
+// Side panels of the room page. Built-in panels (people, chat, moderation) and feature panels
+// (minutes 笔录, agreement review) all register here, so a feature adds a module without editing room.js:
+//
+//   import { registerPanel } from "/static/js/panels.js";
+//   registerPanel({
+//     id: "minutes", order: 40, title: ["笔录", "Minutes"],
+//     visible: (ctx) => ctx.isModerator(),          // optional; re-checked when roles or room change
+//     mount(el, ctx) { ... return { update(ctx) {}, unmount() {} }; },  // return value optional
+//   });
+//
+// `ctx` is the RoomContext from room.js: ctx.me, ctx.peers, ctx.room, ctx.send(msg),
+// ctx.on(type, fn) for any server message type (including ones your feature adds), ctx.t, ctx.lang,
+// ctx.config (the page's JSON config), ctx.toast(text), ctx.openPanel(id), ctx.setBadge(id, text).
+
+const registry = new Map();
+const listeners = new Set();
+
+export function registerPanel(spec) {
+  if (!spec || !spec.id || typeof spec.mount !== "function") throw new Error("registerPanel needs id and mount()");
+  registry.set(spec.id, { order: 50, ...spec });
+  for (const fn of listeners) fn(registry.get(spec.id));
+}
+
+export function panels() {
+  return [...registry.values()].sort((a, b) => a.order - b.order);
+}
+
+/** Called by the room when a panel registers after the room started (late-loaded modules). */
+export function onRegister(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+export function panelTitle(spec, lang) {
+  if (Array.isArray(spec.title)) return lang === "en" ? spec.title[1] : spec.title[0];
+  return String(spec.title || spec.id);
+}
