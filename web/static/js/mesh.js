@@ -30,6 +30,7 @@ export class PeerLink {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.pending = []; // candidates that arrived before the remote description
+    this.heldCount = 0; // how many were ever held (diagnostics and tests)
     this.closed = false;
     this.remoteIdentity = null;
     this.stream = new MediaStream();
@@ -140,7 +141,10 @@ export class PeerLink {
       await this._flushCandidates();
     } else if (data.candidate) {
       if (!pc.remoteDescription) {
-        if (this.pending.length < MAX_PENDING_CANDIDATES) this.pending.push(data.candidate);
+        if (this.pending.length < MAX_PENDING_CANDIDATES) {
+          this.pending.push(data.candidate);
+          this.heldCount += 1;
+        }
         return;
       }
       try {
@@ -207,6 +211,7 @@ export class Mesh extends EventTarget {
     this.links = new Map();
     this.debug = false;
     this._queues = new Map(); // per-peer promise chain: signals for one peer are handled in order
+    this._early = new Map(); // candidates from a peer we have no connection with yet (offer still on its way)
   }
 
   setSelf(peerId, iceServers) {
@@ -251,13 +256,22 @@ export class Mesh extends EventTarget {
   async _handle(from, data) {
     let link = this.links.get(from);
     if (!link) {
-      if (!data.description || data.description.type !== "offer") {
-        // Candidates or answers for a connection we no longer have: drop them.
+      if (data.candidate) {
+        // Keep a few: if an offer follows, they belong to it; otherwise they expire with the next offer.
+        const early = this._early.get(from) || [];
+        if (early.length < MAX_PENDING_CANDIDATES) early.push(data);
+        this._early.set(from, early);
         return;
       }
+      if (!data.description || data.description.type !== "offer") return; // an answer for a closed link
       link = new PeerLink(this, from, { polite: this._polite(from) });
       this.links.set(from, link);
       this._emit("link-added", { peerId: from, link });
+      await link.handleSignal(data);
+      const early = this._early.get(from) || [];
+      this._early.delete(from);
+      for (const c of early) await link.handleSignal(c);
+      return;
     }
     await link.handleSignal(data);
   }
@@ -271,6 +285,7 @@ export class Mesh extends EventTarget {
   }
 
   close(peerId) {
+    this._early.delete(peerId);
     const link = this.links.get(peerId);
     if (!link) return;
     link.close();
