@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -70,7 +71,8 @@ async def _user_add(db: Database, args: argparse.Namespace) -> int:
     if not args.password_stdin:
         print("error: --password-stdin is required (passwords never go on the command line)", file=sys.stderr)
         return 2
-    password = sys.stdin.readline().rstrip("\r\n")
+    # Typed at a terminal: do not echo it. Piped: read one line.
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
     specialties = [x for x in (args.specialty or "").split(",") if x]
     async with db.session() as s:
         unit = await unit_by_code(s, args.unit)

@@ -44,6 +44,15 @@ def _ice_servers() -> list[dict]:
     return value
 
 
+def _trusted_proxies() -> tuple:
+    from server.security.clientip import parse_networks
+
+    try:
+        return parse_networks(os.environ.get("CONCORD_TRUSTED_PROXIES", ""))
+    except ValueError as e:
+        raise ConfigError(f"CONCORD_TRUSTED_PROXIES: {e}") from e
+
+
 @dataclass
 class Config:
     data_dir: Path
@@ -58,6 +67,8 @@ class Config:
     port: int = 8080
     # Background schedulers (overdue checks, ...) can be disabled in tests.
     schedulers: bool = True
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (CONCORD_TRUSTED_PROXIES, comma-separated).
+    trusted_proxies: tuple = ()
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 8080) -> Config:
@@ -77,6 +88,7 @@ class Config:
             web_dir=Path(os.environ.get("CONCORD_WEB_DIR") or ROOT / "web"),
             host=host,
             port=port,
+            trusted_proxies=_trusted_proxies(),
         )
 
 

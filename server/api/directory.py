@@ -25,6 +25,7 @@ from server.errors import (
     unauthorized,
 )
 from server.policy import Actor, can_list_staff, can_manage_staff, can_view_unit, expert_scope
+from server.security.clientip import client_ip
 from server.security.passwords import DUMMY_HASH, check_password
 
 log = logging.getLogger("concord.directory")
@@ -50,10 +51,6 @@ EXPERT = r.schema("Expert", r.obj(
 ))
 
 LOGIN_FAILURE = "用户名或密码错误 / wrong username or password"
-
-
-def client_ip(request: web.Request) -> str:
-    return request.remote or "unknown"
 
 
 async def authenticate(request: web.Request, username: str, password: str) -> tuple[Staff, Unit]:

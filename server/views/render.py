@@ -25,6 +25,7 @@ from server.directory.labels import ROLE_LABELS, SPECIALTY_LABELS, TIER_LABELS, 
 from server.errors import ApiError
 from server.policy import Actor
 from server.security import csrf
+from server.security.clientip import is_https
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 LANG_COOKIE = "concord_lang"
@@ -141,11 +142,6 @@ async def render(request: web.Request, template: str, context: dict[str, Any] | 
     return resp
 
 
-def is_https(request: web.Request) -> bool:
-    """Behind the TLS proxy the app sees plain HTTP; the proxy says what the browser used."""
-    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-
-
 async def require_login(request: web.Request) -> Actor:
     """For pages: the actor, or a redirect to the login page."""
     actor = await current_actor(request)
@@ -154,4 +150,4 @@ async def require_login(request: web.Request) -> Actor:
     return actor
 
 
-__all__ = ["SESSION_COOKIE", "check_csrf", "local", "render", "require_login"]
+__all__ = ["SESSION_COOKIE", "check_csrf", "is_https", "local", "render", "require_login"]

@@ -258,3 +258,39 @@ async def test_experts_page_chinese_labels_and_hostile_filters(client) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     page = await (await client.get("/experts?lang=en")).text()
     assert "Land" in page and "County/district" in page
+
+
+# ---- login limit behind a proxy --------------------------------------------------------------------
+
+
+async def test_login_limit_per_client_behind_trusted_proxy(aiohttp_client, config) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from server.app import create_app
+    from server.directory.demo import seed
+    from server.security.clientip import parse_networks
+
+    app = create_app(replace(config, trusted_proxies=parse_networks("127.0.0.0/8")))
+    c = await aiohttp_client(app)
+    async with app["db"].session() as s:
+        await seed(s)
+
+    async def attempt(user: str, xff: str) -> int:
+        r = await c.post("/api/auth/login", json={"username": user, "password": "wrong-password"},
+                         headers={"X-Forwarded-For": xff})
+        return r.status
+
+    # One client behind the proxy hammers five different accounts: its address gets blocked...
+    assert [await attempt(f"user{i}", "198.51.100.1") for i in range(5)] == [401] * 5
+    assert await attempt("user9", "198.51.100.1") == 429
+    # ...but not everyone else behind the same proxy.
+    assert await attempt("user9", "198.51.100.2") == 401
+
+
+async def test_spoofed_forwarded_for_does_not_dodge_the_limit(client) -> None:
+    statuses = []
+    for i in range(6):
+        r = await client.post("/api/auth/login", json={"username": f"u{i}", "password": "wrong-password"},
+                              headers={"X-Forwarded-For": f"203.0.113.{i}"})
+        statuses.append(r.status)
+    assert statuses[-1] == 429
