@@ -1,0 +1,1 @@
+"""Server-side media: the recorder peer that writes received tracks without transcoding."""
