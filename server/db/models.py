@@ -3,6 +3,8 @@
 from server.db.base import Base
 from server.directory.models import Staff, Unit
 from server.ledger_store import LedgerEvent
+from server.recording.models import MinutesVersion, PlaybackJob, Recording, RecordingRun
 from server.sessions.models import Invitation, Session
 
-__all__ = ["Base", "Invitation", "LedgerEvent", "Session", "Staff", "Unit"]
+__all__ = ["Base", "Invitation", "LedgerEvent", "MinutesVersion", "PlaybackJob", "Recording", "RecordingRun",
+           "Session", "Staff", "Unit"]
