@@ -38,6 +38,13 @@ def _lock_key(chain: str) -> int:
     return int.from_bytes(hashlib.sha256(chain.encode()).digest()[:8], "big", signed=True)
 
 
+async def lock_chain(s: AsyncSession, chain: str) -> None:
+    """Serialise writers of ``chain`` until the transaction ends (a no-op on SQLite: BEGIN IMMEDIATE
+    already serialises every write transaction). Take it before reading state that the event records."""
+    if s.bind.dialect.name == "postgresql":
+        await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(chain)})
+
+
 async def append(
     s: AsyncSession, chain: str, type: str, data: Any, at: datetime | None = None
 ) -> ledger.Event:
@@ -47,8 +54,7 @@ async def append(
     SQLite: every write transaction starts with BEGIN IMMEDIATE, which serialises them already.
     The unique (chain, seq) constraint is the backstop either way.
     """
-    if s.bind.dialect.name == "postgresql":
-        await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(chain)})
+    await lock_chain(s, chain)
     last = (
         await s.execute(
             select(LedgerEvent).where(LedgerEvent.chain == chain).order_by(LedgerEvent.seq.desc()).limit(1)

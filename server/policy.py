@@ -128,6 +128,24 @@ def can_view_session(actor: Actor, unit_path: str) -> bool:
     return within(actor, unit_path)
 
 
+# Recordings and the session record (issue 4). Parties read minutes through their join token, elsewhere.
+RECORDING_ROLES = {Role.ADMIN, Role.MEDIATOR, Role.PETITION_OFFICER, Role.POLICE_LIAISON}
+
+
+def can_read_session_log(actor: Actor, unit_path: str) -> bool:
+    """The ledger and the printable record: anyone who may see the session."""
+    return can_view_session(actor, unit_path)
+
+
+def can_download_recording(actor: Actor, unit_path: str) -> bool:
+    """Media is more sensitive than the log: hosting roles of the unit or above only."""
+    return within(actor, unit_path) and actor.role in RECORDING_ROLES
+
+
+def can_write_minutes(actor: Actor, unit_path: str, kind: str) -> bool:
+    return can_host_session(actor, unit_path, kind)
+
+
 def allowed(actor: Actor, action: Action | str, unit_path: str) -> bool:
     """The rules above, looked up by action name (for tables, tests and templates)."""
     match Action(action):

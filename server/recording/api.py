@@ -1,0 +1,227 @@
+"""JSON API for the session record: the ledger, recordings (list, download), minutes and playback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from server import ledger
+from server.api import registry as r
+from server.auth import require_actor
+from server.directory.models import Unit
+from server.errors import ApiError, bad_request, field, forbidden, not_found, read_json
+from server.ledger_store import append, events, verify_chain
+from server.policy import Actor, can_download_recording, can_read_session_log, can_write_minutes
+from server.recording import minutes as minutes_store
+from server.recording.models import Recording
+from server.recording.store import list_recordings, recording_json
+from server.sessions.models import Session
+
+EVENT = r.schema("LedgerEvent", r.obj(
+    ["seq", "type", "at", "data", "prev_hash", "hash"],
+    seq=r.integer(), type=r.string(), at=r.string(format="date-time"), data={"type": "object"},
+    prev_hash=r.string(), hash=r.string(),
+))
+VERIFICATION = r.schema("ChainVerification", r.obj(
+    ["ok", "count"], ok={"type": "boolean"}, count=r.integer(), bad_seq={"type": "integer", "nullable": True},
+    reason=r.string(),
+))
+RECORDING = r.schema("Recording", r.obj(
+    ["id", "peer", "kind", "path", "sha256", "bytes", "duration_s"],
+    id=r.integer(), peer={"type": "string", "nullable": True}, kind=r.string(), path=r.string(),
+    sha256={"type": "string", "nullable": True}, bytes={"type": "integer", "nullable": True},
+    duration_s={"type": "number", "nullable": True}, artefact=r.string(enum=["segment", "track", "composite"]),
+    name={"type": "string", "nullable": True}, status=r.string(), track=r.integer(), segment=r.integer(),
+))
+MINUTES = r.schema("Minutes", r.obj(
+    ["version", "text"], version=r.integer(), text=r.string(), sha256={"type": "string", "nullable": True},
+    author={"type": "string", "nullable": True}, saved_at={"type": "string", "nullable": True},
+))
+
+SID = r.path_param("id")
+
+
+async def session_and_unit(request: web.Request, sid: int) -> tuple[Session, Unit]:
+    async with request.app["db"].session() as s:
+        row = (await s.execute(select(Session, Unit).join(Unit, Session.unit_id == Unit.id)
+                               .where(Session.id == sid))).first()
+    if row is None:
+        raise not_found("no such session")
+    return row[0], row[1]
+
+
+def session_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise not_found("no such session")
+    return int(raw)
+
+
+async def readable_session(request: web.Request) -> tuple[Actor, Session, Unit]:
+    actor = await require_actor(request)
+    sess, unit = await session_and_unit(request, session_id(request))
+    if not can_read_session_log(actor, unit.path):
+        raise not_found("no such session")  # do not reveal sessions outside the caller's tier
+    return actor, sess, unit
+
+
+def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        v = int(raw)
+    except ValueError as e:
+        raise bad_request(f"{name} must be an integer", "invalid_query") from e
+    if not lo <= v <= hi:
+        raise bad_request(f"{name} must be between {lo} and {hi}", "invalid_query")
+    return v
+
+
+# ---- the session log ---------------------------------------------------------------------------------
+
+@r.route("GET", "/api/sessions/{id}/log", summary="The session's hash-chained event log", tag="record",
+         params=[SID, r.query("after", r.integer(), "only events with seq greater than this"),
+                 r.query("limit", r.integer(), "at most this many events (default all, max 10000)"),
+                 r.query("verify", r.string(enum=["1", "0"]), "also verify the whole chain")],
+         response=r.obj(["events"], events=r.array(EVENT), verification=VERIFICATION), errors=(400, 404))
+async def get_log(request: web.Request) -> web.Response:
+    _, sess, _ = await readable_session(request)
+    after = _int_query(request, "after", 0, 0, 2**31)
+    limit = _int_query(request, "limit", 10_000, 1, 10_000)
+    chain = ledger.session_chain(sess.id)
+    async with request.app["db"].session() as s:
+        evs = await events(s, chain, after_seq=after, limit=limit)
+        body: dict[str, Any] = {"events": [e.as_dict() for e in evs]}
+        if request.query.get("verify") == "1":
+            v = await verify_chain(s, chain)
+            body["verification"] = {"ok": v.ok, "count": v.count, "bad_seq": v.bad_seq, "reason": v.reason}
+    return web.json_response(body, dumps=_dumps)
+
+
+@r.route("GET", "/api/sessions/{id}/log.jsonl", summary="The session log as JSON Lines (one event per line)",
+         tag="record", params=[SID], response={"type": "string"}, response_content_type="application/x-ndjson",
+         errors=(404,))
+async def export_log(request: web.Request) -> web.StreamResponse:
+    _, sess, _ = await readable_session(request)
+    chain = ledger.session_chain(sess.id)
+    resp = web.StreamResponse(headers={
+        "Content-Type": "application/x-ndjson; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="session-{sess.id}-log.jsonl"',
+    })
+    await resp.prepare(request)
+    after = 0
+    while True:
+        async with request.app["db"].session() as s:
+            batch = await events(s, chain, after_seq=after, limit=1000)
+        if not batch:
+            break
+        # Each line carries its chain, so it can be re-hashed on its own (see docs/ledger.md).
+        lines = "".join(_dumps({"chain": e.chain, **e.as_dict()}) + "\n" for e in batch)
+        await resp.write(lines.encode("utf-8"))
+        after = batch[-1].seq
+        if len(batch) < 1000:
+            break
+    await resp.write_eof()
+    return resp
+
+
+def _dumps(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+
+
+# ---- recordings --------------------------------------------------------------------------------------
+
+@r.route("GET", "/api/sessions/{id}/recordings", summary="The session's recordings (segments, tracks, composite)",
+         tag="record", params=[SID], response=r.obj(["recordings"], recordings=r.array(RECORDING)),
+         errors=(404,))
+async def get_recordings(request: web.Request) -> web.Response:
+    _, sess, _ = await readable_session(request)
+    async with request.app["db"].session() as s:
+        rows = await list_recordings(s, sess.id)
+    return web.json_response({"recordings": [recording_json(x) for x in rows]}, dumps=_dumps)
+
+
+@r.route("GET", "/api/sessions/{id}/recordings/{rid}/file", summary="Download one recording (ledgered)",
+         tag="record", params=[SID, r.path_param("rid")], response={"type": "string", "format": "binary"},
+         response_content_type="video/webm", errors=(403, 404, 410))
+async def download_recording(request: web.Request) -> web.StreamResponse:
+    actor, sess, unit = await readable_session(request)
+    if not can_download_recording(actor, unit.path):
+        raise forbidden("recordings are for the hosting staff of this unit and above")
+    rid = request.match_info["rid"]
+    if not rid.isdigit() or len(rid) > 12:
+        raise not_found("no such recording")
+    root = request.app["config"].recordings_dir.resolve()
+    async with request.app["db"].session() as s:
+        rec = await s.get(Recording, int(rid))
+        if rec is None or rec.session_id != sess.id:
+            raise not_found("no such recording")
+        if rec.status in ("deleted", "discarded", "failed") or rec.status == "writing":
+            raise ApiError(410 if rec.status == "deleted" else 404, "not_available",
+                           f"this recording is {rec.status}", sha256=rec.sha256)
+        path = (root / rec.path).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise not_found("the file is missing")
+        # A download is a request from the first byte; a player's later range requests are not new ones.
+        rng = request.http_range
+        if rng.start in (None, 0):
+            await append(s, ledger.session_chain(sess.id), "recording_downloaded", {
+                "recording": rec.id, "path": rec.path, "sha256": rec.sha256, "by": actor.id,
+                "by_name": actor.name, "by_unit": actor.unit_code,
+            })
+    resp = web.FileResponse(path, headers={"Content-Type": "video/webm", "Cache-Control": "private, no-store",
+                                           "X-Content-SHA256": rec.sha256 or ""})
+    return resp
+
+
+# ---- minutes -----------------------------------------------------------------------------------------
+
+@r.route("GET", "/api/sessions/{id}/minutes", summary="The current minutes (or ?version=N)", tag="record",
+         params=[SID, r.query("version", r.integer())], response=MINUTES, errors=(400, 404))
+async def get_minutes(request: web.Request) -> web.Response:
+    _, sess, _ = await readable_session(request)
+    version = _int_query(request, "version", 0, 0, 2**31)
+    async with request.app["db"].session() as s:
+        m = await minutes_store.current(s, sess.id, version or None)
+    if version and m is None:
+        raise not_found("no such version")
+    return web.json_response(minutes_store.minutes_json(m), dumps=_dumps)
+
+
+@r.route("GET", "/api/sessions/{id}/minutes/versions", summary="Every saved version of the minutes",
+         tag="record", params=[SID], response=r.obj(["versions"], versions=r.array(MINUTES)), errors=(404,))
+async def get_minutes_versions(request: web.Request) -> web.Response:
+    _, sess, _ = await readable_session(request)
+    async with request.app["db"].session() as s:
+        vs = await minutes_store.versions(s, sess.id)
+    return web.json_response({"versions": [minutes_store.minutes_json(v) for v in vs]}, dumps=_dumps)
+
+
+@r.route("PUT", "/api/sessions/{id}/minutes", summary="Save the minutes as a new version (ledgered)",
+         tag="record", params=[SID],
+         request=r.obj(["text", "base_version"], text=r.string(maxLength=minutes_store.MAX_MINUTES_CHARS),
+                       base_version=r.integer(minimum=0)),
+         response=MINUTES, errors=(400, 403, 404, 409, 413))
+async def put_minutes(request: web.Request) -> web.Response:
+    actor, sess, unit = await readable_session(request)
+    if not can_write_minutes(actor, unit.path, sess.kind):
+        raise forbidden("only the session's mediators write the minutes")
+    body = await read_json(request, max_bytes=minutes_store.MAX_MINUTES_CHARS * 4 + 1024)
+    text = field(body, "text", str, max_len=minutes_store.MAX_MINUTES_CHARS)
+    base = field(body, "base_version", int)
+    try:
+        async with request.app["db"].session() as s:
+            m = await minutes_store.save(s, sess.id, text, base, actor.id, actor.name)
+    except minutes_store.MinutesError as e:
+        if e.code == "stale_version":
+            raise ApiError(409, e.code, e.message, current_version=e.current) from e
+        raise ApiError(413 if e.code == "too_large" else 400, e.code, e.message) from e
+    return web.json_response(minutes_store.minutes_json(m), dumps=_dumps)
+
+
+def setup(app: web.Application) -> None:
+    """Routes come from the registry."""
