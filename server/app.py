@@ -29,6 +29,7 @@ FEATURES = [
     "server.recording.api",
     "server.views.pages",
     "server.views.directory",
+    "server.api.cases",
 ]
 
 MAX_BODY = 20 * 1024 * 1024  # evidence uploads; JSON bodies have their own smaller limits

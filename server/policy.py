@@ -168,3 +168,17 @@ def allowed(actor: Actor, action: Action | str, unit_path: str) -> bool:
         case Action.VIEW_SESSION:
             return can_view_session(actor, unit_path)
     raise ValueError(f"unknown action {action!r}")  # pragma: no cover  (Action() already refused it)
+
+
+# Case rules (role x tier x action) live beside the case domain in server/cases/permissions.py; these
+# entry points make them reachable from here like every other rule.
+def can_on_case(actor: Actor, action: str, case: object) -> bool:
+    from server.cases.permissions import can
+
+    return can(actor, action, case)  # type: ignore[arg-type]
+
+
+def can_view_case(actor: Actor, case: object) -> bool:
+    from server.cases.permissions import can_view
+
+    return can_view(actor, case)  # type: ignore[arg-type]

@@ -1,5 +1,23 @@
 """Imports every table so Base.metadata is complete (Alembic and tests use it)."""
 
+from server.cases.models import (  # noqa: F401  (case tables for Alembic metadata)
+    Case,
+    CaseAccess,
+    CaseAssignee,
+    CaseCounter,
+    CaseDocument,
+    CaseObligation,
+    CaseParty,
+    CaseTransfer,
+    CaseUnit,
+    Consultation,
+    DVResponse,
+    FollowUp,
+    Notice,
+    Notification,
+    Petition,
+    SupervisionOrder,
+)
 from server.db.base import Base
 from server.directory.models import Staff, Unit
 from server.ledger_store import LedgerEvent

@@ -1,0 +1,378 @@
+"""Case files as JSON: list, filter, paginate, register, detail, edit, transitions, log, named staff.
+
+Handlers parse and check input, call ``server.cases`` and map its errors to the API's error shape.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from server.api import registry as r
+from server.auth import require_actor
+from server.cases import catalog, present, service
+from server.cases.clock import Clock
+from server.cases.errors import CaseError
+from server.cases.queries import CaseFilter, facts, get_visible, page
+from server.cases.service import CaseDraft, Ctx, party_from
+from server.cases.workflow import Action, State
+from server.directory.models import Staff, Unit
+from server.errors import ApiError, bad_request, field, read_json
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CODE = r.string(pattern=r"^\d{6}-\d{4}-\d{6}$", example="340321-2026-000001")
+NULL_STR = {"type": "string", "nullable": True}
+UNIT_BRIEF = r.obj(["code", "name", "tier"], code=r.string(), name=r.string(), tier=r.string())
+CASE_SUMMARY = r.schema("CaseSummary", r.obj(
+    ["id", "code", "kind", "source", "title", "status", "unit", "version"],
+    id=r.integer(), code=CODE, kind=r.string(enum=[str(k) for k in catalog.Kind]),
+    source=r.string(enum=[str(k) for k in catalog.Source]), category=NULL_STR, item=NULL_STR, title=r.string(),
+    status=r.string(enum=[str(x) for x in State]), grade=NULL_STR, risk_grade=NULL_STR,
+    domestic_violence={"type": "boolean"}, unit=UNIT_BRIEF, created_at=r.string(format="date-time"),
+    due_at=NULL_STR, overdue={"type": "boolean"}, outcome=NULL_STR, version=r.integer(), updated_at=r.string(),
+))
+CASE_DETAIL = r.schema("CaseDetail", {
+    "allOf": [CASE_SUMMARY, r.obj(
+        ["parties", "assignees", "actions"],
+        summary=r.string(), parties=r.array(r.ref("CaseParty")), assignees=r.array({"type": "object"}),
+        actions=r.array(r.string()), documents=r.array({"type": "object"}), sessions=r.array({"type": "object"}),
+        supervision=r.array({"type": "object"}), follow_ups=r.array({"type": "object"}),
+        obligations=r.array({"type": "object"}), consultations=r.array({"type": "object"}),
+        transfers=r.array({"type": "object"}), can={"type": "object"},
+    )],
+})
+PARTY_IN = r.schema("CasePartyInput", r.obj(
+    ["role", "name"],
+    role=r.string(enum=[str(x) for x in catalog.PartyRole]), name=r.string(minLength=1, maxLength=100),
+    id_number=r.string(maxLength=18), phone=r.string(maxLength=20), address=r.string(maxLength=200),
+    phone_confidential={"type": "boolean"}, address_confidential={"type": "boolean"},
+))
+r.schema("CaseParty", r.obj(
+    ["id", "role", "side", "name"], id=r.integer(), role=r.string(), side=r.string(), name=r.string(),
+    id_number=NULL_STR, phone=NULL_STR, address=NULL_STR, phone_confidential={"type": "boolean"},
+    address_confidential={"type": "boolean"},
+))
+CASE_CREATE = r.obj(
+    ["unit", "title"],
+    unit=r.string(maxLength=32, description="owning unit code"), title=r.string(minLength=1, maxLength=200),
+    summary=r.string(maxLength=5000), source=r.string(enum=[str(x) for x in catalog.Source]),
+    kind=r.string(enum=[str(x) for x in catalog.Kind]), category=r.string(maxLength=32), item=r.string(maxLength=32),
+    grade=r.string(enum=[str(g) for g in catalog.RISK_GRADES]), domestic_violence={"type": "boolean"},
+    parties=r.array(PARTY_IN), named_staff=r.array(r.string(maxLength=64)),
+)
+CASE_EDIT = r.obj(
+    ["version"], version=r.integer(), title=r.string(maxLength=200), summary=r.string(maxLength=5000),
+    category=r.string(maxLength=32), item=r.string(maxLength=32),
+    grade=r.string(enum=[str(g) for g in catalog.RISK_GRADES]), source=r.string(enum=[str(x) for x in catalog.Source]),
+    domestic_violence={"type": "boolean"}, parties=r.array(PARTY_IN),
+)
+TRANSITION = r.obj(
+    ["action"], action=r.string(enum=[str(a) for a in Action]), version=r.integer(),
+    reason=r.string(maxLength=2000), unit=r.string(maxLength=32, description="target unit code"),
+    assignees=r.array(r.string(maxLength=64)), category=r.string(maxLength=32), item=r.string(maxLength=32),
+    grade=r.string(enum=[str(g) for g in catalog.RISK_GRADES]), domestic_violence={"type": "boolean"},
+    agreement_id=r.integer(),
+)
+EVENT = r.schema("LedgerEvent", r.obj(
+    ["seq", "type", "at", "data", "prev_hash", "hash"], seq=r.integer(), type=r.string(), at=r.string(),
+    data={}, prev_hash=r.string(), hash=r.string(),
+))
+CODE_PARAM = r.path_param("code", CODE)
+
+
+def domain(fn: Handler) -> Handler:
+    """Map case-domain errors onto API errors."""
+
+    @functools.wraps(fn)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            return await fn(request)
+        except CaseError as e:
+            raise ApiError(e.status, e.code, e.message) from e
+
+    return wrapper
+
+
+def ctx(request: web.Request) -> Ctx:
+    return Ctx(request.app["clock"].now(), request.app["config"].secret_key)
+
+
+def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        v = int(raw)
+    except ValueError as e:
+        raise bad_request(f"{name} must be an integer", "invalid_query") from e
+    if not lo <= v <= hi:
+        raise bad_request(f"{name} must be between {lo} and {hi}", "invalid_query")
+    return v
+
+
+def _date_query(request: web.Request, name: str) -> date | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as e:
+        raise bad_request(f"{name} must be a date (YYYY-MM-DD)", "invalid_query") from e
+
+
+async def case_filter(request: web.Request, actor: Any) -> CaseFilter:
+    q = request.query
+    statuses = [x for x in q.get("status", "").split(",") if x]
+    if any(x not in set(State) for x in statuses):
+        raise bad_request("unknown status", "invalid_query")
+    unit_path = None
+    if q.get("unit"):
+        cache = request.app["units_cache"]
+        await cache.all(request.app["db"])
+        u = cache.by_code.get(q["unit"])
+        if u is None:
+            raise ApiError(404, "not_found", "unknown unit")
+        unit_path = u["path"]
+    for name in ("category", "item", "grade", "kind", "source", "q"):
+        if len(q.get(name, "")) > 100:
+            raise bad_request(f"{name} is too long", "invalid_query")
+    return CaseFilter(
+        status=statuses or None, category=q.get("category") or None, item=q.get("item") or None,
+        grade=q.get("grade") or None, kind=q.get("kind") or None, source=q.get("source") or None,
+        unit_path=unit_path, overdue=q.get("overdue") in ("1", "true"), mine=q.get("mine") in ("1", "true"),
+        q=q.get("q") or None, opened_from=_date_query(request, "from"), opened_to=_date_query(request, "to"),
+    )
+
+
+LIST_PARAMS = [
+    r.query("status", description="comma-separated states"), r.query("category"), r.query("item"),
+    r.query("grade"), r.query("kind"), r.query("source"), r.query("unit", description="unit code: its subtree"),
+    r.query("overdue", r.string(enum=["1", "0", "true", "false"])),
+    r.query("mine", r.string(enum=["1", "0", "true", "false"]), "only cases assigned to me"),
+    r.query("q", description="title or code contains"),
+    r.query("from", r.string(format="date"), "registered on or after"),
+    r.query("to", r.string(format="date"), "registered on or before"),
+    r.query("page", r.integer(minimum=1)), r.query("per_page", r.integer(minimum=1, maximum=200)),
+]
+
+
+@r.route("GET", "/api/cases/catalog", summary="Sources, kinds, categories and items, grades", tag="cases",
+         response={"type": "object"})
+async def case_catalog(request: web.Request) -> web.Response:
+    await require_actor(request)
+    return web.json_response(catalog.catalog_json())
+
+
+@r.route("GET", "/api/cases", summary="Cases the caller may see, filtered and paginated", tag="cases",
+         params=LIST_PARAMS, errors=(404,),
+         response=r.obj(["cases", "total", "page", "per_page"], cases=r.array(CASE_SUMMARY), total=r.integer(),
+                        page=r.integer(), per_page=r.integer()))
+@domain
+async def list_cases(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    f = await case_filter(request, actor)
+    page_no = _int_query(request, "page", 1, 1, 100_000)
+    per_page = _int_query(request, "per_page", 20, 1, 200)
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        rows, total = await page(s, actor, f, c.now, page_no, per_page)
+        units = {u.id: u for u in (await s.execute(select(Unit).where(
+            Unit.id.in_({case.unit_id for case, _ in rows} or {-1})))).scalars()}
+    return web.json_response({"cases": [present.summary(case, units.get(case.unit_id), c.now) for case, _ in rows],
+                              "total": total, "page": page_no, "per_page": per_page})
+
+
+async def staff_ids(s: Any, usernames: Any, name: str = "staff") -> list[int]:
+    if usernames is None:
+        return []
+    if not isinstance(usernames, list) or len(usernames) > 50 or not all(isinstance(u, str) for u in usernames):
+        raise bad_request(f"{name} must be a list of usernames", "invalid_field", field=name)
+    if not usernames:
+        return []
+    rows = dict((await s.execute(select(Staff.username, Staff.id).where(Staff.username.in_(usernames)))).all())
+    missing = [u for u in usernames if u not in rows]
+    if missing:
+        raise bad_request(f"unknown staff: {', '.join(missing[:5])}", "unknown_staff", field=name)
+    return [rows[u] for u in usernames]
+
+
+def draft_from(body: dict[str, Any]) -> CaseDraft:
+    parties = body.get("parties") or []
+    if not isinstance(parties, list):
+        raise bad_request("parties must be a list", "invalid_field", field="parties")
+    dv = body.get("domestic_violence", False)
+    if not isinstance(dv, bool):
+        raise bad_request("domestic_violence must be true or false", "invalid_field", field="domestic_violence")
+    return CaseDraft(
+        unit_code=field(body, "unit", max_len=32), title=field(body, "title", max_len=200),
+        summary=field(body, "summary", required=False, max_len=5000, default=""),
+        source=field(body, "source", required=False, max_len=32, default=catalog.Source.WALK_IN),
+        kind=field(body, "kind", required=False, max_len=32, default=catalog.Kind.DISPUTE),
+        category=field(body, "category", required=False, max_len=32),
+        item=field(body, "item", required=False, max_len=32),
+        grade=field(body, "grade", required=False, max_len=16), domestic_violence=dv,
+        parties=[party_from(p) for p in parties],
+    )
+
+
+@r.route("POST", "/api/cases", summary="Register a case (state registered)", tag="cases", status=201,
+         request=CASE_CREATE, response=CASE_DETAIL, errors=(403,))
+@domain
+async def create_case(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await read_json(request)
+    draft = draft_from(body)
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        draft.named_staff = await staff_ids(s, body.get("named_staff"), "named_staff")
+        case = await service.register(s, c, actor, draft)
+        out = await present.detail(s, case, actor, await facts(s, case, c.now), c.now)
+    return web.json_response(out, status=201)
+
+
+@r.route("GET", "/api/cases/{code}", summary="One case with parties, assignees, documents and work",
+         tag="cases", params=[CODE_PARAM], response=CASE_DETAIL, errors=(404,))
+@domain
+async def get_case(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        case = await get_visible(s, actor, request.match_info["code"], c.now)
+        out = await present.detail(s, case, actor, await facts(s, case, c.now), c.now)
+    return web.json_response(out)
+
+
+@r.route("PATCH", "/api/cases/{code}", summary="Edit a case (optimistic locking on version)", tag="cases",
+         params=[CODE_PARAM], request=CASE_EDIT, response=CASE_DETAIL, errors=(403, 404, 409))
+@domain
+async def edit_case(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await read_json(request)
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
+        version = body.pop("version", None)
+        await service.edit(s, c, actor, case, body, version)
+        out = await present.detail(s, case, actor, await facts(s, case, c.now), c.now)
+    return web.json_response(out)
+
+
+@r.route("POST", "/api/cases/{code}/transitions", summary="Take a workflow action on a case", tag="cases",
+         params=[CODE_PARAM], request=TRANSITION, response=CASE_DETAIL, errors=(403, 404, 409))
+@domain
+async def transition_case(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await read_json(request)
+    action = field(body, "action", max_len=32)
+    version = field(body, "version", int, required=False)
+    params: dict[str, Any] = {}
+    for name in ("reason",):
+        params[name] = field(body, name, required=False, max_len=2000)
+    for name in ("unit", "category", "item", "grade"):
+        params[name] = field(body, name, required=False, max_len=32)
+    if "domestic_violence" in body:
+        params["domestic_violence"] = field(body, "domestic_violence", bool)
+    if "agreement_id" in body:
+        params["agreement_id"] = field(body, "agreement_id", int)
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        if "assignees" in body:
+            params["assignees"] = await staff_ids(s, body["assignees"], "assignees")
+        case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
+        await service.transition(s, c, actor, case, action, {k: v for k, v in params.items() if v is not None},
+                                 version)
+        out = await present.detail(s, case, actor, await facts(s, case, c.now), c.now)
+    return web.json_response(out)
+
+
+@r.route("GET", "/api/cases/{code}/log", summary="The case's hash-chained event log (its timeline)",
+         tag="cases", params=[CODE_PARAM], errors=(404,),
+         response=r.obj(["events"], events=r.array(EVENT), verified={"type": "boolean"}))
+@domain
+async def case_log(request: web.Request) -> web.Response:
+    from server import ledger
+
+    actor = await require_actor(request)
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        case = await get_visible(s, actor, request.match_info["code"], c.now)
+        events = await present.timeline(s, case)
+        ok = (await service.verify_case_chain(s, case)).ok
+    return web.json_response({"events": events, "verified": ok, "chain": ledger.case_chain(case.id)})
+
+
+@r.route("POST", "/api/cases/{code}/named-staff", summary="Add or remove named staff of a restricted case",
+         tag="cases", params=[CODE_PARAM], errors=(403, 404, 409),
+         request=r.obj(None, add=r.array(r.string(maxLength=64)), remove=r.array(r.string(maxLength=64))),
+         response=r.obj(["named"], named=r.array(r.integer())))
+@domain
+async def named_staff(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await read_json(request)
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        add = await staff_ids(s, body.get("add"), "add")
+        remove = await staff_ids(s, body.get("remove"), "remove")
+        case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
+        named = await service.set_named(s, c, actor, case, add, remove)
+    return web.json_response({"named": named})
+
+
+FOLLOW_UP = r.obj(
+    ["method", "satisfaction", "recurrence_risk"],
+    method=r.string(enum=list(catalog.FOLLOW_UP_METHODS)), satisfaction=r.integer(minimum=1, maximum=5),
+    recurrence_risk=r.string(enum=list(catalog.RECURRENCE_RISKS)), notes=r.string(maxLength=5000),
+    performance=r.array(r.obj(["obligation_id", "status"], obligation_id=r.integer(),
+                              status=r.string(enum=list(catalog.PERFORMANCE)), note=r.string(maxLength=500))),
+)
+OBLIGATION = r.obj(["obligor", "content"], obligor=r.string(maxLength=100), obligee=r.string(maxLength=100),
+                   content=r.string(maxLength=2000), due_at=r.string(format="date-time"))
+
+
+@r.route("POST", "/api/cases/{code}/follow-ups", summary="Record a follow-up visit (回访)", tag="cases",
+         params=[CODE_PARAM], request=FOLLOW_UP, status=201, errors=(403, 404, 409),
+         response=r.obj(["id"], id=r.integer(), satisfaction=r.integer()))
+@domain
+async def add_follow_up(request: web.Request) -> web.Response:
+    from server.cases.followups import follow_up_from, record_follow_up
+
+    actor = await require_actor(request)
+    draft = follow_up_from(await read_json(request))
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
+        fu = await record_follow_up(s, c, actor, case, draft)
+    return web.json_response({"id": fu.id, "satisfaction": fu.satisfaction}, status=201)
+
+
+@r.route("POST", "/api/cases/{code}/obligations", summary="Record agreement obligations to follow up",
+         tag="cases", params=[CODE_PARAM], status=201, errors=(403, 404, 409),
+         request=r.obj(["obligations"], obligations=r.array(OBLIGATION), agreement_id=r.integer()),
+         response=r.obj(["obligations"], obligations=r.array({"type": "object"})))
+@domain
+async def add_obligations(request: web.Request) -> web.Response:
+    from server.cases import followups
+
+    actor = await require_actor(request)
+    body = await read_json(request)
+    items = body.get("obligations")
+    if not isinstance(items, list):
+        raise bad_request("obligations must be a list", "invalid_field", field="obligations")
+    drafts = [followups.obligation_from(x) for x in items]
+    agreement_id = field(body, "agreement_id", int, required=False)
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
+        rows = await followups.add_obligations(s, c, actor, case, drafts, agreement_id)
+        out = [present.obligation_json(o, c.now) for o in rows]
+    return web.json_response({"obligations": out}, status=201)
+
+
+def setup(app: web.Application) -> None:
+    app["clock"] = Clock()
