@@ -26,7 +26,7 @@ log = logging.getLogger("concord")
 # Each feature module has ``setup(app)``; it adds routes, app keys and start-up/clean-up hooks.
 FEATURES = [
     "server.api.directory",
-    "server.recording.api",
+    "server.recording.feature",
     "server.views.pages",
     "server.views.directory",
     "server.api.cases",

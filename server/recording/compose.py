@@ -1,0 +1,237 @@
+"""After the session: one file per track (remuxed, no transcoding) and one composite playback file.
+
+The composite is a grid of every video track with all audio tracks mixed, laid on one timeline by each
+segment's wall-clock start. It is the only place media is decoded and re-encoded, and it runs after
+the session in the job queue's background thread. Memory stays bounded: each track is decoded as a
+stream (one frame held per video track, a second of samples per audio track).
+
+Plain Python + PyAV + numpy; the caller persists and ledgers the result.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from server.media.codecs import opus_template
+from server.media.segments import sha256_file
+
+OUT_W, OUT_H, OUT_FPS = 640, 360, 15
+SAMPLE_RATE = 48000
+HOLD_S = 0.5  # a video cell keeps its last frame this long past the end of its track's segments
+
+
+@dataclass
+class Segment:
+    path: Path
+    start: float  # wall clock, epoch seconds
+    duration: float
+
+
+@dataclass
+class Track:
+    kind: str  # audio | video
+    label: str
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def start(self) -> float:
+        return self.segments[0].start
+
+    @property
+    def end(self) -> float:
+        return max(s.start + s.duration for s in self.segments)
+
+
+@dataclass
+class Output:
+    path: Path
+    sha256: str
+    bytes: int
+    duration_s: float
+
+
+# ---- per-track files ----------------------------------------------------------------------------------
+
+def remux_track(track: Track, out_path: Path) -> Output:
+    """Concatenate a track's segments into one WebM, packets copied, timestamps laid end to end."""
+    tmp = out_path.with_name(out_path.name + ".part")
+    t0 = track.start
+    end = 0.0
+    with av.open(str(tmp), "w", format="webm") as out:
+        ost = None
+        for seg in track.segments:
+            with av.open(str(seg.path)) as src:
+                ist = src.streams[0]
+                if ost is None:
+                    if track.kind == "video":
+                        ost = out.add_mux_stream("vp8", width=ist.codec_context.width, height=ist.codec_context.height)
+                    else:
+                        ost = out.add_stream_from_template(opus_template())
+                    ost.time_base = Fraction(1, 1000)
+                offset = round((seg.start - t0) / float(ist.time_base))
+                for p in src.demux(ist):
+                    if p.size == 0 or p.pts is None:
+                        continue
+                    p.pts += offset
+                    p.dts = p.pts
+                    p.stream = ost
+                    out.mux(p)
+                    end = max(end, float((p.pts + (p.duration or 0)) * ist.time_base))
+    os.replace(tmp, out_path)
+    digest, size = sha256_file(out_path)
+    return Output(out_path, digest, size, round(end, 3))
+
+
+# ---- composite ----------------------------------------------------------------------------------------
+
+def _video_frames(track: Track, t0: float, cw: int, ch: int) -> Iterator[tuple[float, np.ndarray]]:
+    """(time on the composite timeline, yuv420p cell as one (ch*3/2, cw) array), in order."""
+    for seg in track.segments:
+        try:
+            with av.open(str(seg.path)) as src:
+                for frame in src.decode(video=0):
+                    if frame.pts is None:
+                        continue
+                    t = seg.start - t0 + float(frame.pts * frame.time_base)
+                    yield t, frame.reformat(width=cw, height=ch, format="yuv420p").to_ndarray()
+        except (av.FFmpegError, OSError):
+            continue  # a damaged segment leaves a black cell, not a failed compose
+
+
+def _audio_chunks(track: Track, t0: float) -> Iterator[tuple[int, np.ndarray]]:
+    """(first sample index on the timeline, mono int16 samples), in order."""
+    for seg in track.segments:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        try:
+            with av.open(str(seg.path)) as src:
+                base = round((seg.start - t0) * SAMPLE_RATE)
+                pos = None
+                for frame in src.decode(audio=0):
+                    if pos is None:
+                        pos = base + round(float((frame.pts or 0) * frame.time_base) * SAMPLE_RATE)
+                    for out in resampler.resample(frame):
+                        samples = out.to_ndarray().reshape(-1)
+                        yield pos, samples
+                        pos += samples.shape[0]
+        except (av.FFmpegError, OSError):
+            continue
+
+
+class _Cell:
+    def __init__(self, frames: Iterator[tuple[float, np.ndarray]], end: float) -> None:
+        self.frames = frames
+        self.end = end
+        self.current: np.ndarray | None = None
+        self.next: tuple[float, np.ndarray] | None = next(frames, None)
+
+    def at(self, t: float) -> np.ndarray | None:
+        while self.next is not None and self.next[0] <= t:
+            self.current = self.next[1]
+            self.next = next(self.frames, None)
+        if t > self.end + HOLD_S:
+            return None
+        return self.current
+
+
+class _Voice:
+    def __init__(self, chunks: Iterator[tuple[int, np.ndarray]]) -> None:
+        self.chunks = chunks
+        self.pending: list[tuple[int, np.ndarray]] = []
+        self.done = False
+
+    def mix_into(self, mix: np.ndarray, start: int) -> None:
+        stop = start + mix.shape[0]
+        while not self.done and (not self.pending or self.pending[-1][0] + self.pending[-1][1].shape[0] < stop):
+            item = next(self.chunks, None)
+            if item is None:
+                self.done = True
+            else:
+                self.pending.append(item)
+        keep = []
+        for pos, samples in self.pending:
+            a, b = max(pos, start), min(pos + samples.shape[0], stop)
+            if a < b:
+                mix[a - start:b - start] += samples[a - pos:b - pos]
+            if pos + samples.shape[0] > stop:
+                keep.append((pos, samples))
+        self.pending = keep
+
+
+def grid(n: int) -> tuple[int, int]:
+    cols = max(1, math.ceil(math.sqrt(n)))
+    return cols, max(1, math.ceil(n / cols))
+
+
+def compose(tracks: list[Track], out_path: Path, progress: Callable[[float], None] = lambda f: None) -> Output:
+    tracks = [t for t in tracks if t.segments]
+    videos = [t for t in tracks if t.kind == "video"]
+    audios = [t for t in tracks if t.kind == "audio"]
+    if not tracks:
+        raise ValueError("nothing was recorded")
+    t0 = min(t.start for t in tracks)
+    total = max(t.end for t in tracks) - t0
+    cols, rows = grid(len(videos))
+    cw, ch = (OUT_W // cols) & ~1, (OUT_H // rows) & ~1
+    cells = [_Cell(_video_frames(t, t0, cw, ch), t.end - t0) for t in videos]
+    voices = [_Voice(_audio_chunks(t, t0)) for t in audios]
+
+    tmp = out_path.with_name(out_path.name + ".part")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    n_frames = max(1, math.ceil(total * OUT_FPS))
+    with av.open(str(tmp), "w", format="webm") as out:
+        vs = out.add_stream("libvpx", rate=OUT_FPS)
+        vs.width, vs.height, vs.pix_fmt = OUT_W, OUT_H, "yuv420p"
+        vs.bit_rate = 700_000
+        vs.codec_context.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        aus = out.add_stream("libopus", rate=SAMPLE_RATE)
+        aus.layout = "mono"
+        aus.bit_rate = 48_000
+        y = np.zeros((OUT_H, OUT_W), np.uint8)
+        u = np.full((OUT_H // 2, OUT_W // 2), 128, np.uint8)
+        v = np.full((OUT_H // 2, OUT_W // 2), 128, np.uint8)
+        samples_per_frame = SAMPLE_RATE // OUT_FPS
+        for i in range(n_frames):
+            t = i / OUT_FPS
+            y[:] = 16
+            u[:] = 128
+            v[:] = 128
+            for k, cell in enumerate(cells):
+                img = cell.at(t)
+                if img is None:
+                    continue
+                cx, cy = (k % cols) * cw, (k // cols) * ch
+                y[cy:cy + ch, cx:cx + cw] = img[:ch]
+                q = ch // 4
+                u[cy // 2:cy // 2 + ch // 2, cx // 2:cx // 2 + cw // 2] = img[ch:ch + q].reshape(ch // 2, cw // 2)
+                v[cy // 2:cy // 2 + ch // 2, cx // 2:cx // 2 + cw // 2] = img[ch + q:ch + 2 * q].reshape(ch // 2, cw // 2)
+            frame = av.VideoFrame.from_ndarray(np.concatenate([y.ravel(), u.ravel(), v.ravel()])
+                                               .reshape(OUT_H * 3 // 2, OUT_W), format="yuv420p")
+            frame.pts = i
+            frame.time_base = Fraction(1, OUT_FPS)
+            out.mux(vs.encode(frame))
+
+            mix = np.zeros(samples_per_frame, np.int32)
+            for voice in voices:
+                voice.mix_into(mix, i * samples_per_frame)
+            pcm = np.clip(mix, -32768, 32767).astype(np.int16).reshape(1, -1)
+            af = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+            af.sample_rate = SAMPLE_RATE
+            af.pts = i * samples_per_frame
+            af.time_base = Fraction(1, SAMPLE_RATE)
+            out.mux(aus.encode(af))
+            if i % OUT_FPS == 0:
+                progress(i / n_frames)
+        out.mux(vs.encode(None))
+        out.mux(aus.encode(None))
+    os.replace(tmp, out_path)
+    progress(1.0)
+    digest, size = sha256_file(out_path)
+    return Output(out_path, digest, size, round(n_frames / OUT_FPS, 3))

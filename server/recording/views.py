@@ -1,0 +1,164 @@
+"""HTML pages: the printable session record (时间线) and the playback page; playback job API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from server import ledger
+from server.api import registry as r
+from server.errors import ApiError, forbidden, not_found
+from server.ledger_store import events, verify_chain
+from server.policy import can_download_recording, can_host_session, can_read_session_log
+from server.recording import minutes as minutes_store
+from server.recording.api import readable_session, session_and_unit, session_id
+from server.recording.models import COMPOSITE, SEGMENT, TRACK, Recording
+from server.recording.store import list_recordings
+from server.views.render import render, require_login
+
+# type -> (中文, English): how each ledger event reads on the timeline.
+EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "session_live": ("会议开始", "Session live"), "session_ended": ("会议结束", "Session ended"),
+    "session_interrupted": ("会议中断", "Session interrupted"),
+    "peer_joined": ("加入", "Joined"), "peer_left": ("离开", "Left"), "lobby_waiting": ("在等候室", "In the lobby"),
+    "admitted": ("准入", "Admitted"), "denied": ("拒绝入场", "Denied"), "removed": ("移出", "Removed"),
+    "moved": ("移动分组", "Moved"), "muted": ("静音", "Muted"), "floor": ("发言权", "Floor"),
+    "hand": ("举手", "Hand"), "locked": ("锁定会议", "Locked"), "chat": ("聊天", "Chat"),
+    "consent": ("录像同意", "Recording consent"),
+    "recording_on": ("开始录像", "Recording on"), "recording_off": ("停止录像", "Recording off"),
+    "recording_track": ("录制轨道", "Track recorded"), "recording_track_ended": ("轨道结束", "Track ended"),
+    "recording_segment": ("录像分段", "Segment"), "recording_error": ("录像故障", "Recording error"),
+    "recording_resumed": ("录像恢复", "Recording resumed"),
+    "recording_interrupted": ("录像中断", "Recording interrupted"),
+    "segment_recovered": ("分段已抢救", "Segment salvaged"), "segment_discarded": ("分段已丢弃", "Segment discarded"),
+    "recording_deleted": ("录像到期删除", "Recording deleted (retention)"),
+    "recording_downloaded": ("录像下载", "Recording downloaded"), "minutes_saved": ("笔录保存", "Minutes saved"),
+    "playback_composed": ("合成回放", "Playback composed"), "track_file_made": ("轨道文件", "Track file made"),
+}
+
+
+def summary(ev: ledger.Event) -> str:
+    """One line of what the event says, from its data (names, not ids, where the data has them)."""
+    d = ev.data if isinstance(ev.data, dict) else {}
+    who = d.get("name") or d.get("by_name") or ""
+    parts: list[str] = []
+    if ev.type == "chat":
+        parts.append(str(d.get("text", ""))[:300])
+    elif ev.type == "consent":
+        parts.append("同意 / yes" if d.get("recording") else "拒绝 / no")
+    elif ev.type == "moved":
+        parts.append(f"{d.get('from') or '主会场'} → {d.get('to') or '主会场'}")
+    elif ev.type == "recording_on" and d.get("subrooms"):
+        parts.append("含分组 / includes: " + "、".join(d["subrooms"]))
+    elif ev.type in ("recording_segment", "segment_recovered", "playback_composed", "track_file_made"):
+        parts.append(f"{d.get('kind', '')} #{d.get('index', '')} {d.get('duration_s', '')}s sha256 {str(d.get('sha256'))[:16]}…")
+    elif ev.type in ("recording_error", "segment_discarded"):
+        parts.append(str(d.get("error") or d.get("reason") or ""))
+    elif ev.type == "minutes_saved":
+        parts.append(f"v{d.get('version')} · {d.get('chars')} 字 · sha256 {str(d.get('sha256'))[:16]}…")
+    elif ev.type == "recording_deleted":
+        parts.append(f"{d.get('path')} sha256 {str(d.get('sha256'))[:16]}…")
+    if d.get("by_name") and d.get("name") and d["by_name"] != d["name"]:
+        parts.append(f"({d['by_name']})")
+    return " ".join(p for p in [who] + parts if p)
+
+
+def timeline(evs: list[ledger.Event], t0: datetime | None = None) -> list[dict[str, Any]]:
+    return [{
+        "seq": e.seq, "type": e.type, "at": e.at, "label": EVENT_LABELS.get(e.type, (e.type, e.type)),
+        "summary": summary(e), "hash": e.hash, "offset": (e.at - t0).total_seconds() if t0 else None,
+    } for e in evs]
+
+
+async def record_page(request: web.Request) -> web.StreamResponse:
+    actor = await require_login(request)
+    sess, unit = await session_and_unit(request, session_id(request))
+    if not can_read_session_log(actor, unit.path):
+        raise not_found("no such session")
+    chain = ledger.session_chain(sess.id)
+    async with request.app["db"].session() as s:
+        evs = await events(s, chain)
+        verification = await verify_chain(s, chain)
+        recs = await list_recordings(s, sess.id)
+        minutes = await minutes_store.current(s, sess.id)
+    job = await request.app["playback"].latest_job(sess.id)
+    return await render(request, "session_record.html", {
+        "session": sess, "unit": unit, "events": timeline(evs), "verification": verification,
+        "head": evs[-1].hash if evs else ledger.GENESIS, "recordings": recs, "minutes": minutes,
+        "segments": [x for x in recs if x.artefact == SEGMENT], "job": job,
+        "may_compose": can_host_session(actor, unit.path, sess.kind) and bool(recs),
+        "may_download": can_download_recording(actor, unit.path),
+    })
+
+
+async def playback_page(request: web.Request) -> web.StreamResponse:
+    actor = await require_login(request)
+    sess, unit = await session_and_unit(request, session_id(request))
+    if not can_read_session_log(actor, unit.path):
+        raise not_found("no such session")
+    if not can_download_recording(actor, unit.path):
+        raise forbidden("recordings are for the hosting staff of this unit and above")
+    async with request.app["db"].session() as s:
+        evs = await events(s, ledger.session_chain(sess.id))
+        recs = await list_recordings(s, sess.id)
+    composite = next((x for x in recs if x.artefact == COMPOSITE and x.status == "closed"), None)
+    tracks = [x for x in recs if x.artefact == TRACK and x.status == "closed"]
+    t0 = composite.started_at if composite else (min((x.started_at for x in tracks if x.started_at), default=None))
+    job = await request.app["playback"].latest_job(sess.id)
+    return await render(request, "session_playback.html", {
+        "session": sess, "unit": unit, "composite": composite, "tracks": tracks, "job": job,
+        "events": timeline(evs, t0), "t0": t0,
+        "track_offsets": {x.id: (x.started_at - t0).total_seconds() if (t0 and x.started_at) else 0 for x in tracks},
+    })
+
+
+JOB = r.schema("PlaybackJob", r.obj(
+    ["status"], id={"type": "integer", "nullable": True}, status=r.string(), progress={"type": "number"},
+    error={"type": "string", "nullable": True}, recording_id={"type": "integer", "nullable": True},
+    waiting={"type": "integer"},
+))
+
+
+def job_json(request: web.Request, job: Any) -> dict[str, Any]:
+    if job is None:
+        return {"id": None, "status": "none", "progress": 0.0, "error": None, "recording_id": None,
+                "waiting": request.app["jobs"].waiting}
+    live = request.app["playback"].progress.get(job.session_id)
+    return {"id": job.id, "status": job.status, "progress": live if live is not None else job.progress,
+            "error": job.error, "recording_id": job.recording_id, "waiting": request.app["jobs"].waiting}
+
+
+@r.route("GET", "/api/sessions/{id}/playback", summary="The playback (composite) job's status and progress",
+         tag="record", params=[r.path_param("id")], response=JOB, errors=(404,))
+async def get_playback(request: web.Request) -> web.Response:
+    _, sess, _ = await readable_session(request)
+    return web.json_response(job_json(request, await request.app["playback"].latest_job(sess.id)))
+
+
+@r.route("POST", "/api/sessions/{id}/playback", summary="Compose the playback file again (queued job)",
+         tag="record", params=[r.path_param("id")], response=JOB, status=202, errors=(403, 404, 409, 429))
+async def post_playback(request: web.Request) -> web.Response:
+    from server.recording.feature import queue_playback
+    from server.recording.jobs import QueueFull
+
+    actor, sess, unit = await readable_session(request)
+    if not can_host_session(actor, unit.path, sess.kind):
+        raise forbidden("only the session's hosts start a compose")
+    async with request.app["db"].session() as s:
+        has = (await s.execute(select(Recording.id).where(Recording.session_id == sess.id,
+                                                          Recording.artefact == SEGMENT).limit(1))).first()
+    if not has:
+        raise ApiError(409, "nothing_recorded", "this session has no recordings")
+    try:
+        await queue_playback(request.app, sess.id, actor.id)
+    except QueueFull as e:
+        raise ApiError(429, "queue_full", str(e)) from e
+    return web.json_response(job_json(request, await request.app["playback"].latest_job(sess.id)), status=202)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/sessions/{id}/record", record_page, name="session_record")
+    app.router.add_get("/sessions/{id}/playback", playback_page, name="session_playback")

@@ -1,0 +1,38 @@
+// Session record page: shows the playback job's progress and lets a host compose again.
+const box = document.getElementById("playback-status");
+const bar = document.getElementById("playback-progress");
+const state = document.getElementById("playback-state");
+const btn = document.getElementById("playback-compose");
+
+function csrf() {
+  const m = document.querySelector('input[name="csrf_token"]');
+  return m ? m.value : "";
+}
+
+async function poll() {
+  if (!box) return;
+  const sid = box.dataset.session;
+  try {
+    const r = await fetch(`/api/sessions/${sid}/playback`, { credentials: "same-origin" });
+    if (!r.ok) return;
+    const job = await r.json();
+    bar.value = job.progress || 0;
+    state.textContent = `${job.status}${job.status === "running" ? " " + Math.round((job.progress || 0) * 100) + "%" : ""}${job.error ? " — " + job.error : ""}`;
+    if (job.status === "queued" || job.status === "running") setTimeout(poll, 1500);
+  } catch (e) {
+    setTimeout(poll, 5000);
+  }
+}
+
+if (btn) {
+  btn.addEventListener("click", async () => {
+    btn.disabled = true;
+    const r = await fetch(`/api/sessions/${box.dataset.session}/playback`, {
+      method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() },
+    });
+    btn.disabled = false;
+    if (!r.ok) { state.textContent = (await r.json()).error?.message || r.statusText; return; }
+    poll();
+  });
+}
+poll();
