@@ -30,6 +30,7 @@ FEATURES = [
     "server.views.pages",
     "server.views.directory",
     "server.api.cases",
+    "server.agreements.api",
 ]
 
 MAX_BODY = 20 * 1024 * 1024  # evidence uploads; JSON bodies have their own smaller limits

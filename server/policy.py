@@ -182,3 +182,33 @@ def can_view_case(actor: Actor, case: object) -> bool:
     from server.cases.permissions import can_view
 
     return can_view(actor, case)  # type: ignore[arg-type]
+
+
+# ---- agreements (调解协议书) -------------------------------------------------------------------------
+AGREEMENT_ROLES = {Role.ADMIN, Role.MEDIATOR}
+
+
+def can_view_agreement(actor: Actor, unit_path: str) -> bool:
+    return within(actor, unit_path)
+
+
+def can_draft_agreement(actor: Actor, unit_path: str) -> bool:
+    """Draft, edit, freeze, withdraw, amend and present: mediators and admins of the unit or above."""
+    return actor.role in AGREEMENT_ROLES and within(actor, unit_path)
+
+
+def can_sign_as_mediator(actor: Actor, unit_path: str) -> bool:
+    return actor.role == Role.MEDIATOR and within(actor, unit_path)
+
+
+def can_apply_seal(actor: Actor, unit_code: str) -> bool:
+    """The seal is the mediating unit's own: only its admins and mediators apply it."""
+    return actor.role in AGREEMENT_ROLES and actor.unit_code == unit_code
+
+
+def can_void_agreement(actor: Actor, unit_path: str) -> bool:
+    return actor.role in AGREEMENT_ROLES and within(actor, unit_path)
+
+
+def can_record_performance(actor: Actor, unit_path: str) -> bool:
+    return actor.role in AGREEMENT_ROLES | {Role.GRID_WORKER} and within(actor, unit_path)

@@ -67,6 +67,14 @@ class CaseSummary:
 
 def draft_from_case(case: CaseSummary, number: str, mediator_name: str, *,
                     judicial_confirmation: bool = False) -> AgreementContent:
+    return parse_content(draft_dict(case, number, mediator_name, judicial_confirmation=judicial_confirmation))
+
+
+def draft_dict(case: CaseSummary, number: str, mediator_name: str, *,
+               judicial_confirmation: bool = False) -> dict:
+    """The unvalidated first draft (the number may still be blank: the store assigns it)."""
+    from server.agreements.content import valid_id_number
+
     dtype = dispute_type_of(case.dispute_type)
     if dtype is None:
         raise ContentError("dispute_type", f"no agreement template for dispute type {case.dispute_type!r}; "
@@ -78,7 +86,9 @@ def draft_from_case(case: CaseSummary, number: str, mediator_name: str, *,
         "unit_name": case.unit_name,
         "case_ref": case.code,
         "parties": [
-            {"key": f"p{i + 1}", "name": p.name, "id_number": p.id_number, "phone": p.phone,
+            # An ID the case holds in a short or invalid form is left for the mediator to complete.
+            {"key": f"p{i + 1}", "name": p.name,
+             "id_number": p.id_number if valid_id_number(p.id_number.upper()) else "", "phone": p.phone,
              "address": p.address, "confidential": p.confidential}
             for i, p in enumerate(case.parties)
         ],
@@ -89,4 +99,4 @@ def draft_from_case(case: CaseSummary, number: str, mediator_name: str, *,
         "judicial_confirmation": judicial_confirmation,
         "mediator_name": mediator_name,
     }
-    return parse_content(raw)
+    return raw

@@ -7,12 +7,12 @@ from datetime import date
 
 from server.agreements.content import AgreementContent
 
-PENDING, PERFORMED, PARTIAL, BREACHED, WAIVED = "pending", "performed", "partially_performed", "breached", "waived"
-STATUSES = (PENDING, PERFORMED, PARTIAL, BREACHED, WAIVED)
+# The same words as the case module's follow-up visits (cases.catalog.PERFORMANCE).
+PENDING, PERFORMED, PARTIAL, NOT_PERFORMED = "pending", "performed", "partial", "not_performed"
+STATUSES = (PENDING, PERFORMED, PARTIAL, NOT_PERFORMED)
 STATUS_LABELS = {PENDING: ("待履行", "Pending"), PERFORMED: ("已履行", "Performed"),
-                 PARTIAL: ("部分履行", "Partly performed"), BREACHED: ("未履行", "Breached"),
-                 WAIVED: ("权利人放弃", "Waived")}
-FINAL = {PERFORMED, WAIVED}
+                 PARTIAL: ("部分履行", "Partly performed"), NOT_PERFORMED: ("未履行", "Not performed")}
+FINAL = {PERFORMED}
 
 
 class PerformanceError(ValueError):
@@ -41,7 +41,7 @@ def check_update(content: AgreementContent, key: str, status: str, note: str) ->
         raise PerformanceError(f"no obligation {key!r} in this agreement") from e
     if status not in STATUSES:
         raise PerformanceError(f"status must be one of {', '.join(STATUSES)}")
-    if status in (PERFORMED, PARTIAL, BREACHED) and not note.strip():
+    if status != PENDING and not note.strip():
         raise PerformanceError("describe the proof of performance (or what was not done)")
 
 

@@ -1,5 +1,12 @@
 """Imports every table so Base.metadata is complete (Alembic and tests use it)."""
 
+from server.agreements.models import (
+    Agreement,
+    AgreementComment,
+    AgreementPerformance,
+    AgreementSignature,
+    AgreementVersion,
+)
 from server.cases.models import (  # noqa: F401  (case tables for Alembic metadata)
     Case,
     CaseAccess,
@@ -24,5 +31,6 @@ from server.ledger_store import LedgerEvent
 from server.recording.models import MinutesVersion, PlaybackJob, Recording, RecordingRun
 from server.sessions.models import Invitation, Session
 
-__all__ = ["Base", "Invitation", "LedgerEvent", "MinutesVersion", "PlaybackJob", "Recording", "RecordingRun",
+__all__ = ["Agreement", "AgreementComment", "AgreementPerformance", "AgreementSignature", "AgreementVersion",
+           "Base", "Invitation", "LedgerEvent", "MinutesVersion", "PlaybackJob", "Recording", "RecordingRun",
            "Session", "Staff", "Unit"]

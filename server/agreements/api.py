@@ -1,0 +1,582 @@
+"""Agreements as JSON: drafting, versions and diffs, freezing, staff signatures and the seal, export,
+performance, and the public verification endpoint. Handlers parse, authorise, call the domain/store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import policy
+from server.agreements import store, workflow
+from server.agreements.content import DISPUTE_TYPES, view
+from server.agreements.document import short_hash
+from server.agreements.export import export_agreement_pdf, judicial_application_pdf
+from server.agreements.images import ImageError, clean_signature, decode_data_url
+from server.agreements.keys import Keyring, TrustedKeys
+from server.agreements.models import Agreement
+from server.agreements.signing import MEDIATOR, SEAL, Evidence
+from server.agreements.verify import MAX_PDF, verify_pdf
+from server.agreements.versions import changes, text_diff
+from server.api import registry as r
+from server.auth import require_actor
+from server.directory.models import Staff, Unit
+from server.errors import ApiError, bad_request, field, forbidden, not_found, read_json
+from server.policy import Actor
+from server.security.passwords import check_password
+
+KEY_DIR = "agreement_keys"
+MAX_BODY = 512 * 1024  # signature images come as data URLs
+
+AGREEMENT = r.schema("Agreement", r.obj(
+    ["id", "number", "state", "version", "document_hash", "short_hash"],
+    id=r.integer(), number=r.string(), case_id={"type": "integer", "nullable": True},
+    session_id={"type": "integer", "nullable": True}, unit=r.string(), unit_name=r.string(),
+    dispute_type=r.string(enum=list(DISPUTE_TYPES)), state=r.string(enum=list(workflow.STATES)),
+    version=r.integer(), document_hash=r.string(), short_hash=r.string(),
+    amends_id={"type": "integer", "nullable": True}, created_at=r.string(), updated_at=r.string(),
+    frozen_at={"type": "string", "nullable": True}, effective_at={"type": "string", "nullable": True},
+    closed_reason={"type": "string", "nullable": True}, row_version=r.integer(),
+))
+CONTENT = r.schema("AgreementContent", {"type": "object", "description": "parties, facts, issues, obligations, "
+                                        "default_clause, judicial_confirmation, ... (docs/agreements.md)"})
+DETAIL = r.schema("AgreementDetail", {"allOf": [AGREEMENT, r.obj(
+    [], content=CONTENT, text=r.string(), signatures=r.array({"type": "object"}),
+    missing=r.array({"type": "object"}), comments=r.array({"type": "object"}))]})
+VERIFY_RESULT = r.schema("AgreementVerification", r.obj(
+    ["ok", "check", "message", "failures"], ok={"type": "boolean"}, check={"type": "string", "nullable": True},
+    message=r.string(), failures=r.array({"type": "object"}), number=r.string(), version=r.integer(),
+    document_hash=r.string(), signers=r.array({"type": "object"})))
+ID = [r.path_param("id")]
+
+
+def keyring(app: web.Application) -> Keyring:
+    return app["agreement_keys"]
+
+
+def trusted_keys(app: web.Application) -> TrustedKeys:
+    return TrustedKeys(keyring(app).public_keys(), "this server's keyring")
+
+
+def verify_base(request: web.Request) -> str:
+    return f"{request.url.origin()}/verify"
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@asynccontextmanager
+async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
+    """One DB transaction; a StoreError rolls it back and becomes the JSON error."""
+    from server.agreements.cases_link import CaseLinkError
+    from server.agreements.content import ContentError
+
+    try:
+        async with request.app["db"].session() as s:
+            yield s
+    except store.StoreError as e:
+        raise ApiError(e.status, e.code, e.message, **e.extra) from e
+    except CaseLinkError as e:
+        raise ApiError(e.status, e.code, e.message) from e
+    except ContentError as e:
+        raise ApiError(400, "invalid_content", e.message, field=e.field) from e
+
+
+async def loaded_for(s: AsyncSession, actor: Actor, agreement_id: int, check: Any = policy.can_view_agreement,
+                     ) -> store.Loaded:
+    ld = await store.load(s, agreement_id, lock=True)
+    if not policy.can_view_agreement(actor, ld.unit.path):
+        raise not_found("no such agreement")  # do not reveal agreements outside the actor's tree
+    if not check(actor, ld.unit.path):
+        raise forbidden()
+    return ld
+
+
+def agreement_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError as e:
+        raise not_found("no such agreement") from e
+
+
+async def detail(s: AsyncSession, ld: store.Loaded, *, viewer: str | None = None, staff: bool = True
+                 ) -> dict[str, Any]:
+    st = await store.signing_state(s, ld)
+    out = store.summary(ld)
+    out["content"] = view(ld.content, viewer, staff=staff)
+    out["text"] = masked_text(ld)
+    out["signatures"] = [{"seq": rec.payload["seq"], "slot": rec.slot, "name": rec.payload["signer"]["name"],
+                          "role": rec.payload["signer"]["role"], "at": rec.payload["at"],
+                          "check": rec.payload["check"]["method"]} for rec in st.records]
+    out["missing"] = [{"slot": m.slot, "kind": m.kind, "name": m.name} for m in st.missing()] \
+        if ld.agreement.state == workflow.SIGNING else []
+    out["comments"] = [comment_json(c) for c in await store.comments(s, ld.agreement.id)]
+    return out
+
+
+def masked_text(ld: store.Loaded) -> str:
+    """The text as shown in views: ID numbers masked (only the signed PDF carries them in full)."""
+    from server.agreements.content import mask_id
+
+    text = ld.version.text
+    for p in ld.content.parties:
+        if p.id_number:
+            text = text.replace(p.id_number, mask_id(p.id_number))
+    return text
+
+
+def comment_json(c: Any) -> dict[str, Any]:
+    return {"id": c.id, "version": c.version, "clause": c.clause, "author": c.author_name, "role": c.author_role,
+            "text": c.text, "at": store.iso(c.created_at)}
+
+
+# ---- drafting ------------------------------------------------------------------------------------
+
+@r.route("POST", "/api/agreements", summary="Start a draft agreement (prefilled from its case when given)",
+         tag="agreements", status=201, response=DETAIL, errors=(400, 403, 404, 409),
+         request=r.obj([], unit=r.string(), case_id=r.integer(), session_id=r.integer(),
+                       dispute_type=r.string(enum=list(DISPUTE_TYPES)), content=CONTENT))
+async def create_agreement(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await read_json(request, MAX_BODY)
+    content = field(body, "content", dict, required=False, default={})
+    case_id = field(body, "case_id", int, required=False)
+    session_id = field(body, "session_id", int, required=False)
+    unit_code = field(body, "unit", str, required=False, max_len=32) or actor.unit_code
+    dtype = field(body, "dispute_type", str, required=False, max_len=32)
+    async with transaction(request) as s:
+        unit = (await s.execute(select(Unit).where(Unit.code == unit_code))).scalar_one_or_none()
+        if unit is None or not policy.can_view_unit(actor, unit.path):
+            raise not_found(f"unknown unit {unit_code!r}")
+        if not policy.can_draft_agreement(actor, unit.path):
+            raise forbidden("only mediators and admins of the unit draft agreements")
+        raw = dict(content)
+        if case_id is not None:
+            from server.agreements import cases_link
+
+            prefill = await cases_link.prefill(s, actor, case_id, unit, dtype)
+            raw = {**prefill, **raw}
+        if dtype:
+            raw["dispute_type"] = dtype
+        raw.setdefault("mediator_name", actor.name if actor.role == "mediator" else "")
+        ld = await store.create(s, actor, unit, raw, case_id=case_id, session_id=session_id)
+        out = await detail(s, ld)
+    return web.json_response(out, status=201)
+
+
+@r.route("GET", "/api/agreements", summary="Agreements the caller may see", tag="agreements",
+         params=[r.query("case_id", r.integer()), r.query("state", r.string(enum=list(workflow.STATES)))],
+         response=r.obj(["agreements"], agreements=r.array(AGREEMENT)), errors=(400,))
+async def list_agreements(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    q = select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id).where(
+        Unit.path.startswith(actor.unit_path, autoescape=True)).order_by(Agreement.id.desc()).limit(200)
+    if "case_id" in request.query:
+        try:
+            q = q.where(Agreement.case_id == int(request.query["case_id"]))
+        except ValueError as e:
+            raise bad_request("case_id must be an integer", "invalid_field") from e
+    if "state" in request.query:
+        if request.query["state"] not in workflow.STATES:
+            raise bad_request("unknown state", "invalid_field")
+        q = q.where(Agreement.state == request.query["state"])
+    async with transaction(request) as s:
+        rows = (await s.execute(q)).all()
+        out = []
+        for a, unit in rows:
+            v = await store.version_row(s, a.id, a.current_version)
+            out.append(store.summary(store.Loaded(a, unit, v)))
+    return web.json_response({"agreements": out})
+
+
+@r.route("GET", "/api/agreements/{id}", summary="One agreement: masked content, text, signatures, comments",
+         tag="agreements", params=ID, response=DETAIL, errors=(404,))
+async def get_agreement(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request))
+        out = await detail(s, ld)
+    return web.json_response(out)
+
+
+@r.route("PUT", "/api/agreements/{id}/draft", summary="Save a new draft version (409 when stale or frozen)",
+         tag="agreements", params=ID, response=DETAIL, errors=(400, 403, 404, 409),
+         request=r.obj(["base_version", "content"], base_version=r.integer(), content=CONTENT, note=r.string()))
+async def save_draft(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await read_json(request, MAX_BODY)
+    base = field(body, "base_version", int)
+    content = field(body, "content", dict)
+    note = field(body, "note", str, required=False, default="", max_len=500)
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
+        ld = await store.save_version(s, actor, ld, base, content, note)
+        out = await detail(s, ld)
+    return web.json_response(out)
+
+
+@r.route("GET", "/api/agreements/{id}/versions", summary="Every version with its hash", tag="agreements",
+         params=ID, response=r.obj(["versions"], versions=r.array({"type": "object"})), errors=(404,))
+async def list_versions(request: web.Request) -> web.Response:
+    from server.agreements.models import AgreementVersion
+
+    actor = await require_actor(request)
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request))
+        rows = (await s.execute(select(AgreementVersion).where(AgreementVersion.agreement_id == ld.agreement.id)
+                                .order_by(AgreementVersion.number))).scalars()
+        out = [{"version": v.number, "document_hash": v.document_hash, "short_hash": short_hash(v.document_hash),
+                "note": v.note, "created_at": store.iso(v.created_at), "frozen_at": store.iso(v.frozen_at)}
+               for v in rows]
+    return web.json_response({"versions": out})
+
+
+@r.route("GET", "/api/agreements/{id}/diff", summary="Readable changes between two versions", tag="agreements",
+         params=ID + [r.query("from", r.integer()), r.query("to", r.integer())],
+         response=r.obj(["changes", "text_diff"], changes=r.array({"type": "object"}), text_diff=r.string()),
+         errors=(400, 404))
+async def diff_versions(request: web.Request) -> web.Response:
+    from server.agreements.content import mask_id, parse_content
+
+    actor = await require_actor(request)
+    try:
+        a_no, b_no = int(request.query["from"]), int(request.query["to"])
+    except (KeyError, ValueError) as e:
+        raise bad_request("give from and to version numbers", "invalid_field") from e
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request))
+        va = await store.version_row(s, ld.agreement.id, a_no)
+        vb = await store.version_row(s, ld.agreement.id, b_no)
+    ca, cb = parse_content(va.content), parse_content(vb.content)
+    diff = text_diff(va.text, vb.text, f"v{a_no}", f"v{b_no}")
+    for p in ca.parties + cb.parties:
+        if p.id_number:
+            diff = diff.replace(p.id_number, mask_id(p.id_number))
+    return web.json_response({"from": a_no, "to": b_no, "changes": [c.as_dict() for c in changes(ca, cb)],
+                              "text_diff": diff})
+
+
+async def _simple(request: web.Request, action: str) -> web.Response:
+    actor = await require_actor(request)
+    body = await read_json(request, 16 * 1024) if request.can_read_body else {}
+    async with transaction(request) as s:
+        check = policy.can_void_agreement if action == "void" else policy.can_draft_agreement
+        ld = await loaded_for(s, actor, agreement_id(request), check)
+        if action == "freeze":
+            ld = await store.freeze(s, actor, ld, field(body, "version", int))
+        elif action == "reopen":
+            ld = await store.reopen(s, actor, ld)
+        elif action in ("withdraw", "void"):
+            ld = await store.close(s, actor, ld, action, field(body, "reason", str, max_len=2000))
+        out = await detail(s, ld)
+    return web.json_response(out)
+
+
+@r.route("POST", "/api/agreements/{id}/freeze", summary="Freeze a version for signing (fixes its hash)",
+         tag="agreements", params=ID, request=r.obj(["version"], version=r.integer()), response=DETAIL,
+         errors=(400, 403, 404, 409))
+async def freeze(request: web.Request) -> web.Response:
+    return await _simple(request, "freeze")
+
+
+@r.route("POST", "/api/agreements/{id}/reopen", summary="Back to draft while nobody has signed",
+         tag="agreements", params=ID, response=DETAIL, errors=(403, 404, 409))
+async def reopen(request: web.Request) -> web.Response:
+    return await _simple(request, "reopen")
+
+
+@r.route("POST", "/api/agreements/{id}/withdraw", summary="Withdraw before it takes effect (reason required)",
+         tag="agreements", params=ID, request=r.obj(["reason"], reason=r.string()), response=DETAIL,
+         errors=(400, 403, 404, 409))
+async def withdraw(request: web.Request) -> web.Response:
+    return await _simple(request, "withdraw")
+
+
+@r.route("POST", "/api/agreements/{id}/void", summary="Void an effective agreement (reason required)",
+         tag="agreements", params=ID, request=r.obj(["reason"], reason=r.string()), response=DETAIL,
+         errors=(400, 403, 404, 409))
+async def void(request: web.Request) -> web.Response:
+    return await _simple(request, "void")
+
+
+@r.route("POST", "/api/agreements/{id}/amend", summary="Start an amendment: a new agreement referencing this one",
+         tag="agreements", params=ID, status=201, response=DETAIL, errors=(403, 404, 409))
+async def amend(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
+        new = await store.amend(s, actor, ld)
+        out = await detail(s, new)
+    return web.json_response(out, status=201)
+
+
+# ---- staff signatures and the seal ---------------------------------------------------------------
+
+async def _reauthenticate(request: web.Request, s: AsyncSession, actor: Actor, password: str) -> None:
+    """Signing as staff re-checks the password: the session cookie alone is not the signer's own act."""
+    limiter = request.app["login_limiter"]
+    key = f"sign:{actor.id}"
+    if limiter.blocked(key):
+        raise ApiError(429, "rate_limited", "too many wrong passwords; try again later")
+    staff = (await s.execute(select(Staff).where(Staff.id == actor.id))).scalar_one()
+    if not check_password(password, staff.password_hash):
+        limiter.hit(key)
+        raise ApiError(403, "identity_check_failed", "the password is wrong")
+    limiter.reset(key)
+
+
+def signature_image(body: dict[str, Any]) -> tuple[bytes, str]:
+    try:
+        return clean_signature(decode_data_url(field(body, "image", str, max_len=MAX_BODY)))
+    except ImageError as e:
+        raise ApiError(413 if e.code == "signature_too_large" else 400, e.code, e.message) from e
+
+
+SIGN_BODY = r.obj(["version", "document_hash", "consent", "password"], version=r.integer(),
+                  document_hash=r.string(), consent={"type": "boolean"}, password=r.string(),
+                  typed_name=r.string(), image=r.string(description="PNG data URL from the signing canvas"),
+                  read_at=r.string())
+
+
+async def _staff_sign(request: web.Request, kind: str) -> web.Response:
+    actor = await require_actor(request)
+    body = await read_json(request, MAX_BODY)
+    version = field(body, "version", int)
+    doc_hash = field(body, "document_hash", str, max_len=64)
+    consent = field(body, "consent", bool)
+    password = field(body, "password", str, max_len=256)
+    typed = field(body, "typed_name", str, required=False, default="", max_len=50)
+    read_at = field(body, "read_at", str, required=False, default="", max_len=40)
+    image, digest = (None, None) if kind == SEAL else signature_image(body)
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request))
+        if kind == MEDIATOR:
+            if not policy.can_sign_as_mediator(actor, ld.unit.path):
+                raise forbidden("only a mediator signs as the mediator")
+            if actor.name != ld.content.mediator_name:
+                raise ApiError(403, "not_a_signer", f"the agreement names {ld.content.mediator_name} as its mediator")
+        elif not policy.can_apply_seal(actor, ld.unit.code):
+            raise forbidden("only the mediating unit's own staff apply its seal")
+        await _reauthenticate(request, s, actor, password)
+        ev = Evidence(check_method="password", check_result="passed", consent=consent, read_at=read_at or now_iso(),
+                      at=now_iso(), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
+                      typed_name=typed, image_sha256=digest, staff=actor.username)
+        rec, effective = await store.sign(s, keyring(request.app), ld, kind, MEDIATOR if kind == MEDIATOR else SEAL,
+                                          version, doc_hash, ev, image)
+        if effective:
+            await hand_over(request, s, ld)
+        out = await detail(s, ld)
+    return web.json_response(out, status=201)
+
+
+@r.route("POST", "/api/agreements/{id}/sign/mediator", summary="The mediator signs (after every party)",
+         tag="agreements", params=ID, request=SIGN_BODY, response=DETAIL, status=201,
+         errors=(400, 403, 404, 409, 413, 429))
+async def sign_mediator(request: web.Request) -> web.Response:
+    return await _staff_sign(request, MEDIATOR)
+
+
+@r.route("POST", "/api/agreements/{id}/seal", summary="Apply the unit's seal, last; the agreement takes effect",
+         tag="agreements", params=ID, request=SIGN_BODY, response=DETAIL, status=201,
+         errors=(400, 403, 404, 409, 429))
+async def apply_seal(request: web.Request) -> web.Response:
+    return await _staff_sign(request, SEAL)
+
+
+async def hand_over(request: web.Request, s: AsyncSession, ld: store.Loaded) -> None:
+    """The agreement took effect: its obligations go to the case's follow-ups (ledgered either way)."""
+    from server.agreements import cases_link
+    from server.agreements.text import obligation_sentence
+
+    c = ld.content
+    obligations = [{"obligor": c.party(o.obligor).name, "obligee": c.party(o.obligee).name,
+                    "content": obligation_sentence(o, c),
+                    "due_at": datetime.fromisoformat(o.deadline + "T23:59:59+08:00") if o.deadline else None}
+                   for o in c.obligations]
+    why = await cases_link.took_effect(s, request.app["config"].secret_key, ld.agreement.id, ld.agreement.case_id,
+                                       obligations)
+    await store.log(s, ld.agreement, "obligations_handed_over",
+                    {"count": len(obligations) if why is None else 0, "note": why or ""})
+
+
+# ---- comments ------------------------------------------------------------------------------------
+
+@r.route("POST", "/api/agreements/{id}/comments", summary="Comment on a clause of the current version (ledgered)",
+         tag="agreements", params=ID, status=201, errors=(400, 403, 404, 409),
+         request=r.obj(["version", "clause", "text"], version=r.integer(), clause=r.string(), text=r.string()),
+         response={"type": "object"})
+async def add_comment(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await read_json(request, 16 * 1024)
+    version = field(body, "version", int)
+    clause = field(body, "clause", str, max_len=32)
+    text = field(body, "text", str, max_len=2000).strip()
+    if not text:
+        raise bad_request("the comment is empty", "invalid_field", field="text")
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request))
+        c = await store.add_comment(s, ld, version, clause, text, actor.name, "staff", actor.id, None)
+        out = comment_json(c)
+    await notify_room(request.app, ld)
+    return web.json_response(out, status=201)
+
+
+async def notify_room(app: web.Application, ld: store.Loaded) -> None:
+    """Tell the live room that the agreement it shows changed (when the rooms module is present)."""
+    hook = app.get("agreement_room_hook")
+    if hook is not None and ld.agreement.session_id:
+        await hook(ld.agreement.session_id, ld.agreement.id)
+
+
+# ---- export --------------------------------------------------------------------------------------
+
+async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded) -> bytes:
+    d = await store.pdf_input(s, ld, verify_base(request))
+    ring = keyring(request.app)
+    sealer = store.sealer(ring, ld.unit)
+    keys = ring.public_keys(ld.unit.code)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, export_agreement_pdf, d, keys, sealer)
+
+
+def pdf_response(data: bytes, name: str) -> web.Response:
+    from urllib.parse import quote
+
+    resp = web.Response(body=data, content_type="application/pdf")
+    resp.headers["Content-Disposition"] = f"inline; filename=\"agreement.pdf\"; filename*=UTF-8''{quote(name)}"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+@r.route("GET", "/api/agreements/{id}/pdf", summary="Export as PDF (signed, sealed manifest embedded)",
+         tag="agreements", params=ID, response_content_type="application/pdf", errors=(404,))
+async def export_pdf(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request))
+        data = await render_export(request, s, ld)
+    return pdf_response(data, f"{ld.agreement.number}.pdf")
+
+
+@r.route("GET", "/api/agreements/{id}/judicial-application.pdf",
+         summary="Joint application for judicial confirmation (司法确认申请书), prefilled", tag="agreements",
+         params=ID + [r.query("court")], response_content_type="application/pdf", errors=(404, 409))
+async def judicial_application(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    court = request.query.get("court", "")[:60]
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request))
+        if ld.agreement.state != workflow.EFFECTIVE:
+            raise ApiError(409, "not_effective", "the application is made once the agreement is in effect")
+        d = await store.pdf_input(s, ld, verify_base(request))
+    data = await asyncio.get_running_loop().run_in_executor(None, judicial_application_pdf, d, court)
+    return pdf_response(data, f"{ld.agreement.number}-司法确认申请书.pdf")
+
+
+# ---- performance ---------------------------------------------------------------------------------
+
+@r.route("GET", "/api/agreements/{id}/obligations", summary="Each obligation's performance status",
+         tag="agreements", params=ID, response=r.obj(["obligations"], obligations=r.array({"type": "object"})),
+         errors=(404,))
+async def obligations(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request))
+        prog = await store.progress(s, ld, datetime.now(UTC).date())
+    by_key = {o.key: o for o in ld.content.obligations}
+    return web.json_response({"obligations": [{**p.as_dict(), "obligor": by_key[p.key].obligor,
+                                               "obligee": by_key[p.key].obligee, "action": by_key[p.key].action,
+                                               "amount": by_key[p.key].amount} for p in prog]})
+
+
+@r.route("POST", "/api/agreements/{id}/obligations/{key}/performance",
+         summary="Record performance of an obligation with its proof", tag="agreements", status=201,
+         params=ID + [r.path_param("key", r.string())], errors=(400, 403, 404, 409),
+         request=r.obj(["status", "note"], status=r.string(enum=["pending", "performed", "partial", "not_performed"]),
+                       note=r.string(), proof_sha256=r.string(description="SHA-256 of a proof file in the case")),
+         response={"type": "object"})
+async def record_performance(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await read_json(request, 16 * 1024)
+    status = field(body, "status", str, max_len=24)
+    note = field(body, "note", str, required=False, default="", max_len=2000)
+    proof = field(body, "proof_sha256", str, required=False, max_len=64)
+    if proof is not None and (len(proof) != 64 or any(c not in "0123456789abcdef" for c in proof)):
+        raise bad_request("proof_sha256 must be 64 lowercase hex digits", "invalid_field")
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_record_performance)
+        row = await store.record_performance(s, actor, ld, request.match_info["key"], status, note,
+                                             (proof, "", "") if proof else None)
+        out = {"obligation": row.obligation, "status": row.status, "note": row.note,
+               "proof_sha256": row.proof_sha256, "at": store.iso(row.at)}
+    return web.json_response(out, status=201)
+
+
+# ---- public verification -------------------------------------------------------------------------
+
+async def read_upload(request: web.Request) -> bytes:
+    """The PDF from a multipart form (field ``file``) or a raw application/pdf body, within the limit."""
+    if request.content_length is not None and request.content_length > MAX_PDF + 64 * 1024:
+        raise ApiError(413, "too_large", f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
+    ctype = request.content_type
+    if ctype.startswith("multipart/"):
+        reader = await request.multipart()
+        while True:
+            part = await reader.next()
+            if part is None:
+                raise bad_request("no file in the upload (field name: file)", "missing_field")
+            if getattr(part, "name", None) != "file":
+                continue
+            data = bytearray()
+            while chunk := await part.read_chunk(64 * 1024):
+                data += chunk
+                if len(data) > MAX_PDF:
+                    raise ApiError(413, "too_large", f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
+            return bytes(data)
+    if ctype in ("application/pdf", "application/octet-stream"):
+        data = await request.content.read(MAX_PDF + 1)
+        if len(data) > MAX_PDF:
+            raise ApiError(413, "too_large", f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
+        return data
+    raise ApiError(415, "unsupported_media_type", "upload the PDF as multipart/form-data or application/pdf")
+
+
+async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
+    if not data:
+        raise bad_request("the uploaded file is empty", "empty_file")
+    trusted = trusted_keys(request.app)
+    result = await asyncio.get_running_loop().run_in_executor(None, verify_pdf, data, trusted)
+    out = result.as_dict()
+    out["sha256"] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+@r.route("POST", "/api/verify", summary="Verify an exported agreement PDF (public, no login)", tag="agreements",
+         auth=False, response=VERIFY_RESULT, errors=(400, 413, 415, 422))
+async def verify_upload(request: web.Request) -> web.Response:
+    """200 with the result when every check passes; 422 naming the failed check (and the full result)."""
+    data = await read_upload(request)
+    out = await check_upload(request, data)
+    if out["ok"]:
+        return web.json_response(out)
+    raise ApiError(422, out["check"], out["message"], result=out)
+
+
+def setup(app: web.Application) -> None:
+    app["agreement_keys"] = Keyring(app["config"].data_dir / KEY_DIR, app["config"].secret_key)
+    from server.agreements import views
+
+    views.setup(app)

@@ -1,0 +1,74 @@
+"""Where agreements meet the case module: drafts prefilled from a case, and the case moved along when an
+agreement is frozen or takes effect (its obligations handed to the follow-ups)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.agreements.drafts import CaseParty, CaseSummary, draft_dict
+from server.directory.models import Unit
+from server.policy import Actor
+
+
+class CaseLinkError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _cases():  # type: ignore[no-untyped-def]
+    try:
+        from server.cases import models, queries
+    except ImportError as e:  # the case module is not installed in this build
+        raise CaseLinkError(400, "cases_unavailable", "this server has no case module; give the content") from e
+    return models, queries
+
+
+async def visible_case(s: AsyncSession, actor: Actor, case_id: int) -> Any:
+    models, queries = _cases()
+    case = (await s.execute(select(models.Case).where(models.Case.id == case_id,
+                                                      queries.visible(actor, datetime.now(UTC))))).scalar_one_or_none()
+    if case is None:
+        raise CaseLinkError(404, "not_found", "no such case")  # unknown, forged or hidden: the same answer
+    return case
+
+
+async def prefill(s: AsyncSession, actor: Actor, case_id: int, unit: Unit, dispute_type: str | None) -> dict[str, Any]:
+    models, _ = _cases()
+    case = await visible_case(s, actor, case_id)
+    rows = (await s.execute(select(models.CaseParty).where(models.CaseParty.case_id == case.id)
+                            .order_by(models.CaseParty.id))).scalars()
+    parties = [CaseParty(name=p.name, id_number=p.id_number or "", phone=p.phone or "", address=p.address or "",
+                         confidential=bool(p.address_confidential or p.phone_confidential)) for p in rows]
+    summary = CaseSummary(id=case.id, code=case.code, dispute_type=dispute_type or case.item or "",
+                          unit_code=unit.code, unit_name=unit.name, parties=parties, facts=case.summary or "",
+                          issues=[case.title] if case.title else [])
+    raw = draft_dict(summary, "", actor.name if actor.role == "mediator" else "")
+    raw.pop("number")
+    return raw
+
+
+async def took_effect(s: AsyncSession, secret: bytes, agreement_id: int, case_id: int | None,
+                      obligations: list[dict[str, Any]]) -> str | None:
+    """Hand the obligations to the case's follow-ups. Returns why the case was not updated, or None."""
+    if case_id is None:
+        return "no case"
+    try:
+        from server.cases import followups
+        from server.cases.service import Ctx, case_by_id
+    except ImportError:
+        return "no case module"
+    case = await case_by_id(s, case_id)
+    items = [followups.ObligationDraft(obligor=o["obligor"], obligee=o["obligee"], content=o["content"],
+                                       due_at=o["due_at"]) for o in obligations]
+    if not items:
+        return "no obligations"
+    try:
+        await followups.add_obligations(s, Ctx(datetime.now(UTC), secret), None, case, items, agreement_id)
+    except Exception as e:  # the case is in a state that takes no obligations: keep the signature regardless
+        return f"case not updated: {e}"
+    return None
