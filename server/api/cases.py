@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import select
 
 from server.api import registry as r
@@ -101,6 +102,14 @@ def domain(fn: Handler) -> Handler:
 
 def ctx(request: web.Request) -> Ctx:
     return Ctx(request.app["clock"].now(), request.app["config"].secret_key)
+
+
+def path_int(request: web.Request, name: str) -> int:
+    """An integer id from the path; anything else (or out of the 32-bit range) is simply not found."""
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) < 2**31:
+        raise ApiError(404, "not_found", "not found")
+    return int(raw)
 
 
 def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -374,5 +383,94 @@ async def add_obligations(request: web.Request) -> web.Response:
     return web.json_response({"obligations": out}, status=201)
 
 
+@r.route("POST", "/api/cases/{code}/documents", summary="Upload evidence (photo or PDF, multipart field 'file')",
+         tag="cases", params=[CODE_PARAM], status=201, errors=(403, 404, 413, 415),
+         response=r.obj(["id", "sha256"], id=r.integer(), sha256=r.string(), filename=r.string(),
+                        content_type=r.string(), bytes=r.integer(), url=r.string()))
+@domain
+async def upload_document(request: web.Request) -> web.Response:
+    from server.cases import documents
+
+    actor = await require_actor(request)
+    if not request.content_type.startswith("multipart/form-data"):
+        raise ApiError(415, "unsupported_media_type", "send the file as multipart/form-data (field 'file')")
+    if request.content_length is not None and request.content_length > documents.MAX_BYTES + 64 * 1024:
+        raise ApiError(413, "too_large", f"files are limited to {documents.MAX_BYTES // (1024 * 1024)} MB")
+    fields: dict[str, str] = {}
+    data: bytes | None = None
+    filename: str | None = None
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name == "file" and data is None:
+                filename = part.filename
+                buf = bytearray()
+                while chunk := await part.read_chunk(64 * 1024):
+                    buf.extend(chunk)
+                    if len(buf) > documents.MAX_BYTES:
+                        raise ApiError(413, "too_large",
+                                       f"files are limited to {documents.MAX_BYTES // (1024 * 1024)} MB")
+                data = bytes(buf)
+            elif part.name in ("kind", "description", "csrf_token"):
+                fields[part.name] = (await part.read(decode=True))[:2000].decode("utf-8", "replace")
+    except ApiError:
+        raise
+    except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError, LookupError) as e:
+        raise bad_request("malformed multipart body", "invalid_multipart") from e
+    if data is None:
+        raise bad_request("no file: send it in the multipart field 'file'", "missing_field", field="file")
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
+        doc = await documents.add_document(s, c, actor, case, request.app["config"].data_dir, filename=filename,
+                                           data=data, kind=fields.get("kind") or "evidence",
+                                           description=fields.get("description", ""))
+        out = present.document_json(case, doc)
+    return web.json_response(out, status=201)
+
+
+@r.route("GET", "/api/cases/{code}/documents/{doc_id}", summary="Download one document", tag="cases",
+         params=[CODE_PARAM, r.path_param("doc_id")], errors=(404,),
+         response={"type": "string", "format": "binary"}, response_content_type="application/octet-stream")
+@domain
+async def download_document(request: web.Request) -> web.StreamResponse:
+    from urllib.parse import quote
+
+    from server.cases import documents
+
+    actor = await require_actor(request)
+    doc_id = path_int(request, "doc_id")
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        case = await get_visible(s, actor, request.match_info["code"], c.now)
+        doc, path = await documents.get_document(s, case, doc_id, request.app["config"].data_dir)
+    resp = web.FileResponse(path, headers={
+        "Content-Type": doc.content_type,
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(doc.filename)}",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    })
+    return resp
+
+
 def setup(app: web.Application) -> None:
+    from server.api import case_work  # noqa: F401  (registers its routes)
+
     app["clock"] = Clock()
+    app["cases_scan_interval_s"] = 60.0
+    if app["config"].schedulers:
+        app.cleanup_ctx.append(_deadline_watch)
+
+
+async def _deadline_watch(app: web.Application):  # type: ignore[no-untyped-def]
+    """The overdue/deadline scanner runs inside the server (config.schedulers), on the app's clock."""
+    import asyncio
+
+    from server.cases import overdue
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(overdue.run(app["db"], app["clock"].now, app["config"].secret_key,
+                                           app["cases_scan_interval_s"], stop))
+    yield
+    stop.set()
+    await task

@@ -141,3 +141,20 @@ async def page(s: AsyncSession, actor: Actor, f: CaseFilter, now: datetime, page
          .order_by(Case.created_at.desc(), Case.id.desc()).limit(per_page).offset((page_no - 1) * per_page))
     rows = [(c, name) for c, name in (await s.execute(q)).all()]
     return rows, total
+
+
+async def case_audience(s: AsyncSession, case: Case, f: CaseFacts, *, parent_leads: bool = False) -> list[int]:
+    """Who hears about a case: its assignees and the owning unit's handlers (optionally the parent unit's leads).
+
+    For a restricted case only named staff are told anything, so a notification never reveals it to others.
+    """
+    from server.cases.notifications import unit_handlers, unit_leads
+
+    ids = list(f.assignees) + await unit_handlers(s, case.unit_id)
+    if parent_leads:
+        parent = (await s.execute(select(Unit.parent_id).where(Unit.id == case.unit_id))).scalar_one_or_none()
+        if parent:
+            ids += await unit_leads(s, parent)
+    if case.restricted:
+        ids = [i for i in ids if i in f.named or i in f.grantees]
+    return list(dict.fromkeys(ids))
