@@ -111,6 +111,7 @@ async def _verify_log(db: Database, args: argparse.Namespace) -> int:
 # Modules that register extra subcommands into EXTRA_COMMANDS when imported.
 EXTRA_COMMAND_MODULES: list[str] = [
     "server.agreements.cli",
+    "server.recording.cli",
 ]
 
 # Features add their own subcommands here: name -> (configure parser, handler).

@@ -40,9 +40,9 @@ MAX_SEGMENT_S = 10.0
 KEYFRAME_LEAD_S = 1.0
 KEYFRAME_REQUEST_INTERVAL_S = 0.5
 RETRY_S = 5.0
-# Clusters of at most 1 s, flushed to the OS as they close: a killed process loses at most ~1 s of its
+# Clusters of at most 0.5 s, flushed to the OS as they close: a killed process loses at most ~0.5 s of its
 # open segment, and whatever reached the file can be salvaged on restart.
-CONTAINER_OPTIONS = {"cluster_time_limit": "1000", "flush_packets": "1"}
+CONTAINER_OPTIONS = {"cluster_time_limit": "500", "flush_packets": "1"}
 MANIFEST = "manifest.json"
 
 
