@@ -158,15 +158,19 @@ async def create_agreement(request: web.Request) -> web.Response:
     unit_code = field(body, "unit", str, required=False, max_len=32) or actor.unit_code
     dtype = field(body, "dispute_type", str, required=False, max_len=32)
     async with transaction(request) as s:
-        unit = (await s.execute(select(Unit).where(Unit.code == unit_code))).scalar_one_or_none()
+        from server.agreements import cases_link
+
+        case = await cases_link.visible_case(s, actor, case_id) if case_id is not None else None
+        if case is not None and "unit" not in body:
+            unit = (await s.execute(select(Unit).where(Unit.id == case.unit_id))).scalar_one()
+        else:
+            unit = (await s.execute(select(Unit).where(Unit.code == unit_code))).scalar_one_or_none()
         if unit is None or not policy.can_view_unit(actor, unit.path):
             raise not_found(f"unknown unit {unit_code!r}")
         if not policy.can_draft_agreement(actor, unit.path):
             raise forbidden("only mediators and admins of the unit draft agreements")
         raw = dict(content)
         if case_id is not None:
-            from server.agreements import cases_link
-
             prefill = await cases_link.prefill(s, actor, case_id, unit, dtype)
             raw = {**prefill, **raw}
         if dtype:
@@ -276,7 +280,12 @@ async def _simple(request: web.Request, action: str) -> web.Response:
         check = policy.can_void_agreement if action == "void" else policy.can_draft_agreement
         ld = await loaded_for(s, actor, agreement_id(request), check)
         if action == "freeze":
+            from server.agreements import cases_link
+
             ld = await store.freeze(s, actor, ld, field(body, "version", int))
+            why = await cases_link.frozen(s, actor, ld.agreement.case_id)
+            if why:
+                await store.log(s, ld.agreement, "case_note", {"note": why})
         elif action == "reopen":
             ld = await store.reopen(s, actor, ld)
         elif action in ("withdraw", "void"):
@@ -377,7 +386,7 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
         rec, effective = await store.sign(s, keyring(request.app), ld, kind, MEDIATOR if kind == MEDIATOR else SEAL,
                                           version, doc_hash, ev, image)
         if effective:
-            await hand_over(request, s, ld)
+            await hand_over(request, s, actor, ld)
         out = await detail(s, ld)
     return web.json_response(out, status=201)
 
@@ -396,7 +405,7 @@ async def apply_seal(request: web.Request) -> web.Response:
     return await _staff_sign(request, SEAL)
 
 
-async def hand_over(request: web.Request, s: AsyncSession, ld: store.Loaded) -> None:
+async def hand_over(request: web.Request, s: AsyncSession, actor: Actor, ld: store.Loaded) -> None:
     """The agreement took effect: its obligations go to the case's follow-ups (ledgered either way)."""
     from server.agreements import cases_link
     from server.agreements.text import obligation_sentence
@@ -406,10 +415,9 @@ async def hand_over(request: web.Request, s: AsyncSession, ld: store.Loaded) -> 
                     "content": obligation_sentence(o, c),
                     "due_at": datetime.fromisoformat(o.deadline + "T23:59:59+08:00") if o.deadline else None}
                    for o in c.obligations]
-    why = await cases_link.took_effect(s, request.app["config"].secret_key, ld.agreement.id, ld.agreement.case_id,
-                                       obligations)
-    await store.log(s, ld.agreement, "obligations_handed_over",
-                    {"count": len(obligations) if why is None else 0, "note": why or ""})
+    why = await cases_link.took_effect(s, actor, request.app["config"].secret_key, ld.agreement.id,
+                                       ld.agreement.case_id, obligations)
+    await store.log(s, ld.agreement, "handed_to_case", {"obligations": len(obligations), "note": why or ""})
 
 
 # ---- comments ------------------------------------------------------------------------------------
@@ -580,3 +588,7 @@ def setup(app: web.Application) -> None:
     from server.agreements import views
 
     views.setup(app)
+
+
+# The party's routes (reached from their invitation) register with the same registry.
+from server.agreements import party  # noqa: E402,F401

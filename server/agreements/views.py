@@ -91,7 +91,20 @@ async def verify_submit(request: web.Request) -> web.StreamResponse:
         "max_mb": MAX_PDF // (1024 * 1024)}, status=status if status != 200 else (200 if result["ok"] else 422))
 
 
+async def sign_page(request: web.Request) -> web.StreamResponse:
+    """The party's signing page on their own phone, opened from their invitation link."""
+    try:
+        aid = int(request.match_info["id"])
+    except ValueError as e:
+        raise ApiError(404, "not_found", "no such agreement") from e
+    token = request.query.get("invitation", "")
+    if not token or len(token) > 4096:
+        raise ApiError(403, "invalid_invitation", "open this page from your own invitation link")
+    return await render(request, "agreements/sign.html", {"agreement_id": aid, "invitation": token})
+
+
 def setup(app: web.Application) -> None:
+    app.router.add_get("/agreements/{id}/sign", sign_page)
     app.router.add_get("/agreements", list_page)
     app.router.add_get("/agreements/{id}", detail_page)
     app.router.add_get("/verify", verify_page)

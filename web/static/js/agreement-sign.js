@@ -1,0 +1,125 @@
+// A party signs on their own device: identity check → open and read the full text → consent, typed name
+// and a handwritten signature. Each step unlocks the next; the server checks every step again.
+import { api, tr } from "/static/js/concord.js";
+import { SignaturePad } from "/static/js/signature-pad.js";
+
+const root = document.getElementById("sign");
+const id = root.dataset.id;
+const invitation = root.dataset.invitation;
+const $ = (s) => document.querySelector(s);
+const state = { info: null, ticket: null, read: null, scrolled: false };
+const pad = new SignaturePad($("#pad"), { onChange: () => update() });
+
+function showError(err) {
+  const box = $("#error");
+  box.hidden = false;
+  box.textContent = err.message || String(err);
+}
+
+function update() {
+  const ready = state.ticket && state.read && state.scrolled;
+  $("#step-read").classList.toggle("locked", !state.ticket);
+  $("#step-read").classList.toggle("done", !!ready);
+  $("#step-sign").classList.toggle("locked", !ready);
+  $("#open-text").disabled = !state.ticket;
+  $("#consent").disabled = !ready;
+  $("#typed").disabled = !ready;
+  const empty = pad.isEmpty();
+  $("#pad-state").textContent = empty ? tr("请在框内手写签名", "Sign inside the box") : tr("已签名", "Signed");
+  $("#submit").disabled = !(ready && $("#consent").checked && !empty && $("#typed").value.trim());
+}
+
+async function load() {
+  const q = `invitation=${encodeURIComponent(invitation)}`;
+  const info = state.info = await api(`/api/agreements/${id}/party?${q}`);
+  $("#summary").textContent = `${info.number} · ${info.name} · ${tr("第", "version ")}${info.version}${tr(" 版", "")} · ${tr("核对码", "check code")} ${info.short_hash}`;
+  $("#v-no").textContent = info.version;
+  $("#v-hash").textContent = info.short_hash;
+  $("#answer-label").textContent = info.check === "code"
+    ? tr("调解员告知的 6 位验证码", "The 6-digit code the mediator gave you")
+    : tr("身份证号码后四位", "Last 4 characters of your ID number");
+  if (info.check === "code") $("#answer").inputMode = "numeric";
+  const keys = ["parties", "facts", "issues", "default_clause", "judicial_confirmation", "other_terms",
+    ...info.content.obligations.map((o) => o.key)];
+  $("#c-clause").replaceChildren(...keys.map((k) => new Option(k, k)));
+  $("#comments").replaceChildren(...info.comments.map((c) => Object.assign(document.createElement("div"),
+    { className: "comment", textContent: `[v${c.version} ${c.clause}] ${c.author}：${c.text}` })));
+  if (info.signed) {
+    $("#steps").hidden = true;
+    $("#done").hidden = false;
+  }
+  if (info.state === "effective") {
+    $("#pdf").hidden = false;
+    $("#pdf-link").href = `/api/agreements/${id}/party/pdf?${q}`;
+  } else if (info.state !== "signing" && !info.signed) {
+    $("#steps").hidden = true;
+    showError(new Error(tr("该协议当前不在签署阶段。", "This agreement is not open for signing.")));
+  }
+}
+
+$("#check-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const r = await api(`/api/agreements/${id}/party/check`, { method: "POST",
+      body: { invitation, answer: $("#answer").value } });
+    state.ticket = r.ticket;
+    $("#step-check").classList.add("done");
+    $("#check-form").hidden = true;
+    $("#error").hidden = true;
+    update();
+  } catch (err) { showError(err); }
+});
+
+$("#open-text").addEventListener("click", async () => {
+  try {
+    const r = await api(`/api/agreements/${id}/party/text`, { method: "POST", body: { invitation, ticket: state.ticket } });
+    state.read = r;
+    const box = $("#doc-text");
+    box.textContent = r.text;
+    box.hidden = false;
+    $("#read-hint").hidden = false;
+    const check = () => {
+      if (box.scrollTop + box.clientHeight >= box.scrollHeight - 8) {
+        state.scrolled = true;
+        $("#read-hint").hidden = true;
+        update();
+      }
+    };
+    box.addEventListener("scroll", check);
+    check();
+    update();
+  } catch (err) { showError(err); }
+});
+
+$("#consent").addEventListener("change", update);
+$("#typed").addEventListener("input", update);
+$("#clear").addEventListener("click", () => pad.clear());
+window.addEventListener("resize", () => { if (pad.isEmpty()) pad.resize(); });
+
+$("#sign-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  if (pad.isEmpty()) return showError(new Error(tr("请先手写签名", "Please sign by hand first")));
+  $("#submit").disabled = true;
+  try {
+    await api(`/api/agreements/${id}/party/sign`, { method: "POST", body: {
+      invitation, ticket: state.ticket, read_token: state.read.read_token, version: state.read.version,
+      document_hash: state.read.document_hash, consent: $("#consent").checked, typed_name: $("#typed").value.trim(),
+      image: pad.toDataURL() } });
+    $("#steps").hidden = true;
+    $("#done").hidden = false;
+    $("#error").hidden = true;
+  } catch (err) { showError(err); update(); }
+});
+
+$("#comment-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = e.target;
+  try {
+    await api(`/api/agreements/${id}/party/comments`, { method: "POST",
+      body: { invitation, version: state.info.version, clause: f.clause.value, text: f.text.value } });
+    f.text.value = "";
+    await load();
+  } catch (err) { showError(err); }
+});
+
+load().then(update).catch(showError);
