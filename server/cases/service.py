@@ -279,15 +279,23 @@ async def cas_update(s: AsyncSession, case: Case, changes: dict[str, Any], ctx: 
     await s.refresh(case)
 
 
-async def transition(s: AsyncSession, ctx: Ctx, actor: Actor, case: Case, action: str, params: dict[str, Any],
-                     version: int | None = None) -> workflow.Outcome:
-    """Take a workflow action on a case the actor can see."""
+async def transition(s: AsyncSession, ctx: Ctx, actor: Actor | None, case: Case, action: str,
+                     params: dict[str, Any], version: int | None = None, *, system: str | None = None
+                     ) -> workflow.Outcome:
+    """Take a workflow action on a case the actor can see.
+
+    ``actor`` None with ``system`` set is another module moving the case along (the agreements module when
+    an agreement is frozen or takes effect): no permission check, recorded as that system in the ledger.
+    """
     try:
         act = Action(action)
     except ValueError as e:
         raise Invalid(f"unknown action {action!r}", "unknown_action") from e
     f = await facts(s, case, ctx.now)
-    if not can(actor, act, f):
+    if actor is None:
+        if not system or act in workflow.TRANSFER_ACTIONS or act in (Action.ASSIGN, Action.TRIAGE):
+            raise Denied("a system transition names its system and does not route or assign")
+    elif not can(actor, act, f):
         raise Denied(f"your role or tier may not {act} this case")
     if version is not None and version != case.version:
         raise Stale("the case was changed by someone else; reload and try again")
@@ -298,7 +306,7 @@ async def transition(s: AsyncSession, ctx: Ctx, actor: Actor, case: Case, action
     if params.get("unit") is not None:
         target = await unit_by_code(s, params["unit"])
         ref = ref_of(target)
-        if act in workflow.TRANSFER_ACTIONS or act == Action.TRIAGE:
+        if actor is not None and (act in workflow.TRANSFER_ACTIONS or act == Action.TRIAGE):
             owner = UnitRef(_unit_code(case.unit_path), case.unit_path, case.unit_tier)
             if not can_route_to(actor, act, owner, ref, parent_path(target.path)):
                 raise Denied(f"you may not {act} this case to {target.code}")
@@ -318,7 +326,7 @@ async def transition(s: AsyncSession, ctx: Ctx, actor: Actor, case: Case, action
     assignee_ids = changes.pop("assignees", None)
     assignees = await _staff_related(s, assignee_ids, case.unit_path, ON_CASE) if assignee_ids else []
     event = dict(out.event)
-    event["by"] = actor_ref(actor)
+    event["by"] = actor_ref(actor) if actor is not None else {"system": system}
     if unit_ref is not None and target is not None:
         changes.update(unit_id=target.id, unit_path=target.path, unit_tier=target.tier)
     if changes.get("domestic_violence") and not case.restricted:
@@ -326,13 +334,13 @@ async def transition(s: AsyncSession, ctx: Ctx, actor: Actor, case: Case, action
     old_unit_id, old_path = case.unit_id, case.unit_path
     await cas_update(s, case, changes, ctx)
 
-    if unit_ref is not None and target is not None:
+    if unit_ref is not None and target is not None and actor is not None:
         await _moved(s, ctx, actor, case, str(act), old_unit_id, old_path, target, params.get("reason") or "", event)
-    if changes.get("restricted") and not f.restricted:
+    if changes.get("restricted") and not f.restricted and actor is not None:
         # Becoming restricted: whoever triaged it and whoever registered it stay able to see it.
         ids = [actor.id] + ([case.registered_by] if case.registered_by else [])
         event["named"] = await _add_named(s, case, ids, actor, ctx)
-    if assignees:
+    if assignees and actor is not None:
         await _assign(s, ctx, actor, case, assignees, event)
     await _append(s, case, f"case.{act}", event, ctx)
     return out
