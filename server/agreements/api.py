@@ -583,8 +583,16 @@ async def verify_upload(request: web.Request) -> web.Response:
     raise ApiError(422, out["check"], out["message"], result=out)
 
 
+async def _warm_fonts(app: web.Application) -> None:
+    from server.agreements import fonts
+
+    # Cut the CJK font subset in the background, so the first export does not wait for it.
+    app["agreement_font_warmup"] = asyncio.get_running_loop().run_in_executor(None, fonts.warm_up)
+
+
 def setup(app: web.Application) -> None:
     app["agreement_keys"] = Keyring(app["config"].data_dir / KEY_DIR, app["config"].secret_key)
+    app.on_startup.append(_warm_fonts)
     from server.agreements import views
 
     views.setup(app)

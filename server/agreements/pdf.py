@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import qrcode
@@ -22,41 +20,15 @@ from fpdf.fonts import FontFace
 
 from server.agreements.content import AgreementContent
 from server.agreements.document import short_hash
+from server.agreements.fonts import FontMissing, find_font, font_for
 from server.agreements.signing import MEDIATOR, PARTY, SEAL, SignedRecord
 from server.agreements.text import side_label
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-
-# (path, face index in the collection). Noto Sans CJK's collection order is JP, KR, SC, TC, HK.
-FONT_CANDIDATES = [
-    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
-    ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", 2),
-    ("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc", 2),
-    ("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc", 2),
-]
-
 SEAL_RED = (200, 16, 16)
 HEADING_RE = re.compile(r"^([一二三四五六七八九十]+、|当事人$|请求事项$|事实和理由$|申请人承诺$|申请人$)")
+__all__ = ["FontMissing", "PdfInput", "find_font", "render_agreement", "render_plain_text"]
 
-
-class FontMissing(RuntimeError):
-    pass
-
-
-def find_font(candidates: list[tuple[str, int]] = FONT_CANDIDATES, env: str = "CONCORD_CJK_FONT") -> tuple[str, int]:
-    """The CJK font to embed: ``$CONCORD_CJK_FONT`` (``path`` or ``path#index``) or Noto Sans CJK SC."""
-    configured = os.environ.get(env)
-    if configured:
-        path, _, idx = configured.partition("#")
-        if not Path(path).is_file():
-            raise FontMissing(f"{env}={configured!r}: no such font file")
-        return path, int(idx or 0)
-    for path, idx in candidates:
-        if Path(path).is_file():
-            return path, idx
-    raise FontMissing("no CJK font found for the PDF: install Debian's fonts-noto-cjk package "
-                      "(apt-get install fonts-noto-cjk) or set CONCORD_CJK_FONT=/path/to/font.ttc#index")
-
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 def local_time(iso: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     try:
@@ -101,10 +73,11 @@ class PdfInput:
 
 
 class AgreementPdf(FPDF):
-    def __init__(self, footer_text: str) -> None:
+    def __init__(self, footer_text: str, drawn: str = "") -> None:
+        """``drawn``: every text the document will draw, to pick a font that has all its glyphs."""
         super().__init__(orientation="P", unit="mm", format="A4")
         self.footer_text = footer_text
-        path, idx = find_font()
+        path, idx = font_for(drawn + footer_text) if drawn else find_font()
         # One face only: embedding a second (bold) CJK subset doubles the render time, so headings are
         # drawn bold by stroking the regular outlines as well as filling them.
         self.add_font("cjk", "", path, collection_font_number=idx)
@@ -300,7 +273,11 @@ def _certificate(pdf: AgreementPdf, d: PdfInput) -> None:
 
 def render_agreement(d: PdfInput) -> bytes:
     """The agreement: title, body text, signature block, completion certificate."""
-    pdf = AgreementPdf(f"{d.content.number} · 核对码 {short_hash(d.document_hash)}")
+    import json
+
+    drawn = d.text + json.dumps(d.content.to_dict(), ensure_ascii=False) + json.dumps(
+        [r.payload for r in d.records], ensure_ascii=False) + d.verify_url
+    pdf = AgreementPdf(f"{d.content.number} · 核对码 {short_hash(d.document_hash)}", drawn)
     pdf.set_title(f"人民调解协议书 {d.content.number}")
     pdf.set_subject(f"document sha256 {d.document_hash}")
     pdf.set_author(d.content.unit_name)
@@ -321,7 +298,7 @@ def render_agreement(d: PdfInput) -> bytes:
 
 def render_plain_text(title: str, text: str, footer: str) -> bytes:
     """A plain document in the same style (the judicial confirmation application)."""
-    pdf = AgreementPdf(footer)
+    pdf = AgreementPdf(footer, title + text)
     pdf.set_title(title)
     pdf.add_page()
     lines = text.rstrip("\n").split("\n")

@@ -85,3 +85,35 @@ def test_device_summary() -> None:
 
     assert device_summary(UA_PHONE) == "手机 Android Chrome 126"
     assert device_summary("") == "未知设备"
+
+
+def test_fixed_labels_are_in_the_common_subset() -> None:
+    from pathlib import Path
+
+    from server.agreements import fonts, pdf
+
+    src = Path(pdf.__file__).read_text("utf-8") + Path(fonts.__file__).read_text("utf-8")
+    common = fonts.common_codepoints()
+    missing = {ch for ch in src if ord(ch) > 0x7F and ord(ch) not in common and not ch.isspace()}
+    assert not missing - {"✔", "✘"}, missing
+
+
+def test_rare_character_falls_back_to_the_full_font(keyring) -> None:  # type: ignore[no-untyped-def]
+    import pymupdf
+
+    from server.agreements.export import export_agreement_pdf
+    from server.agreements.fonts import common_font, font_for
+    from server.agreements.sample import sample_content, signed_sample
+
+    assert common_font() is not None
+    assert font_for("张三")[0] == common_font()
+    assert font_for("王堃")[0].endswith(".ttc")  # 堃 is outside GB 2312
+    d = sample_content().to_dict()
+    d["parties"][0]["name"] = "王堃"
+    from server.agreements.content import parse_content
+
+    data, sealer = signed_sample(keyring, parse_content(d))
+    pdf = export_agreement_pdf(data, keyring.public_keys(), sealer)
+    page = pymupdf.open(stream=pdf, filetype="pdf")[0]
+    glyphs = [c for span in page.get_texttrace() for c in span["chars"] if chr(c[0]) == "堃"]
+    assert glyphs and all(g[1] != 0 for g in glyphs)
