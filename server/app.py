@@ -31,6 +31,8 @@ FEATURES = [
     "server.views.directory",
     "server.api.cases",
     "server.agreements.api",
+    "server.sessions.api",
+    "server.rooms.signaling",
 ]
 
 MAX_BODY = 20 * 1024 * 1024  # evidence uploads; JSON bodies have their own smaller limits

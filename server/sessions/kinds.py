@@ -1,0 +1,128 @@
+"""What each session kind means for a live room: its roles, lobby policy and speaking rules.
+
+Plain Python, no I/O. The room (``server.rooms.room``) and the sessions API both read these rules, so
+a kind is defined in one place.
+
+- ``mediation`` (调解): a mediator with the parties, their agents, interpreters and experts. Everybody
+  may speak; parties wait in the lobby until a moderator admits them.
+- ``consultation`` (远程指导): staff ask an expert for guidance. Everybody may speak.
+- ``petition`` (视频信访): a hearing. The resident (role ``party``) and their agent speak when a moderator
+  gives them the floor; staff speak freely.
+- ``dispatch`` (视频调度): a briefing or supervision from a higher tier. Only hosts and mediators speak unless
+  given the floor; every staff member invited enters directly (they are the audience), parties wait.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+KINDS = ("mediation", "consultation", "petition", "dispatch")
+
+MODERATOR_ROLES = frozenset({"host", "mediator"})
+SYSTEM_ROLES = frozenset({"recorder"})
+# Every role a person can hold in a room (the recorder is a system peer, never invited).
+PERSON_ROLES = ("host", "mediator", "expert", "party", "agent", "interpreter", "observer")
+ROOM_ROLES = PERSON_ROLES + ("recorder",)
+
+
+class Speaking(StrEnum):
+    ALL = "all"  # everybody may speak
+    FLOOR_FOR_PARTIES = "floor_for_parties"  # parties and agents speak only with the floor
+    HOSTS_ONLY = "hosts_only"  # only moderators speak, others with the floor
+
+
+class Lobby(StrEnum):
+    # Outsiders (invitation links without a staff account) wait; staff of the hosting unit (or of a unit
+    # above it) enter directly; staff from elsewhere wait.
+    HOSTING_UNIT_DIRECT = "hosting_unit_direct"
+    # Every staff member enters directly; only outsiders wait.
+    STAFF_DIRECT = "staff_direct"
+
+
+@dataclass(frozen=True)
+class KindRules:
+    kind: str
+    label_zh: str
+    label_en: str
+    roles: frozenset[str]
+    # Role given to an invitation when the mediator does not choose one, and to staff joining by policy.
+    default_invite_role: str
+    lobby: Lobby
+    speaking: Speaking
+    # Roles that speak only with the floor under FLOOR_FOR_PARTIES.
+    floor_roles: frozenset[str] = frozenset({"party", "agent"})
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "label": {"zh": self.label_zh, "en": self.label_en},
+            "roles": sorted(self.roles),
+            "default_invite_role": self.default_invite_role,
+            "lobby": str(self.lobby),
+            "speaking": str(self.speaking),
+        }
+
+
+_ALL = frozenset(PERSON_ROLES)
+
+RULES: dict[str, KindRules] = {
+    "mediation": KindRules("mediation", "视频调解", "Mediation", _ALL, "party",
+                           Lobby.HOSTING_UNIT_DIRECT, Speaking.ALL),
+    "consultation": KindRules("consultation", "远程指导", "Consultation", _ALL, "expert",
+                              Lobby.HOSTING_UNIT_DIRECT, Speaking.ALL),
+    "petition": KindRules("petition", "视频信访", "Petition hearing", _ALL, "party",
+                          Lobby.HOSTING_UNIT_DIRECT, Speaking.FLOOR_FOR_PARTIES),
+    "dispatch": KindRules("dispatch", "视频调度", "Dispatch briefing",
+                          frozenset({"host", "mediator", "expert", "observer", "party"}), "observer",
+                          Lobby.STAFF_DIRECT, Speaking.HOSTS_ONLY),
+}
+
+
+def rules(kind: str) -> KindRules:
+    try:
+        return RULES[kind]
+    except KeyError:
+        raise ValueError(f"unknown session kind {kind!r}") from None
+
+
+def enters_directly(r: KindRules, role: str, *, staff: bool, of_hosting_unit: bool) -> bool:
+    """Whether a joiner skips the lobby (before the room lock is considered).
+
+    Moderator invitations enter directly: a mediator created them on purpose. Everybody else follows the
+    kind's lobby policy.
+    """
+    if role in MODERATOR_ROLES or role in SYSTEM_ROLES:
+        return True
+    if not staff:
+        return False
+    if r.lobby is Lobby.STAFF_DIRECT:
+        return True
+    return of_hosting_unit
+
+
+def may_speak(r: KindRules, role: str, has_floor: bool) -> bool:
+    """Speaking rule of the kind. Clients honour it (media is peer to peer; the server cannot cut audio)."""
+    if role in SYSTEM_ROLES:
+        return False
+    if has_floor or r.speaking is Speaking.ALL:
+        return True
+    if r.speaking is Speaking.FLOOR_FOR_PARTIES:
+        return role not in r.floor_roles
+    return role in MODERATOR_ROLES
+
+
+def staff_room_role(r: KindRules, *, creator: bool, can_host: bool, same_unit: bool, staff_role: str) -> str:
+    """The room role of a logged-in staff member joining their own session without an invitation.
+
+    The creator hosts. Staff who may host sessions of this kind at the session's own unit moderate as
+    ``mediator``; supervisors from a higher tier and everybody else watch as ``observer``, except experts,
+    who join as ``expert``.
+    """
+    if creator:
+        return "host"
+    if can_host and same_unit:
+        return "mediator"
+    if staff_role == "expert" and "expert" in r.roles:
+        return "expert"
+    return "observer"

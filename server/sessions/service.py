@@ -1,0 +1,387 @@
+"""Sessions and invitations: database operations and join-token rules (no aiohttp here).
+
+Join tokens are ``server.security.tokens`` tokens with purpose ``join``:
+- invitation: ``{"sid", "role", "name", "n": nonce}``; the ``invitations`` row (by nonce) must exist, belong
+  to the session and not be revoked, so revoking works before the token expires;
+- staff: ``{"sid", "role", "name", "staff": staff_id}``, issued to a logged-in staff member for their own
+  session (``POST /api/sessions/{id}/join-token``), short-lived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import ledger, ledger_store
+from server.db import Database, utcnow
+from server.directory.models import Staff, Unit
+from server.policy import Actor, can_host_session, can_view_session, within
+from server.security import tokens
+from server.sessions import kinds
+from server.sessions.models import Invitation, Session
+
+JOIN_PURPOSE = "join"
+STAFF_JOIN_TTL_S = 6 * 3600
+DEFAULT_INVITE_TTL_S = 72 * 3600
+MAX_INVITE_TTL_S = 30 * 24 * 3600
+JOINABLE_STATES = ("scheduled", "live", "interrupted")
+CHECK_METHODS = ("none", "id_last4", "code")
+ID_LAST4 = re.compile(r"^[0-9]{3}[0-9X]$")
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+class SessionError(Exception):
+    """A refusal with a stable code; the API maps ``status``; the socket sends ``code``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RoomMeta:
+    """What a node needs to open a session's room (identical on every node)."""
+
+    session_id: int
+    kind: str
+    title: str
+    # Names the room's command log; includes the creation time so a reset database never meets an old log.
+    key: str
+
+
+@dataclass(frozen=True)
+class JoinGrant:
+    meta: RoomMeta
+    role: str
+    name: str
+    identity: str
+    direct: bool
+    check_method: str
+    check_hash: str | None
+    nonce: str | None
+    staff_id: int | None
+
+
+def room_meta(s: Session) -> RoomMeta:
+    stamp = int(s.created_at.timestamp() * 1_000_000) if s.created_at else 0
+    return RoomMeta(s.id, s.kind, s.title, f"{s.id}:{stamp}")
+
+
+def iso(dt: datetime | None) -> str | None:
+    return ledger.format_time(dt) if dt else None
+
+
+def session_json(s: Session, unit: Unit) -> dict[str, Any]:
+    return {
+        "id": s.id, "kind": s.kind, "title": s.title, "unit": unit.code, "unit_name": unit.name,
+        "case_id": s.case_id, "state": s.state, "scheduled_at": iso(s.scheduled_at), "started_at": iso(s.started_at),
+        "ended_at": iso(s.ended_at), "created_by": s.created_by, "created_at": iso(s.created_at),
+        "rules": kinds.rules(s.kind).as_dict(),
+    }
+
+
+def parse_time(value: str) -> datetime:
+    """ISO 8601; a time without an offset is read as China Standard Time (the users' wall clock)."""
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise SessionError(400, "invalid_field", "scheduled_at must be ISO 8601") from e
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=LOCAL_TZ)
+    return dt.astimezone(UTC)
+
+
+def check_hash(secret: bytes, nonce: str, value: str) -> str:
+    return hmac.new(secret, f"join-check:{nonce}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_matches(secret: bytes, grant: JoinGrant, value: Any) -> bool:
+    if grant.check_method == "none":
+        return True
+    if not isinstance(value, str) or grant.check_hash is None or grant.nonce is None:
+        return False
+    got = check_hash(secret, grant.nonce, normalise_check(grant.check_method, value))
+    return hmac.compare_digest(got, grant.check_hash)
+
+
+def normalise_check(method: str, value: str) -> str:
+    v = value.strip().upper()
+    return v
+
+
+# ---- permissions ---------------------------------------------------------------------------------
+
+
+def can_manage(actor: Actor, s: Session, unit: Unit) -> bool:
+    """Create invitations, cancel, end: the creator, or whoever may host this kind at this unit."""
+    return actor.id == s.created_by or can_host_session(actor, unit.path, s.kind)
+
+
+async def _invited(db_s: AsyncSession, session_id: int, staff_id: int) -> Invitation | None:
+    return (await db_s.execute(
+        select(Invitation).where(Invitation.session_id == session_id, Invitation.staff_id == staff_id,
+                                 Invitation.revoked.is_(False)).order_by(Invitation.id.desc()).limit(1)
+    )).scalar_one_or_none()
+
+
+async def load(db_s: AsyncSession, actor: Actor, session_id: int) -> tuple[Session, Unit]:
+    """The session if the actor may see it (own subtree, or invited by account); 404 otherwise."""
+    row = (await db_s.execute(
+        select(Session, Unit).join(Unit, Session.unit_id == Unit.id).where(Session.id == session_id)
+    )).first()
+    if row is None:
+        raise SessionError(404, "not_found", "no such session")
+    s, unit = row
+    if not can_view_session(actor, unit.path) and await _invited(db_s, s.id, actor.id) is None:
+        raise SessionError(404, "not_found", "no such session")
+    return s, unit
+
+
+# ---- sessions ------------------------------------------------------------------------------------
+
+
+async def create_session(db_s: AsyncSession, actor: Actor, *, kind: str, title: str, unit_code: str,
+                         case_id: int | None, scheduled_at: datetime | None) -> tuple[Session, Unit]:
+    if kind not in kinds.KINDS:
+        raise SessionError(400, "invalid_field", f"kind must be one of {', '.join(kinds.KINDS)}")
+    unit = (await db_s.execute(select(Unit).where(Unit.code == unit_code))).scalar_one_or_none()
+    if unit is None or not within(actor, unit.path):
+        raise SessionError(404, "not_found", f"unknown unit {unit_code!r}")
+    if not can_host_session(actor, unit.path, kind):
+        raise SessionError(403, "forbidden", f"your role may not host a {kind} session for this unit")
+    s = Session(kind=kind, title=title, unit_id=unit.id, case_id=case_id, state="scheduled",
+                scheduled_at=scheduled_at, created_by=actor.id, created_at=utcnow(), settings={})
+    db_s.add(s)
+    await db_s.flush()
+    await ledger_store.append(db_s, ledger.session_chain(s.id), "session_created", {
+        "kind": kind, "title": title, "unit": unit.code, "case_id": case_id, "by": actor.id,
+        "by_name": actor.name, "scheduled_at": iso(scheduled_at)})
+    return s, unit
+
+
+async def list_sessions(db_s: AsyncSession, actor: Actor, *, state: str | None = None, kind: str | None = None,
+                        unit_path: str | None = None, case_id: int | None = None,
+                        limit: int = 100) -> list[tuple[Session, Unit]]:
+    invited = select(Invitation.session_id).where(Invitation.staff_id == actor.id, Invitation.revoked.is_(False))
+    root = unit_path or actor.unit_path
+    visible = Unit.path.startswith(root, autoescape=True)
+    if unit_path is None:
+        visible = or_(visible, Session.id.in_(invited))
+    q = select(Session, Unit).join(Unit, Session.unit_id == Unit.id).where(visible)
+    if state:
+        q = q.where(Session.state == state)
+    if kind:
+        q = q.where(Session.kind == kind)
+    if case_id is not None:
+        q = q.where(Session.case_id == case_id)
+    q = q.order_by(Session.id.desc()).limit(limit)
+    return [(s, u) for s, u in (await db_s.execute(q)).all()]
+
+
+async def set_state(db_s: AsyncSession, s: Session, state: str, actor: Actor | None, reason: str) -> None:
+    now = utcnow()
+    s.state = state
+    if state == "ended" and s.ended_at is None:
+        s.ended_at = now
+    s.version += 1
+    await ledger_store.append(db_s, ledger.session_chain(s.id), f"session_{state}", {
+        "reason": reason, "by": actor.id if actor else None, "by_name": actor.name if actor else None})
+
+
+# ---- invitations ---------------------------------------------------------------------------------
+
+
+def _sign(secret: bytes, payload: dict[str, Any], expires_at: datetime) -> str:
+    # Signing with now=0 and ttl=expiry makes the token reproducible from the row (for re-sharing links).
+    return tokens.sign(secret, JOIN_PURPOSE, payload, ttl_s=int(expires_at.timestamp()), now=0)
+
+
+def invitation_token(secret: bytes, inv: Invitation) -> str:
+    return _sign(secret, {"sid": inv.session_id, "role": inv.role, "name": inv.name, "n": inv.nonce},
+                 inv.expires_at)
+
+
+def join_url(token: str) -> str:
+    return f"/join/{token}"
+
+
+def invitation_json(secret: bytes, inv: Invitation, *, with_token: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": inv.id, "role": inv.role, "name": inv.name, "staff_id": inv.staff_id,
+        "check": inv.check_method, "expires_at": iso(inv.expires_at), "revoked": inv.revoked,
+        "created_at": iso(inv.created_at),
+    }
+    if with_token and not inv.revoked:
+        token = invitation_token(secret, inv)
+        out["token"] = token
+        out["url"] = join_url(token)
+    return out
+
+
+async def create_invitation(db_s: AsyncSession, secret: bytes, actor: Actor, s: Session, unit: Unit, *,
+                            role: str, name: str | None, username: str | None, check_method: str,
+                            check_value: str | None, ttl_s: int | None) -> tuple[Invitation, str | None]:
+    """Returns the invitation and, for the ``code`` method, the 6-digit code (shown once, kept hashed)."""
+    if not can_manage(actor, s, unit):
+        raise SessionError(403, "forbidden", "only the session's hosts may invite")
+    if s.state not in JOINABLE_STATES:
+        raise SessionError(409, "session_closed", f"the session is {s.state}")
+    r = kinds.rules(s.kind)
+    if role not in r.roles:
+        raise SessionError(400, "invalid_field", f"role must be one of {', '.join(sorted(r.roles))}")
+    staff_id = None
+    if username:
+        staff = (await db_s.execute(select(Staff).where(Staff.username == username))).scalar_one_or_none()
+        if staff is None or not staff.active:
+            raise SessionError(404, "not_found", f"unknown staff account {username!r}")
+        staff_id = staff.id
+        name = name or staff.name
+    if not name or not name.strip():
+        raise SessionError(400, "missing_field", "missing field: name")
+    if check_method not in CHECK_METHODS:
+        raise SessionError(400, "invalid_field", "check.method must be id_last4 or code")
+    nonce = secrets.token_hex(16)
+    code = None
+    hashed = None
+    if check_method == "id_last4":
+        v = normalise_check(check_method, check_value or "")
+        if not ID_LAST4.match(v):
+            raise SessionError(400, "invalid_field", "check.value must be the last 4 characters of an ID number")
+        hashed = check_hash(secret, nonce, v)
+    elif check_method == "code":
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        hashed = check_hash(secret, nonce, code)
+    now = utcnow()
+    if ttl_s is None:
+        ttl_s = DEFAULT_INVITE_TTL_S
+        if s.scheduled_at is not None:
+            ttl_s = max(ttl_s, int((s.scheduled_at - now).total_seconds()) + 24 * 3600)
+    ttl_s = max(60, min(int(ttl_s), MAX_INVITE_TTL_S))
+    inv = Invitation(session_id=s.id, role=role, name=name.strip(), staff_id=staff_id, check_method=check_method,
+                     check_hash=hashed, nonce=nonce, created_at=now,
+                     expires_at=(now + timedelta(seconds=ttl_s)).replace(microsecond=0), revoked=False)
+    db_s.add(inv)
+    await db_s.flush()
+    await ledger_store.append(db_s, ledger.session_chain(s.id), "invitation_created", {
+        "invitation": inv.id, "role": role, "name": inv.name, "staff_id": staff_id, "check": check_method,
+        "by": actor.id, "by_name": actor.name, "expires_at": iso(inv.expires_at)})
+    return inv, code
+
+
+async def revoke_invitation(db_s: AsyncSession, actor: Actor, s: Session, unit: Unit, inv_id: int) -> Invitation:
+    if not can_manage(actor, s, unit):
+        raise SessionError(403, "forbidden", "only the session's hosts may revoke invitations")
+    inv = (await db_s.execute(select(Invitation).where(Invitation.id == inv_id, Invitation.session_id == s.id))
+           ).scalar_one_or_none()
+    if inv is None:
+        raise SessionError(404, "not_found", "no such invitation")
+    if not inv.revoked:
+        inv.revoked = True
+        await ledger_store.append(db_s, ledger.session_chain(s.id), "invitation_revoked", {
+            "invitation": inv.id, "name": inv.name, "by": actor.id, "by_name": actor.name})
+    return inv
+
+
+async def list_invitations(db_s: AsyncSession, session_id: int) -> list[Invitation]:
+    return list((await db_s.execute(
+        select(Invitation).where(Invitation.session_id == session_id).order_by(Invitation.id))).scalars())
+
+
+# ---- joining -------------------------------------------------------------------------------------
+
+
+async def staff_join_role(db_s: AsyncSession, actor: Actor, s: Session, unit: Unit) -> str:
+    inv = await _invited(db_s, s.id, actor.id)
+    if inv is not None:
+        return inv.role
+    r = kinds.rules(s.kind)
+    return kinds.staff_room_role(r, creator=actor.id == s.created_by,
+                                 can_host=can_host_session(actor, unit.path, s.kind),
+                                 same_unit=actor.unit_id == unit.id, staff_role=actor.role)
+
+
+def staff_join_token(secret: bytes, actor: Actor, s: Session, role: str) -> str:
+    return tokens.sign(secret, JOIN_PURPOSE, {"sid": s.id, "role": role, "name": actor.name, "staff": actor.id},
+                       STAFF_JOIN_TTL_S)
+
+
+async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint: int | None = None,
+                       now: float | None = None) -> JoinGrant:
+    """Verify a join token against the database. Raises SessionError with a socket error code."""
+    try:
+        body = tokens.verify(secret, JOIN_PURPOSE, token, now=now)
+    except tokens.TokenError as e:
+        raise SessionError(401, e.code, e.message) from None
+    sid, role, name = body.get("sid"), body.get("role"), body.get("name")
+    if not isinstance(sid, int) or not isinstance(role, str) or not isinstance(name, str):
+        raise SessionError(401, "token_malformed", "malformed token")
+    if session_hint is not None and session_hint != sid:
+        raise SessionError(403, "wrong_session", "this invitation is for another session")
+    async with db.session() as db_s:
+        row = (await db_s.execute(
+            select(Session, Unit).join(Unit, Session.unit_id == Unit.id).where(Session.id == sid))).first()
+        if row is None:
+            raise SessionError(403, "wrong_session", "the session of this invitation does not exist")
+        s, unit = row
+        if s.state == "cancelled":
+            raise SessionError(410, "session_cancelled", "this session was cancelled")
+        if s.state not in JOINABLE_STATES:
+            raise SessionError(410, "session_ended", "this session has ended")
+        r = kinds.rules(s.kind)
+        staff_unit: Unit | None = None
+        staff_id: int | None = None
+        nonce: str | None = None
+        method, hashed = "none", None
+        if "n" in body:
+            inv = (await db_s.execute(select(Invitation).where(Invitation.nonce == body["n"]))).scalar_one_or_none()
+            if inv is None or inv.session_id != sid:
+                raise SessionError(403, "wrong_session", "this invitation is not for this session")
+            if inv.revoked:
+                raise SessionError(403, "token_revoked", "this invitation was withdrawn")
+            role, name, nonce = inv.role, inv.name, inv.nonce
+            method, hashed = inv.check_method, inv.check_hash
+            staff_id = inv.staff_id
+        elif isinstance(body.get("staff"), int):
+            staff_id = body["staff"]
+        else:
+            raise SessionError(401, "token_malformed", "malformed token")
+        if staff_id is not None:
+            srow = (await db_s.execute(select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id)
+                                       .where(Staff.id == staff_id))).first()
+            if srow is None or not srow[0].active:
+                raise SessionError(403, "token_revoked", "this staff account is no longer active")
+            staff_unit = srow[1]
+    if role not in r.roles:
+        raise SessionError(403, "forbidden", f"role {role!r} does not take part in a {s.kind} session")
+    of_unit = staff_unit is not None and unit.path.startswith(staff_unit.path)
+    direct = kinds.enters_directly(r, role, staff=staff_id is not None, of_hosting_unit=of_unit)
+    identity = f"staff:{staff_id}" if staff_id is not None else f"inv:{nonce}"
+    return JoinGrant(meta=room_meta(s), role=role, name=name, identity=identity, direct=direct,
+                     check_method=method, check_hash=hashed, nonce=nonce, staff_id=staff_id)
+
+
+async def describe_join(db: Database, secret: bytes, token: str) -> dict[str, Any]:
+    """What the join page shows before joining: the session, the invitee and which check is asked."""
+    grant = await resolve_join(db, secret, token)
+    async with db.session() as db_s:
+        row = (await db_s.execute(select(Session, Unit).join(Unit, Session.unit_id == Unit.id)
+                                  .where(Session.id == grant.meta.session_id))).first()
+    assert row is not None
+    s, unit = row
+    return {
+        "session": {"id": s.id, "kind": s.kind, "title": s.title, "unit": unit.code, "unit_name": unit.name,
+                    "state": s.state, "scheduled_at": iso(s.scheduled_at),
+                    "rules": kinds.rules(s.kind).as_dict()},
+        "role": grant.role, "name": grant.name, "check": grant.check_method, "lobby": not grant.direct,
+    }

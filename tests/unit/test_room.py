@@ -1,0 +1,674 @@
+"""Every Room transition and permission, on the pure state machine (no sockets, no clock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from server.rooms.permissions import MODERATOR_ACTIONS, PARTICIPANT_ACTIONS, allowed
+from server.rooms.room import (
+    CLOSE_ENDED,
+    CLOSE_REMOVED,
+    CLOSE_REPLACED,
+    Close,
+    Record,
+    RecordingChanged,
+    Room,
+    RoomError,
+    Send,
+    SessionState,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def to(effects: list, peer_id: str) -> list[dict[str, Any]]:
+    """Messages addressed to ``peer_id``."""
+    return [e.msg for e in effects if isinstance(e, Send) and any(t[0] == peer_id for t in e.to)]
+
+
+def types(effects: list, peer_id: str) -> list[str]:
+    return [m["type"] for m in to(effects, peer_id)]
+
+
+def records(effects: list) -> list[str]:
+    return [e.type for e in effects if isinstance(e, Record)]
+
+
+def closes(effects: list) -> list[tuple[str, int]]:
+    return [(e.to[0], e.code) for e in effects if isinstance(e, Close)]
+
+
+class R:
+    """A room plus helpers to join people the way the handler does."""
+
+    def __init__(self, kind: str = "mediation") -> None:
+        self.clock = Clock()
+        self.room = Room(7, kind, "土地纠纷调解", clock=self.clock)
+        self.n = 0
+
+    def join(self, pid: str, role: str = "party", *, direct: bool | None = None, identity: str | None = None,
+             resume: str | None = None, system: bool = False) -> list:
+        self.n += 1
+        if direct is None:
+            direct = role != "party"
+        return self.room.join(peer_id=pid, name=f"名{pid}", role=role, identity=identity or f"id:{pid}",
+                              node="n1", conn=f"c{self.n}", new_resume_hash=f"h{self.n}", direct=direct,
+                              resume_hash=resume, system=system)
+
+    def host_and_parties(self, *parties: str) -> None:
+        self.join("host", "host")
+        for p in parties:
+            self.join(p, "party")
+            self.room.admit("host", p)
+
+
+# ---- joining, lobby and admission ----------------------------------------------------------------
+
+
+def test_host_join_welcomes_and_goes_live() -> None:
+    r = R()
+    eff = r.join("host", "host")
+    welcome = to(eff, "host")[0]
+    assert welcome["type"] == "welcome" and welcome["peer_id"] == "host" and welcome["role"] == "host"
+    assert welcome["peers"] == [] and welcome["room"]["state"] == "live"
+    assert SessionState("live") in eff
+    assert records(eff) == ["peer_joined", "session_live"]
+    assert r.room.live
+
+
+def test_party_waits_in_lobby_and_moderator_gets_knock() -> None:
+    r = R()
+    r.join("host", "host")
+    eff = r.join("a", "party")
+    assert types(eff, "a") == ["lobby"]
+    knock = to(eff, "host")[0]
+    assert knock == {"type": "knock", "peer": {"id": "a", "name": "名a", "role": "party"}}
+    assert records(eff) == ["lobby_waiting"]
+    assert not r.room.peers["a"].admitted
+
+
+def test_lobby_before_any_host_then_host_gets_knocks() -> None:
+    r = R()
+    r.join("a", "party")
+    r.join("b", "party")
+    assert not r.room.live
+    eff = r.join("host", "host")
+    assert types(eff, "host") == ["welcome", "knock", "knock"]
+    assert [m["peer"]["id"] for m in to(eff, "host") if m["type"] == "knock"] == ["a", "b"]
+    # Lobby peers do not see the host arrive.
+    assert to(eff, "a") == [] and to(eff, "b") == []
+
+
+def test_admit_sends_welcome_and_peer_joined() -> None:
+    r = R()
+    r.join("host", "host")
+    r.join("a", "party")
+    eff = r.room.admit("host", "a")
+    w = to(eff, "a")[0]
+    assert w["type"] == "welcome" and [p["id"] for p in w["peers"]] == ["host"]
+    assert to(eff, "host") == [{"type": "peer-joined", "peer": r.room.peer_json(r.room.peers["a"])}]
+    assert records(eff) == ["admitted"]
+    assert r.room.admit("host", "a") == []  # idempotent
+
+
+def test_deny_closes_and_bans() -> None:
+    r = R()
+    r.join("host", "host")
+    r.join("a", "party")
+    eff = r.room.deny("host", "a")
+    assert to(eff, "a")[0]["code"] == "denied"
+    assert ("a", CLOSE_REMOVED) in closes(eff)
+    assert "a" not in r.room.peers
+    assert "denied" in records(eff)
+    with pytest.raises(RoomError) as e:
+        r.join("a2", "party", identity="id:a")
+    assert e.value.code == "removed"
+
+
+def test_deny_admitted_peer_is_refused() -> None:
+    r = R()
+    r.host_and_parties("a")
+    with pytest.raises(RoomError) as e:
+        r.room.deny("host", "a")
+    assert e.value.code == "invalid_field"
+
+
+def test_staff_direct_and_lock_sends_everyone_but_moderators_to_lobby() -> None:
+    r = R()
+    r.join("host", "host")
+    assert types(r.join("ex", "expert", direct=True), "ex") == ["welcome"]
+    r.room.lock("host", True)
+    assert types(r.join("ob", "observer", direct=True), "ob") == ["lobby"]
+    assert types(r.join("m2", "mediator"), "m2")[0] == "welcome"
+    r.room.lock("host", False)
+    assert types(r.join("ob2", "observer", direct=True), "ob2") == ["welcome"]
+
+
+def test_role_not_in_kind_is_refused() -> None:
+    r = R("dispatch")
+    with pytest.raises(RoomError) as e:
+        r.join("x", "agent")
+    assert e.value.code == "forbidden"
+
+
+def test_room_full() -> None:
+    r = R()
+    r.room.max_peers = 2
+    r.join("host", "host")
+    r.join("a")
+    with pytest.raises(RoomError) as e:
+        r.join("b")
+    assert e.value.code == "room_full"
+
+
+def test_duplicate_peer_id_refused() -> None:
+    r = R()
+    r.join("host", "host")
+    with pytest.raises(RoomError) as e:
+        r.join("host", "mediator", identity="other")
+    assert e.value.code == "conflict"
+
+
+# ---- moderator permissions ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action,call", [
+    ("admit", lambda room: room.admit("a", "b")),
+    ("deny", lambda room: room.deny("a", "b")),
+    ("mute", lambda room: room.mute("a", "host", "audio")),
+    ("remove", lambda room: room.remove("a", "host")),
+    ("lock", lambda room: room.lock("a", True)),
+    ("move", lambda room: room.move("a", "host", "x")),
+    ("floor", lambda room: room.give_floor("a", "a")),
+    ("recording", lambda room: room.set_recording("a", True)),
+    ("end", lambda room: room.end("a")),
+])
+def test_party_cannot_moderate(action: str, call) -> None:  # type: ignore[no-untyped-def]
+    r = R()
+    r.host_and_parties("a")
+    r.join("b", "party")
+    with pytest.raises(RoomError) as e:
+        call(r.room)
+    assert e.value.code == "forbidden"
+
+
+@pytest.mark.parametrize("kind", ["mediation", "consultation", "petition", "dispatch"])
+def test_permission_table(kind: str) -> None:
+    for role in ("host", "mediator"):
+        assert all(allowed(kind, role, a) for a in MODERATOR_ACTIONS | PARTICIPANT_ACTIONS)
+    for role in ("expert", "party", "agent", "interpreter", "observer"):
+        assert not any(allowed(kind, role, a) for a in MODERATOR_ACTIONS)
+        assert all(allowed(kind, role, a) for a in PARTICIPANT_ACTIONS)
+    assert allowed(kind, "recorder", "signal") and not allowed(kind, "recorder", "chat")
+    assert not allowed(kind, "recorder", "consent")
+
+
+def test_lobby_peer_may_only_leave_or_ping() -> None:
+    r = R()
+    r.join("host", "host")
+    r.join("a", "party")
+    for call in (lambda: r.room.chat("a", "hi"), lambda: r.room.hand("a", True),
+                 lambda: r.room.consent("a", True), lambda: r.room.admit("a", "a")):
+        with pytest.raises(RoomError) as e:
+            call()
+        assert e.value.code == "not_admitted"
+    assert "a" not in r.room.peers or r.room.leave("a")
+
+
+def test_mediator_may_not_remove_host_but_host_may_remove_mediator() -> None:
+    r = R()
+    r.join("host", "host")
+    r.join("m", "mediator")
+    with pytest.raises(RoomError):
+        r.room.remove("m", "host")
+    eff = r.room.remove("host", "m")
+    assert types(eff, "m") == ["removed"]
+
+
+def test_cannot_remove_self_or_recorder() -> None:
+    r = R()
+    r.join("host", "host")
+    with pytest.raises(RoomError):
+        r.room.remove("host", "host")
+    r.room.set_recording("host", True)
+    r.join("rec", "recorder", system=True)
+    with pytest.raises(RoomError):
+        r.room.remove("host", "rec")
+    with pytest.raises(RoomError):
+        r.room.mute("host", "rec", "audio")
+    with pytest.raises(RoomError):
+        r.room.move("host", "rec", "x")
+
+
+# ---- moderation transitions -----------------------------------------------------------------------
+
+
+def test_remove_closes_bans_and_tells_others() -> None:
+    r = R()
+    r.host_and_parties("a", "b")
+    eff = r.room.remove("host", "a")
+    assert types(eff, "a") == ["removed"]
+    assert ("a", CLOSE_REMOVED) in closes(eff)
+    assert {"type": "peer-left", "peer_id": "a", "reason": "removed"} in to(eff, "b")
+    assert "removed" in records(eff) and "a" not in r.room.peers
+    with pytest.raises(RoomError):
+        r.join("a-again", "party", identity="id:a")
+
+
+def test_remove_lobby_peer_is_deny() -> None:
+    r = R()
+    r.join("host", "host")
+    r.join("a")
+    eff = r.room.remove("host", "a")
+    assert to(eff, "a")[0]["code"] == "denied"
+
+
+def test_mute() -> None:
+    r = R()
+    r.host_and_parties("a", "b")
+    eff = r.room.mute("host", "a", "audio")
+    assert to(eff, "a")[0] == {"type": "muted", "kind": "audio", "by": "host"}
+    upd = [m for m in to(eff, "b") if m["type"] == "peer-updated"][0]
+    assert upd["peer"]["audio"] is False and upd["peer"]["video"] is True
+    with pytest.raises(RoomError):
+        r.room.mute("host", "a", "smell")
+    with pytest.raises(RoomError):
+        r.room.mute("host", "nobody", "audio")
+
+
+def test_lock_broadcasts_room() -> None:
+    r = R()
+    r.host_and_parties("a")
+    eff = r.room.lock("host", True)
+    assert to(eff, "a")[0]["room"]["locked"] is True
+    assert records(eff) == ["lock"]
+
+
+def test_move_to_subroom_and_back() -> None:
+    r = R()
+    r.host_and_parties("a", "b")
+    eff = r.room.move("host", "a", "甲方室")
+    assert to(eff, "a")[0] == {"type": "moved", "subroom": "甲方室", "peers": []}
+    assert any(m["type"] == "peer-updated" and m["peer"]["subroom"] == "甲方室" for m in to(eff, "b"))
+    assert r.room.room_json()["subrooms"] == ["甲方室"]
+    eff = r.room.move("host", "host", "甲方室")
+    assert to(eff, "host")[0] == {"type": "moved", "subroom": "甲方室", "peers": ["a"]}
+    assert r.room.move("host", "host", "甲方室") == []  # already there
+    eff = r.room.move("host", "a", None)
+    assert to(eff, "a")[0]["peers"] == ["b"]
+    assert "moved" in records(eff)
+
+
+def test_move_validates_name_and_target() -> None:
+    r = R()
+    r.host_and_parties("a")
+    r.join("b")
+    for bad in ("", "   ", "x" * 41, 5):
+        with pytest.raises(RoomError):
+            r.room.move("host", "a", bad)  # type: ignore[arg-type]
+    with pytest.raises(RoomError) as e:
+        r.room.move("host", "b", "x")  # still in the lobby
+    assert e.value.code == "unknown_peer"
+
+
+def test_floor_and_hands() -> None:
+    r = R("petition")
+    r.host_and_parties("a", "b")
+    assert r.room.peer_json(r.room.peers["a"])["may_speak"] is False  # petition: resident needs the floor
+    assert r.room.peer_json(r.room.peers["host"])["may_speak"] is True
+    r.room.hand("a", True)
+    r.room.hand("b", True)
+    assert r.room.hands == ["a", "b"]
+    assert r.room.hand("a", True) == []  # no change
+    eff = r.room.give_floor("host", "a")
+    assert r.room.floor == "a" and r.room.hands == ["b"] and not r.room.peers["a"].hand
+    upd = [m for m in to(eff, "b") if m["type"] == "peer-updated"]
+    assert upd[0]["peer"]["id"] == "a" and upd[0]["peer"]["may_speak"] is True
+    eff = r.room.give_floor("host", "b")
+    ids = [m["peer"]["id"] for m in to(eff, "host") if m["type"] == "peer-updated"]
+    assert sorted(ids) == ["a", "b"]
+    r.room.give_floor("host", None)
+    assert r.room.floor is None
+    r.room.hand("b", False)
+    assert r.room.hands == []
+    assert "floor" in records(eff)
+
+
+def test_dispatch_only_hosts_speak() -> None:
+    r = R("dispatch")
+    r.join("host", "host")
+    r.join("ob", "observer", direct=True)
+    assert r.room.may_speak(r.room.peers["host"]) and not r.room.may_speak(r.room.peers["ob"])
+    r.room.give_floor("host", "ob")
+    assert r.room.may_speak(r.room.peers["ob"])
+
+
+def test_mediation_everybody_speaks() -> None:
+    r = R()
+    r.host_and_parties("a")
+    assert r.room.may_speak(r.room.peers["a"])
+
+
+def test_leaving_clears_floor_and_hand() -> None:
+    r = R()
+    r.host_and_parties("a", "b")
+    r.room.hand("b", True)
+    r.room.give_floor("host", "a")
+    r.room.leave("a")
+    r.room.leave("b")
+    assert r.room.floor is None and r.room.hands == []
+
+
+# ---- chat, consent, media ---------------------------------------------------------------------------
+
+
+def test_chat_stays_in_subroom() -> None:
+    r = R()
+    r.host_and_parties("a", "b")
+    r.room.move("host", "a", "甲")
+    eff = r.room.chat("b", " 你好 ", now=1_700_000_000.5)
+    msg = to(eff, "host")[0]
+    assert msg["type"] == "chat" and msg["from"] == "b" and msg["text"] == "你好"
+    assert msg["at"] == "2023-11-14T22:13:20.500000Z"
+    assert to(eff, "a") == []
+    assert records(eff) == ["chat"]
+    with pytest.raises(RoomError):
+        r.room.chat("b", "   ")
+    with pytest.raises(RoomError):
+        r.room.chat("b", "x" * 2001)
+
+
+def test_consent_is_broadcast_and_ledgered() -> None:
+    r = R()
+    r.host_and_parties("a")
+    eff = r.room.consent("a", False)
+    assert to(eff, "host")[0]["peer"]["consent"] is False
+    assert [e.data for e in eff if isinstance(e, Record)] == [
+        {"peer": "a", "name": "名a", "role": "party", "recording": False}]
+
+
+def test_media_state_is_shown_not_ledgered() -> None:
+    r = R()
+    r.host_and_parties("a")
+    eff = r.room.media("a", False, None)
+    assert to(eff, "host")[0]["peer"]["audio"] is False and records(eff) == []
+
+
+# ---- recording ---------------------------------------------------------------------------------------
+
+
+def test_recording_on_off_with_recorder_peer() -> None:
+    r = R()
+    r.host_and_parties("a")
+    with pytest.raises(RoomError) as e:
+        r.join("rec", "recorder", system=True)
+    assert e.value.code == "not_recording"
+    eff = r.room.set_recording("host", True)
+    assert RecordingChanged(True, ()) in eff and records(eff) == ["recording_on"]
+    assert to(eff, "a")[0]["room"]["recording"] is True
+    eff = r.join("rec", "recorder", system=True)
+    assert to(eff, "a")[0]["type"] == "peer-joined" and to(eff, "a")[0]["peer"]["role"] == "recorder"
+    assert [p["id"] for p in to(eff, "rec")[0]["peers"]] == ["host", "a"]
+    eff = r.room.set_recording("host", False)
+    assert "rec" not in r.room.peers
+    assert {"type": "peer-left", "peer_id": "rec", "reason": "recording_off"} in to(eff, "a")
+    assert RecordingChanged(False, ()) in eff and "recording_off" in records(eff)
+    assert r.room.set_recording("host", False) == []
+
+
+def test_recorder_cannot_be_joined_as_person_role() -> None:
+    r = R()
+    with pytest.raises(RoomError):
+        r.join("x", "recorder")
+    r.join("host", "host")
+    r.room.set_recording("host", True)
+    with pytest.raises(RoomError):
+        r.join("y", "party", system=True)
+
+
+def test_signal_rules_with_recorder_consent_and_subrooms() -> None:
+    r = R()
+    r.host_and_parties("a", "b")
+    r.room.set_recording("host", True)
+    r.join("rec", "recorder", system=True)
+    assert r.room.check_signal("a", "rec") == "no_consent"
+    r.room.consent("a", True)
+    assert r.room.check_signal("a", "rec") is None
+    assert r.room.check_signal("rec", "a") is None
+    r.room.move("host", "a", "私")
+    assert r.room.check_signal("a", "rec") == "other_subroom"  # private rooms unrecorded by default
+    r.room.set_recording("host", True, ["私"])
+    assert r.room.check_signal("a", "rec") is None
+    assert r.room.check_signal("a", "b") == "other_subroom"
+    assert r.room.check_signal("b", "host") is None
+    assert r.room.check_signal("b", "ghost") == "unknown_peer"
+    assert r.room.check_signal("b", "b") == "unknown_peer"
+
+
+def test_signal_not_to_or_from_lobby() -> None:
+    r = R()
+    r.join("host", "host")
+    r.join("a")
+    assert r.room.check_signal("a", "host") == "not_admitted"
+    assert r.room.check_signal("host", "a") == "unknown_peer"
+
+
+def test_recording_subroom_change_and_move_tells_recorder_peers() -> None:
+    r = R()
+    r.host_and_parties("a")
+    r.room.set_recording("host", True)
+    r.join("rec", "recorder", system=True)
+    r.room.consent("a", True)
+    eff = r.room.move("host", "a", "私")
+    assert to(eff, "a")[0]["peers"] == []  # the recorder is not in an unrecorded sub-room
+    r.room.move("host", "a", None)
+    eff = r.room.set_recording("host", True, ["私"])
+    assert records(eff) == ["recording_on"]
+    assert r.room.set_recording("host", True, ["私"]) == []
+    with pytest.raises(RoomError):
+        r.room.set_recording("host", True, [""])
+
+
+# ---- drops, resume and expiry ---------------------------------------------------------------------
+
+
+def test_drop_keeps_place_and_resume_takes_it_back() -> None:
+    r = R()
+    r.host_and_parties("a")
+    r.room.move("host", "a", "甲")
+    r.room.consent("a", True)
+    conn = r.room.peers["a"].conn
+    old_hash = r.room.peers["a"].resume_hash
+    eff = r.room.drop("a", conn)
+    assert to(eff, "host")[0]["peer"]["connected"] is False
+    assert r.room.drop("a", conn) == []  # once
+    r.clock.t += 30
+    eff = r.join("a-new-id", "party", identity="id:a", resume=old_hash)
+    w = to(eff, "a")[0]
+    assert w["type"] == "welcome" and w["peer_id"] == "a" and w["resumed"] is True
+    p = r.room.peers["a"]
+    assert p.subroom == "甲" and p.consent is True and p.connected and p.epoch == 1
+    assert "a-new-id" not in r.room.peers
+    assert to(eff, "host")[0]["peer"]["epoch"] == 1
+    assert "peer_resumed" in records(eff)
+
+
+def test_expiry_after_grace_removes_peer() -> None:
+    r = R()
+    r.host_and_parties("a")
+    r.room.drop("a", r.room.peers["a"].conn)
+    r.clock.t += 59
+    assert r.room.expired() == []
+    assert r.room.expire("a", 0) == []
+    r.clock.t += 1
+    assert r.room.expired() == [("a", 0)]
+    eff = r.room.expire("a", 0)
+    assert {"type": "peer-left", "peer_id": "a", "reason": "timeout"} in to(eff, "host")
+    assert "a" not in r.room.peers
+
+
+def test_expire_with_old_epoch_is_ignored_after_resume() -> None:
+    r = R()
+    r.host_and_parties("a")
+    r.room.drop("a", r.room.peers["a"].conn)
+    h = r.room.peers["a"].resume_hash
+    r.join("x", "party", identity="id:a", resume=h)
+    r.clock.t += 120
+    assert r.room.expire("a", 0) == []
+    assert "a" in r.room.peers
+
+
+def test_second_connection_replaces_first() -> None:
+    r = R()
+    r.host_and_parties("a")
+    old = r.room.peers["a"].conn
+    eff = r.join("zz", "party", identity="id:a")
+    assert ("a", CLOSE_REPLACED) in closes(eff)
+    assert r.room.peers["a"].conn != old
+    # The old socket's late close is ignored.
+    assert r.room.drop("a", old) == []
+    assert r.room.peers["a"].connected
+
+
+def test_resume_token_must_match_identity() -> None:
+    r = R()
+    r.host_and_parties("a")
+    h = r.room.peers["a"].resume_hash
+    r.join("b", "party", identity="id:b", resume=h)
+    assert "b" in r.room.peers and r.room.peers["a"].identity == "id:a"
+    assert r.room.resume_matches("id:a", h) and not r.room.resume_matches("id:b", h)
+
+
+def test_lobby_peer_resumes_into_lobby() -> None:
+    r = R()
+    r.join("host", "host")
+    r.join("a")
+    r.room.drop("a", r.room.peers["a"].conn)
+    eff = r.join("a2", identity="id:a")
+    assert types(eff, "a") == ["lobby"]
+
+
+def test_system_peer_drop_is_leave() -> None:
+    r = R()
+    r.join("host", "host")
+    r.room.set_recording("host", True)
+    r.join("rec", "recorder", system=True)
+    r.room.drop("rec", r.room.peers["rec"].conn)
+    assert "rec" not in r.room.peers
+
+
+# ---- ending --------------------------------------------------------------------------------------
+
+
+def test_last_person_leaving_ends_live_session() -> None:
+    r = R()
+    r.host_and_parties("a")
+    r.room.set_recording("host", True)
+    r.join("rec", "recorder", system=True)
+    r.room.leave("a")
+    eff = r.room.leave("host")
+    assert SessionState("ended") in eff and "session_ended" in records(eff)
+    assert RecordingChanged(False, ()) in eff
+    assert ("rec", CLOSE_ENDED) in closes(eff)
+    assert r.room.ended and r.room.empty
+    with pytest.raises(RoomError) as e:
+        r.join("late", "host")
+    assert e.value.code == "session_ended"
+
+
+def test_empty_room_that_never_went_live_does_not_end() -> None:
+    r = R()
+    r.join("a")
+    eff = r.room.leave("a")
+    assert not any(isinstance(e, SessionState) for e in eff)
+    assert r.room.empty and not r.room.ended
+    assert "peer_left" not in records(eff) and "lobby_left" in records(eff)
+
+
+def test_moderator_ends_for_everybody() -> None:
+    r = R()
+    r.host_and_parties("a")
+    r.join("b")
+    eff = r.room.end("host")
+    assert to(eff, "a")[0] == {"type": "room", "room": r.room.room_json()}
+    assert to(eff, "a")[0]["room"]["state"] == "ended"
+    assert sorted(c[0] for c in closes(eff)) == ["a", "b", "host"]
+    assert r.room.end("host") == []
+
+
+def test_timeout_of_last_peer_ends_session() -> None:
+    r = R()
+    r.join("host", "host")
+    r.room.drop("host", r.room.peers["host"].conn)
+    r.clock.t += 61
+    eff = r.room.expire("host", 0)
+    assert SessionState("ended") in eff
+
+
+# ---- the replicated command form -----------------------------------------------------------------
+
+
+def _join_cmd(pid: str, role: str = "party", **kw: Any) -> dict[str, Any]:
+    return {"op": "join", "peer_id": pid, "name": pid, "role": role, "identity": f"i:{pid}", "node": "n",
+            "conn": f"c-{pid}", "new_resume_hash": f"h-{pid}", "direct": role != "party", "at": 1.0, **kw}
+
+
+def test_apply_commands_and_refusals_become_errors() -> None:
+    room = Room(1, "mediation")
+    room.apply(_join_cmd("h", "host"))
+    room.apply(_join_cmd("a"))
+    eff = room.apply({"op": "msg", "peer": "a", "conn": "c-a", "message": {"type": "admit", "peer": "a"}, "at": 2})
+    assert to(eff, "a") == [{"type": "error", "code": "not_admitted", "message": "wait until a moderator admits you",
+                             "ref": "admit"}]
+    room.apply({"op": "msg", "peer": "h", "conn": "c-h", "message": {"type": "admit", "peer": "a"}, "at": 2})
+    eff = room.apply({"op": "msg", "peer": "a", "conn": "c-a", "message": {"type": "lock", "locked": True}})
+    assert to(eff, "a")[0]["code"] == "forbidden" and to(eff, "a")[0]["ref"] == "lock"
+    # A message from a replaced connection is ignored.
+    assert room.apply({"op": "msg", "peer": "a", "conn": "old", "message": {"type": "chat", "text": "x"}}) == []
+    eff = room.apply({"op": "msg", "peer": "a", "conn": "c-a", "message": {"type": "nope"}})
+    assert to(eff, "a")[0]["code"] == "unknown_type"
+
+
+def test_apply_join_refusal_closes_the_connection() -> None:
+    room = Room(1, "dispatch")
+    eff = room.apply(_join_cmd("x", "agent"))
+    assert to(eff, "x")[0]["code"] == "forbidden"
+    assert closes(eff) == [("x", 4400)]
+    assert room.empty
+
+
+def test_apply_drop_expire_end() -> None:
+    room = Room(1, "mediation")
+    room.apply(_join_cmd("h", "host"))
+    room.apply({"op": "drop", "peer": "h", "conn": "c-h", "at": 10.0})
+    assert room.apply({"op": "expire", "peer": "h", "epoch": 0, "at": 20.0}) == []
+    eff = room.apply({"op": "expire", "peer": "h", "epoch": 0, "at": 71.0})
+    assert SessionState("ended") in eff
+    room2 = Room(2, "mediation")
+    room2.apply(_join_cmd("h", "host"))
+    eff = room2.apply({"op": "end", "reason": "cancelled", "at": 5})
+    assert room2.ended and [e.data for e in eff if isinstance(e, Record)] == [{"reason": "cancelled", "by": None}]
+    assert room2.apply({"op": "bogus"}) == []
+
+
+def test_replicas_agree() -> None:
+    """Two replicas fed the same commands produce the same state and effects."""
+    cmds = [_join_cmd("h", "host"), _join_cmd("a"), _join_cmd("b"),
+            {"op": "msg", "peer": "h", "conn": "c-h", "message": {"type": "admit", "peer": "a"}, "at": 3},
+            {"op": "msg", "peer": "h", "conn": "c-h", "message": {"type": "move", "peer": "a", "subroom": "x"},
+             "at": 4},
+            {"op": "msg", "peer": "a", "conn": "c-a", "message": {"type": "chat", "text": "hi"}, "at": 5},
+            {"op": "drop", "peer": "a", "conn": "c-a", "at": 6}]
+    r1, r2 = Room(9, "mediation"), Room(9, "mediation")
+    for c in cmds:
+        assert r1.apply(dict(c)) == r2.apply(dict(c))
+    assert r1.room_json() == r2.room_json()
+    assert [r1.peer_json(p) for p in r1.peers.values()] == [r2.peer_json(p) for p in r2.peers.values()]
