@@ -5,6 +5,7 @@ performance, and the public verification endpoint. Handlers parse, authorise, ca
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -566,7 +567,8 @@ async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
     if not data:
         raise bad_request("the uploaded file is empty", "empty_file")
     trusted = trusted_keys(request.app)
-    result = await asyncio.get_running_loop().run_in_executor(None, verify_pdf, data, trusted)
+    result = await asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(verify_pdf, data, trusted, check_pades=True))
     out = result.as_dict()
     out["sha256"] = hashlib.sha256(data).hexdigest()
     return out

@@ -59,7 +59,7 @@ def verify_agreement(args: argparse.Namespace) -> int:
     if trusted is None and args.require_trusted:
         print("FAILED unknown_key: no trusted keyring (pass --keyring)", file=sys.stderr)
         return 1
-    result = verify_pdf(data, trusted)
+    result = verify_pdf(data, trusted, check_pades=True)
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=1))
     else:
@@ -69,6 +69,7 @@ def verify_agreement(args: argparse.Namespace) -> int:
                 print(f"  also {f}")
         for s in result.signers:
             print(f"  signed {s['seq']}: {s['name']} ({s['role']}) at {s['at']} via {s['check']} key {s['key_id']}")
+        print(f"  PDF signature (PAdES): {result.pdf_signature}")
         if result.trusted_by:
             print(f"  keys trusted by {result.trusted_by}")
         for w in result.warnings:

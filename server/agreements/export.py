@@ -26,6 +26,8 @@ class Sealer:
     unit: str
     key_id: str
     private_key: Ed25519PrivateKey
+    unit_name: str = ""
+    key_created_at: str = ""  # ISO 8601; the self-issued PAdES certificate starts then
 
     def sign(self, payload: dict[str, Any]) -> str:
         return b64(self.private_key.sign(canonical_json(payload)))
@@ -47,7 +49,7 @@ def build_manifest(d: PdfInput, keys: list[PublicKeyInfo], export: dict[str, Any
     }
 
 
-def export_agreement_pdf(d: PdfInput, keys: list[PublicKeyInfo], sealer: Sealer) -> bytes:
+def export_agreement_pdf(d: PdfInput, keys: list[PublicKeyInfo], sealer: Sealer, *, pades: bool = True) -> bytes:
     """The full export: the drawn PDF plus, as an incremental update, the sealed manifest attachment."""
     raw = render_agreement(d)
     pages = page_digests(PdfReader(io.BytesIO(raw)))
@@ -56,7 +58,23 @@ def export_agreement_pdf(d: PdfInput, keys: list[PublicKeyInfo], sealer: Sealer)
     needed = {r.payload["key_id"] for r in d.records} | {sealer.key_id}
     used = [k for k in keys if k.key_id in needed]
     manifest = build_manifest(d, used, record, sealer.sign(record))
-    return attach_manifest(raw, manifest)
+    out = attach_manifest(raw, manifest)
+    if pades:
+        out = pades_sign(out, sealer, d)
+    return out
+
+
+def pades_sign(pdf: bytes, sealer: Sealer, d: PdfInput) -> bytes:
+    from datetime import UTC, datetime
+
+    from server.agreements import pades
+
+    created = datetime.fromisoformat(sealer.key_created_at.replace("Z", "+00:00")) if sealer.key_created_at \
+        else datetime(2020, 1, 1, tzinfo=UTC)
+    cert = pades.unit_certificate(sealer.private_key, sealer.key_id, sealer.unit,
+                                  sealer.unit_name or d.content.unit_name, created)
+    return pades.sign_pdf(pdf, sealer.private_key, cert, reason=f"人民调解协议书 {d.content.number} 电子签章",
+                          location=d.content.unit_name)
 
 
 def attach_manifest(pdf: bytes, manifest: dict[str, Any]) -> bytes:

@@ -90,4 +90,5 @@ def signed_sample(keyring: Keyring, content: AgreementContent | None = None, *, 
     d = PdfInput(content=content, text=text, version=version, document_hash=doc_hash, state="effective",
                  records=state.records, images=images, verify_url=verify_url, exported_at=seal_at,
                  effective_at=seal_at)
-    return d, Sealer(content.unit_code, key_id, key)
+    created = next(k.created_at for k in keyring.public_keys(content.unit_code) if k.key_id == key_id)
+    return d, Sealer(content.unit_code, key_id, key, content.unit_name, created)

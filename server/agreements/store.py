@@ -384,7 +384,8 @@ async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str) -> PdfInput:
 
 def sealer(keyring: Keyring, unit: Unit) -> Sealer:
     kid, key = keyring.signing_key(unit.code)
-    return Sealer(unit.code, kid, key)
+    created = next((k.created_at for k in keyring.public_keys(unit.code) if k.key_id == kid), "")
+    return Sealer(unit.code, kid, key, unit.name, created)
 
 
 def summary(ld: Loaded) -> dict[str, Any]:

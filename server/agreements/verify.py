@@ -83,6 +83,7 @@ class Result:
     signers: list[dict[str, Any]] = field(default_factory=list)
     trusted_by: str | None = None
     warnings: list[str] = field(default_factory=list)
+    pdf_signature: str = "not checked"  # PAdES: intact | broken | absent (information only)
 
     @property
     def ok(self) -> bool:
@@ -107,7 +108,7 @@ class Result:
                 "failures": [{"check": f.check, "message": f.message} for f in self.failures],
                 "number": self.number, "version": self.version, "document_hash": self.document_hash,
                 "state": self.state, "signers": self.signers, "trusted_by": self.trusted_by,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "pdf_signature": self.pdf_signature}
 
     def summary(self) -> str:
         if self.ok:
@@ -139,7 +140,8 @@ def read_manifest(reader: PdfReader) -> bytes | None:
     return found[0]
 
 
-def verify_pdf(data: bytes, trusted: TrustedKeys | None = None) -> Result:
+def verify_pdf(data: bytes, trusted: TrustedKeys | None = None, *, check_pades: bool = False) -> Result:
+    """``check_pades`` also reports the PAdES signature's state (slower: about 0.1 s more)."""
     res = Result()
     if len(data) > MAX_PDF:
         res.fail("manifest_missing", f"the file is larger than {MAX_PDF // (1024 * 1024)} MiB")
@@ -171,7 +173,19 @@ def verify_pdf(data: bytes, trusted: TrustedKeys | None = None) -> Result:
         res.fail("manifest_malformed", f"the manifest is not valid JSON ({e.__class__.__name__})")
     except _Malformed as e:
         res.fail("manifest_malformed", str(e))
+    res.pdf_signature = _pades(data) if check_pades else "not checked"
+    if res.pdf_signature == "broken" and res.ok:
+        res.warnings.append("the PDF signature (PAdES) no longer covers the file: it was re-saved or updated "
+                            "after export, though everything signed is unchanged")
     return res
+
+
+def _pades(data: bytes) -> str:
+    try:
+        from server.agreements.pades import pades_status
+    except ImportError:  # pyHanko not installed: nothing to say about it
+        return "absent"
+    return pades_status(data)
 
 
 def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res: Result) -> None:

@@ -208,3 +208,18 @@ def test_rotation_keeps_old_agreements_valid(tmp_path: Path) -> None:
     pdf = export_agreement_pdf(d, ring.public_keys(), sealer)
     ring.rotate("340321001")
     assert check(pdf, TrustedKeys(ring.public_keys(), "rotated")) is None
+
+
+def test_pades_signature_covers_the_export(exported: bytes, trusted: TrustedKeys) -> None:
+    r = verify_pdf(exported, trusted, check_pades=True)
+    assert r.ok and r.pdf_signature == "intact"
+    tampered = bytearray(exported)
+    i = tampered.index(b"stream\n") + 100
+    tampered[i] ^= 1
+    r = verify_pdf(bytes(tampered), trusted, check_pades=True)
+    assert r.pdf_signature == "broken" and not r.ok
+    # A signature is visible to ordinary readers: one signature field, signed by the unit's seal key.
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    sigs = PdfFileReader(io.BytesIO(exported)).embedded_signatures
+    assert len(sigs) == 1 and "龙亢镇人民调解委员会" in sigs[0].signer_cert.subject.human_friendly
