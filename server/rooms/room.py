@@ -262,7 +262,7 @@ class Room:
     def _welcome(self, p: Peer, resumed: bool) -> dict[str, Any]:
         return {
             "type": "welcome", "peer_id": p.id, "resume": None, "role": p.role, "name": p.name,
-            "resumed": resumed, "room": self.room_json(),
+            "resumed": resumed, "subroom": p.subroom, "self": self.peer_json(p), "room": self.room_json(),
             "peers": [self.peer_json(q) for q in self._others(p)], "ice_servers": [],
         }
 
