@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -39,6 +40,15 @@ async def queue_playback(app: web.Application, session_id: int, requested_by: in
     return job_id
 
 
+def segment_seconds() -> float:
+    """``CONCORD_RECORDING_SEGMENT_S``: segment length, 1 to 10 s (default 10; shorter in tests)."""
+    raw = os.environ.get("CONCORD_RECORDING_SEGMENT_S")
+    try:
+        return min(10.0, max(1.0, float(raw))) if raw else 10.0
+    except ValueError:
+        return 10.0
+
+
 def setup(app: web.Application) -> None:
     views.setup(app)
     config = app["config"]
@@ -54,7 +64,7 @@ def setup(app: web.Application) -> None:
             log.warning("playback for session %s not queued: job queue full", session_id)
 
     service = RecordingService(app["db"], config.recordings_dir, node, ice_servers=config.ice_servers,
-                               on_stopped=after_recording)
+                               on_stopped=after_recording, max_segment_s=segment_seconds())
     app["recording"] = service
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
