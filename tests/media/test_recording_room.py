@@ -1,0 +1,143 @@
+"""Recording through the real server: real aiortc participants, the real /ws signaling, the real recorder.
+
+The host switches recording on; the recorder joins the room as a peer with role ``recorder``; 张三
+consents and offers to it, 李四 declines. Checked with PyAV: codecs, duration within 10 % of the time
+recorded, each segment's SHA-256 against the ledger; 李四 leaves no file; refusals for a party's
+recording switch and for consent from a peer still in the lobby; the playback file is composed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from server import ledger
+from server.ledger_store import events, verify_chain
+from server.recording.store import list_recordings
+from tests.media.helpers import probe, sha256, wait_for
+from tests.media.synthetic import SyntheticAudio, SyntheticVideo
+from tests.support.rooms import invite, join, make_session, staff_token
+
+pytestmark = [pytest.mark.media, pytest.mark.slow]
+
+
+async def _admit(client, host, h, sid, name):  # type: ignore[no-untyped-def]
+    inv = await invite(client, h, sid, name)
+    p = await join(client, inv["token"], expect="lobby")
+    knock = await host.expect("knock", where=lambda m: m["peer"]["name"] == name)
+    await host.send({"type": "admit", "peer": knock["peer"]["id"]})
+    p.welcome = await p.expect("welcome")
+    p.peer_id = p.welcome["peer_id"]
+    return p
+
+
+async def test_consenting_party_recorded_declining_party_not(client) -> None:  # type: ignore[no-untyped-def]
+    app = client.app
+    app["recording"].max_segment_s = 3.0
+    root: Path = app["config"].recordings_dir
+    sid, h = await make_session(client, "mediator")
+    host = await join(client, await staff_token(client, h, sid))
+    zhang = await _admit(client, host, h, sid, "张三")
+    li = await _admit(client, host, h, sid, "李四")
+    waiting_inv = await invite(client, h, sid, "王五")
+    waiting = await join(client, waiting_inv["token"], expect="lobby")
+
+    # A party may not switch recording; a peer in the lobby may not consent.
+    await zhang.send({"type": "recording", "on": True})
+    assert (await zhang.expect("error"))["code"] == "forbidden"
+    await waiting.send({"type": "consent", "recording": True})
+    assert (await waiting.expect("error"))["code"] in ("forbidden", "not_admitted", "lobby")
+
+    await host.send({"type": "recording", "on": True})
+    rec_peer = (await zhang.expect("peer-joined", timeout=15, where=lambda m: m["peer"]["role"] == "recorder"))["peer"]
+    assert rec_peer["system"] is True
+    await zhang.send({"type": "consent", "recording": True})
+    await li.send({"type": "consent", "recording": False})
+    await host.expect("peer-updated", where=lambda m: m["peer"]["id"] == li.peer_id and m["peer"]["consent"] is False)
+
+    # 李四 declined: the room does not let him signal the recorder.
+    await li.send({"type": "signal", "to": rec_peer["id"], "data": {"description": {"type": "offer", "sdp": "v=0"}}})
+    assert (await li.expect("error"))["code"] in ("no_consent", "not_recorded", "forbidden")
+
+    pc = RTCPeerConnection()
+    video, audio = SyntheticVideo(320, 180, 15), SyntheticAudio()
+    pc.addTrack(video)
+    pc.addTrack(audio)
+    try:
+        await pc.setLocalDescription(await pc.createOffer())
+        await zhang.send({"type": "signal", "to": rec_peer["id"],
+                          "data": {"description": {"type": "offer", "sdp": pc.localDescription.sdp}}})
+        answer = await zhang.expect("signal", timeout=15, where=lambda m: m["from"] == rec_peer["id"])
+        await pc.setRemoteDescription(RTCSessionDescription(**answer["data"]["description"]))
+
+        async def segments() -> list:
+            async with app["db"].session() as s:
+                return [r for r in await list_recordings(s, sid) if r.status == "closed"]
+
+        seen: list = []
+
+        async def poll() -> bool:
+            seen[:] = await segments()
+            return len(seen) >= 2
+
+        deadline = time.time() + 40
+        while not await poll():
+            assert time.time() < deadline, "no segments recorded"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(5.0)
+        await host.send({"type": "recording", "on": False})
+        await wait_for(lambda: sid not in app["recording"].active, timeout=30)
+    finally:
+        await pc.close()
+
+    async with app["db"].session() as s:
+        rows = await list_recordings(s, sid)
+        evs = await events(s, ledger.session_chain(sid))
+        assert (await verify_chain(s, ledger.session_chain(sid))).ok
+    segs = [r for r in rows if r.artefact == "segment"]
+    assert segs and {r.peer for r in segs} == {zhang.peer_id}
+    assert {r.kind for r in segs} == {"audio", "video"}
+    assert all(r.status == "closed" for r in segs)
+    # 李四 left no file anywhere.
+    assert li.peer_id not in "".join(str(p) for p in root.rglob("*"))
+    assert not any(e.data.get("peer") == li.peer_id for e in evs if e.type.startswith("recording_"))
+
+    ledgered = {e.data["path"]: e.data["sha256"] for e in evs if e.type == "recording_segment"}
+    on = next(e.at for e in evs if e.type == "recording_track")
+    off = next(e.at for e in evs if e.type == "recording_off")
+    recorded_s = (off - on).total_seconds()
+    for kind in ("audio", "video"):
+        total = 0.0
+        for r in [x for x in segs if x.kind == kind]:
+            info = probe(root / r.path)
+            assert info["codec"] == ("vp8" if kind == "video" else "opus")
+            assert info["decoded"] == info["packets"] > 0 and info["duration"] <= 3.0 + 1e-3
+            assert sha256(root / r.path) == r.sha256 == ledgered[r.path]
+            total += info["duration"]
+        assert abs(total - recorded_s) <= 0.1 * recorded_s, (kind, total, recorded_s)
+
+    types = [e.type for e in evs]
+    for t in ("recording_on", "consent", "recording_track", "recording_segment", "recording_off"):
+        assert t in types, t
+
+    # After recording: per-track files and the composite are made by the job queue.
+    async def job_done() -> bool:
+        job = await app["playback"].latest_job(sid)
+        return job is not None and job.status in ("done", "failed")
+
+    deadline = time.time() + 120
+    while not await job_done():
+        assert time.time() < deadline, "playback job did not finish"
+        await asyncio.sleep(0.5)
+    job = await app["playback"].latest_job(sid)
+    assert job.status == "done", job.error
+    async with app["db"].session() as s:
+        rows = await list_recordings(s, sid)
+    composite = next(r for r in rows if r.artefact == "composite")
+    info = probe(root / composite.path)
+    assert info["codec"] == "vp8" and info["decoded"] > 0
+    assert sha256(root / composite.path) == composite.sha256
