@@ -30,6 +30,7 @@ FEATURES = [
     "server.views.pages",
     "server.views.directory",
     "server.api.cases",
+    "server.views.cases",
     "server.agreements.api",
     "server.sessions.api",
     "server.rooms.signaling",

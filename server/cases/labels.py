@@ -1,0 +1,93 @@
+"""Bilingual labels of case codes for pages (plain Python)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from server.cases import catalog, workflow
+
+Tr = Callable[[str, str], str]
+
+
+def labeller(lang: str) -> dict[str, Callable[..., str]]:
+    en = lang == "en"
+
+    def pick(zh: str, eng: str) -> str:
+        return eng if en else zh
+
+    def from_labels(items: list[catalog.Label]) -> Callable[[str | None], str]:
+        table = {x.code: x for x in items}
+
+        def f(code: str | None) -> str:
+            x = table.get(code or "")
+            return pick(x.zh, x.en) if x else (code or "—")
+        return f
+
+    def state(code: str | None) -> str:
+        zh_en = workflow.STATE_LABELS.get(code) if code in set(workflow.State) else None  # type: ignore[arg-type]
+        return pick(*zh_en) if zh_en else (code or "—")
+
+    def action(code: str | None) -> str:
+        zh_en = workflow.ACTION_LABELS.get(code) if code in set(workflow.Action) else None  # type: ignore[arg-type]
+        return pick(*zh_en) if zh_en else (code or "—")
+
+    def category(code: str | None) -> str:
+        lab = catalog.label_of(code) if code else None
+        return pick(lab.zh, lab.en) if lab else (code or "—")
+
+    def item(cat: str | None, code: str | None) -> str:
+        lab = catalog.label_of(cat, code) if cat and code else None
+        return pick(lab.zh, lab.en) if lab else (code or "—")
+
+    return {
+        "state_label": state,
+        "action_label": action,
+        "category_label": category,
+        "item_label": item,
+        "grade_label": from_labels(catalog.GRADES),
+        "source_label": from_labels(catalog.SOURCES),
+        "kind_label": from_labels(catalog.KINDS),
+        "party_role_label": from_labels(catalog.PARTY_ROLES),
+        "dv_stage_label": from_labels(catalog.DV_STAGES),
+    }
+
+
+EVENT_LABELS = {
+    "case.registered": ("登记", "Registered"),
+    "case.edited": ("修改", "Edited"),
+    "case.overdue": ("超期预警", "Overdue warning"),
+    "case.due_soon": ("临期提醒", "Due-soon reminder"),
+    "document.added": ("上传材料", "Document added"),
+    "supervision.issued": ("督办", "Supervision order"),
+    "supervision.responded": ("督办回复", "Supervision answered"),
+    "supervision.overdue": ("督办逾期", "Supervision overdue"),
+    "follow_up.recorded": ("回访", "Follow-up visit"),
+    "obligations.added": ("履行事项", "Obligations recorded"),
+    "obligation.follow_up_due": ("回访提醒", "Follow-up due"),
+    "consultation.requested": ("请求远程指导", "Consultation requested"),
+    "consultation.accepted": ("专家接受", "Expert accepted"),
+    "consultation.declined": ("专家未接受", "Expert declined"),
+    "consultation.opinion": ("专家意见", "Expert opinion"),
+    "consultation.cancelled": ("撤回指导请求", "Consultation cancelled"),
+    "session.scheduled": ("安排视频会议", "Session scheduled"),
+    "petition.registered": ("信访登记", "Petition registered"),
+    "petition.hearing_scheduled": ("安排听证", "Hearing scheduled"),
+    "petition.outcome": ("听证结果", "Hearing outcome"),
+    "petition.replied": ("信访答复", "Petition answered"),
+    "petition.reply_overdue": ("答复逾期", "Reply overdue"),
+    "dv.response": ("家暴处置措施", "DV response"),
+    "dv.joint_override": ("同室调解授权", "Joint-room override"),
+    "access.named": ("授权人员变更", "Named staff changed"),
+    "notice.published": ("通报", "Notice"),
+}
+
+
+def event_label(type_: str, lang: str) -> str:
+    en = lang == "en"
+    if type_ in EVENT_LABELS:
+        zh, eng = EVENT_LABELS[type_]
+        return eng if en else zh
+    if type_.startswith("case.") and type_[5:] in set(workflow.Action):
+        zh, eng = workflow.ACTION_LABELS[workflow.Action(type_[5:])]
+        return eng if en else zh
+    return type_

@@ -1,0 +1,589 @@
+"""Case pages: the list, the registration form, the case file with its timeline and QR code, and the forms
+that act on it. Every form carries the CSRF token; every handler calls the same domain code as the API."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+from markupsafe import Markup
+from sqlalchemy import or_, select
+
+from server.api.cases import case_filter, draft_from
+from server.cases import (
+    case_sessions,
+    catalog,
+    consultations,
+    documents,
+    dv,
+    followups,
+    notices,
+    notifications,
+    petitions,
+    present,
+    privacy,
+    service,
+    supervision,
+    workflow,
+)
+from server.cases.errors import CaseError
+from server.cases.labels import event_label, labeller
+from server.cases.models import Case, CaseParty
+from server.cases.notices import ancestors_or_self
+from server.cases.permissions import ON_CASE
+from server.cases.qr import qr_svg
+from server.cases.queries import facts, filtered, get_visible, page, path_prefix
+from server.cases.service import Ctx
+from server.directory.models import Staff, Unit
+from server.directory.tiers import Role, Specialty
+from server.errors import ApiError
+from server.policy import Actor
+from server.views.render import check_csrf, local, render, require_login
+
+PER_PAGE = 20
+
+
+def ctx(request: web.Request) -> Ctx:
+    return Ctx(request.app["clock"].now(), request.app["config"].secret_key)
+
+
+def when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An ISO time from the domain (UTC, 'Z') shown in Asia/Shanghai."""
+    if not value:
+        return ""
+    try:
+        return local(datetime.fromisoformat(value.replace("Z", "+00:00")), fmt)
+    except ValueError:
+        return value
+
+
+def base_url(request: web.Request) -> str:
+    from server.security.clientip import is_https
+
+    return f"{'https' if is_https(request) else 'http'}://{request.host}"
+
+
+async def _page(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
+    from server.views.render import language
+
+    labels = labeller(language(request))
+    return await render(request, template, {**labels, "when": when, "catalog": catalog, **context}, status=status)
+
+
+def _back(code: str, *, ok: str | None = None, error: str | None = None, anchor: str = "") -> web.HTTPSeeOther:
+    q = {k: v for k, v in (("ok", ok), ("error", error)) if v}
+    return web.HTTPSeeOther(f"/cases/{code}" + (f"?{urlencode(q)}" if q else "") + (f"#{anchor}" if anchor else ""))
+
+
+async def _act(request: web.Request, anchor: str,
+               fn: Callable[[Any, Ctx, Actor, Case, dict[str, Any]], Awaitable[str]]) -> web.StreamResponse:
+    """Run one form's action on the case; domain refusals come back to the case page as a message."""
+    actor = await require_login(request)
+    await check_csrf(request)
+    form = await request.post()  # the MultiDict (check_csrf flattens it), so multi-selects keep every value
+    code = request.match_info["code"]
+    c = ctx(request)
+    try:
+        async with request.app["db"].session() as s:
+            case = await get_visible(s, actor, code, c.now, lock=True)
+            ok = await fn(s, c, actor, case, form)
+    except CaseError as e:
+        if e.status == 404:
+            raise ApiError(404, "not_found", e.message) from e
+        raise _back(code, error=e.message, anchor=anchor) from e
+    except ApiError as e:
+        if e.status == 404:
+            raise
+        raise _back(code, error=e.message, anchor=anchor) from e
+    raise _back(code, ok=ok, anchor=anchor)
+
+
+def _str(form: dict[str, Any], name: str, max_len: int = 5000) -> str:
+    v = form.get(name)
+    return v.strip()[:max_len] if isinstance(v, str) else ""
+
+
+def _when(form: dict[str, Any], name: str) -> datetime | None:
+    raw = _str(form, name, 40)
+    return case_sessions.parse_when(raw) if raw else None
+
+
+async def _ids(s: Any, usernames: list[str]) -> list[int]:
+    from server.api.cases import staff_ids
+
+    return await staff_ids(s, [u for u in usernames if u][:50])
+
+
+# ---- list, export, register -----------------------------------------------------------------------------
+
+async def case_list(request: web.Request) -> web.StreamResponse:
+    from server.cases.queries import CaseFilter
+
+    actor = await require_login(request)
+    error = None
+    try:
+        f = await case_filter(request, actor)
+        raw_page = request.query.get("page", "1") or "1"
+        page_no = max(1, min(int(raw_page), 100_000)) if raw_page.isdigit() else 1
+    except ApiError as e:
+        f, page_no, error = CaseFilter(), 1, e.message
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        rows, total = await page(s, actor, f, c.now, page_no, PER_PAGE)
+        units = await _units_in(s, actor)
+    cases = [{**present.summary(case, None, c.now), "unit_name": name} for case, name in rows]
+    query = {k: v for k, v in request.query.items() if k != "page"}
+    pages = max(1, -(-total // PER_PAGE))
+    return await _page(request, "cases/list.html", {
+        "cases": cases, "total": total, "page_no": page_no, "pages": pages, "query": query,
+        "qs": lambda **kw: urlencode({**query, **kw}), "filters": request.query, "units": units,
+        "states": list(workflow.State), "can_register": actor.role in ON_CASE, "error": error,
+    })
+
+
+async def _units_in(s: Any, actor: Actor) -> list[Unit]:
+    return list((await s.execute(select(Unit).where(path_prefix(Unit.path, actor.unit_path)).order_by(Unit.path)
+                                 .limit(500))).scalars())
+
+
+async def case_export(request: web.Request) -> web.StreamResponse:
+    """CSV of the filtered list. Exports never carry confidential addresses or phones, nor full ID numbers."""
+    actor = await require_login(request)
+    f = await case_filter(request, actor)
+    c = ctx(request)
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel opens UTF-8 CSV correctly with a BOM
+    w = csv.writer(out)
+    w.writerow(["案件编号", "标题", "类别", "事项", "等级", "状态", "来源", "承办单位", "登记时间", "办理时限", "是否超期",
+                "当事人"])
+    async with request.app["db"].session() as s:
+        q = filtered(actor, f, c.now).add_columns(Unit.name).join(Unit, Unit.id == Case.unit_id) \
+            .order_by(Case.created_at.desc()).limit(10_000)
+        rows = (await s.execute(q)).all()
+        ids = [case.id for case, _ in rows]
+        parties: dict[int, list[CaseParty]] = {}
+        for i in range(0, len(ids), 500):
+            for p in (await s.execute(select(CaseParty).where(CaseParty.case_id.in_(ids[i:i + 500]))
+                                      .order_by(CaseParty.id))).scalars():
+                parties.setdefault(p.case_id, []).append(p)
+    for case, unit_name in rows:
+        people = []
+        for p in parties.get(case.id, []):
+            v = privacy.export_view(p)
+            people.append(" ".join(x for x in (v["name"], v["phone"] or "", v["address"] or "") if x))
+        w.writerow([case.code, case.title, case.category or "", case.item or "", case.grade or "", case.status,
+                    case.source, unit_name, local(case.created_at), local(case.due_at),
+                    "是" if workflow.is_overdue(case.status, case.due_at, c.now) else "否", "；".join(people)])
+    return web.Response(body=out.getvalue().encode("utf-8"), content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": "attachment; filename*=UTF-8''" + quote("案件清单.csv"),
+        "Cache-Control": "no-store"})
+
+
+async def case_new(request: web.Request, error: str | None = None, form: dict | None = None,
+                   status: int = 200) -> web.StreamResponse:
+    actor = await require_login(request)
+    async with request.app["db"].session() as s:
+        units = await _units_in(s, actor)
+    return await _page(request, "cases/new.html", {"units": units, "error": error, "form": form or {},
+                                                   "party_roles": catalog.PARTY_ROLES}, status=status)
+
+
+async def case_create(request: web.Request) -> web.StreamResponse:
+    actor = await require_login(request)
+    form = await check_csrf(request)
+    body: dict[str, Any] = {k: _str(form, k) for k in ("unit", "title", "summary", "source", "kind", "grade")}
+    cat_item = _str(form, "category_item", 80)
+    if cat_item and ":" in cat_item:
+        body["category"], body["item"] = cat_item.split(":", 1)
+    body["domestic_violence"] = form.get("domestic_violence") == "on"
+    parties = []
+    for i in range(1, 4):
+        name = _str(form, f"p{i}_name", 100)
+        if not name:
+            continue
+        parties.append({"role": _str(form, f"p{i}_role", 20) or "applicant", "name": name,
+                        "phone": _str(form, f"p{i}_phone", 20) or None, "address": _str(form, f"p{i}_address", 200)
+                        or None, "id_number": _str(form, f"p{i}_id", 18) or None,
+                        "phone_confidential": form.get(f"p{i}_phone_conf") == "on",
+                        "address_confidential": form.get(f"p{i}_address_conf") == "on"})
+    body["parties"] = parties
+    body = {k: v for k, v in body.items() if v not in ("", None)}
+    c = ctx(request)
+    try:
+        draft = draft_from(body)
+        async with request.app["db"].session() as s:
+            case = await service.register(s, c, actor, draft)
+            code = case.code
+    except (CaseError, ApiError) as e:
+        return await case_new(request, error=e.message, form={k: v for k, v in form.items() if isinstance(v, str)},
+                              status=e.status if e.status in (400, 403, 409) else 400)
+    raise web.HTTPSeeOther(f"/cases/{code}?" + urlencode({"ok": "已登记 / registered"}))
+
+
+# ---- the case file ---------------------------------------------------------------------------------------
+
+async def _line_staff(s: Any, case: Case, roles: set[str] | frozenset[str]) -> list[tuple[Staff, Unit]]:
+    """Staff in the case unit's line (the unit, its ancestors, its descendants) with one of ``roles``."""
+    rows = (await s.execute(select(Staff, Unit).join(Unit, Unit.id == Staff.unit_id).where(
+        Staff.active.is_(True), Staff.role.in_([str(r) for r in roles]),
+        or_(Unit.path.in_(ancestors_or_self(case.unit_path)), path_prefix(Unit.path, case.unit_path)),
+    ).order_by(Unit.path, Staff.id).limit(300))).all()
+    return list(rows)
+
+
+async def _route_targets(s: Any, case: Case) -> list[Unit]:
+    parent = service.parent_path(case.unit_path)
+    q = select(Unit).where(or_(
+        Unit.path.in_(ancestors_or_self(case.unit_path)),
+        path_prefix(Unit.path, case.unit_path),
+        (path_prefix(Unit.path, parent) & (Unit.tier == case.unit_tier)) if parent else Unit.id < 0,
+    )).where(Unit.path != case.unit_path).order_by(Unit.path).limit(400)
+    return list((await s.execute(q)).scalars())
+
+
+async def case_page(request: web.Request) -> web.StreamResponse:
+    actor = await require_login(request)
+    code = request.match_info["code"]
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        try:
+            case = await get_visible(s, actor, code, c.now)
+        except CaseError as e:
+            raise ApiError(404, "not_found", "没有这个案件 / no such case") from e
+        f = await facts(s, case, c.now)
+        d = await present.detail(s, case, actor, f, c.now)
+        events = await present.timeline(s, case)
+        verified = (await service.verify_case_chain(s, case)).ok
+        extra: dict[str, Any] = {}
+        if d["actions"]:
+            extra["targets"] = await _route_targets(s, case)
+        if d["actions"] or d["can"]["petition"] or d["can"]["manage_access"]:
+            extra["line_staff"] = await _line_staff(s, case, ON_CASE)
+        if d["can"]["petition"]:
+            extra["panel_staff"] = await _line_staff(s, case, petitions.PANEL_ROLES)
+        if d["can"]["consult"]:
+            spec = catalog.ITEM_SPECIALTY.get(case.item or "", "land")
+            extra["suggested_specialty"] = spec
+            experts: list[tuple[Staff, Unit]] = []
+            for sp in Specialty:
+                experts += await consultations.eligible_experts(s, case, str(sp))
+            extra["experts"] = list({st.id: (st, un) for st, un in experts}.values())
+    from server.views.render import language
+
+    for e in events:
+        e["label"] = event_label(e["type"], language(request))
+    url = f"{base_url(request)}/cases/{case.code}"
+    my_consultation = next((x for x in d["consultations"] if x["expert"] and x["expert"].get("id") == actor.id
+                            and x["status"] == "accepted"), None)
+    return await _page(request, "cases/detail.html", {
+        "c": d, "events": list(reversed(events)), "verified": verified, "qr": Markup(qr_svg(url)), "case_url": url,
+        "ok": request.query.get("ok", "")[:300], "error": request.query.get("error", "")[:300],
+        "specialties": list(Specialty), "my_consultation": my_consultation, "case_path": case.unit_path,
+        "needs": {a: workflow.RULES[workflow.Action(a)].needs for a in d["actions"]}, **extra,
+    })
+
+
+async def case_qr(request: web.Request) -> web.StreamResponse:
+    """The case code as a QR code (SVG) linking to its page; only for those who can see the case."""
+    actor = await require_login(request)
+    c = ctx(request)
+    async with request.app["db"].session() as s:
+        try:
+            case = await get_visible(s, actor, request.match_info["code"], c.now)
+        except CaseError as e:
+            raise ApiError(404, "not_found", "no such case") from e
+    return web.Response(text=qr_svg(f"{base_url(request)}/cases/{case.code}"), content_type="image/svg+xml",
+                        headers={"Cache-Control": "private, no-store"})
+
+
+async def party_copy(request: web.Request) -> web.StreamResponse:
+    """A printable copy of the case for one party: the other side's confidential details are left out."""
+    actor = await require_login(request)
+    c = ctx(request)
+    try:
+        pid = int(request.match_info["party_id"])
+    except ValueError as e:
+        raise ApiError(404, "not_found", "no such party") from e
+    async with request.app["db"].session() as s:
+        try:
+            case = await get_visible(s, actor, request.match_info["code"], c.now)
+        except CaseError as e:
+            raise ApiError(404, "not_found", "no such case") from e
+        rows = list((await s.execute(select(CaseParty).where(CaseParty.case_id == case.id)
+                                     .order_by(CaseParty.id))).scalars())
+        unit = await s.get(Unit, case.unit_id)
+    reader = next((p for p in rows if p.id == pid), None)
+    if reader is None:
+        raise ApiError(404, "not_found", "no such party")
+    return await _page(request, "cases/party_copy.html", {
+        "case": case, "unit": unit, "reader": reader,
+        "parties": [privacy.party_copy_view(p, reader.side) for p in rows],
+    })
+
+
+# ---- forms on the case page ------------------------------------------------------------------------------
+
+async def do_transition(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        params: dict[str, Any] = {}
+        for k in ("reason", "unit", "grade"):
+            if _str(form, k):
+                params[k] = _str(form, k, 2000)
+        cat_item = _str(form, "category_item", 80)
+        if ":" in cat_item:
+            params["category"], params["item"] = cat_item.split(":", 1)
+        if form.get("domestic_violence") == "on":
+            params["domestic_violence"] = True
+        assignees = [v for v in form.getall("assignees", []) if isinstance(v, str)]
+        if assignees:
+            params["assignees"] = await _ids(s, assignees)
+        version = _str(form, "version", 12)
+        await service.transition(s, c, actor, case, _str(form, "action", 32), params,
+                                 int(version) if version.isdigit() else None)
+        return "已办理 / done"
+    return await _act(request, "actions", fn)
+
+
+async def do_edit(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        body: dict[str, Any] = {}
+        for k in ("title", "summary", "grade"):
+            if k in form and (_str(form, k) or k == "summary"):
+                body[k] = _str(form, k)
+        if body.get("grade") == case.grade:
+            body.pop("grade")
+        version = _str(form, "version", 12)
+        await service.edit(s, c, actor, case, body, int(version) if version.isdigit() else None)
+        return "已保存 / saved"
+    return await _act(request, "edit", fn)
+
+
+async def do_upload(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        f = form.get("file")
+        if f is None or not hasattr(f, "file"):
+            raise CaseError("choose a file to upload", "missing_field")
+        data = f.file.read(documents.MAX_BYTES + 1)
+        await documents.add_document(s, c, actor, case, request.app["config"].data_dir, filename=f.filename,
+                                     data=data, kind=_str(form, "kind", 16) or "evidence",
+                                     description=_str(form, "description", 500))
+        return "已上传 / uploaded"
+    return await _act(request, "documents", fn)
+
+
+async def do_follow_up(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        perf = []
+        for k, v in form.items():
+            if k.startswith("ob_") and k[3:].isdigit() and isinstance(v, str) and v:
+                perf.append({"obligation_id": int(k[3:]), "status": v})
+        sat = _str(form, "satisfaction", 2)
+        d = followups.follow_up_from({"method": _str(form, "method", 16),
+                                      "satisfaction": int(sat) if sat.isdigit() else None,
+                                      "recurrence_risk": _str(form, "recurrence_risk", 8),
+                                      "notes": _str(form, "notes"), "performance": perf})
+        await followups.record_follow_up(s, c, actor, case, d)
+        return "回访已记录 / follow-up recorded"
+    return await _act(request, "followups", fn)
+
+
+async def do_obligation(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        due = _when(form, "due_at")
+        item = followups.ObligationDraft(obligor=_str(form, "obligor", 100), obligee=_str(form, "obligee", 100),
+                                         content=_str(form, "content", 2000), due_at=due)
+        if not item.obligor or not item.content:
+            raise CaseError("obligor and content are required", "missing_field")
+        await followups.add_obligations(s, c, actor, case, [item])
+        return "已记录履行事项 / obligation recorded"
+    return await _act(request, "followups", fn)
+
+
+async def do_supervise(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        due = _when(form, "due_at")
+        if due is None:
+            raise CaseError("give a response deadline", "missing_field")
+        await supervision.issue(s, c, actor, case, _str(form, "instruction", 2000), due)
+        return "已督办 / supervision issued"
+    return await _act(request, "supervision", fn)
+
+
+async def do_respond(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        oid = _str(form, "order_id", 12)
+        await supervision.respond(s, c, actor, case, int(oid) if oid.isdigit() else -1, _str(form, "response"))
+        return "已回复 / answered"
+    return await _act(request, "supervision", fn)
+
+
+async def do_consult(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        expert = _str(form, "expert", 64)
+        target = (await _ids(s, [expert]))[0] if expert else None
+        hours = _str(form, "grant_hours", 4)
+        await consultations.request(s, c, actor, case, _str(form, "specialty", 32), _str(form, "question", 2000),
+                                    target, int(hours) if hours.isdigit() else consultations.DEFAULT_HOURS)
+        return "已发出远程指导请求 / consultation requested"
+    return await _act(request, "consultations", fn)
+
+
+async def do_opinion(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        cid = _str(form, "consultation_id", 12)
+        await consultations.give_opinion(s, c, actor, case, int(cid) if cid.isdigit() else -1,
+                                         _str(form, "opinion", 10000))
+        return "专家意见已提交 / opinion recorded"
+    return await _act(request, "consultations", fn)
+
+
+async def do_session(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        await case_sessions.schedule_mediation(s, c, actor, case, _str(form, "title", 200), _when(form, "scheduled_at"))
+        return "已安排视频调解 / session scheduled"
+    return await _act(request, "sessions", fn)
+
+
+async def do_joint(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        sid = _str(form, "session_id", 12)
+        await case_sessions.joint_override(s, c, actor, case, int(sid) if sid.isdigit() else -1,
+                                           _str(form, "reason", 1000))
+        return "已授权同室调解 / override recorded"
+    return await _act(request, "sessions", fn)
+
+
+async def do_dv(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        issued = _when(form, "issued_at") or c.now
+        await dv.record_response(s, c, actor, case, _str(form, "stage", 32), _str(form, "authority", 100), issued,
+                                 _str(form, "reference", 64), _str(form, "notes", 2000))
+        return "已记录处置措施 / response recorded"
+    return await _act(request, "dv", fn)
+
+
+async def do_named(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        add = await _ids(s, [_str(form, "add", 64)]) if _str(form, "add", 64) else []
+        remove = await _ids(s, [_str(form, "remove", 64)]) if _str(form, "remove", 64) else []
+        await service.set_named(s, c, actor, case, add, remove)
+        return "已更新授权人员 / named staff updated"
+    return await _act(request, "access", fn)
+
+
+async def do_petition(request: web.Request) -> web.StreamResponse:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+        step = _str(form, "step", 16)
+        if step == "hearing":
+            panel = [v for v in form.getall("panel", []) if isinstance(v, str)]
+            at = _when(form, "scheduled_at")
+            if at is None:
+                raise CaseError("give the hearing time", "missing_field")
+            await petitions.schedule_hearing(s, c, actor, case, await _ids(s, panel), at, _str(form, "title", 200))
+        elif step == "outcome":
+            await petitions.record_outcome(s, c, actor, case, _str(form, "outcome"), _when(form, "reply_due_at"))
+        elif step == "reply":
+            await petitions.record_reply(s, c, actor, case, _str(form, "reply"))
+        else:
+            raise CaseError("unknown step", "invalid_field")
+        return "已记录 / recorded"
+    return await _act(request, "petition", fn)
+
+
+# ---- notification centre, notices, consultations inbox -----------------------------------------------------
+
+async def notifications_page(request: web.Request) -> web.StreamResponse:
+    actor = await require_login(request)
+    async with request.app["db"].session() as s:
+        rows, unread = await notifications.inbox(s, actor.id, limit=100)
+    items = [notifications.notification_json(n) for n in rows]
+    return await _page(request, "cases/notifications.html", {"items": items, "unread": unread})
+
+
+async def notifications_read(request: web.Request) -> web.StreamResponse:
+    actor = await require_login(request)
+    form = await check_csrf(request)
+    nid = _str(form, "id", 12)
+    async with request.app["db"].session() as s:
+        await notifications.mark_read(s, actor.id, [int(nid)] if nid.isdigit() else None, ctx(request).now)
+    raise web.HTTPSeeOther("/notifications")
+
+
+async def notices_page(request: web.Request, error: str | None = None, status: int = 200) -> web.StreamResponse:
+    from server.cases.permissions import can_issue_notice
+
+    actor = await require_login(request)
+    async with request.app["db"].session() as s:
+        items = await notices.board(s, actor, limit=100)
+    return await _page(request, "cases/notices.html", {"items": items, "kinds": notices.KINDS, "error": error,
+                                                       "can_issue": can_issue_notice(actor)}, status=status)
+
+
+async def notices_post(request: web.Request) -> web.StreamResponse:
+    actor = await require_login(request)
+    form = await check_csrf(request)
+    c = ctx(request)
+    try:
+        async with request.app["db"].session() as s:
+            await notices.publish(s, c, actor, _str(form, "kind", 16), _str(form, "title", 200),
+                                  _str(form, "body", 10000), _str(form, "case", 32) or None)
+    except CaseError as e:
+        return await notices_page(request, error=e.message, status=e.status)
+    raise web.HTTPSeeOther("/notices")
+
+
+async def consultations_page(request: web.Request, error: str | None = None) -> web.StreamResponse:
+    actor = await require_login(request)
+    async with request.app["db"].session() as s:
+        rows = await consultations.inbox(s, actor)
+    items = [{**present.consultation_json(cons), "case_code": case.code, "case_title": case.title,
+              "unit_name": unit.name, "item": case.item, "category": case.category} for cons, case, unit in rows]
+    return await _page(request, "cases/consultations.html", {"items": items, "error": error,
+                                                             "is_expert": actor.role == Role.EXPERT})
+
+
+async def consultation_answer(request: web.Request) -> web.StreamResponse:
+    actor = await require_login(request)
+    form = await check_csrf(request)
+    cid = _str(form, "id", 12)
+    c = ctx(request)
+    try:
+        async with request.app["db"].session() as s:
+            if _str(form, "decision", 8) == "decline":
+                await consultations.decline(s, c, actor, int(cid) if cid.isdigit() else -1, _str(form, "reason", 1000))
+                raise web.HTTPSeeOther("/consultations")
+            cons = await consultations.accept(s, c, actor, int(cid) if cid.isdigit() else -1, _when(form, "scheduled_at"))
+            case = await s.get(Case, cons.case_id)
+            code = case.code if case else ""
+    except CaseError as e:
+        return await consultations_page(request, error=e.message)
+    raise web.HTTPSeeOther(f"/cases/{code}#consultations")
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/cases", case_list, name="cases")
+    r.add_get("/cases/export.csv", case_export)
+    r.add_get("/cases/new", case_new)
+    r.add_post("/cases/new", case_create)
+    r.add_get("/cases/{code}", case_page, name="case")
+    r.add_get("/cases/{code}/qr.svg", case_qr)
+    r.add_get("/cases/{code}/parties/{party_id}/copy", party_copy)
+    for path, handler in [("transition", do_transition), ("edit", do_edit), ("upload", do_upload),
+                          ("follow-up", do_follow_up), ("obligation", do_obligation), ("supervise", do_supervise),
+                          ("respond", do_respond), ("consult", do_consult), ("opinion", do_opinion),
+                          ("session", do_session), ("joint", do_joint), ("dv", do_dv), ("named", do_named),
+                          ("petition", do_petition)]:
+        r.add_post(f"/cases/{{code}}/{path}", handler)
+    r.add_get("/notifications", notifications_page, name="notifications")
+    r.add_post("/notifications/read", notifications_read)
+    r.add_get("/notices", notices_page, name="notices")
+    r.add_post("/notices", notices_post)
+    r.add_get("/consultations", consultations_page, name="consultations")
+    r.add_post("/consultations/answer", consultation_answer)
+
