@@ -79,9 +79,11 @@ async def detail(s: AsyncSession, case: Case, actor: Actor, f: CaseFacts, now: d
     unit = await s.get(Unit, case.unit_id)
     out = summary(case, unit, now)
     reveal = can(actor, "reveal_confidential", f)
-    parties = (await s.execute(select(CaseParty).where(CaseParty.case_id == case.id).order_by(CaseParty.id))).scalars()
+    parties = list((await s.execute(select(CaseParty).where(CaseParty.case_id == case.id)
+                                    .order_by(CaseParty.id))).scalars())
     out["summary"] = case.summary
-    out["parties"] = [privacy.staff_view(p, reveal=reveal) for p in parties]
+    secrets = privacy.secrets_of(parties)
+    out["parties"] = [privacy.staff_view(p, reveal=reveal, secrets=secrets) for p in parties]
     out["triaged_at"] = iso(case.triaged_at)
     out["resolved_at"] = iso(case.resolved_at)
     out["closed_at"] = iso(case.closed_at)

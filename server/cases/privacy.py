@@ -46,8 +46,10 @@ def forced_confidential(role: str, domestic_violence: bool) -> bool:
     return domestic_violence and role in (PartyRole.VICTIM, PartyRole.APPLICANT)
 
 
-def staff_view(party: Any, *, reveal: bool) -> dict[str, Any]:
-    """A party as staff see it in pages and the API."""
+def staff_view(party: Any, *, reveal: bool, secrets: set[str] | None = None) -> dict[str, Any]:
+    """A party as staff see it in pages and the API. Without ``reveal`` a confidential value, or another
+    party's value equal to one, shows as withheld."""
+    secrets = secrets or set()
     out = {
         "id": party.id,
         "role": party.role,
@@ -57,42 +59,60 @@ def staff_view(party: Any, *, reveal: bool) -> dict[str, Any]:
         "phone_confidential": party.phone_confidential,
         "address_confidential": party.address_confidential,
     }
-    if party.phone_confidential and not reveal:
-        out["phone"] = WITHHELD if party.phone else None
-    else:
-        out["phone"] = party.phone
-    if party.address_confidential and not reveal:
-        out["address"] = WITHHELD if party.address else None
-    else:
-        out["address"] = party.address
+    for name, flag in (("phone", party.phone_confidential), ("address", party.address_confidential)):
+        value = getattr(party, name)
+        out[name] = value if reveal or not value or _shown(value, flag, secrets) else WITHHELD
     return out
 
 
-def export_view(party: Any) -> dict[str, Any]:
-    """A party in any export (CSV, Excel, printed copy): confidential values never leave the system."""
+def secrets_of(parties: list[Any]) -> set[str]:
+    """Every confidential phone and address on a case. Another party's identical value (the perpetrator
+    living at the victim's address) is withheld too, or it would give the secret away."""
+    out: set[str] = set()
+    for p in parties:
+        if p.phone_confidential and p.phone:
+            out.add(_norm(p.phone))
+        if p.address_confidential and p.address:
+            out.add(_norm(p.address))
+    return out
+
+
+def _norm(v: str) -> str:
+    return "".join(v.split()).replace("-", "")
+
+
+def _shown(value: str | None, confidential: bool, secrets: set[str]) -> bool:
+    return bool(value) and not confidential and _norm(value or "") not in secrets
+
+
+def export_view(party: Any, secrets: set[str], *, domestic_violence: bool = False) -> dict[str, Any]:
+    """A party in any export (CSV, Excel, printed list): confidential values never leave the system, and a
+    domestic-violence case exports names only."""
+    if domestic_violence:
+        return {"role": party.role, "name": party.name, "id_number": None, "phone": None, "address": None}
     return {
         "role": party.role,
         "name": party.name,
         "id_number": mask_id(party.id_number),
-        "phone": None if party.phone_confidential else mask_phone(party.phone),
-        "address": None if party.address_confidential else party.address,
+        "phone": mask_phone(party.phone) if _shown(party.phone, party.phone_confidential, secrets) else None,
+        "address": party.address if _shown(party.address, party.address_confidential, secrets) else None,
     }
 
 
-def party_copy_view(party: Any, reader_side: str) -> dict[str, Any]:
+def party_copy_view(party: Any, reader_side: str, secrets: set[str]) -> dict[str, Any]:
     """A party as shown in the copy handed to a party on ``reader_side``.
 
-    Their own side's details are shown (ID masked); the other side's confidential details are left out
-    entirely, not masked, so not even their existence is hinted at.
+    Their own side's details are shown (ID masked); the other side's confidential details, and any value
+    equal to one, are left out entirely, not masked, so not even their existence is hinted at.
     """
     own = party.side == reader_side
     out: dict[str, Any] = {"role": party.role, "name": party.name}
     if own:
         out.update(id_number=mask_id(party.id_number), phone=party.phone, address=party.address)
         return out
-    if not party.phone_confidential and party.phone:
+    if _shown(party.phone, party.phone_confidential, secrets):
         out["phone"] = mask_phone(party.phone)
-    if not party.address_confidential and party.address:
+    if _shown(party.address, party.address_confidential, secrets):
         out["address"] = party.address
     return out
 

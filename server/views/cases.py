@@ -173,8 +173,9 @@ async def case_export(request: web.Request) -> web.StreamResponse:
                 parties.setdefault(p.case_id, []).append(p)
     for case, unit_name in rows:
         people = []
+        secrets = privacy.secrets_of(parties.get(case.id, []))
         for p in parties.get(case.id, []):
-            v = privacy.export_view(p)
+            v = privacy.export_view(p, secrets, domestic_violence=case.domestic_violence)
             people.append(" ".join(x for x in (v["name"], v["phone"] or "", v["address"] or "") if x))
         w.writerow([case.code, case.title, case.category or "", case.item or "", case.grade or "", case.status,
                     case.source, unit_name, local(case.created_at), local(case.due_at),
@@ -322,7 +323,7 @@ async def party_copy(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "not_found", "no such party")
     return await _page(request, "cases/party_copy.html", {
         "case": case, "unit": unit, "reader": reader,
-        "parties": [privacy.party_copy_view(p, reader.side) for p in rows],
+        "parties": [privacy.party_copy_view(p, reader.side, privacy.secrets_of(rows)) for p in rows],
     })
 
 
