@@ -31,6 +31,7 @@ FEATURES = [
     "server.views.directory",
     "server.api.cases",
     "server.views.cases",
+    "server.views.intake",
     "server.agreements.api",
     "server.sessions.api",
     "server.rooms.signaling",

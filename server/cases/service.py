@@ -233,8 +233,12 @@ async def register(s: AsyncSession, ctx: Ctx, actor: Actor | None, draft: CaseDr
         if draft.named_staff:
             named += [st.id for st, _ in await _staff_related(s, draft.named_staff, unit.path)]
         if actor is None or actor.role not in HANDLERS:
-            # Someone able to act must be able to see it: the owning unit's handlers are named.
-            named += await unit_handlers(s, unit.id)
+            # Someone able to act must be able to see it: the owning unit's handlers are named (a village
+            # without any: its township's).
+            handlers = await unit_handlers(s, unit.id)
+            if not handlers and unit.parent_id:
+                handlers = await unit_handlers(s, unit.parent_id)
+            named += handlers
         added = await _add_named(s, case, named, actor, ctx)
         event.update(domestic_violence=True, named=added)
     await _append(s, case, "case.registered", event, ctx)
