@@ -171,7 +171,7 @@ class RoomClient:
 
     # ---- waiting ----------------------------------------------------------------------------------
 
-    async def wait(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    async def wait(self, predicate: Callable[[], bool], timeout: float = 40.0) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             left = deadline - time.monotonic()
@@ -181,7 +181,7 @@ class RoomClient:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(left, 0.1))
 
-    async def wait_message(self, type_: str, timeout: float = 10.0,
+    async def wait_message(self, type_: str, timeout: float = 30.0,
                            where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
         seen = 0
 

@@ -108,6 +108,8 @@ class RoomHub:
         self._sweeper: asyncio.Task[None] | None = None
         self._sweeps = 0
         self.relayed = 0
+        self.mailed = 0  # signals sent to other nodes
+        self.deferred = 0  # signals from other nodes held until our replica caught up
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -395,6 +397,7 @@ class RoomHub:
             if c is not None:
                 c.send({"type": "signal", "from": src, "data": data})
         else:
+            self.mailed += 1
             self.bus.send(dst.node, {"k": "signal", "sid": rep.meta.session_id, "from": src, "to": to,
                                      "data": data, "pos": list(rep.pos)})
         return None
@@ -408,6 +411,7 @@ class RoomHub:
         pos = tuple(msg.get("pos") or (0, 0))
         if pos > rep.pos:
             # The sender saw a newer room state than ours (say, the join of the peer it signals from).
+            self.deferred += 1
             if len(rep.waiting) < self.MAX_WAITING:
                 rep.waiting.append((pos, msg))  # type: ignore[arg-type]
             return

@@ -224,4 +224,6 @@ def setup(app: web.Application) -> None:
     m.gauge("concord_rooms", lambda: len(hub.rooms), "rooms this node holds")
     m.gauge("concord_room_connections", lambda: len(hub.conns), "room connections on this node")
     m.gauge("concord_signals_relayed", lambda: hub.relayed, "signal messages relayed since start")
+    m.gauge("concord_signals_mailed", lambda: hub.mailed, "signals relayed to another node")
+    m.gauge("concord_signals_deferred", lambda: hub.deferred, "signals from other nodes held for the room log")
     m.gauge("concord_room_events_written", lambda: writer.written, "room ledger events written")

@@ -79,14 +79,14 @@ async def test_two_nodes_share_one_room(two_nodes) -> None:
             knock = await host.wait_message("knock")
             await host.send({"type": "admit", "peer": knock["peer"]["id"]})
             await a.wait(lambda: a.peer_id is not None)
-            await media_both_ways(host, a, timeout=40)
+            await media_both_ways(host, a, timeout=60)
 
             # Sub-rooms across nodes: the party alone, then the mediator with them.
             await host.send({"type": "move", "peer": a.peer_id, "subroom": "甲方"})
             await a.wait(lambda: a.subroom == "甲方" and not a.links)
             await host.wait(lambda: a.peer_id not in host.links)
             await host.send({"type": "move", "peer": host.peer_id, "subroom": "甲方"})
-            await media_both_ways(host, a, timeout=40)
+            await media_both_ways(host, a, timeout=60)
 
             # A drop on node 2, a resume on node 1: same place, fresh connections.
             pid = a.peer_id
@@ -95,7 +95,7 @@ async def test_two_nodes_share_one_room(two_nodes) -> None:
             a.url = n1.base + "/ws"
             w = await a.reconnect()
             assert w["type"] == "welcome" and w["resumed"] and w["peer_id"] == pid and w["subroom"] == "甲方"
-            await media_both_ways(host, a, timeout=40)
+            await media_both_ways(host, a, timeout=60)
 
             # Node 2 dies with a party on it; node 1 releases the place and the party resumes there.
             await host.send({"type": "move", "peer": host.peer_id, "subroom": None})
@@ -106,14 +106,14 @@ async def test_two_nodes_share_one_room(two_nodes) -> None:
             await host.send({"type": "admit", "peer": knock["peer"]["id"]})
             await b.wait(lambda: b.peer_id is not None)
             await host.wait(lambda: host.subroom is None)
-            await media_both_ways(host, b, timeout=40)
+            await media_both_ways(host, b, timeout=60)
             n2.stop(signal.SIGKILL)
             bid = b.peer_id
             await host.wait(lambda: host.peers.get(bid, {}).get("connected") is False, 30)
             b.url = n1.base + "/ws"
             w = await b.reconnect()
             assert w["type"] == "welcome" and w["peer_id"] == bid
-            await media_both_ways(host, b, timeout=40)
+            await media_both_ways(host, b, timeout=60)
 
             for p in (a, b, host):
                 await p.leave()

@@ -60,7 +60,7 @@ async def admit(host: RoomClient, party: RoomClient, token_first: dict) -> None:
     await party.wait(lambda: party.peer_id is not None)
 
 
-async def media_both_ways(x: RoomClient, y: RoomClient, frames: int = FRAMES, timeout: float = 30.0) -> None:
+async def media_both_ways(x: RoomClient, y: RoomClient, frames: int = FRAMES, timeout: float = 60.0) -> None:
     await x.wait(lambda: x.frames_from(y.peer_id, "video") >= frames and x.frames_from(y.peer_id, "audio") >= frames,
                  timeout)
     await y.wait(lambda: y.frames_from(x.peer_id, "video") >= frames and y.frames_from(x.peer_id, "audio") >= frames,
