@@ -284,7 +284,7 @@ async def _simple(request: web.Request, action: str) -> web.Response:
             from server.agreements import cases_link
 
             ld = await store.freeze(s, actor, ld, field(body, "version", int))
-            why = await cases_link.frozen(s, actor, ld.agreement.case_id)
+            why = await cases_link.frozen(s, ld.agreement.case_id, ld.agreement.id)
             if why:
                 await store.log(s, ld.agreement, "case_note", {"note": why})
         elif action == "reopen":
@@ -387,7 +387,7 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
         rec, effective = await store.sign(s, keyring(request.app), ld, kind, MEDIATOR if kind == MEDIATOR else SEAL,
                                           version, doc_hash, ev, image)
         if effective:
-            await hand_over(request, s, actor, ld)
+            await hand_over(request, s, ld)
         out = await detail(s, ld)
     return web.json_response(out, status=201)
 
@@ -406,7 +406,7 @@ async def apply_seal(request: web.Request) -> web.Response:
     return await _staff_sign(request, SEAL)
 
 
-async def hand_over(request: web.Request, s: AsyncSession, actor: Actor, ld: store.Loaded) -> None:
+async def hand_over(request: web.Request, s: AsyncSession, ld: store.Loaded) -> None:
     """The agreement took effect: its obligations go to the case's follow-ups (ledgered either way)."""
     from server.agreements import cases_link
     from server.agreements.text import obligation_sentence
@@ -416,7 +416,7 @@ async def hand_over(request: web.Request, s: AsyncSession, actor: Actor, ld: sto
                     "content": obligation_sentence(o, c),
                     "due_at": datetime.fromisoformat(o.deadline + "T23:59:59+08:00") if o.deadline else None}
                    for o in c.obligations]
-    why = await cases_link.took_effect(s, actor, request.app["config"].secret_key, ld.agreement.id,
+    why = await cases_link.took_effect(s, request.app["config"].secret_key, ld.agreement.id,
                                        ld.agreement.case_id, obligations)
     await store.log(s, ld.agreement, "handed_to_case", {"obligations": len(obligations), "note": why or ""})
 

@@ -52,55 +52,29 @@ async def prefill(s: AsyncSession, actor: Actor, case_id: int, unit: Unit, dispu
     return raw
 
 
-async def _move(s: AsyncSession, actor: Actor, case: Any, action: str, params: dict[str, Any]) -> str | None:
-    """Take a case workflow step as the acting staff member; a refusal is reported, not raised."""
-    from server.cases.errors import CaseError
-    from server.cases.service import Ctx, transition
-
-    try:
-        await transition(s, Ctx(datetime.now(UTC)), actor, case, action, params)
-    except CaseError as e:
-        return f"case not moved ({action}): {e}"
-    return None
-
-
-async def frozen(s: AsyncSession, actor: Actor, case_id: int | None) -> str | None:
-    """Freezing for signature moves a case in mediation to agreement signing."""
+async def frozen(s: AsyncSession, case_id: int | None, agreement_id: int) -> str | None:
+    """Freezing for signature moves a case in mediation to agreement signing. Returns what was not done."""
     if case_id is None:
         return None
     try:
-        from server.cases.models import Case
+        from server.cases import hooks
+        from server.cases.service import Ctx
     except ImportError:
         return "no case module"
-    case = await s.get(Case, case_id)
-    if case is None or case.status != "in_mediation":
-        return None
-    return await _move(s, actor, case, "begin_signing", {})
+    return await hooks.agreement_frozen(s, Ctx(datetime.now(UTC)), case_id, agreement_id)
 
 
-async def took_effect(s: AsyncSession, actor: Actor, secret: bytes, agreement_id: int, case_id: int | None,
+async def took_effect(s: AsyncSession, secret: bytes, agreement_id: int, case_id: int | None,
                       obligations: list[dict[str, Any]]) -> str | None:
     """The case becomes agreement-effective and its follow-ups get the obligations. Returns what could not
     be done (the signature stands regardless: a case in an unexpected state is for staff to sort out)."""
     if case_id is None:
         return "no case"
     try:
-        from server.cases import followups
-        from server.cases.errors import CaseError
-        from server.cases.service import Ctx, case_by_id
+        from server.cases import followups, hooks
+        from server.cases.service import Ctx
     except ImportError:
         return "no case module"
-    case = await case_by_id(s, case_id)
-    notes = []
-    if case.status == "agreement_signing":
-        why = await _move(s, actor, case, "make_effective", {"agreement_id": agreement_id})
-        if why:
-            notes.append(why)
     items = [followups.ObligationDraft(obligor=o["obligor"], obligee=o["obligee"], content=o["content"],
                                        due_at=o["due_at"]) for o in obligations]
-    if items:
-        try:
-            await followups.add_obligations(s, Ctx(datetime.now(UTC), secret), None, case, items, agreement_id)
-        except CaseError as e:
-            notes.append(f"obligations not handed over: {e}")
-    return "; ".join(notes) or None
+    return await hooks.agreement_effective(s, Ctx(datetime.now(UTC), secret), case_id, agreement_id, items)

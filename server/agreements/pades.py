@@ -59,16 +59,24 @@ def sign_pdf(pdf: bytes, key: Ed25519PrivateKey, cert: x509.Certificate, *, reas
         signers.sign_pdf(writer, meta, signer=signer, output=out)
         return out.getvalue()
 
+    return _outside_loop(run)
+
+
+def _outside_loop(fn):  # type: ignore[no-untyped-def]
+    """pyHanko's sync calls run their own event loop: inside a running one, give them a thread."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return run()  # the usual case: an executor thread or a plain script
-    # Called from inside an event loop: pyHanko runs its own loop, so give it a thread.
+        return fn()  # the usual case: an executor thread or a plain script
     with concurrent.futures.ThreadPoolExecutor(1) as ex:
-        return ex.submit(run).result()
+        return ex.submit(fn).result()
 
 
 def pades_status(pdf: bytes) -> str:
+    return _outside_loop(lambda: _pades_status(pdf))
+
+
+def _pades_status(pdf: bytes) -> str:
     """``intact``, ``broken`` or ``absent``: whether the last PAdES signature covers the whole file
     unchanged (cryptographic integrity only: the self-issued certificate is not chained to any CA)."""
     import logging
