@@ -187,18 +187,20 @@ class RecordingService:
 
     async def _finish(self, rec: RoomRecording, reason: str) -> None:
         rec.stopping = True
-        self.active.pop(rec.session_id, None)
-        if rec.worker is not None:
-            rec.inbox.put_nowait(None) if not rec.inbox.full() else rec.worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await rec.worker
-        if rec.recorder is not None:
-            await rec.recorder.close()
-        if rec.peer_id is not None and self.hub is not None:
-            with contextlib.suppress(Exception):
-                await self.hub.detach_system_peer(rec.session_id, rec.peer_id)
-        async with self.db.session() as s:
-            await end_run(s, rec.run_id, "ended")
+        try:
+            if rec.worker is not None:
+                rec.inbox.put_nowait(None) if not rec.inbox.full() else rec.worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await rec.worker
+            if rec.recorder is not None:
+                await rec.recorder.close()
+            if rec.peer_id is not None and self.hub is not None:
+                with contextlib.suppress(Exception):
+                    await self.hub.detach_system_peer(rec.session_id, rec.peer_id)
+            async with self.db.session() as s:
+                await end_run(s, rec.run_id, "ended")
+        finally:
+            self.active.pop(rec.session_id, None)  # only now: everything it wrote is persisted
         log.info("recording of session %s stopped (%s)", rec.session_id, reason)
         if self.on_stopped is not None and reason != "refused":
             try:

@@ -101,7 +101,7 @@ async def test_consenting_party_recorded_declining_party_not(client) -> None:  #
     segs = [r for r in rows if r.artefact == "segment"]
     assert segs and {r.peer for r in segs} == {zhang.peer_id}
     assert {r.kind for r in segs} == {"audio", "video"}
-    assert all(r.status == "closed" for r in segs)
+    assert all(r.status == "closed" for r in segs), [(r.path, r.status, r.error) for r in segs]
     # 李四 left no file anywhere.
     assert li.peer_id not in "".join(str(p) for p in root.rglob("*"))
     assert not any(e.data.get("peer") == li.peer_id for e in evs if e.type.startswith("recording_"))
