@@ -180,9 +180,36 @@ async def download_recording(request: web.Request) -> web.StreamResponse:
 
 # ---- minutes -----------------------------------------------------------------------------------------
 
+async def party_in_room(request: web.Request, sid: int, token: str) -> None:
+    """A participant reads the minutes with their join token while admitted to the live room."""
+    from server.sessions.service import SessionError, resolve_join
+
+    try:
+        grant = await resolve_join(request.app["db"], request.app["config"].secret_key, token, session_hint=sid)
+    except SessionError as e:
+        raise ApiError(401 if e.status == 401 else 403, e.code, e.message) from e
+    hub = request.app.get("room_hub")
+    rep = hub.rooms.get(sid) if hub is not None else None
+    if rep is None or not any(p.identity == grant.identity and p.admitted and not p.system
+                              for p in rep.room.peers.values()):
+        raise forbidden("join the room first: parties read the minutes while admitted")
+
+
 @r.route("GET", "/api/sessions/{id}/minutes", summary="The current minutes (or ?version=N)", tag="record",
-         params=[SID, r.query("version", r.integer())], response=MINUTES, errors=(400, 404))
+         params=[SID, r.query("version", r.integer()),
+                 {"name": "X-Join-Token", "in": "header", "required": False, "schema": r.string(),
+                  "description": "a participant's join token instead of a staff login (current version only)"}],
+         response=MINUTES, errors=(400, 401, 403, 404))
 async def get_minutes(request: web.Request) -> web.Response:
+    from server.auth import current_actor
+
+    join_token = request.headers.get("X-Join-Token")
+    if await current_actor(request) is None and join_token:
+        sid = session_id(request)
+        await party_in_room(request, sid, join_token)
+        async with request.app["db"].session() as s:
+            m = await minutes_store.current(s, sid)
+        return web.json_response(minutes_store.minutes_json(m), dumps=_dumps)
     _, sess, _ = await readable_session(request)
     version = _int_query(request, "version", 0, 0, 2**31)
     async with request.app["db"].session() as s:

@@ -51,6 +51,8 @@ def segment_seconds() -> float:
 
 def setup(app: web.Application) -> None:
     views.setup(app)
+    # Room page panel modules (join.html loads each): the minutes (笔录) panel.
+    app.setdefault("room_modules", []).append("/static/js/minutes.js")
     config = app["config"]
     node = node_id(config.port)
     app["recording_node"] = node

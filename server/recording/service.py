@@ -120,9 +120,8 @@ class RoomRecording:
             await self.service.send(self.session_id, self.peer_id, {"type": "signal", "to": to, "data": data})
 
     async def alert(self, code: str, message: str) -> None:
-        """Tell the room's moderators (and so everyone present) that recording has a problem."""
-        if self.peer_id is not None:
-            await self.service.send(self.session_id, self.peer_id, {"type": "chat", "text": f"⚠ {message}"[:1900]})
+        """Tell the room's moderators that recording has a problem (the ledger has it already)."""
+        self.service.notify_moderators(self.session_id, {"type": "error", "code": code, "message": message})
 
 
 Send = Callable[[int, str, dict[str, Any]], Awaitable[Any]]
@@ -150,6 +149,21 @@ class RecordingService:
     async def send(self, session_id: int, peer_id: str, message: dict[str, Any]) -> None:
         with contextlib.suppress(KeyError):
             await self.hub.system_send(session_id, peer_id, message)
+
+    def notify_moderators(self, session_id: int, msg: dict[str, Any]) -> None:
+        """Deliver a server message to the moderators' connections this node holds.
+
+        The recorder itself may only signal (rooms/permissions.py), so alerts go straight to the sockets,
+        as the contract's ``error`` message. Moderators on other nodes learn it from the ledger.
+        """
+        rep = getattr(self.hub, "rooms", {}).get(session_id) if self.hub is not None else None
+        if rep is None:
+            return
+        for p in rep.room.moderators():
+            if p.connected and p.node == self.hub.node_id:
+                conn = self.hub.conns.get(p.conn)
+                if conn is not None:
+                    conn.send(msg)
 
     async def on_recording(self, session_id: int, on: bool, subrooms: tuple[str, ...]) -> None:
         if on:

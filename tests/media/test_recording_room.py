@@ -141,3 +141,69 @@ async def test_consenting_party_recorded_declining_party_not(client) -> None:  #
     info = probe(root / composite.path)
     assert info["codec"] == "vp8" and info["decoded"] > 0
     assert sha256(root / composite.path) == composite.sha256
+
+
+async def test_party_reads_minutes_with_join_token_while_admitted(client) -> None:  # type: ignore[no-untyped-def]
+    sid, h = await make_session(client, "mediator")
+    host = await join(client, await staff_token(client, h, sid))
+    r = await client.put(f"/api/sessions/{sid}/minutes", headers=h, json={"text": "双方到场。", "base_version": 0})
+    assert r.status == 200
+    inv = await invite(client, h, sid, "张三")
+    # Before admission the token alone is not enough.
+    lobby = await join(client, inv["token"], expect="lobby")
+    r = await client.get(f"/api/sessions/{sid}/minutes", headers={"X-Join-Token": inv["token"]})
+    assert r.status == 403
+    knock = await host.expect("knock")
+    await host.send({"type": "admit", "peer": knock["peer"]["id"]})
+    await lobby.expect("welcome")
+    r = await client.get(f"/api/sessions/{sid}/minutes", headers={"X-Join-Token": inv["token"]})
+    assert r.status == 200 and (await r.json())["text"] == "双方到场。"
+    # A party cannot write, and a forged token is refused.
+    r = await client.put(f"/api/sessions/{sid}/minutes", headers={"X-Join-Token": inv["token"]},
+                         json={"text": "改", "base_version": 1})
+    assert r.status == 401
+    r = await client.get(f"/api/sessions/{sid}/minutes", headers={"X-Join-Token": inv["token"][:-3] + "abc"})
+    assert r.status == 401
+    other, _ = await make_session(client, "mediator")
+    r = await client.get(f"/api/sessions/{other}/minutes", headers={"X-Join-Token": inv["token"]})
+    assert r.status == 403
+
+
+async def test_unwritable_recordings_dir_alerts_host_and_session_continues(client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = client.app
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    app["recording"].root = blocker / "recordings"  # mkdir fails: ENOTDIR, as for a dead mount
+    sid, h = await make_session(client, "mediator")
+    host = await join(client, await staff_token(client, h, sid))
+    zhang = await _admit(client, host, h, sid, "张三")
+    await host.send({"type": "recording", "on": True})
+    rec_peer = (await zhang.expect("peer-joined", timeout=15, where=lambda m: m["peer"]["role"] == "recorder"))["peer"]
+    await zhang.send({"type": "consent", "recording": True})
+    pc = RTCPeerConnection()
+    pc.addTrack(SyntheticVideo(160, 96, 15))
+    pc.addTrack(SyntheticAudio())
+    try:
+        await pc.setLocalDescription(await pc.createOffer())
+        await zhang.send({"type": "signal", "to": rec_peer["id"],
+                          "data": {"description": {"type": "offer", "sdp": pc.localDescription.sdp}}})
+        answer = await zhang.expect("signal", timeout=15, where=lambda m: m["from"] == rec_peer["id"])
+        await pc.setRemoteDescription(RTCSessionDescription(**answer["data"]["description"]))
+        alert = await host.expect("error", timeout=30, where=lambda m: m["code"] == "recording_failed")
+        assert "录制失败" in alert["message"] and "recording failed" in alert["message"]
+        assert not [m for m in zhang.inbox if m.get("code") == "recording_failed"]  # for moderators only
+        # The session carries on: people still talk.
+        await zhang.send({"type": "chat", "text": "还能听到吗？"})
+        assert (await host.expect("chat", where=lambda m: m["from"] == zhang.peer_id))["text"] == "还能听到吗？"
+        await host.send({"type": "ping"})
+        await host.expect("pong")
+    finally:
+        await pc.close()
+    await host.send({"type": "recording", "on": False})
+    await wait_for(lambda: sid not in app["recording"].active, timeout=30)
+    async with app["db"].session() as s:
+        evs = await events(s, ledger.session_chain(sid))
+        rows = await list_recordings(s, sid)
+    errors = [e for e in evs if e.type == "recording_error"]
+    assert errors and "Not a directory" in errors[0].data["error"]
+    assert rows and all(r.status == "failed" for r in rows)
