@@ -35,6 +35,8 @@ FEATURES = [
     "server.agreements.api",
     "server.sessions.api",
     "server.rooms.signaling",
+    "server.dashboard.api",
+    "server.dashboard.views",
 ]
 
 MAX_BODY = 20 * 1024 * 1024  # evidence uploads; JSON bodies have their own smaller limits

@@ -146,6 +146,12 @@ def can_write_minutes(actor: Actor, unit_path: str, kind: str) -> bool:
     return can_host_session(actor, unit_path, kind)
 
 
+def can_view_dashboard(actor: Actor, unit_path: str) -> bool:
+    """A unit's dashboard (its subtree's figures): staff of the unit or above. Experts see only the cases
+    they are granted, so a unit's figures would tell them more than their case list: none for them."""
+    return within(actor, unit_path) and actor.role != Role.EXPERT
+
+
 def allowed(actor: Actor, action: Action | str, unit_path: str) -> bool:
     """The rules above, looked up by action name (for tables, tests and templates)."""
     match Action(action):

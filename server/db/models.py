@@ -25,6 +25,7 @@ from server.cases.models import (  # noqa: F401  (case tables for Alembic metada
     Petition,
     SupervisionOrder,
 )
+from server.dashboard.models import CaseRollup  # noqa: F401  (dashboard rollup)
 from server.db.base import Base
 from server.directory.models import Staff, Unit
 from server.ledger_store import LedgerEvent

@@ -1,0 +1,109 @@
+"""Reading the dashboard's figures: a handful of indexed aggregates, then ``figures.assemble``.
+
+The query set for one unit (all bounded by the unit's path range, so a county reads only its subtree):
+1. category / grade / status counts and the 12-week trend from ``case_rollup`` (unrestricted rows);
+2. per-unit sums from ``case_rollup`` (``dim = 'all'``), restricted rows only as one total;
+3. overdue counts per unit and 4. the overdue list, live from ``cases`` (they depend on "now");
+5. the restricted cases this actor may see (named staff, live grants), through the case module's own
+   visibility rule, so the dashboard never shows more than the case queries would.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.cases.models import Case
+from server.cases.queries import live_access, path_prefix
+from server.dashboard.figures import (
+    HANDLING_STATUSES,
+    ROLLUP_COLUMNS,
+    CaseRow,
+    Figures,
+    Measures,
+    assemble,
+    trend_weeks,
+)
+from server.dashboard.models import CaseRollup as R
+from server.policy import Actor
+
+BREAKDOWNS = ("category", "grade", "status")
+CASE_COLUMNS = (Case.unit_path, Case.status, Case.category, Case.grade, Case.outcome, Case.on_time,
+                Case.days_to_close, Case.satisfaction, Case.opened_on, Case.resolved_at, Case.due_at, Case.code,
+                Case.title)
+
+
+def _sums() -> list[Any]:
+    return [func.sum(getattr(R, c)).label(c) for c in ROLLUP_COLUMNS]
+
+
+def _measures(row: Any) -> Measures:
+    return Measures(**{c: (getattr(row, c) or 0) for c in ROLLUP_COLUMNS})
+
+
+def _case_row(row: Any) -> CaseRow:
+    opened = row.opened_on if isinstance(row.opened_on, date) else date.fromisoformat(str(row.opened_on))
+    return CaseRow(row.unit_path, row.status, row.category, row.grade, row.outcome,
+                   None if row.on_time is None else bool(row.on_time), row.days_to_close, row.satisfaction,
+                   opened, row.resolved_at, row.due_at, row.code, row.title)
+
+
+def overdue_filter(unit_path: str, now: datetime) -> list[Any]:
+    # Same definition as the case list's ``overdue=1`` filter (server.cases.queries.filtered).
+    return [Case.restricted == false(), Case.status.in_(HANDLING_STATUSES), path_prefix(Case.unit_path, unit_path),
+            Case.due_at.is_not(None), Case.due_at < now]
+
+
+async def dimension_counts(s: AsyncSession, unit_path: str, first_week: date) -> dict[tuple[str, str], Measures]:
+    q = (select(R.dim, R.bucket, *_sums())
+         .where(R.restricted == false(), path_prefix(R.unit_path, unit_path),
+                or_(R.dim.in_(BREAKDOWNS), and_(R.dim.in_(("opened", "resolved")), R.bucket >= first_week.isoformat())))
+         .group_by(R.dim, R.bucket))
+    return {(row.dim, row.bucket): _measures(row) for row in (await s.execute(q)).all()}
+
+
+async def unit_sums(s: AsyncSession, unit_path: str) -> tuple[dict[str, Measures], int]:
+    """Unrestricted measures per owning unit, and the number of restricted cases in the subtree."""
+    q = select(R.restricted, R.unit_path, *_sums()).where(R.dim == "all", path_prefix(R.unit_path, unit_path)) \
+        .group_by(R.restricted, R.unit_path)
+    per_unit: dict[str, Measures] = {}
+    restricted = 0
+    for row in (await s.execute(q)).all():
+        if row.restricted:
+            restricted += int(row.n or 0)
+        else:
+            per_unit[row.unit_path] = _measures(row)
+    return per_unit, restricted
+
+
+async def overdue_counts(s: AsyncSession, unit_path: str, now: datetime) -> dict[str, int]:
+    q = select(Case.unit_path, func.count()).where(*overdue_filter(unit_path, now)).group_by(Case.unit_path)
+    return {p: int(n) for p, n in (await s.execute(q)).all()}
+
+
+async def overdue_cases(s: AsyncSession, unit_path: str, now: datetime, limit: int) -> list[CaseRow]:
+    q = select(*CASE_COLUMNS).where(*overdue_filter(unit_path, now)).order_by(Case.due_at, Case.code).limit(limit)
+    return [_case_row(r) for r in (await s.execute(q)).all()]
+
+
+async def visible_restricted(s: AsyncSession, actor: Actor, unit_path: str, now: datetime) -> list[CaseRow]:
+    """Restricted cases in the subtree that this actor may open (same rule as ``cases.queries.visible``)."""
+    q = select(*CASE_COLUMNS).where(Case.restricted == true(), path_prefix(Case.unit_path, unit_path),
+                                    live_access(actor.id, now))
+    return [_case_row(r) for r in (await s.execute(q)).all()]
+
+
+async def load(s: AsyncSession, actor: Actor, unit_path: str, now: datetime, tier_of: Any, *, weeks: int = 12,
+               overdue_limit: int = 50) -> Figures:
+    """The figures of the subtree at ``unit_path`` as ``actor`` may see them (access checked by the caller)."""
+    wk = trend_weeks(now, weeks)
+    dims = await dimension_counts(s, unit_path, wk[0])
+    per_unit, restricted_total = await unit_sums(s, unit_path)
+    overdue_per_unit = await overdue_counts(s, unit_path, now)
+    overdue_list = await overdue_cases(s, unit_path, now, overdue_limit)
+    mine = await visible_restricted(s, actor, unit_path, now)
+    return assemble(unit_path, now, dims, per_unit, overdue_per_unit, overdue_list, restricted_total, mine,
+                    tier_of, wk, overdue_limit)
