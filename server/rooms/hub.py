@@ -210,8 +210,8 @@ class RoomHub:
             rep = self.rooms.get(meta.session_id)
             if rep is not None:
                 return rep
-            rep = Replica(meta, Room(meta.session_id, meta.kind, meta.title, grace_s=self.grace_s, clock=self.clock),
-                          touched=self.clock())
+            rep = Replica(meta, Room(meta.session_id, meta.kind, meta.title, grace_s=self.grace_s, clock=self.clock,
+                                     shuttle=meta.shuttle), touched=self.clock())
             self.rooms[meta.session_id] = rep
             try:
                 await self.bus.open_log(meta.key, lambda pos, cmd: self._apply(rep, pos, cmd))
@@ -234,6 +234,14 @@ class RoomHub:
         cmd["origin"] = self.node_id
         rep.touched = cmd["at"]
         await self.bus.append(rep.meta.key, cmd)
+
+    async def update_settings(self, meta: RoomMeta) -> None:
+        """The session's settings changed in the database (e.g. a DV joint override): tell the room.
+
+        Joins sync this by themselves; call it to apply a change at once."""
+        rep = self.rooms.get(meta.session_id)
+        if rep is not None:
+            await self.submit(rep, {"op": "settings", "shuttle": meta.shuttle})
 
     async def end_session(self, meta: RoomMeta, reason: str) -> bool:
         """End a room from the API. True if a room with people in it took the end."""
@@ -314,6 +322,8 @@ class RoomHub:
         """Submit a join for a connection whose token the handler verified. The answer (``welcome``,
         ``lobby`` or ``error``) arrives on the connection; ``conn.answered`` resolves with it."""
         rep = await self.open(grant.meta)
+        if rep.room.shuttle != grant.meta.shuttle:
+            await self.update_settings(grant.meta)
         conn.session_id = grant.meta.session_id
         conn.resume_token = secrets.token_urlsafe(24)
         self.conns[conn.id] = conn

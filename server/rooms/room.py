@@ -136,7 +136,7 @@ def _iso(at: float) -> str:
 
 class Room:
     def __init__(self, session_id: int, kind: str, title: str = "", *, grace_s: float = GRACE_S,
-                 clock: Callable[[], float] = time.time, max_peers: int = MAX_PEERS) -> None:
+                 clock: Callable[[], float] = time.time, max_peers: int = MAX_PEERS, shuttle: bool = False) -> None:
         self.session_id = session_id
         self.kind = kind
         self.rules: KindRules = rules(kind)
@@ -153,6 +153,9 @@ class Room:
         self.recording = False
         self.recording_subrooms: set[str] = set()
         self.banned: set[str] = set()  # identities removed or denied: they cannot come back
+        # Shuttle mediation (背靠背, the default for domestic-violence cases): each party is seated in a
+        # private sub-room of their own when admitted, and no move may put two parties in one room.
+        self.shuttle = shuttle
 
     # ---- queries --------------------------------------------------------------------------------
 
@@ -238,6 +241,7 @@ class Room:
             "locked": self.locked, "floor": self.floor, "hands": list(self.hands),
             "recording": self.recording, "recording_subrooms": sorted(self.recording_subrooms),
             "subrooms": self.subrooms(), "speaking": str(self.rules.speaking), "grace_s": self.grace_s,
+            "shuttle": self.shuttle,
         }
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -309,6 +313,32 @@ class Room:
         if peer_id in self.peers:
             raise RoomError("conflict", "peer id already in use")
 
+    def _seat(self, p: Peer) -> list[Effect]:
+        """In a shuttle room, an admitted party gets a private sub-room of its own (before its welcome)."""
+        if not self.shuttle or p.role != "party" or p.subroom is not None:
+            return []
+        taken = {q.subroom for q in self.peers.values() if q.id != p.id}
+        name = p.name[:MAX_SUBROOM_LEN]
+        if name in taken:
+            name = f"{p.name[:MAX_SUBROOM_LEN - 6]}·{p.id[-4:]}"
+        p.subroom = name
+        return [Record("moved", {"peer": p.id, "name": p.name, "from": None, "to": name, "by": None,
+                                 "by_name": None, "reason": "shuttle"})]
+
+    def _shuttle_check(self, p: Peer, subroom: str | None) -> None:
+        if not self.shuttle or p.role != "party":
+            return
+        if any(q.role == "party" and q.admitted and q.id != p.id and q.subroom == subroom
+               for q in self.peers.values()):
+            raise RoomError("shuttle", "背靠背调解：双方当事人不能同室 / shuttle mediation keeps the parties apart")
+
+    def set_shuttle(self, on: bool) -> list[Effect]:
+        """The session's shuttle setting changed (a ledgered joint override, made outside the room)."""
+        if self.shuttle == bool(on):
+            return []
+        self.shuttle = bool(on)
+        return [self._broadcast_room(), Record("shuttle", {"on": self.shuttle})]
+
     def _go_live(self, p: Peer) -> list[Effect]:
         """The first moderator in makes the session live (call before building p's welcome)."""
         if self.live or p.role not in MODERATOR_ROLES or not p.admitted:
@@ -362,8 +392,9 @@ class Room:
                 Send(self._to(self.moderators()), {"type": "knock", "peer": self._lobby_json(p)}),
                 Record("lobby_waiting", {"peer": p.id, "name": p.name, "role": p.role}),
             ]
+        seated = self._seat(p)
         live = self._go_live(p)
-        effects: list[Effect] = [
+        effects: list[Effect] = [*seated,
             Send((p.target,), self._welcome(p, resumed=False)),
             Send(self._to(self._others(p)), {"type": "peer-joined", "peer": self.peer_json(p)}),
             Record("peer_joined", {"peer": p.id, "name": p.name, "role": p.role, "system": system}),
@@ -483,7 +514,8 @@ class Room:
         if p.admitted:
             return []  # two moderators admitted at once: the second is a no-op
         p.admitted = True
-        effects: list[Effect] = [
+        seated = self._seat(p)
+        effects: list[Effect] = [*seated,
             Send((p.target,) if p.connected else (), self._welcome(p, resumed=False)),
             Send(self._to(self._others(p)), {"type": "peer-joined", "peer": self.peer_json(p)}),
             Record("admitted", {"peer": p.id, "name": p.name, "role": p.role, "by": a.id, "by_name": a.name}),
@@ -555,6 +587,7 @@ class Room:
         p = self._person(peer_id)
         if p.subroom == subroom:
             return []
+        self._shuttle_check(p, subroom)
         old, p.subroom = p.subroom, subroom
         there = [q.id for q in self._others(p) if (q.system and self.is_recorded(p))
                  or (not q.system and q.subroom == subroom)]
@@ -671,6 +704,8 @@ class Room:
                 return self.expire(cmd["peer"], int(cmd["epoch"]), now=at)
             if op == "end":
                 return self.end(None, now=at, reason=cmd.get("reason") or "ended")
+            if op == "settings":
+                return self.set_shuttle(bool(cmd.get("shuttle")))
             if op == "msg":
                 return self._message(cmd["peer"], cmd["conn"], cmd["message"], at)
         except RoomError as e:

@@ -58,6 +58,9 @@ class RoomMeta:
     title: str
     # Names the room's command log; includes the creation time so a reset database never meets an old log.
     key: str
+    # Shuttle mediation (背靠背): set by the cases feature for domestic-violence cases, lifted by its
+    # ledgered joint override.
+    shuttle: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,9 @@ class JoinGrant:
 
 def room_meta(s: Session) -> RoomMeta:
     stamp = int(s.created_at.timestamp() * 1_000_000) if s.created_at else 0
-    return RoomMeta(s.id, s.kind, s.title, f"{s.id}:{stamp}")
+    settings = s.settings or {}
+    shuttle = bool(settings.get("shuttle")) and not settings.get("joint_override")
+    return RoomMeta(s.id, s.kind, s.title, f"{s.id}:{stamp}", shuttle)
 
 
 def iso(dt: datetime | None) -> str | None:

@@ -523,3 +523,44 @@ async def test_ice_servers_with_turn_credentials(aiohttp_client, config) -> None
     assert peer == p.peer_id and int(expiry) > 0
     mac = hmac.new(b"coturn-shared-secret", turn["username"].encode(), hashlib.sha1).digest()
     assert turn["credential"] == base64.b64encode(mac).decode()
+
+
+async def test_shuttle_session_keeps_parties_apart(client) -> None:
+    """A DV case's session (settings from the cases feature) seats each party alone; the override lifts it."""
+    from sqlalchemy import update
+
+    from server.sessions.models import Session
+
+    sid, h = await make_session(client)
+    db = client.server.app["db"]
+    async with db.session() as s:
+        await s.execute(update(Session).where(Session.id == sid).values(settings={"shuttle": True,
+                                                                                 "joint_override": None}))
+    host = await join(client, await staff_token(client, h, sid))
+    assert host.welcome["room"]["shuttle"] is True
+    parties = []
+    for name in ("张三", "李四"):
+        inv = await invite(client, h, sid, name)
+        p = await join(client, inv["token"], expect="lobby")
+        knock = await host.expect("knock")
+        await host.send({"type": "admit", "peer": knock["peer"]["id"]})
+        p.welcome = await p.expect("welcome")
+        p.peer_id = p.welcome["peer_id"]
+        assert p.welcome["subroom"] == name
+        parties.append(p)
+    await host.send({"type": "move", "peer": parties[1].peer_id, "subroom": "张三"})
+    assert (await host.expect("error"))["code"] == "shuttle"
+    await parties[0].send({"type": "signal", "to": parties[1].peer_id, "data": {"candidate": {}}})
+    assert (await parties[0].expect("error"))["code"] == "other_subroom"
+    # The joint override (ledgered by the cases feature) reaches the room.
+    async with db.session() as s:
+        await s.execute(update(Session).where(Session.id == sid).values(
+            settings={"shuttle": True, "joint_override": {"by": 1, "reason": "双方同意"}}))
+    from server.sessions.service import room_meta
+
+    async with db.session() as s:
+        sess = await s.get(Session, sid)
+        await client.server.app["room_hub"].update_settings(room_meta(sess))
+    assert (await host.expect("room", where=lambda m: m["room"]["shuttle"] is False))
+    await host.send({"type": "move", "peer": parties[1].peer_id, "subroom": "张三"})
+    assert (await parties[1].expect("moved"))["peers"] == [parties[0].peer_id]

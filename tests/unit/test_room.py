@@ -672,3 +672,47 @@ def test_replicas_agree() -> None:
         assert r1.apply(dict(c)) == r2.apply(dict(c))
     assert r1.room_json() == r2.room_json()
     assert [r1.peer_json(p) for p in r1.peers.values()] == [r2.peer_json(p) for p in r2.peers.values()]
+
+
+# ---- shuttle mediation (背靠背) --------------------------------------------------------------------
+
+
+def test_shuttle_seats_each_party_apart_and_refuses_joint_moves() -> None:
+    r = R()
+    r.room.shuttle = True
+    r.join("host", "host")
+    r.join("a")
+    eff = r.room.admit("host", "a")
+    w = to(eff, "a")[0]
+    assert w["subroom"] == "名a" and w["room"]["shuttle"] is True
+    assert [e.data["reason"] for e in eff if isinstance(e, Record) and e.type == "moved"] == ["shuttle"]
+    r.join("b")
+    r.room.admit("host", "b")
+    assert r.room.peers["b"].subroom == "名b"
+    with pytest.raises(RoomError) as e:
+        r.room.move("host", "b", "名a")
+    assert e.value.code == "shuttle"
+    r.room.move("host", "a", None)  # one party alone in the main room is fine
+    with pytest.raises(RoomError):
+        r.room.move("host", "b", None)
+    r.room.move("host", "host", "名b")  # staff move freely
+    r.join("ag", "agent", direct=True)
+    r.room.move("host", "ag", "名b")
+
+
+def test_shuttle_name_clash_and_override() -> None:
+    r = R()
+    r.room.shuttle = True
+    r.join("host", "host")
+    r.room.move("host", "host", "名a")  # a sub-room already carries the party's name
+    r.join("a")
+    r.room.admit("host", "a")
+    assert r.room.peers["a"].subroom == "名a·a"
+    eff = r.room.apply({"op": "settings", "shuttle": False, "at": 1})
+    assert r.room.shuttle is False and records(eff) == ["shuttle"]
+    assert to(eff, "a")[0]["room"]["shuttle"] is False
+    assert r.room.apply({"op": "settings", "shuttle": False}) == []
+    r.join("b")
+    r.room.admit("host", "b")
+    assert r.room.peers["b"].subroom is None
+    r.room.move("host", "b", r.room.peers["a"].subroom)  # joint room allowed after the override

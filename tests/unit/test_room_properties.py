@@ -44,9 +44,9 @@ commands = st.one_of(
 
 
 class Driver:
-    def __init__(self) -> None:
+    def __init__(self, shuttle: bool = False) -> None:
         self.t = 1000.0
-        self.room = Room(1, "mediation", clock=lambda: self.t)
+        self.room = Room(1, "mediation", clock=lambda: self.t, shuttle=shuttle)
         self.conn: dict[str, str] = {}
         self.n = 0
 
@@ -158,3 +158,15 @@ def test_replicas_converge(cmds: list[tuple]) -> None:
         replica.apply(cmd)
     assert replica.room_json() == d.room.room_json()
     assert [replica.peer_json(p) for p in replica.peers.values()] == [d.room.peer_json(p) for p in d.room.peers.values()]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(commands, min_size=1, max_size=60))
+def test_shuttle_rooms_never_seat_two_parties_together(cmds: list[tuple]) -> None:
+    d = Driver(shuttle=True)
+    for c in cmds:
+        before = {p.id for p in d.room.peers.values() if p.admitted}
+        effects = d.run(c)
+        check_invariants(d.room, before, effects)
+        rooms = [p.subroom for p in d.room.peers.values() if p.admitted and p.role == "party"]
+        assert len(rooms) == len(set(rooms)), "two parties share a room in shuttle mediation"
