@@ -21,6 +21,10 @@ from server.views.render import render, require_login
 
 # type -> (中文, English): how each ledger event reads on the timeline.
 EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "session_created": ("创建会议", "Session created"), "invitation_created": ("发出邀请", "Invitation sent"),
+    "invitation_revoked": ("撤回邀请", "Invitation withdrawn"), "lobby_left": ("离开等候室", "Left the lobby"),
+    "peer_dropped": ("连接中断", "Connection dropped"), "peer_resumed": ("重新连接", "Reconnected"),
+    "lock": ("锁定/解锁", "Lock"),
     "session_live": ("会议开始", "Session live"), "session_ended": ("会议结束", "Session ended"),
     "session_interrupted": ("会议中断", "Session interrupted"),
     "peer_joined": ("加入", "Joined"), "peer_left": ("离开", "Left"), "lobby_waiting": ("在等候室", "In the lobby"),
@@ -53,7 +57,9 @@ def summary(ev: ledger.Event) -> str:
         parts.append(f"{d.get('from') or '主会场'} → {d.get('to') or '主会场'}")
     elif ev.type == "recording_on" and d.get("subrooms"):
         parts.append("含分组 / includes: " + "、".join(d["subrooms"]))
-    elif ev.type in ("recording_segment", "segment_recovered", "playback_composed", "track_file_made"):
+    elif ev.type in ("playback_composed", "track_file_made"):
+        parts.append(f"{d.get('artefact', '')} {d.get('duration_s', '')}s sha256 {str(d.get('sha256'))[:16]}…")
+    elif ev.type in ("recording_segment", "segment_recovered"):
         parts.append(f"{d.get('kind', '')} #{d.get('index', '')} {d.get('duration_s', '')}s sha256 {str(d.get('sha256'))[:16]}…")
     elif ev.type in ("recording_error", "segment_discarded"):
         parts.append(str(d.get("error") or d.get("reason") or ""))
