@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -78,7 +79,7 @@ class DbRecordingEvents:
         self.chain = ledger.session_chain(session_id)
         self._rows: dict[tuple[int, int], int] = {}
         self._failing: set[int] = set()
-        self.closed_segments: list[tuple[TrackInfo, SegmentInfo]] = []
+        self.closed_segments: deque[tuple[TrackInfo, SegmentInfo]] = deque(maxlen=1000)  # recent, for tests
 
     async def track_started(self, track: TrackInfo) -> None:
         async with self.db.session() as s:
@@ -111,6 +112,7 @@ class DbRecordingEvents:
         async with self.db.session() as s:
             await self._upsert(s, track, seg, values)
             await append(s, self.chain, "recording_segment", segment_json(track, seg))
+        self._rows.pop((track.track_no, seg.index), None)
         self.closed_segments.append((track, seg))
         if track.track_no in self._failing:
             await self.resumed(track)

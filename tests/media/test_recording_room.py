@@ -207,3 +207,71 @@ async def test_unwritable_recordings_dir_alerts_host_and_session_continues(clien
     errors = [e for e in evs if e.type == "recording_error"]
     assert errors and "Not a directory" in errors[0].data["error"]
     assert rows and all(r.status == "failed" for r in rows)
+
+
+async def _offer(pc: RTCPeerConnection, peer, rec_id: str) -> None:  # type: ignore[no-untyped-def]
+    await pc.setLocalDescription(await pc.createOffer())
+    await peer.send({"type": "signal", "to": rec_id, "data": {"description": {"type": "offer",
+                                                                              "sdp": pc.localDescription.sdp}}})
+    answer = await peer.expect("signal", timeout=15, where=lambda m: m["from"] == rec_id)
+    await pc.setRemoteDescription(RTCSessionDescription(**answer["data"]["description"]))
+
+
+async def test_private_subroom_not_recorded_unless_host_includes_it(client) -> None:  # type: ignore[no-untyped-def]
+    app = client.app
+    app["recording"].max_segment_s = 2.0
+    sid, h = await make_session(client, "mediator")
+    host = await join(client, await staff_token(client, h, sid))
+    zhang = await _admit(client, host, h, sid, "张三")
+    await host.send({"type": "recording", "on": True})
+    rec_id = (await zhang.expect("peer-joined", timeout=15, where=lambda m: m["peer"]["role"] == "recorder"))["peer"]["id"]
+    await zhang.send({"type": "consent", "recording": True})
+    pcs = [RTCPeerConnection()]
+    pcs[0].addTrack(SyntheticAudio())
+
+    async def tracks_started() -> list:
+        async with app["db"].session() as s:
+            return [e for e in await events(s, ledger.session_chain(sid)) if e.type == "recording_track"]
+
+    async def wait_tracks(n: int) -> list:
+        deadline = time.time() + 30
+        while len(found := await tracks_started()) < n:
+            assert time.time() < deadline, f"expected {n} recorded tracks"
+            await asyncio.sleep(0.2)
+        return found
+
+    async def wait_ended(n: int) -> None:
+        deadline = time.time() + 30
+        while True:
+            async with app["db"].session() as s:
+                ended = [e for e in await events(s, ledger.session_chain(sid)) if e.type == "recording_track_ended"]
+            if len(ended) >= n:
+                return
+            assert time.time() < deadline, "the recorder kept recording a private sub-room"
+            await asyncio.sleep(0.2)
+
+    try:
+        await _offer(pcs[0], zhang, rec_id)
+        await wait_tracks(1)
+        # Shuttle mediation: moved into a private sub-room, 张三 is no longer recorded.
+        await host.send({"type": "move", "peer": zhang.peer_id, "subroom": "背靠背A"})
+        await zhang.expect("moved")
+        await wait_ended(1)
+        await zhang.send({"type": "signal", "to": rec_id, "data": {"description": {"type": "offer", "sdp": "v=0"}}})
+        assert (await zhang.expect("error"))["code"] in ("not_recorded", "other_subroom", "forbidden", "no_consent")
+        # The host explicitly includes the sub-room: that decision is ledgered, and 张三 is recorded again.
+        await host.send({"type": "recording", "on": True, "subrooms": ["背靠背A"]})
+        await zhang.expect("room", where=lambda m: m["room"]["recording_subrooms"] == ["背靠背A"])
+        pcs.append(RTCPeerConnection())
+        pcs[1].addTrack(SyntheticAudio())
+        await _offer(pcs[1], zhang, rec_id)
+        await wait_tracks(2)
+    finally:
+        for pc in pcs:
+            await pc.close()
+    await host.send({"type": "recording", "on": False})
+    await wait_for(lambda: sid not in app["recording"].active, timeout=30)
+    async with app["db"].session() as s:
+        evs = await events(s, ledger.session_chain(sid))
+    decisions = [e.data.get("subrooms") for e in evs if e.type == "recording_on"]
+    assert decisions == [[], ["背靠背A"]]
