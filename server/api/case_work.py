@@ -10,7 +10,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from server.api import registry as r
-from server.api.cases import CODE_PARAM, ctx, domain, path_int
+from server.api.cases import CODE_PARAM, ctx, domain, path_int, req, route
 from server.auth import require_actor
 from server.cases import notices, notifications, present, supervision
 from server.cases.models import Case, SupervisionOrder
@@ -40,9 +40,9 @@ SUPERVISION = r.schema("SupervisionOrder", r.obj(
 ))
 
 
-@r.route("POST", "/api/cases/{code}/supervision", summary="Issue a supervision order (督办) from a higher tier",
+@route("POST", "/api/cases/{code}/supervision", summary="Issue a supervision order (督办) from a higher tier",
          tag="supervision", params=[CODE_PARAM], status=201, errors=(403, 404, 409), response=SUPERVISION,
-         request=r.obj(["instruction", "due_at"], instruction=r.string(minLength=1, maxLength=2000),
+         request=req(["instruction", "due_at"], instruction=r.string(minLength=1, maxLength=2000),
                        due_at=r.string(format="date-time")))
 @domain
 async def issue_supervision(request: web.Request) -> web.Response:
@@ -58,9 +58,9 @@ async def issue_supervision(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("POST", "/api/cases/{code}/supervision/{order_id}/response", summary="Answer a supervision order",
+@route("POST", "/api/cases/{code}/supervision/{order_id}/response", summary="Answer a supervision order",
          tag="supervision", params=[CODE_PARAM, r.path_param("order_id")], errors=(403, 404, 409),
-         request=r.obj(["response"], response=r.string(minLength=1, maxLength=5000)), response=SUPERVISION)
+         request=req(["response"], response=r.string(minLength=1, maxLength=5000)), response=SUPERVISION)
 @domain
 async def respond_supervision(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -75,14 +75,14 @@ async def respond_supervision(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("GET", "/api/supervision", summary="Supervision orders on cases I can see (issued by or to my subtree)",
+@route("GET", "/api/supervision", summary="Supervision orders on cases I can see (issued by or to my subtree)",
          tag="supervision", params=[r.query("status", r.string(enum=["open", "responded"]))],
          response=r.obj(["orders"], orders=r.array(SUPERVISION)))
 @domain
 async def list_supervision(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     status = request.query.get("status")
-    if status not in (None, "", "open", "responded"):
+    if status not in (None, "open", "responded"):
         raise bad_request("status must be open or responded", "invalid_query")
     c = ctx(request)
     q = (select(SupervisionOrder, Case).join(Case, Case.id == SupervisionOrder.case_id)
@@ -102,20 +102,23 @@ NOTIFICATION = r.schema("Notification", r.obj(
 ))
 
 
-@r.route("GET", "/api/notifications", summary="My notification centre (newest first)", tag="notifications",
+@route("GET", "/api/notifications", summary="My notification centre (newest first)", tag="notifications",
          params=[r.query("unread", r.string(enum=["1", "0", "true", "false"]))],
          response=r.obj(["notifications", "unread"], notifications=r.array(NOTIFICATION), unread=r.integer()))
 async def list_notifications(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    unread_only = request.query.get("unread") in ("1", "true")
+    unread = request.query.get("unread")
+    if unread is not None and unread not in ("1", "0", "true", "false"):
+        raise bad_request("unread must be 1, 0, true or false", "invalid_query")
+    unread_only = unread in ("1", "true")
     async with request.app["db"].session() as s:
         rows, unread = await notifications.inbox(s, actor.id, unread_only=unread_only, limit=100)
     return web.json_response({"notifications": [notifications.notification_json(n) for n in rows],
                               "unread": unread})
 
 
-@r.route("POST", "/api/notifications/read", summary="Mark notifications read (all when ids is absent)",
-         tag="notifications", request=r.obj(None, ids=r.array(r.integer())),
+@route("POST", "/api/notifications/read", summary="Mark notifications read (all when ids is absent)",
+         tag="notifications", request=req(None, ids=r.array(r.integer())),
          response=r.obj(["marked"], marked=r.integer()))
 async def read_notifications(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -136,7 +139,7 @@ NOTICE = r.schema("Notice", r.obj(
 ))
 
 
-@r.route("GET", "/api/notices", summary="The notice board (通报) from my unit, its ancestors and its sub-units",
+@route("GET", "/api/notices", summary="The notice board (通报) from my unit, its ancestors and its sub-units",
          tag="notices", response=r.obj(["notices"], notices=r.array(NOTICE)))
 async def list_notices(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -145,9 +148,9 @@ async def list_notices(request: web.Request) -> web.Response:
     return web.json_response({"notices": out})
 
 
-@r.route("POST", "/api/notices", summary="Circulate a notice (通报) to my unit's subtree", tag="notices",
+@route("POST", "/api/notices", summary="Circulate a notice (通报) to my unit's subtree", tag="notices",
          status=201, errors=(403, 404, 409),
-         request=r.obj(["kind", "title", "body"], kind=r.string(enum=list(notices.KINDS)),
+         request=req(["kind", "title", "body"], kind=r.string(enum=list(notices.KINDS)),
                        title=r.string(minLength=1, maxLength=200), body=r.string(minLength=1, maxLength=10000),
                        case=r.string(maxLength=32, description="case code")),
          response=r.obj(["id"], id=r.integer()))
@@ -179,9 +182,9 @@ CONSULTATION = r.schema("Consultation", r.obj(
 CONSULT_ID = r.path_param("cid")
 
 
-@r.route("POST", "/api/cases/{code}/consultations", summary="Request an expert by specialty (远程指导)",
+@route("POST", "/api/cases/{code}/consultations", summary="Request an expert by specialty (远程指导)",
          tag="consultations", params=[CODE_PARAM], status=201, errors=(403, 404, 409), response=CONSULTATION,
-         request=r.obj(["specialty", "question"], specialty=r.string(maxLength=32),
+         request=req(["specialty", "question"], specialty=r.string(maxLength=32),
                        question=r.string(minLength=1, maxLength=2000),
                        expert=r.string(maxLength=64, description="a named expert's username"),
                        grant_hours=r.integer(minimum=1, maximum=336)))
@@ -205,7 +208,7 @@ async def request_consultation(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("GET", "/api/consultations", summary="An expert's consultation inbox: requests to take and those taken",
+@route("GET", "/api/consultations", summary="An expert's consultation inbox: requests to take and those taken",
          tag="consultations", response=r.obj(["consultations"], consultations=r.array(CONSULTATION)))
 async def consultation_inbox(request: web.Request) -> web.Response:
     from server.cases import consultations
@@ -218,9 +221,9 @@ async def consultation_inbox(request: web.Request) -> web.Response:
         for cons, case, unit in rows]})
 
 
-@r.route("POST", "/api/consultations/{cid}/accept", summary="Accept a request: timed grant + consultation session",
+@route("POST", "/api/consultations/{cid}/accept", summary="Accept a request: timed grant + consultation session",
          tag="consultations", params=[CONSULT_ID], errors=(404, 409), response=CONSULTATION,
-         request=r.obj(None, scheduled_at=r.string(format="date-time")))
+         request=req(None, scheduled_at=r.string(format="date-time")))
 @domain
 async def accept_consultation(request: web.Request) -> web.Response:
     from server.cases import consultations
@@ -237,9 +240,9 @@ async def accept_consultation(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/consultations/{cid}/decline", summary="Decline a request addressed to me",
+@route("POST", "/api/consultations/{cid}/decline", summary="Decline a request addressed to me",
          tag="consultations", params=[CONSULT_ID], errors=(404, 409), response=CONSULTATION,
-         request=r.obj(None, reason=r.string(maxLength=1000)))
+         request=req(None, reason=r.string(maxLength=1000)))
 @domain
 async def decline_consultation(request: web.Request) -> web.Response:
     from server.cases import consultations
@@ -255,9 +258,9 @@ async def decline_consultation(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/cases/{code}/consultations/{cid}/opinion", summary="The expert's written opinion",
+@route("POST", "/api/cases/{code}/consultations/{cid}/opinion", summary="The expert's written opinion",
          tag="consultations", params=[CODE_PARAM, CONSULT_ID], errors=(403, 404, 409), response=CONSULTATION,
-         request=r.obj(["opinion"], opinion=r.string(minLength=1, maxLength=10000)))
+         request=req(["opinion"], opinion=r.string(minLength=1, maxLength=10000)))
 @domain
 async def consultation_opinion(request: web.Request) -> web.Response:
     from server.cases import consultations
@@ -274,7 +277,7 @@ async def consultation_opinion(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/cases/{code}/consultations/{cid}/cancel", summary="Withdraw an unanswered request",
+@route("POST", "/api/cases/{code}/consultations/{cid}/cancel", summary="Withdraw an unanswered request",
          tag="consultations", params=[CODE_PARAM, CONSULT_ID], errors=(403, 404, 409), response=CONSULTATION)
 @domain
 async def cancel_consultation(request: web.Request) -> web.Response:
@@ -300,9 +303,9 @@ PETITION = r.schema("Petition", r.obj(
 ))
 
 
-@r.route("POST", "/api/petitions", summary="Register a video petition (a case of kind petition)", tag="petitions",
+@route("POST", "/api/petitions", summary="Register a video petition (a case of kind petition)", tag="petitions",
          status=201, errors=(403,), response=r.ref("CaseDetail"),
-         request=r.obj(["unit", "title", "subject"], unit=r.string(maxLength=32),
+         request=req(["unit", "title", "subject"], unit=r.string(maxLength=32),
                        title=r.string(minLength=1, maxLength=200), subject=r.string(minLength=1, maxLength=5000),
                        petitioners=r.integer(minimum=1, maximum=1000), category=r.string(maxLength=32),
                        item=r.string(maxLength=32), parties=r.array(r.ref("CasePartyInput"))))
@@ -324,9 +327,9 @@ async def register_petition(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("POST", "/api/cases/{code}/petition/hearing", summary="Schedule the petition hearing with a panel",
+@route("POST", "/api/cases/{code}/petition/hearing", summary="Schedule the petition hearing with a panel",
          tag="petitions", params=[CODE_PARAM], errors=(403, 404, 409), response=PETITION,
-         request=r.obj(["panel", "scheduled_at"], panel=r.array(r.string(maxLength=64)),
+         request=req(["panel", "scheduled_at"], panel=r.array(r.string(maxLength=64)),
                        scheduled_at=r.string(format="date-time"), title=r.string(maxLength=200)))
 @domain
 async def petition_hearing(request: web.Request) -> web.Response:
@@ -346,9 +349,9 @@ async def petition_hearing(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/cases/{code}/petition/outcome", summary="Record the hearing outcome and reply deadline",
+@route("POST", "/api/cases/{code}/petition/outcome", summary="Record the hearing outcome and reply deadline",
          tag="petitions", params=[CODE_PARAM], errors=(403, 404, 409), response=PETITION,
-         request=r.obj(["outcome"], outcome=r.string(minLength=1, maxLength=5000),
+         request=req(["outcome"], outcome=r.string(minLength=1, maxLength=5000),
                        reply_due_at=r.string(format="date-time")))
 @domain
 async def petition_outcome(request: web.Request) -> web.Response:
@@ -366,9 +369,9 @@ async def petition_outcome(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/cases/{code}/petition/reply", summary="Record the written reply to the petitioner",
+@route("POST", "/api/cases/{code}/petition/reply", summary="Record the written reply to the petitioner",
          tag="petitions", params=[CODE_PARAM], errors=(403, 404, 409), response=PETITION,
-         request=r.obj(["reply"], reply=r.string(minLength=1, maxLength=5000)))
+         request=req(["reply"], reply=r.string(minLength=1, maxLength=5000)))
 @domain
 async def petition_reply(request: web.Request) -> web.Response:
     from server.cases import petitions
@@ -386,9 +389,9 @@ async def petition_reply(request: web.Request) -> web.Response:
 
 # ---- domestic violence, sessions ------------------------------------------------------------------------
 
-@r.route("POST", "/api/cases/{code}/dv-responses", summary="Record a staged DV response (告诫书/传唤/拘留)",
+@route("POST", "/api/cases/{code}/dv-responses", summary="Record a staged DV response (告诫书/传唤/拘留)",
          tag="cases", params=[CODE_PARAM], status=201, errors=(403, 404, 409),
-         request=r.obj(["stage", "authority", "issued_at"], stage=r.string(enum=["warning_letter", "summons",
+         request=req(["stage", "authority", "issued_at"], stage=r.string(enum=["warning_letter", "summons",
                                                                                  "detention"]),
                        authority=r.string(minLength=1, maxLength=100), issued_at=r.string(format="date-time"),
                        reference=r.string(maxLength=64), notes=r.string(maxLength=2000)),
@@ -420,10 +423,10 @@ def _session_json(sess) -> dict:  # type: ignore[no-untyped-def]
             "settings": sess.settings or {}}
 
 
-@r.route("POST", "/api/cases/{code}/sessions", summary="Schedule a mediation session for the case "
+@route("POST", "/api/cases/{code}/sessions", summary="Schedule a mediation session for the case "
          "(DV cases default to shuttle mediation)", tag="cases", params=[CODE_PARAM], status=201,
          errors=(403, 404, 409), response=CASE_SESSION,
-         request=r.obj(None, title=r.string(maxLength=200), scheduled_at=r.string(format="date-time")))
+         request=req(None, title=r.string(maxLength=200), scheduled_at=r.string(format="date-time")))
 @domain
 async def schedule_session(request: web.Request) -> web.Response:
     from server.cases import case_sessions
@@ -440,10 +443,10 @@ async def schedule_session(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("POST", "/api/cases/{code}/sessions/{sid}/joint-override", summary="Allow both sides of a DV case "
+@route("POST", "/api/cases/{code}/sessions/{sid}/joint-override", summary="Allow both sides of a DV case "
          "into one room for this session (explicit, ledgered)", tag="cases",
          params=[CODE_PARAM, r.path_param("sid")], errors=(403, 404, 409), response=CASE_SESSION,
-         request=r.obj(["reason"], reason=r.string(minLength=1, maxLength=1000)))
+         request=req(["reason"], reason=r.string(minLength=1, maxLength=1000)))
 @domain
 async def joint_override(request: web.Request) -> web.Response:
     from server.cases import case_sessions

@@ -26,6 +26,15 @@ from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, read_json
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Every case route refuses query parameters it does not document.
+route = functools.partial(r.route, strict_query=True)
+
+
+def req(required: list[str] | None = None, **props: dict[str, Any]) -> dict[str, Any]:
+    """A request body schema. Optional fields may be null: the API reads null as "not given"."""
+    out = r.obj(required, **{k: v if k in (required or []) or "$ref" in v else {**v, "nullable": True}
+                             for k, v in props.items()})
+    return out
 
 CODE = r.string(pattern=r"^\d{6}-\d{4}-\d{6}$", example="340321-2026-000001")
 NULL_STR = {"type": "string", "nullable": True}
@@ -48,7 +57,7 @@ CASE_DETAIL = r.schema("CaseDetail", {
         transfers=r.array({"type": "object"}), can={"type": "object"},
     )],
 })
-PARTY_IN = r.schema("CasePartyInput", r.obj(
+PARTY_IN = r.schema("CasePartyInput", req(
     ["role", "name"],
     role=r.string(enum=[str(x) for x in catalog.PartyRole]), name=r.string(minLength=1, maxLength=100),
     id_number=r.string(maxLength=18), phone=r.string(maxLength=20), address=r.string(maxLength=200),
@@ -59,7 +68,7 @@ r.schema("CaseParty", r.obj(
     id_number=NULL_STR, phone=NULL_STR, address=NULL_STR, phone_confidential={"type": "boolean"},
     address_confidential={"type": "boolean"},
 ))
-CASE_CREATE = r.obj(
+CASE_CREATE = req(
     ["unit", "title"],
     unit=r.string(maxLength=32, description="owning unit code"), title=r.string(minLength=1, maxLength=200),
     summary=r.string(maxLength=5000), source=r.string(enum=[str(x) for x in catalog.Source]),
@@ -67,13 +76,13 @@ CASE_CREATE = r.obj(
     grade=r.string(enum=[str(g) for g in catalog.RISK_GRADES]), domestic_violence={"type": "boolean"},
     parties=r.array(PARTY_IN), named_staff=r.array(r.string(maxLength=64)),
 )
-CASE_EDIT = r.obj(
+CASE_EDIT = req(
     ["version"], version=r.integer(), title=r.string(maxLength=200), summary=r.string(maxLength=5000),
     category=r.string(maxLength=32), item=r.string(maxLength=32),
     grade=r.string(enum=[str(g) for g in catalog.RISK_GRADES]), source=r.string(enum=[str(x) for x in catalog.Source]),
     domestic_violence={"type": "boolean"}, parties=r.array(PARTY_IN),
 )
-TRANSITION = r.obj(
+TRANSITION = req(
     ["action"], action=r.string(enum=[str(a) for a in Action]), version=r.integer(),
     reason=r.string(maxLength=2000), unit=r.string(maxLength=32, description="target unit code"),
     assignees=r.array(r.string(maxLength=64)), category=r.string(maxLength=32), item=r.string(maxLength=32),
@@ -135,8 +144,20 @@ def _date_query(request: web.Request, name: str) -> date | None:
         raise bad_request(f"{name} must be a date (YYYY-MM-DD)", "invalid_query") from e
 
 
-async def case_filter(request: web.Request, actor: Any) -> CaseFilter:
+FLAGS = ("1", "0", "true", "false")
+
+
+async def case_filter(request: web.Request, actor: Any, *, strict: bool = True) -> CaseFilter:
+    """The list filters from the query string. ``strict`` (the API) refuses empty or malformed values that
+    the page's GET form may leave behind."""
     q = request.query
+    if strict:
+        for name in ("status", "unit", "from", "to", "page", "per_page", "overdue", "mine"):
+            if name in q and q[name] == "":
+                raise bad_request(f"{name} is empty", "invalid_query")
+        for name in ("overdue", "mine"):
+            if name in q and q[name] not in FLAGS:
+                raise bad_request(f"{name} must be one of {', '.join(FLAGS)}", "invalid_query")
     statuses = [x for x in q.get("status", "").split(",") if x]
     if any(x not in set(State) for x in statuses):
         raise bad_request("unknown status", "invalid_query")
@@ -159,9 +180,11 @@ async def case_filter(request: web.Request, actor: Any) -> CaseFilter:
     )
 
 
+STATES_RE = "|".join(State)
 LIST_PARAMS = [
-    r.query("status", description="comma-separated states"), r.query("category"), r.query("item"),
-    r.query("grade"), r.query("kind"), r.query("source"), r.query("unit", description="unit code: its subtree"),
+    r.query("status", r.string(pattern=f"^({STATES_RE})(,({STATES_RE}))*$"), "comma-separated states"),
+    r.query("category"), r.query("item"), r.query("grade"), r.query("kind"), r.query("source"),
+    r.query("unit", r.string(minLength=1, maxLength=32), "unit code: its subtree"),
     r.query("overdue", r.string(enum=["1", "0", "true", "false"])),
     r.query("mine", r.string(enum=["1", "0", "true", "false"]), "only cases assigned to me"),
     r.query("q", description="title or code contains"),
@@ -171,14 +194,14 @@ LIST_PARAMS = [
 ]
 
 
-@r.route("GET", "/api/cases/catalog", summary="Sources, kinds, categories and items, grades", tag="cases",
+@route("GET", "/api/case-catalog", summary="Sources, kinds, categories and items, grades", tag="cases",
          response={"type": "object"})
 async def case_catalog(request: web.Request) -> web.Response:
     await require_actor(request)
     return web.json_response(catalog.catalog_json())
 
 
-@r.route("GET", "/api/cases", summary="Cases the caller may see, filtered and paginated", tag="cases",
+@route("GET", "/api/cases", summary="Cases the caller may see, filtered and paginated", tag="cases",
          params=LIST_PARAMS, errors=(404,),
          response=r.obj(["cases", "total", "page", "per_page"], cases=r.array(CASE_SUMMARY), total=r.integer(),
                         page=r.integer(), per_page=r.integer()))
@@ -215,7 +238,8 @@ def draft_from(body: dict[str, Any]) -> CaseDraft:
     parties = body.get("parties") or []
     if not isinstance(parties, list):
         raise bad_request("parties must be a list", "invalid_field", field="parties")
-    dv = body.get("domestic_violence", False)
+    dv = body.get("domestic_violence")
+    dv = False if dv is None else dv
     if not isinstance(dv, bool):
         raise bad_request("domestic_violence must be true or false", "invalid_field", field="domestic_violence")
     return CaseDraft(
@@ -230,7 +254,7 @@ def draft_from(body: dict[str, Any]) -> CaseDraft:
     )
 
 
-@r.route("POST", "/api/cases", summary="Register a case (state registered)", tag="cases", status=201,
+@route("POST", "/api/cases", summary="Register a case (state registered)", tag="cases", status=201,
          request=CASE_CREATE, response=CASE_DETAIL, errors=(403,))
 @domain
 async def create_case(request: web.Request) -> web.Response:
@@ -245,7 +269,7 @@ async def create_case(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("GET", "/api/cases/{code}", summary="One case with parties, assignees, documents and work",
+@route("GET", "/api/cases/{code}", summary="One case with parties, assignees, documents and work",
          tag="cases", params=[CODE_PARAM], response=CASE_DETAIL, errors=(404,))
 @domain
 async def get_case(request: web.Request) -> web.Response:
@@ -257,12 +281,12 @@ async def get_case(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("PATCH", "/api/cases/{code}", summary="Edit a case (optimistic locking on version)", tag="cases",
+@route("PATCH", "/api/cases/{code}", summary="Edit a case (optimistic locking on version)", tag="cases",
          params=[CODE_PARAM], request=CASE_EDIT, response=CASE_DETAIL, errors=(403, 404, 409))
 @domain
 async def edit_case(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request)
+    body = {k: v for k, v in (await read_json(request)).items() if v is not None}
     c = ctx(request)
     async with request.app["db"].session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
@@ -272,7 +296,7 @@ async def edit_case(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/cases/{code}/transitions", summary="Take a workflow action on a case", tag="cases",
+@route("POST", "/api/cases/{code}/transitions", summary="Take a workflow action on a case", tag="cases",
          params=[CODE_PARAM], request=TRANSITION, response=CASE_DETAIL, errors=(403, 404, 409))
 @domain
 async def transition_case(request: web.Request) -> web.Response:
@@ -285,13 +309,13 @@ async def transition_case(request: web.Request) -> web.Response:
         params[name] = field(body, name, required=False, max_len=2000)
     for name in ("unit", "category", "item", "grade"):
         params[name] = field(body, name, required=False, max_len=32)
-    if "domestic_violence" in body:
+    if body.get("domestic_violence") is not None:
         params["domestic_violence"] = field(body, "domestic_violence", bool)
-    if "agreement_id" in body:
+    if body.get("agreement_id") is not None:
         params["agreement_id"] = field(body, "agreement_id", int)
     c = ctx(request)
     async with request.app["db"].session() as s:
-        if "assignees" in body:
+        if body.get("assignees") is not None:
             params["assignees"] = await staff_ids(s, body["assignees"], "assignees")
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         await service.transition(s, c, actor, case, action, {k: v for k, v in params.items() if v is not None},
@@ -300,7 +324,7 @@ async def transition_case(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("GET", "/api/cases/{code}/log", summary="The case's hash-chained event log (its timeline)",
+@route("GET", "/api/cases/{code}/log", summary="The case's hash-chained event log (its timeline)",
          tag="cases", params=[CODE_PARAM], errors=(404,),
          response=r.obj(["events"], events=r.array(EVENT), verified={"type": "boolean"}))
 @domain
@@ -316,9 +340,9 @@ async def case_log(request: web.Request) -> web.Response:
     return web.json_response({"events": events, "verified": ok, "chain": ledger.case_chain(case.id)})
 
 
-@r.route("POST", "/api/cases/{code}/named-staff", summary="Add or remove named staff of a restricted case",
+@route("POST", "/api/cases/{code}/named-staff", summary="Add or remove named staff of a restricted case",
          tag="cases", params=[CODE_PARAM], errors=(403, 404, 409),
-         request=r.obj(None, add=r.array(r.string(maxLength=64)), remove=r.array(r.string(maxLength=64))),
+         request=req(None, add=r.array(r.string(maxLength=64)), remove=r.array(r.string(maxLength=64))),
          response=r.obj(["named"], named=r.array(r.integer())))
 @domain
 async def named_staff(request: web.Request) -> web.Response:
@@ -333,18 +357,18 @@ async def named_staff(request: web.Request) -> web.Response:
     return web.json_response({"named": named})
 
 
-FOLLOW_UP = r.obj(
+FOLLOW_UP = req(
     ["method", "satisfaction", "recurrence_risk"],
     method=r.string(enum=list(catalog.FOLLOW_UP_METHODS)), satisfaction=r.integer(minimum=1, maximum=5),
     recurrence_risk=r.string(enum=list(catalog.RECURRENCE_RISKS)), notes=r.string(maxLength=5000),
     performance=r.array(r.obj(["obligation_id", "status"], obligation_id=r.integer(),
                               status=r.string(enum=list(catalog.PERFORMANCE)), note=r.string(maxLength=500))),
 )
-OBLIGATION = r.obj(["obligor", "content"], obligor=r.string(maxLength=100), obligee=r.string(maxLength=100),
+OBLIGATION = req(["obligor", "content"], obligor=r.string(maxLength=100), obligee=r.string(maxLength=100),
                    content=r.string(maxLength=2000), due_at=r.string(format="date-time"))
 
 
-@r.route("POST", "/api/cases/{code}/follow-ups", summary="Record a follow-up visit (回访)", tag="cases",
+@route("POST", "/api/cases/{code}/follow-ups", summary="Record a follow-up visit (回访)", tag="cases",
          params=[CODE_PARAM], request=FOLLOW_UP, status=201, errors=(403, 404, 409),
          response=r.obj(["id"], id=r.integer(), satisfaction=r.integer()))
 @domain
@@ -360,9 +384,9 @@ async def add_follow_up(request: web.Request) -> web.Response:
     return web.json_response({"id": fu.id, "satisfaction": fu.satisfaction}, status=201)
 
 
-@r.route("POST", "/api/cases/{code}/obligations", summary="Record agreement obligations to follow up",
+@route("POST", "/api/cases/{code}/obligations", summary="Record agreement obligations to follow up",
          tag="cases", params=[CODE_PARAM], status=201, errors=(403, 404, 409),
-         request=r.obj(["obligations"], obligations=r.array(OBLIGATION), agreement_id=r.integer()),
+         request=req(["obligations"], obligations=r.array(OBLIGATION), agreement_id=r.integer()),
          response=r.obj(["obligations"], obligations=r.array({"type": "object"})))
 @domain
 async def add_obligations(request: web.Request) -> web.Response:
@@ -383,7 +407,7 @@ async def add_obligations(request: web.Request) -> web.Response:
     return web.json_response({"obligations": out}, status=201)
 
 
-@r.route("POST", "/api/cases/{code}/documents", summary="Upload evidence (photo or PDF, multipart field 'file')",
+@route("POST", "/api/cases/{code}/documents", summary="Upload evidence (photo or PDF, multipart field 'file')",
          tag="cases", params=[CODE_PARAM], status=201, errors=(403, 404, 413, 415),
          response=r.obj(["id", "sha256"], id=r.integer(), sha256=r.string(), filename=r.string(),
                         content_type=r.string(), bytes=r.integer(), url=r.string()))
@@ -429,7 +453,7 @@ async def upload_document(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("GET", "/api/cases/{code}/documents/{doc_id}", summary="Download one document", tag="cases",
+@route("GET", "/api/cases/{code}/documents/{doc_id}", summary="Download one document", tag="cases",
          params=[CODE_PARAM, r.path_param("doc_id")], errors=(404,),
          response={"type": "string", "format": "binary"}, response_content_type="application/octet-stream")
 @domain
@@ -454,8 +478,6 @@ async def download_document(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    from server.api import case_work  # noqa: F401  (registers its routes)
-
     app["clock"] = Clock()
     app["cases_scan_interval_s"] = 60.0
     if app["config"].schedulers:
@@ -474,3 +496,7 @@ async def _deadline_watch(app: web.Application):  # type: ignore[no-untyped-def]
     yield
     stop.set()
     await task
+
+
+# Supervision, notifications, notices, consultations, petitions, DV and sessions routes: registered on import.
+from server.api import case_work  # noqa: E402,F401

@@ -102,7 +102,7 @@ ITEM_SPECIALTY = {
 
 
 def item_codes(category: str) -> list[str]:
-    entry = CATEGORIES.get(category)
+    entry = CATEGORIES.get(category) if isinstance(category, str) else None
     return [i.code for i in entry[1]] if entry else []
 
 
@@ -111,7 +111,7 @@ def valid_item(category: str, item: str) -> bool:
 
 
 def label_of(category: str, item: str | None = None) -> Label | None:
-    entry = CATEGORIES.get(category)
+    entry = CATEGORIES.get(category) if isinstance(category, str) else None
     if entry is None:
         return None
     if item is None:

@@ -103,7 +103,7 @@ def party_from(data: Any) -> PartyDraft:
     if not isinstance(data, dict):
         raise Invalid("each party must be an object", "invalid_party")
     role = data.get("role")
-    if role not in set(PartyRole):
+    if not isinstance(role, str) or role not in set(PartyRole):
         raise Invalid(f"party role must be one of {', '.join(PartyRole)}", "invalid_party")
     name = _text(data.get("name"), "party name", 100)
     id_number = _text(data.get("id_number"), "ID number", 18, required=False) or None
@@ -115,7 +115,8 @@ def party_from(data: Any) -> PartyDraft:
     address = _text(data.get("address"), "address", 200, required=False) or None
     flags = {}
     for k in ("phone_confidential", "address_confidential"):
-        v = data.get(k, False)
+        v = data.get(k)
+        v = False if v is None else v
         if not isinstance(v, bool):
             raise Invalid(f"{k} must be true or false", "invalid_party")
         flags[k] = v
@@ -191,9 +192,9 @@ async def register(s: AsyncSession, ctx: Ctx, actor: Actor | None, draft: CaseDr
         raise Denied("you may register cases for your own unit or those below it")
     title = _text(draft.title, "title", 200)
     summary = _text(draft.summary, "summary", 5000, required=False)
-    if draft.source not in set(Source):
+    if not isinstance(draft.source, str) or draft.source not in set(Source):
         raise Invalid(f"source must be one of {', '.join(Source)}", "invalid_source")
-    if draft.kind not in set(Kind):
+    if not isinstance(draft.kind, str) or draft.kind not in set(Kind):
         raise Invalid(f"kind must be one of {', '.join(Kind)}", "invalid_kind")
     if draft.category or draft.item:
         if not (draft.category and draft.item and catalog.valid_item(draft.category, draft.item)):
@@ -412,7 +413,7 @@ async def edit(s: AsyncSession, ctx: Ctx, actor: Actor, case: Case, body: dict[s
     if "summary" in body:
         changes["summary"] = logged["summary"] = _text(body["summary"], "summary", 5000, required=False)
     if "source" in body:
-        if body["source"] not in set(Source):
+        if not isinstance(body["source"], str) or body["source"] not in set(Source):
             raise Invalid("unknown source", "invalid_source")
         changes["source"] = logged["source"] = body["source"]
     if "domestic_violence" in body:

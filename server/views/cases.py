@@ -127,7 +127,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     error = None
     try:
-        f = await case_filter(request, actor)
+        f = await case_filter(request, actor, strict=False)
         raw_page = request.query.get("page", "1") or "1"
         page_no = max(1, min(int(raw_page), 100_000)) if raw_page.isdigit() else 1
     except ApiError as e:
@@ -154,7 +154,7 @@ async def _units_in(s: Any, actor: Actor) -> list[Unit]:
 async def case_export(request: web.Request) -> web.StreamResponse:
     """CSV of the filtered list. Exports never carry confidential addresses or phones, nor full ID numbers."""
     actor = await require_login(request)
-    f = await case_filter(request, actor)
+    f = await case_filter(request, actor, strict=False)
     c = ctx(request)
     out = io.StringIO()
     out.write("\ufeff")  # Excel opens UTF-8 CSV correctly with a BOM
