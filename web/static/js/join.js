@@ -86,7 +86,7 @@ class PreJoin {
     if (!code) return;
     sessionStorage.removeItem(CHECK_FAILED);
     const msg = $("#check-message");
-    if (msg) msg.textContent = code === "rate_limited" ? t("prejoin.check_locked") : t("prejoin.check_failed");
+    if (msg) msg.textContent = code === "rate_limited" || code === "check_locked" ? t("prejoin.check_locked") : t("prejoin.check_failed");
   }
 
   _updateJoinButton() {

@@ -485,9 +485,22 @@ export class RoomApp extends EventTarget {
 
   _attach(tile, stream) {
     const v = $("video", tile);
+    if (!v._watched) {
+      // Show the picture (not the initial) as soon as frames arrive, without waiting for the stats poll.
+      v._watched = true;
+      const update = () => this._videoShown(tile);
+      for (const ev of ["loadedmetadata", "resize", "playing", "emptied"]) v.addEventListener(ev, update);
+    }
     if (v.srcObject !== stream) v.srcObject = stream;
     const play = v.play();
     if (play && play.catch) play.catch(() => { /* autoplay refused until a tap; controls give one */ });
+  }
+
+  _videoShown(tile, statsWidth = 0) {
+    if (tile.classList.contains("local")) return;
+    const p = this.peers.get(tile.dataset.peer);
+    const showing = statsWidth > 0 || $("video", tile).videoWidth > 0;
+    tile.classList.toggle("no-video", !showing || (p && p.video === false));
   }
 
   /** Tiles follow our sub-room: one per roommate plus ourselves. */
@@ -516,9 +529,11 @@ export class RoomApp extends EventTarget {
     const gap = 8;
     const w = Math.max(1, stage.clientWidth - 2 * gap);
     const h = Math.max(1, stage.clientHeight - 2 * gap);
-    // Pick columns and tile shape (16:9, 4:3 or portrait 3:4 on phones) that give the largest tiles.
+    // Pick columns and tile shape that give the largest tiles: landscape shapes on landscape screens,
+    // a portrait shape too when the stage itself is tall (a phone held upright).
+    const aspects = h > w * 1.2 ? [16 / 9, 4 / 3, 3 / 4] : [16 / 9, 4 / 3];
     let best = { area: 0, cols: 1, tileW: w, aspect: 16 / 9 };
-    for (const aspect of [16 / 9, 4 / 3, 3 / 4]) {
+    for (const aspect of aspects) {
       for (let cols = 1; cols <= n; cols++) {
         const rows = Math.ceil(n / cols);
         const tileW = Math.min((w - (cols - 1) * gap) / cols, ((h - (rows - 1) * gap) / rows) * aspect);
@@ -546,9 +561,7 @@ export class RoomApp extends EventTarget {
         q.dataset.quality = s.quality;
         q.title = t(`room.quality.${s.quality}`);
         q.textContent = t(`room.quality.${s.quality}`);
-        const p = this.peers.get(key);
-        const showing = s.frameWidth > 0 || $("video", tile).videoWidth > 0;
-        tile.classList.toggle("no-video", !showing || (p && p.video === false));
+        this._videoShown(tile, s.frameWidth);
       }
       if (s.audioLevel > level) {
         level = s.audioLevel;
@@ -829,8 +842,10 @@ export class RoomApp extends EventTarget {
       tile.classList.toggle("floor", floor !== null && String(floor) === String(pid));
       tile.classList.toggle("hand", id === "self" ? this.handRaised : peerInfo.hand(p));
       if (id === "self") tile.classList.toggle("no-video", !camOn);
-      else tile.classList.toggle("away", p.connected === false);
-      if (id !== "self" && p.video === false) tile.classList.add("no-video");
+      else {
+        tile.classList.toggle("away", p.connected === false);
+        this._videoShown(tile);
+      }
     }
     $("#stage-empty", r).hidden = this.roommates().length > 0;
 

@@ -12,7 +12,7 @@ const DEAD_AFTER_MS = 40000; // no frame at all for this long: the socket is dea
 // Errors before `welcome` that retrying cannot fix; anything else (e.g. a server restart) is retried.
 const FATAL_CODES = new Set([
   "token_expired", "token_invalid", "token_malformed", "token_revoked", "wrong_session", "denied", "removed",
-  "session_ended", "ended", "cancelled", "forbidden", "room_full", "check_required", "check_failed",
+  "session_ended", "ended", "cancelled", "forbidden", "room_full", "check_required", "check_failed", "check_locked",
 ]);
 
 export function wsUrl(path = "/ws") {

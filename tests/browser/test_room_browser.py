@@ -1,0 +1,205 @@
+"""A real mediation in two browser windows: staff join, lobby and admission, video both ways, a private
+sub-room and back, removal; plus the identity check and a phone-sized smoke test.
+
+Everything is real: the app with its /ws signaling, Chromium's WebRTC with fake camera and microphone,
+peer-to-peer media on loopback. Waits poll with deadlines; nothing sleeps for correctness.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import DESKTOP, PHONE, LiveServer, poll, shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+MEDIA_TIMEOUT_MS = 30_000
+
+REMOTE_VIDEO_PLAYING = """() => {
+  const vids = [...document.querySelectorAll('#stage .tile:not(.local) video')];
+  return vids.length > 0 && vids.every((v) => v.videoWidth > 0 && !v.paused);
+}"""
+
+FRAMES_DECODED = """async () => {
+  let n = 0;
+  for (const link of window.concord.mesh.links.values()) {
+    const report = await link.pc.getStats();
+    report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded || 0; });
+  }
+  return n;
+}"""
+
+
+async def new_page(browser: Any, options: dict, errors: list[str]) -> Any:
+    ctx = await browser.new_context(**options)
+    page = await ctx.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return page
+
+
+async def staff_login(page: Any, server: LiveServer, username: str) -> None:
+    from server.directory.demo import DEMO_PASSWORD
+
+    await page.goto(f"{server.url}/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", DEMO_PASSWORD)
+    await page.click("form button[type=submit]")
+    await page.wait_for_url(f"{server.url}/")
+
+
+async def pass_prejoin(page: Any) -> None:
+    """Wait for the device check to find the fake camera and microphone, then join."""
+    await page.wait_for_function("document.querySelector('#device-status').dataset.kind === 'ok'",
+                                 timeout=MEDIA_TIMEOUT_MS)
+    await page.click("#join-button")
+
+
+async def frames_rising(page: Any) -> None:
+    """framesDecoded of the inbound video grows: the picture is moving, not one frozen frame."""
+    first = await page.evaluate(FRAMES_DECODED)
+    await poll(page, f"async (first) => (await ({FRAMES_DECODED})()) > first + 5", first)
+
+
+async def tile_count(page: Any, n: int) -> None:
+    await page.wait_for_function(f"document.querySelectorAll('#stage .tile').length === {n}", timeout=MEDIA_TIMEOUT_MS)
+
+
+async def make_session(server: LiveServer, check: dict | None = None) -> tuple[int, dict]:
+    token = await server.login("mediator")
+    me = await server.api("GET", "/api/auth/me", token)
+    sess = await server.api("POST", "/api/sessions", token, {
+        "kind": "mediation", "title": "张三与李四宅基地纠纷调解", "unit": me["unit"]})
+    body: dict = {"role": "party", "name": "张三"}
+    if check:
+        body["check"] = check
+    inv = await server.api("POST", f"/api/sessions/{sess['id']}/invitations", token, body)
+    return sess["id"], inv
+
+
+async def test_mediation_in_two_browsers(live_server: LiveServer, browser: Any) -> None:
+    errors: list[str] = []
+    session_id, inv = await make_session(live_server)
+
+    # The mediator logs in and joins from the session page (staff join token, no invitation).
+    host = await new_page(browser, DESKTOP, errors)
+    await staff_login(host, live_server, "mediator")
+    await host.goto(f"{live_server.url}/sessions/{session_id}")
+    await host.click("#join-session")
+    await host.wait_for_url("**/join/**")
+    await pass_prejoin(host)
+    await host.wait_for_selector("#screen-room:not([hidden])")
+
+    # The party opens the invitation link and waits in the lobby.
+    party = await new_page(browser, DESKTOP, errors)
+    await party.goto(live_server.url + inv["url"])
+    await shot(party, "join-desktop", full_page=True)
+    await pass_prejoin(party)
+    await party.wait_for_selector("#screen-lobby:not([hidden])")
+    await shot(party, "lobby-desktop")
+
+    # The host admits the party from the moderator panel's lobby queue.
+    await host.click("#btn-mod")
+    await host.click("#lobby-queue button.admit")
+    for page in (host, party):
+        await page.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+        await frames_rising(page)
+    assert await party.inner_text("#stage .tile:not(.local) .name") != ""
+    await shot(host, "room-host-desktop")
+
+    # Shuttle mediation: the party goes to a private room; the media connection between them ends.
+    await host.click("#mod-people button.move")
+    await host.fill("dialog.move-dialog input[name=subroom]", "背靠背一")
+    await host.click("dialog.move-dialog button[value=ok]")
+    await tile_count(host, 1)
+    await tile_count(party, 1)
+    await party.wait_for_function("window.concord.mesh.links.size === 0", timeout=MEDIA_TIMEOUT_MS)
+    assert "背靠背一" in await party.inner_text("#room-subroom")
+
+    # The mediator walks into that room: the mover offers, and they see each other again.
+    await host.click(".mod-goto button.goto")
+    for page in (host, party):
+        await page.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+        await frames_rising(page)
+    await shot(party, "room-party-subroom")
+
+    # Both back to the main room, then the party is removed.
+    await host.click("#mod-people button.back")
+    await host.click(".mod-goto button.back")
+    await host.wait_for_function("document.querySelector('#room-subroom').textContent.includes('主会议室')")
+    for page in (host, party):
+        await page.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+    await host.click("#mod-people button.remove")
+    await host.click("dialog.confirm button[value=ok]")
+    await party.wait_for_selector("#screen-ended:not([hidden])", timeout=MEDIA_TIMEOUT_MS)
+    assert "移出" in await party.inner_text("#ended-text")
+    assert not await party.is_visible("#btn-rejoin")
+    await tile_count(host, 1)
+    assert errors == []
+
+
+async def test_identity_check_and_phone_layout(live_server: LiveServer, browser: Any) -> None:
+    errors: list[str] = []
+    session_id, inv = await make_session(live_server, {"method": "id_last4", "value": "123X"})
+    party = await new_page(browser, PHONE, errors)
+    await party.goto(live_server.url + inv["url"])
+    await party.wait_for_selector("#identity-check")
+    await party.wait_for_function("document.querySelector('#device-status').dataset.kind === 'ok'",
+                                  timeout=MEDIA_TIMEOUT_MS)
+    await shot(party, "join-phone", full_page=True)
+    # Nothing wider than the phone: no sideways scrolling on the join page.
+    assert await party.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert await party.is_disabled("#join-button")
+
+    # A wrong answer: the server refuses the join and the page asks again.
+    await party.fill("#check-answer", "9999")
+    await party.click("#join-button")
+    await party.wait_for_function(
+        "document.querySelector('#check-message') && document.querySelector('#check-message').textContent.length > 0",
+        timeout=MEDIA_TIMEOUT_MS)
+    assert "未通过" in await party.inner_text("#check-message")
+
+    # The right one (x typed lower-case) gets into the lobby.
+    await party.wait_for_function("document.querySelector('#device-status').dataset.kind === 'ok'",
+                                  timeout=MEDIA_TIMEOUT_MS)
+    await party.fill("#check-answer", "123x")
+    await party.click("#join-button")
+    await party.wait_for_selector("#screen-lobby:not([hidden])", timeout=MEDIA_TIMEOUT_MS)
+
+    host_token = await live_server.login("mediator")
+    staff = await live_server.api("POST", f"/api/sessions/{session_id}/join-token", host_token)
+    host = await new_page(browser, DESKTOP, errors)
+    await host.goto(f"{live_server.url}/join/{staff['token']}")
+    await pass_prejoin(host)
+    await host.click("#btn-mod")
+    await host.click("#lobby-queue button.admit")
+    await party.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+    await shot(party, "room-phone")
+
+    # Phone room: controls on screen, big enough to tap, no sideways scroll.
+    sizes = await party.evaluate("""() => [...document.querySelectorAll('.controls .ctl')]
+        .filter((b) => b.offsetParent !== null)
+        .map((b) => { const r = b.getBoundingClientRect(); return [r.width, r.height, r.right, r.bottom]; })""")
+    assert sizes, "no visible controls"
+    width, height = PHONE["viewport"]["width"], PHONE["viewport"]["height"]
+    for w, h, right, bottom in sizes:
+        assert w >= 44 and h >= 44
+        assert right <= width + 1 and bottom <= height + 1
+    assert await party.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    # Chat opens as a bottom sheet and delivers both ways.
+    await party.click("#btn-chat")
+    await party.fill("#chat-input", "您好，我是张三")
+    await party.press("#chat-input", "Enter")
+    await host.click("#side .tab[data-panel=chat]")
+    await host.wait_for_function("document.querySelector('#chat-log').textContent.includes('我是张三')")
+    await shot(party, "chat-phone")
+    assert errors == []
+
+
+async def test_bad_invitation_link_gets_a_clear_page(live_server: LiveServer, browser: Any) -> None:
+    page = await new_page(browser, PHONE, [])
+    resp = await page.goto(f"{live_server.url}/join/not-a-real-token")
+    assert resp.status in (401, 403)
+    assert "邀请链接无效" in await page.inner_text("#join-error")
