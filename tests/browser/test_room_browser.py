@@ -203,3 +203,88 @@ async def test_bad_invitation_link_gets_a_clear_page(live_server: LiveServer, br
     resp = await page.goto(f"{live_server.url}/join/not-a-real-token")
     assert resp.status in (401, 403)
     assert "邀请链接无效" in await page.inner_text("#join-error")
+
+
+async def join_pair(server: LiveServer, browser: Any, errors: list[str], party_options: dict = DESKTOP,
+                    kind: str = "mediation") -> tuple[Any, Any]:
+    """A host (staff join token) and an admitted party, with video flowing both ways."""
+    token = await server.login("mediator")
+    me = await server.api("GET", "/api/auth/me", token)
+    sess = await server.api("POST", "/api/sessions", token, {"kind": kind, "title": "邻里纠纷调解", "unit": me["unit"]})
+    inv = await server.api("POST", f"/api/sessions/{sess['id']}/invitations", token, {"role": "party", "name": "李四"})
+    staff = await server.api("POST", f"/api/sessions/{sess['id']}/join-token", token)
+    host = await new_page(browser, DESKTOP, errors)
+    await host.goto(f"{server.url}/join/{staff['token']}")
+    await pass_prejoin(host)
+    party = await new_page(browser, party_options, errors)
+    await party.goto(server.url + inv["url"])
+    await pass_prejoin(party)
+    await host.click("#btn-mod")
+    await host.click("#lobby-queue button.admit", timeout=MEDIA_TIMEOUT_MS)
+    for page in (host, party):
+        await page.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+    return host, party
+
+
+async def test_reconnect_resumes_place_with_fresh_connections(live_server: LiveServer, browser: Any) -> None:
+    errors: list[str] = []
+    host, party = await join_pair(live_server, browser, errors)
+    before = await party.evaluate("() => { window.oldPc = [...window.concord.mesh.links.values()][0].pc; "
+                                  "return window.concord.me.id; }")
+    # The party's network drops: the socket dies without a leave.
+    await party.evaluate("() => window.concord.signaling.dropForTest()")
+    # It comes back with its resume token: same peer id, straight into the room (not the lobby), and a new
+    # RTCPeerConnection on both sides carrying video again.
+    await poll(party, "() => window.concord.signaling.state === 'open' && window.concord.mesh.links.size === 1 "
+                      "&& [...window.concord.mesh.links.values()][0].pc !== window.oldPc")
+    assert await party.evaluate("window.concord.me.id") == before
+    assert await party.is_hidden("#screen-lobby")
+    for page in (host, party):
+        await page.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+        await frames_rising(page)
+    assert await party.evaluate("window.oldPc.connectionState") == "closed"
+    assert errors == []
+
+
+async def test_hand_floor_and_recording_consent(live_server: LiveServer, browser: Any) -> None:
+    errors: list[str] = []
+    host, party = await join_pair(live_server, browser, errors)
+
+    # Raise hand: the host sees it on the tile and in the moderator panel.
+    await party.click("#btn-hand")
+    await host.wait_for_function("document.querySelector('#stage .tile:not(.local)').classList.contains('hand')")
+    assert "举手" in await host.inner_text("#mod-people")
+    # Giving the floor lowers the hand and marks the tile.
+    await host.click("#mod-people button.floor")
+    await party.wait_for_function("document.querySelector('#stage .tile.local').classList.contains('floor')")
+    await host.wait_for_function("!document.querySelector('#stage .tile:not(.local)').classList.contains('hand')")
+
+    # Recording on: everyone is asked; the indicator stays up; a refusal is shown to all.
+    await host.click(".mod-controls button.rec")
+    await party.wait_for_selector("#consent-dialog[open]")
+    await shot(party, "consent-dialog")
+    await party.click("#consent-no")
+    await host.wait_for_selector("#consent-dialog[open]")
+    await host.click("#consent-yes")
+    for page in (host, party):
+        await page.wait_for_selector("#rec-indicator:not([hidden])")
+    await host.wait_for_function("document.querySelector('#rec-declined').textContent.includes('李四')")
+    await party.wait_for_function("document.querySelector('#rec-declined').textContent.includes('我')")
+    await shot(host, "recording-host")
+    # Switching it off closes the prompt state and hides the indicator.
+    await host.click(".mod-controls button.rec")
+    for page in (host, party):
+        await page.wait_for_selector("#rec-indicator", state="hidden")
+    assert errors == []
+
+
+async def test_petition_party_speaks_only_with_the_floor(live_server: LiveServer, browser: Any) -> None:
+    errors: list[str] = []
+    host, party = await join_pair(live_server, browser, errors, kind="petition")
+    # A petitioner's microphone stays off until the host gives the floor (the kind's speaking rule).
+    assert await party.evaluate("window.concord.mesh.tracks.audio.enabled") is False
+    await host.click("#mod-people button.floor")
+    await poll(party, "() => window.concord.mesh.tracks.audio.enabled === true")
+    await host.click("#mod-people button.floor")  # now "收回发言权"
+    await poll(party, "() => window.concord.mesh.tracks.audio.enabled === false")
+    assert errors == []

@@ -91,6 +91,7 @@ const STRINGS = {
   ],
   "rec.agree": ["同意录制", "I agree"],
   "rec.decline": ["不同意", "I decline"],
+  "rec.declined_short": ["未同意录制", "Not recorded"],
   "rec.declined_by": ["不同意录制：", "Declined recording: "],
   "rec.you_declined": ["您未同意录制，您的音视频不会被录制。", "You declined: your audio and video are not recorded."],
   "rec.change": ["更改", "Change"],

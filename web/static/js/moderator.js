@@ -109,7 +109,7 @@ registerPanel({
               el("span", { class: "role" }, roleName(p.role)),
               sub !== null ? el("span", { class: "subroom" }, `${t("room.subroom")} · ${sub}`) : null,
               peerInfo.hand(p) ? el("span", { class: "hand" }, t("room.hand_raised")) : null,
-              peerInfo.consent(p) === false ? el("span", { class: "declined" }, t("rec.decline")) : null),
+              peerInfo.consent(p) === false ? el("span", { class: "declined" }, t("rec.declined_short")) : null),
             el("div", { class: "actions" },
               button(t("mod.mute"), () => ctx.send({ type: "mute", peer: p.id, kind: "audio" }), "mute"),
               button(t("mod.stop_video"), () => ctx.send({ type: "mute", peer: p.id, kind: "video" }), "mute-video"),
