@@ -32,7 +32,7 @@ export function promptSubroom(ctx, person) {
     el("button", { type: "button", class: "secondary", onclick: () => { input.value = n; } }, n)));
   const dlg = el("dialog", { class: "confirm move-dialog" },
     el("form", { method: "dialog" },
-      el("p", {}, `${t("mod.move")}：${person.name}`),
+      el("p", {}, `${t("mod.move")}${ctx.lang === "en" ? ": " : "："}${person.name}`),
       el("label", {}, t("mod.subroom_name"), input), datalist, quick,
       el("div", { class: "actions" },
         el("button", { value: "cancel", class: "secondary", formnovalidate: true }, ctx.lang === "en" ? "Cancel" : "取消"),
