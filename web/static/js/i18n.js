@@ -120,6 +120,9 @@ const STRINGS = {
   "mod.rec_stop": ["停止录制", "Stop recording"],
   "mod.end": ["结束会议", "End meeting"],
   "mod.end_confirm": ["确定为所有人结束本次会议吗？", "End the meeting for everyone?"],
+  "mod.rec_subrooms": ["分组室录制：", "Record private rooms: "],
+  "mod.rec_sub_on": ["录制中", "recorded"],
+  "mod.rec_sub_off": ["不录制", "not recorded"],
   "mod.subrooms": ["分组情况", "Rooms"],
 
   // roles

@@ -88,6 +88,21 @@ registerPanel({
             button(`${t("mod.enter")}${n}`, () => ctx.send({ type: "move", peer: ctx.me.id, subroom: n }), "goto")),
           mine !== null ? button(t("mod.back"), () => ctx.send({ type: "move", peer: ctx.me.id, subroom: null }), "goto back") : null);
         controls.append(goto);
+        // Private rooms are not recorded unless the host names them (server: Room.is_recorded).
+        if (room.recording) {
+          const recorded = new Set(room.recording_subrooms || []);
+          const subs = existingSubrooms(ctx);
+          if (subs.length) {
+            controls.append(el("div", { class: "mod-rec-subrooms" },
+              el("span", { class: "hint" }, t("mod.rec_subrooms")),
+              subs.map((n) => button(`${n}：${recorded.has(n) ? t("mod.rec_sub_on") : t("mod.rec_sub_off")}`, () => {
+                const next = new Set(recorded);
+                if (next.has(n)) next.delete(n);
+                else next.add(n);
+                ctx.send({ type: "recording", on: true, subrooms: [...next] });
+              }, recorded.has(n) ? "rec-sub on" : "rec-sub"))));
+          }
+        }
 
         const waiting = [...ctx.lobby.values()];
         lobby.replaceChildren(...(waiting.length ? waiting.map((p) => el("li", { dataset: { peer: String(p.id) } },
