@@ -27,7 +27,7 @@ from server.policy import Actor, can_host_session, within
 from server.security.ratelimit import RateLimiter
 from server.sessions import kinds, service
 from server.sessions.service import SessionError
-from server.views.render import check_csrf, language, render, require_login
+from server.views.render import check_csrf, csrf_token, language, render, require_login
 
 # ---- extension point: room panels -----------------------------------------------------------------
 
@@ -398,6 +398,8 @@ async def join_page(request: web.Request) -> web.StreamResponse:
         "lang": lang,
     }
     labels = _labels(request)
+    # Panels that call the JSON API with the staff cookie need the CSRF token (double submit).
+    config["csrf_token"] = csrf_token(request)
     resp = await render(request, "join.html", {
         **labels,
         "session": sess,
