@@ -212,7 +212,11 @@ export class RoomApp extends EventTarget {
       else this.peers.set(p.id, p);
     }
     for (const p of msg.lobby || (msg.room && msg.room.lobby) || []) this.lobby.set(p.id, p);
+    // Our own record (sub-room, hand, consent) after a resume: a reloaded page knows nothing else.
+    if (msg.me && typeof msg.me === "object") this.me = { ...this.me, ...msg.me, id: msg.peer_id };
     this.me.subroom = peerInfo.subroom(this.me);
+    this._movedTo = this.me.subroom;
+    if (typeof this.me.hand === "boolean") this.handRaised = this.me.hand;
     const myConsent = peerInfo.consent(this.me);
     if (myConsent !== undefined && myConsent !== null) this.consent = myConsent;
     this.room = msg.room || {};
