@@ -37,6 +37,7 @@ FEATURES = [
     "server.rooms.signaling",
     "server.dashboard.api",
     "server.dashboard.views",
+    "server.views.sessions",
 ]
 
 MAX_BODY = 20 * 1024 * 1024  # evidence uploads; JSON bodies have their own smaller limits

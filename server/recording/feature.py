@@ -50,9 +50,11 @@ def segment_seconds() -> float:
 
 
 def setup(app: web.Application) -> None:
+    from server.views.sessions import add_room_module
+
     views.setup(app)
-    # Room page panel modules (join.html loads each): the minutes (笔录) panel.
-    app.setdefault("room_modules", []).append("/static/js/minutes.js")
+    # Room page panel modules (join.html loads each): the minutes (笔录) panel, with its control-bar button.
+    add_room_module("/static/js/minutes.js", button=("minutes", "doc", "笔录", "Minutes"))
     config = app["config"]
     node = node_id(config.port)
     app["recording_node"] = node

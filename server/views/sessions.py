@@ -407,7 +407,8 @@ async def join_page(request: web.Request) -> web.StreamResponse:
         "kind_label": labels["kind_label"](sess["kind"]),
         "role_label": labels["room_role_label"](info["role"]),
         "config": config,
-        "room_modules": ROOM_MODULES,
+        # add_room_module() entries, plus any a feature listed in app["room_modules"].
+        "room_modules": list(dict.fromkeys(ROOM_MODULES + list(request.app.get("room_modules", [])))),
         "room_buttons": ROOM_BUTTONS,
     })
     # The token is in the URL: never leak it to other sites, and let camera/microphone be used here only.
