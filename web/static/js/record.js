@@ -16,8 +16,10 @@ async function poll() {
     const r = await fetch(`/api/sessions/${sid}/playback`, { credentials: "same-origin" });
     if (!r.ok) return;
     const job = await r.json();
-    bar.value = job.progress || 0;
-    state.textContent = `${job.status}${job.status === "running" ? " " + Math.round((job.progress || 0) * 100) + "%" : ""}${job.error ? " — " + job.error : ""}`;
+    bar.value = job.status === "done" ? 1 : job.progress || 0;
+    const names = { none: "尚未合成 / not composed", queued: "排队中 / queued", running: "合成中 / composing",
+      done: "已完成 / done", failed: "失败 / failed" };
+    state.textContent = `${names[job.status] || job.status}${job.status === "running" ? " " + Math.round((job.progress || 0) * 100) + "%" : ""}${job.error ? " — " + job.error : ""}`;
     if (job.status === "queued" || job.status === "running") setTimeout(poll, 1500);
   } catch (e) {
     setTimeout(poll, 5000);
