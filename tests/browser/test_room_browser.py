@@ -288,3 +288,23 @@ async def test_petition_party_speaks_only_with_the_floor(live_server: LiveServer
     await host.click("#mod-people button.floor")  # now "收回发言权"
     await poll(party, "() => window.concord.mesh.tracks.audio.enabled === false")
     assert errors == []
+
+
+async def test_reload_in_a_private_room_comes_back_there(live_server: LiveServer, browser: Any) -> None:
+    errors: list[str] = []
+    host, party = await join_pair(live_server, browser, errors)
+    await host.click("#mod-people button.move")
+    await host.fill("dialog.move-dialog input[name=subroom]", "背靠背一")
+    await host.click("dialog.move-dialog button[value=ok]")
+    await party.wait_for_function("document.querySelector('#room-subroom').textContent.includes('背靠背一')")
+    await host.click(".mod-goto button.goto")
+    await party.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+    # The party reloads the page: same place (the private room), no lobby, media again.
+    await party.reload()
+    await pass_prejoin(party)
+    await party.wait_for_selector("#screen-room:not([hidden])", timeout=MEDIA_TIMEOUT_MS)
+    assert "背靠背一" in await party.inner_text("#room-subroom")
+    for page in (host, party):
+        await page.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+        await frames_rising(page)
+    assert errors == []

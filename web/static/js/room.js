@@ -213,7 +213,9 @@ export class RoomApp extends EventTarget {
     }
     for (const p of msg.lobby || (msg.room && msg.room.lobby) || []) this.lobby.set(p.id, p);
     // Our own record (sub-room, hand, consent) after a resume: a reloaded page knows nothing else.
-    if (msg.me && typeof msg.me === "object") this.me = { ...this.me, ...msg.me, id: msg.peer_id };
+    const own = msg.self || msg.me;
+    if (own && typeof own === "object") this.me = { ...this.me, ...own, id: msg.peer_id };
+    if (msg.subroom !== undefined) this.me.subroom = msg.subroom;
     this.me.subroom = peerInfo.subroom(this.me);
     this._movedTo = this.me.subroom;
     if (typeof this.me.hand === "boolean") this.handRaised = this.me.hand;
