@@ -183,7 +183,8 @@ async def create_agreement(request: web.Request) -> web.Response:
 
 
 @r.route("GET", "/api/agreements", summary="Agreements the caller may see", tag="agreements",
-         params=[r.query("case_id", r.integer()), r.query("state", r.string(enum=list(workflow.STATES)))],
+         params=[r.query("case_id", r.integer()), r.query("session_id", r.integer()),
+                 r.query("state", r.string(enum=list(workflow.STATES)))],
          response=r.obj(["agreements"], agreements=r.array(AGREEMENT)), errors=(400,))
 async def list_agreements(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -194,6 +195,11 @@ async def list_agreements(request: web.Request) -> web.Response:
             q = q.where(Agreement.case_id == int(request.query["case_id"]))
         except ValueError as e:
             raise bad_request("case_id must be an integer", "invalid_field") from e
+    if "session_id" in request.query:
+        try:
+            q = q.where(Agreement.session_id == int(request.query["session_id"]))
+        except ValueError as e:
+            raise bad_request("session_id must be an integer", "invalid_field") from e
     if "state" in request.query:
         if request.query["state"] not in workflow.STATES:
             raise bad_request("unknown state", "invalid_field")
@@ -444,10 +450,64 @@ async def add_comment(request: web.Request) -> web.Response:
 
 
 async def notify_room(app: web.Application, ld: store.Loaded) -> None:
-    """Tell the live room that the agreement it shows changed (when the rooms module is present)."""
-    hook = app.get("agreement_room_hook")
-    if hook is not None and ld.agreement.session_id:
-        await hook(ld.agreement.session_id, ld.agreement.id)
+    """A signature or comment landed: rooms showing this agreement refresh what they show."""
+    hub = app.get("room_hub")
+    if hub is None:
+        return
+    for rep in list(getattr(hub, "rooms", {}).values()):
+        shown = rep.room.agreement or {}
+        if shown.get("id") == ld.agreement.id and not rep.room.ended:
+            async with app["db"].session() as s:
+                fresh = await store.load(s, ld.agreement.id)
+                payload = await room_payload(s, fresh, shown.get("by", ""))
+            await hub.submit(rep, {"op": "agreement", "agreement": payload})
+
+
+async def room_payload(s: AsyncSession, ld: store.Loaded, by: str) -> dict[str, Any]:
+    """What a room shows of an agreement: enough to compare versions aloud and to fetch the text."""
+    st = await store.signing_state(s, ld)
+    comments = await store.comments(s, ld.agreement.id)
+    summary = store.summary(ld)
+    return {"id": ld.agreement.id, "number": ld.agreement.number, "version": summary["version"],
+            "document_hash": summary["document_hash"], "short_hash": summary["short_hash"],
+            "state": ld.agreement.state, "signed": len(st.records),
+            "required": len(st.records) + len(st.missing()), "comments": len(comments), "by": by}
+
+
+@r.route("POST", "/api/agreements/{id}/present", summary="Show the current version to everyone in the live room "
+         "(or stop showing it)", tag="agreements", params=ID, errors=(400, 403, 404, 409, 503),
+         request=r.obj([], session_id=r.integer(), show={"type": "boolean"}),
+         response=r.obj(["session_id", "agreement"], session_id=r.integer(), agreement={"type": "object",
+                                                                                       "nullable": True}))
+async def present(request: web.Request) -> web.Response:
+    from server.sessions.models import Session
+    from server.sessions.service import room_meta
+
+    actor = await require_actor(request)
+    body = await read_json(request, 4096) if request.can_read_body else {}
+    show = field(body, "show", bool, required=False, default=True)
+    hub = request.app.get("room_hub")
+    if hub is None:
+        raise ApiError(503, "rooms_unavailable", "live rooms are not running on this server")
+    async with transaction(request) as s:
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
+        sid = field(body, "session_id", int, required=False) or ld.agreement.session_id
+        if sid is None:
+            raise bad_request("this agreement has no session; give session_id", "missing_field", field="session_id")
+        sess = await s.get(Session, sid)
+        if sess is None or not (sess.id == ld.agreement.session_id or (
+                ld.agreement.case_id is not None and sess.case_id == ld.agreement.case_id)):
+            raise ApiError(409, "wrong_session", "that session is not about this agreement or its case")
+        if sess.state not in ("live", "scheduled", "interrupted"):
+            raise ApiError(409, "session_closed", f"the session is {sess.state}")
+        payload = await room_payload(s, ld, actor.name) if show else None
+        await store.log(s, ld.agreement, "presented" if show else "presentation_ended",
+                        {"session": sid, "version": ld.version.number, "document_hash": ld.version.document_hash,
+                         "by": {"staff": actor.id, "name": actor.name}})
+        meta = room_meta(sess)
+    rep = await hub.open(meta)
+    await hub.submit(rep, {"op": "agreement", "agreement": payload})
+    return web.json_response({"session_id": sid, "agreement": payload})
 
 
 # ---- export --------------------------------------------------------------------------------------
@@ -595,6 +655,12 @@ async def _warm_fonts(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     app["agreement_keys"] = Keyring(app["config"].data_dir / KEY_DIR, app["config"].secret_key)
     app.on_startup.append(_warm_fonts)
+    try:  # the room page's agreement panel (the sessions views collect feature modules)
+        from server.views.sessions import add_room_module
+    except ImportError:
+        pass
+    else:
+        add_room_module("/static/js/agreement-room.js", button=("agreement", "doc", "协议", "Agreement"))
     from server.agreements import views
 
     views.setup(app)

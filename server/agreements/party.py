@@ -134,7 +134,8 @@ async def party_view(request: web.Request) -> web.Response:
         ld, key = await party_of(s, pg, agreement_id(request))
         st = await store.signing_state(s, ld)
         out = store.summary(ld)
-        out.update(content=view(ld.content, key), party=key, name=pg.name, check=pg.check_method,
+        out.update(content=view(ld.content, key), text=masked_text(ld), party=key, name=pg.name,
+                   check=pg.check_method,
                    signed=f"{PARTY}:{key}" in st.signed_slots,
                    comments=[comment_json(c) for c in await store.comments(s, ld.agreement.id)])
     return web.json_response(out)

@@ -156,6 +156,8 @@ class Room:
         # Shuttle mediation (背靠背, the default for domestic-violence cases): each party is seated in a
         # private sub-room of their own when admitted, and no move may put two parties in one room.
         self.shuttle = shuttle
+        # The agreement draft shown to everyone (set through the agreements API, op "agreement").
+        self.agreement: dict[str, Any] | None = None
 
     # ---- queries --------------------------------------------------------------------------------
 
@@ -242,6 +244,7 @@ class Room:
             "recording": self.recording, "recording_subrooms": sorted(self.recording_subrooms),
             "subrooms": self.subrooms(), "speaking": str(self.rules.speaking), "grace_s": self.grace_s,
             "shuttle": self.shuttle,
+            "agreement": self.agreement,
         }
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -647,6 +650,12 @@ class Room:
 
     # ---- participants ---------------------------------------------------------------------------
 
+    def show_agreement(self, agreement: Any) -> list[Effect]:
+        """Everyone admitted sees the same agreement version (or none): a room state change."""
+        self._not_ended()
+        self.agreement = dict(agreement) if isinstance(agreement, dict) else None
+        return [self._broadcast_room()]
+
     def chat(self, actor_id: str, text: str, now: float | None = None) -> list[Effect]:
         now = self.clock() if now is None else now
         a = self._actor(actor_id, "chat")
@@ -708,6 +717,8 @@ class Room:
                 return self.set_shuttle(bool(cmd.get("shuttle")))
             if op == "msg":
                 return self._message(cmd["peer"], cmd["conn"], cmd["message"], at)
+            if op == "agreement":
+                return self.show_agreement(cmd.get("agreement"))
         except RoomError as e:
             return self._refusal(cmd, e)
         return []

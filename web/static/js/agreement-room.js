@@ -1,0 +1,157 @@
+// The agreement panel of the room page: when the mediator presents a draft, everyone sees the same
+// version and its short hash (a room-state change), reads the text and comments on a clause. Parties use
+// their own join token (their invitation); staff use their login. Load it as a room module.
+import { registerPanel } from "./panels.js";
+
+const TXT = {
+  none: ["调解员尚未展示协议。", "The mediator has not presented an agreement yet."],
+  version: ["第 {v} 版", "version {v}"], code: ["核对码", "Check code"],
+  same: ["请核对：每个人屏幕上的核对码应完全一致。", "Compare aloud: everyone's check code must be identical."],
+  signed: ["已签署 {n}/{m}", "Signed {n}/{m}"], comment: ["对条款提意见", "Comment on a clause"],
+  send: ["提交", "Send"], sign: ["去签署（本人手机）", "Sign (on your own phone)"],
+  present: ["展示", "Present"], stop: ["停止展示", "Stop presenting"], refresh: ["刷新", "Refresh"],
+  mine: ["本会议的协议", "Agreements of this session"], failed: ["操作失败：", "Failed: "],
+  states: { draft: ["草稿", "Draft"], signing: ["签署中", "Signing"], effective: ["已生效", "Effective"],
+    withdrawn: ["已撤回", "Withdrawn"], voided: ["已作废", "Voided"], superseded: ["已变更", "Superseded"] },
+};
+const PARTY_ROLES = new Set(["party", "agent"]);
+
+function csrf() {
+  const m = document.querySelector('meta[name="csrf-token"]') || document.querySelector('input[name="csrf_token"]');
+  return m ? (m.content || m.value || "") : "";
+}
+
+async function call(url, method = "GET", body) {
+  const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf();
+  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+  const r = await fetch(url, opts);
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error((data.error && data.error.message) || r.statusText);
+  return data;
+}
+
+registerPanel({
+  id: "agreement",
+  order: 45,
+  title: ["协议", "Agreement"],
+  mount(el, ctx) {
+    const tr = (k, vars = {}) => {
+      const pair = TXT[k];
+      let s = ctx.lang === "en" ? pair[1] : pair[0];
+      for (const [a, b] of Object.entries(vars)) s = s.replace(`{${a}}`, b);
+      return s;
+    };
+    const isParty = () => PARTY_ROLES.has(ctx.me.role);
+    el.innerHTML = `<div class="agreement-panel stack">
+      <p class="small muted ag-none"></p>
+      <div class="ag-shown" hidden>
+        <p><strong class="ag-number"></strong> · <span class="ag-version"></span> · <span class="ag-state"></span> · <span class="ag-signed"></span></p>
+        <p class="ag-code-line">${tr("code")} <span class="hash ag-code" style="font-size:1.6rem"></span></p>
+        <p class="small muted">${tr("same")}</p>
+        <div class="doc-text ag-text" tabindex="0" style="max-height:40vh"></div>
+        <form class="form ag-comment"><label class="small">${tr("comment")}</label>
+          <div class="row"><select name="clause"></select><input name="text" maxlength="2000" required style="flex:1">
+          <button class="btn btn-sm" type="submit">${tr("send")}</button></div></form>
+        <ul class="small ag-comments"></ul>
+        <p class="ag-sign-line" hidden><a class="btn btn-primary ag-sign" target="_blank" rel="noopener"></a></p>
+      </div>
+      <div class="ag-mod" hidden><h3 class="small">${tr("mine")}</h3><ul class="small ag-list"></ul></div>
+      <p class="small ag-error" role="alert" style="color:#c62828"></p>
+    </div>`;
+    const q = (s) => el.querySelector(s);
+    q(".ag-none").textContent = tr("none");
+    q(".ag-sign").textContent = tr("sign");
+    let shownKey = "";
+
+    const partyQuery = () => `invitation=${encodeURIComponent(ctx.token)}`;
+    async function details(a) {
+      if (isParty()) return call(`/api/agreements/${a.id}/party?${partyQuery()}`);
+      return call(`/api/agreements/${a.id}`);
+    }
+
+    async function show(a) {
+      q(".ag-error").textContent = "";
+      q(".ag-none").hidden = !!a;
+      q(".ag-shown").hidden = !a;
+      if (!a) { shownKey = ""; return; }
+      q(".ag-number").textContent = a.number;
+      q(".ag-version").textContent = tr("version", { v: a.version });
+      const st = TXT.states[a.state] || [a.state, a.state];
+      q(".ag-state").textContent = ctx.lang === "en" ? st[1] : st[0];
+      q(".ag-signed").textContent = tr("signed", { n: a.signed, m: a.required });
+      q(".ag-code").textContent = a.short_hash;
+      el.closest("section")?.setAttribute("data-agreement-hash", a.short_hash);
+      const key = `${a.id}:${a.version}:${a.signed}:${a.comments}:${a.state}`;
+      if (key === shownKey) return;
+      shownKey = key;
+      try {
+        const d = await details(a);
+        q(".ag-text").textContent = d.text || "";
+        const keys = ["parties", "facts", "issues", "default_clause", "judicial_confirmation", "other_terms",
+          ...d.content.obligations.map((o) => o.key)];
+        q(".ag-comment select").replaceChildren(...keys.map((k) => new Option(k, k)));
+        q(".ag-comments").replaceChildren(...(d.comments || []).map((c) => {
+          const li = document.createElement("li");
+          li.textContent = `[v${c.version} ${c.clause}] ${c.author}：${c.text}`;
+          return li;
+        }));
+        const canSign = isParty() && a.state === "signing" && !d.signed;
+        q(".ag-sign-line").hidden = !canSign;
+        q(".ag-sign").href = `/agreements/${a.id}/sign?${partyQuery()}`;
+        if (ctx.setBadge && ctx.openPanelId !== "agreement") ctx.setBadge("agreement", "•");
+      } catch (err) { q(".ag-error").textContent = tr("failed") + err.message; }
+    }
+
+    q(".ag-comment").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const a = ctx.room.agreement;
+      if (!a) return;
+      const f = e.target;
+      const body = { version: a.version, clause: f.clause.value, text: f.text.value };
+      try {
+        if (isParty()) await call(`/api/agreements/${a.id}/party/comments`, "POST", { ...body, invitation: ctx.token });
+        else await call(`/api/agreements/${a.id}/comments`, "POST", body);
+        f.text.value = "";
+      } catch (err) { q(".ag-error").textContent = tr("failed") + err.message; }
+    });
+
+    async function loadMine() {
+      if (!ctx.isModerator()) { q(".ag-mod").hidden = true; return; }
+      q(".ag-mod").hidden = false;
+      try {
+        const { agreements } = await call(`/api/agreements?session_id=${ctx.config.session_id}`);
+        q(".ag-list").replaceChildren(...agreements.map((a) => {
+          const li = document.createElement("li");
+          li.textContent = `${a.number} v${a.version} ${a.short_hash} `;
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "btn btn-sm ag-present";
+          b.textContent = tr("present");
+          b.addEventListener("click", () => call(`/api/agreements/${a.id}/present`, "POST",
+            { session_id: ctx.config.session_id }).then(loadMine, (err) => { q(".ag-error").textContent = tr("failed") + err.message; }));
+          li.append(b);
+          return li;
+        }));
+        const stop = document.createElement("button");
+        stop.type = "button";
+        stop.className = "btn btn-sm btn-ghost";
+        stop.textContent = tr("stop");
+        stop.addEventListener("click", () => {
+          const a = ctx.room.agreement;
+          if (a) call(`/api/agreements/${a.id}/present`, "POST", { session_id: ctx.config.session_id, show: false })
+            .catch((err) => { q(".ag-error").textContent = tr("failed") + err.message; });
+        });
+        q(".ag-list").append(stop);
+      } catch (err) { q(".ag-error").textContent = tr("failed") + err.message; }
+    }
+
+    const off = ctx.on("room", (m) => show((m && m.room && m.room.agreement) || null));
+    show(ctx.room.agreement || null);
+    loadMine();
+    return {
+      update(c) { show((c.room && c.room.agreement) || null); },
+      unmount() { off(); },
+    };
+  },
+});
