@@ -7,6 +7,11 @@ const root = document.getElementById("agreement");
 const id = root.dataset.id;
 const $ = (sel) => document.querySelector(sel);
 let current = null;
+const PERF = { pending: ["待履行", "Pending"], performed: ["已履行", "Performed"], partial: ["部分履行", "Partly performed"],
+  not_performed: ["未履行", "Not performed"] };
+// Stored in UTC, shown on the Beijing clock.
+const when = (iso) => (iso ? new Date(iso).toLocaleString(tr("zh-CN", "en-GB"), { timeZone: "Asia/Shanghai",
+  hour12: false }) : "");
 
 function showError(err) {
   const box = $("#error");
@@ -30,7 +35,7 @@ async function load() {
   $("#short-hash").textContent = current.short_hash;
   $("#version-no").textContent = current.version;
   const sigs = $("#signatures");
-  sigs.replaceChildren(...current.signatures.map((s) => el("li", {}, `${s.name}（${s.role}）${s.at}`)));
+  sigs.replaceChildren(...current.signatures.map((s) => el("li", {}, `${s.name}（${s.role}）${when(s.at)}`)));
   $("#missing").textContent = current.missing.length
     ? tr("待签署：", "Still to sign: ") + current.missing.map((m) => m.name).join("、") : "";
   renderComments();
@@ -53,7 +58,7 @@ async function loadVersions() {
   const { versions } = await api(`/api/agreements/${id}/versions`);
   const list = $("#versions");
   list.replaceChildren(...versions.map((v) => {
-    const li = el("li", {}, `v${v.version} · ${v.short_hash} · ${v.created_at}${v.note ? " · " + v.note : ""} `);
+    const li = el("li", {}, `v${v.version} · ${v.short_hash} · ${when(v.created_at)}${v.note ? " · " + v.note : ""} `);
     if (v.version > 1) {
       const b = el("button", { class: "btn btn-sm btn-ghost", type: "button" }, tr("与上一版比较", "Diff with previous"));
       b.addEventListener("click", () => showDiff(v.version - 1, v.version));
@@ -232,7 +237,8 @@ async function loadPerformance() {
   const { obligations } = await api(`/api/agreements/${id}/obligations`);
   $("#perf-rows").replaceChildren(...obligations.map((o) => el("tr", {},
     el("td", {}, `${o.key} ${o.action}${o.amount ? " " + o.amount + "元" : ""}`), el("td", {}, o.deadline || "—"),
-    el("td", {}, o.status + (o.overdue ? tr("（逾期）", " (overdue)") : "")), el("td", {}, o.note || ""))));
+    el("td", {}, tr(...(PERF[o.status] || [o.status, o.status])) + (o.overdue ? tr("（逾期）", " (overdue)") : "")),
+    el("td", {}, o.note || ""))));
   const sel = $("#p-key");
   if (sel) sel.replaceChildren(...obligations.map((o) => el("option", { value: o.key }, `${o.key} ${o.action}`)));
 }

@@ -6,11 +6,12 @@ export class SignaturePad {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
     this.lineWidth = lineWidth;
-    this.onChange = onChange;
+    this.onChange = () => {};  // not during construction: the caller may not hold the pad yet
     this.strokes = 0;
     this.inkLength = 0;
     this.drawing = false;
     this.resize();
+    this.onChange = onChange;
     canvas.style.touchAction = "none";  // the page must not scroll while someone signs
     canvas.addEventListener("pointerdown", (e) => this.down(e));
     canvas.addEventListener("pointermove", (e) => this.move(e));

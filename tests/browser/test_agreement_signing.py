@@ -1,0 +1,125 @@
+"""In Chromium: two parties sign on phone-sized screens from their own invitations, drawing with the mouse;
+the mediator signs and applies the seal on a desktop; the downloaded PDF verifies offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from server.agreements.keys import TrustedKeys
+from server.agreements.verify import verify_pdf
+from server.directory.demo import DEMO_PASSWORD
+from tests.browser.conftest import DESKTOP, PHONE, poll, shot
+from tests.integration.agreements.helpers import content
+
+pytestmark = [pytest.mark.browser]
+
+
+async def draw(page: Any, selector: str, seed: int = 0) -> None:
+    """A handwritten-looking stroke with the mouse across the canvas."""
+    box = await page.locator(selector).bounding_box()
+    x0, y0 = box["x"] + 20, box["y"] + box["height"] / 2
+    await page.mouse.move(x0, y0)
+    await page.mouse.down()
+    for i in range(1, 40):
+        await page.mouse.move(x0 + i * (box["width"] - 40) / 40, y0 + ((-1) ** (i // 4 + seed)) * 25 * (i % 4) / 4)
+    await page.mouse.up()
+
+
+async def party_signs(browser: Any, base: str, aid: int, token: str, answer: str, name: str) -> None:
+    ctx = await browser.new_context(**PHONE)
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        await page.goto(f"{base}/agreements/{aid}/sign?invitation={token}")
+        try:
+            await poll(page, "() => !document.querySelector('#summary').textContent.includes('加载') || "
+                             "!document.querySelector('#error').hidden", timeout_s=30)
+        except AssertionError:
+            raise AssertionError((errors, (await page.content())[-3000:])) from None
+        assert not [e for e in errors if "404" not in e], errors
+        await page.wait_for_selector("#summary:not(:has-text('加载'))")
+        assert await page.locator("#submit").is_disabled()
+        await page.fill("#answer", answer)
+        await page.click("#check-form button[type=submit]")
+        await page.wait_for_selector("#step-check.done")
+        await page.click("#open-text")
+        await page.wait_for_selector("#doc-text:not([hidden])")
+        # Signing stays locked until the whole text has been scrolled through.
+        assert await page.locator("#consent").is_disabled()
+        await page.eval_on_selector("#doc-text", "el => { el.scrollTop = el.scrollHeight; el.dispatchEvent(new Event('scroll')); }")
+        await page.wait_for_selector("#consent:not([disabled])")
+        await page.check("#consent")
+        await page.fill("#typed", name)
+        assert await page.locator("#submit").is_disabled()  # nothing drawn yet
+        await draw(page, "#pad", seed=len(name))
+        await page.wait_for_selector("#submit:not([disabled])")
+        await shot(page, f"agreement-sign-{answer}")
+        await page.click("#submit")
+        await poll(page, "() => !document.querySelector('#done').hidden || !document.querySelector('#error').hidden")
+        assert await page.locator("#error").is_hidden(), await page.inner_text("#error")
+        await shot(page, f"agreement-signed-{answer}")
+    finally:
+        await ctx.close()
+
+
+async def test_parties_then_mediator_and_seal_in_the_browser(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+    token = await live_server.login("mediator")
+    me = await live_server.api("GET", "/api/auth/me", token)
+    sess = await live_server.api("POST", "/api/sessions", token, {"kind": "mediation", "title": "工资纠纷",
+                                                                     "unit": "340321001"})
+    zhang = await live_server.api("POST", f"/api/sessions/{sess['id']}/invitations", token, {
+        "role": "party", "name": "张三", "check": {"method": "id_last4", "value": "7774"}})
+    li = await live_server.api("POST", f"/api/sessions/{sess['id']}/invitations", token, {
+        "role": "party", "name": "李四", "check": {"method": "code"}})
+    a = await live_server.api("POST", "/api/agreements", token, {
+        "session_id": sess["id"], "content": content(mediator_name=me["name"])})
+    await live_server.api("POST", f"/api/agreements/{a['id']}/freeze", token, {"version": 1})
+
+    await party_signs(browser, live_server.url, a["id"], zhang["token"], "7774", "张三")
+    await party_signs(browser, live_server.url, a["id"], li["token"], li["code"], "李四")
+
+    # The mediator, logged in on a desktop, signs and applies the seal.
+    ctx = await browser.new_context(**DESKTOP)
+    page = await ctx.new_page()
+    try:
+        await page.goto(f"{live_server.url}/login?next=/agreements/{a['id']}")
+        await page.fill("input[name=username]", "mediator")
+        await page.fill("input[name=password]", DEMO_PASSWORD)
+        await page.click("form button[type=submit]")
+        await page.wait_for_selector("#mediator-form")
+        await poll(page, "() => document.querySelectorAll('#signatures li').length === 2")
+        await page.check("#mediator-form input[name=read]")
+        await draw(page, "#mediator-pad")
+        await page.fill("#m-name", me["name"])
+        await page.fill("#m-pass", DEMO_PASSWORD)
+        await page.check("#mediator-form input[name=consent]")
+        await page.click("#mediator-form button[type=submit]")
+        await page.wait_for_selector("#seal-form")
+        await poll(page, "() => document.querySelectorAll('#signatures li').length === 3")
+        await page.fill("#s-pass", DEMO_PASSWORD)
+        await page.check("#seal-form input[name=consent]")
+        await page.click("#seal-form button[type=submit]")
+        await page.wait_for_selector("#performance", timeout=30_000)
+        assert "已生效" in await page.inner_text("#state-badge")
+        await shot(page, "agreement-effective", full_page=True)
+    finally:
+        await ctx.close()
+
+    got = await live_server.api("GET", f"/api/agreements/{a['id']}", token)
+    assert got["state"] == "effective" and [s["name"] for s in got["signatures"]] == ["张三", "李四", me["name"],
+                                                                                     "龙亢镇"]
+    from aiohttp import ClientSession
+
+    async with ClientSession() as http:
+        async with http.get(f"{live_server.url}/api/agreements/{a['id']}/party/pdf?invitation={zhang['token']}") as r:
+            assert r.status == 200
+            pdf = await r.read()
+    trusted = TrustedKeys.load(live_server.app["config"].data_dir / "agreement_keys")
+    result = verify_pdf(pdf, trusted)
+    assert result.ok, result.failures
+    signers = {s["name"]: s for s in result.signers}
+    assert signers["张三"]["check"] == "id_last4" and signers["李四"]["check"] == "code"
