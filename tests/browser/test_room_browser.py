@@ -308,3 +308,61 @@ async def test_reload_in_a_private_room_comes_back_there(live_server: LiveServer
         await page.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
         await frames_rising(page)
     assert errors == []
+
+
+async def test_browsers_that_consent_are_recorded(live_server: LiveServer, browser: Any) -> None:
+    """Browser → server recorder (aiortc): consenting people offer to the `recorder` peer; a refusal is
+    never recorded; segments land on disk and in the session's recordings list."""
+    errors: list[str] = []
+    host, party = await join_pair(live_server, browser, errors)
+    await host.click(".mod-controls button.rec")
+    await host.wait_for_selector("#consent-dialog[open]")
+    await host.click("#consent-yes")
+    await party.wait_for_selector("#consent-dialog[open]")
+    await party.click("#consent-no")
+    recorder_link = """() => {
+      const c = window.concord;
+      const rec = [...c.peers.values()].find((p) => p.role === 'recorder');
+      const link = rec && c.mesh.links.get(rec.id);
+      return link ? link.pc.connectionState : null;
+    }"""
+    await poll(host, f"() => ({recorder_link})() === 'connected'")
+    assert await party.evaluate(recorder_link) is None  # declined: no connection to the recorder
+    # Media flows to the recorder while the room's own call goes on.
+    sent = """async () => {
+      const c = window.concord;
+      const rec = [...c.peers.values()].find((p) => p.role === 'recorder');
+      let n = 0;
+      (await c.mesh.links.get(rec.id).pc.getStats()).forEach((s) => { if (s.type === 'outbound-rtp') n += s.bytesSent || 0; });
+      return n;
+    }"""
+    first = await host.evaluate(sent)
+    await poll(host, f"async (first) => (await ({sent})()) > first + 20000", first)
+    await host.wait_for_function(REMOTE_VIDEO_PLAYING)
+    # The party changes its mind: it connects too.
+    await party.click("#rec-change")
+    await party.click("#consent-yes")
+    await poll(party, f"() => ({recorder_link})() === 'connected'")
+    await host.click(".mod-controls button.rec")  # stop
+    for page in (host, party):
+        await page.wait_for_selector("#rec-indicator", state="hidden")
+    token = await live_server.login("mediator")
+    sid = await host.evaluate("window.concord.config.session_id")
+
+    async def recordings() -> list:
+        return (await live_server.api("GET", f"/api/sessions/{sid}/recordings", token))["recordings"]
+
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + 30
+    recs: list = []
+    while time.monotonic() < deadline:
+        recs = await recordings()
+        if {r["kind"] for r in recs} >= {"video", "audio"} and len({r["peer"] for r in recs}) >= 2:
+            break
+        await asyncio.sleep(0.5)
+    assert {r["kind"] for r in recs} >= {"video", "audio"}, recs
+    assert len({r["peer"] for r in recs}) >= 2, "both people, once both consented"
+    assert all(r["bytes"] > 0 and len(r["sha256"]) == 64 for r in recs)
+    assert errors == []
