@@ -316,7 +316,7 @@ async def load(db: Database, n_cases: int, n_events: int) -> dict[str, float]:
         timings["cases_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         for batch in chunks(make_events(n_cases, n_events), 50_000):
-            await pg.copy_records_to_table("ledger_events", records=batch,
+            await pg.copy_records_to_table("ledger_events", records=[e[:3] + (_pg_value(e[3]),) + e[4:] for e in batch],
                                            columns=["chain", "seq", "type", "at", "data", "prev_hash", "hash"])
         timings["events_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -407,7 +407,7 @@ async def measure(db: Database, runs: int) -> dict[str, Any]:
 
 
 async def run_backend(backend: str, n_cases: int, n_events: int, runs: int, keep: bool) -> dict[str, Any]:
-    tmp = Path(tempfile.mkdtemp(prefix="concord-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="concord-dashbench-"))
     pg_name = None
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"

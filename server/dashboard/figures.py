@@ -100,6 +100,7 @@ class CaseRow:
     due_at: datetime | None = None
     code: str = ""
     title: str = ""
+    id: int = 0
 
 
 def measures_of(case: CaseRow) -> Measures:
@@ -246,7 +247,7 @@ def assemble(
             units[case.unit_path].overdue += 1
             overdue_total += 1
             overdue.append(case)
-    overdue.sort(key=lambda c: (c.due_at or now, c.code))
+    overdue.sort(key=lambda c: (c.due_at or now, c.id))
 
     def group(dim: str) -> dict[str, Measures]:
         return {b: m for (d, b), m in sorted(dim_acc.items()) if d == dim and m.n}

@@ -6,7 +6,7 @@ rows of their own (``restricted`` is part of the key), so unrestricted figures n
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, Integer, String
+from sqlalchemy import Boolean, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.cases.models import PathString
@@ -15,6 +15,7 @@ from server.db.base import Base
 
 class CaseRollup(Base):
     __tablename__ = "case_rollup"
+    __table_args__ = (Index("ix_case_rollup_time", "dim", "restricted", "bucket", "unit_path", "n"),)
 
     # all | category | grade | status | opened | resolved
     dim: Mapped[str] = mapped_column(String(16), primary_key=True)
