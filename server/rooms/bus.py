@@ -28,6 +28,12 @@ ApplyFn = Callable[[str, dict[str, Any]], None]  # (position, command)
 MailFn = Callable[[dict[str, Any]], None]
 
 
+def _cancelling() -> bool:
+    """redis-py may turn a cancellation into TimeoutError; retry loops must still stop when cancelled."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def pos_key(pos: str) -> tuple[int, int]:
     """Stream positions ("<ms>-<seq>") in order."""
     a, _, b = pos.partition("-")
@@ -115,7 +121,8 @@ class RedisBus(Bus):
     HEARTBEAT_S = 3.0
     ALIVE_TTL_S = 10
     LOG_TTL_S = 24 * 3600  # a room's log outlives any session; refreshed on every append
-    BLOCK_MS = 5000
+    BLOCK_MS = 2000  # well under the socket timeout: an idle room's XREAD must not look like a dead Redis
+    SOCKET_TIMEOUT_S = 10.0
 
     def __init__(self, url: str, node_id: str, prefix: str = "concord") -> None:
         super().__init__(node_id)
@@ -123,7 +130,8 @@ class RedisBus(Bus):
 
         self.url = url
         self.prefix = prefix
-        self.redis = aioredis.from_url(url, decode_responses=True, health_check_interval=30)
+        self.redis = aioredis.from_url(url, decode_responses=True, health_check_interval=30,
+                                       socket_timeout=self.SOCKET_TIMEOUT_S, socket_connect_timeout=5)
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._pubsub: Any = None
@@ -170,6 +178,8 @@ class RedisBus(Bus):
             except asyncio.CancelledError:
                 raise
             except Exception as e:
+                if _cancelling():
+                    raise
                 log.warning("redis heartbeat failed: %s", type(e).__name__)
             await asyncio.sleep(self.HEARTBEAT_S)
 
@@ -186,6 +196,8 @@ class RedisBus(Bus):
             except asyncio.CancelledError:
                 raise
             except Exception as e:
+                if _cancelling():
+                    raise
                 log.warning("redis mail subscription lost (%s); resubscribing", type(e).__name__)
                 await asyncio.sleep(0.5)
 
@@ -204,6 +216,8 @@ class RedisBus(Bus):
             except asyncio.CancelledError:
                 raise
             except Exception as e:
+                if _cancelling():
+                    raise
                 log.warning("redis publish failed (%s); %d messages lost", type(e).__name__, len(batch))
 
     async def open_log(self, key: str, apply: ApplyFn) -> None:
@@ -234,6 +248,8 @@ class RedisBus(Bus):
             except asyncio.CancelledError:
                 raise
             except Exception as e:
+                if _cancelling():
+                    raise
                 log.warning("reading %s failed (%s); retrying", stream, type(e).__name__)
                 await asyncio.sleep(0.5)
                 continue
