@@ -98,15 +98,25 @@ async def drive(spec_path: str) -> None:
     state = {"measuring": False, "received": 0, "errors": 0}
     conn = aiohttp.TCPConnector(limit=0)
     session = aiohttp.ClientSession(connector=conn)
-    sem = asyncio.Semaphore(50)
+    sem = asyncio.Semaphore(20)
+
+    refusals: list[str] = []
 
     async def connect(c: Client) -> None:
-        async with sem:
-            c.ws = await session.ws_connect(c.url, heartbeat=None, compress=0, max_msg_size=0)
-            await c.ws.send_str(json.dumps(c.hello))
-            first = json.loads((await c.ws.receive()).data)
-            if first["type"] != "welcome":
-                raise RuntimeError(f"join refused: {first}")
+        for attempt in range(5):
+            async with sem:
+                c.ws = await session.ws_connect(c.url, heartbeat=None, compress=0, max_msg_size=0)
+                await c.ws.send_str(json.dumps(c.hello))
+                msg = await c.ws.receive()
+                first = json.loads(msg.data) if msg.type == aiohttp.WSMsgType.TEXT else {"type": "closed",
+                                                                                       "code": msg.data}
+            if first["type"] == "welcome":
+                break
+            refusals.append(f"{first.get('type')}:{first.get('code')}")
+            await c.ws.close()
+            await asyncio.sleep(0.5 * (attempt + 1))
+        else:
+            raise RuntimeError(f"join refused 5 times: {refusals[-5:]}")
             if kind == "bare":
                 c.peer_id = c.hello["id"]
             else:
@@ -182,7 +192,7 @@ async def drive(spec_path: str) -> None:
             await c.ws.close()
     await session.close()
     print(json.dumps({"sent": sent - sent_at_start, "received": state["received"], "seconds": seconds,
-                      "errors": state["errors"], "lat_ns": latencies}), flush=True)
+                      "errors": state["errors"], "join_retries": len(refusals), "lat_ns": latencies}), flush=True)
 
 
 # ---- the orchestrator -----------------------------------------------------------------------------
@@ -238,7 +248,7 @@ async def run_load(kind: str, clients: list[dict[str, Any]], rate: float, second
 
     return {"sent": sent, "received": received, "throughput": received / seconds, "p50_ms": pct(0.50),
             "p99_ms": pct(0.99), "mean_ms": statistics.fmean(lat) / 1e6 if lat else float("nan"),
-            "errors": sum(r["errors"] for r in results),
+            "errors": sum(r["errors"] for r in results), "join_retries": sum(r["join_retries"] for r in results),
             "server_cpu_s": round(sum(b - a for a, b in zip(cpu0, cpu1, strict=True)), 2)}
 
 
@@ -284,7 +294,8 @@ def bare_clients(n: int, base: str) -> list[dict[str, Any]]:
 
 def fmt(r: dict[str, Any]) -> str:
     return (f"{r['throughput']:8.0f} msg/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
-            f"server CPU {r['server_cpu_s']:5.1f} s  peak RSS {r['rss_mb']:6.1f} MB  errors {r['errors']}")
+            f"server CPU {r['server_cpu_s']:5.1f} s  peak RSS {r['rss_mb']:6.1f} MB  errors {r['errors']}"
+            + (f"  join retries {r['join_retries']}" if r.get("join_retries") else ""))
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -31,6 +31,7 @@ from server.rooms.event_writer import RoomEventWriter
 from server.rooms.hub import RoomHub
 from server.rooms.limits import AbuseGuard
 from server.rooms.protocol import HARD_MESSAGE_BYTES, ProtocolError, parse
+from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
 from server.sessions.service import SessionError, check_matches, resolve_join
 
@@ -89,7 +90,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         raise ApiError(400, "websocket_expected", "GET /ws speaks WebSocket (signaling protocol v1)")
     await ws.prepare(request)
-    conn = SocketConnection(ws, request.remote or "")
+    conn = SocketConnection(ws, client_ip(request))  # the browser's address, also behind a trusted proxy
     app["metrics"].inc("concord_ws_connections_total")
     hub: RoomHub = app["room_hub"]
     try:

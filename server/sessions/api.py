@@ -9,8 +9,10 @@ from aiohttp import web
 from server.api import registry as r
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
+from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
 from server.sessions import kinds, service
+from server.sessions.models import STATES
 from server.sessions.service import SessionError
 
 SESSION = r.schema("Session", r.obj(
@@ -75,10 +77,13 @@ async def create(request: web.Request) -> web.Response:
          params=[r.query("state", r.string(enum=["scheduled", "live", "ended", "cancelled", "interrupted"])),
                  r.query("kind", r.string(enum=list(kinds.KINDS))), r.query("unit", description="unit code subtree"),
                  r.query("case_id", r.integer()), r.query("limit", r.integer(minimum=1, maximum=200))],
-         response=r.obj(["sessions"], sessions=r.array(SESSION)), errors=(400, 404))
+         response=r.obj(["sessions"], sessions=r.array(SESSION)), errors=(400, 404), strict_query=True)
 async def list_(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     q = request.query
+    for name, allowed in (("state", STATES), ("kind", kinds.KINDS)):
+        if name in q and q[name] not in allowed:
+            raise bad_request(f"{name} must be one of: {', '.join(allowed)}", "invalid_filter", field=name)
     unit_path = None
     if q.get("unit"):
         cache = request.app["units_cache"]
@@ -280,7 +285,7 @@ async def join_token(request: web.Request) -> web.Response:
          errors=(401, 403, 410, 429))
 async def describe(request: web.Request) -> web.Response:
     limiter: RateLimiter = request.app["join_describe_limiter"]
-    if limiter.hit(f"ip:{request.remote}"):
+    if limiter.hit(f"ip:{client_ip(request)}"):
         raise ApiError(429, "rate_limited", "too many requests; try again later")
     try:
         out = await service.describe_join(request.app["db"], request.app["config"].secret_key,

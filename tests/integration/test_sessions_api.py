@@ -61,6 +61,9 @@ async def test_list_is_filtered_by_tier(client) -> None:
     r = await client.get("/api/sessions?state=scheduled&kind=mediation&limit=1", headers=admin)
     assert len((await r.json())["sessions"]) == 1
     assert (await client.get("/api/sessions?limit=x", headers=admin)).status == 400
+    for bad in ("state=done", "kind=party", "colour=red"):
+        r = await client.get(f"/api/sessions?{bad}", headers=admin)
+        assert r.status == 400 and (await r.json())["error"]["code"] in ("invalid_filter", "unknown_parameter")
 
 
 async def test_invited_expert_sees_session_and_joins_with_invitation_role(client) -> None:
