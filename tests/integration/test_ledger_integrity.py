@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -119,11 +118,12 @@ async def test_reordered_rows_are_named(ledger_db: Database, db_url: str, tmp_pa
     assert r.returncode == 1 and "seq=3" in r.stdout and "reorder" in r.stdout, r.stdout
 
 
-async def test_two_processes_appending_never_fork(ledger_db: Database, db_url: str) -> None:
-    n = 60
-    start_at = time.time() + 2.0
+async def test_two_processes_appending_never_fork(ledger_db: Database, db_url: str, tmp_path: Path) -> None:
+    n = 80
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
     procs = [subprocess.Popen([sys.executable, "-m", "tests.integration.ledger_appender", db_url, CHAIN, str(n),
-                               str(start_at)], env=cli_env()) for _ in range(2)]
+                               str(barrier), "2"], env=cli_env()) for _ in range(2)]
     for p in procs:
         assert p.wait(timeout=240) == 0
     async with ledger_db.session() as s:
