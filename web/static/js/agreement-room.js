@@ -16,6 +16,11 @@ const TXT = {
 };
 const PARTY_ROLES = new Set(["party", "agent"]);
 
+// The room page has its own stylesheet; the document styles (pre-wrapped text, the check code) come along.
+if (!document.querySelector('link[href^="/static/css/agreements.css"]')) {
+  document.head.append(Object.assign(document.createElement("link"), { rel: "stylesheet", href: "/static/css/agreements.css" }));
+}
+
 function csrf() {
   const m = document.querySelector('meta[name="csrf-token"]') || document.querySelector('input[name="csrf_token"]');
   return m ? (m.content || m.value || "") : "";
@@ -99,7 +104,7 @@ registerPanel({
         const canSign = isParty() && a.state === "signing" && !d.signed;
         q(".ag-sign-line").hidden = !canSign;
         q(".ag-sign").href = `/agreements/${a.id}/sign?${partyQuery()}`;
-        if (ctx.setBadge && ctx.openPanelId !== "agreement") ctx.setBadge("agreement", "•");
+        if (ctx.setBadge && el.offsetParent === null) ctx.setBadge("agreement", "•");  // news while the panel is closed
       } catch (err) { q(".ag-error").textContent = tr("failed") + err.message; }
     }
 
