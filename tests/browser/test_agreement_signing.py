@@ -30,6 +30,7 @@ async def draw(page: Any, selector: str, seed: int = 0) -> None:
 async def party_signs(browser: Any, base: str, aid: int, token: str, answer: str, name: str) -> None:
     ctx = await browser.new_context(**PHONE)
     page = await ctx.new_page()
+    page.set_default_timeout(90_000)  # the 2-core machine is shared: generous, but every wait has a deadline
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -37,7 +38,7 @@ async def party_signs(browser: Any, base: str, aid: int, token: str, answer: str
         await page.goto(f"{base}/agreements/{aid}/sign?invitation={token}")
         try:
             await poll(page, "() => !document.querySelector('#summary').textContent.includes('加载') || "
-                             "!document.querySelector('#error').hidden", timeout_s=30)
+                             "!document.querySelector('#error').hidden", timeout_s=90)
         except AssertionError:
             raise AssertionError((errors, (await page.content())[-3000:])) from None
         assert not [e for e in errors if "404" not in e], errors
@@ -59,7 +60,8 @@ async def party_signs(browser: Any, base: str, aid: int, token: str, answer: str
         await page.wait_for_selector("#submit:not([disabled])")
         await shot(page, f"agreement-sign-{answer}")
         await page.click("#submit")
-        await poll(page, "() => !document.querySelector('#done').hidden || !document.querySelector('#error').hidden")
+        await poll(page, "() => !document.querySelector('#done').hidden || !document.querySelector('#error').hidden",
+                   timeout_s=90)
         assert await page.locator("#error").is_hidden(), await page.inner_text("#error")
         await shot(page, f"agreement-signed-{answer}")
     finally:
@@ -85,6 +87,7 @@ async def test_parties_then_mediator_and_seal_in_the_browser(live_server, browse
     # The mediator, logged in on a desktop, signs and applies the seal.
     ctx = await browser.new_context(**DESKTOP)
     page = await ctx.new_page()
+    page.set_default_timeout(90_000)
     try:
         await page.goto(f"{live_server.url}/login?next=/agreements/{a['id']}")
         await page.fill("input[name=username]", "mediator")
@@ -103,7 +106,7 @@ async def test_parties_then_mediator_and_seal_in_the_browser(live_server, browse
         await page.fill("#s-pass", DEMO_PASSWORD)
         await page.check("#seal-form input[name=consent]")
         await page.click("#seal-form button[type=submit]")
-        await page.wait_for_selector("#performance", timeout=30_000)
+        await page.wait_for_selector("#performance")
         assert "已生效" in await page.inner_text("#state-badge")
         await shot(page, "agreement-effective", full_page=True)
     finally:
