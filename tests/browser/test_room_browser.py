@@ -366,3 +366,40 @@ async def test_browsers_that_consent_are_recorded(live_server: LiveServer, brows
     assert len({r["peer"] for r in recs}) >= 2, "both people, once both consented"
     assert all(r["bytes"] > 0 and len(r["sha256"]) == 64 for r in recs)
     assert errors == []
+
+
+async def test_phone_host_admits_two_parties(live_server: LiveServer, browser: Any) -> None:
+    """A mediator on a phone: every control on screen (panels fold into "more"), admits from the sheet."""
+    errors: list[str] = []
+    token = await live_server.login("mediator")
+    me = await live_server.api("GET", "/api/auth/me", token)
+    sess = await live_server.api("POST", "/api/sessions", token, {"kind": "mediation", "title": "张三与李四宅基地纠纷调解",
+                                                                  "unit": me["unit"]})
+    invs = [await live_server.api("POST", f"/api/sessions/{sess['id']}/invitations", token, {"role": "party", "name": n})
+            for n in ("张三", "李四")]
+    staff = await live_server.api("POST", f"/api/sessions/{sess['id']}/join-token", token)
+    host = await new_page(browser, PHONE, errors)
+    await host.goto(f"{live_server.url}/join/{staff['token']}")
+    await pass_prejoin(host)
+    parties = []
+    for inv in invs:
+        p = await new_page(browser, PHONE, errors)
+        await p.goto(live_server.url + inv["url"])
+        await pass_prejoin(p)
+        parties.append(p)
+    await host.wait_for_function("window.concord.lobby.size === 2", timeout=MEDIA_TIMEOUT_MS)
+    assert await host.inner_text("#btn-more .badge") == "2"
+    for sel in ("#btn-leave", "#btn-mic", "#btn-more"):
+        box = await host.locator(sel).bounding_box()
+        assert box and box["x"] + box["width"] <= PHONE["viewport"]["width"] + 1, sel
+    await host.click("#btn-more")
+    await host.click("#lobby-queue li:first-child button.admit")
+    await host.wait_for_function("window.concord.lobby.size === 1")
+    await host.click("#lobby-queue button.admit")
+    await host.click("#side-close")
+    for p in (host, *parties):
+        await p.wait_for_function("document.querySelectorAll('#stage .tile:not(.local) video').length === 2",
+                                  timeout=MEDIA_TIMEOUT_MS)
+        await p.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+    await shot(host, "room-phone-host-three")
+    assert errors == []

@@ -328,7 +328,7 @@ export class RoomApp extends EventTarget {
   _onKnock(peer) {
     if (!peer) return;
     this.lobby.set(peer.id, peer);
-    if (this.isModerator()) {
+    if (this.isModerator() && this.openPanelId !== "moderate") {
       this.toast(`${t("mod.knock")}${peer.name}`, { action: t("mod.title"), onAction: () => this.openPanel("moderate") });
     }
     this._refresh();
@@ -630,6 +630,12 @@ export class RoomApp extends EventTarget {
     $("#consent-dialog", r).addEventListener("cancel", (e) => e.preventDefault()); // an answer is required
     $("#rec-change", r).addEventListener("click", () => this._askConsent());
     $("#side-close", r).addEventListener("click", () => this.openPanel(null));
+    $("#btn-more", r).addEventListener("click", () => {
+      if (this.openPanelId !== null) return this.openPanel(null);
+      // Where attention is needed first: someone waiting, then the last panel, then people.
+      const first = this.isModerator() && this.lobby.size ? "moderate" : this._lastPanel || "people";
+      this.openPanel(first === "chat" ? "people" : first);
+    });
     for (const btn of r.querySelectorAll("[data-open-panel]")) {
       btn.addEventListener("click", () => {
         const id = btn.dataset.openPanel;
@@ -765,6 +771,7 @@ export class RoomApp extends EventTarget {
 
   openPanel(id) {
     this.openPanelId = id;
+    if (id !== null) this._lastPanel = id;
     const side = $("#side", this.root);
     side.hidden = id === null;
     this.root.classList.toggle("panel-open", id !== null);
@@ -776,6 +783,7 @@ export class RoomApp extends EventTarget {
     for (const btn of this.root.querySelectorAll("[data-open-panel]")) {
       btn.setAttribute("aria-pressed", btn.dataset.openPanel === id ? "true" : "false");
     }
+    $("#btn-more", this.root).setAttribute("aria-pressed", id !== null && id !== "chat" ? "true" : "false");
     if (id === "chat") {
       this.unread = 0;
       $("#chat-input", this.root)?.focus({ preventScroll: true });
@@ -789,6 +797,14 @@ export class RoomApp extends EventTarget {
     if (btn) {
       btn.textContent = text ? String(text) : "";
       btn.hidden = !text;
+    }
+    // The phone "more" button sums the badges of the panel buttons it stands for.
+    let sum = 0;
+    for (const b of this.root.querySelectorAll(".panel-btn .badge")) sum += Number(b.textContent) || 0;
+    const more = $("#btn-more .badge", this.root);
+    if (more) {
+      more.textContent = sum ? String(sum) : "";
+      more.hidden = !sum;
     }
   }
 
@@ -894,6 +910,7 @@ export class RoomApp extends EventTarget {
 
   toast(text, { kind = "info", action = null, onAction = null } = {}) {
     const box = $("#toasts", this.root) || document.body;
+    while (box.children.length >= 3) box.firstElementChild.remove(); // never a wall over the video
     const item = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, el("span", {}, text));
     if (action && onAction) {
       item.append(el("button", { type: "button", onclick: () => { onAction(); item.remove(); } }, action));
