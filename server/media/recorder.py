@@ -165,6 +165,11 @@ class Recorder:
         if len(desc["sdp"]) > MAX_SDP:
             raise SignalError("SDP too large")
         conn = self.peers.get(peer.id)
+        if conn is not None and conn.pc.remoteDescription is not None and \
+                _ice_ufrag(conn.pc.remoteDescription.sdp) != _ice_ufrag(desc["sdp"]):
+            # A fresh peer connection on the participant's side (reconnect): start a new one here too.
+            await self.drop(peer.id)
+            conn = None
         if conn is None:
             conn = self._new_connection(peer)
         pc = conn.pc
@@ -273,6 +278,13 @@ class Recorder:
     @property
     def recorded_peers(self) -> list[str]:
         return list(self.peers)
+
+
+def _ice_ufrag(sdp: str) -> str | None:
+    for line in sdp.splitlines():
+        if line.startswith("a=ice-ufrag:"):
+            return line[len("a=ice-ufrag:"):].strip()
+    return None
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")

@@ -84,8 +84,11 @@ class RoomRecording:
         elif t in ("peer-joined", "peer-updated"):
             p = msg.get("peer") or {}
             if "id" in p:
+                old = self.peers.get(p["id"])
                 self.peers[p["id"]] = p
-                if not self.is_recorded(p) and p["id"] in self.recorder.peers:
+                # Not recorded any more, or a new epoch (the person reconnected with a fresh connection).
+                stale = old is not None and old.get("epoch") != p.get("epoch")
+                if p["id"] in self.recorder.peers and (stale or not self.is_recorded(p)):
                     await self.recorder.drop(p["id"])
         elif t == "peer-left":
             pid = msg.get("peer_id")

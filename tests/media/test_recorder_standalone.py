@@ -87,3 +87,30 @@ async def test_two_participants_recorded_without_transcoding(sqlite_db: Database
     for track_rows in by_track.values():
         span = sum(r.duration_s for r in track_rows)
         assert span >= recorded_for * 0.9, (track_rows[0].kind, span, recorded_for)
+
+
+async def test_fresh_connection_from_same_participant_is_recorded_anew(sqlite_db: Database, tmp_path: Path) -> None:
+    sid = await make_session(sqlite_db)
+    events = DbRecordingEvents(sqlite_db, sid, "test-node")
+    answers: asyncio.Queue = asyncio.Queue()
+
+    async def send_signal(to: str, data: dict) -> None:
+        await answers.put((to, data))
+
+    recorder = Recorder(sid, tmp_path / "rec", send_signal, events, max_segment_s=2.0)
+    peer = RemotePeer("p-a", "张三", "party")
+    first = Sender(peer, video=False)
+    second = Sender(peer, video=False)
+    try:
+        await first.offer_to(recorder, answers)
+        await wait_for(lambda: len(events.closed_segments) >= 1, timeout=30)
+        await first.close()  # the browser reconnects with a fresh RTCPeerConnection
+        await second.offer_to(recorder, answers)
+        await wait_for(lambda: len({t.track_no for t, _ in events.closed_segments}) >= 2, timeout=30)
+        await recorder.close()
+    finally:
+        await first.close()
+        await second.close()
+    async with sqlite_db.session() as s:
+        rows = await list_recordings(s, sid)
+    assert {r.track_no for r in rows} == {1, 2} and all(r.status == "closed" for r in rows)
