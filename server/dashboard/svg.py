@@ -92,7 +92,8 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, col
     if len(labels) != len(values):
         raise ValueError("labels and values differ in length")
     if horizontal:
-        height = max(height, 40 + 26 * len(labels))
+        # As tall as its bars need: a wide container must not blow one bar up to poster size.
+        height = 24 + 28 * max(1, len(labels))
     parts = _open(width, height, title, "chart-bar")
     if not values or max(values) <= 0:
         return _empty(parts, width, height, empty)
@@ -198,7 +199,10 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str, w
         for (x, y), v, lab in zip(pts, s.values, labels, strict=True):
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}" stroke="#111" stroke-width="0.5">'
                          f"<title>{escape(lab)} · {escape(s.name)}: {_fmt(v)}</title></circle>")
-            # Values of the second series sit below the line so two close series stay readable.
-            parts.append(_t(x, y - 7 if j % 2 == 0 else y + 15, _fmt(v), cls="chart-value", size=FONT - 2))
+            # Zeros stay unlabelled (the marker on the axis says it); the second series writes its values
+            # below the line so two close series stay readable.
+            if v:
+                below = j % 2 == 1 and y + 15 < bottom - 2
+                parts.append(_t(x, y + 15 if below else y - 7, _fmt(v), cls="chart-value", size=FONT - 2))
     parts.append("</svg>")
     return "".join(parts)

@@ -43,7 +43,7 @@ def charts(data: dict[str, Any], lang: str) -> dict[str, Markup]:
                                                                            for x in grade],
             title=tr("按等级统计", "Cases by grade"), empty=tr("暂无案件", "No cases")),
         "status": svg.bar_chart(
-            [lab(x) for x in status], [x["cases"] for x in status], horizontal=True,
+            [lab(x) for x in status], [x["cases"] for x in status], horizontal=True, width=720,
             title=tr("按状态统计", "Cases by status"), empty=tr("暂无案件", "No cases")),
         "trend": svg.line_chart(
             [w["week"][5:] for w in weeks],
@@ -59,7 +59,7 @@ def charts(data: dict[str, Any], lang: str) -> dict[str, Markup]:
         "evaluation": svg.bar_chart(
             [x["name"] for x in ev if x["resolution_rate"] is not None],
             [round(x["resolution_rate"] * 100, 1) for x in ev if x["resolution_rate"] is not None],
-            title=tr("各单位化解率(%)", "Resolution rate by unit (%)"), horizontal=True,
+            title=tr("各单位化解率(%)", "Resolution rate by unit (%)"), horizontal=True, width=720,
             empty=tr("暂无已结案件", "No concluded cases")),
     }
     return {k: Markup(v) for k, v in out.items()}

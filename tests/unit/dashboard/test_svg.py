@@ -41,7 +41,9 @@ def test_horizontal_bar_chart_grows_with_labels() -> None:
     labels = [f"状态{i}" for i in range(16)]
     root = parse(svg.bar_chart(labels, list(range(1, 17)), title="t", horizontal=True))
     assert len(root.findall(NS + "rect")) == 16
-    assert int(root.get("viewBox").split()[3]) >= 40 + 26 * 16
+    assert int(root.get("viewBox").split()[3]) == 24 + 28 * 16
+    one = parse(svg.bar_chart(["甲"], [1], title="t", horizontal=True))
+    assert int(one.get("viewBox").split()[3]) == 24 + 28
 
 
 def test_empty_charts_say_so() -> None:
