@@ -63,3 +63,19 @@ def session_settings(case: Case) -> dict[str, Any]:
     if case.domestic_violence:
         out.update(shuttle=True, joint_override=None)
     return out
+
+
+async def settings_for_case(s: AsyncSession, actor: Any, case_id: Any) -> dict[str, Any] | None:
+    """For the sessions module: the settings of a new session linked to ``case_id``, or None when the actor
+    cannot see that case (unknown, forged or restricted: the caller answers 404)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from server.cases.queries import visible
+
+    if not isinstance(case_id, int) or isinstance(case_id, bool) or not 0 < case_id < 2**31:
+        return None
+    case = (await s.execute(select(Case).where(Case.id == case_id, visible(actor, datetime.now(UTC))))
+            ).scalar_one_or_none()
+    return session_settings(case) if case is not None else None

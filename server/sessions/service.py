@@ -165,8 +165,17 @@ async def create_session(db_s: AsyncSession, actor: Actor, *, kind: str, title: 
         raise SessionError(404, "not_found", f"unknown unit {unit_code!r}")
     if not can_host_session(actor, unit.path, kind):
         raise SessionError(403, "forbidden", f"your role may not host a {kind} session for this unit")
+    settings: dict[str, Any] = {}
+    if case_id is not None:
+        # The case must be one the caller can see; a domestic-violence case defaults to shuttle mediation.
+        from server.cases.hooks import settings_for_case
+
+        found = await settings_for_case(db_s, actor, case_id)
+        if found is None:
+            raise SessionError(404, "not_found", "no such case")
+        settings = found
     s = Session(kind=kind, title=title, unit_id=unit.id, case_id=case_id, state="scheduled",
-                scheduled_at=scheduled_at, created_by=actor.id, created_at=utcnow(), settings={})
+                scheduled_at=scheduled_at, created_by=actor.id, created_at=utcnow(), settings=settings)
     db_s.add(s)
     await db_s.flush()
     await ledger_store.append(db_s, ledger.session_chain(s.id), "session_created", {

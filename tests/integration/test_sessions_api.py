@@ -9,13 +9,16 @@ from tests.support.rooms import invite, join, make_session, staff_token
 
 async def test_create_and_detail(client) -> None:
     h = await login(client, "mediator")
+    # A session links to a case the caller can see (server.cases.hooks.settings_for_case).
+    r = await client.post("/api/cases", json={"unit": "340321001", "title": "宅基地纠纷"}, headers=h)
+    case_id = (await r.json())["id"]
     r = await client.post("/api/sessions", json={"kind": "mediation", "title": "宅基地纠纷调解", "unit": "340321001",
-                                                 "scheduled_at": "2026-03-01T09:30:00", "case_id": 12}, headers=h)
+                                                 "scheduled_at": "2026-03-01T09:30:00", "case_id": case_id}, headers=h)
     assert r.status == 201
     s = await r.json()
     assert s["state"] == "scheduled" and s["kind"] == "mediation" and s["unit"] == "340321001"
     assert s["scheduled_at"] == "2026-03-01T01:30:00.000000Z"  # no offset: Asia/Shanghai wall clock
-    assert s["case_id"] == 12 and s["rules"]["lobby"] == "hosting_unit_direct"
+    assert s["case_id"] == case_id and s["rules"]["lobby"] == "hosting_unit_direct"
     d = await (await client.get(f"/api/sessions/{s['id']}", headers=h)).json()
     assert d["can_moderate"] is True and d["my_role"] == "host" and d["invitations"] == []
 

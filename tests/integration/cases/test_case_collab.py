@@ -186,3 +186,25 @@ async def test_agreement_hooks_move_the_case(client) -> None:
     assert [e["type"] for e in sys_events] == ["case.begin_signing", "case.make_effective", "obligations.added"]
     async with client.app["db"].session() as s:
         assert await hooks.agreement_frozen(s, ctx, d["id"], 78) == "case is agreement_effective"
+
+
+async def test_sessions_api_applies_case_rules(client) -> None:
+    """POST /api/sessions with a case_id: the case must be visible, and a DV case starts in shuttle mode."""
+    from server.sessions.models import Session
+    from server.sessions.service import room_meta
+
+    dv = await assigned(client, title="家暴", category="policing", item="domestic_violence",
+                        parties=[{"role": "victim", "name": "王五"}, {"role": "perpetrator", "name": "赵六"}])
+    d = await get(client, "mediator", dv)
+    body = {"kind": "mediation", "title": "调解", "unit": "340321001", "case_id": d["id"]}
+    r = await client.post("/api/sessions", json=body, headers=await hdr(client, "mediator"))
+    assert r.status == 201, await r.text()
+    sid = (await r.json())["id"]
+    async with client.app["db"].session() as s:
+        sess = await s.get(Session, sid)
+        assert sess.settings["shuttle"] is True and room_meta(sess).shuttle is True
+    # Someone who cannot see the case cannot attach a session to it (the county is not named on it).
+    r = await client.post("/api/sessions", json={**body, "unit": "340321"}, headers=await hdr(client, "mediator_340321"))
+    assert r.status == 404
+    r = await client.post("/api/sessions", json={**body, "case_id": 999999}, headers=await hdr(client, "mediator"))
+    assert r.status == 404
