@@ -39,7 +39,12 @@ def labeller(lang: str) -> dict[str, Callable[..., str]]:
         lab = catalog.label_of(cat, code) if cat and code else None
         return pick(lab.zh, lab.en) if lab else (code or "—")
 
+    def status(code: str | None) -> str:
+        zh_en = STATUS_LABELS.get(code or "")
+        return pick(*zh_en) if zh_en else (code or "—")
+
     return {
+        "status_label": status,
         "state_label": state,
         "action_label": action,
         "category_label": category,
@@ -51,6 +56,23 @@ def labeller(lang: str) -> dict[str, Callable[..., str]]:
         "dv_stage_label": from_labels(catalog.DV_STAGES),
     }
 
+
+# Statuses of the work around a case (consultations, supervision, petitions, obligations, sessions).
+STATUS_LABELS = {
+    "requested": ("待接受", "Requested"), "accepted": ("已接受", "Accepted"), "declined": ("已婉拒", "Declined"),
+    "completed": ("已完成", "Completed"), "cancelled": ("已撤回", "Cancelled"), "open": ("待回复", "Open"),
+    "responded": ("已回复", "Answered"), "registered": ("已登记", "Registered"),
+    "hearing_scheduled": ("已安排听证", "Hearing scheduled"), "heard": ("已听证", "Heard"),
+    "replied": ("已答复", "Replied"), "pending": ("待履行", "Pending"), "performed": ("已履行", "Performed"),
+    "partial": ("部分履行", "Partly performed"), "not_performed": ("未履行", "Not performed"),
+    "mediation": ("调解", "Mediation"), "consultation": ("远程指导", "Consultation"), "petition": ("信访听证", "Petition"),
+    "dispatch": ("调度", "Dispatch"), "scheduled": ("已安排", "Scheduled"), "live": ("进行中", "Live"),
+    "ended": ("已结束", "Ended"), "interrupted": ("已中断", "Interrupted"), "expert": ("专家", "Expert"),
+    "panel": ("听证组", "Panel"), "visit": ("上门", "Visit"), "phone": ("电话", "Phone"), "video": ("视频", "Video"),
+    "low": ("低", "Low"), "medium": ("中", "Medium"), "high": ("高", "High"), "draft": ("草稿", "Draft"),
+    "frozen": ("待签署", "Frozen"), "signing": ("签署中", "Signing"), "effective": ("已生效", "Effective"),
+    "withdrawn": ("已撤回", "Withdrawn"), "voided": ("已作废", "Voided"), "superseded": ("已被变更", "Superseded"),
+}
 
 EVENT_LABELS = {
     "case.registered": ("登记", "Registered"),

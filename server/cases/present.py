@@ -129,6 +129,7 @@ async def detail(s: AsyncSession, case: Case, actor: Actor, f: CaseFacts, now: d
                                  .where(CaseTransfer.case_id == case.id).order_by(CaseTransfer.id))).all()
     out["transfers"] = [{"kind": t.kind, "to": u.code, "to_name": u.name, "reason": t.reason, "at": iso(t.at)}
                         for t, u in transfers]
+    out["agreements"] = await _agreements(s, case)
     pet = (await s.execute(select(Petition).where(Petition.case_id == case.id))).scalar_one_or_none()
     out["petition"] = petition_json(pet) if pet else None
     if case.domestic_violence:
@@ -141,6 +142,17 @@ async def detail(s: AsyncSession, case: Case, actor: Actor, f: CaseFacts, now: d
                                                  "schedule_session", "petition", "dv_response", "manage_access",
                                                  "obligations", "joint_override")}
     return out
+
+
+async def _agreements(s: AsyncSession, case: Case) -> list[dict[str, Any]]:
+    """The case's mediation agreements (the agreements module's table; absent in a build without it)."""
+    try:
+        from server.agreements.models import Agreement
+    except ImportError:
+        return []
+    rows = (await s.execute(select(Agreement).where(Agreement.case_id == case.id).order_by(Agreement.id))).scalars()
+    return [{"id": a.id, "number": a.number, "state": a.state, "effective_at": iso(a.effective_at),
+             "url": f"/agreements/{a.id}"} for a in rows]
 
 
 def supervision_json(o: SupervisionOrder, people: dict[int, tuple[Staff, Unit]] | None = None) -> dict[str, Any]:

@@ -135,3 +135,31 @@ async def test_follow_up_obligations_and_close(client) -> None:
     # A finished case is read only.
     r = await client.patch(f"/api/cases/{code}", json={"version": d["version"], "title": "改"}, headers=h)
     assert r.status == 409
+
+
+async def test_concurrent_registrations_get_distinct_codes(client) -> None:
+    import asyncio
+
+    h = await hdr(client, "mediator")
+
+    async def one(i: int) -> str:
+        r = await client.post("/api/cases", json={"unit": "340321001", "title": f"并发登记{i}"}, headers=h)
+        assert r.status == 201, await r.text()
+        return (await r.json())["code"]
+
+    got = await asyncio.gather(*(one(i) for i in range(12)))
+    assert len(set(got)) == 12
+    assert sorted(int(c[-6:]) for c in got) == list(range(1, 13))
+
+
+async def test_concurrent_transitions_one_wins(client) -> None:
+    """Two handlers accept the same case at once: one succeeds, the other gets a 409, never a 500."""
+    import asyncio
+
+    case = await create(client)
+    await act(client, "mediator", case["code"], "triage", grade="blue")
+    h1, h2 = await hdr(client, "mediator"), await hdr(client, "mediator_340321")
+    url = f"/api/cases/{case['code']}/transitions"
+    r1, r2 = await asyncio.gather(client.post(url, json={"action": "accept"}, headers=h1),
+                                  client.post(url, json={"action": "accept"}, headers=h2))
+    assert sorted([r1.status, r2.status]) == [200, 409]
