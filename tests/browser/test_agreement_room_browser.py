@@ -15,7 +15,11 @@ pytestmark = [pytest.mark.browser]
 
 
 async def open_agreement_panel(page: Any) -> None:
-    await page.click("#btn-agreement")
+    if await page.is_visible("#btn-agreement"):
+        await page.click("#btn-agreement")
+    else:  # phones: panel buttons fold into "more"; its sheet has a tab per panel
+        await page.click("#btn-more")
+        await page.click("#side .tab[data-panel=agreement]")
     await page.wait_for_selector(".agreement-panel", timeout=MEDIA_TIMEOUT_MS)
 
 

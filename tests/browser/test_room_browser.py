@@ -359,7 +359,8 @@ async def test_browsers_that_consent_are_recorded(live_server: LiveServer, brows
     recs: list = []
     while time.monotonic() < deadline:
         recs = await recordings()
-        if {r["kind"] for r in recs} >= {"video", "audio"} and len({r["peer"] for r in recs}) >= 2:
+        finished = all(r["bytes"] is not None and r["sha256"] for r in recs)  # the last segment is closing
+        if finished and {r["kind"] for r in recs} >= {"video", "audio"} and len({r["peer"] for r in recs}) >= 2:
             break
         await asyncio.sleep(0.5)
     assert {r["kind"] for r in recs} >= {"video", "audio"}, recs
