@@ -221,7 +221,8 @@ export class Signaling extends EventTarget {
   _startTimers() {
     this._stopTimers();
     this._timers.ping = setInterval(() => {
-      if (this.welcomed) this._sendRaw({ type: "ping" });
+      // Also while waiting in the lobby (the server allows it there): the wait may be long and quiet.
+      if (this.welcomed || this.state === "lobby") this._sendRaw({ type: "ping" });
     }, PING_EVERY_MS);
     this._timers.watchdog = setInterval(() => {
       if (this.ws && Date.now() - this.lastFrameAt > DEAD_AFTER_MS) {
