@@ -40,6 +40,8 @@ async def test_list_detail_timeline_and_qr(client) -> None:
     assert r.status == 200
     assert "<svg" in html and "宅基地" in html and "分流研判" in html and "哈希链完整" in html
     assert 'action="/cases/' + case["code"] + '/transition"' in html
+    html_en = await (await client.get(f"/cases/{case['code']}?lang=en")).text()
+    assert "Timeline" in html_en and "Accept" in html_en and "hash chain intact" in html_en
     r = await client.get(f"/cases/{case['code']}/qr.svg")
     assert r.status == 200 and r.headers["Content-Type"].startswith("image/svg+xml")
     r = await client.get("/cases/340321-2026-999999")
