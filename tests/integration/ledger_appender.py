@@ -29,6 +29,9 @@ async def main(url: str, chain: str, n: int, barrier: str, parties: int) -> None
         for i in range(n):
             async with db.session() as s:
                 await append(s, chain, "chat", {"pid": os.getpid(), "i": i, "text": "并发"})
+            # Yield the CPU between transactions, as a busy node would, so the two writers really
+            # interleave even on a loaded machine.
+            await asyncio.sleep(0.005)
     finally:
         await db.close()
 
