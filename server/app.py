@@ -13,6 +13,7 @@ from server.api import (
     openapi,  # noqa: F401  (registers /api/openapi.json)
     registry,
 )
+from server.auth import ActorCache
 from server.config import Config
 from server.db import Database
 from server.db.migrate import upgrade
@@ -49,6 +50,7 @@ def create_app(config: Config, *, migrate: bool = True) -> web.Application:
     app["db"] = Database(config.database_url)
     app["metrics"] = Metrics()
     app["units_cache"] = UnitCache()
+    app["actor_cache"] = ActorCache()
     app["login_limiter"] = RateLimiter(limit=5, window_s=300)
     app["bus_name"] = "redis" if config.redis_url else "local"
 

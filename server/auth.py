@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
@@ -18,8 +19,53 @@ SESSION_COOKIE = "concord_session"
 SESSION_TTL = 12 * 3600
 
 
+class ActorCache:
+    """Recently seen callers, so an API request does not cost a database round trip.
+
+    A change to an account (deactivation, new role or unit) reaches requests at most ``TTL_S`` later;
+    the node that makes the change drops the entry at once (``forget``).
+    """
+
+    TTL_S = 5.0
+    MAX = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[float, Actor | None]] = {}
+
+    def get(self, staff_id: int, now: float) -> tuple[bool, Actor | None]:
+        hit = self._entries.get(staff_id)
+        if hit is None or hit[0] < now:
+            return False, None
+        return True, hit[1]
+
+    def put(self, staff_id: int, actor: Actor | None, now: float) -> None:
+        if len(self._entries) >= self.MAX:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] >= now}
+            if len(self._entries) >= self.MAX:
+                self._entries.clear()
+        self._entries[staff_id] = (now + self.TTL_S, actor)
+
+    def forget(self, staff_id: int | None = None) -> None:
+        if staff_id is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(staff_id, None)
+
+
+async def cached_actor(app: web.Application, staff_id: int) -> Actor | None:
+    cache: ActorCache | None = app.get("actor_cache")
+    if cache is None:
+        return await load_actor(app["db"], staff_id)
+    now = time.monotonic()
+    found, actor = cache.get(staff_id, now)
+    if not found:
+        actor = await load_actor(app["db"], staff_id)
+        cache.put(staff_id, actor, now)
+    return actor
+
+
 async def load_actor(db: Database, staff_id: int) -> Actor | None:
-    async with db.session() as s:
+    async with db.read() as s:
         row = (
             await s.execute(select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id).where(Staff.id == staff_id))
         ).first()
@@ -62,7 +108,7 @@ async def _actor_from_token(request: web.Request, purpose: str, token: str) -> A
     if not isinstance(sub, int):
         return None
     request["token_body"] = body
-    return await load_actor(request.app["db"], sub)
+    return await cached_actor(request.app, sub)
 
 
 async def current_actor(request: web.Request) -> Actor | None:

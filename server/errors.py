@@ -104,9 +104,15 @@ async def read_json(request: web.Request, max_bytes: int = 256 * 1024) -> dict[s
     """Parse a JSON object body with a size limit; every failure is a clear 4xx."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise ApiError(413, "too_large", f"request body over {max_bytes} bytes")
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise ApiError(413, "too_large", f"request body over {max_bytes} bytes")
+    # content.read(n) returns what has arrived so far, not n bytes: read to the end, with the limit.
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise ApiError(413, "too_large", f"request body over {max_bytes} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as e:

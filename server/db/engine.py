@@ -24,7 +24,11 @@ def _sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn):  # type: ignore[no-untyped-def]
         # IMMEDIATE takes the write lock up front: no lock-upgrade deadlocks between connections.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only sessions (Database.read) begin deferred: in WAL mode they never wait for a writer.
+        if conn.get_execution_options().get("concord_read_only"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -38,11 +42,21 @@ class Database:
         if self.is_sqlite:
             _sqlite_hooks(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(concord_read_only=True), expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
         async with self.sessionmaker() as s:
+            async with s.begin():
+                yield s
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only. On SQLite it does not take the write lock, so many readers and
+        one writer proceed together; do not write through it (use ``session()``)."""
+        async with self._read_sessionmaker() as s:
             async with s.begin():
                 yield s
 

@@ -29,7 +29,7 @@ class UnitCache:
 
     async def all(self, db: Database) -> list[dict[str, Any]]:
         if not self._loaded or time.monotonic() - self._at > self.TTL_S:
-            async with db.session() as s:
+            async with db.read() as s:
                 units = list((await s.execute(select(Unit).order_by(Unit.path))).scalars())
             code_of = {u.id: u.code for u in units}
             rows = []

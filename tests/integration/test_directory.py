@@ -294,3 +294,36 @@ async def test_spoofed_forwarded_for_does_not_dodge_the_limit(client) -> None:
                               headers={"X-Forwarded-For": f"203.0.113.{i}"})
         statuses.append(r.status)
     assert statuses[-1] == 429
+
+
+async def test_deactivated_account_loses_access(client) -> None:
+    from sqlalchemy import update
+
+    from server.directory.models import Staff
+
+    h = await login(client, "mediator")
+    assert (await client.get("/api/auth/me", headers=h)).status == 200
+    async with client.app["db"].session() as s:
+        await s.execute(update(Staff).where(Staff.username == "mediator").values(active=False))
+    client.app["actor_cache"].forget()  # what the node that changes an account does
+    r = await client.get("/api/auth/me", headers=h)
+    assert r.status == 401
+
+
+async def test_large_json_body_read_completely_when_it_arrives_in_pieces(client) -> None:
+    """A body that arrives in several TCP reads is parsed whole (and the limit still applies)."""
+    import asyncio
+    import json
+
+    h = await login(client, "admin_340321")
+    body = json.dumps({"username": "chunked_user", "role": "observer", "unit": "340321",
+                       "password": "long-enough-pw", "name": "观察员" + " " * 12000}).encode()
+
+    async def trickle():  # type: ignore[no-untyped-def]
+        for i in range(0, len(body), 1000):
+            yield body[i:i + 1000]
+            await asyncio.sleep(0.005)
+
+    r = await client.post("/api/staff", data=trickle(), headers={**h, "Content-Type": "application/json"})
+    # Parsed completely: the name is then refused for its length, not the body for being "invalid JSON".
+    assert r.status == 400 and (await r.json())["error"]["field"] == "name", await r.text()
