@@ -21,6 +21,10 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: $(VENV)/.installed
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/units.py
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check server tests bench
 

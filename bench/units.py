@@ -16,13 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 
-from bench.common import env, free_port, machine, median, pct, peak_rss_mib, python, stop, wait_for_200
+if __package__ in (None, ""):  # run as `python bench/x.py`: make the checkout importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import env, free_port, machine, median, pct, peak_rss_mib, python, stop, wait_for_200  # noqa: E402
 
 PASSWORD = "bench-password-2026"
 

@@ -89,6 +89,37 @@ async def _user_add(db: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _unit_add(db: Database, args: argparse.Namespace) -> int:
+    from server.directory.queries import DirectoryError, add_unit, unit_by_code
+    from server.directory.tiers import Tier
+
+    try:
+        tier = Tier(args.tier)
+    except ValueError:
+        print(f"error: unknown tier {args.tier!r}; one of: {', '.join(Tier)}", file=sys.stderr)
+        return 1
+    if not args.code.isdigit() or len(args.code) > 32:
+        print("error: a unit code is digits only (GB/T 2260 for city and county)", file=sys.stderr)
+        return 1
+    async with db.session() as s:
+        if await unit_by_code(s, args.code) is not None:
+            print(f"error: unit {args.code} already exists", file=sys.stderr)
+            return 1
+        parent = None
+        if args.parent:
+            parent = await unit_by_code(s, args.parent)
+            if parent is None:
+                print(f"error: unknown parent unit {args.parent!r}", file=sys.stderr)
+                return 1
+        try:
+            unit = await add_unit(s, args.code, args.name, tier, parent)
+        except DirectoryError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    print(f"created unit {unit.code} {unit.name} ({unit.tier})" + (f" under {parent.code} {parent.name}" if parent else ""))
+    return 0
+
+
 async def _db_upgrade(db: Database, args: argparse.Namespace) -> int:
     print(f"database {redact_url(db.url)} is up to date")
     return 0
@@ -146,6 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--password-stdin", action="store_true")
     data_dir(ua)
     ua.set_defaults(func=_with_db(_user_add))
+
+    sp = sub.add_parser("unit", help="manage the unit tree")
+    usub = sp.add_subparsers(dest="unit_command", required=True)
+    un = usub.add_parser("add", help="add a unit (city, county, township or village)")
+    un.add_argument("code", help="unit code, e.g. 340321 (GB/T 2260) or 340321001")
+    un.add_argument("--name", required=True)
+    un.add_argument("--tier", required=True, help="city, county, township or village")
+    un.add_argument("--parent", help="parent unit code (not for a city)")
+    data_dir(un)
+    un.set_defaults(func=_with_db(_unit_add))
 
     sp = sub.add_parser("db", help="database maintenance")
     dsub = sp.add_subparsers(dest="db_command", required=True)

@@ -59,7 +59,7 @@ async def authenticate(request: web.Request, username: str, password: str) -> tu
     keys = (f"user:{username.lower()}", f"ip:{client_ip(request)}")
     if any(limiter.blocked(k) for k in keys):
         raise ApiError(429, "rate_limited", "too many failed logins; try again later")
-    async with request.app["db"].session() as s:
+    async with request.app["db"].read() as s:
         row = (await s.execute(
             select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id).where(Staff.username == username)
         )).first()
@@ -165,7 +165,7 @@ async def list_staff(request: web.Request) -> web.Response:
         stmt = stmt.where(Unit.tier == tier)
     if q.get("q"):
         stmt = stmt.where(Staff.name.contains(q["q"][:50], autoescape=True))
-    async with request.app["db"].session() as s:
+    async with request.app["db"].read() as s:
         rows = (await s.execute(stmt)).all()
     staff = [actor_of(st, un).as_dict() for st, un in rows if not spec or spec in (st.specialties or [])]
     return web.json_response({"staff": staff})
@@ -180,7 +180,7 @@ async def experts_for(db: Any, actor: Actor, *, specialty: str | None = None, ti
                       name: str | None = None) -> list[tuple[Staff, Unit]]:
     """The expert directory query shared by the API and the page (filters already validated)."""
     subtree, ancestors = expert_scope(actor)
-    async with db.session() as s:
+    async with db.read() as s:
         return await find_experts(s, subtree, ancestors, specialty=specialty, tier=tier, name=name)
 
 

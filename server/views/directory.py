@@ -27,7 +27,7 @@ from server.views.render import check_csrf, render, require_login
 async def _tree(request: web.Request, root_path: str):  # type: ignore[no-untyped-def]
     cache = request.app["units_cache"]
     await cache.all(request.app["db"])
-    async with request.app["db"].session() as s:
+    async with request.app["db"].read() as s:
         by_id = await staff_counts(s)
     code_of = {row["id"]: code for code, row in cache.by_code.items()}
     by_code = {code_of[uid]: n for uid, n in by_id.items() if uid in code_of}
@@ -66,7 +66,7 @@ async def unit_page(request: web.Request, form_error: str | None = None, form: d
     while parent and (p := cache.by_code.get(parent)) and can_view_unit(actor, p["path"]):
         crumbs.insert(0, p["json"])
         parent = p["json"]["parent"]
-    async with request.app["db"].session() as s:
+    async with request.app["db"].read() as s:
         unit = (await s.execute(select(Unit).where(Unit.id == u["id"]))).scalar_one()
         staff = await staff_at(s, u["id"])
     return await render(request, "unit.html", {

@@ -86,7 +86,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def home(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
-    async with request.app["db"].session() as s:
+    async with request.app["db"].read() as s:
         unit = (await s.execute(select(Unit).where(Unit.id == actor.unit_id))).scalar_one()
         in_scope = Unit.path.startswith(actor.unit_path, autoescape=True)
         units = (await s.execute(select(func.count()).select_from(Unit).where(in_scope))).scalar_one()

@@ -178,3 +178,26 @@ def test_bad_ice_servers_env_is_a_clear_error(tmp_path: Path) -> None:
     r = concord("db", "upgrade", data_dir=tmp_path, CONCORD_ICE_SERVERS="[not json")
     assert r.returncode == 2 and "CONCORD_ICE_SERVERS" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_unit_add_builds_a_tree(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'concord.db'}"
+    ok = concord("unit", "add", "340300", "--name", "蚌埠市", "--tier", "city", data_dir=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    ok = concord("unit", "add", "340321", "--name", "怀远县", "--tier", "county", "--parent", "340300", data_dir=tmp_path)
+    assert ok.returncode == 0 and "under 340300" in ok.stdout, ok.stderr
+    bad = [
+        (("unit", "add", "340321", "--name", "x", "--tier", "county", "--parent", "340300"), "already exists"),
+        (("unit", "add", "340321009", "--name", "x", "--tier", "village", "--parent", "340321"), "cannot sit under"),
+        (("unit", "add", "340399", "--name", "x", "--tier", "county"), "only a city has no parent"),
+        (("unit", "add", "340398", "--name", "x", "--tier", "planet"), "unknown tier"),
+        (("unit", "add", "34'; --", "--name", "x", "--tier", "city"), "digits only"),
+        (("unit", "add", "340397", "--name", "x", "--tier", "county", "--parent", "999"), "unknown parent"),
+    ]
+    for args, message in bad:
+        r = concord(*args, data_dir=tmp_path)
+        assert r.returncode == 1 and message in r.stderr, (args, r.stderr)
+    assert asyncio.run(_count(url, "SELECT COUNT(*) FROM units")) == 2
+    r = concord("user", "add", "admin", "--role", "admin", "--unit", "340321", "--password-stdin",
+                data_dir=tmp_path, stdin="long-enough-pw\n")
+    assert r.returncode == 0, r.stderr
