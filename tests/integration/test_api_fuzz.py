@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
 
 from server.api import openapi
 from server.app import FEATURES
