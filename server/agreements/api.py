@@ -57,6 +57,34 @@ VERIFY_RESULT = r.schema("AgreementVerification", r.obj(
     message=r.string(), failures=r.array({"type": "object"}), number=r.string(), version=r.integer(),
     document_hash=r.string(), signers=r.array({"type": "object"})))
 ID = [r.path_param("id")]
+# Every agreement endpoint refuses query parameters it does not declare (400).
+route = functools.partial(r.route, strict_query=True)
+
+
+MAX_INT = 2**31 - 1  # database integer columns
+
+
+def int_field(body: dict[str, Any], name: str, *, required: bool = True) -> Any:
+    """An integer field that fits the database (ids, version numbers)."""
+    v = field(body, name, int, required=required)
+    if v is not None and not 0 <= v <= MAX_INT:
+        raise bad_request(f"field {name} is out of range", "invalid_field", field=name)
+    return v
+
+
+def int_param(value: str, name: str) -> int:
+    try:
+        v = int(value)
+    except ValueError as e:
+        raise bad_request(f"{name} must be an integer", "invalid_field", field=name) from e
+    if not 0 <= v <= MAX_INT:
+        raise bad_request(f"{name} is out of range", "invalid_field", field=name)
+    return v
+
+
+def opt(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional field: null means the same as leaving it out (``errors.field``)."""
+    return {**schema, "nullable": True}
 
 
 def keyring(app: web.Application) -> Keyring:
@@ -108,9 +136,12 @@ async def loaded_for(s: AsyncSession, actor: Actor, agreement_id: int, check: An
 
 def agreement_id(request: web.Request) -> int:
     try:
-        return int(request.match_info["id"])
+        v = int(request.match_info["id"])
     except ValueError as e:
         raise not_found("no such agreement") from e
+    if not 0 < v <= MAX_INT:
+        raise not_found("no such agreement")
+    return v
 
 
 async def detail(s: AsyncSession, ld: store.Loaded, *, viewer: str | None = None, staff: bool = True
@@ -126,6 +157,18 @@ async def detail(s: AsyncSession, ld: store.Loaded, *, viewer: str | None = None
         if ld.agreement.state == workflow.SIGNING else []
     out["comments"] = [comment_json(c) for c in await store.comments(s, ld.agreement.id)]
     return out
+
+
+async def check_session(s: AsyncSession, actor: Actor, session_id: int, case_id: int | None) -> None:
+    """The session an agreement is reviewed in must exist, be visible to the drafter and be about its case."""
+    from server.sessions.models import Session
+
+    row = (await s.execute(select(Session, Unit).join(Unit, Unit.id == Session.unit_id)
+                           .where(Session.id == session_id))).first()
+    if row is None or not policy.can_view_session(actor, row[1].path):
+        raise not_found("no such session")
+    if case_id is not None and row[0].case_id is not None and row[0].case_id != case_id:
+        raise ApiError(409, "wrong_session", "that session is about another case")
 
 
 def masked_text(ld: store.Loaded) -> str:
@@ -146,16 +189,17 @@ def comment_json(c: Any) -> dict[str, Any]:
 
 # ---- drafting ------------------------------------------------------------------------------------
 
-@r.route("POST", "/api/agreements", summary="Start a draft agreement (prefilled from its case when given)",
+@route("POST", "/api/agreements", summary="Start a draft agreement (prefilled from its case when given)",
          tag="agreements", status=201, response=DETAIL, errors=(400, 403, 404, 409),
-         request=r.obj([], unit=r.string(), case_id=r.integer(), session_id=r.integer(),
-                       dispute_type=r.string(enum=list(DISPUTE_TYPES)), content=CONTENT))
+         request=r.obj([], unit=opt(r.string()), case_id=opt(r.integer()), session_id=opt(r.integer()),
+                       dispute_type=opt(r.string(enum=list(DISPUTE_TYPES))),
+                       content={"type": "object", "nullable": True}))
 async def create_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, MAX_BODY)
     content = field(body, "content", dict, required=False, default={})
-    case_id = field(body, "case_id", int, required=False)
-    session_id = field(body, "session_id", int, required=False)
+    case_id = int_field(body, "case_id", required=False)
+    session_id = int_field(body, "session_id", required=False)
     unit_code = field(body, "unit", str, required=False, max_len=32) or actor.unit_code
     dtype = field(body, "dispute_type", str, required=False, max_len=32)
     async with transaction(request) as s:
@@ -170,6 +214,8 @@ async def create_agreement(request: web.Request) -> web.Response:
             raise not_found(f"unknown unit {unit_code!r}")
         if not policy.can_draft_agreement(actor, unit.path):
             raise forbidden("only mediators and admins of the unit draft agreements")
+        if session_id is not None:
+            await check_session(s, actor, session_id, case_id)
         raw = dict(content)
         if case_id is not None:
             prefill = await cases_link.prefill(s, actor, case_id, unit, dtype)
@@ -182,7 +228,7 @@ async def create_agreement(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("GET", "/api/agreements", summary="Agreements the caller may see", tag="agreements",
+@route("GET", "/api/agreements", summary="Agreements the caller may see", tag="agreements",
          params=[r.query("case_id", r.integer()), r.query("session_id", r.integer()),
                  r.query("state", r.string(enum=list(workflow.STATES)))],
          response=r.obj(["agreements"], agreements=r.array(AGREEMENT)), errors=(400,))
@@ -191,15 +237,9 @@ async def list_agreements(request: web.Request) -> web.Response:
     q = select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id).where(
         Unit.path.startswith(actor.unit_path, autoescape=True)).order_by(Agreement.id.desc()).limit(200)
     if "case_id" in request.query:
-        try:
-            q = q.where(Agreement.case_id == int(request.query["case_id"]))
-        except ValueError as e:
-            raise bad_request("case_id must be an integer", "invalid_field") from e
+        q = q.where(Agreement.case_id == int_param(request.query["case_id"], "case_id"))
     if "session_id" in request.query:
-        try:
-            q = q.where(Agreement.session_id == int(request.query["session_id"]))
-        except ValueError as e:
-            raise bad_request("session_id must be an integer", "invalid_field") from e
+        q = q.where(Agreement.session_id == int_param(request.query["session_id"], "session_id"))
     if "state" in request.query:
         if request.query["state"] not in workflow.STATES:
             raise bad_request("unknown state", "invalid_field")
@@ -213,7 +253,7 @@ async def list_agreements(request: web.Request) -> web.Response:
     return web.json_response({"agreements": out})
 
 
-@r.route("GET", "/api/agreements/{id}", summary="One agreement: masked content, text, signatures, comments",
+@route("GET", "/api/agreements/{id}", summary="One agreement: masked content, text, signatures, comments",
          tag="agreements", params=ID, response=DETAIL, errors=(404,))
 async def get_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -223,13 +263,13 @@ async def get_agreement(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("PUT", "/api/agreements/{id}/draft", summary="Save a new draft version (409 when stale or frozen)",
+@route("PUT", "/api/agreements/{id}/draft", summary="Save a new draft version (409 when stale or frozen)",
          tag="agreements", params=ID, response=DETAIL, errors=(400, 403, 404, 409),
-         request=r.obj(["base_version", "content"], base_version=r.integer(), content=CONTENT, note=r.string()))
+         request=r.obj(["base_version", "content"], base_version=r.integer(), content=CONTENT, note=opt(r.string())))
 async def save_draft(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, MAX_BODY)
-    base = field(body, "base_version", int)
+    base = int_field(body, "base_version")
     content = field(body, "content", dict)
     note = field(body, "note", str, required=False, default="", max_len=500)
     async with transaction(request) as s:
@@ -239,7 +279,7 @@ async def save_draft(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("GET", "/api/agreements/{id}/versions", summary="Every version with its hash", tag="agreements",
+@route("GET", "/api/agreements/{id}/versions", summary="Every version with its hash", tag="agreements",
          params=ID, response=r.obj(["versions"], versions=r.array({"type": "object"})), errors=(404,))
 async def list_versions(request: web.Request) -> web.Response:
     from server.agreements.models import AgreementVersion
@@ -255,7 +295,7 @@ async def list_versions(request: web.Request) -> web.Response:
     return web.json_response({"versions": out})
 
 
-@r.route("GET", "/api/agreements/{id}/diff", summary="Readable changes between two versions", tag="agreements",
+@route("GET", "/api/agreements/{id}/diff", summary="Readable changes between two versions", tag="agreements",
          params=ID + [r.query("from", r.integer()), r.query("to", r.integer())],
          response=r.obj(["changes", "text_diff"], changes=r.array({"type": "object"}), text_diff=r.string()),
          errors=(400, 404))
@@ -263,10 +303,9 @@ async def diff_versions(request: web.Request) -> web.Response:
     from server.agreements.content import mask_id, parse_content
 
     actor = await require_actor(request)
-    try:
-        a_no, b_no = int(request.query["from"]), int(request.query["to"])
-    except (KeyError, ValueError) as e:
-        raise bad_request("give from and to version numbers", "invalid_field") from e
+    if "from" not in request.query or "to" not in request.query:
+        raise bad_request("give from and to version numbers", "missing_field")
+    a_no, b_no = int_param(request.query["from"], "from"), int_param(request.query["to"], "to")
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request))
         va = await store.version_row(s, ld.agreement.id, a_no)
@@ -289,7 +328,7 @@ async def _simple(request: web.Request, action: str) -> web.Response:
         if action == "freeze":
             from server.agreements import cases_link
 
-            ld = await store.freeze(s, actor, ld, field(body, "version", int))
+            ld = await store.freeze(s, actor, ld, int_field(body, "version"))
             why = await cases_link.frozen(s, ld.agreement.case_id, ld.agreement.id)
             if why:
                 await store.log(s, ld.agreement, "case_note", {"note": why})
@@ -301,34 +340,34 @@ async def _simple(request: web.Request, action: str) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/agreements/{id}/freeze", summary="Freeze a version for signing (fixes its hash)",
+@route("POST", "/api/agreements/{id}/freeze", summary="Freeze a version for signing (fixes its hash)",
          tag="agreements", params=ID, request=r.obj(["version"], version=r.integer()), response=DETAIL,
          errors=(400, 403, 404, 409))
 async def freeze(request: web.Request) -> web.Response:
     return await _simple(request, "freeze")
 
 
-@r.route("POST", "/api/agreements/{id}/reopen", summary="Back to draft while nobody has signed",
+@route("POST", "/api/agreements/{id}/reopen", summary="Back to draft while nobody has signed",
          tag="agreements", params=ID, response=DETAIL, errors=(403, 404, 409))
 async def reopen(request: web.Request) -> web.Response:
     return await _simple(request, "reopen")
 
 
-@r.route("POST", "/api/agreements/{id}/withdraw", summary="Withdraw before it takes effect (reason required)",
+@route("POST", "/api/agreements/{id}/withdraw", summary="Withdraw before it takes effect (reason required)",
          tag="agreements", params=ID, request=r.obj(["reason"], reason=r.string()), response=DETAIL,
          errors=(400, 403, 404, 409))
 async def withdraw(request: web.Request) -> web.Response:
     return await _simple(request, "withdraw")
 
 
-@r.route("POST", "/api/agreements/{id}/void", summary="Void an effective agreement (reason required)",
+@route("POST", "/api/agreements/{id}/void", summary="Void an effective agreement (reason required)",
          tag="agreements", params=ID, request=r.obj(["reason"], reason=r.string()), response=DETAIL,
          errors=(400, 403, 404, 409))
 async def void(request: web.Request) -> web.Response:
     return await _simple(request, "void")
 
 
-@r.route("POST", "/api/agreements/{id}/amend", summary="Start an amendment: a new agreement referencing this one",
+@route("POST", "/api/agreements/{id}/amend", summary="Start an amendment: a new agreement referencing this one",
          tag="agreements", params=ID, status=201, response=DETAIL, errors=(403, 404, 409))
 async def amend(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -363,14 +402,14 @@ def signature_image(body: dict[str, Any]) -> tuple[bytes, str]:
 
 SIGN_BODY = r.obj(["version", "document_hash", "consent", "password"], version=r.integer(),
                   document_hash=r.string(), consent={"type": "boolean"}, password=r.string(),
-                  typed_name=r.string(), image=r.string(description="PNG data URL from the signing canvas"),
-                  read_at=r.string())
+                  typed_name=opt(r.string()), image=opt(r.string(description="PNG data URL from the signing canvas")),
+                  read_at=opt(r.string()))
 
 
 async def _staff_sign(request: web.Request, kind: str) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, MAX_BODY)
-    version = field(body, "version", int)
+    version = int_field(body, "version")
     doc_hash = field(body, "document_hash", str, max_len=64)
     consent = field(body, "consent", bool)
     password = field(body, "password", str, max_len=256)
@@ -398,14 +437,14 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("POST", "/api/agreements/{id}/sign/mediator", summary="The mediator signs (after every party)",
+@route("POST", "/api/agreements/{id}/sign/mediator", summary="The mediator signs (after every party)",
          tag="agreements", params=ID, request=SIGN_BODY, response=DETAIL, status=201,
          errors=(400, 403, 404, 409, 413, 429))
 async def sign_mediator(request: web.Request) -> web.Response:
     return await _staff_sign(request, MEDIATOR)
 
 
-@r.route("POST", "/api/agreements/{id}/seal", summary="Apply the unit's seal, last; the agreement takes effect",
+@route("POST", "/api/agreements/{id}/seal", summary="Apply the unit's seal, last; the agreement takes effect",
          tag="agreements", params=ID, request=SIGN_BODY, response=DETAIL, status=201,
          errors=(400, 403, 404, 409, 429))
 async def apply_seal(request: web.Request) -> web.Response:
@@ -429,14 +468,14 @@ async def hand_over(request: web.Request, s: AsyncSession, ld: store.Loaded) -> 
 
 # ---- comments ------------------------------------------------------------------------------------
 
-@r.route("POST", "/api/agreements/{id}/comments", summary="Comment on a clause of the current version (ledgered)",
+@route("POST", "/api/agreements/{id}/comments", summary="Comment on a clause of the current version (ledgered)",
          tag="agreements", params=ID, status=201, errors=(400, 403, 404, 409),
          request=r.obj(["version", "clause", "text"], version=r.integer(), clause=r.string(), text=r.string()),
          response={"type": "object"})
 async def add_comment(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 16 * 1024)
-    version = field(body, "version", int)
+    version = int_field(body, "version")
     clause = field(body, "clause", str, max_len=32)
     text = field(body, "text", str, max_len=2000).strip()
     if not text:
@@ -474,9 +513,9 @@ async def room_payload(s: AsyncSession, ld: store.Loaded, by: str) -> dict[str, 
             "required": len(st.records) + len(st.missing()), "comments": len(comments), "by": by}
 
 
-@r.route("POST", "/api/agreements/{id}/present", summary="Show the current version to everyone in the live room "
+@route("POST", "/api/agreements/{id}/present", summary="Show the current version to everyone in the live room "
          "(or stop showing it)", tag="agreements", params=ID, errors=(400, 403, 404, 409, 503),
-         request=r.obj([], session_id=r.integer(), show={"type": "boolean"}),
+         request=r.obj([], session_id=opt(r.integer()), show={"type": "boolean", "nullable": True}),
          response=r.obj(["session_id", "agreement"], session_id=r.integer(), agreement={"type": "object",
                                                                                        "nullable": True}))
 async def present(request: web.Request) -> web.Response:
@@ -491,7 +530,7 @@ async def present(request: web.Request) -> web.Response:
         raise ApiError(503, "rooms_unavailable", "live rooms are not running on this server")
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
-        sid = field(body, "session_id", int, required=False) or ld.agreement.session_id
+        sid = int_field(body, "session_id", required=False) or ld.agreement.session_id
         if sid is None:
             raise bad_request("this agreement has no session; give session_id", "missing_field", field="session_id")
         sess = await s.get(Session, sid)
@@ -530,7 +569,7 @@ def pdf_response(data: bytes, name: str) -> web.Response:
     return resp
 
 
-@r.route("GET", "/api/agreements/{id}/pdf", summary="Export as PDF (signed, sealed manifest embedded)",
+@route("GET", "/api/agreements/{id}/pdf", summary="Export as PDF (signed, sealed manifest embedded)",
          tag="agreements", params=ID, response_content_type="application/pdf", errors=(404,))
 async def export_pdf(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -540,7 +579,7 @@ async def export_pdf(request: web.Request) -> web.Response:
     return pdf_response(data, f"{ld.agreement.number}.pdf")
 
 
-@r.route("GET", "/api/agreements/{id}/judicial-application.pdf",
+@route("GET", "/api/agreements/{id}/judicial-application.pdf",
          summary="Joint application for judicial confirmation (司法确认申请书), prefilled", tag="agreements",
          params=ID + [r.query("court")], response_content_type="application/pdf", errors=(404, 409))
 async def judicial_application(request: web.Request) -> web.Response:
@@ -557,7 +596,7 @@ async def judicial_application(request: web.Request) -> web.Response:
 
 # ---- performance ---------------------------------------------------------------------------------
 
-@r.route("GET", "/api/agreements/{id}/obligations", summary="Each obligation's performance status",
+@route("GET", "/api/agreements/{id}/obligations", summary="Each obligation's performance status",
          tag="agreements", params=ID, response=r.obj(["obligations"], obligations=r.array({"type": "object"})),
          errors=(404,))
 async def obligations(request: web.Request) -> web.Response:
@@ -571,11 +610,12 @@ async def obligations(request: web.Request) -> web.Response:
                                                "amount": by_key[p.key].amount} for p in prog]})
 
 
-@r.route("POST", "/api/agreements/{id}/obligations/{key}/performance",
+@route("POST", "/api/agreements/{id}/obligations/{key}/performance",
          summary="Record performance of an obligation with its proof", tag="agreements", status=201,
          params=ID + [r.path_param("key", r.string())], errors=(400, 403, 404, 409),
          request=r.obj(["status", "note"], status=r.string(enum=["pending", "performed", "partial", "not_performed"]),
-                       note=r.string(), proof_sha256=r.string(description="SHA-256 of a proof file in the case")),
+                       note=opt(r.string()),
+                       proof_sha256=opt(r.string(description="SHA-256 of a proof file in the case"))),
          response={"type": "object"})
 async def record_performance(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -587,8 +627,7 @@ async def record_performance(request: web.Request) -> web.Response:
         raise bad_request("proof_sha256 must be 64 lowercase hex digits", "invalid_field")
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request), policy.can_record_performance)
-        row = await store.record_performance(s, actor, ld, request.match_info["key"], status, note,
-                                             (proof, "", "") if proof else None)
+        row = await store.record_performance(s, actor, ld, request.match_info["key"][:16], status, note, proof)
         out = {"obligation": row.obligation, "status": row.status, "note": row.note,
                "proof_sha256": row.proof_sha256, "at": store.iso(row.at)}
     return web.json_response(out, status=201)
@@ -634,7 +673,7 @@ async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
     return out
 
 
-@r.route("POST", "/api/verify", summary="Verify an exported agreement PDF (public, no login)", tag="agreements",
+@route("POST", "/api/verify", summary="Verify an exported agreement PDF (public, no login)", tag="agreements",
          auth=False, response=VERIFY_RESULT, errors=(400, 413, 415, 422))
 async def verify_upload(request: web.Request) -> web.Response:
     """200 with the result when every check passes; 422 naming the failed check (and the full result)."""

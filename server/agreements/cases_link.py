@@ -78,3 +78,33 @@ async def took_effect(s: AsyncSession, secret: bytes, agreement_id: int, case_id
     items = [followups.ObligationDraft(obligor=o["obligor"], obligee=o["obligee"], content=o["content"],
                                        due_at=o["due_at"]) for o in obligations]
     return await hooks.agreement_effective(s, Ctx(datetime.now(UTC), secret), case_id, agreement_id, items)
+
+
+async def proof_document(s: AsyncSession, case_id: int | None, sha256: str) -> tuple[str, str] | None:
+    """The case's evidence upload with this SHA-256, as (filename, content type); None if there is none."""
+    if case_id is None:
+        return None
+    try:
+        from server.cases.models import CaseDocument
+    except ImportError:
+        return None
+    doc = (await s.execute(select(CaseDocument).where(CaseDocument.case_id == case_id,
+                                                      CaseDocument.sha256 == sha256).limit(1))).scalar_one_or_none()
+    return (doc.filename, doc.content_type) if doc else None
+
+
+async def performance(s: AsyncSession, agreement_id: int, case_id: int | None, content: str, status: str) -> bool:
+    """Mirror an obligation's performance onto the case's obligation (the follow-ups read it there)."""
+    if case_id is None:
+        return False
+    try:
+        from server.cases.models import CaseObligation
+    except ImportError:
+        return False
+    row = (await s.execute(select(CaseObligation).where(
+        CaseObligation.case_id == case_id, CaseObligation.agreement_id == agreement_id,
+        CaseObligation.content == content).limit(1))).scalar_one_or_none()
+    if row is None:
+        return False
+    row.status = status
+    return True

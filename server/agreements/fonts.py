@@ -44,6 +44,8 @@ def find_font(candidates: list[tuple[str, int]] = FONT_CANDIDATES, env: str = "C
 
 
 log = logging.getLogger("concord.agreements")
+# fontTools reports every table it prunes at INFO, for each PDF: noise in the server log.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 _lock = threading.Lock()
 SUBSET_VERSION = 1
 

@@ -28,12 +28,14 @@ from server.agreements.api import (
     agreement_id,
     client_ip,
     comment_json,
+    int_field,
     keyring,
     masked_text,
     notify_room,
     now_iso,
     pdf_response,
     render_export,
+    route,
     signature_image,
     transaction,
 )
@@ -125,7 +127,7 @@ def _same_last4(answer: str, id_number: str) -> bool:
 
 # ---- endpoints ----------------------------------------------------------------------------------
 
-@r.route("GET", "/api/agreements/{id}/party", summary="The agreement as the invited party sees it",
+@route("GET", "/api/agreements/{id}/party", summary="The agreement as the invited party sees it",
          tag="agreements", auth=False, params=ID + [r.query("invitation")], response=DETAIL,
          errors=(400, 403, 404))
 async def party_view(request: web.Request) -> web.Response:
@@ -141,7 +143,7 @@ async def party_view(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/agreements/{id}/party/check", summary="The party's identity check (bound to the invitation)",
+@route("POST", "/api/agreements/{id}/party/check", summary="The party's identity check (bound to the invitation)",
          tag="agreements", auth=False, params=ID, errors=(400, 403, 404, 429),
          request=r.obj(["invitation", "answer"], invitation=r.string(), answer=r.string()),
          response=r.obj(["ticket"], ticket=r.string(), method=r.string()))
@@ -175,7 +177,7 @@ async def party_check(request: web.Request) -> web.Response:
     return web.json_response({"ticket": ticket, "method": pg.check_method})
 
 
-@r.route("POST", "/api/agreements/{id}/party/text", summary="Open the full text to read (gives a read token)",
+@route("POST", "/api/agreements/{id}/party/text", summary="Open the full text to read (gives a read token)",
          tag="agreements", auth=False, params=ID, errors=(400, 403, 404, 409),
          request=r.obj(["invitation", "ticket"], invitation=r.string(), ticket=r.string()),
          response=r.obj(["text", "version", "document_hash", "read_token"], text=r.string(), version=r.integer(),
@@ -197,7 +199,7 @@ async def party_text(request: web.Request) -> web.Response:
                               "short_hash": store.summary(ld)["short_hash"], "read_token": read})
 
 
-@r.route("POST", "/api/agreements/{id}/party/sign", summary="The party signs (check ticket, read token, consent, "
+@route("POST", "/api/agreements/{id}/party/sign", summary="The party signs (check ticket, read token, consent, "
          "typed name and drawn signature)", tag="agreements", auth=False, params=ID, status=201,
          errors=(400, 403, 404, 409, 413),
          request=r.obj(["invitation", "ticket", "read_token", "version", "document_hash", "consent", "typed_name",
@@ -208,7 +210,7 @@ async def party_text(request: web.Request) -> web.Response:
 async def party_sign(request: web.Request) -> web.Response:
     body = await read_json(request, MAX_BODY)
     pg = await resolve(request, field(body, "invitation", str, max_len=4096))
-    version = field(body, "version", int)
+    version = int_field(body, "version")
     doc_hash = field(body, "document_hash", str, max_len=64)
     consent = field(body, "consent", bool)
     typed = field(body, "typed_name", str, max_len=50)
@@ -233,14 +235,14 @@ async def party_sign(request: web.Request) -> web.Response:
                               "at": rec.payload["at"], "document_hash": doc_hash}, status=201)
 
 
-@r.route("POST", "/api/agreements/{id}/party/comments", summary="A party comments on a clause (ledgered)",
+@route("POST", "/api/agreements/{id}/party/comments", summary="A party comments on a clause (ledgered)",
          tag="agreements", auth=False, params=ID, status=201, errors=(400, 403, 404, 409),
          request=r.obj(["invitation", "version", "clause", "text"], invitation=r.string(), version=r.integer(),
                        clause=r.string(), text=r.string()), response={"type": "object"})
 async def party_comment(request: web.Request) -> web.Response:
     body = await read_json(request, 16 * 1024)
     pg = await resolve(request, field(body, "invitation", str, max_len=4096))
-    version = field(body, "version", int)
+    version = int_field(body, "version")
     clause = field(body, "clause", str, max_len=32)
     text = field(body, "text", str, max_len=2000).strip()
     if not text:
@@ -253,7 +255,7 @@ async def party_comment(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("GET", "/api/agreements/{id}/party/pdf", summary="The party's copy of the effective agreement (PDF)",
+@route("GET", "/api/agreements/{id}/party/pdf", summary="The party's copy of the effective agreement (PDF)",
          tag="agreements", auth=False, params=ID + [r.query("invitation")], response_content_type="application/pdf",
          errors=(403, 404, 409))
 async def party_pdf(request: web.Request) -> web.Response:

@@ -341,7 +341,11 @@ async def comments(s: AsyncSession, agreement_id: int) -> list[AgreementComment]
 
 
 async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str, status: str, note: str,
-                             proof: tuple[str, str, str] | None) -> AgreementPerformance:
+                             proof_sha256: str | None) -> AgreementPerformance:
+    """One update on an obligation, with its proof: an evidence upload of the case, named by SHA-256."""
+    from server.agreements import cases_link
+    from server.agreements.text import obligation_sentence
+
     a = ld.agreement
     if a.state != workflow.EFFECTIVE:
         raise StoreError(409, "not_effective", "performance is recorded once the agreement is in effect")
@@ -349,13 +353,22 @@ async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str
         performance.check_update(ld.content, key, status, note)
     except performance.PerformanceError as e:
         raise StoreError(400, "invalid_field", str(e)) from e
+    proof = None
+    if proof_sha256:
+        proof = await cases_link.proof_document(s, a.case_id, proof_sha256)
+        if proof is None:
+            raise StoreError(400, "invalid_field", "proof_sha256 names no evidence uploaded to the case",
+                             field="proof_sha256")
     row = AgreementPerformance(agreement_id=a.id, obligation=key, status=status, note=note,
-                               proof_sha256=proof[0] if proof else None, proof_name=proof[1] if proof else None,
-                               proof_type=proof[2] if proof else None, staff_id=actor.id, at=datetime.now(UTC))
+                               proof_sha256=proof_sha256, proof_name=proof[0] if proof else None,
+                               proof_type=proof[1] if proof else None, staff_id=actor.id, at=datetime.now(UTC))
     s.add(row)
     await s.flush()
+    synced = await cases_link.performance(s, a.id, a.case_id, obligation_sentence(ld.content.obligation(key),
+                                                                                  ld.content), status)
     await log(s, a, "performance", {"obligation": key, "status": status, "note": note,
-                                    "proof_sha256": row.proof_sha256, "by": _who(actor)})
+                                    "proof_sha256": row.proof_sha256, "proof_name": row.proof_name,
+                                    "case_obligation_updated": synced, "by": _who(actor)})
     return row
 
 

@@ -40,6 +40,8 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         aid = int(request.match_info["id"])
     except ValueError as e:
         raise ApiError(404, "not_found", "no such agreement") from e
+    if not 0 < aid < 2**31:
+        raise ApiError(404, "not_found", "no such agreement")
     try:
         async with request.app["db"].session() as s:
             ld = await store.load(s, aid)
@@ -97,6 +99,8 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
         aid = int(request.match_info["id"])
     except ValueError as e:
         raise ApiError(404, "not_found", "no such agreement") from e
+    if not 0 < aid < 2**31:
+        raise ApiError(404, "not_found", "no such agreement")
     token = request.query.get("invitation", "")
     if not token or len(token) > 4096:
         raise ApiError(403, "invalid_invitation", "open this page from your own invitation link")

@@ -148,6 +148,9 @@ async def test_two_parties_mediator_and_seal(client, tmp_path) -> None:  # type:
     r = await client.post(f"/api/agreements/{aid}/obligations/t1/performance",
                           json={"status": "performed", "note": "银行转账回单已核对", "proof_sha256": "a" * 64},
                           headers=h)
+    assert r.status == 400  # no such evidence (this agreement has no case to hold it)
+    r = await client.post(f"/api/agreements/{aid}/obligations/t1/performance",
+                          json={"status": "performed", "note": "银行转账回单已核对"}, headers=h)
     assert r.status == 201
     obs = (await (await client.get(f"/api/agreements/{aid}/obligations", headers=h)).json())["obligations"]
     assert obs[0]["status"] == "performed" and obs[1]["status"] == "pending"
@@ -218,3 +221,19 @@ async def test_case_moves_to_effective_with_obligations(client) -> None:  # type
         ok = await ledger_store.verify_chain(s, chain)
         types = [e.type for e in await ledger_store.events(s, chain)]
     assert ok.ok and "agreement.effective" in types and "obligations.added" in types
+    # Proof of performance: an evidence upload of the case, named by its hash; the case's obligation follows.
+    import hashlib
+
+    import aiohttp
+
+    receipt = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    form = aiohttp.FormData()
+    form.add_field("file", receipt, filename="转账回单.pdf", content_type="application/pdf")
+    r = await client.post(f"/api/cases/{code}/documents", data=form, headers=h)
+    assert r.status == 201, await r.text()
+    r = await client.post(f"/api/agreements/{aid}/obligations/t1/performance", headers=h, json={
+        "status": "performed", "note": "已转账", "proof_sha256": hashlib.sha256(receipt).hexdigest()})
+    assert r.status == 201, await r.text()
+    c = await get_case(client, "mediator", code)
+    statuses = {o["content"][:12]: o["status"] for o in c["obligations"]}
+    assert list(statuses.values()).count("performed") == 1, c["obligations"]
