@@ -641,25 +641,32 @@ async def read_upload(request: web.Request) -> bytes:
         raise ApiError(413, "too_large", f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
     ctype = request.content_type
     if ctype.startswith("multipart/"):
-        reader = await request.multipart()
-        while True:
-            part = await reader.next()
-            if part is None:
-                raise bad_request("no file in the upload (field name: file)", "missing_field")
-            if getattr(part, "name", None) != "file":
-                continue
-            data = bytearray()
-            while chunk := await part.read_chunk(64 * 1024):
-                data += chunk
-                if len(data) > MAX_PDF:
-                    raise ApiError(413, "too_large", f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
-            return bytes(data)
+        try:
+            return await _multipart_file(request)
+        except (ValueError, AssertionError, RuntimeError) as e:  # no boundary, truncated or garbled parts
+            raise bad_request("the upload is not a valid multipart form", "invalid_upload") from e
     if ctype in ("application/pdf", "application/octet-stream"):
         data = await request.content.read(MAX_PDF + 1)
         if len(data) > MAX_PDF:
             raise ApiError(413, "too_large", f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
         return data
     raise ApiError(415, "unsupported_media_type", "upload the PDF as multipart/form-data or application/pdf")
+
+
+async def _multipart_file(request: web.Request) -> bytes:
+    reader = await request.multipart()
+    while True:
+        part = await reader.next()
+        if part is None:
+            raise bad_request("no file in the upload (field name: file)", "missing_field")
+        if getattr(part, "name", None) != "file":
+            continue
+        data = bytearray()
+        while chunk := await part.read_chunk(64 * 1024):
+            data += chunk
+            if len(data) > MAX_PDF:
+                raise ApiError(413, "too_large", f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
+        return bytes(data)
 
 
 async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:

@@ -177,3 +177,11 @@ async def test_signing_twice_by_mediator_via_password_rate_limit(client) -> None
                           headers=h)
     assert r.status == 429
     _ = data_url
+
+
+async def test_verify_endpoint_garbled_multipart(client) -> None:  # type: ignore[no-untyped-def]
+    r = await client.post("/api/verify", data=b"--x\r\n", headers={"Content-Type": "multipart/form-data"})
+    assert r.status == 400
+    r = await client.post("/api/verify", data=b"--b\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--b--\r\n",
+                          headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert r.status == 400 and (await r.json())["error"]["code"] == "missing_field"

@@ -237,3 +237,49 @@ async def test_case_moves_to_effective_with_obligations(client) -> None:  # type
     c = await get_case(client, "mediator", code)
     statuses = {o["content"][:12]: o["status"] for o in c["obligations"]}
     assert list(statuses.values()).count("performed") == 1, c["obligations"]
+
+
+async def sign_all(client, h, aid: int, zhang: dict, li: dict, name: str) -> dict:  # type: ignore[no-untyped-def]
+    assert (await party_sign(client, aid, zhang, "7774", name="张三")).status == 201
+    assert (await party_sign(client, aid, li, li["code"], name="李四")).status == 201
+    got = await (await client.get(f"/api/agreements/{aid}", headers=h)).json()
+    assert (await client.post(f"/api/agreements/{aid}/sign/mediator", json=mediator_body(got, name),
+                              headers=h)).status == 201
+    r = await client.post(f"/api/agreements/{aid}/seal", json=mediator_body(got, name, image=None), headers=h)
+    assert r.status == 201
+    return await r.json()
+
+
+async def test_amendment_supersedes_and_void_needs_a_reason(client) -> None:  # type: ignore[no-untyped-def]
+    h = await login(client, "mediator")
+    sid, zhang, li = await session_with_invitations(client, h)
+    name = await mediator_name(client, h)
+    r = await client.post("/api/agreements", json={"session_id": sid, "content": content(mediator_name=name)},
+                          headers=h)
+    a = await r.json()
+    await client.post(f"/api/agreements/{a['id']}/freeze", json={"version": 1}, headers=h)
+    assert (await sign_all(client, h, a["id"], zhang, li, name))["state"] == "effective"
+    # The public verification page knows the document by its hash (the QR code's link).
+    r = await client.get(f"/verify?h={a['document_hash']}")
+    assert r.status == 200 and a["number"] in await r.text()
+    # An amendment: a new agreement referencing this one; the old stays in force until it takes effect.
+    r = await client.post(f"/api/agreements/{a['id']}/amend", headers=h)
+    assert r.status == 201, await r.text()
+    b = await r.json()
+    assert b["amends_id"] == a["id"] and b["number"] == a["number"] + "-变更1" and b["state"] == "draft"
+    changed = content(mediator_name=name)
+    changed["obligations"][0]["deadline"] = "2026-12-31"
+    r = await client.put(f"/api/agreements/{b['id']}/draft", json={"base_version": 1, "content": changed},
+                         headers=h)
+    assert r.status == 200, await r.text()
+    await client.post(f"/api/agreements/{b['id']}/freeze", json={"version": 2}, headers=h)
+    assert (await (await client.get(f"/api/agreements/{a['id']}", headers=h)).json())["state"] == "effective"
+    await sign_all(client, h, b["id"], zhang, li, name)
+    assert (await (await client.get(f"/api/agreements/{a['id']}", headers=h)).json())["state"] == "superseded"
+    # Voiding the amendment needs a reason; afterwards it cannot be signed or edited.
+    r = await client.post(f"/api/agreements/{b['id']}/void", json={"reason": ""}, headers=h)
+    assert r.status == 400
+    r = await client.post(f"/api/agreements/{b['id']}/void", json={"reason": "人民法院裁定确认无效"}, headers=h)
+    assert r.status == 200 and (await r.json())["state"] == "voided"
+    r = await client.post(f"/api/agreements/{b['id']}/amend", headers=h)
+    assert r.status == 409
