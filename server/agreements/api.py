@@ -126,9 +126,12 @@ async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
 
 async def loaded_for(s: AsyncSession, actor: Actor, agreement_id: int, check: Any = policy.can_view_agreement,
                      ) -> store.Loaded:
+    from server.agreements import cases_link
+
     ld = await store.load(s, agreement_id, lock=True)
-    if not policy.can_view_agreement(actor, ld.unit.path):
-        raise not_found("no such agreement")  # do not reveal agreements outside the actor's tree
+    if not policy.can_view_agreement(actor, ld.unit.path) or not await cases_link.case_visible(
+            s, actor, ld.agreement.case_id):
+        raise not_found("no such agreement")  # do not reveal agreements outside the actor's tree or case
     if not check(actor, ld.unit.path):
         raise forbidden()
     return ld
@@ -234,8 +237,11 @@ async def create_agreement(request: web.Request) -> web.Response:
          response=r.obj(["agreements"], agreements=r.array(AGREEMENT)), errors=(400,))
 async def list_agreements(request: web.Request) -> web.Response:
     actor = await require_actor(request)
+    from server.agreements import cases_link
+
     q = select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id).where(
-        Unit.path.startswith(actor.unit_path, autoescape=True)).order_by(Agreement.id.desc()).limit(200)
+        Unit.path.startswith(actor.unit_path, autoescape=True),
+        cases_link.visible_filter(actor, Agreement.case_id)).order_by(Agreement.id.desc()).limit(200)
     if "case_id" in request.query:
         q = q.where(Agreement.case_id == int_param(request.query["case_id"], "case_id"))
     if "session_id" in request.query:

@@ -108,3 +108,27 @@ async def performance(s: AsyncSession, agreement_id: int, case_id: int | None, c
         return False
     row.status = status
     return True
+
+
+async def case_visible(s: AsyncSession, actor: Actor, case_id: int | None) -> bool:
+    """An agreement about a case is seen only by those who may see the case (a DV case: named staff)."""
+    if case_id is None:
+        return True
+    try:
+        await visible_case(s, actor, case_id)
+    except CaseLinkError:
+        return False
+    return True
+
+
+def visible_filter(actor: Actor, case_id_column: Any) -> Any:
+    """The same rule as a query condition, for lists."""
+    from sqlalchemy import or_
+
+    try:
+        from server.cases.models import Case
+        from server.cases.queries import visible
+    except ImportError:
+        return case_id_column.is_(None) | case_id_column.isnot(None)
+    return or_(case_id_column.is_(None),
+               case_id_column.in_(select(Case.id).where(visible(actor, datetime.now(UTC)))))

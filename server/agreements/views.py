@@ -23,10 +23,13 @@ HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
 async def list_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
+    from server.agreements import cases_link
+
     async with request.app["db"].session() as s:
         rows = (await s.execute(
             select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id)
-            .where(Unit.path.startswith(actor.unit_path, autoescape=True))
+            .where(Unit.path.startswith(actor.unit_path, autoescape=True),
+                   cases_link.visible_filter(actor, Agreement.case_id))
             .order_by(Agreement.id.desc()).limit(200))).all()
     items = [{"a": a, "unit": u, "short": None} for a, u in rows]
     return await render(request, "agreements/list.html", {
@@ -44,8 +47,11 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "not_found", "no such agreement")
     try:
         async with request.app["db"].session() as s:
+            from server.agreements import cases_link
+
             ld = await store.load(s, aid)
-            if not policy.can_view_agreement(actor, ld.unit.path):
+            if not policy.can_view_agreement(actor, ld.unit.path) or not await cases_link.case_visible(
+                    s, actor, ld.agreement.case_id):
                 raise ApiError(404, "not_found", "no such agreement")
     except store.StoreError as e:
         raise ApiError(e.status, e.code, e.message) from e

@@ -59,3 +59,22 @@ async def test_case_outside_scope_is_not_found(client) -> None:  # type: ignore[
     h = await login(client, "mediator")
     r = await client.post("/api/agreements", json={"case_id": 987654}, headers=h)
     assert r.status == 404
+
+
+async def test_agreement_of_a_dv_case_is_hidden_from_unnamed_staff(client) -> None:  # type: ignore[no-untyped-def]
+    case = await create(client, "mediator", title="婚姻家庭纠纷（家暴）", category="policing", item="domestic_violence",
+                        parties=[{"role": "victim", "name": "王五", "phone": "13700003333", "address": "幸福村3组8号"},
+                                 {"role": "perpetrator", "name": "赵六", "phone": "13600004444"}])
+    h = await login(client, "mediator")
+    r = await client.post("/api/agreements", json={"case_id": case["id"], "dispute_type": "marriage_family"},
+                          headers=h)
+    assert r.status == 201, await r.text()
+    a = await r.json()
+    assert a["content"]["parties"][0]["confidential"] is True  # the victim's contact details stay hidden
+    for username in ("mediator_340321", "admin_340321", "admin", "supervisor"):
+        other = await login(client, username)
+        assert (await client.get(f"/api/agreements/{a['id']}", headers=other)).status == 404, username
+        listed = (await (await client.get("/api/agreements", headers=other)).json())["agreements"]
+        assert all(x["id"] != a["id"] for x in listed), username
+        assert (await client.get(f"/agreements/{a['id']}", headers=other)).status == 404
+    assert (await client.get(f"/api/agreements/{a['id']}", headers=h)).status == 200
