@@ -92,10 +92,10 @@ class Client:
 
 async def drive(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
-    kind, rate, seconds, warmup = spec["kind"], spec["rate"], spec["seconds"], spec["warmup"]
+    kind, warmup = spec["kind"], spec["warmup"]
     clients = [Client(c["url"], c["hello"], c["room"]) for c in spec["clients"]]
     latencies: list[int] = []
-    state = {"measuring": False, "received": 0, "errors": 0}
+    state = {"measuring": False, "received": 0, "errors": 0, "closed": 0}
     conn = aiohttp.TCPConnector(limit=0)
     session = aiohttp.ClientSession(connector=conn)
     sem = asyncio.Semaphore(20)
@@ -117,11 +117,11 @@ async def drive(spec_path: str) -> None:
             await asyncio.sleep(0.5 * (attempt + 1))
         else:
             raise RuntimeError(f"join refused 5 times: {refusals[-5:]}")
-            if kind == "bare":
-                c.peer_id = c.hello["id"]
-            else:
-                c.peer_id = first["peer_id"]
-                c.peers = {p["id"] for p in first["peers"]}
+        if kind == "bare":
+            c.peer_id = c.hello["id"]
+        else:
+            c.peer_id = first["peer_id"]
+            c.peers = {p["id"] for p in first["peers"]}
 
     async def read(c: Client) -> None:
         assert c.ws is not None
@@ -152,47 +152,57 @@ async def drive(spec_path: str) -> None:
     while any(len(c.peers) < ROOM_SIZE - 1 for c in clients) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     print("READY", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # wait for GO
-
-    sent = 0
+    loop = asyncio.get_running_loop()
     peer_lists = [(c, sorted(c.peers)) for c in clients]
     rnd = random.Random(1)
-    start = time.monotonic()
-    measure_from, measure_to = start + warmup, start + warmup + seconds
-    credit = 0.0
-    last = start
     i = 0
-    while True:
-        now = time.monotonic()
-        if now >= measure_to:
+    while True:  # one measurement per "GO <rate> <seconds>" line, until "QUIT"
+        cmd = (await loop.run_in_executor(None, sys.stdin.readline)).split()
+        if not cmd or cmd[0] != "GO":
             break
-        if not state["measuring"] and now >= measure_from:
-            state["measuring"] = True
-            sent_at_start = sent
-        credit += (now - last) * rate
-        last = now
-        while credit >= 1.0:
-            credit -= 1.0
-            c, plist = peer_lists[i % len(peer_lists)]
-            i += 1
-            if not plist:
-                continue
-            data = {"candidate": {"candidate": f"candidate:1 1 udp 2122260223 192.0.2.2 5{i % 9999:04d} typ host {PAD}",
-                                  "sdpMid": "0", "sdpMLineIndex": 0, "t": time.monotonic_ns()}}
-            assert c.ws is not None
-            await c.ws.send_str(json.dumps({"type": "signal", "to": rnd.choice(plist), "data": data}))
-            sent += 1
-        await asyncio.sleep(0.002)
-    state["measuring"] = False
-    await asyncio.sleep(0.5)
+        rate, seconds = float(cmd[1]), float(cmd[2])
+        latencies.clear()
+        state.update(measuring=False, received=0, errors=0, closed=0)
+        sent = sent_at_start = 0
+        start = last = time.monotonic()
+        measure_from, measure_to = start + warmup, start + warmup + seconds
+        credit = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= measure_to:
+                break
+            if not state["measuring"] and now >= measure_from:
+                state["measuring"] = True
+                sent_at_start = sent
+            credit = min(credit + (now - last) * rate, rate * 0.05)  # a stalled driver does not burst later
+            last = now
+            while credit >= 1.0:
+                credit -= 1.0
+                c, plist = peer_lists[i % len(peer_lists)]
+                i += 1
+                if not plist or c.ws is None or c.ws.closed:
+                    state["closed"] += 1
+                    continue
+                data = {"candidate": {"candidate": f"candidate:1 1 udp 2122260223 192.0.2.2 5{i % 9999:04d} typ host "
+                                                   f"{PAD}", "sdpMid": "0", "sdpMLineIndex": 0, "t": time.monotonic_ns()}}
+                try:
+                    await c.ws.send_str(json.dumps({"type": "signal", "to": rnd.choice(plist), "data": data}))
+                    sent += 1
+                except aiohttp.ClientError:
+                    state["closed"] += 1
+            await asyncio.sleep(0.002)
+        state["measuring"] = False
+        await asyncio.sleep(0.5)
+        print(json.dumps({"sent": sent - sent_at_start, "received": state["received"], "seconds": seconds,
+                          "errors": state["errors"] + state["closed"], "join_retries": len(refusals),
+                          "lat_ns": latencies}), flush=True)
     for t in readers:
         t.cancel()
     for c in clients:
         if c.ws is not None:
+            await c.ws.send_str('{"type":"leave"}') if kind == "concord" and not c.ws.closed else None
             await c.ws.close()
     await session.close()
-    print(json.dumps({"sent": sent - sent_at_start, "received": state["received"], "seconds": seconds,
-                      "errors": state["errors"], "join_retries": len(refusals), "lat_ns": latencies}), flush=True)
 
 
 # ---- the orchestrator -----------------------------------------------------------------------------
@@ -210,46 +220,69 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run_load(kind: str, clients: list[dict[str, Any]], rate: float, seconds: float, procs: int,
-                   server_pids: list[int]) -> dict[str, Any]:
-    """Spread the clients over driver processes (whole rooms per process), run, merge the results."""
-    by_room: dict[int, list[dict[str, Any]]] = {}
-    for c in clients:
-        by_room.setdefault(c["room"], []).append(c)
-    shards: list[list[dict[str, Any]]] = [[] for _ in range(procs)]
-    for i, members in enumerate(by_room.values()):
-        shards[i % procs].extend(members)
-    tmp = Path(tempfile.mkdtemp(prefix="concord-bench-"))
-    drivers = []
-    for i, shard in enumerate(shards):
-        spec = tmp / f"spec{i}.json"
-        spec.write_text(json.dumps({"kind": kind, "rate": rate / procs, "seconds": seconds, "warmup": 1.5,
-                                    "clients": shard}))
-        drivers.append(subprocess.Popen([sys.executable, __file__, "--drive", str(spec)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, env=server_env()))
-    for d in drivers:
-        line = d.stdout.readline()  # type: ignore[union-attr]
-        if line.strip() != "READY":
-            raise RuntimeError(f"driver failed: {line}")
-    cpu0 = [cpu_seconds(p) for p in server_pids]
-    for d in drivers:
-        d.stdin.write("GO\n")  # type: ignore[union-attr]
-        d.stdin.flush()  # type: ignore[union-attr]
-    results = [json.loads(d.stdout.readline()) for d in drivers]  # type: ignore[union-attr]
-    cpu1 = [cpu_seconds(p) for p in server_pids]
-    for d in drivers:
-        d.wait(30)
-    lat = sorted(x for r in results for x in r["lat_ns"])
-    received = sum(r["received"] for r in results)
-    sent = sum(r["sent"] for r in results)
+class Drivers:
+    """The client processes of one server: connected once, measured many times."""
+
+    def __init__(self, kind: str, clients: list[dict[str, Any]], procs: int, server_pids: list[int]) -> None:
+        self.kind, self.clients, self.procs, self.server_pids = kind, clients, procs, server_pids
+        self.procs_: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        by_room: dict[int, list[dict[str, Any]]] = {}
+        for c in self.clients:
+            by_room.setdefault(c["room"], []).append(c)
+        shards: list[list[dict[str, Any]]] = [[] for _ in range(self.procs)]
+        for i, members in enumerate(by_room.values()):
+            shards[i % self.procs].extend(members)
+        tmp = Path(tempfile.mkdtemp(prefix="concord-bench-"))
+        for i, shard in enumerate(shards):
+            spec = tmp / f"spec{i}.json"
+            spec.write_text(json.dumps({"kind": self.kind, "warmup": 1.5, "clients": shard}))
+            self.procs_.append(subprocess.Popen([sys.executable, __file__, "--drive", str(spec)], stdin=subprocess.PIPE,
+                                                stdout=subprocess.PIPE, text=True, env=server_env()))
+
+    def ready(self) -> None:
+        for d in self.procs_:
+            line = d.stdout.readline()  # type: ignore[union-attr]
+            if line.strip() != "READY":
+                raise RuntimeError(f"driver failed to connect its clients: {line!r}")
+
+    async def run(self, rate: float, seconds: float) -> dict[str, Any]:
+        cpu0 = [cpu_seconds(p) for p in self.server_pids]
+        for d in self.procs_:
+            d.stdin.write(f"GO {rate / self.procs} {seconds}\n")  # type: ignore[union-attr]
+            d.stdin.flush()  # type: ignore[union-attr]
+        loop = asyncio.get_running_loop()
+        results = [json.loads(await loop.run_in_executor(None, d.stdout.readline)) for d in self.procs_]  # type: ignore[union-attr]
+        cpu1 = [cpu_seconds(p) for p in self.server_pids]
+        return {"sent": sum(r["sent"] for r in results), "received": sum(r["received"] for r in results),
+                "seconds": seconds, "lat_ns": [x for r in results for x in r["lat_ns"]],
+                "errors": sum(r["errors"] for r in results), "join_retries": sum(r["join_retries"] for r in results),
+                "server_cpu_s": sum(b - a for a, b in zip(cpu0, cpu1, strict=True))}
+
+    def stop(self) -> None:
+        for d in self.procs_:
+            try:
+                d.stdin.write("QUIT\n")  # type: ignore[union-attr]
+                d.stdin.flush()  # type: ignore[union-attr]
+                d.wait(20)
+            except Exception:
+                d.kill()
+
+
+def pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge the rounds of one server: pooled latency samples, summed counts."""
+    lat = sorted(x for r in runs for x in r["lat_ns"])
+    secs = sum(r["seconds"] for r in runs)
 
     def pct(p: float) -> float:
         return lat[min(len(lat) - 1, int(p * len(lat)))] / 1e6 if lat else float("nan")
 
-    return {"sent": sent, "received": received, "throughput": received / seconds, "p50_ms": pct(0.50),
-            "p99_ms": pct(0.99), "mean_ms": statistics.fmean(lat) / 1e6 if lat else float("nan"),
-            "errors": sum(r["errors"] for r in results), "join_retries": sum(r["join_retries"] for r in results),
-            "server_cpu_s": round(sum(b - a for a, b in zip(cpu0, cpu1, strict=True)), 2)}
+    return {"throughput": sum(r["received"] for r in runs) / secs, "sent": sum(r["sent"] for r in runs),
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "mean_ms": statistics.fmean(lat) / 1e6 if lat else float("nan"),
+            "round_p50_ms": [round(statistics.median(r["lat_ns"]) / 1e6, 3) if r["lat_ns"] else None for r in runs],
+            "errors": sum(r["errors"] for r in runs), "join_retries": sum(r["join_retries"] for r in runs),
+            "server_cpu_s": round(sum(r["server_cpu_s"] for r in runs), 2)}
 
 
 async def make_tokens(base: str, rooms: int, title: str) -> list[list[str]]:
@@ -305,7 +338,7 @@ async def main(args: argparse.Namespace) -> None:
     env = server_env(CONCORD_WS_JOIN_LIMIT="1000000/1", CONCORD_SECRET_KEY="bench-secret-not-for-production",
                      CONCORD_RECORDINGS_DIR=str(tmp / "rec"))
     assert run_cli(["demo", "--data-dir", str(tmp / "one")], env).returncode == 0
-    print(f"# signaling bench: rooms of {ROOM_SIZE}, {args.seconds:.0f} s per measurement, {args.procs} driver "
+    print(f"# signaling bench: rooms of {ROOM_SIZE}, {args.rounds} x {args.seconds:.0f} s per server, {args.procs} driver "
           f"processes, python {sys.version.split()[0]}, {os.cpu_count()} cores", flush=True)
     pg_url = None
     two_env = None
@@ -342,21 +375,32 @@ async def main(args: argparse.Namespace) -> None:
                     for x in nodes2:
                         await wait_healthy(x)
                     tokens2 = await make_tokens(nodes2[0].base, rooms, f"bench2-{n}")
+                servers: dict[str, Drivers] = {
+                    "bare": Drivers("bare", bare_clients(n, f"http://127.0.0.1:{bare_port}"), args.procs, [bare.pid]),
+                    "concord": Drivers("concord", concord_clients(tokens1, [one.base]), args.procs, [one.proc.pid]),
+                }
+                if tokens2 is not None:
+                    servers["two_nodes"] = Drivers("concord", concord_clients(tokens2, [x.base for x in nodes2]),
+                                                   args.procs, [x.proc.pid for x in nodes2])
+                for d in servers.values():
+                    d.start()
+                    d.ready()
+                await asyncio.sleep(3.0)  # let the servers finish what the joins caused (ledger writes)
                 for rate in rates:
-                    res: dict[str, dict[str, Any]] = {}
-                    res["bare"] = await run_load("bare", bare_clients(n, f"http://127.0.0.1:{bare_port}"), rate,
-                                                 args.seconds, args.procs, [bare.pid])
+                    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in servers}
+                    for rnd in range(args.rounds):
+                        order = list(servers) if rnd % 2 == 0 else list(reversed(servers))
+                        for k in order:
+                            runs[k].append(await servers[k].run(rate, args.seconds))
+                    res = {k: pooled(v) for k, v in runs.items()}
                     res["bare"]["rss_mb"] = peak_rss_mb(bare.pid)
-                    res["concord"] = await run_load("concord", concord_clients(tokens1, [one.base]), rate,
-                                                    args.seconds, args.procs, [one.proc.pid])
                     res["concord"]["rss_mb"] = peak_rss_mb(one.proc.pid)
-                    if tokens2 is not None:
-                        res["two_nodes"] = await run_load("concord", concord_clients(tokens2, [x.base for x in nodes2]),
-                                                          rate, args.seconds, args.procs, [x.proc.pid for x in nodes2])
+                    if "two_nodes" in res:
                         res["two_nodes"]["rss_mb"] = max(peak_rss_mb(x.proc.pid) for x in nodes2)
-                    print(f"\n## {n} clients ({rooms} rooms), offered {rate:.0f} msg/s", flush=True)
+                    print(f"\n## {n} clients ({rooms} rooms), offered {rate:.0f} msg/s, {args.rounds} alternating "
+                          f"rounds of {args.seconds:.0f} s, load average {os.getloadavg()[0]:.1f}", flush=True)
                     for k, r in res.items():
-                        print(f"{k:>10}: {fmt(r)}", flush=True)
+                        print(f"{k:>10}: {fmt(r)}   round p50s {r['round_p50_ms']}", flush=True)
                     c, b = res["concord"], res["bare"]
                     line = (f"   ratios: concord/bare p50 {c['p50_ms'] / b['p50_ms']:.2f}x, p99 "
                             f"{c['p99_ms'] / b['p99_ms']:.2f}x, throughput {c['throughput'] / b['throughput']:.2f}x")
@@ -365,9 +409,10 @@ async def main(args: argparse.Namespace) -> None:
                         line += (f"; two nodes/one node p50 {t['p50_ms'] / c['p50_ms']:.2f}x, p99 "
                                  f"{t['p99_ms'] / c['p99_ms']:.2f}x, throughput {t['throughput'] / c['throughput']:.2f}x")
                     print(line, flush=True)
-                    summary.append({"clients": n, "rate": rate, **{k: {kk: vv for kk, vv in v.items()}
-                                                                   for k, v in res.items()}})
+                    summary.append({"clients": n, "rate": rate, "load_avg": os.getloadavg()[0], **res})
             finally:
+                for d in locals().get("servers", {}).values():
+                    d.stop()
                 bare.terminate()
                 bare.wait(10)
                 one.stop()
@@ -397,8 +442,10 @@ async def _wait_port(port: int) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clients", default="100,500,1000")
-    p.add_argument("--rates", default="1000,4000", help="offered signal messages per second (total)")
-    p.add_argument("--seconds", type=float, default=8.0)
+    p.add_argument("--rates", default="1000,3000", help="offered signal messages per second (total); keep it under "
+                   "clients x 50/s, the per-connection limit")
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds per server (samples pooled)")
     p.add_argument("--procs", type=int, default=2, help="client driver processes")
     p.add_argument("--no-redis", action="store_true")
     p.add_argument("--redis", default=os.environ.get("CONCORD_TEST_REDIS", "redis://127.0.0.1:6379/15"))
