@@ -123,6 +123,7 @@ class RedisBus(Bus):
     LOG_TTL_S = 24 * 3600  # a room's log outlives any session; refreshed on every append
     BLOCK_MS = 2000  # well under the socket timeout: an idle room's XREAD must not look like a dead Redis
     SOCKET_TIMEOUT_S = 10.0
+    MAX_CONNECTIONS = 32
 
     def __init__(self, url: str, node_id: str, prefix: str = "concord") -> None:
         super().__init__(node_id)
@@ -130,9 +131,16 @@ class RedisBus(Bus):
 
         self.url = url
         self.prefix = prefix
-        self.redis = aioredis.from_url(url, decode_responses=True, health_check_interval=30,
-                                       socket_timeout=self.SOCKET_TIMEOUT_S, socket_connect_timeout=5)
-        self._readers: dict[str, asyncio.Task[None]] = {}
+        # A blocking pool queues bursts (many joins at once) instead of failing them.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, health_check_interval=30, socket_timeout=self.SOCKET_TIMEOUT_S,
+            socket_connect_timeout=5, max_connections=self.MAX_CONNECTIONS, timeout=self.SOCKET_TIMEOUT_S)
+        self.redis = aioredis.Redis(connection_pool=pool)
+        # Every followed room log, read by one task with one XREAD over all of them (not a connection per
+        # room): stream -> (last position, apply). The node's wake stream interrupts the XREAD when a room
+        # is added.
+        self._follow: dict[str, tuple[str, ApplyFn]] = {}
+        self._wake_last = "$"
         self._tasks: list[asyncio.Task[None]] = []
         self._pubsub: Any = None
         self._mail_q: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=100_000)
@@ -146,22 +154,26 @@ class RedisBus(Bus):
     def _alive_key(self, node_id: str) -> str:
         return f"{self.prefix}:node:{node_id}:alive"
 
+    def _wake_key(self) -> str:
+        return f"{self.prefix}:node:{self.node_id}:wake"
+
     async def start(self, on_mail: MailFn) -> None:
         await self.redis.ping()
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self._mailbox(self.node_id))
         await self.redis.set(self._alive_key(self.node_id), "1", ex=self.ALIVE_TTL_S)
-        self._tasks = [asyncio.create_task(self._receive_mail(on_mail), name="bus-mail-in"),
+        self._tasks = [asyncio.create_task(self._read_logs(), name="bus-logs"),
+                       asyncio.create_task(self._receive_mail(on_mail), name="bus-mail-in"),
                        asyncio.create_task(self._send_mail(), name="bus-mail-out"),
                        asyncio.create_task(self._heartbeat(), name="bus-heartbeat")]
 
     async def close(self) -> None:
-        for t in list(self._readers.values()) + self._tasks:
+        for t in self._tasks:
             t.cancel()
-        await asyncio.gather(*self._readers.values(), *self._tasks, return_exceptions=True)
-        self._readers.clear()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._follow.clear()
         try:
-            await self.redis.delete(self._alive_key(self.node_id))
+            await self.redis.delete(self._alive_key(self.node_id), self._wake_key())
         except Exception:  # shutting down: Redis may already be gone
             pass
         if self._pubsub is not None:
@@ -221,9 +233,9 @@ class RedisBus(Bus):
                 log.warning("redis publish failed (%s); %d messages lost", type(e).__name__, len(batch))
 
     async def open_log(self, key: str, apply: ApplyFn) -> None:
-        if key in self._readers:
-            return
         stream = self._stream(key)
+        if stream in self._follow:
+            return
         last = "0-0"
         while True:  # replay in pages
             entries = await self.redis.xrange(stream, min=f"({last}" if last != "0-0" else "-", count=1000)
@@ -232,7 +244,9 @@ class RedisBus(Bus):
                 self._apply_entry(apply, eid, fields)
             if len(entries) < 1000:
                 break
-        self._readers[key] = asyncio.create_task(self._follow(stream, last, apply), name=f"bus-log-{key}")
+        self._follow[stream] = (last, apply)
+        # Interrupt the reader's blocking XREAD so that it includes this room from now on.
+        await self.redis.xadd(self._wake_key(), {"w": "1"}, maxlen=10, approximate=True)
 
     @staticmethod
     def _apply_entry(apply: ApplyFn, eid: str, fields: dict[str, str]) -> None:
@@ -241,28 +255,36 @@ class RedisBus(Bus):
         except Exception:
             log.exception("applying room command %s failed", eid)
 
-    async def _follow(self, stream: str, last: str, apply: ApplyFn) -> None:
+    async def _read_logs(self) -> None:
+        wake = self._wake_key()
         while True:
+            streams = {st: last for st, (last, _fn) in self._follow.items()}
+            streams[wake] = self._wake_last
             try:
-                resp = await self.redis.xread({stream: last}, block=self.BLOCK_MS, count=500)
+                resp = await self.redis.xread(streams, block=self.BLOCK_MS, count=500)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
                 if _cancelling():
                     raise
-                log.warning("reading %s failed (%s); retrying", stream, type(e).__name__)
+                log.warning("reading the room logs failed (%s); retrying", type(e).__name__)
                 await asyncio.sleep(0.5)
                 continue
-            for _name, entries in resp or []:
+            if self._wake_last == "$":
+                self._wake_last = "0-0"  # from the first answer on, a wake-up is never missed
+            for name, entries in resp or []:
+                if name == wake:
+                    self._wake_last = entries[-1][0]
+                    continue
                 for eid, fields in entries:
-                    last = eid
-                    self._apply_entry(apply, eid, fields)
+                    followed = self._follow.get(name)
+                    if followed is None:
+                        break  # closed meanwhile
+                    self._follow[name] = (eid, followed[1])
+                    self._apply_entry(followed[1], eid, fields)
 
     async def close_log(self, key: str) -> None:
-        t = self._readers.pop(key, None)
-        if t is not None:
-            t.cancel()
-            await asyncio.gather(t, return_exceptions=True)
+        self._follow.pop(self._stream(key), None)
 
     async def append(self, key: str, cmd: dict[str, Any]) -> None:
         stream = self._stream(key)

@@ -381,7 +381,11 @@ class RoomHub:
             return self._refuse(conn, "forbidden", f"your role ({me.role}) may not {t}", t)
         if t == "leave":
             conn.left = True
-        await self.submit(rep, {"op": "msg", "peer": me.id, "conn": conn.id, "message": msg})
+        try:
+            await self.submit(rep, {"op": "msg", "peer": me.id, "conn": conn.id, "message": msg})
+        except Exception as e:  # the bus is unreachable: the message is refused, the connection stays
+            log.warning("room command not taken: %s", type(e).__name__)
+            return self._refuse(conn, "unavailable", "the room service is unavailable; try again", t)
         return None
 
     @staticmethod

@@ -155,7 +155,12 @@ async def _serve(request: web.Request, st: SignalingSettings, hub: RoomHub, conn
             limiter.hit(key)
             _fail(conn, "check_failed", "身份核验未通过 / the identity check did not match", CLOSE_UNAUTHORISED)
             return
-    await hub.join(conn, grant, resume)
+    try:
+        await hub.join(conn, grant, resume)
+    except Exception as e:  # the bus (Redis) is unreachable or overloaded: say so, do not just drop
+        log.warning("join failed: %s", type(e).__name__)
+        _fail(conn, "unavailable", "the room service is unavailable; try again shortly", 1011)
+        return
     try:
         answer = await asyncio.wait_for(asyncio.shield(conn.answered), st.answer_timeout_s)
     except TimeoutError:

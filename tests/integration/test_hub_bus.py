@@ -237,3 +237,55 @@ async def test_two_hubs_share_a_room_over_redis(redis_url: str, prefix: str) -> 
     finally:
         await h1.close()
         await h2.close()
+
+
+async def test_sweeper_expires_drops_and_forgets_ended_rooms() -> None:
+    now = [1000.0]
+    hub = RoomHub(LocalBus("n1"), clock=lambda: now[0], grace_s=60)
+    await hub.start()
+    try:
+        host = await joined(hub, "host", "调解员")
+        party = await joined(hub, "party", "张三")
+        await hub.disconnect(party)  # dropped, place kept
+        now[0] += 30
+        await hub.sweep()
+        assert party.peer_id in hub.rooms[5].room.peers
+        now[0] += 31
+        await hub.sweep()
+        assert party.peer_id not in hub.rooms[5].room.peers
+        assert (await host.wait("peer-left"))["reason"] == "timeout"
+        await hub.handle(host, {"type": "leave"})
+        await hub.disconnect(host)
+        room = hub.rooms[5].room
+        assert room.ended
+        await hub.sweep()
+        assert 5 in hub.rooms  # remembered a while, so late joins hear "session_ended"
+        now[0] += hub.TOMBSTONE_S + 1
+        await hub.sweep()
+        assert 5 not in hub.rooms
+    finally:
+        await hub.close()
+
+
+@pytest.mark.redis
+async def test_redis_bus_follows_hundreds_of_rooms_with_few_connections(redis_url: str, prefix: str) -> None:
+    """One reader follows every room (a connection per room exhausted the pool at ~100 rooms)."""
+    a, b = RedisBus(redis_url, "na", prefix), RedisBus(redis_url, "nb", prefix)
+    await a.start(lambda m: None)
+    await b.start(lambda m: None)
+    try:
+        seen: dict[str, list[int]] = {}
+        rooms = [f"r{i}" for i in range(300)]
+        for r in rooms:
+            await a.open_log(r, lambda pos, cmd, r=r: seen.setdefault(r, []).append(cmd["i"]))
+        await asyncio.gather(*(b.append(r, {"i": i}) for i in range(2) for r in rooms))
+        for _ in range(500):
+            if all(len(seen.get(r, [])) == 2 for r in rooms):
+                break
+            await asyncio.sleep(0.01)
+        assert all(sorted(seen[r]) == [0, 1] for r in rooms)
+        pool = a.redis.connection_pool
+        assert len(pool._connections) <= RedisBus.MAX_CONNECTIONS  # noqa: SLF001
+    finally:
+        await a.close()
+        await b.close()
