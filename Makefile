@@ -24,6 +24,11 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/units.py
+	$(BIN)/python bench/signaling.py
+	$(BIN)/python bench/join.py
+	$(BIN)/python bench/recording.py
+	$(BIN)/python bench/agreements.py
+	$(BIN)/python bench/dashboard.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check server tests bench
