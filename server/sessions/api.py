@@ -146,14 +146,9 @@ async def cancel(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with request.app["db"].session() as s:
         try:
-            sess, unit = await service.load(s, actor, _sid(request))
+            sess, unit = await service.cancel(s, actor, _sid(request))
         except SessionError as e:
             raise _err(e) from None
-        if not service.can_manage(actor, sess, unit):
-            raise ApiError(403, "forbidden", "only the session's hosts may cancel it")
-        if sess.state not in ("scheduled", "interrupted"):
-            raise ApiError(409, "conflict", f"a {sess.state} session cannot be cancelled")
-        await service.set_state(s, sess, "cancelled", actor, "cancelled")
         out = service.session_json(sess, unit)
     await _close_room(request, sess, "cancelled")  # people waiting in the lobby are sent home
     return web.json_response(out)

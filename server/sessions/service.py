@@ -203,6 +203,17 @@ async def list_sessions(db_s: AsyncSession, actor: Actor, *, state: str | None =
     return [(s, u) for s, u in (await db_s.execute(q)).all()]
 
 
+async def cancel(db_s: AsyncSession, actor: Actor, session_id: int) -> tuple[Session, Unit]:
+    """Cancel a session that has not started; only its hosts may."""
+    sess, unit = await load(db_s, actor, session_id)
+    if not can_manage(actor, sess, unit):
+        raise SessionError(403, "forbidden", "only the session's hosts may cancel it")
+    if sess.state not in ("scheduled", "interrupted"):
+        raise SessionError(409, "conflict", f"a {sess.state} session cannot be cancelled")
+    await set_state(db_s, sess, "cancelled", actor, "cancelled")
+    return sess, unit
+
+
 async def set_state(db_s: AsyncSession, s: Session, state: str, actor: Actor | None, reason: str) -> None:
     now = utcnow()
     s.state = state

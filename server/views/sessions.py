@@ -312,14 +312,9 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     await check_csrf(request)
     async with request.app["db"].session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request))
+            sess, _unit = await service.cancel(s, actor, _session_id(request))
         except SessionError as e:
             raise _api_error(e) from None
-        if not service.can_manage(actor, sess, unit):
-            raise ApiError(403, "forbidden", "only the session's hosts may cancel it")
-        if sess.state not in ("scheduled", "interrupted"):
-            raise ApiError(409, "conflict", f"a {sess.state} session cannot be cancelled")
-        await service.set_state(s, sess, "cancelled", actor, "cancelled")
     hub = request.app.get("room_hub")
     if hub is not None:
         await hub.end_session(service.room_meta(sess), "cancelled")
