@@ -39,6 +39,14 @@ def _err(e: SessionError) -> ApiError:
     return ApiError(e.status, e.code, e.message)
 
 
+async def _load(s: Any, actor: Any, request: web.Request) -> tuple[Any, Any]:
+    """The session named in the path, if the actor may see it; a JSON 404 otherwise."""
+    try:
+        return await service.load(s, actor, _sid(request))
+    except SessionError as e:
+        raise _err(e) from None
+
+
 def _hub(request: web.Request) -> Any:
     return request.app.get("room_hub")
 
@@ -117,10 +125,7 @@ async def detail(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     secret = request.app["config"].secret_key
     async with request.app["db"].session() as s:
-        try:
-            sess, unit = await service.load(s, actor, _sid(request))
-        except SessionError as e:
-            raise _err(e) from None
+        sess, unit = await _load(s, actor, request)
         out = service.session_json(sess, unit)
         manage = service.can_manage(actor, sess, unit)
         out["can_moderate"] = manage
@@ -160,10 +165,7 @@ async def end(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     db = request.app["db"]
     async with db.session() as s:
-        try:
-            sess, unit = await service.load(s, actor, _sid(request))
-        except SessionError as e:
-            raise _err(e) from None
+        sess, unit = await _load(s, actor, request)
         if not service.can_manage(actor, sess, unit):
             raise ApiError(403, "forbidden", "only the session's hosts may end it")
         if sess.state not in ("live", "interrupted", "scheduled"):
@@ -222,10 +224,7 @@ async def invitations(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     secret = request.app["config"].secret_key
     async with request.app["db"].session() as s:
-        try:
-            sess, unit = await service.load(s, actor, _sid(request))
-        except SessionError as e:
-            raise _err(e) from None
+        sess, unit = await _load(s, actor, request)
         if not service.can_manage(actor, sess, unit):
             raise ApiError(403, "forbidden", "only the session's hosts see its invitations")
         out = [service.invitation_json(secret, i) for i in await service.list_invitations(s, sess.id)]
@@ -260,10 +259,7 @@ async def join_token(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     secret = request.app["config"].secret_key
     async with request.app["db"].session() as s:
-        try:
-            sess, unit = await service.load(s, actor, _sid(request))
-        except SessionError as e:
-            raise _err(e) from None
+        sess, unit = await _load(s, actor, request)
         if sess.state not in service.JOINABLE_STATES:
             raise ApiError(409, "session_closed", f"the session is {sess.state}")
         role = await service.staff_join_role(s, actor, sess, unit)
