@@ -290,3 +290,16 @@ async def test_redis_bus_follows_hundreds_of_rooms_with_few_connections(redis_ur
     finally:
         await a.close()
         await b.close()
+
+
+@pytest.mark.redis
+async def test_redis_bus_close_never_hangs_on_a_blocked_read(redis_url: str, prefix: str) -> None:
+    """redis-py can swallow a cancel inside a blocking XREAD; close() must still end (it hung 1 in 6)."""
+    for n in range(30):
+        bus = RedisBus(redis_url, f"n{n}", prefix)
+        await bus.start(lambda m: None)
+        for r in range(20):
+            await bus.open_log(f"r{r}", lambda pos, cmd: None)
+        await asyncio.sleep(0.01 * (n % 5))  # land the cancel at different points of the read
+        await asyncio.wait_for(bus.close(), 10)
+        assert not bus._tasks  # noqa: SLF001
