@@ -404,3 +404,40 @@ async def test_phone_host_admits_two_parties(live_server: LiveServer, browser: A
         await p.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
     await shot(host, "room-phone-host-three")
     assert errors == []
+
+
+async def test_camera_off_releases_the_device_and_on_brings_the_picture_back(
+        live_server: LiveServer, browser: Any) -> None:
+    errors: list[str] = []
+    session_id, inv = await make_session(live_server)
+    host = await new_page(browser, DESKTOP, errors)
+    await staff_login(host, live_server, "mediator")
+    await host.goto(f"{live_server.url}/sessions/{session_id}")
+    await host.click("#join-session")
+    await host.wait_for_url("**/join/**")
+    await pass_prejoin(host)
+    await host.wait_for_selector("#screen-room:not([hidden])")
+    party = await new_page(browser, PHONE, errors)
+    await party.goto(live_server.url + inv["url"])
+    await pass_prejoin(party)
+    await party.wait_for_selector("#screen-lobby:not([hidden])")
+    await host.click("#btn-mod")
+    await host.click("#lobby-queue button.admit")
+    await host.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+
+    # Off: the capture itself stops (the camera light goes out), and the host shows the party's initial.
+    await party.evaluate("() => { window._cam = window.concord.mesh.tracks.video; }")
+    await party.click("#btn-cam")
+    await party.wait_for_function("window._cam.readyState === 'ended'", timeout=MEDIA_TIMEOUT_MS)
+    assert await party.evaluate("window.concord.localStream.getVideoTracks().length") == 0
+    assert await party.get_attribute("#btn-cam", "aria-pressed") == "true"
+    await host.wait_for_selector("#stage .tile:not(.local).no-video", timeout=MEDIA_TIMEOUT_MS)
+
+    # On: a fresh capture goes out on the same connection, and the host's picture moves again.
+    await party.click("#btn-cam")
+    await party.wait_for_function("window.concord.mesh.tracks.video && window.concord.mesh.tracks.video.readyState"
+                                  " === 'live'", timeout=MEDIA_TIMEOUT_MS)
+    await host.wait_for_selector("#stage .tile:not(.local):not(.no-video)", timeout=MEDIA_TIMEOUT_MS)
+    await frames_rising(host)
+    assert await party.get_attribute("#btn-cam", "aria-pressed") == "false"
+    assert errors == []

@@ -387,8 +387,8 @@ export class RoomApp extends EventTarget {
   }
 
   _onMuted(kind) {
-    const track = kind === "video" ? this.mesh.tracks.video : this.mesh.tracks.audio;
-    if (track) track.enabled = false;
+    if (kind === "video") this._releaseCamera();
+    else if (this.mesh.tracks.audio) this.mesh.tracks.audio.enabled = false;
     this.toast(kind === "video" ? t("room.video_off_by_host") : t("room.muted_by_host"));
     this._publishMedia();
     this._refresh();
@@ -648,9 +648,12 @@ export class RoomApp extends EventTarget {
   async toggle(kind) {
     let track = this.mesh.tracks[kind];
     if (kind === "video" && this.sharing) return;
-    if (!track) {
-      // No device yet (denied or absent at join): try again now, the person may have fixed it.
-      const got = await acquire({ wantAudio: kind === "audio", wantVideo: kind === "video" });
+    if (kind === "video" && track && track.enabled) {
+      this._releaseCamera();
+    } else if (!track) {
+      // Camera turned off (released), or no device at join (denied or absent): get it now.
+      let got = await acquire({ wantAudio: kind === "audio", wantVideo: kind === "video", videoId: kind === "video" ? this._cameraId : null });
+      if (kind === "video" && this._cameraId && !got.video) got = await acquire({ wantAudio: false }); // that camera is gone
       track = got.stream && (kind === "audio" ? got.stream.getAudioTracks()[0] : got.stream.getVideoTracks()[0]);
       if (!track) {
         this.toast(t(got.problems[0] || "prejoin.notfound"), { kind: "error" });
@@ -707,6 +710,16 @@ export class RoomApp extends EventTarget {
     this._attach(this.tiles.get("self"), this.localStream);
     this._publishMedia();
     this._refresh();
+  }
+
+  /** Camera off stops the device (its light goes out, a phone saves power), not just the picture. */
+  _releaseCamera() {
+    const track = this.mesh.tracks.video;
+    if (!track || this.sharing) return;
+    this._cameraId = track.getSettings ? track.getSettings().deviceId || null : null;
+    track.stop();
+    this.localStream.removeTrack(track);
+    this.mesh.setTrack("video", null);
   }
 
   async flipCamera() {
