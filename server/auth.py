@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server.db import Database
 from server.directory.models import Staff, Unit
@@ -19,31 +19,35 @@ SESSION_COOKIE = "concord_session"
 SESSION_TTL = 12 * 3600
 
 
+# The caller (None for an unknown or inactive account) and the instant its earlier tokens stopped counting.
+Account = tuple[Actor | None, int]
+
+
 class ActorCache:
     """Recently seen callers, so an API request does not cost a database round trip.
 
-    A change to an account (deactivation, new role or unit) reaches requests at most ``TTL_S`` later;
-    the node that makes the change drops the entry at once (``forget``).
+    A change to an account (deactivation, new role or unit, logout) reaches requests at most ``TTL_S``
+    later; the node that makes the change drops the entry at once (``forget``).
     """
 
     TTL_S = 5.0
     MAX = 10_000
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[float, Actor | None]] = {}
+        self._entries: dict[int, tuple[float, Account]] = {}
 
-    def get(self, staff_id: int, now: float) -> tuple[bool, Actor | None]:
+    def get(self, staff_id: int, now: float) -> Account | None:
         hit = self._entries.get(staff_id)
         if hit is None or hit[0] < now:
-            return False, None
-        return True, hit[1]
+            return None
+        return hit[1]
 
-    def put(self, staff_id: int, actor: Actor | None, now: float) -> None:
+    def put(self, staff_id: int, account: Account, now: float) -> None:
         if len(self._entries) >= self.MAX:
             self._entries = {k: v for k, v in self._entries.items() if v[0] >= now}
             if len(self._entries) >= self.MAX:
                 self._entries.clear()
-        self._entries[staff_id] = (now + self.TTL_S, actor)
+        self._entries[staff_id] = (now + self.TTL_S, account)
 
     def forget(self, staff_id: int | None = None) -> None:
         if staff_id is None:
@@ -52,29 +56,27 @@ class ActorCache:
             self._entries.pop(staff_id, None)
 
 
-async def cached_actor(app: web.Application, staff_id: int) -> Actor | None:
+async def cached_account(app: web.Application, staff_id: int) -> Account:
     cache: ActorCache | None = app.get("actor_cache")
     if cache is None:
-        return await load_actor(app["db"], staff_id)
+        return await load_account(app["db"], staff_id)
     now = time.monotonic()
-    found, actor = cache.get(staff_id, now)
-    if not found:
-        actor = await load_actor(app["db"], staff_id)
-        cache.put(staff_id, actor, now)
-    return actor
+    account = cache.get(staff_id, now)
+    if account is None:
+        account = await load_account(app["db"], staff_id)
+        cache.put(staff_id, account, now)
+    return account
 
 
-async def load_actor(db: Database, staff_id: int) -> Actor | None:
+async def load_account(db: Database, staff_id: int) -> Account:
     async with db.read() as s:
         row = (
             await s.execute(select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id).where(Staff.id == staff_id))
         ).first()
     if row is None:
-        return None
+        return None, 0
     staff, unit = row
-    if not staff.active:
-        return None
-    return actor_of(staff, unit)
+    return (actor_of(staff, unit) if staff.active else None), staff.signed_out_ms or 0
 
 
 def actor_of(staff: Staff, unit: Unit) -> Actor:
@@ -91,12 +93,25 @@ def actor_of(staff: Staff, unit: Unit) -> Actor:
     )
 
 
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def issue_api_token(secret: bytes, staff_id: int) -> str:
-    return tokens.sign(secret, "api", {"sub": staff_id}, API_TOKEN_TTL)
+    return tokens.sign(secret, "api", {"sub": staff_id, "iat": now_ms()}, API_TOKEN_TTL)
 
 
 def issue_session_cookie(secret: bytes, staff_id: int, nonce: str) -> str:
-    return tokens.sign(secret, "session", {"sub": staff_id, "n": nonce}, SESSION_TTL)
+    return tokens.sign(secret, "session", {"sub": staff_id, "n": nonce, "iat": now_ms()}, SESSION_TTL)
+
+
+async def sign_out(app: web.Application, staff_id: int) -> None:
+    """End every session of the account: cookies and bearer tokens issued until now stop working."""
+    async with app["db"].session() as s:
+        await s.execute(update(Staff).where(Staff.id == staff_id).values(signed_out_ms=now_ms()))
+    cache: ActorCache | None = app.get("actor_cache")
+    if cache is not None:
+        cache.forget(staff_id)
 
 
 async def _actor_from_token(request: web.Request, purpose: str, token: str) -> Actor | None:
@@ -104,11 +119,14 @@ async def _actor_from_token(request: web.Request, purpose: str, token: str) -> A
         body = tokens.verify(request.app["config"].secret_key, purpose, token)
     except tokens.TokenError:
         return None
-    sub = body.get("sub")
-    if not isinstance(sub, int):
+    sub, iat = body.get("sub"), body.get("iat", 0)
+    if not isinstance(sub, int) or not isinstance(iat, int):
+        return None
+    actor, signed_out_ms = await cached_account(request.app, sub)
+    if iat < signed_out_ms:
         return None
     request["token_body"] = body
-    return await cached_actor(request.app, sub)
+    return actor
 
 
 async def current_actor(request: web.Request) -> Actor | None:

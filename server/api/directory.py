@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from server.api import registry as r
-from server.auth import actor_of, issue_api_token, require_actor
+from server.auth import actor_of, issue_api_token, require_actor, sign_out
 from server.directory.models import Staff, Unit
 from server.directory.queries import DirectoryError, add_staff, find_experts
 from server.directory.tiers import Role, Specialty, Tier
@@ -103,6 +103,14 @@ async def login(request: web.Request) -> web.Response:
     staff, unit = await authenticate(request, username, password)
     token = issue_api_token(request.app["config"].secret_key, staff.id)
     return web.json_response({"token": token, "user": actor_of(staff, unit).as_dict()})
+
+
+@r.route("POST", "/api/auth/logout", summary="Log out: every token and cookie of this account stops working",
+         tag="auth", status=204, errors=(401,))
+async def logout(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    await sign_out(request.app, actor.id)
+    return web.Response(status=204)
 
 
 @r.route("GET", "/api/auth/me", summary="The logged-in user", tag="auth", response=USER)

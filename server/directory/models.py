@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db.base import Base, JSONType, UTCDateTime, utcnow
@@ -38,3 +38,6 @@ class Staff(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Tokens and cookies issued before this instant (ms since the epoch, the tokens' own unit) no longer
+    # count: logging out ends the account's sessions everywhere, not just the cookie in one browser.
+    signed_out_ms: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from server.api.directory import authenticate
-from server.auth import SESSION_COOKIE, SESSION_TTL, current_actor, issue_session_cookie
+from server.auth import SESSION_COOKIE, SESSION_TTL, current_actor, issue_session_cookie, sign_out
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role
 from server.errors import ApiError
@@ -79,6 +79,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     await check_csrf(request)
+    actor = await current_actor(request)
+    if actor is not None:
+        await sign_out(request.app, actor.id)  # a copied cookie stops working too, on every node
     resp = web.HTTPFound("/login")
     resp.del_cookie(SESSION_COOKIE, path="/")
     raise resp

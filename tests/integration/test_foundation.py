@@ -42,3 +42,23 @@ async def test_no_token_is_401(client) -> None:
     r = await client.get("/api/units")
     assert r.status == 401
     assert "error" in await r.json()
+
+
+async def test_api_logout_ends_every_session_of_the_account(client, aiohttp_client, config) -> None:
+    from server.app import create_app
+
+    laptop, phone = await login(client, "mediator"), await login(client, "mediator")
+    other = await login(client, "admin")
+    node2 = await aiohttp_client(create_app(config))  # a second node on the same database
+    assert (await node2.get("/api/auth/me", headers=phone)).status == 200  # now cached there
+    assert (await client.post("/api/auth/logout")).status == 401
+    r = await client.post("/api/auth/logout", headers=laptop)
+    assert r.status == 204
+    for h in (laptop, phone):
+        r = await client.get("/api/auth/me", headers=h)
+        assert r.status == 401 and (await r.json())["error"]["code"] == "unauthorized"
+    node2.app["actor_cache"].forget()  # what its cache's few seconds of grace come to
+    assert (await node2.get("/api/auth/me", headers=phone)).status == 401
+    assert (await client.get("/api/auth/me", headers=other)).status == 200  # other accounts untouched
+    again = await login(client, "mediator")  # logging in again works at once
+    assert (await client.get("/api/auth/me", headers=again)).status == 200

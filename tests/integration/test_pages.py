@@ -101,6 +101,17 @@ async def test_logout_needs_csrf_and_clears_cookie(client) -> None:
     assert r.status == 302
 
 
+async def test_logout_revokes_a_copied_cookie(client) -> None:
+    r = await browser_login(client)
+    stolen = [c for c in r.headers.getall("Set-Cookie") if c.startswith("concord_session=")][0]
+    stolen = stolen.split(";")[0].split("=", 1)[1]
+    token = TOKEN.search(await (await client.get("/")).text()).group(1)
+    await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+    client.session.cookie_jar.clear()
+    r = await client.get("/", headers={"Cookie": f"concord_session={stolen}"}, allow_redirects=False)
+    assert r.status == 302 and r.headers["Location"].startswith("/login")
+
+
 async def test_language_switch(client) -> None:
     await browser_login(client)
     page = await (await client.get("/?lang=en")).text()
