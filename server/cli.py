@@ -65,14 +65,20 @@ async def _demo(db: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str | None:
+    if not args.password_stdin:
+        print("error: --password-stdin is required (passwords never go on the command line)", file=sys.stderr)
+        return None
+    # Typed at a terminal: do not echo it. Piped: read one line.
+    return getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
+
+
 async def _user_add(db: Database, args: argparse.Namespace) -> int:
     from server.directory.queries import DirectoryError, add_staff, unit_by_code
 
-    if not args.password_stdin:
-        print("error: --password-stdin is required (passwords never go on the command line)", file=sys.stderr)
+    password = _read_password(args)
+    if password is None:
         return 2
-    # Typed at a terminal: do not echo it. Piped: read one line.
-    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
     specialties = [x for x in (args.specialty or "").split(",") if x]
     async with db.session() as s:
         unit = await unit_by_code(s, args.unit)
@@ -86,6 +92,40 @@ async def _user_add(db: Database, args: argparse.Namespace) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 1
     print(f"created user {staff.username} ({staff.role}) at {unit.code} {unit.name}")
+    return 0
+
+
+
+
+async def _user_passwd(db: Database, args: argparse.Namespace) -> int:
+    from server.auth import now_ms
+    from server.directory.queries import DirectoryError, set_password
+
+    password = _read_password(args)
+    if password is None:
+        return 2
+    try:
+        async with db.session() as s:
+            staff = await set_password(s, args.username, password, now_ms())
+    except DirectoryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"password changed for {staff.username}; its sessions have ended")
+    return 0
+
+
+async def _user_set_active(db: Database, args: argparse.Namespace) -> int:
+    from server.auth import now_ms
+    from server.directory.queries import DirectoryError, set_active
+
+    active = args.user_command == "activate"
+    try:
+        async with db.session() as s:
+            staff = await set_active(s, args.username, active, now_ms())
+    except DirectoryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{staff.username} " + ("activated" if active else "deactivated; its sessions have ended"))
     return 0
 
 
@@ -177,6 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--password-stdin", action="store_true")
     data_dir(ua)
     ua.set_defaults(func=_with_db(_user_add))
+    up = usub.add_parser("passwd", help="set a new password (ends the account's sessions)")
+    up.add_argument("username")
+    up.add_argument("--password-stdin", action="store_true")
+    data_dir(up)
+    up.set_defaults(func=_with_db(_user_passwd))
+    for name, help_ in (("deactivate", "refuse an account everywhere (ends its sessions); its records stay"),
+                        ("activate", "let a deactivated account log in again")):
+        ud = usub.add_parser(name, help=help_)
+        ud.add_argument("username")
+        data_dir(ud)
+        ud.set_defaults(func=_with_db(_user_set_active))
 
     sp = sub.add_parser("unit", help="manage the unit tree")
     usub = sp.add_subparsers(dest="unit_command", required=True)

@@ -47,8 +47,7 @@ async def add_staff(s: AsyncSession, username: str, name: str, password: str, ro
         raise DirectoryError(f"unknown role {role!r}; one of: {', '.join(Role)}")
     if not USERNAME.fullmatch(username):
         raise DirectoryError("username must be 1-64 letters, digits, '.', '-' or '_'")
-    if len(password) < 8:
-        raise DirectoryError("password must be at least 8 characters")
+    check_new_password(password)
     if (await s.execute(select(Staff.id).where(Staff.username == username))).first():
         raise DirectoryError(f"user {username!r} already exists")
     staff = Staff(username=username, name=name or username, password_hash=password_hash or hash_password(password), role=role,
@@ -87,3 +86,34 @@ async def find_experts(s: AsyncSession, subtree: str, ancestors: list[str], *, s
     if specialty:
         rows = [(st, un) for st, un in rows if specialty in (st.specialties or [])]
     return rows
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < 8:
+        raise DirectoryError("password must be at least 8 characters")
+
+
+async def staff_by_username(s: AsyncSession, username: str) -> Staff:
+    staff = (await s.execute(select(Staff).where(Staff.username == username))).scalar_one_or_none()
+    if staff is None:
+        raise DirectoryError(f"unknown user {username!r}")
+    return staff
+
+
+async def set_password(s: AsyncSession, username: str, password: str, now_ms: int) -> Staff:
+    """A new password also ends the account's sessions: whoever knew the old one is out."""
+    check_new_password(password)
+    staff = await staff_by_username(s, username)
+    staff.password_hash = hash_password(password)
+    staff.signed_out_ms = now_ms
+    return staff
+
+
+async def set_active(s: AsyncSession, username: str, active: bool, now_ms: int) -> Staff:
+    """Deactivating keeps the account (its name stays on cases and in ledgers) but refuses it everywhere."""
+    staff = await staff_by_username(s, username)
+    staff.active = active
+    if not active:
+        staff.signed_out_ms = now_ms
+    return staff
+

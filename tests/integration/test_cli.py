@@ -94,6 +94,28 @@ def test_user_add_password_stdin(tmp_path: Path) -> None:
     assert asyncio.run(_count(url, "SELECT COUNT(*) FROM staff WHERE username = 'lisi'")) == 0
 
 
+def test_user_passwd_deactivate_and_activate(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'concord.db'}"
+    assert concord("demo", data_dir=tmp_path).returncode == 0
+    r = concord("user", "passwd", "mediator", "--password-stdin", data_dir=tmp_path, stdin="另一个 long secret\n")
+    assert r.returncode == 0, r.stderr
+    assert "long secret" not in r.stdout + r.stderr and "sessions have ended" in r.stdout
+    assert check_password("另一个 long secret", asyncio.run(_hash_of(url, "mediator")))
+    assert asyncio.run(_count(url, "SELECT signed_out_ms FROM staff WHERE username = 'mediator'")) > 0
+    short = concord("user", "passwd", "mediator", "--password-stdin", data_dir=tmp_path, stdin="short\n")
+    assert short.returncode == 1 and "8 characters" in short.stderr
+    ghost = concord("user", "passwd", "ghost", "--password-stdin", data_dir=tmp_path, stdin="long-enough\n")
+    assert ghost.returncode == 1 and "unknown user" in ghost.stderr
+    assert concord("user", "passwd", "mediator", data_dir=tmp_path).returncode == 2
+    off = concord("user", "deactivate", "mediator", data_dir=tmp_path)
+    assert off.returncode == 0 and "deactivated" in off.stdout
+    assert asyncio.run(_count(url, "SELECT COUNT(*) FROM staff WHERE username = 'mediator' AND active")) == 0
+    on = concord("user", "activate", "mediator", data_dir=tmp_path)
+    assert on.returncode == 0 and "activated" in on.stdout
+    assert asyncio.run(_count(url, "SELECT COUNT(*) FROM staff WHERE username = 'mediator' AND active")) == 1
+    assert concord("user", "deactivate", "ghost", data_dir=tmp_path).returncode == 1
+
+
 def test_user_add_works_on_a_new_data_dir_before_demo(tmp_path: Path) -> None:
     # Every command migrates first; with no units yet the unit is simply unknown.
     r = concord("user", "add", "x", "--role", "admin", "--unit", "340300", "--password-stdin",

@@ -62,3 +62,26 @@ async def test_api_logout_ends_every_session_of_the_account(client, aiohttp_clie
     assert (await client.get("/api/auth/me", headers=other)).status == 200  # other accounts untouched
     again = await login(client, "mediator")  # logging in again works at once
     assert (await client.get("/api/auth/me", headers=again)).status == 200
+
+
+async def test_new_password_or_deactivation_ends_sessions(client) -> None:
+    from server.auth import now_ms
+    from server.directory.queries import set_active, set_password
+
+    h = await login(client, "mediator")
+    async with client.app["db"].session() as s:
+        await set_password(s, "mediator", "新的密码-long-enough", now_ms())
+    client.app["actor_cache"].forget()  # as on a node that did not make the change, after a few seconds
+    assert (await client.get("/api/auth/me", headers=h)).status == 401
+    old = await client.post("/api/auth/login", json={"username": "mediator", "password": "concord-demo-2026"})
+    assert old.status == 401
+    h = await login(client, "mediator", "新的密码-long-enough")
+    async with client.app["db"].session() as s:
+        await set_active(s, "mediator", False, now_ms())
+    client.app["actor_cache"].forget()
+    assert (await client.get("/api/auth/me", headers=h)).status == 401
+    r = await client.post("/api/auth/login", json={"username": "mediator", "password": "新的密码-long-enough"})
+    assert r.status == 401
+    async with client.app["db"].session() as s:
+        await set_active(s, "mediator", True, now_ms())
+    await login(client, "mediator", "新的密码-long-enough")
