@@ -26,7 +26,7 @@ class LedgerEvent(Base):
     seq: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    data: Mapped[Any] = mapped_column(JSONType)
+    data: Mapped[Any] = mapped_column(JSONType, nullable=True)  # as migrated; null is hashed as null
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

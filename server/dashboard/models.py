@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.cases.models import PathString
+from server.cases.models import Case, PathString
 from server.db.base import Base
 
 
@@ -33,3 +33,8 @@ class CaseRollup(Base):
     days_sum: Mapped[float] = mapped_column(Float, default=0.0)
     rated: Mapped[int] = mapped_column(Integer, default=0)
     sat_sum: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+# The overdue list picks its 50 earliest deadlines from this index alone (migration 0009).
+Index("ix_cases_dash_overdue", Case.restricted, Case.status, Case.unit_path, Case.due_at, Case.id)
+

@@ -34,7 +34,7 @@ class Staff(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    specialties: Mapped[list] = mapped_column(JSONType, default=list)
+    specialties: Mapped[list] = mapped_column(JSONType, default=list, nullable=True)  # as migrated
     phone: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -61,7 +61,7 @@ class RecordingRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
     node: Mapped[str] = mapped_column(String(100), index=True)
-    subrooms: Mapped[list] = mapped_column(JSONType, default=list)
+    subrooms: Mapped[list] = mapped_column(JSONType, default=list, nullable=True)  # as migrated
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="on")  # on | ended | interrupted

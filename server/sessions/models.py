@@ -28,7 +28,7 @@ class Session(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Kind-specific options (lobby policy overrides, shuttle default for DV cases, ...).
-    settings: Mapped[dict] = mapped_column(JSONType, default=dict)
+    settings: Mapped[dict] = mapped_column(JSONType, default=dict, nullable=True)  # as migrated
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
