@@ -20,7 +20,7 @@ from server.db.migrate import upgrade
 from server.directory.cache import UnitCache
 from server.errors import error_middleware
 from server.metrics import Metrics, count_requests, healthz, metrics
-from server.security.ratelimit import RateLimiter
+from server.security.attempts import attempts
 
 log = logging.getLogger("concord")
 
@@ -51,7 +51,8 @@ def create_app(config: Config, *, migrate: bool = True) -> web.Application:
     app["metrics"] = Metrics()
     app["units_cache"] = UnitCache()
     app["actor_cache"] = ActorCache()
-    app["login_limiter"] = RateLimiter(limit=5, window_s=300)
+    # Failed passwords and identity answers, counted across nodes when Redis is configured.
+    app["login_limiter"] = attempts(app, "login", limit=5, window_s=300)
     app["bus_name"] = "redis" if config.redis_url else "local"
 
     for name in FEATURES:

@@ -390,13 +390,13 @@ async def _reauthenticate(request: web.Request, s: AsyncSession, actor: Actor, p
     """Signing as staff re-checks the password: the session cookie alone is not the signer's own act."""
     limiter = request.app["login_limiter"]
     key = f"sign:{actor.id}"
-    if limiter.blocked(key):
+    if await limiter.blocked(key):
         raise ApiError(429, "rate_limited", "too many wrong passwords; try again later")
     staff = (await s.execute(select(Staff).where(Staff.id == actor.id))).scalar_one()
     if not check_password(password, staff.password_hash):
-        limiter.hit(key)
+        await limiter.fail(key)
         raise ApiError(403, "identity_check_failed", "the password is wrong")
-    limiter.reset(key)
+    await limiter.reset(key)
 
 
 def signature_image(body: dict[str, Any]) -> tuple[bytes, str]:

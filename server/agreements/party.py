@@ -156,7 +156,7 @@ async def party_check(request: web.Request) -> web.Response:
                                                         "for an invitation with one (ID last 4 digits or a code)")
     limiter = request.app["login_limiter"]
     key = f"agreement-check:{pg.nonce}"
-    if limiter.blocked(key):
+    if await limiter.blocked(key):
         raise ApiError(429, "rate_limited", "too many wrong answers; try again later")
     async with transaction(request) as s:
         ld, party = await party_of(s, pg, agreement_id(request))
@@ -169,9 +169,9 @@ async def party_check(request: web.Request) -> web.Response:
                                                             "result": "passed" if ok else "failed",
                                                             "ip": client_ip(request)})
     if not ok:
-        limiter.hit(key)
+        await limiter.fail(key)
         raise ApiError(403, "identity_check_failed", "the answer does not match")
-    limiter.reset(key)
+    await limiter.reset(key)
     ticket = tokens.sign(_secret(request), CHECK_PURPOSE, {"a": ld.agreement.id, "n": pg.nonce, "p": party,
                                                            "m": pg.check_method, "t": int(time.time())}, TICKET_TTL_S)
     return web.json_response({"ticket": ticket, "method": pg.check_method})

@@ -57,7 +57,7 @@ async def authenticate(request: web.Request, username: str, password: str) -> tu
     """Shared by the API and the login form: rate-limited, same answer whether or not the user exists."""
     limiter = request.app["login_limiter"]
     keys = (f"user:{username.lower()}", f"ip:{client_ip(request)}")
-    if any(limiter.blocked(k) for k in keys):
+    if any([await limiter.blocked(k) for k in keys]):
         raise ApiError(429, "rate_limited", "too many failed logins; try again later")
     async with request.app["db"].read() as s:
         row = (await s.execute(
@@ -67,9 +67,9 @@ async def authenticate(request: web.Request, username: str, password: str) -> tu
     ok = check_password(password, staff_hash) and row is not None and row[0].active
     if not ok or row is None:
         for k in keys:
-            limiter.hit(k)
+            await limiter.fail(k)
         raise unauthorized(LOGIN_FAILURE)
-    limiter.reset(keys[0])
+    await limiter.reset(keys[0])
     return row[0], row[1]
 
 

@@ -31,6 +31,7 @@ from server.rooms.event_writer import RoomEventWriter
 from server.rooms.hub import RoomHub
 from server.rooms.limits import AbuseGuard
 from server.rooms.protocol import HARD_MESSAGE_BYTES, ProtocolError, parse
+from server.security.attempts import Attempts, attempts
 from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
 from server.sessions.service import SessionError, check_matches, resolve_join
@@ -142,8 +143,8 @@ async def _serve(request: web.Request, st: SignalingSettings, hub: RoomHub, conn
     resume = m.get("resume")
     if grant.check_method != "none" and not hub.resume_valid(grant, resume):
         key = f"check:{grant.nonce}"
-        limiter: RateLimiter = app["ws_check_limiter"]
-        if limiter.blocked(key):
+        limiter: Attempts = app["ws_check_limiter"]
+        if await limiter.blocked(key):
             _fail(conn, "check_locked", "too many wrong answers; ask the mediator for a new invitation",
                   CLOSE_UNAUTHORISED)
             return
@@ -152,7 +153,7 @@ async def _serve(request: web.Request, st: SignalingSettings, hub: RoomHub, conn
                   CLOSE_UNAUTHORISED)
             return
         if not check_matches(config.secret_key, grant, m["check"]):
-            limiter.hit(key)
+            await limiter.fail(key)
             _fail(conn, "check_failed", "身份核验未通过 / the identity check did not match", CLOSE_UNAUTHORISED)
             return
     try:
@@ -222,7 +223,7 @@ def setup(app: web.Application) -> None:
     app["room_hub"] = hub
     app["ws_join_limiter"] = RateLimiter(limit=st.join_limit, window_s=st.join_window_s)
     app["ws_identity_limiter"] = RateLimiter(limit=st.identity_join_limit, window_s=60)
-    app["ws_check_limiter"] = RateLimiter(limit=st.check_fail_limit, window_s=900)
+    app["ws_check_limiter"] = attempts(app, "identity-check", st.check_fail_limit, 900)
     app.router.add_get("/ws", ws_handler)
     app.on_shutdown.append(_shutdown)
     app.cleanup_ctx.append(_hub_ctx)
