@@ -13,9 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
+from server import tables
 from server.api import registry as r
 from server.auth import require_actor
-from server.dashboard import export, present, queries
+from server.dashboard import present, queries
 from server.dashboard.present import UnitInfo
 from server.errors import bad_request, forbidden, not_found
 from server.policy import Actor, can_view_dashboard
@@ -23,7 +24,6 @@ from server.views.render import language
 
 UNIT_CODE = re.compile(r"^[0-9]{6,12}$")
 TABLE_NAMES = ["by_category", "by_grade", "by_status", "by_tier", "trend", "overdue", "evaluation"]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 UNIT_Q = r.query("unit", r.string(pattern=UNIT_CODE.pattern, maxLength=12),
                  "unit code: the figures of this unit and everything below it (default: your own unit)")
@@ -156,19 +156,19 @@ async def dashboard_csv(request: web.Request) -> web.Response:
     lang = export_language(request)
     data = await dashboard_data(request, sc)
     table = next(t for t in present.tables(data, lang) if t.name == name)
-    return _file(export.csv_bytes(table, lang), "text/csv",
+    return _file(tables.csv_bytes(table, lang), "text/csv",
                  f"dashboard-{sc.unit.code}-{name}-{_stamp(data)}.csv")
 
 
 @r.route("GET", "/api/dashboard.xlsx", summary="Every dashboard table as an Excel workbook", tag="dashboard",
-         params=[UNIT_Q, LANG_Q], response=r.string(format="binary"), response_content_type=XLSX,
+         params=[UNIT_Q, LANG_Q], response=r.string(format="binary"), response_content_type=tables.XLSX,
          errors=(403, 404), strict_query=True)
 async def dashboard_xlsx(request: web.Request) -> web.Response:
     sc = await scope(request)
     lang = export_language(request)
     data = await dashboard_data(request, sc)
-    body = export.xlsx_bytes(present.tables(data, lang), lang, about(data, lang))
-    return _file(body, XLSX, f"dashboard-{sc.unit.code}-{_stamp(data)}.xlsx")
+    body = tables.xlsx_bytes(present.tables(data, lang), lang, about(data, lang))
+    return _file(body, tables.XLSX, f"dashboard-{sc.unit.code}-{_stamp(data)}.xlsx")
 
 
 @r.route("GET", "/api/evaluation.csv", summary="The evaluation table as CSV", tag="dashboard",
@@ -178,19 +178,19 @@ async def evaluation_csv(request: web.Request) -> web.Response:
     sc = await scope(request)
     lang = export_language(request)
     data = await dashboard_data(request, sc)
-    return _file(export.csv_bytes(present.evaluation_table(data, lang), lang), "text/csv",
+    return _file(tables.csv_bytes(present.evaluation_table(data, lang), lang), "text/csv",
                  f"evaluation-{sc.unit.code}-{_stamp(data)}.csv")
 
 
 @r.route("GET", "/api/evaluation.xlsx", summary="The evaluation table as an Excel workbook", tag="dashboard",
-         params=[UNIT_Q, LANG_Q], response=r.string(format="binary"), response_content_type=XLSX,
+         params=[UNIT_Q, LANG_Q], response=r.string(format="binary"), response_content_type=tables.XLSX,
          errors=(403, 404), strict_query=True)
 async def evaluation_xlsx(request: web.Request) -> web.Response:
     sc = await scope(request)
     lang = export_language(request)
     data = await dashboard_data(request, sc)
-    body = export.xlsx_bytes([present.evaluation_table(data, lang)], lang, about(data, lang))
-    return _file(body, XLSX, f"evaluation-{sc.unit.code}-{_stamp(data)}.xlsx")
+    body = tables.xlsx_bytes([present.evaluation_table(data, lang)], lang, about(data, lang))
+    return _file(body, tables.XLSX, f"evaluation-{sc.unit.code}-{_stamp(data)}.xlsx")
 
 
 def setup(app: web.Application) -> None:

@@ -6,7 +6,7 @@ so a printed or exported table reads naturally and parses back to the JSON figur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from server.dashboard.figures import LOCAL_TZ, Figures, Measures, suppress
 from server.directory.labels import TIER_LABELS
 from server.directory.tiers import TIER_ORDER
 from server.ledger import format_time
+from server.tables import Table
 
 UNSET = ("未分类", "Unclassified")
 UNGRADED = ("未定级", "Not graded")
@@ -63,22 +64,6 @@ class UnitInfo:
     name: str
     tier: str
     path: str
-
-
-@dataclass
-class Table:
-    """A named table: ``columns`` are (key, zh, en); cells are str, int, float or None."""
-
-    name: str
-    title: tuple[str, str]
-    columns: list[tuple[str, str, str]]
-    rows: list[list[Any]] = field(default_factory=list)
-
-    def headers(self, lang: str) -> list[str]:
-        return [en if lang == "en" else zh for _k, zh, en in self.columns]
-
-    def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "columns": [k for k, _zh, _en in self.columns], "rows": self.rows}
 
 
 def breakdown(fig: Figures) -> dict[str, list[dict[str, Any]]]:

