@@ -8,6 +8,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from server.config import Config, ConfigError, redact_url
 from server.db import Database
@@ -95,20 +96,27 @@ async def _user_add(db: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _change_account(db: Database, change: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """Run one account change in a transaction; a refusal is printed and gives None."""
+    from server.directory.queries import DirectoryError
+
+    try:
+        async with db.session() as s:
+            return await change(s, *args)
+    except DirectoryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
 
 
 async def _user_passwd(db: Database, args: argparse.Namespace) -> int:
     from server.auth import now_ms
-    from server.directory.queries import DirectoryError, set_password
+    from server.directory.queries import set_password
 
     password = _read_password(args)
     if password is None:
         return 2
-    try:
-        async with db.session() as s:
-            staff = await set_password(s, args.username, password, now_ms())
-    except DirectoryError as e:
-        print(f"error: {e}", file=sys.stderr)
+    staff = await _change_account(db, set_password, args.username, password, now_ms())
+    if staff is None:
         return 1
     print(f"password changed for {staff.username}; its sessions have ended")
     return 0
@@ -116,14 +124,11 @@ async def _user_passwd(db: Database, args: argparse.Namespace) -> int:
 
 async def _user_set_active(db: Database, args: argparse.Namespace) -> int:
     from server.auth import now_ms
-    from server.directory.queries import DirectoryError, set_active
+    from server.directory.queries import set_active
 
     active = args.user_command == "activate"
-    try:
-        async with db.session() as s:
-            staff = await set_active(s, args.username, active, now_ms())
-    except DirectoryError as e:
-        print(f"error: {e}", file=sys.stderr)
+    staff = await _change_account(db, set_active, args.username, active, now_ms())
+    if staff is None:
         return 1
     print(f"{staff.username} " + ("activated" if active else "deactivated; its sessions have ended"))
     return 0

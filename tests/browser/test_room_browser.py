@@ -56,6 +56,16 @@ async def pass_prejoin(page: Any) -> None:
     await page.click("#join-button")
 
 
+async def host_joins(page: Any, server: LiveServer, session_id: int) -> None:
+    """The mediator logs in and joins from the session page (staff join token, no invitation)."""
+    await staff_login(page, server, "mediator")
+    await page.goto(f"{server.url}/sessions/{session_id}")
+    await page.click("#join-session")
+    await page.wait_for_url("**/join/**")
+    await pass_prejoin(page)
+    await page.wait_for_selector("#screen-room:not([hidden])")
+
+
 async def frames_rising(page: Any) -> None:
     """framesDecoded of the inbound video grows: the picture is moving, not one frozen frame."""
     first = await page.evaluate(FRAMES_DECODED)
@@ -82,14 +92,8 @@ async def test_mediation_in_two_browsers(live_server: LiveServer, browser: Any) 
     errors: list[str] = []
     session_id, inv = await make_session(live_server)
 
-    # The mediator logs in and joins from the session page (staff join token, no invitation).
     host = await new_page(browser, DESKTOP, errors)
-    await staff_login(host, live_server, "mediator")
-    await host.goto(f"{live_server.url}/sessions/{session_id}")
-    await host.click("#join-session")
-    await host.wait_for_url("**/join/**")
-    await pass_prejoin(host)
-    await host.wait_for_selector("#screen-room:not([hidden])")
+    await host_joins(host, live_server, session_id)
 
     # The party opens the invitation link and waits in the lobby.
     party = await new_page(browser, DESKTOP, errors)
@@ -411,12 +415,7 @@ async def test_camera_off_releases_the_device_and_on_brings_the_picture_back(
     errors: list[str] = []
     session_id, inv = await make_session(live_server)
     host = await new_page(browser, DESKTOP, errors)
-    await staff_login(host, live_server, "mediator")
-    await host.goto(f"{live_server.url}/sessions/{session_id}")
-    await host.click("#join-session")
-    await host.wait_for_url("**/join/**")
-    await pass_prejoin(host)
-    await host.wait_for_selector("#screen-room:not([hidden])")
+    await host_joins(host, live_server, session_id)
     party = await new_page(browser, PHONE, errors)
     await party.goto(live_server.url + inv["url"])
     await pass_prejoin(party)
