@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from server.db import Database
 from server.directory.models import Staff, Unit
@@ -105,10 +105,14 @@ def issue_session_cookie(secret: bytes, staff_id: int, nonce: str) -> str:
     return tokens.sign(secret, "session", {"sub": staff_id, "n": nonce, "iat": now_ms()}, SESSION_TTL)
 
 
-async def sign_out(app: web.Application, staff_id: int) -> None:
+async def sign_out(app: web.Application, staff_id: int, via: str) -> None:
     """End every session of the account: cookies and bearer tokens issued until now stop working."""
+    from server.directory.queries import record
+
     async with app["db"].session() as s:
-        await s.execute(update(Staff).where(Staff.id == staff_id).values(signed_out_ms=now_ms()))
+        staff = (await s.execute(select(Staff).where(Staff.id == staff_id))).scalar_one()
+        staff.signed_out_ms = now_ms()
+        await record(s, "account.signed_out", staff, via=via)
     cache: ActorCache | None = app.get("actor_cache")
     if cache is not None:
         cache.forget(staff_id)
@@ -123,7 +127,7 @@ async def _actor_from_token(request: web.Request, purpose: str, token: str) -> A
     if not isinstance(sub, int) or not isinstance(iat, int):
         return None
     actor, signed_out_ms = await cached_account(request.app, sub)
-    if iat < signed_out_ms:
+    if signed_out_ms and iat <= signed_out_ms:  # a tie goes to the sign-out
         return None
     request["token_body"] = body
     return actor

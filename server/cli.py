@@ -75,7 +75,7 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 
 async def _user_add(db: Database, args: argparse.Namespace) -> int:
-    from server.directory.queries import DirectoryError, add_staff, unit_by_code
+    from server.directory.queries import DirectoryError, add_staff, record, unit_by_code
 
     password = _read_password(args)
     if password is None:
@@ -92,6 +92,7 @@ async def _user_add(db: Database, args: argparse.Namespace) -> int:
         except DirectoryError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
+        await record(s, "account.created", staff, unit=unit.code)
     print(f"created user {staff.username} ({staff.role}) at {unit.code} {unit.name}")
     return 0
 
@@ -135,7 +136,7 @@ async def _user_set_active(db: Database, args: argparse.Namespace) -> int:
 
 
 async def _unit_add(db: Database, args: argparse.Namespace) -> int:
-    from server.directory.queries import DirectoryError, add_unit, unit_by_code
+    from server.directory.queries import DirectoryError, add_unit, record, unit_by_code
     from server.directory.tiers import Tier
 
     try:
@@ -161,6 +162,8 @@ async def _unit_add(db: Database, args: argparse.Namespace) -> int:
         except DirectoryError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
+        await record(s, "unit.created", code=unit.code, name=unit.name, tier=unit.tier,
+                     parent=parent.code if parent else None)
     print(f"created unit {unit.code} {unit.name} ({unit.tier})" + (f" under {parent.code} {parent.name}" if parent else ""))
     return 0
 
@@ -174,7 +177,10 @@ async def _verify_log(db: Database, args: argparse.Namespace) -> int:
     from server import ledger
     from server.ledger_store import verify_chain
 
-    chain = ledger.session_chain(args.session) if args.session is not None else ledger.case_chain(args.case)
+    if args.directory:
+        chain = ledger.DIRECTORY_CHAIN
+    else:
+        chain = ledger.session_chain(args.session) if args.session is not None else ledger.case_chain(args.case)
     async with db.session() as s:
         result = await verify_chain(s, chain)
     if result.ok and result.count == 0:
@@ -250,10 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(du)
     du.set_defaults(func=_with_db(_db_upgrade))
 
-    sp = sub.add_parser("verify-log", help="verify a session's or a case's hash chain")
+    sp = sub.add_parser("verify-log", help="verify a session's, a case's or the directory's hash chain")
     g = sp.add_mutually_exclusive_group(required=True)
     g.add_argument("--session", type=int)
     g.add_argument("--case", type=int)
+    g.add_argument("--directory", action="store_true", help="the chain of account and unit changes")
     data_dir(sp)
     sp.set_defaults(func=_with_db(_verify_log))
 

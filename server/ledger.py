@@ -1,4 +1,4 @@
-"""The tamper-evident ledger: hash-chained events, one chain per session and one per case.
+"""The tamper-evident ledger: hash-chained events, one chain per session, one per case, one for accounts.
 
 Canonical form (docs/ledger.md): the event's ``chain``, ``seq``, ``type``, ``at`` (ISO 8601 UTC with
 microseconds and a ``Z``) and ``data`` as JSON with sorted keys, no insignificant white space and UTF-8
@@ -24,6 +24,11 @@ def session_chain(session_id: int | str) -> str:
 
 def case_chain(case_id: int | str) -> str:
     return f"case:{case_id}"
+
+
+# Who could act, and since when: accounts and units created, passwords changed, accounts deactivated,
+# sign-outs. One chain for the whole network.
+DIRECTORY_CHAIN = "directory"
 
 
 def format_time(at: datetime) -> str:

@@ -109,7 +109,7 @@ async def login(request: web.Request) -> web.Response:
          tag="auth", status=204, errors=(401,))
 async def logout(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    await sign_out(request.app, actor.id)
+    await sign_out(request.app, actor.id, "api")
     return web.Response(status=204)
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import ledger_store
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Tier
+from server.ledger import DIRECTORY_CHAIN
 from server.security.passwords import hash_password
 
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -106,6 +109,7 @@ async def set_password(s: AsyncSession, username: str, password: str, now_ms: in
     staff = await staff_by_username(s, username)
     staff.password_hash = hash_password(password)
     staff.signed_out_ms = now_ms
+    await record(s, "account.password_changed", staff)
     return staff
 
 
@@ -115,5 +119,13 @@ async def set_active(s: AsyncSession, username: str, active: bool, now_ms: int) 
     staff.active = active
     if not active:
         staff.signed_out_ms = now_ms
+    await record(s, "account.activated" if active else "account.deactivated", staff)
     return staff
+
+
+async def record(s: AsyncSession, type: str, staff: Staff | None = None, **data: Any) -> None:
+    """Ledger an account or unit change on the directory chain, in the transaction that makes it."""
+    if staff is not None:
+        data = {"username": staff.username, "role": staff.role, **data}
+    await ledger_store.append(s, DIRECTORY_CHAIN, type, data)
 

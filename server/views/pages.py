@@ -81,7 +81,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     await check_csrf(request)
     actor = await current_actor(request)
     if actor is not None:
-        await sign_out(request.app, actor.id)  # a copied cookie stops working too, on every node
+        await sign_out(request.app, actor.id, "page")  # a copied cookie stops working too, on every node
     resp = web.HTTPFound("/login")
     resp.del_cookie(SESSION_COOKIE, path="/")
     raise resp

@@ -54,6 +54,17 @@ async def _hash_of(url: str, username: str) -> str:
         await db.close()
 
 
+async def _rows(url: str, sql: str) -> list:
+    from sqlalchemy import text
+
+    db = Database(url)
+    try:
+        async with db.session() as s:
+            return list((await s.execute(text(sql))).scalars())
+    finally:
+        await db.close()
+
+
 def test_demo_is_idempotent(tmp_path: Path, db_url: str) -> None:
     first = concord("demo", data_dir=tmp_path, db_url=db_url)
     assert first.returncode == 0, first.stderr
@@ -114,6 +125,11 @@ def test_user_passwd_deactivate_and_activate(tmp_path: Path) -> None:
     assert on.returncode == 0 and "activated" in on.stdout
     assert asyncio.run(_count(url, "SELECT COUNT(*) FROM staff WHERE username = 'mediator' AND active")) == 1
     assert concord("user", "deactivate", "ghost", data_dir=tmp_path).returncode == 1
+    # Each change is on the directory chain, which verifies; refused changes left nothing.
+    types = asyncio.run(_rows(url, "SELECT type FROM ledger_events WHERE chain = 'directory' ORDER BY seq"))
+    assert types == ["account.password_changed", "account.deactivated", "account.activated"]
+    v = concord("verify-log", "--directory", data_dir=tmp_path)
+    assert v.returncode == 0 and v.stdout.startswith("OK 3 events"), v.stdout + v.stderr
 
 
 def test_user_add_works_on_a_new_data_dir_before_demo(tmp_path: Path) -> None:
@@ -223,3 +239,7 @@ def test_unit_add_builds_a_tree(tmp_path: Path) -> None:
     r = concord("user", "add", "admin", "--role", "admin", "--unit", "340321", "--password-stdin",
                 data_dir=tmp_path, stdin="long-enough-pw\n")
     assert r.returncode == 0, r.stderr
+    types = asyncio.run(_rows(url, "SELECT type FROM ledger_events WHERE chain = 'directory' ORDER BY seq"))
+    assert types == ["unit.created", "unit.created", "account.created"]  # the refused ones left nothing
+    data = asyncio.run(_rows(url, "SELECT data FROM ledger_events WHERE chain = 'directory' ORDER BY seq"))
+    assert '"parent": "340300"' in data[1] and '"username": "admin"' in data[2] and "long-enough" not in str(data)

@@ -60,6 +60,13 @@ async def test_api_logout_ends_every_session_of_the_account(client, aiohttp_clie
     node2.app["actor_cache"].forget()  # what its cache's few seconds of grace come to
     assert (await node2.get("/api/auth/me", headers=phone)).status == 401
     assert (await client.get("/api/auth/me", headers=other)).status == 200  # other accounts untouched
+    async with client.app["db"].read() as s:
+        from server import ledger
+        from server.ledger_store import events, verify_chain
+
+        signed_out = [e for e in await events(s, ledger.DIRECTORY_CHAIN) if e.type == "account.signed_out"]
+        assert [e.data["username"] for e in signed_out] == ["mediator"] and signed_out[0].data["via"] == "api"
+        assert (await verify_chain(s, ledger.DIRECTORY_CHAIN)).ok
     again = await login(client, "mediator")  # logging in again works at once
     assert (await client.get("/api/auth/me", headers=again)).status == 200
 
