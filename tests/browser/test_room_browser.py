@@ -440,3 +440,63 @@ async def test_camera_off_releases_the_device_and_on_brings_the_picture_back(
     await frames_rising(host)
     assert await party.get_attribute("#btn-cam", "aria-pressed") == "false"
     assert errors == []
+
+
+SENDER_PARAMS = """() => {
+  const link = [...window.concord.mesh.links.values()][0];
+  const out = {};
+  for (const tr of link.pc.getTransceivers()) {
+    const kind = tr.receiver.track && tr.receiver.track.kind;
+    const enc = (tr.sender.getParameters().encodings || [])[0] || {};
+    out[kind] = {maxBitrate: enc.maxBitrate, maxFramerate: enc.maxFramerate,
+                 scale: enc.scaleResolutionDownBy, priority: enc.priority};
+  }
+  return out;
+}"""
+
+REMOTE_WIDTH = "() => document.querySelector('#stage .tile:not(.local) video').videoWidth"
+
+
+async def test_uplink_budget_and_low_data_mode(live_server: LiveServer, browser: Any) -> None:
+    errors: list[str] = []
+    session_id, inv = await make_session(live_server)
+    host = await new_page(browser, DESKTOP, errors)
+    await host_joins(host, live_server, session_id)
+    party = await new_page(browser, PHONE, errors)
+    await party.goto(live_server.url + inv["url"])
+    await pass_prejoin(party)
+    await party.wait_for_selector("#screen-lobby:not([hidden])")
+    await host.click("#btn-mod")
+    await host.click("#lobby-queue button.admit")
+    await host.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+    await host.wait_for_function(f"({REMOTE_WIDTH})() === 640", timeout=MEDIA_TIMEOUT_MS)
+
+    # One link: the whole budget up to the per-link cap; voice ahead of the picture.
+    await party.wait_for_function(f"({SENDER_PARAMS})().video.maxBitrate === 1200000", timeout=MEDIA_TIMEOUT_MS)
+    p = await party.evaluate(SENDER_PARAMS)
+    assert p["video"]["maxFramerate"] == 30 and p["audio"]["priority"] == "high"
+
+    # Low data: a quarter-size, 15 fps picture at 300 kbps; the host's picture really shrinks.
+    await party.click("#lowdata-toggle")
+    assert await party.get_attribute("#lowdata-toggle", "aria-pressed") == "true"
+    p = await party.evaluate(SENDER_PARAMS)
+    assert p["video"] == {"maxBitrate": 300000, "maxFramerate": 15, "scale": 2, "priority": "low"}
+    await host.wait_for_function(f"({REMOTE_WIDTH})() === 320", timeout=MEDIA_TIMEOUT_MS)
+    assert await party.evaluate("localStorage.getItem('concord.lowData')") == "1"  # remembered for next time
+    await party.click("#lowdata-toggle")
+    await host.wait_for_function(f"({REMOTE_WIDTH})() === 640", timeout=MEDIA_TIMEOUT_MS)
+    await frames_rising(host)
+
+    # The rules themselves: the split between links, and when poor links trigger low data.
+    rules = await party.evaluate("""async () => {
+      const b = await import('/static/js/bandwidth.js');
+      const kbps = (n, low) => b.videoLimits(n, low).maxBitrate / 1000;
+      const w = new b.PoorNetworkWatch(3);
+      const trips = [["poor", "good"], ["poor", "poor", "good"], ["poor", "poor", "good"], ["connecting", "poor"],
+                     ["poor"], ["poor"], ["poor"]].map((q) => w.feed(q));
+      return {one: kbps(1, false), two: kbps(2, false), three: kbps(3, false), many: kbps(30, false),
+              lowTwo: kbps(2, true), trips};
+    }""")
+    assert rules == {"one": 1200, "two": 750, "three": 500, "many": 100, "lowTwo": 150,
+                     "trips": [False, False, False, True, False, False, False]}
+    assert errors == []

@@ -13,6 +13,8 @@
 // restart) is recognised by the o= session id and DTLS fingerprint of its offer; the old connection is
 // then replaced instead of being renegotiated, which would fail.
 
+import { applyLimits, videoLimits } from "./bandwidth.js";
+
 const MAX_PENDING_CANDIDATES = 200;
 
 function sdpIdentity(sdp) {
@@ -70,6 +72,7 @@ export class PeerLink {
       const state = pc.connectionState;
       this.mesh._emit("link-state", { peerId: this.peerId, state });
       clearTimeout(this._failTimer);
+      if (state === "connected") this.mesh.applyBudget(); // encodings exist once negotiated
       if (state === "failed") {
         // Start over with a fresh connection. A short random wait keeps both ends from restarting at
         // once; if they do, perfect negotiation sorts it out.
@@ -209,6 +212,8 @@ export class Mesh extends EventTarget {
       video: localStream ? localStream.getVideoTracks()[0] || null : null,
     };
     this.links = new Map();
+    this.lowData = false; // 省流量: see bandwidth.js
+    this.screen = false; // the outgoing video is a shared screen
     this.debug = false;
     this._queues = new Map(); // per-peer promise chain: signals for one peer are handled in order
     this._early = new Map(); // candidates from a peer we have no connection with yet (offer still on its way)
@@ -291,6 +296,18 @@ export class Mesh extends EventTarget {
     link.close();
     this.links.delete(peerId);
     this._emit("link-closed", { peerId });
+    this.applyBudget(); // fewer links: each may send more
+  }
+
+  /** Share the uplink between the links (and put audio first); again whenever links or mode change. */
+  applyBudget() {
+    const limits = videoLimits(this.links.size, this.lowData);
+    return Promise.all([...this.links.values()].map((link) => applyLimits(link.pc, limits, { screen: this.screen })));
+  }
+
+  setLowData(on) {
+    this.lowData = !!on;
+    return this.applyBudget();
   }
 
   closeAll() {
@@ -301,6 +318,7 @@ export class Mesh extends EventTarget {
   setTrack(kind, track) {
     this.tracks[kind] = track;
     for (const link of this.links.values()) link.replaceTrack(kind, track);
+    if (kind === "video") this.applyBudget();
   }
 
   /** One stats sample per link: {peerId: {audioLevel, framesDecoded, lossRate, rtt, bytesReceived, ...}}. */

@@ -7,6 +7,7 @@
 
 import { LevelMeter, acquire, listDevices, stopStream } from "./devices.js";
 import { errorText, lang, roleName, t, timeText } from "./i18n.js";
+import { PoorNetworkWatch } from "./bandwidth.js";
 import { Mesh } from "./mesh.js";
 import { onRegister, panelTitle, panels, registerPanel } from "./panels.js";
 import { Signaling } from "./signaling.js";
@@ -72,6 +73,22 @@ export async function confirmDialog(text, okText, cancelText) {
 }
 
 // ---- the room ---------------------------------------------------------------------------------------
+const LOW_DATA = "concord.lowData";
+
+function loadLowData() {
+  try {
+    return localStorage.getItem(LOW_DATA) === "1";
+  } catch {
+    return false;
+  }
+}
+
+function saveLowData(on) {
+  try {
+    localStorage.setItem(LOW_DATA, on ? "1" : "0");
+  } catch { /* private mode */ }
+}
+
 export class RoomApp extends EventTarget {
   /**
    * @param {{root: HTMLElement, config: object, stream: MediaStream|null, token: string}} opts
@@ -105,6 +122,8 @@ export class RoomApp extends EventTarget {
       storageKey: config.session_id ? `${config.session_id}.${token.slice(-16)}` : null,
     });
     this.mesh = new Mesh({ signaling: this.signaling, localStream: this.localStream });
+    this.mesh.lowData = loadLowData();
+    this.poorWatch = new PoorNetworkWatch();
     this.meter = new LevelMeter(this.localStream);
     this._timers = [];
   }
@@ -578,6 +597,18 @@ export class RoomApp extends EventTarget {
       loudest = loudest ?? "self";
     }
     this._setSpeaker(loudest);
+    // Villagers will not look for a setting: on a network that stays poor, switch to low-data ourselves.
+    if (!this.mesh.lowData && this.poorWatch.feed(Object.values(this.stats).map((s) => s.quality))) {
+      this.setLowData(true);
+      this.toast(t("room.lowdata_auto"), {
+        kind: "error", action: t("room.lowdata_undo"), onAction: () => this.setLowData(false) });
+    }
+  }
+
+  setLowData(on) {
+    this.mesh.setLowData(on);
+    saveLowData(this.mesh.lowData);
+    this._refresh();
   }
 
   _key(peerId) {
@@ -616,6 +647,10 @@ export class RoomApp extends EventTarget {
     const r = this.root;
     $("#btn-mic", r).addEventListener("click", () => this.toggle("audio"));
     $("#btn-cam", r).addEventListener("click", () => this.toggle("video"));
+    $("#lowdata-toggle", r).addEventListener("click", () => {
+      this.setLowData(!this.mesh.lowData);
+      this.toast(t(this.mesh.lowData ? "room.lowdata_on" : "room.lowdata_off"));
+    });
     const share = $("#btn-share", r);
     if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) share.hidden = true;
     share.addEventListener("click", () => this.toggleShare());
@@ -693,6 +728,7 @@ export class RoomApp extends EventTarget {
     this.sharing = track;
     this._cameraBeforeShare = this.mesh.tracks.video;
     track.addEventListener("ended", () => this._stopShare());
+    this.mesh.screen = true;
     this.mesh.setTrack("video", track);
     this._attach(this.tiles.get("self"), stream);
     this.tiles.get("self").classList.add("screen");
@@ -705,6 +741,7 @@ export class RoomApp extends EventTarget {
     const track = this.sharing;
     this.sharing = null;
     track.stop();
+    this.mesh.screen = false;
     this.mesh.setTrack("video", this._cameraBeforeShare || null);
     this.tiles.get("self").classList.remove("screen");
     this._attach(this.tiles.get("self"), this.localStream);
@@ -833,6 +870,7 @@ export class RoomApp extends EventTarget {
     $(".label", mic).textContent = micOn ? t("room.mute") : t("room.unmute");
     mic.classList.toggle("off", !micOn);
     mic.classList.toggle("no-floor", !this.mayTalk);
+    $("#lowdata-toggle", r).setAttribute("aria-pressed", this.mesh.lowData ? "true" : "false");
     const cam = $("#btn-cam", r);
     cam.setAttribute("aria-pressed", camOn ? "false" : "true");
     $(".label", cam).textContent = camOn ? t("room.camera_off") : t("room.camera_on");
