@@ -78,6 +78,7 @@ class _TrackSink:
         track = TrackInfo(
             session_id=self.recorder.session_id, peer=self.peer.id, peer_name=self.peer.name, role=self.peer.role,
             kind=self.kind, codec=codec_name, track_id=self.track_id, track_no=self.recorder._next_track_no(),
+            node=self.recorder.node,
         )
         self.writer = TrackWriter(self.recorder.root, track, self, max_segment_s=self.recorder.max_segment_s)
         self.recorder._post("track_started", track)
@@ -129,7 +130,7 @@ class Recorder:
 
     def __init__(self, session_id: int, root: Path, send_signal: Callable[[str, dict], Awaitable[None]],
                  events: RecordingEvents, *, ice_servers: list[dict] | None = None, first_track_no: int = 1,
-                 max_segment_s: float = MAX_SEGMENT_S) -> None:
+                 max_segment_s: float = MAX_SEGMENT_S, node: str = "") -> None:
         passthrough.install()
         self.session_id = session_id
         self.root = root
@@ -137,6 +138,7 @@ class Recorder:
         self.events = events
         self.ice_servers = ice_servers or []
         self.max_segment_s = max_segment_s
+        self.node = node
         self.loop = asyncio.get_running_loop()
         self.peers: dict[str, _PeerConnection] = {}
         self._track_numbers = itertools.count(first_track_no)

@@ -56,6 +56,7 @@ class TrackInfo:
     codec: str  # "vp8" | "opus"
     track_id: str
     track_no: int
+    node: str = ""  # the server process writing it: recovery on a shared volume salvages only its own
 
     @property
     def clock(self) -> int:

@@ -147,6 +147,9 @@ async def recover(db: Database, root: Path, node: str) -> RecoveryReport:
                 manifest = json.loads(mf.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
+            owner = (manifest.get("track") or {}).get("node")
+            if owner and owner != node:
+                continue  # another node's track on the shared volume: it may be writing it right now
             for seg in manifest.get("segments", []):
                 if seg.get("status") == "writing":
                     from_manifests.append((mf.parent, manifest, seg))

@@ -9,6 +9,10 @@ they are no longer recorded (consent withdrawn, moved to a private sub-room, lef
 
 When recording goes off (or the session ends) the recorder finishes every track, the run is closed and
 the playback file is queued for composing.
+
+With several nodes, a recorder dies with its node. The node whose sweep releases it (the room says which
+one: ``RoomHub.on_recorder_lost``) closes the dead run as interrupted and records from then on, so a
+session loses only the seconds until the dead node is noticed.
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from typing import Any
 
 from server.db import Database
 from server.media.recorder import Recorder, RemotePeer, SignalError
-from server.recording.store import DbRecordingEvents, end_run, next_track_no, open_run
+from server.recording.store import (
+    DbRecordingEvents,
+    end_run,
+    next_track_no,
+    next_track_on_disk,
+    open_run,
+    take_over_runs,
+)
 
 log = logging.getLogger("concord.recorder")
 
@@ -144,10 +155,12 @@ class RecordingService:
         self.hub: Any = None
         self.active: dict[int, RoomRecording] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self.closing = False
 
     def attach(self, hub: Any) -> None:
         self.hub = hub
         hub.on_recording(self.on_recording)
+        hub.on_recorder_lost(self.take_over)
 
     async def send(self, session_id: int, peer_id: str, message: dict[str, Any]) -> None:
         with contextlib.suppress(KeyError):
@@ -180,11 +193,12 @@ class RecordingService:
                 return self.active[session_id]  # sub-room changes reach it as room messages
             async with self.db.session() as s:
                 run = await open_run(s, session_id, self.node, subrooms)
-                first = await next_track_no(s, session_id)
+                # Past every track on the shared volume too: a dead node's newest track may have no row yet.
+                first = max(await next_track_no(s, session_id), next_track_on_disk(self.root, session_id))
             rec = RoomRecording(self, session_id, run.id)
             rec.recorded_subrooms = set(subrooms)
             rec.recorder = Recorder(session_id, self.root, rec.send_signal, rec.events, ice_servers=self.ice_servers,
-                                    first_track_no=first, max_segment_s=self.max_segment_s)
+                                    first_track_no=first, max_segment_s=self.max_segment_s, node=self.node)
             rec.worker = asyncio.create_task(rec._process(), name=f"recorder-{session_id}")
             self.active[session_id] = rec
             try:
@@ -194,6 +208,16 @@ class RecordingService:
                 await self._finish(rec, "refused")
                 return None
             return rec
+
+    async def take_over(self, session_id: int, subrooms: tuple[str, ...]) -> RoomRecording | None:
+        """Record a session whose recorder died with its node."""
+        if self.closing:
+            return None
+        async with self.db.session() as s:
+            ours = {rec.run_id for rec in self.active.values()}
+            lost = await take_over_runs(s, session_id, self.node, ours)
+        log.warning("recorder of session %s lost with its node (runs %s); recording here", session_id, lost)
+        return await self.start(session_id, list(subrooms))
 
     async def stop(self, session_id: int, reason: str = "recording_off") -> None:
         async with self._locks.setdefault(session_id, asyncio.Lock()):
@@ -226,5 +250,6 @@ class RecordingService:
                 log.exception("after-recording hook failed for session %s", rec.session_id)
 
     async def close(self) -> None:
+        self.closing = True
         for sid in list(self.active):
             await self.stop(sid, reason="shutdown")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,11 +46,34 @@ async def next_track_no(s: AsyncSession, session_id: int) -> int:
     return (got or 0) + 1
 
 
+TRACK_DIR = re.compile(r"track-(\d+)-")
+
+
+def next_track_on_disk(root: Path, session_id: int) -> int:
+    sdir = root / f"session-{session_id}"
+    numbers = [int(m.group(1)) for d in (sdir.iterdir() if sdir.is_dir() else []) if (m := TRACK_DIR.match(d.name))]
+    return max(numbers, default=0) + 1
+
+
 async def open_run(s: AsyncSession, session_id: int, node: str, subrooms: list[str]) -> RecordingRun:
     run = RecordingRun(session_id=session_id, node=node, subrooms=sorted(subrooms), status="on")
     s.add(run)
     await s.flush()
     return run
+
+
+async def take_over_runs(s: AsyncSession, session_id: int, node: str, keep: set[int]) -> list[int]:
+    """Close the runs of a recorder whose node died (all ``on`` runs of the session but ``keep``), so that
+    node's start-up recovery will not call a session that carried on elsewhere interrupted."""
+    runs = list((await s.execute(select(RecordingRun).where(
+        RecordingRun.session_id == session_id, RecordingRun.status == "on",
+        RecordingRun.id.not_in(keep or {0})))).scalars())
+    for run in runs:
+        run.status, run.ended_at = "interrupted", utcnow()
+        await append(s, ledger.session_chain(session_id), "recording_interrupted", {
+            "run": run.id, "node": run.node, "started_at": ledger.format_time(run.started_at),
+            "reason": f"the recorder's node stopped answering; recording continues on {node}"})
+    return [r.id for r in runs]
 
 
 async def end_run(s: AsyncSession, run_id: int, status: str = "ended") -> None:

@@ -220,11 +220,19 @@ class RoomClient:
                 if self._should_connect(p):
                     await self._offer(p["id"])
         elif t == "peer-joined":
-            self.peers[m["peer"]["id"]] = m["peer"]
+            p = m["peer"]
+            self.peers[p["id"]] = p
+            if p.get("system") and self._should_connect(p):
+                await self._offer(p["id"])  # the recorder never offers: each consenting participant does
         elif t == "peer-updated":
             p = m["peer"]
             old = self.peers.get(p["id"])
             self.peers[p["id"]] = p
+            if p["id"] == self.peer_id and p.get("consent") is True:
+                # Our consent is in the room now, so the recorder will take our offer.
+                for q in list(self.peers.values()):
+                    if q.get("system") and q["id"] not in self.links and self._should_connect(q):
+                        await self._offer(q["id"])
             link = self.links.get(p["id"])
             if link is not None and (p["subroom"] != self.subroom or (old and old["epoch"] != p["epoch"])
                                      or not self._may_link(p)):

@@ -12,6 +12,8 @@ saw, so the receiving node never judges a signal against an older state than the
 Public hooks for other features (docs/protocol.md, "Server hooks"):
 - ``await attach_system_peer(session_id, peer, name=...)`` -> peer id; ``system_send``; ``detach_system_peer``;
 - ``on_recording(callback)``: ``async callback(session_id, on, subrooms)`` on the node that took the switch;
+- ``on_recorder_lost(callback)``: ``async callback(session_id, subrooms)`` on the one node that released a
+  dead node's recorder while recording was on;
 - ``add_listener(fn)``: ``fn(RoomEvent)`` for every ledgered room event, on the node that wrote it.
 """
 
@@ -36,6 +38,7 @@ from server.rooms.room import (
     Close,
     Effect,
     Record,
+    RecorderLost,
     RecordingChanged,
     Room,
     Send,
@@ -46,6 +49,7 @@ from server.sessions.service import JoinGrant, RoomMeta
 log = logging.getLogger("concord.rooms")
 
 RecordingCallback = Callable[[int, bool, tuple[str, ...]], Awaitable[None]]
+RecorderLostCallback = Callable[[int, tuple[str, ...]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class RoomHub:
         self._opening: dict[int, asyncio.Lock] = {}
         self._listeners: list[Callable[[RoomEvent], None]] = []
         self._recording: list[RecordingCallback] = []
+        self._recorder_lost: list[RecorderLostCallback] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._sweeps = 0
@@ -145,6 +150,11 @@ class RoomHub:
     def on_recording(self, callback: RecordingCallback) -> None:
         """``await callback(session_id, on, subrooms)`` when a moderator on this node switches recording."""
         self._recording.append(callback)
+
+    def on_recorder_lost(self, callback: RecorderLostCallback) -> None:
+        """``await callback(session_id, subrooms)`` on the one node whose sweep released the recorder of a
+        dead node while recording was on: it should record from now on."""
+        self._recorder_lost.append(callback)
 
     async def attach_system_peer(self, session_id: int, peer: SystemPeer, *, name: str = "录像 / Recorder",
                                  role: str = "recorder", timeout: float = 10.0) -> str:
@@ -315,6 +325,10 @@ class RoomHub:
                 if mine:
                     for cb in self._recording:
                         self._spawn(cb(sid, e.on, e.subrooms))
+            elif isinstance(e, RecorderLost):
+                if mine:
+                    for lost in self._recorder_lost:
+                        self._spawn(lost(sid, e.subrooms))
 
     # ---- connections ----------------------------------------------------------------------------
 

@@ -86,7 +86,14 @@ class RecordingChanged:
     subrooms: tuple[str, ...]
 
 
-Effect = Send | Close | Record | SessionState | RecordingChanged
+@dataclass(frozen=True, slots=True)
+class RecorderLost:
+    """The recorder's node died with recording on; the node that noticed starts a new recorder."""
+
+    subrooms: tuple[str, ...]
+
+
+Effect = Send | Close | Record | SessionState | RecordingChanged | RecorderLost
 
 
 class RoomError(Exception):
@@ -445,7 +452,11 @@ class Room:
         if p is None or p.conn != conn or not p.connected:
             return []  # a stale connection (already replaced) or already dropped
         if p.system:
-            return self._remove(p, "left")
+            effects = self._remove(p, "left")
+            if self.recording and not any(q.system for q in self.peers.values()):
+                effects += [Record("recorder_lost", {"peer": p.id}),
+                            RecorderLost(tuple(sorted(self.recording_subrooms)))]
+            return effects
         p.connected, p.dropped_at = False, now
         effects: list[Effect] = [Record("peer_dropped", {"peer": p.id, "name": p.name})]
         if p.admitted:
@@ -773,6 +784,6 @@ class Room:
 
 __all__ = [
     "CLOSE_ENDED", "CLOSE_NORMAL", "CLOSE_REMOVED", "CLOSE_REPLACED", "GRACE_S", "MAX_PEERS", "Close",
-    "Effect", "Peer", "Record", "RecordingChanged", "Room", "RoomError", "Send", "SessionState", "Target",
+    "Effect", "Peer", "Record", "RecorderLost", "RecordingChanged", "Room", "RoomError", "Send", "SessionState", "Target",
 ]
 

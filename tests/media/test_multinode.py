@@ -30,6 +30,8 @@ from tests.support.servers import (
     wait_healthy,
 )
 
+RECORDER_GONE_S = 45  # node liveness expires after 10 s, then a sweep notices; generous for a busy machine
+
 pytestmark = [pytest.mark.media, pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 
 
@@ -44,7 +46,7 @@ async def two_nodes(tmp_path: Path, redis_url: str) -> AsyncIterator[tuple]:
     env = server_env(CONCORD_DATABASE_URL=url, CONCORD_REDIS_URL=redis_url,
                      CONCORD_SECRET_KEY="multinode-test-secret-not-for-production",
                      CONCORD_REDIS_PREFIX=f"concord-test-{uuid.uuid4().hex[:8]}",
-                     CONCORD_RECORDINGS_DIR=str(tmp_path / "recordings"))
+                     CONCORD_RECORDINGS_DIR=str(tmp_path / "recordings"), CONCORD_RECORDING_SEGMENT_S="2")
     d1, d2 = tmp_path / "node1", tmp_path / "node2"
     r = run_cli(["demo", "--data-dir", str(d1)], env)  # migrates and seeds once, before the nodes start
     assert r.returncode == 0, r.stderr
@@ -131,5 +133,81 @@ async def test_two_nodes_share_one_room(two_nodes) -> None:
         types = [e["type"] for e in log]
         assert types.count("peer_joined") >= 1 and types.count("admitted") == 2 and "peer_resumed" in types
         assert types[-1] == "session_ended"
+    r = run_cli(["verify-log", "--session", str(sid), "--data-dir", str(d1)], env)
+    assert r.returncode == 0 and r.stdout.startswith("OK"), r.stdout + r.stderr
+
+
+async def _closed_segments(api: Api, sid: int) -> list[dict]:
+    recs = (await api.get(f"/api/sessions/{sid}/recordings"))["recordings"]
+    return [r for r in recs if r.get("status") == "closed" and r.get("segment") is not None]
+
+
+async def _until(check, timeout: float):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        got = await check()
+        if got:
+            return got
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.5)
+
+
+async def test_recording_moves_to_a_surviving_node(two_nodes) -> None:
+    """The node holding the recorder is killed: the other node records from then on, and the dead node's
+    restart does not call the session (which carried on) interrupted."""
+    n1, n2, env, d1 = two_nodes
+    people: list[RoomClient] = []
+    async with aiohttp.ClientSession() as s:
+        api1 = await Api(n1.base, s).login("mediator")
+        sid = (await api1.post("/api/sessions", {"kind": "mediation", "title": "录像接续", "unit": "340321001"},
+                               201))["id"]
+        host_token = (await api1.post(f"/api/sessions/{sid}/join-token"))["token"]
+        a_token = (await api1.post(f"/api/sessions/{sid}/invitations", {"name": "张三"}, 201))["token"]
+        api2 = await Api(n2.base, s).login("mediator")
+        try:
+            host = RoomClient(n1.base, host_token, tracks=tracks)  # the switch is taken on node 1
+            a = RoomClient(n2.base, a_token, tracks=tracks)
+            people += [host, a]
+            assert (await host.connect())["type"] == "welcome"
+            assert (await a.connect())["type"] == "lobby"
+            knock = await host.wait_message("knock")
+            await host.send({"type": "admit", "peer": knock["peer"]["id"]})
+            await a.wait(lambda: a.peer_id is not None)
+            await host.send({"type": "recording", "on": True})
+            await a.wait(lambda: bool(a.room.get("recording")))
+            await a.set_consent(True)
+            first = (await a.wait_message("peer-joined", 30, where=lambda m: m["peer"].get("system")))["peer"]["id"]
+            await a.wait(lambda: first in a.links, 30)
+            await _until(lambda: _closed_segments(api2, sid), 60)
+
+            n1.stop(signal.SIGKILL)  # the recorder's node, with the host's socket
+            second = (await a.wait_message("peer-joined", RECORDER_GONE_S,
+                                           where=lambda m: m["peer"].get("system") and m["peer"]["id"] != first))
+            assert second["peer"]["role"] == "recorder" and first not in a.peers
+            await a.wait(lambda: second["peer"]["id"] in a.links, 30)
+            before = {r["id"] for r in await _closed_segments(api2, sid)}
+
+            async def new_segments() -> list[dict]:
+                return [r for r in await _closed_segments(api2, sid) if r["id"] not in before]
+            await _until(new_segments, 60)  # the surviving node writes segments of its own
+
+            log = [e["type"] for e in (await api2.get(f"/api/sessions/{sid}/log"))["events"]]
+            assert "recorder_lost" in log and "recording_interrupted" in log
+            assert "session_interrupted" not in log
+
+            # Node 1 comes back (same port, same node name): its recovery leaves the live session alone.
+            n1b = start_node(d1, env, port=n1.port, name="node1-again")
+            try:
+                await wait_healthy(n1b)
+                state = (await api2.get(f"/api/sessions/{sid}"))["state"]
+                assert state == "live", state
+                await host.close()
+                await a.leave()
+            finally:
+                n1b.stop()
+        finally:
+            for p in people:
+                await p.close()
     r = run_cli(["verify-log", "--session", str(sid), "--data-dir", str(d1)], env)
     assert r.returncode == 0 and r.stdout.startswith("OK"), r.stdout + r.stderr

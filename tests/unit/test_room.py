@@ -13,6 +13,7 @@ from server.rooms.room import (
     CLOSE_REPLACED,
     Close,
     Record,
+    RecorderLost,
     RecordingChanged,
     Room,
     RoomError,
@@ -422,6 +423,25 @@ def test_recording_on_off_with_recorder_peer() -> None:
     assert {"type": "peer-left", "peer_id": "rec", "reason": "recording_off"} in to(eff, "a")
     assert RecordingChanged(False, ()) in eff and "recording_off" in records(eff)
     assert r.room.set_recording("host", False) == []
+
+
+def test_a_recorder_lost_with_its_node_is_replaced_once() -> None:
+    r = R()
+    r.host_and_parties("a")
+    r.room.set_recording("host", True, ["私"])
+    r.join("rec", "recorder", system=True)
+    conn = r.room.peers["rec"].conn
+    eff = r.room.drop("rec", conn)  # what a surviving node's sweep submits for a dead node's peers
+    assert "rec" not in r.room.peers and {"type": "peer-left", "peer_id": "rec", "reason": "left"} in to(eff, "a")
+    assert RecorderLost(("私",)) in eff and records(eff) == ["peer_left", "recorder_lost"]
+    assert r.room.drop("rec", conn) == []  # a second node's sweep finds it gone: one replacement only
+    # The replacement joins; a recorder that leaves on purpose (recording off, shutdown) is not replaced.
+    r.join("rec2", "recorder", system=True)
+    eff = r.room.leave("rec2", conn=r.room.peers["rec2"].conn)
+    assert not [e for e in eff if isinstance(e, RecorderLost)]
+    r.join("rec3", "recorder", system=True)
+    r.room.set_recording("host", False)
+    assert r.room.drop("rec3", "c-any") == []
 
 
 def test_recorder_cannot_be_joined_as_person_role() -> None:
