@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -181,9 +182,11 @@ async def test_recording_moves_to_a_surviving_node(two_nodes) -> None:
             await a.wait(lambda: first in a.links, 30)
             await _until(lambda: _closed_segments(api2, sid), 60)
 
+            killed = time.monotonic()
             n1.stop(signal.SIGKILL)  # the recorder's node, with the host's socket
             second = (await a.wait_message("peer-joined", RECORDER_GONE_S,
                                            where=lambda m: m["peer"].get("system") and m["peer"]["id"] != first))
+            print(f"recorder replaced {time.monotonic() - killed:.1f} s after its node was killed")
             assert second["peer"]["role"] == "recorder" and first not in a.peers
             await a.wait(lambda: second["peer"]["id"] in a.links, 30)
             before = {r["id"] for r in await _closed_segments(api2, sid)}
