@@ -479,6 +479,7 @@ async def test_uplink_budget_and_low_data_mode(live_server: LiveServer, browser:
     # Low data: a quarter-size, 15 fps picture at 300 kbps; the host's picture really shrinks.
     await party.click("#lowdata-toggle")
     assert await party.get_attribute("#lowdata-toggle", "aria-pressed") == "true"
+    await shot(party, "room-phone-lowdata")
     p = await party.evaluate(SENDER_PARAMS)
     assert p["video"] == {"maxBitrate": 300000, "maxFramerate": 15, "scale": 2, "priority": "low"}
     await host.wait_for_function(f"({REMOTE_WIDTH})() === 320", timeout=MEDIA_TIMEOUT_MS)
