@@ -410,19 +410,25 @@ async def test_phone_host_admits_two_parties(live_server: LiveServer, browser: A
     assert errors == []
 
 
-async def test_camera_off_releases_the_device_and_on_brings_the_picture_back(
-        live_server: LiveServer, browser: Any) -> None:
-    errors: list[str] = []
-    session_id, inv = await make_session(live_server)
+async def host_admits_phone_party(server: LiveServer, browser: Any, errors: list[str]) -> tuple[Any, Any]:
+    """A desktop host and a phone party, admitted, the host seeing the party's video."""
+    session_id, inv = await make_session(server)
     host = await new_page(browser, DESKTOP, errors)
-    await host_joins(host, live_server, session_id)
+    await host_joins(host, server, session_id)
     party = await new_page(browser, PHONE, errors)
-    await party.goto(live_server.url + inv["url"])
+    await party.goto(server.url + inv["url"])
     await pass_prejoin(party)
     await party.wait_for_selector("#screen-lobby:not([hidden])")
     await host.click("#btn-mod")
     await host.click("#lobby-queue button.admit")
     await host.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+    return host, party
+
+
+async def test_camera_off_releases_the_device_and_on_brings_the_picture_back(
+        live_server: LiveServer, browser: Any) -> None:
+    errors: list[str] = []
+    host, party = await host_admits_phone_party(live_server, browser, errors)
 
     # Off: the capture itself stops (the camera light goes out), and the host shows the party's initial.
     await party.evaluate("() => { window._cam = window.concord.mesh.tracks.video; }")
@@ -459,16 +465,7 @@ REMOTE_WIDTH = "() => document.querySelector('#stage .tile:not(.local) video').v
 
 async def test_uplink_budget_and_low_data_mode(live_server: LiveServer, browser: Any) -> None:
     errors: list[str] = []
-    session_id, inv = await make_session(live_server)
-    host = await new_page(browser, DESKTOP, errors)
-    await host_joins(host, live_server, session_id)
-    party = await new_page(browser, PHONE, errors)
-    await party.goto(live_server.url + inv["url"])
-    await pass_prejoin(party)
-    await party.wait_for_selector("#screen-lobby:not([hidden])")
-    await host.click("#btn-mod")
-    await host.click("#lobby-queue button.admit")
-    await host.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
+    host, party = await host_admits_phone_party(live_server, browser, errors)
     await host.wait_for_function(f"({REMOTE_WIDTH})() === 640", timeout=MEDIA_TIMEOUT_MS)
 
     # One link: the whole budget up to the per-link cap; voice ahead of the picture.

@@ -63,25 +63,36 @@ async def two_nodes(tmp_path: Path, redis_url: str) -> AsyncIterator[tuple]:
         await drop_pg_database(PG_ADMIN_URL, url)
 
 
+async def _session(api: Api, title: str) -> tuple[int, str, str]:
+    """A mediation session: its id, the mediator's join token and 张三's invitation token."""
+    sid = (await api.post("/api/sessions", {"kind": "mediation", "title": title, "unit": "340321001"}, 201))["id"]
+    host_token = (await api.post(f"/api/sessions/{sid}/join-token"))["token"]
+    a_token = (await api.post(f"/api/sessions/{sid}/invitations", {"name": "张三"}, 201))["token"]
+    return sid, host_token, a_token
+
+
+async def _host_on_node1_admits_party_on_node2(n1, n2, host_token: str, a_token: str,  # type: ignore[no-untyped-def]
+                                               people: list[RoomClient]) -> tuple[RoomClient, RoomClient]:
+    host = RoomClient(n1.base, host_token, tracks=tracks)
+    a = RoomClient(n2.base, a_token, tracks=tracks)
+    people += [host, a]
+    assert (await host.connect())["type"] == "welcome"
+    assert (await a.connect())["type"] == "lobby"  # the lobby on node 2, the moderator on node 1
+    knock = await host.wait_message("knock")
+    await host.send({"type": "admit", "peer": knock["peer"]["id"]})
+    await a.wait(lambda: a.peer_id is not None)
+    return host, a
+
+
 async def test_two_nodes_share_one_room(two_nodes) -> None:
     n1, n2, env, d1 = two_nodes
     people: list[RoomClient] = []
     async with aiohttp.ClientSession() as s:
         api = await Api(n1.base, s).login("mediator")
-        sid = (await api.post("/api/sessions", {"kind": "mediation", "title": "跨节点调解", "unit": "340321001"},
-                              201))["id"]
-        host_token = (await api.post(f"/api/sessions/{sid}/join-token"))["token"]
-        a_token = (await api.post(f"/api/sessions/{sid}/invitations", {"name": "张三"}, 201))["token"]
+        sid, host_token, a_token = await _session(api, "跨节点调解")
         b_token = (await api.post(f"/api/sessions/{sid}/invitations", {"name": "李四"}, 201))["token"]
         try:
-            host = RoomClient(n1.base, host_token, tracks=tracks)
-            a = RoomClient(n2.base, a_token, tracks=tracks)
-            people += [host, a]
-            assert (await host.connect())["type"] == "welcome"
-            assert (await a.connect())["type"] == "lobby"  # the lobby on node 2, the moderator on node 1
-            knock = await host.wait_message("knock")
-            await host.send({"type": "admit", "peer": knock["peer"]["id"]})
-            await a.wait(lambda: a.peer_id is not None)
+            host, a = await _host_on_node1_admits_party_on_node2(n1, n2, host_token, a_token, people)
             await media_both_ways(host, a, timeout=60)
 
             # Sub-rooms across nodes: the party alone, then the mediator with them.
@@ -161,20 +172,11 @@ async def test_recording_moves_to_a_surviving_node(two_nodes) -> None:
     people: list[RoomClient] = []
     async with aiohttp.ClientSession() as s:
         api1 = await Api(n1.base, s).login("mediator")
-        sid = (await api1.post("/api/sessions", {"kind": "mediation", "title": "录像接续", "unit": "340321001"},
-                               201))["id"]
-        host_token = (await api1.post(f"/api/sessions/{sid}/join-token"))["token"]
-        a_token = (await api1.post(f"/api/sessions/{sid}/invitations", {"name": "张三"}, 201))["token"]
+        sid, host_token, a_token = await _session(api1, "录像接续")
         api2 = await Api(n2.base, s).login("mediator")
         try:
-            host = RoomClient(n1.base, host_token, tracks=tracks)  # the switch is taken on node 1
-            a = RoomClient(n2.base, a_token, tracks=tracks)
-            people += [host, a]
-            assert (await host.connect())["type"] == "welcome"
-            assert (await a.connect())["type"] == "lobby"
-            knock = await host.wait_message("knock")
-            await host.send({"type": "admit", "peer": knock["peer"]["id"]})
-            await a.wait(lambda: a.peer_id is not None)
+            # The host is on node 1, so node 1 takes the recording switch and holds the recorder.
+            host, a = await _host_on_node1_admits_party_on_node2(n1, n2, host_token, a_token, people)
             await host.send({"type": "recording", "on": True})
             await a.wait(lambda: bool(a.room.get("recording")))
             await a.set_consent(True)
