@@ -32,6 +32,7 @@ bench: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check server tests bench
+	$(BIN)/mypy server
 
 clean:
 	rm -rf $(VENV) .pytest_cache

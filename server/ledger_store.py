@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server import ledger
 from server.db.base import Base, JSONType, UTCDateTime, utcnow
+from server.db.engine import dialect_name
 
 
 class LedgerEvent(Base):
@@ -41,7 +42,7 @@ def _lock_key(chain: str) -> int:
 async def lock_chain(s: AsyncSession, chain: str) -> None:
     """Serialise writers of ``chain`` until the transaction ends (a no-op on SQLite: BEGIN IMMEDIATE
     already serialises every write transaction). Take it before reading state that the event records."""
-    if s.bind.dialect.name == "postgresql":
+    if dialect_name(s) == "postgresql":
         await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(chain)})
 
 

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -209,6 +209,7 @@ async def create_agreement(request: web.Request) -> web.Response:
         from server.agreements import cases_link
 
         case = await cases_link.visible_case(s, actor, case_id) if case_id is not None else None
+        unit: Unit | None
         if case is not None and "unit" not in body:
             unit = (await s.execute(select(Unit).where(Unit.id == case.unit_id))).scalar_one()
         else:
@@ -665,8 +666,8 @@ async def _multipart_file(request: web.Request) -> bytes:
         part = await reader.next()
         if part is None:
             raise bad_request("no file in the upload (field name: file)", "missing_field")
-        if getattr(part, "name", None) != "file":
-            continue
+        if not isinstance(part, BodyPartReader) or part.name != "file":
+            continue  # another field, or a nested multipart/* part
         data = bytearray()
         while chunk := await part.read_chunk(64 * 1024):
             data += chunk

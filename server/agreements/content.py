@@ -283,7 +283,7 @@ def ready_to_freeze(content: AgreementContent) -> list[str]:
 
 # --- masked views ------------------------------------------------------------------------------
 
-def mask_id(id_number: str) -> str:
+def mask_id(id_number: str | None) -> str:
     if not id_number:
         return ""
     if len(id_number) <= 8:

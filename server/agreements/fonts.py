@@ -32,10 +32,10 @@ def find_font(candidates: list[tuple[str, int]] = FONT_CANDIDATES, env: str = "C
     """The CJK font to embed: ``$CONCORD_CJK_FONT`` (``path`` or ``path#index``) or Noto Sans CJK SC."""
     configured = os.environ.get(env)
     if configured:
-        path, _, idx = configured.partition("#")
+        path, _, index = configured.partition("#")
         if not Path(path).is_file():
             raise FontMissing(f"{env}={configured!r}: no such font file")
-        return path, int(idx or 0)
+        return path, int(index or 0)
     for path, idx in candidates:
         if Path(path).is_file():
             return path, idx

@@ -79,7 +79,8 @@ class PublicKeyInfo:
         if not isinstance(d, dict):
             raise ValueError("key entry is not an object")
         unit, kid, pub, created = d.get("unit"), d.get("key_id"), d.get("public_key"), d.get("created_at")
-        if not all(isinstance(x, str) for x in (unit, kid, pub, created)):
+        if not (isinstance(unit, str) and isinstance(kid, str) and isinstance(pub, str)
+                and isinstance(created, str)):
             raise ValueError("key entry lacks unit, key_id, public_key or created_at")
         raw = unb64(pub)
         if len(raw) != 32:

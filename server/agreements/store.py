@@ -30,6 +30,7 @@ from server.agreements.models import (
 from server.agreements.pdf import PdfInput
 from server.agreements.signing import Evidence, SignedRecord, SigningError, SigningState
 from server.agreements.text import render_text
+from server.db import dialect_name
 from server.directory.models import Unit
 from server.policy import Actor
 
@@ -73,7 +74,7 @@ class Loaded:
 
 async def load(s: AsyncSession, agreement_id: int, *, lock: bool = False) -> Loaded:
     q = select(Agreement, Unit).join(Unit, Agreement.unit_id == Unit.id).where(Agreement.id == agreement_id)
-    if lock and s.bind.dialect.name == "postgresql":
+    if lock and dialect_name(s) == "postgresql":
         q = q.with_for_update(of=Agreement)
     row = (await s.execute(q)).first()
     if row is None:

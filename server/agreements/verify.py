@@ -208,7 +208,9 @@ def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res:
     export = _req(m, "export", dict, "manifest")
     exp_rec = _req(export, "record", dict, "export")
     exp_sig = _req(export, "signature", str, "export")
-    agreement = m.get("agreement") if isinstance(m.get("agreement"), dict) else {}
+    agreement = m.get("agreement")
+    if not isinstance(agreement, dict):
+        agreement = {}
     try:
         keys = {k.key_id: k for k in (PublicKeyInfo.from_dict(k) for k in keys_raw)}
     except (ValueError, binascii.Error) as e:
@@ -298,8 +300,8 @@ def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res:
         who = f"signature {i} ({p['signer'].get('name', '?')})"
         if p["format"] != RECORD_FORMAT:
             raise _Malformed(f"{who} has an unknown record format")
-        k = key_for(p["key_id"], who, p["at"])
-        if k is not None and not rec.verify(k):
+        key = key_for(p["key_id"], who, p["at"])
+        if key is not None and not rec.verify(key):
             res.fail("signature_invalid", f"{who}: the Ed25519 signature does not verify")
         if p["document_hash"] != claimed or p.get("agreement") != content.number:
             res.fail("signature_invalid", f"{who} was made for a different document")

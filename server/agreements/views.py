@@ -91,12 +91,12 @@ async def verify_submit(request: web.Request) -> web.StreamResponse:
     try:
         data = await read_upload(request)
         result = await check_upload(request, data)
-        error, status = None, 200
+        error, status = None, 200 if result["ok"] else 422
     except ApiError as e:
         result, error, status = None, e.message, e.status
     return await render(request, "agreements/verify.html", {
         "result": result, "error": error, "known": None, "labels": CHECK_LABELS, "states": workflow.STATE_LABELS,
-        "max_mb": MAX_PDF // (1024 * 1024)}, status=status if status != 200 else (200 if result["ok"] else 422))
+        "max_mb": MAX_PDF // (1024 * 1024)}, status=status)
 
 
 async def sign_page(request: web.Request) -> web.StreamResponse:

@@ -112,9 +112,9 @@ async def list_notifications(request: web.Request) -> web.Response:
         raise bad_request("unread must be 1, 0, true or false", "invalid_query")
     unread_only = unread in ("1", "true")
     async with request.app["db"].session() as s:
-        rows, unread = await notifications.inbox(s, actor.id, unread_only=unread_only, limit=100)
+        rows, unread_count = await notifications.inbox(s, actor.id, unread_only=unread_only, limit=100)
     return web.json_response({"notifications": [notifications.notification_json(n) for n in rows],
-                              "unread": unread})
+                              "unread": unread_count})
 
 
 @route("POST", "/api/notifications/read", summary="Mark notifications read (all when ids is absent)",

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import select
 
@@ -426,6 +426,8 @@ async def upload_document(request: web.Request) -> web.Response:
     try:
         reader = await request.multipart()
         async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                continue  # a nested multipart/* part: not a field of this form
             if part.name == "file" and data is None:
                 filename = part.filename
                 buf = bytearray()

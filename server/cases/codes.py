@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.cases.models import CaseCounter
+from server.db import dialect_name
 
 CODE_RE = re.compile(r"^(\d{6})-(\d{4})-(\d{6})$")
 
@@ -28,11 +29,9 @@ def format_code(scope: str, year: int, seq: int) -> str:
 
 async def next_code(s: AsyncSession, scope: str, year: int) -> str:
     """Reserve the next number inside the caller's transaction (row-locked by the UPDATE)."""
-    dialect = s.bind.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect_name(s) == "postgresql" else sqlite.insert
     await s.execute(insert(CaseCounter).values(scope=scope, year=year, last=0).on_conflict_do_nothing())
     seq = (await s.execute(
         update(CaseCounter).where(CaseCounter.scope == scope, CaseCounter.year == year)

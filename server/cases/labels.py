@@ -24,11 +24,11 @@ def labeller(lang: str) -> dict[str, Callable[..., str]]:
         return f
 
     def state(code: str | None) -> str:
-        zh_en = workflow.STATE_LABELS.get(code) if code in set(workflow.State) else None  # type: ignore[arg-type]
+        zh_en = workflow.STATE_LABELS.get(workflow.State(code)) if code in set(workflow.State) else None
         return pick(*zh_en) if zh_en else (code or "—")
 
     def action(code: str | None) -> str:
-        zh_en = workflow.ACTION_LABELS.get(code) if code in set(workflow.Action) else None  # type: ignore[arg-type]
+        zh_en = workflow.ACTION_LABELS.get(workflow.Action(code)) if code in set(workflow.Action) else None
         return pick(*zh_en) if zh_en else (code or "—")
 
     def category(code: str | None) -> str:

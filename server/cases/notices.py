@@ -55,11 +55,12 @@ async def board(s: AsyncSession, actor: Actor, limit: int = 50) -> list[dict[str
          .where(or_(Notice.unit_path.in_(ancestors_or_self(actor.unit_path)),
                     path_prefix(Notice.unit_path, actor.unit_path)))
          .order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit))
-    codes = {}
+    codes: dict[int, str] = {}
     rows = (await s.execute(q)).all()
     ids = {n.case_id for n, _, _ in rows if n.case_id}
     if ids:
         codes = dict((await s.execute(select(Case.id, Case.code).where(Case.id.in_(ids)))).all())
     return [{"id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "unit": u.code, "unit_name": u.name,
-             "by": st.name, "case": codes.get(n.case_id), "created_at": format_time(n.created_at)}
+             "by": st.name, "case": codes.get(n.case_id) if n.case_id is not None else None,
+             "created_at": format_time(n.created_at)}
             for n, u, st in rows]

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.cases.models import Case, Notification
 from server.cases.permissions import HANDLERS, LEADS
+from server.db import rowcount
 from server.directory.models import Staff
 
 
@@ -59,4 +60,4 @@ async def mark_read(s: AsyncSession, staff_id: int, ids: list[int] | None, now: 
     if ids is not None:
         q = q.where(Notification.id.in_(ids))
     res = await s.execute(q.values(read_at=now))
-    return res.rowcount or 0
+    return rowcount(res) or 0

@@ -24,7 +24,7 @@ from server.cases.notifications import notify
 from server.cases.queries import case_audience, facts
 from server.cases.service import Ctx, append_event
 from server.cases.workflow import HANDLING
-from server.db import Database
+from server.db import Database, rowcount
 from server.ledger import format_time
 
 log = logging.getLogger("concord.cases")
@@ -52,7 +52,7 @@ def _handling() -> list[str]:
 async def _claim(s: AsyncSession, case: Case, level: int) -> bool:
     res = await s.execute(update(Case).where(Case.id == case.id, Case.warn_level < level).values(warn_level=level)
                           .execution_options(synchronize_session=False))
-    return res.rowcount == 1
+    return rowcount(res) == 1
 
 
 async def scan(s: AsyncSession, ctx: Ctx) -> ScanResult:
@@ -66,6 +66,7 @@ async def scan(s: AsyncSession, ctx: Ctx) -> ScanResult:
         if not await _claim(s, case, OVERDUE):
             continue
         out.overdue += 1
+        assert case.due_at is not None  # selected with due_at IS NOT NULL
         hours = round((now - case.due_at).total_seconds() / 3600, 1)
         await append_event(s, ctx, case, "case.overdue", {"due_at": format_time(case.due_at), "hours_late": hours,
                                                           "grade": case.risk_grade})
@@ -84,6 +85,7 @@ async def scan(s: AsyncSession, ctx: Ctx) -> ScanResult:
         if not await _claim(s, case, DUE_SOON):
             continue
         out.due_soon += 1
+        assert case.due_at is not None  # selected with due_at IS NOT NULL
         await append_event(s, ctx, case, "case.due_soon", {"due_at": format_time(case.due_at)})
         audience = await case_audience(s, case, await facts(s, case, now))
         await notify(s, audience, "case.due_soon", f"临期提醒：{case.code} {case.title}",
@@ -96,7 +98,7 @@ async def scan(s: AsyncSession, ctx: Ctx) -> ScanResult:
         res = await s.execute(update(SupervisionOrder).where(SupervisionOrder.id == order.id,
                                                              SupervisionOrder.overdue_warned.is_(False))
                               .values(overdue_warned=True).execution_options(synchronize_session=False))
-        if res.rowcount != 1:
+        if rowcount(res) != 1:
             continue
         out.supervision_overdue += 1
         await append_event(s, ctx, case, "supervision.overdue", {"id": order.id, "due_at": format_time(order.due_at)})
@@ -113,9 +115,10 @@ async def scan(s: AsyncSession, ctx: Ctx) -> ScanResult:
         res = await s.execute(update(CaseObligation).where(CaseObligation.id == ob.id,
                                                            CaseObligation.reminded_at.is_(None))
                               .values(reminded_at=now).execution_options(synchronize_session=False))
-        if res.rowcount != 1:
+        if rowcount(res) != 1:
             continue
         out.obligations_due += 1
+        assert ob.due_at is not None  # selected with due_at IS NOT NULL
         await append_event(s, ctx, case, "obligation.follow_up_due", {
             "obligation_id": ob.id, "obligor": ob.obligor, "due_at": format_time(ob.due_at)})
         audience = await case_audience(s, case, await facts(s, case, now))
@@ -129,9 +132,10 @@ async def scan(s: AsyncSession, ctx: Ctx) -> ScanResult:
     for pet, case in petitions:
         res = await s.execute(update(Petition).where(Petition.id == pet.id, Petition.reply_warned.is_(False))
                               .values(reply_warned=True).execution_options(synchronize_session=False))
-        if res.rowcount != 1:
+        if rowcount(res) != 1:
             continue
         out.petition_replies_due += 1
+        assert pet.reply_due_at is not None  # selected with reply_due_at IS NOT NULL
         await append_event(s, ctx, case, "petition.reply_overdue", {"reply_due_at": format_time(pet.reply_due_at)})
         audience = await case_audience(s, case, await facts(s, case, now), parent_leads=True)
         await notify(s, audience, "petition.reply_overdue", f"信访答复逾期：{case.code}", case.title, case, now)

@@ -22,6 +22,7 @@ from server.cases.errors import NotFound
 from server.cases.models import Case, CaseAccess, CaseAssignee, CaseUnit
 from server.cases.permissions import CaseFacts
 from server.cases.workflow import HANDLING
+from server.db import dialect_name
 from server.directory.models import Unit
 from server.directory.tiers import Role
 from server.policy import Actor
@@ -63,7 +64,7 @@ async def get_visible(s: AsyncSession, actor: Actor, code: str, now: datetime, *
     if not isinstance(code, str) or not codes.valid(code):
         raise NotFound("no such case")
     q = select(Case).where(Case.code == code, visible(actor, now))
-    if lock and s.bind.dialect.name == "postgresql":
+    if lock and dialect_name(s) == "postgresql":
         q = q.with_for_update(of=Case)
     case = (await s.execute(q)).scalar_one_or_none()
     if case is None:

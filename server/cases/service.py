@@ -33,6 +33,7 @@ from server.cases.notifications import notify, unit_handlers
 from server.cases.permissions import HANDLERS, ON_CASE, can, can_assign_to, can_register, can_route_to
 from server.cases.queries import facts
 from server.cases.workflow import Action, UnitRef, WorkflowError
+from server.db import rowcount
 from server.directory.models import Staff, Unit
 from server.policy import Actor
 
@@ -279,7 +280,7 @@ async def cas_update(s: AsyncSession, case: Case, changes: dict[str, Any], ctx: 
         .values(**changes, version=case.version + 1, updated_at=ctx.now)
         .execution_options(synchronize_session=False)
     )
-    if res.rowcount != 1:
+    if rowcount(res) != 1:
         raise Stale("the case was changed by someone else; reload and try again")
     await s.refresh(case)
 

@@ -148,7 +148,7 @@ def stacked_bar_chart(labels: Sequence[str], series: Sequence[Series], *, title:
     band = (right - left) / len(labels)
     for i, lab in enumerate(labels):
         x = left + i * band + band * 0.18
-        y = bottom
+        y: float = bottom
         for j, s in enumerate(series):
             v = s.values[i]
             if v <= 0:

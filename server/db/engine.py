@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, cast
 
-from sqlalchemy import event, text
+from sqlalchemy import CursorResult, Result, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def dialect_name(s: AsyncSession) -> str:
+    """"postgresql" or "sqlite". Every session comes from ``Database``, bound to its engine."""
+    if s.bind is None:
+        raise RuntimeError("the session is not bound to an engine")
+    return s.bind.dialect.name
+
+
+def rowcount(res: Result[Any]) -> int:
+    """Rows matched by an UPDATE or DELETE. ``AsyncSession.execute`` is typed as returning a ``Result``, but
+    a DML statement gives a ``CursorResult``, which has the count."""
+    return cast(CursorResult[Any], res).rowcount
 
 
 def _sqlite_hooks(engine: AsyncEngine) -> None:

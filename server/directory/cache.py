@@ -31,10 +31,10 @@ class UnitCache:
         if not self._loaded or time.monotonic() - self._at > self.TTL_S:
             async with db.read() as s:
                 units = list((await s.execute(select(Unit).order_by(Unit.path))).scalars())
-            code_of = {u.id: u.code for u in units}
-            rows = []
+            code_of: dict[int | None, str] = {u.id: u.code for u in units}
+            rows: list[dict[str, Any]] = []
             for u in units:
-                j = {"code": u.code, "name": u.name, "tier": u.tier, "parent": code_of.get(u.parent_id)}
+                j: dict[str, Any] = {"code": u.code, "name": u.name, "tier": u.tier, "parent": code_of.get(u.parent_id)}
                 rows.append({"id": u.id, "path": u.path, "json": j})
             self.rows = rows
             self.by_code = {row["json"]["code"]: row for row in rows}

@@ -120,7 +120,7 @@ class TapQueue(queue.Queue):
         self.limit = QUEUE_LIMIT[kind]
         self.dropped = 0
         self._gap = False
-        self._codecs: dict[int, TappedCodec] = {}
+        self._codecs: dict[int | None, TappedCodec] = {}  # by payload type, which aiortc types Optional
         self._closed = False
 
     def _tapped(self, codec: RTCRtpCodecParameters) -> TappedCodec:

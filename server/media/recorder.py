@@ -178,8 +178,9 @@ class Recorder:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=desc["sdp"], type="offer"))
             for t in pc.getTransceivers():
-                prefs = [c for c in RTCRtpReceiver.getCapabilities(t.kind).codecs
-                         if c.mimeType in RECORDED_CODECS.get(t.kind, ())]
+                caps = RTCRtpReceiver.getCapabilities(t.kind)
+                assert caps is not None  # typed Optional, but aiortc raises for an unknown kind instead
+                prefs = [c for c in caps.codecs if c.mimeType in RECORDED_CODECS.get(t.kind, ())]
                 if prefs and t.currentDirection is None:
                     t.setCodecPreferences(prefs)
             await pc.setLocalDescription(await pc.createAnswer())

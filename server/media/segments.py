@@ -96,6 +96,14 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def time_base(tb: Fraction | None) -> Fraction:
+    """The time base of a stream or frame read from a segment. PyAV types it Optional (a new output stream
+    has none yet); streams that libavformat demuxes, and the frames decoded from them, always have one."""
+    if tb is None:
+        raise ValueError("a demuxed stream or frame without a time base")
+    return tb
+
+
 def sha256_file(path: Path) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0

@@ -16,12 +16,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
+from av.video.codeccontext import VideoCodecContext
 
 from server.media.codecs import opus_template
-from server.media.segments import sha256_file
+from server.media.segments import sha256_file, time_base
 
 OUT_W, OUT_H, OUT_FPS = 640, 360, 15
 SAMPLE_RATE = 48000
@@ -70,13 +72,15 @@ def remux_track(track: Track, out_path: Path) -> Output:
         for seg in track.segments:
             with av.open(str(seg.path)) as src:
                 ist = src.streams[0]
+                tb = time_base(ist.time_base)
                 if ost is None:
                     if track.kind == "video":
-                        ost = out.add_mux_stream("vp8", width=ist.codec_context.width, height=ist.codec_context.height)
+                        vctx = cast(VideoCodecContext, ist.codec_context)  # a video segment's one stream
+                        ost = out.add_mux_stream("vp8", width=vctx.width, height=vctx.height)
                     else:
                         ost = out.add_stream_from_template(opus_template())
                     ost.time_base = Fraction(1, 1000)
-                offset = round((seg.start - t0) / float(ist.time_base))
+                offset = round((seg.start - t0) / float(tb))
                 for p in src.demux(ist):
                     if p.size == 0 or p.pts is None:
                         continue
@@ -84,7 +88,7 @@ def remux_track(track: Track, out_path: Path) -> Output:
                     p.dts = p.pts
                     p.stream = ost
                     out.mux(p)
-                    end = max(end, float((p.pts + (p.duration or 0)) * ist.time_base))
+                    end = max(end, float((p.pts + (p.duration or 0)) * tb))
     os.replace(tmp, out_path)
     digest, size = sha256_file(out_path)
     return Output(out_path, digest, size, round(end, 3))
@@ -100,7 +104,7 @@ def _video_frames(track: Track, t0: float, cw: int, ch: int) -> Iterator[tuple[f
                 for frame in src.decode(video=0):
                     if frame.pts is None:
                         continue
-                    t = seg.start - t0 + float(frame.pts * frame.time_base)
+                    t = seg.start - t0 + float(frame.pts * time_base(frame.time_base))
                     yield t, frame.reformat(width=cw, height=ch, format="yuv420p").to_ndarray()
         except (av.FFmpegError, OSError):
             continue  # a damaged segment leaves a black cell, not a failed compose
@@ -116,7 +120,7 @@ def _audio_chunks(track: Track, t0: float) -> Iterator[tuple[int, np.ndarray]]:
                 pos = None
                 for frame in src.decode(audio=0):
                     if pos is None:
-                        pos = base + round(float((frame.pts or 0) * frame.time_base) * SAMPLE_RATE)
+                        pos = base + round(float((frame.pts or 0) * time_base(frame.time_base)) * SAMPLE_RATE)
                     for out in resampler.resample(frame):
                         samples = out.to_ndarray().reshape(-1)
                         yield pos, samples

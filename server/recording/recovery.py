@@ -19,8 +19,10 @@ import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
+from av.video.codeccontext import VideoCodecContext
 from sqlalchemy import select
 
 from server import ledger
@@ -28,7 +30,7 @@ from server.db import Database
 from server.db.base import utcnow
 from server.ledger_store import append
 from server.media.codecs import opus_template
-from server.media.segments import CONTAINER_OPTIONS, MANIFEST, sha256_file, write_json_atomic
+from server.media.segments import CONTAINER_OPTIONS, MANIFEST, sha256_file, time_base, write_json_atomic
 from server.recording.models import SEGMENT, Recording, RecordingRun
 from server.recording.store import parse_time
 from server.sessions.models import Session
@@ -62,8 +64,12 @@ def salvage(path: Path, kind: str) -> Salvage:
     try:
         with av.open(str(path)) as src:
             stream = src.streams[0]
-            tb = stream.time_base
-            width, height = (stream.codec_context.width, stream.codec_context.height) if kind == "video" else (0, 0)
+            tb = time_base(stream.time_base)
+            if kind == "video":
+                vctx = cast(VideoCodecContext, stream.codec_context)  # a video segment's one stream
+                width, height = vctx.width, vctx.height
+            else:
+                width, height = 0, 0
             started = kind != "video"
             try:
                 for p in src.demux(stream):
@@ -157,9 +163,9 @@ async def recover(db: Database, root: Path, node: str) -> RecoveryReport:
     todo: dict[str, tuple[Path, dict | None, dict | None, Recording | None]] = {}
     for track_dir, manifest, seg in from_manifests:
         todo[seg["path"]] = (track_dir, manifest, seg, known.get(seg["path"]))
-    for path, row in known.items():
+    for path, known_row in known.items():
         if path not in todo:
-            todo[path] = ((root / path).parent, None, None, row)
+            todo[path] = ((root / path).parent, None, None, known_row)
 
     for rel, (track_dir, manifest, seg, row) in sorted(todo.items()):
         kind = row.kind if row else manifest["track"]["kind"]  # type: ignore[index]

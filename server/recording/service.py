@@ -103,8 +103,9 @@ class RoomRecording:
                     await self.recorder.drop(p["id"])
         elif t == "peer-left":
             pid = msg.get("peer_id")
-            self.peers.pop(pid, None)
-            await self.recorder.drop(pid)
+            if isinstance(pid, str):
+                self.peers.pop(pid, None)
+                await self.recorder.drop(pid)
         elif t == "room":
             self._room(msg.get("room") or {})
             for pid in list(self.recorder.peers):
@@ -113,8 +114,7 @@ class RoomRecording:
                     await self.recorder.drop(pid)
         elif t == "signal":
             src = msg.get("from")
-            p = self.peers.get(src)
-            if p is None or not self.is_recorded(p):
+            if not isinstance(src, str) or (p := self.peers.get(src)) is None or not self.is_recorded(p):
                 log.info("recorder ignored a signal from %s: not recorded", src)
                 return
             try:

@@ -20,12 +20,15 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 log = logging.getLogger("concord.bus")
 
 ApplyFn = Callable[[str, dict[str, Any]], None]  # (position, command)
 MailFn = Callable[[dict[str, Any]], None]
+# Stream replies as RedisBus gets them (decode_responses=True, RESP2); redis-py types them as bytes | str.
+StreamEntries = list[tuple[str, dict[str, str]]]
+XReadReply = list[tuple[str, StreamEntries]]
 
 
 def _cancelling() -> bool:
@@ -250,7 +253,8 @@ class RedisBus(Bus):
             return
         last = "0-0"
         while True:  # replay in pages
-            entries = await self.redis.xrange(stream, min=f"({last}" if last != "0-0" else "-", count=1000)
+            entries = cast(StreamEntries, await self.redis.xrange(
+                stream, min=f"({last}" if last != "0-0" else "-", count=1000))
             for eid, fields in entries:
                 last = eid
                 self._apply_entry(apply, eid, fields)
@@ -270,10 +274,11 @@ class RedisBus(Bus):
     async def _read_logs(self) -> None:
         wake = self._wake_key()
         while True:
-            streams = {st: last for st, (last, _fn) in self._follow.items()}
+            # xread wants dict[KeyT, StreamIdT]; a dict[str, str] does not match the invariant unions.
+            streams: dict[Any, Any] = {st: last for st, (last, _fn) in self._follow.items()}
             streams[wake] = self._wake_last
             try:
-                resp = await self.redis.xread(streams, block=self.BLOCK_MS, count=500)
+                resp = cast(XReadReply | None, await self.redis.xread(streams, block=self.BLOCK_MS, count=500))
             except asyncio.CancelledError:
                 raise
             except Exception as e:

@@ -322,6 +322,7 @@ class RoomClient:
             "type": link.pc.localDescription.type, "sdp": link.pc.localDescription.sdp}}})
 
     async def _on_signal(self, src: str, data: dict[str, Any]) -> None:
+        link: Link | None
         desc = data.get("description")
         if desc is not None:
             if desc["type"] == "offer":

@@ -458,7 +458,7 @@ class Room:
                             RecorderLost(tuple(sorted(self.recording_subrooms)))]
             return effects
         p.connected, p.dropped_at = False, now
-        effects: list[Effect] = [Record("peer_dropped", {"peer": p.id, "name": p.name})]
+        effects = [Record("peer_dropped", {"peer": p.id, "name": p.name})]
         if p.admitted:
             effects.append(self._updated(p, include_self=False))
         return effects
@@ -522,7 +522,7 @@ class Room:
 
     # ---- moderation -----------------------------------------------------------------------------
 
-    def admit(self, actor_id: str, peer_id: str, now: float | None = None) -> list[Effect]:
+    def admit(self, actor_id: str, peer_id: str | None, now: float | None = None) -> list[Effect]:
         a = self._actor(actor_id, "admit")
         p = self._peer(peer_id)
         if p.admitted:
@@ -536,7 +536,7 @@ class Room:
         ]
         return effects
 
-    def deny(self, actor_id: str, peer_id: str, now: float | None = None) -> list[Effect]:
+    def deny(self, actor_id: str, peer_id: str | None, now: float | None = None) -> list[Effect]:
         a = self._actor(actor_id, "deny")
         p = self._peer(peer_id)
         if p.admitted:
@@ -551,7 +551,7 @@ class Room:
         effects.append(Record("denied", {"peer": p.id, "name": p.name, "by": a.id, "by_name": a.name}))
         return effects + self._remove(p, "denied")
 
-    def remove(self, actor_id: str, peer_id: str, now: float | None = None) -> list[Effect]:
+    def remove(self, actor_id: str, peer_id: str | None, now: float | None = None) -> list[Effect]:
         a = self._actor(actor_id, "remove")
         p = self._peer(peer_id)
         if p.id == a.id:
@@ -570,7 +570,7 @@ class Room:
         effects.append(Record("removed", {"peer": p.id, "name": p.name, "by": a.id, "by_name": a.name}))
         return effects + self._remove(p, "removed")
 
-    def mute(self, actor_id: str, peer_id: str, kind: str, now: float | None = None) -> list[Effect]:
+    def mute(self, actor_id: str, peer_id: str | None, kind: str, now: float | None = None) -> list[Effect]:
         a = self._actor(actor_id, "mute")
         if kind not in ("audio", "video"):
             raise RoomError("invalid_field", "kind must be audio or video")
@@ -587,7 +587,7 @@ class Room:
         self.locked = bool(locked)
         return [self._broadcast_room(), Record("lock", {"locked": self.locked, "by": a.id, "by_name": a.name})]
 
-    def move(self, actor_id: str, peer_id: str, subroom: str | None, now: float | None = None) -> list[Effect]:
+    def move(self, actor_id: str, peer_id: str | None, subroom: str | None, now: float | None = None) -> list[Effect]:
         """Move a person into a private sub-room (背靠背) or back to the main room (None).
 
         The mover gets ``moved`` and offers to the peers already in the new sub-room; everybody gets

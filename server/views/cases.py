@@ -3,13 +3,15 @@ that act on it. Every form carries the CSRF token; every handler calls the same 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from markupsafe import Markup
+from multidict import MultiDictProxy
 from sqlalchemy import or_, select
 
 from server import tables
@@ -45,6 +47,8 @@ from server.policy import Actor
 from server.views.render import check_csrf, language, local, render, require_login
 
 PER_PAGE = 20
+# A posted form as request.post() gives it: multi-selects keep every value (getall).
+Form = MultiDictProxy[Any]
 
 
 def ctx(request: web.Request) -> Ctx:
@@ -80,7 +84,7 @@ def _back(code: str, *, ok: str | None = None, error: str | None = None, anchor:
 
 
 async def _act(request: web.Request, anchor: str,
-               fn: Callable[[Any, Ctx, Actor, Case, dict[str, Any]], Awaitable[str]]) -> web.StreamResponse:
+               fn: Callable[[Any, Ctx, Actor, Case, Form], Awaitable[str]]) -> web.StreamResponse:
     """Run one form's action on the case; domain refusals come back to the case page as a message."""
     actor = await require_login(request)
     await check_csrf(request)
@@ -102,12 +106,12 @@ async def _act(request: web.Request, anchor: str,
     raise _back(code, ok=ok, anchor=anchor)
 
 
-def _str(form: dict[str, Any], name: str, max_len: int = 5000) -> str:
+def _str(form: Mapping[str, Any], name: str, max_len: int = 5000) -> str:
     v = form.get(name)
     return v.strip()[:max_len] if isinstance(v, str) else ""
 
 
-def _when(form: dict[str, Any], name: str) -> datetime | None:
+def _when(form: Mapping[str, Any], name: str) -> datetime | None:
     raw = _str(form, name, 40)
     return case_sessions.parse_when(raw) if raw else None
 
@@ -246,7 +250,7 @@ async def case_create(request: web.Request) -> web.StreamResponse:
 
 # ---- the case file ---------------------------------------------------------------------------------------
 
-async def _line_staff(s: Any, case: Case, roles: set[str] | frozenset[str]) -> list[tuple[Staff, Unit]]:
+async def _line_staff(s: Any, case: Case, roles: AbstractSet[str]) -> list[tuple[Staff, Unit]]:
     """Staff in the case unit's line (the unit, its ancestors, its descendants) with one of ``roles``."""
     rows = (await s.execute(select(Staff, Unit).join(Unit, Unit.id == Staff.unit_id).where(
         Staff.active.is_(True), Staff.role.in_([str(r) for r in roles]),
@@ -294,8 +298,8 @@ async def case_page(request: web.Request) -> web.StreamResponse:
             extra["experts"] = list({st.id: (st, un) for st, un in experts}.values())
     from server.views.render import language
 
-    for e in events:
-        e["label"] = event_label(e["type"], language(request))
+    for ev in events:
+        ev["label"] = event_label(ev["type"], language(request))
     url = f"{base_url(request)}/cases/{case.code}"
     my_consultation = next((x for x in d["consultations"] if x["expert"] and x["expert"].get("id") == actor.id
                             and x["status"] == "accepted"), None)
@@ -348,7 +352,7 @@ async def party_copy(request: web.Request) -> web.StreamResponse:
 # ---- forms on the case page ------------------------------------------------------------------------------
 
 async def do_transition(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         params: dict[str, Any] = {}
         for k in ("reason", "unit", "grade"):
             if _str(form, k):
@@ -369,7 +373,7 @@ async def do_transition(request: web.Request) -> web.StreamResponse:
 
 
 async def do_edit(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         body: dict[str, Any] = {}
         for k in ("title", "summary", "grade"):
             if k in form and (_str(form, k) or k == "summary"):
@@ -383,7 +387,7 @@ async def do_edit(request: web.Request) -> web.StreamResponse:
 
 
 async def do_upload(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         f = form.get("file")
         if f is None or not hasattr(f, "file"):
             raise CaseError("choose a file to upload", "missing_field")
@@ -396,7 +400,7 @@ async def do_upload(request: web.Request) -> web.StreamResponse:
 
 
 async def do_follow_up(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         perf = []
         for k, v in form.items():
             if k.startswith("ob_") and k[3:].isdigit() and isinstance(v, str) and v:
@@ -412,7 +416,7 @@ async def do_follow_up(request: web.Request) -> web.StreamResponse:
 
 
 async def do_obligation(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         due = _when(form, "due_at")
         item = followups.ObligationDraft(obligor=_str(form, "obligor", 100), obligee=_str(form, "obligee", 100),
                                          content=_str(form, "content", 2000), due_at=due)
@@ -424,7 +428,7 @@ async def do_obligation(request: web.Request) -> web.StreamResponse:
 
 
 async def do_supervise(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         due = _when(form, "due_at")
         if due is None:
             raise CaseError("give a response deadline", "missing_field")
@@ -434,7 +438,7 @@ async def do_supervise(request: web.Request) -> web.StreamResponse:
 
 
 async def do_respond(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         oid = _str(form, "order_id", 12)
         await supervision.respond(s, c, actor, case, int(oid) if oid.isdigit() else -1, _str(form, "response"))
         return "已回复 / answered"
@@ -442,7 +446,7 @@ async def do_respond(request: web.Request) -> web.StreamResponse:
 
 
 async def do_consult(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         expert = _str(form, "expert", 64)
         target = (await _ids(s, [expert]))[0] if expert else None
         hours = _str(form, "grant_hours", 4)
@@ -453,7 +457,7 @@ async def do_consult(request: web.Request) -> web.StreamResponse:
 
 
 async def do_opinion(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         cid = _str(form, "consultation_id", 12)
         await consultations.give_opinion(s, c, actor, case, int(cid) if cid.isdigit() else -1,
                                          _str(form, "opinion", 10000))
@@ -462,14 +466,14 @@ async def do_opinion(request: web.Request) -> web.StreamResponse:
 
 
 async def do_session(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         await case_sessions.schedule_mediation(s, c, actor, case, _str(form, "title", 200), _when(form, "scheduled_at"))
         return "已安排视频调解 / session scheduled"
     return await _act(request, "sessions", fn)
 
 
 async def do_joint(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         sid = _str(form, "session_id", 12)
         await case_sessions.joint_override(s, c, actor, case, int(sid) if sid.isdigit() else -1,
                                            _str(form, "reason", 1000))
@@ -478,7 +482,7 @@ async def do_joint(request: web.Request) -> web.StreamResponse:
 
 
 async def do_dv(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         issued = _when(form, "issued_at") or c.now
         await dv.record_response(s, c, actor, case, _str(form, "stage", 32), _str(form, "authority", 100), issued,
                                  _str(form, "reference", 64), _str(form, "notes", 2000))
@@ -487,7 +491,7 @@ async def do_dv(request: web.Request) -> web.StreamResponse:
 
 
 async def do_named(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         add = await _ids(s, [_str(form, "add", 64)]) if _str(form, "add", 64) else []
         remove = await _ids(s, [_str(form, "remove", 64)]) if _str(form, "remove", 64) else []
         await service.set_named(s, c, actor, case, add, remove)
@@ -496,7 +500,7 @@ async def do_named(request: web.Request) -> web.StreamResponse:
 
 
 async def do_petition(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: dict[str, Any]) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
         step = _str(form, "step", 16)
         if step == "hearing":
             panel = [v for v in form.getall("panel", []) if isinstance(v, str)]

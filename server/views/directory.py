@@ -61,7 +61,7 @@ async def unit_page(request: web.Request, form_error: str | None = None, form: d
     assert root is not None
     cache = request.app["units_cache"]
     # Breadcrumbs stop at the actor's own unit: what lies above is not theirs to browse.
-    crumbs = []
+    crumbs: list[dict[str, Any]] = []
     parent = u["json"]["parent"]
     while parent and (p := cache.by_code.get(parent)) and can_view_unit(actor, p["path"]):
         crumbs.insert(0, p["json"])

@@ -83,6 +83,21 @@ async def test_wrong_type_oversized_and_malformed(client) -> None:
     assert r.status == 403
 
 
+async def test_nested_multipart_part_is_skipped(client) -> None:
+    # A part that is itself multipart/* is parsed as a nested reader, which has no name: it used to be a 500.
+    case = await create(client)
+    h = await hdr(client, "mediator")
+    body = (b"--outer\r\nContent-Disposition: form-data; name=\"kind\"\r\n"
+            b"Content-Type: multipart/mixed; boundary=inner\r\n\r\n"
+            b"--inner\r\nContent-Type: text/plain\r\n\r\nx\r\n--inner--\r\n\r\n"
+            b"--outer\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n"
+            b"Content-Type: image/png\r\n\r\n" + PNG + b"\r\n--outer--\r\n")
+    r = await client.post(f"/api/cases/{case['code']}/documents", data=body,
+                          headers={**h, "Content-Type": "multipart/form-data; boundary=outer"})
+    assert r.status == 201, await r.text()
+    assert (await r.json())["sha256"] == hashlib.sha256(PNG).hexdigest()
+
+
 def test_sniff() -> None:
     assert documents.sniff(b"\xff\xd8\xff\xe0rest").ext == "jpg"
     assert documents.sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 ").ext == "webp"
