@@ -13,10 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-
 
 @dataclass
 class Table:
@@ -67,6 +63,10 @@ def _sheet_title(title: str, used: set[str]) -> str:
 
 def xlsx_bytes(tables: Sequence[Table], lang: str = "zh-CN", about: Sequence[tuple[str, Any]] = ()) -> bytes:
     """One sheet per table (plus an "about" sheet with ``about`` rows when given)."""
+    from openpyxl import Workbook  # loads with the first Excel export, not at start-up
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     wb = Workbook()
     wb.remove(wb.active)
     used: set[str] = set()

@@ -20,7 +20,6 @@ from server import policy
 from server.agreements import store, workflow
 from server.agreements.content import DISPUTE_TYPES, view
 from server.agreements.document import short_hash
-from server.agreements.export import export_agreement_pdf, judicial_application_pdf
 from server.agreements.images import ImageError, clean_signature, decode_data_url
 from server.agreements.keys import Keyring, TrustedKeys
 from server.agreements.models import Agreement
@@ -564,6 +563,8 @@ async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded)
     sealer = store.sealer(ring, ld.unit)
     keys = ring.public_keys(ld.unit.code)
     loop = asyncio.get_running_loop()
+    from server.agreements.export import export_agreement_pdf  # the PDF stack loads on first use
+
     return await loop.run_in_executor(None, export_agreement_pdf, d, keys, sealer)
 
 
@@ -597,6 +598,8 @@ async def judicial_application(request: web.Request) -> web.Response:
         if ld.agreement.state != workflow.EFFECTIVE:
             raise ApiError(409, "not_effective", "the application is made once the agreement is in effect")
         d = await store.pdf_input(s, ld, verify_base(request))
+    from server.agreements.export import judicial_application_pdf
+
     data = await asyncio.get_running_loop().run_in_executor(None, judicial_application_pdf, d, court)
     return pdf_response(data, f"{ld.agreement.number}-司法确认申请书.pdf")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,6 @@ from server import ledger, ledger_store
 from server.agreements import performance, workflow
 from server.agreements.content import AgreementContent, ContentError, parse_content, ready_to_freeze
 from server.agreements.document import document_hash, short_hash
-from server.agreements.export import Sealer
 from server.agreements.keys import Keyring
 from server.agreements.models import (
     Agreement,
@@ -27,12 +26,15 @@ from server.agreements.models import (
     AgreementSignature,
     AgreementVersion,
 )
-from server.agreements.pdf import PdfInput
 from server.agreements.signing import Evidence, SignedRecord, SigningError, SigningState
 from server.agreements.text import render_text
 from server.db import dialect_name
 from server.directory.models import Unit
 from server.policy import Actor
+
+if TYPE_CHECKING:  # the PDF stack (fpdf, fontTools) loads on the first export, not at start-up
+    from server.agreements.export import Sealer
+    from server.agreements.pdf import PdfInput
 
 
 class StoreError(Exception):
@@ -382,6 +384,8 @@ async def progress(s: AsyncSession, ld: Loaded, today: date) -> list[performance
 
 
 async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str) -> PdfInput:
+    from server.agreements.pdf import PdfInput
+
     a, v = ld.agreement, ld.version
     rows = await signature_rows(s, a.id, v.number)
     amends = None
@@ -397,6 +401,8 @@ async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str) -> PdfInput:
 
 
 def sealer(keyring: Keyring, unit: Unit) -> Sealer:
+    from server.agreements.export import Sealer
+
     kid, key = keyring.signing_key(unit.code)
     created = next((k.created_at for k in keyring.public_keys(unit.code) if k.key_id == kid), "")
     return Sealer(unit.code, kid, key, unit.name, created)

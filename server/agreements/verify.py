@@ -22,10 +22,7 @@ import io
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
-
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from typing import TYPE_CHECKING, Any
 
 from server.agreements.content import ContentError, canonical_json, parse_content
 from server.agreements.document import FORMAT, document_hash
@@ -48,6 +45,9 @@ from server.agreements.signing import (
     SignedRecord,
     required_signers,
 )
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 
 CHECKS = ("manifest_missing", "manifest_malformed", "text_changed", "unknown_key", "signature_invalid",
           "signer_missing")
@@ -150,6 +150,9 @@ def verify_pdf(data: bytes, trusted: TrustedKeys | None = None, *, check_pades: 
         res.fail("manifest_missing", "the file is not a PDF")
         return res
     try:
+        from pypdf import PdfReader  # loads with the first verification, not at start-up
+        from pypdf.errors import PdfReadError
+
         reader = PdfReader(io.BytesIO(data), strict=False)
         _ = len(reader.pages)
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
@@ -11,9 +12,11 @@ from server import ledger
 from server.db import Database
 from server.db.base import utcnow
 from server.ledger_store import append
-from server.recording import compose
 from server.recording.jobs import in_background_thread
 from server.recording.models import COMPOSITE, SEGMENT, TRACK, PlaybackJob, Recording
+
+if TYPE_CHECKING:  # PyAV and numpy load with the first playback job, not at start-up
+    from server.recording import compose
 
 log = logging.getLogger("concord.recorder")
 
@@ -21,6 +24,8 @@ USABLE = ("closed", "recovered")
 
 
 async def tracks_of(db: Database, root: Path, session_id: int) -> list[tuple[int, compose.Track, Recording]]:
+    from server.recording import compose
+
     async with db.session() as s:
         rows = list((await s.execute(select(Recording).where(
             Recording.session_id == session_id, Recording.artefact == SEGMENT, Recording.status.in_(USABLE))
@@ -72,6 +77,8 @@ class Playback:
                 status="done", progress=1.0, recording_id=rec_id, finished_at=utcnow()))
 
     async def _compose(self, session_id: int) -> int:
+        from server.recording import compose
+
         tracks = await tracks_of(self.db, self.root, session_id)
         if not tracks:
             raise ValueError("nothing was recorded in this session")

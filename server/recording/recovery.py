@@ -21,8 +21,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import cast
 
-import av
-from av.video.codeccontext import VideoCodecContext
 from sqlalchemy import select
 
 from server import ledger
@@ -58,6 +56,9 @@ class RecoveryReport:
 
 def salvage(path: Path, kind: str) -> Salvage:
     """Remux whatever packets of a half-written segment can be read into a finished file, in place."""
+    import av  # PyAV loads when something needs salvaging, not at every start-up
+    from av.video.codeccontext import VideoCodecContext
+
     if not path.is_file():
         return Salvage(False, error="no file")
     packets = []

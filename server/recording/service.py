@@ -22,10 +22,9 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.db import Database
-from server.media.recorder import Recorder, RemotePeer, SignalError
 from server.recording.store import (
     DbRecordingEvents,
     end_run,
@@ -34,6 +33,9 @@ from server.recording.store import (
     open_run,
     take_over_runs,
 )
+
+if TYPE_CHECKING:  # aiortc loads when a recorder first starts, not at start-up
+    from server.media.recorder import Recorder
 
 log = logging.getLogger("concord.recorder")
 
@@ -113,6 +115,8 @@ class RoomRecording:
                 if p is None or not self.is_recorded(p):
                     await self.recorder.drop(pid)
         elif t == "signal":
+            from server.media.recorder import RemotePeer, SignalError  # loaded by start() already
+
             src = msg.get("from")
             if not isinstance(src, str) or (p := self.peers.get(src)) is None or not self.is_recorded(p):
                 log.info("recorder ignored a signal from %s: not recorded", src)
@@ -197,6 +201,8 @@ class RecordingService:
                 first = max(await next_track_no(s, session_id), next_track_on_disk(self.root, session_id))
             rec = RoomRecording(self, session_id, run.id)
             rec.recorded_subrooms = set(subrooms)
+            from server.media.recorder import Recorder
+
             rec.recorder = Recorder(session_id, self.root, rec.send_signal, rec.events, ice_servers=self.ice_servers,
                                     first_track_no=first, max_segment_s=self.max_segment_s, node=self.node)
             rec.worker = asyncio.create_task(rec._process(), name=f"recorder-{session_id}")
