@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from server.db import Database
 from server.directory.models import Staff, Unit
+from server.directory.queries import record
 from server.errors import ApiError, forbidden, unauthorized
 from server.policy import Actor
 from server.security import csrf, tokens
@@ -107,8 +108,6 @@ def issue_session_cookie(secret: bytes, staff_id: int, nonce: str) -> str:
 
 async def sign_out(app: web.Application, staff_id: int, via: str) -> None:
     """End every session of the account: cookies and bearer tokens issued until now stop working."""
-    from server.directory.queries import record
-
     async with app["db"].session() as s:
         staff = (await s.execute(select(Staff).where(Staff.id == staff_id))).scalar_one()
         staff.signed_out_ms = now_ms()

@@ -59,6 +59,8 @@ class Config:
     database_url: str
     secret_key: bytes
     redis_url: str | None = None
+    # Namespace of every Redis key (room logs, node mail, liveness, attempt counters).
+    redis_prefix: str = "concord"
     recordings_dir: Path = field(default_factory=lambda: ROOT / "recordings")
     ice_servers: list[dict] = field(default_factory=list)
     turn_secret: str | None = None
@@ -82,6 +84,7 @@ class Config:
             database_url=url,
             secret_key=_load_secret(d),
             redis_url=os.environ.get("CONCORD_REDIS_URL") or None,
+            redis_prefix=os.environ.get("CONCORD_REDIS_PREFIX") or "concord",
             recordings_dir=rec,
             ice_servers=_ice_servers(),
             turn_secret=os.environ.get("CONCORD_TURN_SECRET") or None,

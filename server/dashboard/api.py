@@ -20,7 +20,7 @@ from server.dashboard import present, queries
 from server.dashboard.present import UnitInfo
 from server.errors import bad_request, forbidden, not_found
 from server.policy import Actor, can_view_dashboard
-from server.views.render import language
+from server.views.render import attachment, language
 
 UNIT_CODE = re.compile(r"^[0-9]{6,12}$")
 TABLE_NAMES = ["by_category", "by_grade", "by_status", "by_tier", "trend", "overdue", "evaluation"]
@@ -105,14 +105,6 @@ def export_language(request: web.Request) -> str:
     return language(request)
 
 
-def _file(body: bytes, content_type: str, name: str) -> web.Response:
-    resp = web.Response(body=body, content_type=content_type)
-    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    return resp
-
-
 def _stamp(data: dict[str, Any]) -> str:
     return data["as_of"][:10].replace("-", "")
 
@@ -156,7 +148,7 @@ async def dashboard_csv(request: web.Request) -> web.Response:
     lang = export_language(request)
     data = await dashboard_data(request, sc)
     table = next(t for t in present.tables(data, lang) if t.name == name)
-    return _file(tables.csv_bytes(table, lang), "text/csv",
+    return attachment(tables.csv_bytes(table, lang), "text/csv",
                  f"dashboard-{sc.unit.code}-{name}-{_stamp(data)}.csv")
 
 
@@ -168,7 +160,7 @@ async def dashboard_xlsx(request: web.Request) -> web.Response:
     lang = export_language(request)
     data = await dashboard_data(request, sc)
     body = tables.xlsx_bytes(present.tables(data, lang), lang, about(data, lang))
-    return _file(body, tables.XLSX, f"dashboard-{sc.unit.code}-{_stamp(data)}.xlsx")
+    return attachment(body, tables.XLSX, f"dashboard-{sc.unit.code}-{_stamp(data)}.xlsx")
 
 
 @r.route("GET", "/api/evaluation.csv", summary="The evaluation table as CSV", tag="dashboard",
@@ -178,7 +170,7 @@ async def evaluation_csv(request: web.Request) -> web.Response:
     sc = await scope(request)
     lang = export_language(request)
     data = await dashboard_data(request, sc)
-    return _file(tables.csv_bytes(present.evaluation_table(data, lang), lang), "text/csv",
+    return attachment(tables.csv_bytes(present.evaluation_table(data, lang), lang), "text/csv",
                  f"evaluation-{sc.unit.code}-{_stamp(data)}.csv")
 
 
@@ -190,7 +182,7 @@ async def evaluation_xlsx(request: web.Request) -> web.Response:
     lang = export_language(request)
     data = await dashboard_data(request, sc)
     body = tables.xlsx_bytes([present.evaluation_table(data, lang)], lang, about(data, lang))
-    return _file(body, tables.XLSX, f"evaluation-{sc.unit.code}-{_stamp(data)}.xlsx")
+    return attachment(body, tables.XLSX, f"evaluation-{sc.unit.code}-{_stamp(data)}.xlsx")
 
 
 def setup(app: web.Application) -> None:

@@ -216,7 +216,7 @@ def setup(app: web.Application) -> None:
     st = app.get("signaling") or SignalingSettings.from_env()
     app["signaling"] = st
     node_id = secrets.token_hex(6)
-    bus = make_bus(config.redis_url, node_id, prefix=os.environ.get("CONCORD_REDIS_PREFIX") or "concord")
+    bus = make_bus(config.redis_url, node_id, prefix=config.redis_prefix)
     writer = RoomEventWriter(app["db"])
     hub = RoomHub(bus, writer, ice=lambda peer_id: ice_servers(config.ice_servers, config.turn_secret, peer_id))
     app["room_events"] = writer

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 import uuid
 from typing import Any, Protocol
@@ -113,7 +112,8 @@ def redis_client(url: str) -> Any:
 
 def attempts(app: Any, name: str, limit: int, window_s: float) -> Attempts:
     """The counter for ``name``: in Redis when the app has a Redis URL, else on this node."""
-    url = app["config"].redis_url
+    config = app["config"]
+    url = config.redis_url
     if not url:
         return LocalAttempts(limit, window_s)
     if "attempts_redis" not in app:
@@ -123,5 +123,4 @@ def attempts(app: Any, name: str, limit: int, window_s: float) -> Attempts:
             await app["attempts_redis"].aclose()
 
         app.on_cleanup.append(close)
-    prefix = os.environ.get("CONCORD_REDIS_PREFIX") or "concord"
-    return RedisAttempts(app["attempts_redis"], name, limit, window_s, prefix)
+    return RedisAttempts(app["attempts_redis"], name, limit, window_s, config.redis_prefix)

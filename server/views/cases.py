@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from aiohttp import web
 from markupsafe import Markup
@@ -44,7 +44,7 @@ from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
 from server.policy import Actor
-from server.views.render import check_csrf, language, local, render, require_login
+from server.views.render import attachment, check_csrf, language, local, render, require_login
 
 PER_PAGE = 20
 # A posted form as request.post() gives it: multi-selects keep every value (getall).
@@ -72,8 +72,6 @@ def base_url(request: web.Request) -> str:
 
 
 async def _page(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
-    from server.views.render import language
-
     labels = labeller(language(request))
     return await render(request, template, {**labels, "when": when, "catalog": catalog, **context}, status=status)
 
@@ -190,21 +188,14 @@ async def case_table(request: web.Request) -> tables.Table:
     return table
 
 
-def _download(body: bytes, content_type: str, filename: str) -> web.Response:
-    return web.Response(body=body, headers={
-        "Content-Type": content_type,
-        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(filename),
-        "Cache-Control": "no-store"})
-
-
 async def case_export(request: web.Request) -> web.StreamResponse:
     table = await case_table(request)
-    return _download(tables.csv_bytes(table, language(request)), "text/csv; charset=utf-8", "案件清单.csv")
+    return attachment(tables.csv_bytes(table, language(request)), "text/csv; charset=utf-8", "案件清单.csv")
 
 
 async def case_export_xlsx(request: web.Request) -> web.StreamResponse:
     table = await case_table(request)
-    return _download(tables.xlsx_bytes([table], language(request)), tables.XLSX, "案件清单.xlsx")
+    return attachment(tables.xlsx_bytes([table], language(request)), tables.XLSX, "案件清单.xlsx")
 
 
 async def case_new(request: web.Request, error: str | None = None, form: dict | None = None,
@@ -296,8 +287,6 @@ async def case_page(request: web.Request) -> web.StreamResponse:
             for sp in Specialty:
                 experts += await consultations.eligible_experts(s, case, str(sp))
             extra["experts"] = list({st.id: (st, un) for st, un in experts}.values())
-    from server.views.render import language
-
     for ev in events:
         ev["label"] = event_label(ev["type"], language(request))
     url = f"{base_url(request)}/cases/{case.code}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -151,3 +151,12 @@ async def require_login(request: web.Request) -> Actor:
 
 
 __all__ = ["SESSION_COOKIE", "check_csrf", "is_https", "local", "render", "require_login"]
+
+
+def attachment(body: bytes, content_type: str, filename: str) -> web.Response:
+    """A file to download: never cached (exports carry personal data) nor sniffed; the name may be Chinese."""
+    return web.Response(body=body, headers={
+        "Content-Type": content_type,
+        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(filename),
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})

@@ -67,14 +67,13 @@ async def test_redis_down_falls_back_to_counting_on_this_node() -> None:
 
 @pytest.mark.redis
 async def test_password_guesses_spread_over_two_nodes_are_refused(
-        aiohttp_client, config, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        aiohttp_client, config, redis_url: str) -> None:  # type: ignore[no-untyped-def]
     import dataclasses
 
     from server.app import create_app
     from server.directory.demo import DEMO_PASSWORD, seed
 
-    monkeypatch.setenv("CONCORD_REDIS_PREFIX", f"concord-test-{uuid.uuid4().hex[:8]}")
-    shared = dataclasses.replace(config, redis_url=redis_url)
+    shared = dataclasses.replace(config, redis_url=redis_url, redis_prefix=f"concord-test-{uuid.uuid4().hex[:8]}")
     node1 = await aiohttp_client(create_app(shared))
     node2 = await aiohttp_client(create_app(shared))
     async with node1.app["db"].session() as s:

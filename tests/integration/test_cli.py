@@ -32,37 +32,24 @@ def concord(*args: str, data_dir: Path, db_url: str | None = None, stdin: str | 
                           capture_output=True, text=True, env=e, timeout=TIMEOUT)
 
 
-async def _count(url: str, sql: str) -> int:
+async def _rows(url: str, sql: str, **params: str) -> list:
+    """The first column of every row ``sql`` returns."""
     from sqlalchemy import text
 
     db = Database(url)
     try:
         async with db.session() as s:
-            return int((await s.execute(text(sql))).scalar_one())
+            return list((await s.execute(text(sql), params)).scalars())
     finally:
         await db.close()
+
+
+async def _count(url: str, sql: str) -> int:
+    return int((await _rows(url, sql))[0])
 
 
 async def _hash_of(url: str, username: str) -> str:
-    from sqlalchemy import text
-
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            return (await s.execute(text("SELECT password_hash FROM staff WHERE username = :u"), {"u": username})).scalar_one()
-    finally:
-        await db.close()
-
-
-async def _rows(url: str, sql: str) -> list:
-    from sqlalchemy import text
-
-    db = Database(url)
-    try:
-        async with db.session() as s:
-            return list((await s.execute(text(sql))).scalars())
-    finally:
-        await db.close()
+    return (await _rows(url, "SELECT password_hash FROM staff WHERE username = :u", u=username))[0]
 
 
 def test_demo_is_idempotent(tmp_path: Path, db_url: str) -> None:
