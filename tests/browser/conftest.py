@@ -56,7 +56,13 @@ class LiveServer:
 
 
 @pytest.fixture
-async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+def server_options() -> dict[str, Any]:
+    """Extra ``Config`` fields for ``live_server``: a test module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+async def live_server(tmp_path: Path, server_options: dict[str, Any]) -> AsyncIterator[LiveServer]:
     """The whole app (all FEATURES, /ws included) on SQLite, seeded with the demo network."""
     from server.app import create_app
     from server.directory.demo import seed
@@ -64,7 +70,7 @@ async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     rec = tmp_path / "recordings"
     rec.mkdir()
     config = Config(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'concord.db'}",
-                    secret_key=b"browser-test-secret-key", recordings_dir=rec, schedulers=False)
+                    secret_key=b"browser-test-secret-key", recordings_dir=rec, schedulers=False, **server_options)
     app = create_app(config)
     runner = web.AppRunner(app, shutdown_timeout=2)
     await runner.setup()

@@ -18,7 +18,8 @@ from tests.journeys.room_steps import (
     setup_assigned_case,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# Several browsers with live video on a loaded 2-core machine: more than the default 300 s may be needed.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
 EXPERT, MEDIATOR = "土地专家李四", "调解员张三"
 
@@ -61,7 +62,7 @@ async def test_consultation(live_server: Any, browser: Any, journey: Journey) ->
     await journey.step(expert, "expert-session-page")
     await join_from_session_page(expert)
     await in_room(expert)
-    await journey.step(expert, "expert-in-room")
+    await journey.step(expert, "expert-in-room", full_page=False)
 
     # The mediator finds the accepted request on the case and joins the same session.
     await open_case(med, code)
@@ -75,5 +76,5 @@ async def test_consultation(live_server: Any, browser: Any, journey: Journey) ->
     # Both see each other's video, playing at a real size.
     await sees_video_of(med, EXPERT)
     await sees_video_of(expert, MEDIATOR)
-    await journey.step(med, "mediator-sees-expert")
-    await journey.step(expert, "expert-sees-mediator")
+    await journey.step(med, "mediator-sees-expert", full_page=False)
+    await journey.step(expert, "expert-sees-mediator", full_page=False)
