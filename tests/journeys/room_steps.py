@@ -72,9 +72,10 @@ async def open_case(page: Any, code: str) -> None:
 
 async def join_from_session_page(page: Any) -> None:
     """The session page's 进入会议室 button, then the device check; returns on the join page's next screen."""
-    async with page.expect_navigation():
+    # The room page keeps loading media; its DOM is what the device check needs.
+    async with page.expect_navigation(wait_until="domcontentloaded"):
         await page.click("#join-session")
-    await page.wait_for_url("**/join/**")
+    await page.wait_for_url("**/join/**", wait_until="domcontentloaded")
     await pass_prejoin(page)
 
 
