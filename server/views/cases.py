@@ -43,6 +43,7 @@ from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
+from server.idnumbers import invalid_message as invalid_id_message
 from server.policy import Actor
 from server.views.render import attachment, check_csrf, language, local, render, require_login
 
@@ -234,7 +235,8 @@ async def case_create(request: web.Request) -> web.StreamResponse:
             case = await service.register(s, c, actor, draft)
             code = case.code
     except (CaseError, ApiError) as e:
-        return await case_new(request, error=e.message, form={k: v for k, v in form.items() if isinstance(v, str)},
+        error = invalid_id_message(language(request)) if e.code == "invalid_id_number" else e.message
+        return await case_new(request, error=error, form={k: v for k, v in form.items() if isinstance(v, str)},
                               status=e.status if e.status in (400, 403, 409) else 400)
     raise web.HTTPSeeOther(f"/cases/{code}?" + urlencode({"ok": "已登记 / registered"}))
 
