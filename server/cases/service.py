@@ -307,7 +307,7 @@ async def transition(s: AsyncSession, ctx: Ctx, actor: Actor | None, case: Case,
         raise Stale("the case was changed by someone else; reload and try again")
 
     wparams = {k: v for k, v in params.items() if k in ("reason", "category", "item", "grade",
-                                                          "domestic_violence", "agreement_id")}
+                                                          "domestic_violence", "agreement_id", "note")}
     target: Unit | None = None
     if params.get("unit") is not None:
         target = await unit_by_code(s, params["unit"])

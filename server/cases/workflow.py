@@ -310,6 +310,10 @@ def apply(case: CaseSnapshot, action: Action | str, params: dict[str, Any], now:
             raise IllegalTransition("a case is closed only after at least one follow-up visit (回访)",
                                     "follow_up_required")
         out.changes.update(closed_at=now, days_to_close=_days(case.created_at, now))
+        note = params.get("note")
+        if isinstance(note, str) and note.strip():
+            # Shown to the resident on the public status page.
+            event["note"] = note.strip()[:1000]
 
     elif act == Action.FAIL:
         out.changes.update(_end(case, now, "failed"))

@@ -3,6 +3,7 @@ that act on it. Every form carries the CSRF token; every handler calls the same 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import datetime
@@ -13,6 +14,7 @@ from aiohttp import web
 from markupsafe import Markup
 from multidict import MultiDictProxy
 from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from server import tables
 from server.api.cases import case_filter, draft_from
@@ -33,7 +35,7 @@ from server.cases import (
     workflow,
 )
 from server.cases.errors import CaseError
-from server.cases.labels import event_label, labeller
+from server.cases.labels import event_label, labeller, notification_title
 from server.cases.models import Case, CaseParty
 from server.cases.notices import ancestors_or_self
 from server.cases.permissions import ON_CASE
@@ -46,6 +48,7 @@ from server.errors import ApiError
 from server.policy import Actor
 from server.views.render import attachment, check_csrf, language, local, render, require_login
 
+log = logging.getLogger(__name__)
 PER_PAGE = 20
 # A posted form as request.post() gives it: multi-selects keep every value (getall).
 Form = MultiDictProxy[Any]
@@ -175,15 +178,19 @@ async def case_table(request: web.Request) -> tables.Table:
             for p in (await s.execute(select(CaseParty).where(CaseParty.case_id.in_(ids[i:i + 500]))
                                       .order_by(CaseParty.id))).scalars():
                 parties.setdefault(p.case_id, []).append(p)
-    yes, no = ("yes", "no") if language(request) == "en" else ("是", "否")
+    lang = language(request)
+    yes, no = ("yes", "no") if lang == "en" else ("是", "否")
+    lab = labeller(lang)
     for case, unit_name in rows:
         people = []
         secrets = privacy.secrets_of(parties.get(case.id, []))
         for p in parties.get(case.id, []):
             v = privacy.export_view(p, secrets, domestic_violence=case.domestic_violence)
             people.append(" ".join(x for x in (v["name"], v["phone"] or "", v["address"] or "") if x))
-        table.rows.append([case.code, case.title, case.category or "", case.item or "", case.grade or "",
-                           case.status, case.source, unit_name, local(case.created_at), local(case.due_at),
+        table.rows.append([case.code, case.title, lab["category_label"](case.category) if case.category else "",
+                           lab["item_label"](case.category, case.item) if case.item else "",
+                           lab["grade_label"](case.grade) if case.grade else "", lab["state_label"](case.status),
+                           lab["source_label"](case.source), unit_name, local(case.created_at), local(case.due_at),
                            yes if workflow.is_overdue(case.status, case.due_at, c.now) else no, "；".join(people)])
     return table
 
@@ -513,7 +520,9 @@ async def notifications_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     async with request.app["db"].session() as s:
         rows, unread = await notifications.inbox(s, actor.id, limit=100)
-    items = [notifications.notification_json(n) for n in rows]
+    lang = language(request)
+    items = [{**notifications.notification_json(n), "label": event_label(n.kind, lang),
+              "shown_title": notification_title(n.kind, n.title, lang)} for n in rows]
     return await _page(request, "cases/notifications.html", {"items": items, "unread": unread})
 
 
@@ -577,7 +586,20 @@ async def consultation_answer(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/cases/{code}#consultations")
 
 
+async def unread_badge(request: web.Request, actor: Actor | None) -> dict[str, Any]:
+    """The bell's count on every page; a page never fails because of it."""
+    if actor is None:
+        return {}
+    try:
+        async with request.app["db"].read() as s:
+            return {"unread_notifications": await notifications.unread_count(s, actor.id)}
+    except (SQLAlchemyError, OSError):
+        log.warning("unread notification count unavailable", exc_info=True)
+        return {}
+
+
 def setup(app: web.Application) -> None:
+    app["page_extras"] = [*app.get("page_extras", ()), unread_badge]
     r = app.router
     r.add_get("/cases", case_list, name="cases")
     r.add_get("/cases/export.csv", case_export)
