@@ -158,7 +158,8 @@ async def status_lookup(request: web.Request) -> web.StreamResponse:
     except ApiError:
         return await _status_form(request, error="The page expired; reload and try again." if en
                                   else "页面已过期，请刷新后重新查询。", status=403)
-    ref = public_status.normalise_reference(form.get("reference") if isinstance(form.get("reference"), str) else "")
+    raw = form.get("reference")
+    ref = public_status.normalise_reference(raw if isinstance(raw, str) else "")
     last4 = str(form.get("last4") or "").strip()[:8]
     if not ref or not public_status.LAST4.match(last4):
         return await _status_form(request, reference=ref[:32], status=400, error=(
