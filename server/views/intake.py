@@ -46,7 +46,8 @@ async def _form(request: web.Request, form: intake.IntakeForm | None = None, err
     if not selected and staff:
         selected = staff[1].code
     return await _page(request, "cases/intake.html", {
-        "units": units, "selected": selected, "form": form, "errors": (form.errors if form else {}),
+        "units": units, "selected": selected, "form": form,
+        "errors": (form.errors_in(language(request)) if form else {}),
         "error": error, "contact": staff, "choices": intake.CHOICES,
     }, status=status)
 
@@ -56,27 +57,28 @@ async def intake_page(request: web.Request) -> web.StreamResponse:
 
 
 async def intake_submit(request: web.Request) -> web.StreamResponse:
+    en = language(request) == "en"
     try:
         data = await check_csrf(request)
     except ApiError:
-        return await _form(request, error="页面已过期，请刷新后重新提交。/ The page expired; reload and try again.",
-                           status=403)
+        return await _form(request, error="The page expired; reload and try again." if en
+                           else "页面已过期，请刷新后重新提交。", status=403)
     limiter: RateLimiter = request.app["intake_limiter"]
     ip = client_ip(request)
     if data.get("website"):  # the honeypot field: people never see it, form-filling bots do
         limiter.hit(f"ip:{ip}")
-        return await _form(request, error="提交失败。/ Not accepted.", status=400)
+        return await _form(request, error="Not accepted." if en else "提交失败。", status=400)
     if limiter.blocked(f"ip:{ip}"):
-        return await _form(request, error="提交过于频繁，请稍后再试或直接拨打服务电话。/ Too many requests; try later.",
-                           status=429)
+        return await _form(request, error="Too many requests; try later, or call the service line." if en
+                           else "提交过于频繁，请稍后再试或直接拨打服务电话。", status=429)
     f = intake.parse(data)
     if f.errors:
         limiter.hit(f"ip:{ip}")
         return await _form(request, f, status=400)
     phone_key = f"phone:{f.phone}"
     if request.app["intake_phone_limiter"].blocked(phone_key):
-        return await _form(request, f, error="该号码今日提交次数已达上限。/ This phone number has reached today's limit.",
-                           status=429)
+        return await _form(request, f, error="This phone number has reached today's limit." if en
+                           else "该号码今日提交次数已达上限。", status=429)
     clock = request.app["clock"]
     try:
         async with request.app["db"].session() as s:
@@ -84,7 +86,7 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
             code = case.code
     except CaseError as e:
         limiter.hit(f"ip:{ip}")
-        f.errors["unit"] = e.message
+        f.errors["unit"] = (e.localized("zh-CN"), e.localized("en"))
         return await _form(request, f, status=400)
     limiter.hit(f"ip:{ip}")
     request.app["intake_phone_limiter"].hit(phone_key)
