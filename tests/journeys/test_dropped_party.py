@@ -38,7 +38,7 @@ TITLE = "钱八与孙九宅基地边界纠纷调解"
 
 
 @pytest.fixture
-def server_options() -> dict[str, Any]:
+def live_config() -> dict[str, Any]:
     return {"room_grace_s": GRACE_S}
 
 
