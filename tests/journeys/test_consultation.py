@@ -31,6 +31,7 @@ async def test_consultation(live_server: Any, browser: Any, journey: Journey) ->
     # The mediator asks for a land expert from the case page.
     med = await sign_in(browser, base, "mediator")
     await open_case(med, code)
+    await journey.step(med, "mediator-opens-case")
     await med.select_option("#specialty", "land")
     await med.select_option("#expert", "expert")
     await med.fill("#question", "围墙越界约半米，宅基地界址以1998年确权图还是现场界桩为准？")
