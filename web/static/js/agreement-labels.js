@@ -23,6 +23,9 @@ const ERRORS = {
   not_signing: ["该协议当前不在签署阶段。", "This agreement is not open for signing."],
   no_consent: ["请勾选同意电子签署。", "Tick the box to agree to sign electronically."],
   out_of_order: ["签署顺序：全部当事人签署后调解员签名，最后加盖印章。", "Order: every party, then the mediator, then the seal."],
+  not_ready: ["草稿尚不完整，不能定稿：需要至少两位当事人、纠纷事实、协议条款，并写明人民调解员。", "The draft is not ready to sign: it needs two parties, the facts, terms and the mediator's name."],
+  reason_required: ["请填写原因。", "Give the reason."],
+  frozen: ["协议已定稿或已签署，不能再修改。", "A frozen or signed agreement cannot be edited."],
   no_id_number: ["协议中没有该当事人的身份证号，请改用验证码。", "The agreement holds no ID number for this party: use a code."],
 };
 
@@ -41,4 +44,15 @@ export function clauseOptions(content, tr) {
 export function clauseLabel(key, content, tr) {
   const hit = clauseOptions(content, tr).find(([k]) => k === key);
   return hit ? hit[1] : key;
+}
+
+const KINDS = { party: ["当事人", "party"], mediator: ["人民调解员", "mediator"], seal: ["调解委员会印章", "committee seal"] };
+const METHODS = { id_last4: ["身份证号后四位", "last 4 of the ID number"], code: ["一次性验证码", "one-time code"],
+  password: ["登录密码", "login password"] };
+
+// "张三（当事人 · 身份证号后四位）" for a signature of the API's detail view (slot "party:p1", check "id_last4").
+export function signerText(sig, tr) {
+  const kind = KINDS[(sig.slot || "").split(":")[0]];
+  const method = METHODS[sig.check];
+  return `${sig.name}（${kind ? tr(...kind) : sig.role}${method ? " · " + tr(...method) : ""}）`;
 }

@@ -2,7 +2,7 @@
 // freezing, the mediator's signature, the seal, comments and performance.
 import { api, tr } from "/static/js/concord.js";
 import { SignaturePad } from "/static/js/signature-pad.js";
-import { clauseLabel, clauseOptions, errorText } from "/static/js/agreement-labels.js";
+import { clauseLabel, clauseOptions, errorText, signerText } from "/static/js/agreement-labels.js";
 
 const root = document.getElementById("agreement");
 const id = root.dataset.id;
@@ -36,7 +36,7 @@ async function load() {
   $("#short-hash").textContent = current.short_hash;
   $("#version-no").textContent = current.version;
   const sigs = $("#signatures");
-  sigs.replaceChildren(...current.signatures.map((s) => el("li", {}, `${s.name}（${s.role}）${when(s.at)}`)));
+  sigs.replaceChildren(...current.signatures.map((s) => el("li", {}, `${signerText(s, tr)} ${when(s.at)}`)));
   $("#missing").textContent = current.missing.length
     ? tr("待签署：", "Still to sign: ") + current.missing.map((m) => m.name).join("、") : "";
   renderComments();
