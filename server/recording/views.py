@@ -17,7 +17,9 @@ from server.recording import minutes as minutes_store
 from server.recording.api import readable_session, session_and_unit, session_id
 from server.recording.models import COMPOSITE, SEGMENT, TRACK, Recording
 from server.recording.store import list_recordings
-from server.views.render import render, require_login
+from server.sessions import kinds
+from server.views.render import language, render, require_login
+from server.views.sessions import STATE_LABELS
 
 # type -> (中文, English): how each ledger event reads on the timeline.
 EVENT_LABELS: dict[str, tuple[str, str]] = {
@@ -79,6 +81,20 @@ def timeline(evs: list[ledger.Event], t0: datetime | None = None) -> list[dict[s
     } for e in evs]
 
 
+PLAYBACK_LABELS = {"none": ("尚未合成", "not composed"), "queued": ("排队中", "queued"),
+                   "running": ("合成中", "composing"), "done": ("已完成", "done"), "failed": ("失败", "failed")}
+
+
+def _labels(request: web.Request, sess: Any, job: Any) -> dict[str, str]:
+    """The session's kind and state and the playback job's status, as words in the page's language."""
+    en = language(request) == "en"
+    rule = kinds.RULES.get(sess.kind)
+    state = STATE_LABELS.get(sess.state, (sess.state, sess.state))
+    status = PLAYBACK_LABELS.get(job.status, (job.status, job.status)) if job else ("", "")
+    return {"kind_text": (rule.label_en if en else rule.label_zh) if rule else sess.kind,
+            "state_text": state[1 if en else 0], "job_text": status[1 if en else 0]}
+
+
 async def record_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     sess, unit = await session_and_unit(request, session_id(request))
@@ -96,7 +112,7 @@ async def record_page(request: web.Request) -> web.StreamResponse:
         "head": evs[-1].hash if evs else ledger.GENESIS, "recordings": recs, "minutes": minutes,
         "segments": [x for x in recs if x.artefact == SEGMENT], "job": job,
         "may_compose": can_host_session(actor, unit.path, sess.kind) and bool(recs),
-        "may_download": can_download_recording(actor, unit.path),
+        "may_download": can_download_recording(actor, unit.path), **_labels(request, sess, job),
     })
 
 
@@ -118,6 +134,7 @@ async def playback_page(request: web.Request) -> web.StreamResponse:
         "session": sess, "unit": unit, "composite": composite, "tracks": tracks, "job": job,
         "events": timeline(evs, t0), "t0": t0,
         "track_offsets": {x.id: (x.started_at - t0).total_seconds() if (t0 and x.started_at) else 0 for x in tracks},
+        **_labels(request, sess, job),
     })
 
 
