@@ -136,7 +136,11 @@ def page_context(request: web.Request, actor: Actor | None) -> dict[str, Any]:
 async def render(request: web.Request, template: str, context: dict[str, Any] | None = None,
                  status: int = 200) -> web.Response:
     actor = await current_actor(request)
-    ctx = {**page_context(request, actor), **(context or {})}
+    ctx = page_context(request, actor)
+    # Other modules add to every page (the notification bell's count) without render.py knowing them.
+    for extra in request.app.get("page_extras", ()):
+        ctx.update(await extra(request, actor))
+    ctx.update(context or {})
     localise_context(ctx, ctx["lang"])
     html = environment(request.app).get_template(template).render(ctx)
     resp = web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
