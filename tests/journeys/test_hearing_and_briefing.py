@@ -72,8 +72,13 @@ async def barred(page: Any) -> None:
     """A person without the floor: microphone off and barred; pressing it does not open it."""
     await mic_open(page, False)
     assert (await mic_state(page))["barred"]
+    # Toasts go after 4 s; a loaded machine may take longer to return from the click, so collect them.
+    await page.evaluate("""() => { window.__toasts = [];
+      new MutationObserver(() => document.querySelectorAll('#toasts .toast')
+        .forEach((t) => window.__toasts.push(t.textContent))).observe(document.querySelector('#toasts'), {childList: true});
+    }""")
     await page.click("#btn-mic")
-    await page.wait_for_selector("#toasts .toast:has-text('发言权')")
+    await page.wait_for_function("window.__toasts.some((t) => t.includes('请等待主持人给予发言权'))")
     assert (await mic_state(page))["muted"]
 
 
