@@ -35,11 +35,13 @@ from server.cases.queries import facts
 from server.cases.workflow import Action, UnitRef, WorkflowError
 from server.db import rowcount
 from server.directory.models import Staff, Unit
+from server.idnumbers import INVALID as INVALID_ID
+from server.idnumbers import normalise as normalise_id
+from server.idnumbers import valid_resident_id
 from server.policy import Actor
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{4,19}$")
-ID_RE = re.compile(r"^[0-9]{6,17}[0-9Xx]$")
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,9 @@ def party_from(data: Any) -> PartyDraft:
         raise Invalid(f"party role must be one of {', '.join(PartyRole)}", "invalid_party")
     name = _text(data.get("name"), "party name", 100)
     id_number = _text(data.get("id_number"), "ID number", 18, required=False) or None
-    if id_number and not ID_RE.match(id_number):
-        raise Invalid("ID number must be 6-18 digits (last may be X)", "invalid_party")
+    if id_number and not valid_resident_id(id_number):  # the agreement editor's validator too
+        raise Invalid(INVALID_ID[1], "invalid_id_number")
+    id_number = normalise_id(id_number) if id_number else None
     phone = _text(data.get("phone"), "phone", 20, required=False) or None
     if phone and not PHONE_RE.match(phone):
         raise Invalid("phone must be digits", "invalid_party")

@@ -45,6 +45,7 @@ from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
+from server.idnumbers import invalid_message as invalid_id_message
 from server.policy import Actor
 from server.views.render import attachment, check_csrf, language, local, render, require_login
 
@@ -86,6 +87,8 @@ def _back(code: str, *, ok: str | None = None, error: str | None = None, anchor:
 
 def refusal(e: CaseError | ApiError, lang: str) -> str:
     """A refusal as a page shows it: in the viewer's language (API errors carry English only)."""
+    if e.code == "invalid_id_number":
+        return invalid_id_message(lang)
     if isinstance(e, CaseError):
         return e.localized(lang)
     return e.message if lang == "en" else zh_for(e.code, e.status)

@@ -403,11 +403,13 @@ async def join_page(request: web.Request) -> web.StreamResponse:
         "lang": lang,
     }
     labels = _labels(request)
+    # describe_join speaks JSON (ISO strings); the template's ``local`` filter takes datetimes.
+    page_session = {**sess, "scheduled_at": _parse_iso(sess.get("scheduled_at"))}
     # Panels that call the JSON API with the staff cookie need the CSRF token (double submit).
     config["csrf_token"] = csrf_token(request)
     resp = await render(request, "join.html", {
         **labels,
-        "session": sess,
+        "session": page_session,
         "invite": {"name": info["name"], "role": info["role"], "check": info["check"]},
         "kind_label": labels["kind_label"](sess["kind"]),
         "role_label": labels["room_role_label"](info["role"]),
