@@ -69,6 +69,8 @@ async def test_dispatch_offers_only_units_below_and_refuses_in_the_page_language
     assert error_of(r.headers["Location"]) == "案件当前为“已受理”，不能结案。"
     r = await client.post(f"/cases/{code}/transition", data={**data, "unit": units[0]}, allow_redirects=False)
     assert "ok=" in r.headers["Location"]
+    timeline = (await (await client.get(f"/cases/{code}")).text()).split('id="timeline"')[1]
+    assert "龙亢镇 → " in timeline and "340321001 → " not in timeline  # unit names, not codes
     # The wrong role: an observer gets no form and a refusal in Chinese.
     token = await page_login(client, "observer")
     r = await client.post(f"/cases/{code}/transition", data={"csrf_token": token, "action": "accept"},
