@@ -65,8 +65,14 @@ async def test_consultation(live_server: Any, browser: Any, journey: Journey) ->
     await in_room(expert)
     await journey.step(expert, "expert-in-room", full_page=False)
 
-    # The mediator finds the accepted request on the case and joins the same session.
-    await open_case(med, code)
+    # The mediator's bell tells of the acceptance; its notification leads to the case, and from there to the
+    # same session.
+    async with med.expect_navigation():
+        await med.click("#nav-bell")
+    notice = med.locator("#notifications li", has_text="专家已接受").filter(has_text=code)
+    await journey.step(med, "mediator-notified")
+    async with med.expect_navigation():
+        await notice.locator("a").first.click()
     assert EXPERT in await med.inner_text("#consultations")
     async with med.expect_navigation():
         await med.click("#consultations a[href^='/sessions/']")
