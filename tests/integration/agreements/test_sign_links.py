@@ -234,6 +234,10 @@ def test_agreement_events_have_labels_in_the_case_timeline() -> None:
     from server.agreements.workflow import EVENT_LABELS
     from server.cases.labels import event_label
 
-    assert event_label("agreement.signed", "zh-CN") == "协议签署"
+    for code in EVENT_LABELS:
+        for lang in ("zh-CN", "en"):
+            label = event_label(code, lang)
+            assert label and "." not in label and "_" not in label, (code, lang)
+    assert event_label("agreement.sign_link_created", "zh-CN") == "生成当事人签署链接"
     assert event_label("agreement.sign_link_created", "en") == "Signing link made for a party"
     assert all(k.startswith("agreement.") and zh and en for k, (zh, en) in EVENT_LABELS.items())
