@@ -241,3 +241,10 @@ def test_agreement_events_have_labels_in_the_case_timeline() -> None:
     assert event_label("agreement.sign_link_created", "zh-CN") == "生成当事人签署链接"
     assert event_label("agreement.sign_link_created", "en") == "Signing link made for a party"
     assert all(k.startswith("agreement.") and zh and en for k, (zh, en) in EVENT_LABELS.items())
+
+
+async def test_case_page_links_to_a_draft_prefilled_from_it(client) -> None:  # type: ignore[no-untyped-def]
+    case = await case_in_mediation(client)
+    await browser_login(client, "mediator")
+    page = await (await client.get(f"/cases/{case['code']}")).text()
+    assert f'href="/agreements?case={case["code"]}#new-draft"' in page
