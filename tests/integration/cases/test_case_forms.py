@@ -125,6 +125,7 @@ def test_every_event_type_has_a_label_in_both_languages() -> None:
         for lang in ("zh-CN", "en"):
             assert "." not in event_label(f"agreement.{name}", lang) and "_" not in event_label(f"agreement.{name}", lang)
     assert all(zh and en and "_" not in en for zh, en in EVENT_LABELS.values())
+    assert event_label("agreement.sign_link_created", "en") == "Signing link made for a party"
     # A type added later still reads as its family, never as the code.
     assert event_label("agreement.something_new", "zh-CN") == "调解协议"
     assert event_label("whatever.else", "en") == "Other event"
