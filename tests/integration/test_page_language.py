@@ -36,7 +36,7 @@ async def test_success_note_and_refusal_on_the_case_page_are_in_one_language(cli
     r = await client.post(f"/cases/{case['code']}/transition", data=d)
     html = await r.text()
     assert r.status == 200
-    assert '<div class="alert alert-ok" role="status">已办理</div>' in html and "/ done" not in html
+    assert '<div class="alert alert-ok" role="status">已分流研判</div>' in html and "/ done" not in html
     r = await client.get(f"/cases/{case['code']}?lang=en&ok=已办理 / done")
     assert '<div class="alert alert-ok" role="status">done</div>' in await r.text()
 
