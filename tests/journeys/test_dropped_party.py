@@ -42,20 +42,24 @@ def live_config() -> dict[str, Any]:
     return {"room_grace_s": GRACE_S}
 
 
-# Samples every list of people on the page; keeps the largest count of the name seen in each, and the times
-# the tile was first seen reconnecting and first seen gone.
+# Samples every list of people on the page every 50 ms: keeps the largest count of the name seen in each, and
+# a log of the party's tile as it changes ("none", "live" or "away", with the time in ms).
 WATCH = """(name) => {
   const count = (sel) => [...document.querySelectorAll(sel)].filter((n) => n.textContent.trim() === name).length;
-  const w = window.__watch = {max: {tiles: 0, people: 0, moderate: 0, waiting: 0}, samples: 0,
-                              reconnecting: null, gone: null};
+  const w = window.__watch = {max: {tiles: 0, people: 0, moderate: 0, waiting: 0}, samples: 0, tile: []};
   setInterval(() => {
     const seen = {tiles: count('#stage .tile:not(.local) .name'), people: count('#panel-people li[data-peer] .name'),
                   moderate: count('#mod-people li .name'),
                   waiting: count('#mod-people li .name') + count('#lobby-queue li[data-peer] .name')};
     for (const k of Object.keys(seen)) w.max[k] = Math.max(w.max[k], seen[k]);
+    const tile = [...document.querySelectorAll('#stage .tile:not(.local)')]
+      .find((t) => t.querySelector('.name')?.textContent.trim() === name);
+    const state = !tile ? 'none' : tile.classList.contains('away') ? 'away' : 'live';
+    if (!w.tile.length || w.tile[w.tile.length - 1][1] !== state) w.tile.push([Date.now(), state]);
     w.samples += 1;
   }, 50);
 }"""
+
 
 # A tile the page shows as reconnecting: marked away and saying so in words.
 RECONNECTING = """(name) => {
@@ -66,10 +70,12 @@ RECONNECTING = """(name) => {
 TILE_GONE = """(name) => ![...document.querySelectorAll('#stage .tile .name')].some((n) => n.textContent.trim() === name)"""
 
 
-async def never_twice(page: Any) -> None:
+async def never_twice(page: Any) -> list[tuple[float, str]]:
+    """Asserts the party was never listed twice so far; returns the log of its tile's states."""
     watch = await page.evaluate("window.__watch")
     assert watch["samples"] > 20, watch
     assert all(n <= 1 for n in watch["max"].values()), f"{PARTY} was listed twice: {watch}"
+    return [(float(t), state) for t, state in watch["tile"]]
 
 
 async def drop(party: Any) -> float:
@@ -116,16 +122,19 @@ async def test_dropped_party(live_server: Any, browser: Any, journey: Journey) -
     await sees_video_of(med, PARTY)
     await sees_video_of(party, MEDIATOR)
     await journey.step(med, "party-back", full_page=False)
-    await never_twice(med)
+    log = await never_twice(med)
+    assert "none" not in [state for _, state in log], f"the place was not kept while the party was away: {log}"
 
     # Second drop, for good: reconnecting until the grace period ends, then the tile goes.
     dropped_at = await drop(party)
     await med.wait_for_function(RECONNECTING, arg=PARTY, timeout=MEDIA_TIMEOUT_MS)
     await journey.step(med, "party-reconnecting-again", full_page=False)
     await med.wait_for_function(TILE_GONE, arg=PARTY, timeout=int(GRACE_S * 1000) + MEDIA_TIMEOUT_MS)
-    gone_after_s = (float(await med.evaluate("Date.now()")) - dropped_at) / 1000
+    log = [(t, state) for t, state in await never_twice(med) if t >= dropped_at]
+    states = [state for _, state in log]
+    assert states[-1] == "none" and "none" not in states[:-1] and "away" in states, log
+    gone_after_s = (log[-1][0] - dropped_at) / 1000
     assert gone_after_s >= GRACE_S - 1, f"the tile went {gone_after_s:.1f}s after the drop, before the grace period"
-    await never_twice(med)
     assert await med.is_visible("#screen-room") and not await med.is_visible("#screen-ended")
     await journey.step(med, "party-gone-session-goes-on", full_page=False)
 
