@@ -11,12 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.journeys.conftest import TIMEOUT_MS, poll
+from tests.journeys.conftest import TIMEOUT_MS
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 MEDIA_TIMEOUT_MS = 60_000
 
-# The room's own handle (window.concord, set by room.js) is read only to look at state the page shows.
 TILE_BY_NAME = """(name) => [...document.querySelectorAll('#stage .tile:not(.local)')]
   .filter((t) => (t.querySelector('.name')?.textContent || '').trim() === name)"""
 
@@ -134,16 +133,6 @@ async def sees_video_of(page: Any, name: str) -> None:
     await page.wait_for_function(REMOTE_VIDEO_OF, arg=name, timeout=MEDIA_TIMEOUT_MS)
 
 
-async def tile_flags(page: Any, name: str) -> str:
-    """The flags under a tile (发言中 · 举手 · 已静音), as the person reads them."""
-    return str(await page.evaluate(f"(name) => ({TILE_BY_NAME})(name).map((t) => t.querySelector('.flags').textContent).join('|')",
-                                   name))
-
-
-async def own_flags(page: Any) -> str:
-    return str(await page.inner_text("#stage .tile.local .flags"))
-
-
 async def wait_flags(page: Any, name: str | None, has: str, present: bool = True) -> None:
     """Wait until the tile of ``name`` (our own when None) does (or does not) show ``has``."""
     js = ("(a) => { const f = document.querySelector('#stage .tile.local .flags'); "
@@ -165,17 +154,3 @@ async def mic_open(page: Any, on: bool) -> None:
     await page.wait_for_function(
         "(on) => document.querySelector('#btn-mic').getAttribute('aria-pressed') === (on ? 'false' : 'true')",
         arg=on, timeout=TIMEOUT_MS)
-
-
-async def names_everywhere(page: Any) -> dict[str, list[str]]:
-    """Every place the room lists people, as text: tiles, the people panel, the moderator's list and lobby."""
-    return dict(await page.evaluate("""() => {
-      const texts = (sel) => [...document.querySelectorAll(sel)].map((n) => n.textContent.trim());
-      return {tiles: texts('#stage .tile:not(.local) .name'), people: texts('#panel-people li[data-peer] .name'),
-              moderate: texts('#mod-people li .name'), lobby: texts('#lobby-queue li[data-peer] .name')};
-    }"""))
-
-
-__all__ = ["BEIJING", "MEDIA_TIMEOUT_MS", "admit", "beijing_minute", "in_lobby", "in_room", "invite", "join_from_session_page",
-           "menu", "mic_open", "mic_state", "mod_row", "names_everywhere", "open_case", "open_panel", "own_flags",
-           "pass_prejoin", "poll", "sees_video_of", "setup_assigned_case", "tile_flags", "wait_flags"]
