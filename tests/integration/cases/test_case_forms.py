@@ -100,6 +100,23 @@ async def test_sessions_form_takes_the_case_code(client) -> None:
     assert (await client.get(f"/cases/{other['id']}", allow_redirects=False)).status == 404
 
 
+async def test_session_pages_name_the_case_by_its_code(client) -> None:
+    case = await create(client)
+    token = await page_login(client, "mediator")
+    form = {"csrf_token": token, "kind": "mediation", "title": "调解会", "unit": "340321001", "scheduled_at": "",
+            "case_id": case["code"]}
+    r = await client.post("/sessions", data=form, allow_redirects=False)
+    assert r.status == 303, await r.text()
+    link = f'<a class="case-link mono" href="/cases/{case["code"]}">{case["code"]}</a>'
+    detail = await (await client.get(r.headers["Location"])).text()
+    listing = await (await client.get("/sessions")).text()
+    for html in (detail, listing):
+        assert f'href="/cases/{case["code"]}">{case["code"]}</a>' in html
+        assert f"#{case['id']}<" not in html and f"#{case['id']} " not in html
+    assert link in listing and 'id="session-case"' in detail
+    assert (await client.get(f"/cases/{case['code']}")).status == 200
+
+
 async def test_case_export_shows_labels_not_codes(client) -> None:
     case = await create(client)
     await act(client, "mediator", case["code"], "triage", grade="orange")
