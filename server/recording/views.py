@@ -11,6 +11,7 @@ from sqlalchemy import select
 from server import ledger
 from server.api import registry as r
 from server.errors import ApiError, forbidden, not_found
+from server.i18n import pick
 from server.ledger_store import events, verify_chain
 from server.policy import can_download_recording, can_host_session, can_read_session_log
 from server.recording import minutes as minutes_store
@@ -50,7 +51,7 @@ def summary(ev: ledger.Event, lang: str = "zh-CN") -> str:
     """One line of what the event says, from its data (names, not ids, where the data has them)."""
     d = ev.data if isinstance(ev.data, dict) else {}
     en = lang == "en"
-    who = d.get("name") or d.get("by_name") or ""
+    who = pick(str(d.get("name") or d.get("by_name") or ""), lang)  # the recorder's is "录像 / Recorder"
     parts: list[str] = []
     if ev.type == "chat":
         parts.append(str(d.get("text", ""))[:300])
