@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.cases.errors import Conflict, Denied, Invalid
 from server.cases.models import Case, Notice
 from server.cases.permissions import can_issue_notice
-from server.cases.queries import get_visible, path_prefix
+from server.cases.queries import codes_by_id, get_visible, path_prefix
 from server.cases.service import Ctx, _text
 from server.directory.models import Staff, Unit
 from server.ledger import format_time
@@ -55,11 +55,8 @@ async def board(s: AsyncSession, actor: Actor, limit: int = 50) -> list[dict[str
          .where(or_(Notice.unit_path.in_(ancestors_or_self(actor.unit_path)),
                     path_prefix(Notice.unit_path, actor.unit_path)))
          .order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit))
-    codes: dict[int, str] = {}
     rows = (await s.execute(q)).all()
-    ids = {n.case_id for n, _, _ in rows if n.case_id}
-    if ids:
-        codes = dict((await s.execute(select(Case.id, Case.code).where(Case.id.in_(ids)))).all())
+    codes = await codes_by_id(s, {n.case_id for n, _, _ in rows if n.case_id})
     return [{"id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "unit": u.code, "unit_name": u.name,
              "by": st.name, "case": codes.get(n.case_id) if n.case_id is not None else None,
              "created_at": format_time(n.created_at)}

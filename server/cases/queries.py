@@ -92,6 +92,13 @@ async def pick_list(s: AsyncSession, actor: Actor, now: datetime, limit: int = 5
     return [(code, title) for code, title in rows.all()]
 
 
+async def codes_by_id(s: AsyncSession, ids: set[int]) -> dict[int, str]:
+    """Case id -> case code, for pages that hold only the id (sessions, notices) but must show the code."""
+    if not ids:
+        return {}
+    return {i: c for i, c in (await s.execute(select(Case.id, Case.code).where(Case.id.in_(ids)))).all()}
+
+
 async def facts(s: AsyncSession, case: Case, now: datetime) -> CaseFacts:
     assignees = set((await s.execute(select(CaseAssignee.staff_id).where(CaseAssignee.case_id == case.id))).scalars())
     rows = (await s.execute(

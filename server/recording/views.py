@@ -11,6 +11,7 @@ from sqlalchemy import select
 from server import ledger
 from server.api import registry as r
 from server.errors import ApiError, forbidden, not_found
+from server.i18n import pick
 from server.ledger_store import events, verify_chain
 from server.policy import can_download_recording, can_host_session, can_read_session_log
 from server.recording import minutes as minutes_store
@@ -50,7 +51,7 @@ def summary(ev: ledger.Event, lang: str = "zh-CN") -> str:
     """One line of what the event says, from its data (names, not ids, where the data has them)."""
     d = ev.data if isinstance(ev.data, dict) else {}
     en = lang == "en"
-    who = d.get("name") or d.get("by_name") or ""
+    who = pick(str(d.get("name") or d.get("by_name") or ""), lang)  # the recorder's is "录像 / Recorder"
     parts: list[str] = []
     if ev.type == "chat":
         parts.append(str(d.get("text", ""))[:300])
@@ -62,9 +63,9 @@ def summary(ev: ledger.Event, lang: str = "zh-CN") -> str:
     elif ev.type == "recording_on" and d.get("subrooms"):
         parts.append(("includes: " if en else "含分组：") + "、".join(d["subrooms"]))
     elif ev.type in ("playback_composed", "track_file_made"):
-        parts.append(f"{d.get('artefact', '')} {d.get('duration_s', '')}s sha256 {str(d.get('sha256'))[:16]}…")
+        parts.append(f"{media_label(d.get('artefact'), lang)} {d.get('duration_s', '')}s sha256 {str(d.get('sha256'))[:16]}…")
     elif ev.type in ("recording_segment", "segment_recovered"):
-        parts.append(f"{d.get('kind', '')} #{d.get('index', '')} {d.get('duration_s', '')}s sha256 {str(d.get('sha256'))[:16]}…")
+        parts.append(f"{media_label(d.get('kind'), lang)} #{d.get('index', '')} {d.get('duration_s', '')}s sha256 {str(d.get('sha256'))[:16]}…")
     elif ev.type in ("recording_error", "segment_discarded"):
         parts.append(str(d.get("error") or d.get("reason") or ""))
     elif ev.type == "minutes_saved":
@@ -83,17 +84,31 @@ def timeline(evs: list[ledger.Event], t0: datetime | None = None, lang: str = "z
     } for e in evs]
 
 
+# Words for the recording codes these pages show (a track's kind, a file's status, an artefact).
+MEDIA_LABELS: dict[str, tuple[str, str]] = {
+    "video": ("视频", "video"), "audio": ("音频", "audio"), "segment": ("分段", "segment"),
+    "track": ("轨道文件", "track file"), "composite": ("合成回放", "composite"),
+    "writing": ("录制中", "recording"), "closed": ("已保存", "saved"), "failed": ("失败", "failed"),
+    "recovered": ("已抢救", "salvaged"), "discarded": ("已丢弃", "discarded"), "deleted": ("已删除", "deleted"),
+}
+
+
+def media_label(code: str | None, lang: str) -> str:
+    pair = MEDIA_LABELS.get(code or "")
+    return (code or "") if pair is None else pair[1 if lang == "en" else 0]
+
+
 PLAYBACK_LABELS = {"none": ("尚未合成", "not composed"), "queued": ("排队中", "queued"),
                    "running": ("合成中", "composing"), "done": ("已完成", "done"), "failed": ("失败", "failed")}
 
 
-def _labels(request: web.Request, sess: Any, job: Any) -> dict[str, str]:
+def _labels(request: web.Request, sess: Any, job: Any) -> dict[str, Any]:
     """The session's kind and state and the playback job's status, as words in the page's language."""
     en = language(request) == "en"
     rule = kinds.RULES.get(sess.kind)
     state = STATE_LABELS.get(sess.state, (sess.state, sess.state))
     status = PLAYBACK_LABELS.get(job.status, (job.status, job.status)) if job else ("", "")
-    return {"kind_text": (rule.label_en if en else rule.label_zh) if rule else sess.kind,
+    return {"media": lambda code: media_label(code, "en" if en else "zh-CN"), "kind_text": (rule.label_en if en else rule.label_zh) if rule else sess.kind,
             "state_text": state[1 if en else 0], "job_text": status[1 if en else 0]}
 
 

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from server.cases.errors import CaseError
-from server.cases.queries import find_case, pick_list
+from server.cases.queries import codes_by_id, find_case, pick_list
 from server.errors import ApiError
 from server.policy import Actor, can_host_session, within
 from server.security.ratelimit import RateLimiter
@@ -172,10 +172,11 @@ async def sessions_page(request: web.Request, form_error: str | None = None, for
     kind = kind if kind in kinds.KINDS else ""
     async with request.app["db"].session() as s:
         rows = await service.list_sessions(s, actor, state=state or None, kind=kind or None, limit=200)
+        case_codes = await codes_by_id(s, {x.case_id for x, _ in rows if x.case_id})
     units = await _hostable_units(request, actor)
     return await render(request, "sessions/list.html", {
         **_labels(request),
-        "sessions": [{"s": x, "unit": u} for x, u in rows],
+        "sessions": [{"s": x, "unit": u, "case_code": case_codes.get(x.case_id or 0)} for x, u in rows],
         "filters": {"state": state, "kind": kind},
         "kinds": kinds.KINDS,
         "states": ("live", "scheduled", "ended", "cancelled"),
@@ -240,6 +241,7 @@ async def session_page(request: web.Request, *, new_invitation: dict | None = No
             raise _api_error(e) from None
         manage = service.can_manage(actor, sess, unit)
         my_role = await service.staff_join_role(s, actor, sess, unit)
+        case_code = (await codes_by_id(s, {sess.case_id})).get(sess.case_id) if sess.case_id else None
         invitations = []
         if manage:
             for inv in await service.list_invitations(s, sess.id):
@@ -251,7 +253,7 @@ async def session_page(request: web.Request, *, new_invitation: dict | None = No
         _share(request, new_invitation)
     return await render(request, "sessions/detail.html", {
         **_labels(request),
-        "session": sess, "unit": unit, "rules": rules,
+        "session": sess, "unit": unit, "rules": rules, "case_code": case_code,
         "can_manage": manage, "my_role": my_role,
         "joinable": sess.state in service.JOINABLE_STATES,
         "invitations": invitations,

@@ -3,6 +3,7 @@ play in a real browser, and clicking a ledger event seeks the video."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -107,6 +108,20 @@ async def test_playback_page_plays_and_seeks(live_server: Any, browser: Any) -> 
     got = await poll(page, f"() => Math.abs(document.getElementById('composite').currentTime - {target}) < 0.6 && document.getElementById('composite').currentTime")
     assert got
     await shot(page, "playback", full_page=True)
+    # A Chinese page names tracks and statuses in words, never by code.
+    text = await page.inner_text("main")
+    assert "张三 · 视频" in text and "张三 · 音频" in text
+    assert not re.search(r"\b(?:none|video|audio|closed|composite|track)\b", text), text
     await page.goto(f"{live_server.url}/sessions/{sid}/record")
     assert "校验通过" in await page.content()
+    assert await poll(page, "() => document.getElementById('playback-state').textContent.includes('已完成')")
+    text = await page.inner_text("main")
+    assert "已保存" in text and not re.search(r"\b(?:none|video|audio|closed|composite|track)\b", text), text
     await shot(page, "session-record", full_page=True)
+    # Nothing recorded yet: the playback file reads 尚未合成 on both pages, not the job's code "none".
+    empty = (await live_server.api("POST", "/api/sessions", token,
+                                   {"kind": "mediation", "title": "未录像", "unit": "340321001"}))["id"]
+    for path in ("record", "playback"):
+        await page.goto(f"{live_server.url}/sessions/{empty}/{path}")
+        assert await poll(page, "() => document.getElementById('playback-state').textContent === '尚未合成'"), path
+        assert not re.search(r"\bnone\b", await page.inner_text("main")), path

@@ -144,3 +144,17 @@ async def test_static_css_served(client) -> None:
     r = await client.get("/static/css/concord.css")
     assert r.status == 200
     assert "@media (max-width" in await r.text()
+
+
+async def test_login_failure_is_in_one_language(client) -> None:
+    r = await browser_login(client, "admin", "not-the-password")
+    html = await r.text()
+    assert r.status == 401 and "用户名或密码错误。" in html and "wrong username" not in html.lower()
+    client.session.cookie_jar.update_cookies({"concord_lang": "en"})
+    r = await browser_login(client, "admin", "not-the-password")
+    html = await r.text()
+    assert r.status == 401 and "Wrong username or password." in html and "用户名或密码错误" not in html
+    for lang, want in (("zh-CN", "用户名或密码错误"), ("en", "wrong username or password")):
+        r = await client.post("/api/auth/login", json={"username": "admin", "password": "nope"},
+                              headers={"X-Concord-Lang": lang})
+        assert r.status == 401 and (await r.json())["error"]["display"] == want

@@ -81,3 +81,42 @@ def test_session_timeline_lines_are_in_one_language() -> None:
     assert summary(ev("consent", {"name": "钱八", "recording": False}), "en") == "钱八 no"
     assert summary(ev("recording_on", {"subrooms": ["A"]}), "en") == "includes: A"
     assert summary(ev("moved", {"name": "钱八", "to": "A"}), "en") == "钱八 main room → A"
+
+
+def test_the_recorder_is_named_in_the_pages_language_on_the_timeline() -> None:
+    from datetime import UTC, datetime
+
+    from server.ledger import Event
+    from server.recording.views import summary
+    from server.rooms.hub import RoomHub
+
+    name = RoomHub.attach_system_peer.__kwdefaults__["name"]  # what the recorder peer is called in a room
+    joined = Event("session:1", 1, "peer_joined", datetime(2026, 3, 1, tzinfo=UTC),
+                   {"peer": "r1", "name": name, "role": "recorder", "system": True}, "0" * 64, "1" * 64)
+    assert summary(joined) == "录像" and summary(joined, "en") == "Recorder"
+
+
+def test_room_clients_show_one_side_of_server_sent_names(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """web/static/js/signaling.js localNames, run in node with the page language set."""
+    import json
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    js = Path(__file__).resolve().parents[2] / "web" / "static" / "js"
+    for name in ("concord.js", "signaling.js"):
+        (tmp_path / name).write_text((js / name).read_text(encoding="utf-8"), encoding="utf-8")
+    msg = {"type": "welcome", "name": "张三", "peers": [{"id": "r", "name": "录像 / Recorder", "role": "recorder"}],
+           "lobby": [{"id": "x", "name": "录像 / Recorder"}], "room": {"lobby": [{"id": "y", "name": "李四"}]}}
+    for lang, want in (("zh-CN", "录像"), ("en", "Recorder")):
+        script = (f"globalThis.document = {{documentElement: {{lang: {json.dumps(lang)}}}}};\n"
+                  f"const {{ localNames }} = await import({json.dumps((tmp_path / 'signaling.js').as_uri())});\n"
+                  f"console.log(JSON.stringify(localNames({json.dumps(msg)})));")
+        out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        got = json.loads(out.stdout)
+        assert got["peers"][0]["name"] == want and got["lobby"][0]["name"] == want
+        assert got["name"] == "张三" and got["room"]["lobby"][0]["name"] == "李四"

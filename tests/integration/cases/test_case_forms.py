@@ -100,6 +100,23 @@ async def test_sessions_form_takes_the_case_code(client) -> None:
     assert (await client.get(f"/cases/{other['id']}", allow_redirects=False)).status == 404
 
 
+async def test_session_pages_name_the_case_by_its_code(client) -> None:
+    case = await create(client)
+    token = await page_login(client, "mediator")
+    form = {"csrf_token": token, "kind": "mediation", "title": "调解会", "unit": "340321001", "scheduled_at": "",
+            "case_id": case["code"]}
+    r = await client.post("/sessions", data=form, allow_redirects=False)
+    assert r.status == 303, await r.text()
+    link = f'<a class="case-link mono" href="/cases/{case["code"]}">{case["code"]}</a>'
+    detail = await (await client.get(r.headers["Location"])).text()
+    listing = await (await client.get("/sessions")).text()
+    for html in (detail, listing):
+        assert f'href="/cases/{case["code"]}">{case["code"]}</a>' in html
+        assert f"#{case['id']}<" not in html and f"#{case['id']} " not in html
+    assert link in listing and 'id="session-case"' in detail
+    assert (await client.get(f"/cases/{case['code']}")).status == 200
+
+
 async def test_case_export_shows_labels_not_codes(client) -> None:
     case = await create(client)
     await act(client, "mediator", case["code"], "triage", grade="orange")
@@ -125,6 +142,11 @@ def test_every_event_type_has_a_label_in_both_languages() -> None:
         for lang in ("zh-CN", "en"):
             assert "." not in event_label(f"agreement.{name}", lang) and "_" not in event_label(f"agreement.{name}", lang)
     assert all(zh and en and "_" not in en for zh, en in EVENT_LABELS.values())
+    # One table for agreement events, the agreements module's: the case labels hold none of their own.
+    from server.agreements.workflow import EVENT_LABELS as AGREEMENT_EVENTS
+
+    assert not [k for k in EVENT_LABELS if k.startswith("agreement.")]
+    assert all(event_label(k, "zh-CN") == zh and event_label(k, "en") == en for k, (zh, en) in AGREEMENT_EVENTS.items())
     assert event_label("agreement.sign_link_created", "en") == "Signing link made for a party"
     # A type added later still reads as its family, never as the code.
     assert event_label("agreement.something_new", "zh-CN") == "调解协议"

@@ -3,6 +3,7 @@
 //
 // Nothing is fetched before the room welcomes us (a party in the lobby may not read). The first answer
 // decides: refused (401/403/404) means this participant has no access, so the tab goes and no poll runs.
+import { errorText } from "./i18n.js";
 import { registerPanel } from "./panels.js";
 
 const POLL_MS = 15000;
@@ -103,7 +104,7 @@ registerPanel({
           body: JSON.stringify({ text: area.value, base_version: version }) });
         const body = await r.json();
         if (r.status === 409) { dirty = false; await load(); status.textContent = tr("stale"); return; }
-        if (!r.ok) { status.textContent = tr("failed") + (body.error?.message || r.statusText); return; }
+        if (!r.ok) { status.textContent = tr("failed") + (errorText(body.error) || r.statusText); return; }
         version = body.version;
         dirty = false;
         status.textContent = tr("saved") + body.version;

@@ -6,6 +6,8 @@
 // after its type (`welcome`, `signal`, `peer-joined`, ...) plus a catch-all `message` event, so other
 // modules (minutes, agreements) can listen without touching this file.
 
+import { pick } from "./concord.js";
+
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const PING_EVERY_MS = 15000;
 const DEAD_AFTER_MS = 40000; // no frame at all for this long: the socket is dead even if not closed
@@ -74,7 +76,7 @@ export class Signaling extends EventTarget {
         return; // the server only sends JSON; ignore anything else rather than crash the page
       }
       if (!msg || typeof msg.type !== "string") return;
-      this._handle(ws, msg);
+      this._handle(ws, localNames(msg));
     };
     ws.onclose = (ev) => {
       if (ws !== this.ws) return; // an old socket we already replaced
@@ -252,4 +254,16 @@ export class Signaling extends EventTarget {
   _emit(name, detail) {
     this.dispatchEvent(new CustomEvent(name, { detail }));
   }
+}
+
+/** A server message with every name in the page's language: names the server writes itself come as
+ *  "中文 / English" (the recorder's "录像 / Recorder"), and a page shows one side only. */
+export function localNames(msg) {
+  const fix = (p) => (p && typeof p.name === "string" ? { ...p, name: pick(p.name) } : p);
+  const out = fix(msg);
+  if (out.peer && typeof out.peer === "object") out.peer = fix(out.peer);
+  if (Array.isArray(out.peers)) out.peers = out.peers.map(fix);
+  if (Array.isArray(out.lobby)) out.lobby = out.lobby.map(fix);
+  if (out.room && Array.isArray(out.room.lobby)) out.room = { ...out.room, lobby: out.room.lobby.map(fix) };
+  return out;
 }
