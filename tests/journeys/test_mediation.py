@@ -61,6 +61,7 @@ async def register_case(med: Any, journey: Journey) -> str:
     # A mistyped ID number (wrong check character) is refused here, in Chinese, not later in the agreement.
     await med.fill("#p1_id", ZHANG_ID[:-1] + ("1" if ZHANG_ID[-1] != "1" else "2"))
     await go(med, "#case-new button[type=submit]")
+    assert med.url.endswith("/cases/new"), f"a wrong ID number was accepted: {med.url}"
     error = await med.inner_text(".alert-error")
     assert "身份证" in error and not re.search(r"[A-Za-z]{4,}", error), error
     await journey.step(med, "case-form-refuses-a-bad-id")
