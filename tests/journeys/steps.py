@@ -6,7 +6,9 @@ journey contexts; nothing sleeps for correctness. Room checks reuse the browser 
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,7 +114,9 @@ async def staff_enters_room(desk: Any) -> Any:
     """From the session page open in ``desk``, the staff member enters the room in a second tab of the same
     browser (the session page stays open for invitations and the agreement)."""
     room = await desk.context.new_page()
-    await room.goto(desk.url)  # the session page, in a new tab
+    session_page = re.sub(r"(/sessions/\d+).*$", r"\1", desk.url)
+    assert session_page.rstrip("/").split("/")[-2] == "sessions", desk.url
+    await room.goto(session_page)  # the same session page, in a new tab
     await go(room, "#join-session")
     await no_error_page(room)
     assert "/join/" in room.url
@@ -141,13 +145,21 @@ async def admit(host: Any, name: str) -> None:
     await host.click(f"#lobby-queue li:has-text('{name}') button.admit", timeout=MEDIA_TIMEOUT_MS)
 
 
-async def video_flows(page: Any, tiles: int) -> None:
-    """``tiles`` remote pictures play with a real size and their decoded frame count keeps rising."""
+async def video_flows(page: Any, tiles: int, frames: bool = True) -> None:
+    """``tiles`` remote pictures play with a real size; with ``frames``, their decoded frame count keeps
+    rising too (a moving picture, not one frozen frame)."""
     await page.wait_for_function(
-        f"document.querySelectorAll('#stage .tile:not(.local) video').length === {tiles}", timeout=MEDIA_TIMEOUT_MS)
-    await page.wait_for_function(REMOTE_VIDEO_PLAYING, timeout=MEDIA_TIMEOUT_MS)
-    first = await page.evaluate(FRAMES_DECODED)
-    await poll(page, f"async (first) => (await ({FRAMES_DECODED})()) > first + 5", first, timeout_s=60)
+        f"document.querySelectorAll('#stage .tile:not(.local) video').length === {tiles}", polling=250,
+        timeout=MEDIA_TIMEOUT_MS)
+    await page.wait_for_function(REMOTE_VIDEO_PLAYING, polling=250, timeout=MEDIA_TIMEOUT_MS)
+    if not frames:
+        return
+    first = now = await page.evaluate(FRAMES_DECODED)
+    deadline = time.monotonic() + MEDIA_TIMEOUT_MS / 1000
+    while now <= first + 5:
+        assert time.monotonic() < deadline, f"decoded frames stuck at {first} → {now} on {page.url}"
+        await asyncio.sleep(0.25)
+        now = await page.evaluate(FRAMES_DECODED)
 
 
 async def draw(page: Any, selector: str, seed: int = 0) -> None:
