@@ -13,10 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.browser.conftest import poll
-
 TZ = ZoneInfo("Asia/Shanghai")
-MEDIA_TIMEOUT_MS = 60_000
+MEDIA_TIMEOUT_MS = 120_000  # live video on a loaded 2-core machine: slow, but every wait has a deadline
 
 REMOTE_VIDEO_PLAYING = """() => {
   const vids = [...document.querySelectorAll('#stage .tile:not(.local) video')];
@@ -174,28 +172,16 @@ async def draw(page: Any, selector: str, seed: int = 0) -> None:
     await page.mouse.up()
 
 
-SIGNING_LINKS = """() => {
-  // Every signing link the page offers, with the text of the row or card it sits in (the party's name).
-  const out = [];
-  const seen = new Set();
-  const add = (url, el) => {
-    if (!url || !/\\/agreements\\/\\d+\\/sign\\b/.test(url)) return;
-    const abs = new URL(url, location.href).href;
-    if (seen.has(abs)) return;
-    seen.add(abs);
-    const box = el.closest('tr, li, .card, fieldset, section') || el.parentElement;
-    out.push({url: abs, context: box ? box.innerText : ''});
-  };
-  document.querySelectorAll('a[href]').forEach((a) => add(a.getAttribute('href'), a));
-  document.querySelectorAll('input[value]').forEach((i) => add(i.value, i));
-  return out;
-}"""
-
-
-async def signing_link(page: Any, party: str) -> tuple[str, str]:
-    """The signing link the agreement page gives for ``party``, and the text around it."""
-    links = await poll(page, f"() => ({SIGNING_LINKS})().filter((l) => l.context.includes({party!r}))")
-    return links[0]["url"], links[0]["context"]
+async def make_signing_link(page: Any, party: str, method: str) -> tuple[str, str | None]:
+    """On the agreement page, make ``party``'s signing link (with its QR code); returns the link as the page
+    shows it and the one-time code when the check is a code the mediator tells the party separately."""
+    row = f"#sign-link-parties li.sl-party:has(strong:text-is('{party}'))"
+    await page.select_option(f"{row} select.sl-method", method)
+    await page.click(f"{row} button.sl-make")
+    await page.wait_for_selector(f"{row} .sign-link-card .qr svg")
+    url = await page.input_value(f"{row} input.sl-url")
+    code = (await page.inner_text(f"{row} .sl-code")).strip() if method == "code" else None
+    return url, code
 
 
 async def party_signs(page: Any, name: str, answers: dict[str, str]) -> None:
@@ -241,3 +227,13 @@ def flip_inside_signed_range(pdf: bytes) -> bytes:
 
 async def page_text(page: Any) -> str:
     return re.sub(r"\s+", " ", await page.inner_text("body"))
+
+
+async def snap_all(chrome: Any, journey: Any) -> None:
+    """On failure: a screenshot of every page still open, to see where each user got stuck."""
+    for ci, ctx in enumerate(chrome.contexts):
+        for pi, page in enumerate(ctx.pages):
+            try:
+                await journey.step(page, f"failed-ctx{ci}-page{pi}", full_page=False)
+            except Exception:  # noqa: BLE001 - a closed or crashed page has nothing to show
+                pass
