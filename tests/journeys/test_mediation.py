@@ -122,10 +122,13 @@ async def session_a(chrome: Any, base: str, med: Any, journey: Journey, code: st
     await prejoin(li, li_code)
     await li.wait_for_selector("#screen-lobby:not([hidden])", timeout=MEDIA_TIMEOUT_MS)
 
+    # One at a time, as a mediator does: greet the first before letting the second in.
     await admit(host, ZHANG)
+    await video_flows(host, 1)
+    await video_flows(zhang, 1)
     await admit(host, LI)
     await journey.step(host, "session-a-admitted", full_page=False)
-    for page in (host, zhang, li):
+    for page in (host, li, zhang):
         await video_flows(page, 2)
     await journey.step(zhang, "session-a-video-phone", full_page=False)
     await journey.step(host, "session-a-video-host", full_page=False)
@@ -238,6 +241,7 @@ async def session_b(chrome: Any, med: Any, journey: Journey, code: str) -> tuple
     for page in (zhang, li):
         await page.wait_for_selector("#screen-lobby:not([hidden])", timeout=MEDIA_TIMEOUT_MS)
     await admit(host, ZHANG)
+    await video_flows(zhang, 1, frames=False)
     await admit(host, LI)
     for page in (host, zhang, li):
         await video_flows(page, 2, frames=False)
