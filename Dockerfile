@@ -18,22 +18,21 @@ RUN apt-get update \
 
 WORKDIR /app
 
-# Dependencies first, so code changes do not reinstall them.
-COPY pyproject.toml README.md ./
+# The wheel carries the templates and static files (web/ becomes the package server.web; see setup.py),
+# so the installed command needs nothing from /app.
+COPY pyproject.toml setup.py README.md ./
 COPY server ./server
-RUN pip install ".[postgres,redis]" \
- && concord --help >/dev/null
-
-# Templates and static files are not part of the Python package; CONCORD_WEB_DIR points at them.
 COPY web ./web
+RUN pip install ".[postgres,redis]" \
+ && cd / && concord --help >/dev/null \
+ && python -c "from server.config import default_web_dir, missing_web_files; import sys; sys.exit(bool(missing_web_files(default_web_dir())))"
 
 RUN groupadd --system --gid 10001 concord \
  && useradd --system --uid 10001 --gid concord --home-dir /app --no-create-home --shell /usr/sbin/nologin concord \
  && mkdir -p /data /recordings \
  && chown concord:concord /data /recordings
 
-ENV CONCORD_WEB_DIR=/app/web \
-    CONCORD_RECORDINGS_DIR=/recordings
+ENV CONCORD_RECORDINGS_DIR=/recordings
 
 # /data: SQLite database and the generated secret key (single-node use); /recordings: media segments.
 VOLUME ["/data", "/recordings"]

@@ -1,8 +1,11 @@
-# Two commands: `make run` (the product on SQLite with the demo network) and `make test`.
+# Two commands: `make run` (the product on SQLite with the demo network; HOST=, PORT=, DATA= to move it)
+# and `make test`.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= data
+HOST ?= 127.0.0.1
+PORT ?= 8080
 
 .PHONY: run test lint bench clean
 
@@ -16,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	$(BIN)/concord demo --data-dir $(DATA)
-	$(BIN)/concord serve --data-dir $(DATA)
+	$(BIN)/concord serve --data-dir $(DATA) --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -44,6 +44,12 @@ FEATURES = [
 MAX_BODY = 20 * 1024 * 1024  # evidence uploads; JSON bodies have their own smaller limits
 
 
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask for /favicon.ico on every site, linked or not."""
+    return web.FileResponse(request.app["config"].web_dir / "static" / "favicon.ico",
+                            headers={"Content-Type": "image/x-icon", "Cache-Control": "public, max-age=86400"})
+
+
 def create_app(config: Config, *, migrate: bool = True) -> web.Application:
     app = web.Application(middlewares=[count_requests, error_middleware], client_max_size=MAX_BODY)
     app["config"] = config
@@ -64,6 +70,7 @@ def create_app(config: Config, *, migrate: bool = True) -> web.Application:
     app.router.add_get("/metrics", metrics)
     if (config.web_dir / "static").is_dir():
         app.router.add_static("/static/", config.web_dir / "static", append_version=True)
+        app.router.add_get("/favicon.ico", favicon)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if migrate:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from server.config import Config, ConfigError, redact_url
+from server.config import Config, ConfigError, missing_web_files, redact_url
 from server.db import Database
 from server.db.migrate import upgrade
 
@@ -40,6 +40,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.app import create_app
 
     cfg = Config.load(args.data_dir, args.host, args.port)
+    missing = missing_web_files(cfg.web_dir)
+    if missing:
+        print(f"error: the page templates and static files are missing from {cfg.web_dir} "
+              f"(not found: {', '.join(missing)}). Reinstall Concord, or set CONCORD_WEB_DIR to a copy "
+              "of the repository's web/ directory.", file=sys.stderr)
+        return 2
     app = create_app(cfg)
     bus = f"redis {redact_url(cfg.redis_url)}" if cfg.redis_url else "in-process bus"
     url_host = "localhost" if cfg.host in ("0.0.0.0", "::") else cfg.host

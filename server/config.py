@@ -6,9 +6,34 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# A source checkout: web/ and recordings/ sit beside server/. An installed wheel carries web/ as the
+# package server.web instead, and ROOT is site-packages, which is no place for recordings.
+SOURCE_TREE = (ROOT / "pyproject.toml").is_file() and (ROOT / "web").is_dir()
+
+
+def default_web_dir() -> Path:
+    """CONCORD_WEB_DIR, else the source tree's web/, else the templates and static files in the wheel."""
+    env = os.environ.get("CONCORD_WEB_DIR")
+    if env:
+        return Path(env)
+    if SOURCE_TREE:
+        return ROOT / "web"
+    return Path(str(resources.files("server") / "web"))
+
+
+def default_recordings_dir() -> Path:
+    return ROOT / "recordings" if SOURCE_TREE else Path("recordings")
+
+
+def missing_web_files(web_dir: Path) -> list[str]:
+    """What `concord serve` cannot run without: the page templates and the static files."""
+    needed = [web_dir / "templates" / "base.html", web_dir / "templates" / "login.html",
+              web_dir / "static" / "css" / "concord.css", web_dir / "static" / "js" / "concord.js"]
+    return [str(p) for p in needed if not p.is_file()]
 
 
 class ConfigError(ValueError):
@@ -61,10 +86,10 @@ class Config:
     redis_url: str | None = None
     # Namespace of every Redis key (room logs, node mail, liveness, attempt counters).
     redis_prefix: str = "concord"
-    recordings_dir: Path = field(default_factory=lambda: ROOT / "recordings")
+    recordings_dir: Path = field(default_factory=default_recordings_dir)
     ice_servers: list[dict] = field(default_factory=list)
     turn_secret: str | None = None
-    web_dir: Path = field(default_factory=lambda: ROOT / "web")
+    web_dir: Path = field(default_factory=default_web_dir)
     host: str = "127.0.0.1"
     port: int = 8080
     # Background schedulers (overdue checks, ...) can be disabled in tests.
@@ -78,7 +103,7 @@ class Config:
         d.mkdir(parents=True, exist_ok=True)
         url = os.environ.get("CONCORD_DATABASE_URL") or f"sqlite+aiosqlite:///{d / 'concord.db'}"
         url = normalise_db_url(url)
-        rec = Path(os.environ.get("CONCORD_RECORDINGS_DIR") or ROOT / "recordings").resolve()
+        rec = Path(os.environ.get("CONCORD_RECORDINGS_DIR") or default_recordings_dir()).resolve()
         return cls(
             data_dir=d,
             database_url=url,
@@ -88,7 +113,7 @@ class Config:
             recordings_dir=rec,
             ice_servers=_ice_servers(),
             turn_secret=os.environ.get("CONCORD_TURN_SECRET") or None,
-            web_dir=Path(os.environ.get("CONCORD_WEB_DIR") or ROOT / "web"),
+            web_dir=default_web_dir(),
             host=host,
             port=port,
             trusted_proxies=_trusted_proxies(),

@@ -8,6 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+from server.i18n import LANG_HEADER, language_of, localise
+
 log = logging.getLogger("concord")
 
 
@@ -19,8 +21,12 @@ class ApiError(Exception):
         self.message = message
         self.extra = extra
 
-    def response(self) -> web.Response:
+    def response(self, request: web.Request | None = None) -> web.Response:
         body = {"error": {"code": self.code, "message": self.message, **self.extra}}
+        lang = request.headers.get(LANG_HEADER) if request is not None else None
+        if lang:
+            # The page's own API calls (web/static/js/concord.js) show this text to the viewer.
+            body["error"]["display"] = localise(self.message, language_of({}, {}, lang), self.code)
         return web.json_response(body, status=self.status, dumps=_dumps)
 
 
@@ -66,14 +72,15 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return await handler(request)
     except ApiError as e:
         if _wants_json(request):
-            return e.response()
-        return await _html_error(request, e.status, e.message)
+            return e.response(request)
+        lang = language_of(request.query, request.cookies)
+        return await _html_error(request, e.status, localise(e.message, lang, e.code))
     except web.HTTPException as e:
         if e.status < 400:
             raise
         if _wants_json(request):
             code = _STATUS_CODES.get(e.status, "error")
-            resp = ApiError(e.status, code, e.reason or code).response()
+            resp = ApiError(e.status, code, e.reason or code).response(request)
         elif e.content_type == "text/html":
             raise
         else:
@@ -86,7 +93,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json(request):
-            return ApiError(500, "internal", "internal server error").response()
+            return ApiError(500, "internal", "internal server error").response(request)
         return await _html_error(request, 500, "internal server error")
 
 

@@ -94,6 +94,16 @@ def trusted_keys(app: web.Application) -> TrustedKeys:
     return TrustedKeys(keyring(app).public_keys(), "this server's keyring")
 
 
+def viewer_language(request: web.Request) -> str:
+    """The browser's chosen language (the pages' cookie), else Accept-Language; API clients get English."""
+    from server.views.render import LANG_COOKIE
+
+    chosen = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or ""
+    if not chosen:
+        chosen = "zh-CN" if request.headers.get("Accept-Language", "").lower().startswith("zh") else "en"
+    return "en" if chosen.startswith("en") else "zh"
+
+
 def verify_base(request: web.Request) -> str:
     return f"{request.url.origin()}/verify"
 
@@ -120,7 +130,7 @@ async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
     except CaseLinkError as e:
         raise ApiError(e.status, e.code, e.message) from e
     except ContentError as e:
-        raise ApiError(400, "invalid_content", e.message, field=e.field) from e
+        raise ApiError(400, "invalid_content", e.localized(viewer_language(request)), field=e.field) from e
 
 
 async def loaded_for(s: AsyncSession, actor: Actor, agreement_id: int, check: Any = policy.can_view_agreement,

@@ -13,6 +13,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from server.idnumbers import valid_resident_id
+
 DISPUTE_TYPES: dict[str, tuple[str, str]] = {
     "land_boundary": ("土地边界纠纷", "Land boundary"),
     "neighbourhood": ("邻里纠纷", "Neighbourhood"),
@@ -29,16 +31,55 @@ MAX_ITEMS = 30
 MAX_TEXT = 4000
 MAX_SHORT = 200
 
-_ID_RE = re.compile(r"^[0-9]{17}[0-9Xx]$")
 _AMOUNT_RE = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 
 
 class ContentError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
+    """``message`` is English (the API's language); ``zh`` the same refusal for a Chinese-speaking viewer."""
+
+    def __init__(self, field: str, message: str, zh: str = "") -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.zh = zh
+
+    def localized(self, lang: str) -> str:
+        if lang == "en" or not self.zh:
+            return f"{field_label(self.field, 'en')}: {self.message}"
+        return f"{field_label(self.field, 'zh')}：{self.zh}"
+
+
+_FIELD_LABELS = {
+    "name": ("姓名", "name"), "id_number": ("公民身份号码", "ID number"), "phone": ("电话", "phone"),
+    "address": ("住址", "address"), "agent": ("代理人", "agent"), "key": ("编号", "key"),
+    "obligor": ("义务人", "obligor"), "obligee": ("权利人", "obligee"), "action": ("事项", "action"),
+    "amount": ("金额", "amount"), "method": ("方式", "method"), "place": ("地点", "place"),
+    "deadline": ("期限", "deadline"), "facts": ("纠纷主要事实", "facts"), "issues": ("争议事项", "issues"),
+    "other_terms": ("其他条款", "other terms"), "default_clause": ("违约责任", "default clause"),
+    "mediator_name": ("人民调解员", "mediator"), "dispute_type": ("纠纷类型", "dispute type"),
+    "parties": ("当事人", "parties"), "obligations": ("协议条款", "terms"), "number": ("协议编号", "number"),
+    "case_ref": ("案件编号", "case code"), "copies": ("份数", "copies"),
+    "judicial_confirmation": ("司法确认", "judicial confirmation"),
+}
+_FIELD_RE = re.compile(r"^(parties|obligations|issues|other_terms)\[(\d+)\]\.?(\w*)$")
+
+
+def field_label(field: str, lang: str) -> str:
+    """``parties[0].id_number`` → 第1位当事人的公民身份号码 / party 1's ID number."""
+    en = lang == "en"
+    m = _FIELD_RE.match(field)
+    if m is None:
+        names = _FIELD_LABELS.get(field)
+        return (names[1] if en else names[0]) if names else field
+    group, n, sub = m.group(1), int(m.group(2)) + 1, m.group(3)
+    owner = {"parties": ("第{n}位当事人", "party {n}"), "obligations": ("第{n}项条款", "term {n}"),
+             "issues": ("第{n}项争议事项", "issue {n}"), "other_terms": ("第{n}条其他条款", "other term {n}")}[group]
+    head = (owner[1] if en else owner[0]).format(n=n)
+    if not sub or sub == "v":
+        return head
+    names = _FIELD_LABELS.get(sub, (sub, sub))
+    return f"{head}'s {names[1]}" if en else f"{head}的{names[0]}"
 
 
 @dataclass(frozen=True)
@@ -132,14 +173,14 @@ def _str(raw: dict, name: str, where: str, *, required: bool = False, max_len: i
     if v is None:
         v = ""
     if not isinstance(v, str):
-        raise ContentError(f"{where}{name}", "must be text")
+        raise ContentError(f"{where}{name}", "must be text", "应为文字")
     v = v.strip()
     if required and not v:
-        raise ContentError(f"{where}{name}", "is required")
+        raise ContentError(f"{where}{name}", "is required", "必须填写")
     if len(v) > max_len:
-        raise ContentError(f"{where}{name}", f"is longer than {max_len} characters")
+        raise ContentError(f"{where}{name}", f"is longer than {max_len} characters", f"不能超过{max_len}字")
     if any(ord(c) < 32 and c not in "\n\t" for c in v):
-        raise ContentError(f"{where}{name}", "contains control characters")
+        raise ContentError(f"{where}{name}", "contains control characters", "含有不可见的控制字符")
     return v
 
 
@@ -152,13 +193,7 @@ def _list(raw: dict, name: str, limit: int) -> list:
     return v
 
 
-def valid_id_number(s: str) -> bool:
-    """GB 11643 check digit on an 18-digit resident ID."""
-    if not _ID_RE.match(s):
-        return False
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    total = sum(int(c) * w for c, w in zip(s[:17], weights, strict=True))
-    return "10X98765432"[total % 11] == s[17].upper()
+valid_id_number = valid_resident_id  # the case form uses the same validator (server.idnumbers)
 
 
 def parse_party(raw: Any, i: int) -> Party:
@@ -169,11 +204,12 @@ def parse_party(raw: Any, i: int) -> Party:
     if not _KEY_RE.match(key):
         raise ContentError(f"{where}key", "must be a short lowercase identifier like p1")
     id_number = _str(raw, "id_number", where, max_len=18).upper()
-    if id_number and not valid_id_number(id_number):
-        raise ContentError(f"{where}id_number", "is not a valid 18-digit resident ID number")
+    if id_number and not valid_resident_id(id_number):
+        raise ContentError(f"{where}id_number", "is not a valid 18-digit resident ID number (GB 11643 check digit)",
+                           "无效，应为18位且末位校验码正确（末位可为 X）")
     phone = _str(raw, "phone", where, max_len=20)
     if phone and not re.match(r"^[0-9+\- ]{5,20}$", phone):
-        raise ContentError(f"{where}phone", "is not a phone number")
+        raise ContentError(f"{where}phone", "is not a phone number", "不是有效的电话号码")
     confidential = raw.get("confidential", False)
     if not isinstance(confidential, bool):
         raise ContentError(f"{where}confidential", "must be true or false")
@@ -186,13 +222,13 @@ def parse_amount(s: str, where: str) -> str:
     if not s:
         return ""
     if not _AMOUNT_RE.match(s):
-        raise ContentError(where, "must be an amount in yuan like 5000 or 5000.50")
+        raise ContentError(where, "must be an amount in yuan like 5000 or 5000.50", "应为以元计的金额，如 5000 或 5000.50")
     try:
         d = Decimal(s)
     except InvalidOperation as e:  # pragma: no cover - the regex already excludes this
         raise ContentError(where, "is not a number") from e
     if d <= 0:
-        raise ContentError(where, "must be more than zero")
+        raise ContentError(where, "must be more than zero", "必须大于零")
     return f"{d:.2f}"
 
 
@@ -207,15 +243,15 @@ def parse_obligation(raw: Any, i: int, party_keys: set[str]) -> Obligation:
     obligee = _str(raw, "obligee", where, required=True, max_len=16)
     for name, v in (("obligor", obligor), ("obligee", obligee)):
         if v not in party_keys:
-            raise ContentError(f"{where}{name}", f"names no party ({v!r})")
+            raise ContentError(f"{where}{name}", f"names no party ({v!r})", "不是本协议的当事人")
     if obligor == obligee:
-        raise ContentError(f"{where}obligee", "must differ from the obligor")
+        raise ContentError(f"{where}obligee", "must differ from the obligor", "不能与义务人相同")
     deadline = _str(raw, "deadline", where, max_len=10)
     if deadline:
         try:
             date.fromisoformat(deadline)
         except ValueError as e:
-            raise ContentError(f"{where}deadline", "must be a date like 2026-12-31") from e
+            raise ContentError(f"{where}deadline", "must be a date like 2026-12-31", "应为日期，如 2026-12-31") from e
     return Obligation(key=key, obligor=obligor, obligee=obligee,
                       action=_str(raw, "action", where, required=True, max_len=500),
                       amount=parse_amount(_str(raw, "amount", where, max_len=20), f"{where}amount"),
@@ -232,7 +268,7 @@ def parse_content(raw: Any) -> AgreementContent:
     parties = tuple(parse_party(p, i) for i, p in enumerate(_list(raw, "parties", MAX_PARTIES)))
     keys = [p.key for p in parties]
     if len(set(keys)) != len(keys):
-        raise ContentError("parties", "party keys must be unique")
+        raise ContentError("parties", "party keys must be unique", "编号重复")
     obligations = tuple(parse_obligation(o, i, set(keys))
                         for i, o in enumerate(_list(raw, "obligations", MAX_OBLIGATIONS)))
     okeys = [o.key for o in obligations]

@@ -73,7 +73,7 @@ def draft_from_case(case: CaseSummary, number: str, mediator_name: str, *,
 def draft_dict(case: CaseSummary, number: str, mediator_name: str, *,
                judicial_confirmation: bool = False) -> dict:
     """The unvalidated first draft (the number may still be blank: the store assigns it)."""
-    from server.agreements.content import valid_id_number
+    from server.idnumbers import normalise, valid_resident_id
 
     dtype = dispute_type_of(case.dispute_type)
     if dtype is None:
@@ -88,7 +88,7 @@ def draft_dict(case: CaseSummary, number: str, mediator_name: str, *,
         "parties": [
             # An ID the case holds in a short or invalid form is left for the mediator to complete.
             {"key": f"p{i + 1}", "name": p.name,
-             "id_number": p.id_number if valid_id_number(p.id_number.upper()) else "", "phone": p.phone,
+             "id_number": normalise(p.id_number) if valid_resident_id(p.id_number) else "", "phone": p.phone,
              "address": p.address, "confidential": p.confidential}
             for i, p in enumerate(case.parties)
         ],

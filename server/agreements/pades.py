@@ -77,8 +77,8 @@ def pades_status(pdf: bytes) -> str:
 
 
 def _pades_status(pdf: bytes) -> str:
-    """``intact``, ``broken`` or ``absent``: whether the last PAdES signature covers the whole file
-    unchanged (cryptographic integrity only: the self-issued certificate is not chained to any CA)."""
+    """``intact``, ``broken`` (the signed bytes changed), ``extended`` (something was appended after the
+    signature) or ``absent``: whether the last PAdES signature covers the whole file unchanged (cryptographic integrity only: the self-issued certificate is not chained to any CA)."""
     import logging
 
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -101,5 +101,6 @@ def _pades_status(pdf: bytes) -> str:
         status = validate_pdf_signature(sig, signer_validation_context=ctx, skip_diff=True)
     except Exception:
         return "broken"
-    whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
-    return "intact" if status.intact and status.valid and whole else "broken"
+    if not (status.intact and status.valid):
+        return "broken"  # a byte inside the signed range differs
+    return "intact" if status.coverage == SignatureCoverageLevel.ENTIRE_FILE else "extended"

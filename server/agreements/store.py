@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import ledger, ledger_store
 from server.agreements import performance, workflow
-from server.agreements.content import AgreementContent, ContentError, parse_content, ready_to_freeze
+from server.agreements.content import AgreementContent, parse_content, ready_to_freeze
 from server.agreements.document import document_hash, short_hash
 from server.agreements.keys import Keyring
 from server.agreements.models import (
@@ -95,10 +95,7 @@ async def version_row(s: AsyncSession, agreement_id: int, number: int) -> Agreem
 
 
 def _parse(raw: Any) -> AgreementContent:
-    try:
-        return parse_content(raw)
-    except ContentError as e:
-        raise StoreError(400, "invalid_content", e.message, field=e.field) from e
+    return parse_content(raw)  # a ContentError reaches the web layer, which words it in the viewer's language
 
 
 async def next_number(s: AsyncSession, unit: Unit, now: datetime) -> str:
@@ -167,6 +164,8 @@ async def save_version(s: AsyncSession, actor: Actor, ld: Loaded, base_version: 
                          current_version=a.current_version)
     old = ld.content
     raw = {**raw, "number": old.number, "unit_code": old.unit_code, "unit_name": old.unit_name}
+    if a.case_id is not None or "case_ref" not in raw:
+        raw["case_ref"] = old.case_ref  # the case code is the case's, not the editor's: never dropped
     raw["parties"] = [_keep_id(p, old) for p in raw.get("parties") or []] if isinstance(raw.get("parties"), list) \
         else raw.get("parties")
     content = _parse(raw)

@@ -10,7 +10,12 @@ Checks, each with a stable name that the CLI and the /verify page report:
   retired before it signed;
 - ``signature_invalid``: an Ed25519 signature does not verify, or a record belongs to another document or
   version, or its handwritten image was replaced, or the records' order/chain is broken;
-- ``signer_missing``: a party, the mediator or the seal has no signature.
+- ``signer_missing``: a party, the mediator or the seal has no signature;
+- ``file_changed``: the file's PDF signature (PAdES, over the whole file as exported) no longer matches: a
+  byte inside its signed range was changed, or something was added after it. The least basic check, so a
+  change that the checks above can name is reported by them.
+
+The CLI and the /verify page both call ``verify_pdf`` and report its verdict unchanged.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ if TYPE_CHECKING:
     from pypdf import PdfReader
 
 CHECKS = ("manifest_missing", "manifest_malformed", "text_changed", "unknown_key", "signature_invalid",
-          "signer_missing")
+          "signer_missing", "file_changed")
 CHECK_LABELS = {
     "manifest_missing": ("缺少签署清单", "manifest missing"),
     "manifest_malformed": ("签署清单格式错误", "manifest malformed"),
@@ -58,8 +63,21 @@ CHECK_LABELS = {
     "unknown_key": ("未知的签名密钥", "unknown key"),
     "signature_invalid": ("签名无效", "signature invalid"),
     "signer_missing": ("缺少签署人", "signer missing"),
+    "file_changed": ("文件在签章后被改动", "file changed after signing"),
 }
+# How each signer's identity was checked, as the signature records name it.
+METHOD_LABELS = {
+    "id_last4": ("身份证号后四位", "last 4 of the ID number"),
+    "code": ("一次性验证码", "one-time code"),
+    "password": ("登录密码", "login password"),
+}
+KIND_LABELS = {"party": ("当事人", "party"), "mediator": ("人民调解员", "mediator"),
+               "seal": ("人民调解委员会印章", "committee seal")}
 MAX_PDF = 20 * 1024 * 1024
+PADES_FAILURES = {
+    "broken": "a byte inside the range covered by the PDF signature (PAdES) was changed after signing",
+    "extended": "content was added to the file after its PDF signature (PAdES)",
+}
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged input is reported by us, not logged
 
@@ -83,7 +101,7 @@ class Result:
     signers: list[dict[str, Any]] = field(default_factory=list)
     trusted_by: str | None = None
     warnings: list[str] = field(default_factory=list)
-    pdf_signature: str = "not checked"  # PAdES: intact | broken | absent (information only)
+    pdf_signature: str = "not checked"  # PAdES: intact | absent | broken or extended (failures: file_changed)
 
     @property
     def ok(self) -> bool:
@@ -140,8 +158,9 @@ def read_manifest(reader: PdfReader) -> bytes | None:
     return found[0]
 
 
-def verify_pdf(data: bytes, trusted: TrustedKeys | None = None, *, check_pades: bool = False) -> Result:
-    """``check_pades`` also reports the PAdES signature's state (slower: about 0.1 s more)."""
+def verify_pdf(data: bytes, trusted: TrustedKeys | None = None, *, check_pades: bool = True) -> Result:
+    """The one verdict on a file. ``check_pades=False`` skips the PAdES check (about 0.1 s), for tests
+    that look only at the manifest checks; a broken PAdES signature is otherwise a failure."""
     res = Result()
     if len(data) > MAX_PDF:
         res.fail("manifest_missing", f"the file is larger than {MAX_PDF // (1024 * 1024)} MiB")
@@ -177,9 +196,8 @@ def verify_pdf(data: bytes, trusted: TrustedKeys | None = None, *, check_pades: 
     except _Malformed as e:
         res.fail("manifest_malformed", str(e))
     res.pdf_signature = _pades(data) if check_pades else "not checked"
-    if res.pdf_signature == "broken" and res.ok:
-        res.warnings.append("the PDF signature (PAdES) no longer covers the file: it was re-saved or updated "
-                            "after export, though everything signed is unchanged")
+    if res.pdf_signature in PADES_FAILURES:
+        res.fail("file_changed", PADES_FAILURES[res.pdf_signature])
     return res
 
 

@@ -13,12 +13,56 @@ from server.agreements.content import DISPUTE_TYPES
 from server.agreements.document import short_hash
 from server.agreements.models import Agreement
 from server.agreements.performance import STATUS_LABELS
-from server.agreements.verify import CHECK_LABELS, MAX_PDF
+from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
 from server.directory.models import Unit
 from server.errors import ApiError
-from server.views.render import render, require_login
+from server.views.render import language, render, require_login
 
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+# What each failed check means, for someone holding the paper copy (the CLI prints the technical reason).
+CHECK_EXPLAIN = {
+    "manifest_missing": ("这不是本平台导出的协议书，或文件已损坏：找不到签署清单。",
+                         "This is not an agreement exported by Concord, or the file is damaged: it has no manifest."),
+    "manifest_malformed": ("文件中的签署清单被改动或格式错误。", "The manifest inside the file was altered or is malformed."),
+    "text_changed": ("协议的文字、页面或图像与签署时不一致。", "The text, a page or an image differs from what was signed."),
+    "unknown_key": ("签名所用的密钥不是本平台的印章密钥。", "A signature was made with a key this server does not know."),
+    "signature_invalid": ("至少一个签名无法核验，或签名记录被调换。",
+                          "At least one signature does not verify, or the records were rearranged."),
+    "signer_missing": ("缺少当事人、调解员或印章的签署。", "A party, the mediator or the seal has not signed."),
+    "file_changed": ("文件在签章后被改动：PDF 电子签章覆盖范围内的内容与签章时不一致，或签章后追加了内容。",
+                     "The file was changed after it was sealed: bytes covered by the PDF signature differ, or "
+                     "content was added after it."),
+}
+
+
+UPLOAD_ERRORS = {
+    "empty_file": ("上传的文件是空的。", "The uploaded file is empty."),
+    "too_large": (f"文件超过 {MAX_PDF // (1024 * 1024)} MB。", f"The file is over {MAX_PDF // (1024 * 1024)} MB."),
+    "invalid_upload": ("上传未完成，请重新选择文件。", "The upload was incomplete; choose the file again."),
+    "missing_field": ("请选择要核验的 PDF 文件。", "Choose the PDF file to verify."),
+    "unsupported_media_type": ("请通过本页表单上传 PDF 文件。", "Upload the PDF with this page's form."),
+}
+
+
+def beijing(iso: str | None) -> str:
+    """A UTC ISO time from a signature record, on the Beijing clock."""
+    from datetime import datetime
+
+    from server.views.render import local
+
+    if not iso:
+        return ""
+    try:
+        return local(datetime.fromisoformat(iso.replace("Z", "+00:00")), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso
+
+
+def _verify_context(result: dict | None, known: dict | None, error: str | None = None) -> dict:
+    return {"result": result, "error": error, "known": known, "labels": CHECK_LABELS, "explain": CHECK_EXPLAIN,
+            "methods": METHOD_LABELS, "kinds": KIND_LABELS, "beijing": beijing, "states": workflow.STATE_LABELS,
+            "max_mb": MAX_PDF // (1024 * 1024)}
 
 
 async def list_page(request: web.Request) -> web.StreamResponse:
@@ -80,9 +124,7 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
                      "effective_at": a.effective_at, "hash": h, "current": v.number == a.current_version}
         else:
             known = {"hash": h, "missing": True}
-    return await render(request, "agreements/verify.html", {
-        "result": None, "known": known, "labels": CHECK_LABELS, "states": workflow.STATE_LABELS,
-        "max_mb": MAX_PDF // (1024 * 1024)})
+    return await render(request, "agreements/verify.html", _verify_context(None, known))
 
 
 async def verify_submit(request: web.Request) -> web.StreamResponse:
@@ -93,10 +135,9 @@ async def verify_submit(request: web.Request) -> web.StreamResponse:
         result = await check_upload(request, data)
         error, status = None, 200 if result["ok"] else 422
     except ApiError as e:
-        result, error, status = None, e.message, e.status
-    return await render(request, "agreements/verify.html", {
-        "result": result, "error": error, "known": None, "labels": CHECK_LABELS, "states": workflow.STATE_LABELS,
-        "max_mb": MAX_PDF // (1024 * 1024)}, status=status)
+        zh, en = UPLOAD_ERRORS.get(e.code, (e.message, e.message))
+        result, error, status = None, en if language(request) == "en" else zh, e.status
+    return await render(request, "agreements/verify.html", _verify_context(result, None, error), status=status)
 
 
 async def sign_page(request: web.Request) -> web.StreamResponse:

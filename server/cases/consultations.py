@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.cases import workflow
+from server.cases import catalog, workflow
 from server.cases.case_sessions import create_session
 from server.cases.errors import Conflict, Denied, Invalid, NotFound
 from server.cases.models import Case, CaseAccess, Consultation
@@ -34,6 +34,21 @@ async def eligible_experts(s: AsyncSession, case: Case, specialty: str) -> list[
         .order_by(Unit.path.desc(), Staff.id)
     )).all()
     return [(st, un) for st, un in rows if specialty in (st.specialties or [])]
+
+
+async def suggested_experts(s: AsyncSession, case: Case) -> tuple[str, list[tuple[Staff, Unit, bool]]]:
+    """The specialty a case calls for, and every expert who may serve it, best first: those with that
+    specialty before the rest, each group from the nearest tier (the case's own unit) upwards.
+    The flag says whether the expert has the specialty."""
+    wanted = catalog.ITEM_SPECIALTY.get(case.item or "", "land")
+    rows = (await s.execute(
+        select(Staff, Unit).join(Unit, Unit.id == Staff.unit_id).where(
+            Staff.role == Role.EXPERT, Staff.active.is_(True), Unit.path.in_(ancestors_or_self(case.unit_path)))
+        .order_by(Unit.path.desc(), Staff.id)  # deepest path first: the nearest tier
+    )).all()
+    ranked = [(st, un, wanted in (st.specialties or [])) for st, un in rows]
+    ranked.sort(key=lambda r: not r[2])  # stable: nearness kept inside each group
+    return wanted, ranked
 
 
 def _may_take(expert: Actor, c: Consultation, case: Case) -> bool:

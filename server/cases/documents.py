@@ -20,7 +20,8 @@ from server.policy import Actor
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_CASE = 200
-KINDS = ("evidence", "minutes", "opinion", "other")
+# "closing": the photo of the result, shown to the resident on the public status page once the case closes.
+KINDS = ("evidence", "minutes", "opinion", "other", "closing")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from server.cases.service import CaseDraft, Ctx, PartyDraft, register
 from server.directory.models import Staff, Unit
 
 PHONE = re.compile(r"^1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
+CHOOSE_UNIT = ("请选择村（社区）或乡镇（街道）。", "Choose your village or township.")
 # What a resident may pick: the dispute items and the services.
 CHOICES = [("disputes", i.code) for i in catalog.CATEGORIES["disputes"][1]] + \
           [("services", i.code) for i in catalog.CATEGORIES["services"][1]]
@@ -36,7 +37,11 @@ class IntakeForm:
     preferred_time: str = ""
     domestic_violence: bool = False
     staff: str | None = None
-    errors: dict[str, str] = field(default_factory=dict)
+    # field -> (zh, en); the page shows the one in the reader's language.
+    errors: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def errors_in(self, lang: str) -> dict[str, str]:
+        return {k: en if lang == "en" else zh for k, (zh, en) in self.errors.items()}
 
 
 def _clean(v: Any, limit: int) -> str:
@@ -56,22 +61,22 @@ def parse(data: dict[str, Any]) -> IntakeForm:
                    domestic_violence=data.get("domestic_violence") in ("on", "1", "true", True),
                    staff=_clean(data.get("staff"), 64) or None)
     if not f.name or len(f.name) > 50:
-        f.errors["name"] = "请填写姓名（50字以内） / Enter your name (up to 50 characters)"
+        f.errors["name"] = ("请填写姓名（50字以内）。", "Enter your name (up to 50 characters).")
     if not PHONE.match(f.phone):
-        f.errors["phone"] = "请填写有效的手机号或座机号 / Enter a valid phone number"
+        f.errors["phone"] = ("请填写有效的手机号或座机号。", "Enter a valid phone number.")
     if len(f.description) < 10 or len(f.description) > 2000:
-        f.errors["description"] = "请简要说明情况（10至2000字） / Describe the matter (10-2000 characters)"
+        f.errors["description"] = ("请简要说明情况（10至2000字）。", "Describe the matter (10-2000 characters).")
     if len(f.preferred_time) > 50:
-        f.errors["preferred_time"] = "时间说明过长 / Too long"
+        f.errors["preferred_time"] = ("时间说明过长。", "Too long.")
     choice = _clean(data.get("category_item"), 80)
     if choice:
         cat, _, item = choice.partition(":")
         if (cat, item) not in CHOICES:
-            f.errors["category_item"] = "请选择列表中的事项 / Choose from the list"
+            f.errors["category_item"] = ("请选择列表中的事项。", "Choose from the list.")
         else:
             f.category, f.item = cat, item
     if not f.unit:
-        f.errors["unit"] = "请选择村（社区）或乡镇（街道） / Choose your village or township"
+        f.errors["unit"] = CHOOSE_UNIT
     return f
 
 
@@ -83,7 +88,7 @@ async def intake_units(s: AsyncSession) -> list[Unit]:
 async def submit(s: AsyncSession, ctx: Ctx, f: IntakeForm) -> Case:
     unit = (await s.execute(select(Unit).where(Unit.code == f.unit))).scalar_one_or_none()
     if unit is None or unit.tier not in ("township", "village"):
-        raise Invalid("请选择村（社区）或乡镇（街道） / Choose your village or township", "invalid_unit")
+        raise Invalid(CHOOSE_UNIT[1], "invalid_unit", zh=CHOOSE_UNIT[0])
     contact: Staff | None = None
     if f.staff:
         contact = (await s.execute(select(Staff).join(Unit, Unit.id == Staff.unit_id).where(

@@ -101,6 +101,36 @@ EVENT_LABELS = {
     "dv.joint_override": ("同室调解授权", "Joint-room override"),
     "access.named": ("授权人员变更", "Named staff changed"),
     "notice.published": ("通报", "Notice"),
+    "case.intake": ("群众求助", "Resident request"),
+    "case.routed": ("案件流转", "Case routed"),
+    "case.assigned": ("指派案件", "Case assigned"),
+    "petition.hearing": ("信访听证", "Petition hearing"),
+    "agreement.created": ("起草调解协议", "Agreement drafted"),
+    "agreement.version_saved": ("保存协议修改", "Agreement draft saved"),
+    "agreement.frozen": ("协议定稿待签", "Agreement frozen for signing"),
+    "agreement.presented": ("展示协议", "Agreement presented"),
+    "agreement.text_opened": ("当事人查看协议", "Party opened the agreement"),
+    "agreement.identity_check": ("签署身份核验", "Signer's identity checked"),
+    "agreement.signed": ("签署协议", "Agreement signed"),
+    "agreement.effective": ("协议生效", "Agreement in force"),
+    "agreement.withdrawn": ("撤回协议", "Agreement withdrawn"),
+    "agreement.reopened": ("协议退回修改", "Agreement reopened"),
+    "agreement.superseded": ("协议已被变更", "Agreement superseded"),
+    "agreement.amendment_started": ("开始变更协议", "Amendment started"),
+    "agreement.performance": ("协议履行情况", "Performance recorded"),
+    "agreement.comment": ("协议批注", "Comment on the agreement"),
+    "agreement.case_note": ("协议备注", "Agreement note"),
+    "agreement.handed_to_case": ("协议归入案件", "Agreement added to the case"),
+}
+
+# Event types added later still get a readable label by their family, never the raw code.
+EVENT_FAMILIES = {
+    "case": ("案件办理", "Case event"), "agreement": ("调解协议", "Agreement event"),
+    "document": ("证据材料", "Document event"), "supervision": ("督办", "Supervision event"),
+    "consultation": ("远程指导", "Consultation event"), "petition": ("信访", "Petition event"),
+    "session": ("视频会议", "Session event"), "obligation": ("履行事项", "Obligation event"),
+    "obligations": ("履行事项", "Obligation event"), "follow_up": ("回访", "Follow-up event"),
+    "dv": ("家暴处置", "DV event"), "access": ("授权人员", "Access event"), "notice": ("通报", "Notice"),
 }
 
 
@@ -112,4 +142,13 @@ def event_label(type_: str, lang: str) -> str:
     if type_.startswith("case.") and type_[5:] in set(workflow.Action):
         zh, eng = workflow.ACTION_LABELS[workflow.Action(type_[5:])]
         return eng if en else zh
-    return type_
+    zh, eng = EVENT_FAMILIES.get(type_.split(".", 1)[0], ("其他记录", "Other event"))
+    return eng if en else zh
+
+
+def notification_title(kind: str, title: str, lang: str) -> str:
+    """Stored titles are Chinese ("label：subject"); an English reader gets the kind's label with the subject."""
+    if lang != "en":
+        return title
+    head, sep, rest = title.partition("：")
+    return f"{event_label(kind, lang)}: {rest}" if sep else title

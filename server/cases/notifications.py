@@ -50,9 +50,12 @@ async def inbox(s: AsyncSession, staff_id: int, *, unread_only: bool = False, li
     if unread_only:
         q = q.where(Notification.read_at.is_(None))
     rows = list((await s.execute(q.order_by(Notification.id.desc()).limit(limit))).scalars())
-    unread = (await s.execute(select(func.count()).where(Notification.staff_id == staff_id,
-                                                         Notification.read_at.is_(None)))).scalar_one()
-    return rows, unread
+    return rows, await unread_count(s, staff_id)
+
+
+async def unread_count(s: AsyncSession, staff_id: int) -> int:
+    return int((await s.execute(select(func.count()).where(Notification.staff_id == staff_id,
+                                                           Notification.read_at.is_(None)))).scalar_one())
 
 
 async def mark_read(s: AsyncSession, staff_id: int, ids: list[int] | None, now: datetime) -> int:

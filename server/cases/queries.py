@@ -62,14 +62,34 @@ def visible(actor: Actor, now: datetime) -> ColumnElement[bool]:
 async def get_visible(s: AsyncSession, actor: Actor, code: str, now: datetime, *, lock: bool = False) -> Case:
     """The case with this code if the actor may see it; NotFound otherwise (forged, unknown or hidden)."""
     if not isinstance(code, str) or not codes.valid(code):
-        raise NotFound("no such case")
+        raise NotFound("no such case", zh="没有这个案件，或您无权查看。")
     q = select(Case).where(Case.code == code, visible(actor, now))
     if lock and dialect_name(s) == "postgresql":
         q = q.with_for_update(of=Case)
     case = (await s.execute(q)).scalar_one_or_none()
     if case is None:
-        raise NotFound("no such case")
+        raise NotFound("no such case", zh="没有这个案件，或您无权查看。")
     return case
+
+
+async def find_case(s: AsyncSession, actor: Actor, ref: str, now: datetime) -> Case:
+    """A case as a person names it in a form: its code (340321-2026-000002); the internal number still
+    works for old links. NotFound unless the actor may see it."""
+    ref = "".join((ref or "").split())[:40]
+    if ref.isdigit() and len(ref) <= 12:
+        case = (await s.execute(select(Case).where(Case.id == int(ref), visible(actor, now)))).scalar_one_or_none()
+        if case is None:
+            raise NotFound("no such case", zh="没有这个案件，或您无权查看。")
+        return case
+    return await get_visible(s, actor, ref, now)
+
+
+async def pick_list(s: AsyncSession, actor: Actor, now: datetime, limit: int = 50) -> list[tuple[str, str]]:
+    """(code, title) of the actor's open cases, newest first, for a form's case picker."""
+    rows = await s.execute(select(Case.code, Case.title).where(visible(actor, now),
+                                                               Case.status.in_([str(x) for x in HANDLING]))
+                           .order_by(Case.created_at.desc(), Case.id.desc()).limit(limit))
+    return [(code, title) for code, title in rows.all()]
 
 
 async def facts(s: AsyncSession, case: Case, now: datetime) -> CaseFacts:

@@ -35,11 +35,13 @@ from server.cases.queries import facts
 from server.cases.workflow import Action, UnitRef, WorkflowError
 from server.db import rowcount
 from server.directory.models import Staff, Unit
+from server.idnumbers import INVALID as INVALID_ID
+from server.idnumbers import normalise as normalise_id
+from server.idnumbers import valid_resident_id
 from server.policy import Actor
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{4,19}$")
-ID_RE = re.compile(r"^[0-9]{6,17}[0-9Xx]$")
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,9 @@ def party_from(data: Any) -> PartyDraft:
         raise Invalid(f"party role must be one of {', '.join(PartyRole)}", "invalid_party")
     name = _text(data.get("name"), "party name", 100)
     id_number = _text(data.get("id_number"), "ID number", 18, required=False) or None
-    if id_number and not ID_RE.match(id_number):
-        raise Invalid("ID number must be 6-18 digits (last may be X)", "invalid_party")
+    if id_number and not valid_resident_id(id_number):  # the agreement editor's validator too
+        raise Invalid(INVALID_ID[1], "invalid_id_number")
+    id_number = normalise_id(id_number) if id_number else None
     phone = _text(data.get("phone"), "phone", 20, required=False) or None
     if phone and not PHONE_RE.match(phone):
         raise Invalid("phone must be digits", "invalid_party")
@@ -129,7 +132,7 @@ async def unit_by_code(s: AsyncSession, code: Any) -> Unit:
         raise Invalid("unknown unit", "unknown_unit")
     unit = (await s.execute(select(Unit).where(Unit.code == code))).scalar_one_or_none()
     if unit is None:
-        raise Invalid(f"unknown unit {code!r}", "unknown_unit")
+        raise Invalid(f"unknown unit {code!r}", "unknown_unit", zh="没有这个单位。")
     return unit
 
 
@@ -190,7 +193,8 @@ async def register(s: AsyncSession, ctx: Ctx, actor: Actor | None, draft: CaseDr
         if draft.source != Source.RESIDENT_REQUEST or unit.tier not in ("village", "township"):
             raise Invalid("the public form registers resident requests at a village or township", "invalid_unit")
     elif not can_register(actor, unit.path):
-        raise Denied("you may register cases for your own unit or those below it")
+        raise Denied("you may register cases for your own unit or those below it",
+                     zh="只能为本单位或下级单位登记案件。")
     title = _text(draft.title, "title", 200)
     summary = _text(draft.summary, "summary", 5000, required=False)
     if not isinstance(draft.source, str) or draft.source not in set(Source):
@@ -302,12 +306,13 @@ async def transition(s: AsyncSession, ctx: Ctx, actor: Actor | None, case: Case,
         if not system or act in workflow.TRANSFER_ACTIONS or act in (Action.ASSIGN, Action.TRIAGE):
             raise Denied("a system transition names its system and does not route or assign")
     elif not can(actor, act, f):
-        raise Denied(f"your role or tier may not {act} this case")
+        raise Denied(f"your role or tier may not {act} this case",
+                     zh=f"您的角色或层级不能对此案件执行“{workflow.ACTION_LABELS[act][0]}”。")
     if version is not None and version != case.version:
         raise Stale("the case was changed by someone else; reload and try again")
 
     wparams = {k: v for k, v in params.items() if k in ("reason", "category", "item", "grade",
-                                                          "domestic_violence", "agreement_id")}
+                                                          "domestic_violence", "agreement_id", "note")}
     target: Unit | None = None
     if params.get("unit") is not None:
         target = await unit_by_code(s, params["unit"])
@@ -315,7 +320,8 @@ async def transition(s: AsyncSession, ctx: Ctx, actor: Actor | None, case: Case,
         if actor is not None and (act in workflow.TRANSFER_ACTIONS or act == Action.TRIAGE):
             owner = UnitRef(_unit_code(case.unit_path), case.unit_path, case.unit_tier)
             if not can_route_to(actor, act, owner, ref, parent_path(target.path)):
-                raise Denied(f"you may not {act} this case to {target.code}")
+                raise Denied(f"you may not {act} this case to {target.code}",
+                             zh=f"您不能将此案件{workflow.ACTION_LABELS[act][0]}至{target.name}。")
         wparams["unit"] = ref
     if act == Action.ASSIGN:
         wparams["assignees"] = params.get("assignees")
@@ -325,7 +331,8 @@ async def transition(s: AsyncSession, ctx: Ctx, actor: Actor | None, case: Case,
     try:
         out = workflow.apply(snapshot(case, n_follow), act, wparams, ctx.now)
     except WorkflowError as e:
-        raise (Invalid(str(e), e.code) if isinstance(e, workflow.MissingInput) else Conflict(str(e), e.code)) from e
+        cls = Invalid if isinstance(e, workflow.MissingInput) else Conflict
+        raise cls(str(e), e.code, zh=e.zh) from e
 
     changes = dict(out.changes)
     unit_ref = changes.pop("unit", None)
@@ -349,6 +356,25 @@ async def transition(s: AsyncSession, ctx: Ctx, actor: Actor | None, case: Case,
     if assignees and actor is not None:
         await _assign(s, ctx, actor, case, assignees, event)
     await _append(s, case, f"case.{act}", event, ctx)
+    return out
+
+
+def route_choices(actor: Actor, act: Action, case: Case, candidates: list[Unit]) -> list[Unit]:
+    """The units a form may offer for ``act``: exactly those that transition() would accept."""
+    owner = UnitRef(_unit_code(case.unit_path), case.unit_path, case.unit_tier)
+    out = []
+    for u in candidates:
+        ref = ref_of(u)
+        if u.path == case.unit_path or not can_route_to(actor, act, owner, ref, parent_path(u.path)):
+            continue
+        if act == Action.TRIAGE and not u.path.startswith(case.unit_path):
+            continue
+        if act in workflow.TRANSFER_ACTIONS:
+            try:
+                workflow.check_direction(act, owner, ref)
+            except WorkflowError:
+                continue
+        out.append(u)
     return out
 
 
@@ -397,7 +423,7 @@ async def edit(s: AsyncSession, ctx: Ctx, actor: Actor, case: Case, body: dict[s
     """Edit case fields under optimistic locking; the ledger gets the new values (personal details hashed)."""
     f = await facts(s, case, ctx.now)
     if not can(actor, "edit", f):
-        raise Denied("your role or tier may not edit this case")
+        raise Denied("your role or tier may not edit this case", zh="您的角色或层级不能修改此案件。")
     if not isinstance(version, int) or isinstance(version, bool):
         raise Invalid("version (integer) is required for an edit", "version_required")
     if version != case.version:
@@ -500,7 +526,7 @@ async def set_named(s: AsyncSession, ctx: Ctx, actor: Actor, case: Case, add: li
 async def require(s: AsyncSession, ctx: Ctx, actor: Actor, case: Case, what: str) -> None:
     """Raise Denied unless the actor may do ``what`` (a permissions.RULES key) on the case."""
     if not can(actor, what, await facts(s, case, ctx.now)):
-        raise Denied(f"your role or tier may not do this ({what}) on this case")
+        raise Denied(f"your role or tier may not do this ({what}) on this case", zh="您的角色或层级不能对此案件执行该操作。")
 
 
 async def append_event(s: AsyncSession, ctx: Ctx, case: Case, type: str, data: dict[str, Any]) -> ledger.Event:

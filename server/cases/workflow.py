@@ -159,8 +159,9 @@ class WorkflowError(ValueError):
 
     code = "workflow"
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, *, zh: str | None = None) -> None:
         super().__init__(message)
+        self.zh = zh  # the same refusal for a Chinese page
         if code:
             self.code = code
 
@@ -220,7 +221,8 @@ def check_grade(grade: Any, domestic_violence: bool) -> str:
     allowed = catalog.allowed_grades(domestic_violence)
     if grade not in allowed:
         kind = "domestic-violence cases" if domestic_violence else "cases"
-        raise MissingInput(f"grade must be one of {', '.join(allowed)} for {kind}", "invalid_grade")
+        raise MissingInput(f"grade must be one of {', '.join(allowed)} for {kind}", "invalid_grade",
+                           zh="请选择风险等级。")
     return str(grade)
 
 
@@ -244,7 +246,8 @@ def apply(case: CaseSnapshot, action: Action | str, params: dict[str, Any], now:
         raise IllegalTransition(f"unknown action {action!r}") from e
     rule = RULES[act]
     if case.status not in rule.sources:
-        raise IllegalTransition(f"cannot {act} a case that is {case.status}")
+        raise IllegalTransition(f"cannot {act} a case that is {case.status}",
+                                zh=f"案件当前为“{STATE_LABELS[case.status][0]}”，不能{ACTION_LABELS[act][0]}。")
     target = rule.target or case.status
     out = Outcome(act, case.status, target)
     event: dict[str, Any] = {"action": str(act), "from": str(case.status), "to": str(target)}
@@ -252,7 +255,7 @@ def apply(case: CaseSnapshot, action: Action | str, params: dict[str, Any], now:
     reason = params.get("reason")
     if "reason" in rule.needs:
         if not isinstance(reason, str) or not reason.strip():
-            raise MissingInput(f"{act} needs a reason", "reason_required")
+            raise MissingInput(f"{act} needs a reason", "reason_required", zh=f"{ACTION_LABELS[act][0]}需要填写理由。")
     if isinstance(reason, str) and reason.strip():
         event["reason"] = reason.strip()
 
@@ -260,7 +263,8 @@ def apply(case: CaseSnapshot, action: Action | str, params: dict[str, Any], now:
         category = params.get("category") or case.category
         item = params.get("item") or case.item
         if not category or not item or not catalog.valid_item(category, item):
-            raise MissingInput("triage needs a valid category and item", "invalid_category")
+            raise MissingInput("triage needs a valid category and item", "invalid_category",
+                               zh="请从列表中选择类别与事项。")
         dv = bool(params.get("domestic_violence", case.domestic_violence)) or item == "domestic_violence"
         grade = check_grade(params.get("grade") or case.grade, dv)
         out.changes.update(category=category, item=item, grade=grade, risk_grade=grade, triaged_at=now,
@@ -273,26 +277,28 @@ def apply(case: CaseSnapshot, action: Action | str, params: dict[str, Any], now:
             # Triage may hand the case to a unit inside the current owner's subtree.
             if not unit.path.startswith(case.unit.path):
                 raise MissingInput("triage may only route a case within the owning unit's subtree",
-                                   "invalid_unit")
+                                   "invalid_unit", zh="分流只能交给本单位辖区内的单位。")
             out.changes["unit"] = unit
             event["unit"] = unit.code
 
     elif act == Action.ACCEPT:
         if not (case.category and case.grade and case.triaged_at):
-            raise IllegalTransition("triage the case (type and grade) before accepting it", "triage_required")
+            raise IllegalTransition("triage the case (type and grade) before accepting it", "triage_required",
+                                    zh="请先分流（确定类别与风险等级）再受理。")
 
     elif act in TRANSFER_ACTIONS:
         unit = params.get("unit")
         if not isinstance(unit, UnitRef):
-            raise MissingInput(f"{act} needs a target unit", "unit_required")
-        _check_direction(act, case.unit, unit)
+            raise MissingInput(f"{act} needs a target unit", "unit_required", zh="请选择目标单位。")
+        check_direction(act, case.unit, unit)
         out.changes["unit"] = unit
         event.update(kind=str(act), from_unit=case.unit.code, to_unit=unit.code)
 
     elif act == Action.ASSIGN:
         ids = params.get("assignees")
         if not isinstance(ids, (list, tuple)) or not ids or not all(isinstance(i, int) for i in ids):
-            raise MissingInput("assign needs at least one assignee", "assignees_required")
+            raise MissingInput("assign needs at least one assignee", "assignees_required",
+                               zh="请至少选择一名承办人。")
         if case.status == S.ACCEPTED:
             out.to_state = S.ASSIGNED
             event["to"] = str(S.ASSIGNED)
@@ -308,8 +314,12 @@ def apply(case: CaseSnapshot, action: Action | str, params: dict[str, Any], now:
     elif act == Action.CLOSE:
         if case.follow_ups < 1:
             raise IllegalTransition("a case is closed only after at least one follow-up visit (回访)",
-                                    "follow_up_required")
+                                    "follow_up_required", zh="结案前须至少完成一次回访。")
         out.changes.update(closed_at=now, days_to_close=_days(case.created_at, now))
+        note = params.get("note")
+        if isinstance(note, str) and note.strip():
+            # Shown to the resident on the public status page.
+            event["note"] = note.strip()[:1000]
 
     elif act == Action.FAIL:
         out.changes.update(_end(case, now, "failed"))
@@ -326,21 +336,25 @@ def apply(case: CaseSnapshot, action: Action | str, params: dict[str, Any], now:
     return out
 
 
-def _check_direction(act: Action, owner: UnitRef, target: UnitRef) -> None:
+def check_direction(act: Action, owner: UnitRef, target: UnitRef) -> None:
     if target.path == owner.path:
-        raise MissingInput("the case is already at that unit", "invalid_unit")
+        raise MissingInput("the case is already at that unit", "invalid_unit", zh="案件已在该单位。")
     if act == Action.DISPATCH and not owner.is_ancestor_of(target):
-        raise MissingInput("dispatch (下派) goes to a unit below the owning unit", "invalid_unit")
+        raise MissingInput("dispatch (下派) goes to a unit below the owning unit", "invalid_unit",
+                           zh="下派只能交给承办单位的下级单位。")
     if act == Action.ESCALATE and not target.is_ancestor_of(owner):
-        raise MissingInput("escalation (上报) goes to a unit above the owning unit", "invalid_unit")
+        raise MissingInput("escalation (上报) goes to a unit above the owning unit", "invalid_unit",
+                           zh="上报只能交给承办单位的上级单位。")
     if act == Action.TRANSFER and target.tier != owner.tier:
-        raise MissingInput("a transfer (转办) goes to another unit of the same tier", "invalid_unit")
+        raise MissingInput("a transfer (转办) goes to another unit of the same tier", "invalid_unit",
+                           zh="转办只能交给同级的其他单位。")
 
 
 def regrade(case: CaseSnapshot, grade: str) -> dict[str, Any]:
     """Column changes when a case's risk grade is edited: the deadline follows the grade."""
     if case.status not in HANDLING:
-        raise IllegalTransition("only a case still being handled can be regraded", "not_handling")
+        raise IllegalTransition("only a case still being handled can be regraded", "not_handling",
+                                zh="只有办理中的案件才能调整风险等级。")
     g = check_grade(grade, case.domestic_violence)
     changes: dict[str, Any] = {"grade": g, "risk_grade": g}
     if case.triaged_at is not None:

@@ -155,11 +155,12 @@ def tables(data: dict[str, Any], lang: str = "zh-CN") -> list[Table]:
     """Every table of the dashboard, in page order."""
     en = lang == "en"
     out = []
-    for name, title in (("by_category", ("按类别", "By category")), ("by_grade", ("按等级", "By grade")),
-                        ("by_status", ("按状态", "By status"))):
-        t = Table(name, title, [("code", "代码", "Code"), ("label", "名称", "Name"), ("cases", "案件数", "Cases"),
-                                ("handling", "在办", "Open")])
-        t.rows = [[r["code"], r["en"] if en else r["zh"], r["cases"], r["handling"]] for r in data[name]]
+    # Labels only: a reader of the export never meets an internal code such as "agreement_effective".
+    for name, title, col in (("by_category", ("按类别", "By category"), ("类别", "Category")),
+                             ("by_grade", ("按等级", "By grade"), ("等级", "Grade")),
+                             ("by_status", ("按状态", "By status"), ("状态", "Status"))):
+        t = Table(name, title, [("label", *col), ("cases", "案件数", "Cases"), ("handling", "在办", "Open")])
+        t.rows = [[r["en"] if en else r["zh"], r["cases"], r["handling"]] for r in data[name]]
         out.append(t)
     t = Table("by_tier", ("按层级", "By tier"), [
         ("tier", "层级", "Tier"), ("cases", "案件数", "Cases"), ("handling", "在办", "Open"),

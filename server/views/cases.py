@@ -3,6 +3,7 @@ that act on it. Every form carries the CSRF token; every handler calls the same 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import datetime
@@ -13,6 +14,7 @@ from aiohttp import web
 from markupsafe import Markup
 from multidict import MultiDictProxy
 from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from server import tables
 from server.api.cases import case_filter, draft_from
@@ -32,20 +34,22 @@ from server.cases import (
     supervision,
     workflow,
 )
-from server.cases.errors import CaseError
-from server.cases.labels import event_label, labeller
+from server.cases.errors import CaseError, zh_for
+from server.cases.labels import event_label, labeller, notification_title
 from server.cases.models import Case, CaseParty
 from server.cases.notices import ancestors_or_self
 from server.cases.permissions import ON_CASE
 from server.cases.qr import qr_svg
-from server.cases.queries import facts, filtered, get_visible, page, path_prefix
+from server.cases.queries import facts, filtered, find_case, get_visible, page, path_prefix
 from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
+from server.idnumbers import invalid_message as invalid_id_message
 from server.policy import Actor
 from server.views.render import attachment, check_csrf, language, local, render, require_login
 
+log = logging.getLogger(__name__)
 PER_PAGE = 20
 # A posted form as request.post() gives it: multi-selects keep every value (getall).
 Form = MultiDictProxy[Any]
@@ -82,9 +86,11 @@ def _back(code: str, *, ok: str | None = None, error: str | None = None, anchor:
 
 
 async def _act(request: web.Request, anchor: str,
-               fn: Callable[[Any, Ctx, Actor, Case, Form], Awaitable[str]]) -> web.StreamResponse:
-    """Run one form's action on the case; domain refusals come back to the case page as a message."""
+               fn: Callable[[Any, Ctx, Actor, Case, Form], Awaitable[tuple[str, str]]]) -> web.StreamResponse:
+    """Run one form's action on the case; refusals come back to the case page in the viewer's language.
+    ``fn`` returns the success message as (zh, en)."""
     actor = await require_login(request)
+    lang = language(request)
     await check_csrf(request)
     form = await request.post()  # the MultiDict (check_csrf flattens it), so multi-selects keep every value
     code = request.match_info["code"]
@@ -95,13 +101,13 @@ async def _act(request: web.Request, anchor: str,
             ok = await fn(s, c, actor, case, form)
     except CaseError as e:
         if e.status == 404:
-            raise ApiError(404, "not_found", e.message) from e
-        raise _back(code, error=e.message, anchor=anchor) from e
+            raise ApiError(404, "not_found", e.localized(lang)) from e
+        raise _back(code, error=e.localized(lang), anchor=anchor) from e
     except ApiError as e:
         if e.status == 404:
             raise
-        raise _back(code, error=e.message, anchor=anchor) from e
-    raise _back(code, ok=ok, anchor=anchor)
+        raise _back(code, error=e.message if lang == "en" else zh_for(e.code, e.status), anchor=anchor) from e
+    raise _back(code, ok=ok[1] if lang == "en" else ok[0], anchor=anchor)
 
 
 def _str(form: Mapping[str, Any], name: str, max_len: int = 5000) -> str:
@@ -175,15 +181,19 @@ async def case_table(request: web.Request) -> tables.Table:
             for p in (await s.execute(select(CaseParty).where(CaseParty.case_id.in_(ids[i:i + 500]))
                                       .order_by(CaseParty.id))).scalars():
                 parties.setdefault(p.case_id, []).append(p)
-    yes, no = ("yes", "no") if language(request) == "en" else ("是", "否")
+    lang = language(request)
+    yes, no = ("yes", "no") if lang == "en" else ("是", "否")
+    lab = labeller(lang)
     for case, unit_name in rows:
         people = []
         secrets = privacy.secrets_of(parties.get(case.id, []))
         for p in parties.get(case.id, []):
             v = privacy.export_view(p, secrets, domestic_violence=case.domestic_violence)
             people.append(" ".join(x for x in (v["name"], v["phone"] or "", v["address"] or "") if x))
-        table.rows.append([case.code, case.title, case.category or "", case.item or "", case.grade or "",
-                           case.status, case.source, unit_name, local(case.created_at), local(case.due_at),
+        table.rows.append([case.code, case.title, lab["category_label"](case.category) if case.category else "",
+                           lab["item_label"](case.category, case.item) if case.item else "",
+                           lab["grade_label"](case.grade) if case.grade else "", lab["state_label"](case.status),
+                           lab["source_label"](case.source), unit_name, local(case.created_at), local(case.due_at),
                            yes if workflow.is_overdue(case.status, case.due_at, c.now) else no, "；".join(people)])
     return table
 
@@ -234,9 +244,14 @@ async def case_create(request: web.Request) -> web.StreamResponse:
             case = await service.register(s, c, actor, draft)
             code = case.code
     except (CaseError, ApiError) as e:
-        return await case_new(request, error=e.message, form={k: v for k, v in form.items() if isinstance(v, str)},
+        lang = language(request)
+        if e.code == "invalid_id_number":
+            shown = invalid_id_message(lang)
+        else:
+            shown = e.localized(lang) if isinstance(e, CaseError) else e.message if lang == "en" else zh_for(e.code, e.status)
+        return await case_new(request, error=shown, form={k: v for k, v in form.items() if isinstance(v, str)},
                               status=e.status if e.status in (400, 403, 409) else 400)
-    raise web.HTTPSeeOther(f"/cases/{code}?" + urlencode({"ok": "已登记 / registered"}))
+    raise web.HTTPSeeOther(f"/cases/{code}?" + urlencode({"ok": "Registered." if language(request) == "en" else "已登记"}))
 
 
 # ---- the case file ---------------------------------------------------------------------------------------
@@ -266,27 +281,27 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     async with request.app["db"].session() as s:
         try:
+            if code.isdigit():  # an internal number from an old link: go to the case's code
+                raise web.HTTPFound(f"/cases/{(await find_case(s, actor, code, c.now)).code}")
             case = await get_visible(s, actor, code, c.now)
         except CaseError as e:
-            raise ApiError(404, "not_found", "没有这个案件 / no such case") from e
+            raise ApiError(404, "not_found", e.localized(language(request))) from e
         f = await facts(s, case, c.now)
         d = await present.detail(s, case, actor, f, c.now)
         events = await present.timeline(s, case)
         verified = (await service.verify_case_chain(s, case)).ok
         extra: dict[str, Any] = {}
         if d["actions"]:
-            extra["targets"] = await _route_targets(s, case)
+            candidates = await _route_targets(s, case)
+            # Each action offers only the units it may go to (下派: only below), none preselected.
+            extra["targets"] = {a: service.route_choices(actor, workflow.Action(a), case, candidates)
+                                for a in d["actions"] if a == "triage" or a in workflow.TRANSFER_ACTIONS}
         if d["actions"] or d["can"]["petition"] or d["can"]["manage_access"]:
             extra["line_staff"] = await _line_staff(s, case, ON_CASE)
         if d["can"]["petition"]:
             extra["panel_staff"] = await _line_staff(s, case, petitions.PANEL_ROLES)
         if d["can"]["consult"]:
-            spec = catalog.ITEM_SPECIALTY.get(case.item or "", "land")
-            extra["suggested_specialty"] = spec
-            experts: list[tuple[Staff, Unit]] = []
-            for sp in Specialty:
-                experts += await consultations.eligible_experts(s, case, str(sp))
-            extra["experts"] = list({st.id: (st, un) for st, un in experts}.values())
+            extra["suggested_specialty"], extra["experts"] = await consultations.suggested_experts(s, case)
     for ev in events:
         ev["label"] = event_label(ev["type"], language(request))
     url = f"{base_url(request)}/cases/{case.code}"
@@ -341,9 +356,9 @@ async def party_copy(request: web.Request) -> web.StreamResponse:
 # ---- forms on the case page ------------------------------------------------------------------------------
 
 async def do_transition(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         params: dict[str, Any] = {}
-        for k in ("reason", "unit", "grade"):
+        for k in ("reason", "unit", "grade", "note"):
             if _str(form, k):
                 params[k] = _str(form, k, 2000)
         cat_item = _str(form, "category_item", 80)
@@ -354,15 +369,18 @@ async def do_transition(request: web.Request) -> web.StreamResponse:
         assignees = [v for v in form.getall("assignees", []) if isinstance(v, str)]
         if assignees:
             params["assignees"] = await _ids(s, assignees)
+        if _str(form, "action", 32) == "triage" and not params.get("grade"):
+            raise CaseError("choose a risk grade", "invalid_grade", zh="请选择风险等级。")
         version = _str(form, "version", 12)
         await service.transition(s, c, actor, case, _str(form, "action", 32), params,
                                  int(version) if version.isdigit() else None)
-        return "已办理 / done"
+        label = workflow.ACTION_LABELS.get(workflow.Action(_str(form, "action", 32)), ("办理", "Action"))
+        return (f"已{label[0]}", f"{label[1]}: done.")
     return await _act(request, "actions", fn)
 
 
 async def do_edit(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         body: dict[str, Any] = {}
         for k in ("title", "summary", "grade"):
             if k in form and (_str(form, k) or k == "summary"):
@@ -371,25 +389,25 @@ async def do_edit(request: web.Request) -> web.StreamResponse:
             body.pop("grade")
         version = _str(form, "version", 12)
         await service.edit(s, c, actor, case, body, int(version) if version.isdigit() else None)
-        return "已保存 / saved"
+        return ("已保存", "Saved.")
     return await _act(request, "edit", fn)
 
 
 async def do_upload(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         f = form.get("file")
         if f is None or not hasattr(f, "file"):
-            raise CaseError("choose a file to upload", "missing_field")
+            raise CaseError("choose a file to upload", "missing_field", zh="请选择要上传的文件。")
         data = f.file.read(documents.MAX_BYTES + 1)
         await documents.add_document(s, c, actor, case, request.app["config"].data_dir, filename=f.filename,
                                      data=data, kind=_str(form, "kind", 16) or "evidence",
                                      description=_str(form, "description", 500))
-        return "已上传 / uploaded"
+        return ("已上传", "Uploaded.")
     return await _act(request, "documents", fn)
 
 
 async def do_follow_up(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         perf = []
         for k, v in form.items():
             if k.startswith("ob_") and k[3:].isdigit() and isinstance(v, str) and v:
@@ -400,110 +418,116 @@ async def do_follow_up(request: web.Request) -> web.StreamResponse:
                                       "recurrence_risk": _str(form, "recurrence_risk", 8),
                                       "notes": _str(form, "notes"), "performance": perf})
         await followups.record_follow_up(s, c, actor, case, d)
-        return "回访已记录 / follow-up recorded"
+        return ("回访已记录", "Follow-up recorded.")
     return await _act(request, "followups", fn)
 
 
 async def do_obligation(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         due = _when(form, "due_at")
         item = followups.ObligationDraft(obligor=_str(form, "obligor", 100), obligee=_str(form, "obligee", 100),
                                          content=_str(form, "content", 2000), due_at=due)
         if not item.obligor or not item.content:
-            raise CaseError("obligor and content are required", "missing_field")
+            raise CaseError("obligor and content are required", "missing_field", zh="请填写义务人和履行内容。")
         await followups.add_obligations(s, c, actor, case, [item])
-        return "已记录履行事项 / obligation recorded"
+        return ("已记录履行事项", "Obligation recorded.")
     return await _act(request, "followups", fn)
 
 
 async def do_supervise(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         due = _when(form, "due_at")
         if due is None:
-            raise CaseError("give a response deadline", "missing_field")
+            raise CaseError("give a response deadline", "missing_field", zh="请填写回复期限。")
         await supervision.issue(s, c, actor, case, _str(form, "instruction", 2000), due)
-        return "已督办 / supervision issued"
+        return ("已督办", "Supervision issued.")
     return await _act(request, "supervision", fn)
 
 
 async def do_respond(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         oid = _str(form, "order_id", 12)
         await supervision.respond(s, c, actor, case, int(oid) if oid.isdigit() else -1, _str(form, "response"))
-        return "已回复 / answered"
+        return ("已回复", "Answered.")
     return await _act(request, "supervision", fn)
 
 
 async def do_consult(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         expert = _str(form, "expert", 64)
         target = (await _ids(s, [expert]))[0] if expert else None
+        specialty = _str(form, "specialty", 32)
+        if target is not None:
+            # A named expert is asked in their own field when the chosen one is not theirs.
+            st = await s.get(Staff, target)
+            if st is not None and st.specialties and specialty not in st.specialties:
+                specialty = st.specialties[0]
         hours = _str(form, "grant_hours", 4)
-        await consultations.request(s, c, actor, case, _str(form, "specialty", 32), _str(form, "question", 2000),
+        await consultations.request(s, c, actor, case, specialty, _str(form, "question", 2000),
                                     target, int(hours) if hours.isdigit() else consultations.DEFAULT_HOURS)
-        return "已发出远程指导请求 / consultation requested"
+        return ("已发出远程指导请求", "Consultation requested.")
     return await _act(request, "consultations", fn)
 
 
 async def do_opinion(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         cid = _str(form, "consultation_id", 12)
         await consultations.give_opinion(s, c, actor, case, int(cid) if cid.isdigit() else -1,
                                          _str(form, "opinion", 10000))
-        return "专家意见已提交 / opinion recorded"
+        return ("专家意见已提交", "Opinion recorded.")
     return await _act(request, "consultations", fn)
 
 
 async def do_session(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         await case_sessions.schedule_mediation(s, c, actor, case, _str(form, "title", 200), _when(form, "scheduled_at"))
-        return "已安排视频调解 / session scheduled"
+        return ("已安排视频调解", "Session scheduled.")
     return await _act(request, "sessions", fn)
 
 
 async def do_joint(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         sid = _str(form, "session_id", 12)
         await case_sessions.joint_override(s, c, actor, case, int(sid) if sid.isdigit() else -1,
                                            _str(form, "reason", 1000))
-        return "已授权同室调解 / override recorded"
+        return ("已授权同室调解", "Override recorded.")
     return await _act(request, "sessions", fn)
 
 
 async def do_dv(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         issued = _when(form, "issued_at") or c.now
         await dv.record_response(s, c, actor, case, _str(form, "stage", 32), _str(form, "authority", 100), issued,
                                  _str(form, "reference", 64), _str(form, "notes", 2000))
-        return "已记录处置措施 / response recorded"
+        return ("已记录处置措施", "Response recorded.")
     return await _act(request, "dv", fn)
 
 
 async def do_named(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         add = await _ids(s, [_str(form, "add", 64)]) if _str(form, "add", 64) else []
         remove = await _ids(s, [_str(form, "remove", 64)]) if _str(form, "remove", 64) else []
         await service.set_named(s, c, actor, case, add, remove)
-        return "已更新授权人员 / named staff updated"
+        return ("已更新授权人员", "Named staff updated.")
     return await _act(request, "access", fn)
 
 
 async def do_petition(request: web.Request) -> web.StreamResponse:
-    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> str:
+    async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         step = _str(form, "step", 16)
         if step == "hearing":
             panel = [v for v in form.getall("panel", []) if isinstance(v, str)]
             at = _when(form, "scheduled_at")
             if at is None:
-                raise CaseError("give the hearing time", "missing_field")
+                raise CaseError("give the hearing time", "missing_field", zh="请填写听证时间。")
             await petitions.schedule_hearing(s, c, actor, case, await _ids(s, panel), at, _str(form, "title", 200))
         elif step == "outcome":
             await petitions.record_outcome(s, c, actor, case, _str(form, "outcome"), _when(form, "reply_due_at"))
         elif step == "reply":
             await petitions.record_reply(s, c, actor, case, _str(form, "reply"))
         else:
-            raise CaseError("unknown step", "invalid_field")
-        return "已记录 / recorded"
+            raise CaseError("unknown step", "invalid_field", zh="没有这个步骤。")
+        return ("已记录", "Recorded.")
     return await _act(request, "petition", fn)
 
 
@@ -513,7 +537,9 @@ async def notifications_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     async with request.app["db"].session() as s:
         rows, unread = await notifications.inbox(s, actor.id, limit=100)
-    items = [notifications.notification_json(n) for n in rows]
+    lang = language(request)
+    items = [{**notifications.notification_json(n), "label": event_label(n.kind, lang),
+              "shown_title": notification_title(n.kind, n.title, lang)} for n in rows]
     return await _page(request, "cases/notifications.html", {"items": items, "unread": unread})
 
 
@@ -545,7 +571,7 @@ async def notices_post(request: web.Request) -> web.StreamResponse:
             await notices.publish(s, c, actor, _str(form, "kind", 16), _str(form, "title", 200),
                                   _str(form, "body", 10000), _str(form, "case", 32) or None)
     except CaseError as e:
-        return await notices_page(request, error=e.message, status=e.status)
+        return await notices_page(request, error=e.localized(language(request)), status=e.status)
     raise web.HTTPSeeOther("/notices")
 
 
@@ -573,11 +599,24 @@ async def consultation_answer(request: web.Request) -> web.StreamResponse:
             case = await s.get(Case, cons.case_id)
             code = case.code if case else ""
     except CaseError as e:
-        return await consultations_page(request, error=e.message)
+        return await consultations_page(request, error=e.localized(language(request)))
     raise web.HTTPSeeOther(f"/cases/{code}#consultations")
 
 
+async def unread_badge(request: web.Request, actor: Actor | None) -> dict[str, Any]:
+    """The bell's count on every page; a page never fails because of it."""
+    if actor is None:
+        return {}
+    try:
+        async with request.app["db"].read() as s:
+            return {"unread_notifications": await notifications.unread_count(s, actor.id)}
+    except (SQLAlchemyError, OSError):
+        log.warning("unread notification count unavailable", exc_info=True)
+        return {}
+
+
 def setup(app: web.Application) -> None:
+    app["page_extras"] = [*app.get("page_extras", ()), unread_badge]
     r = app.router
     r.add_get("/cases", case_list, name="cases")
     r.add_get("/cases/export.csv", case_export)

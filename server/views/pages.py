@@ -7,10 +7,9 @@ import secrets
 from aiohttp import web
 from sqlalchemy import func, select
 
-from server.api.directory import authenticate
+from server.api.directory import authenticate, experts_for
 from server.auth import SESSION_COOKIE, SESSION_TTL, current_actor, issue_session_cookie, sign_out
 from server.directory.models import Staff, Unit
-from server.directory.tiers import Role
 from server.errors import ApiError
 from server.views.render import check_csrf, is_https, language, render, require_login
 
@@ -96,10 +95,8 @@ async def home(request: web.Request) -> web.StreamResponse:
         staff = (await s.execute(
             select(func.count()).select_from(Staff).join(Unit, Staff.unit_id == Unit.id)
             .where(in_scope, Staff.active.is_(True)))).scalar_one()
-        # The expert pool is shared across the network (policy.can_browse_experts).
-        experts = (await s.execute(
-            select(func.count()).select_from(Staff).where(Staff.role == Role.EXPERT, Staff.active.is_(True))
-        )).scalar_one()
+    # The same query as the expert directory, so both pages count the same experts.
+    experts = len(await experts_for(request.app["db"], actor))
     return await render(request, "home.html", {
         "unit": unit, "counts": {"units": units, "staff": staff, "experts": experts},
     })

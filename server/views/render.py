@@ -2,7 +2,9 @@
 
 Templates write text in both languages inline: ``{{ tr("调解", "Mediation") }}``. zh-CN is the default;
 ``?lang=en`` (remembered in a cookie) switches to English. Times are stored in UTC and shown in
-Asia/Shanghai with the ``local`` filter.
+Asia/Shanghai with the ``local`` filter. Messages handed to a page (``ok``, ``error``, ``errors``,
+``form_error``, ``message``) are put into the page's language by :func:`server.i18n.localise`, so a
+view may pass a domain or API message as it comes ("中文 / English", or English only).
 
 Every page gets in its context: ``actor`` (or None), ``lang``, ``tr``, ``csrf_token`` (put it in every
 form as ``<input type="hidden" name="csrf_token" value="{{ csrf_token }}">``), ``path``, ``lang_url``
@@ -23,12 +25,12 @@ from aiohttp import web
 from server.auth import SESSION_COOKIE, current_actor
 from server.directory.labels import ROLE_LABELS, SPECIALTY_LABELS, TIER_LABELS, label
 from server.errors import ApiError
+from server.i18n import LANG_COOKIE, language_of, localise_context
 from server.policy import Actor
 from server.security import csrf
 from server.security.clientip import is_https
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-LANG_COOKIE = "concord_lang"
 CSRF_FIELD = csrf.CSRF_FIELD
 CSRF_COOKIE = csrf.CSRF_COOKIE
 
@@ -66,8 +68,7 @@ def environment(app: web.Application) -> jinja2.Environment:
 
 
 def language(request: web.Request) -> str:
-    lang = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or "zh-CN"
-    return "en" if lang.startswith("en") else "zh-CN"
+    return language_of(request.query, request.cookies)
 
 
 def csrf_token(request: web.Request) -> str:
@@ -127,7 +128,12 @@ def page_context(request: web.Request, actor: Actor | None) -> dict[str, Any]:
 async def render(request: web.Request, template: str, context: dict[str, Any] | None = None,
                  status: int = 200) -> web.Response:
     actor = await current_actor(request)
-    ctx = {**page_context(request, actor), **(context or {})}
+    ctx = page_context(request, actor)
+    # Other modules add to every page (the notification bell's count) without render.py knowing them.
+    for extra in request.app.get("page_extras", ()):
+        ctx.update(await extra(request, actor))
+    ctx.update(context or {})
+    localise_context(ctx, ctx["lang"])
     html = environment(request.app).get_template(template).render(ctx)
     resp = web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
     resp.headers["X-Frame-Options"] = "DENY"

@@ -22,6 +22,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from server.cases.errors import CaseError
+from server.cases.queries import find_case, pick_list
 from server.errors import ApiError
 from server.policy import Actor, can_host_session, within
 from server.security.ratelimit import RateLimiter
@@ -181,7 +183,13 @@ async def sessions_page(request: web.Request, form_error: str | None = None, for
         "can_create": bool(units),
         "form_error": form_error,
         "form": form or {"unit": actor.unit_code, "kind": "mediation"},
+        "case_choices": await _case_choices(request, actor),
     }, status=status)
+
+
+async def _case_choices(request: web.Request, actor: Actor) -> list[tuple[str, str]]:
+    async with request.app["db"].read() as s:
+        return await pick_list(s, actor, request.app["clock"].now())
 
 
 async def create_session(request: web.Request) -> web.StreamResponse:
@@ -195,11 +203,13 @@ async def create_session(request: web.Request) -> web.StreamResponse:
         return await sessions_page(request, "请填写会议名称（200字以内）。" if zh else "Enter a title (up to 200 characters).",
                                    values, 400)
     case_id = None
-    if values["case_id"].strip():
-        if not values["case_id"].strip().isdigit() or len(values["case_id"].strip()) > 12:
-            return await sessions_page(request, "案件编号应为数字。" if zh else "The case number must be a number.",
-                                       values, 400)
-        case_id = int(values["case_id"].strip())
+    if values["case_id"].strip():  # the case code as shown everywhere (340321-2026-000002)
+        try:
+            async with request.app["db"].read() as s:
+                case_id = (await find_case(s, actor, values["case_id"], request.app["clock"].now())).id
+        except CaseError:
+            return await sessions_page(request, "没有这个案件编号，或您无权查看该案件。" if zh else
+                                       "No case with that code that you may see.", values, 400)
     try:
         when = service.parse_time(values["scheduled_at"]) if values["scheduled_at"].strip() else None
         async with request.app["db"].session() as s:
@@ -393,11 +403,13 @@ async def join_page(request: web.Request) -> web.StreamResponse:
         "lang": lang,
     }
     labels = _labels(request)
+    # describe_join speaks JSON (ISO strings); the template's ``local`` filter takes datetimes.
+    page_session = {**sess, "scheduled_at": _parse_iso(sess.get("scheduled_at"))}
     # Panels that call the JSON API with the staff cookie need the CSRF token (double submit).
     config["csrf_token"] = csrf_token(request)
     resp = await render(request, "join.html", {
         **labels,
-        "session": sess,
+        "session": page_session,
         "invite": {"name": info["name"], "role": info["role"], "check": info["check"]},
         "kind_label": labels["kind_label"](sess["kind"]),
         "role_label": labels["room_role_label"](info["role"]),

@@ -176,3 +176,82 @@ async def test_other_units_sessions_are_hidden(client) -> None:
     assert (await client.get(f"/sessions/{sid}/invitations/1/qr.svg")).status == 404
     assert "龙亢镇调解" not in await (await client.get("/sessions")).text()
     assert (await client.get("/sessions/abc")).status == 404
+
+
+# ---- sessions with a start time (issue 9 item 1: the join page was a 500) --------------------------
+
+SCHEDULED_UTC = "2026-12-01T01:30:00Z"
+SCHEDULED_LOCAL = "2026-12-01 09:30"  # the same instant in Beijing time
+
+
+async def invitation_path(client, sid: str, name: str) -> str:  # type: ignore[no-untyped-def]
+    token = await page_csrf(client, f"/sessions/{sid}")
+    r = await client.post(f"/sessions/{sid}/invitations", data={
+        "csrf_token": token, "name": name, "role": "party", "check": "none"})
+    assert r.status == 201, await r.text()
+    return "/join/" + re.search(r'value="http://[^"]+/join/([^"]+)"', await r.text()).group(1)
+
+
+async def staff_join_page(client, sid: int | str) -> str:  # type: ignore[no-untyped-def]
+    token = await page_csrf(client, f"/sessions/{sid}")
+    r = await client.post(f"/sessions/{sid}/join", data={"csrf_token": token}, allow_redirects=False)
+    assert r.status == 303, await r.text()
+    page = await client.get(r.headers["Location"])
+    text = await page.text()
+    assert page.status == 200, text
+    return text
+
+
+async def test_scheduled_session_opens_for_host_and_parties(client) -> None:
+    headers = await login(client, "mediator")
+    r = await client.post("/api/sessions", json={"kind": "mediation", "title": "定时调解", "unit": "340321001",
+                                                 "scheduled_at": SCHEDULED_UTC}, headers=headers)
+    assert r.status == 201, await r.text()
+    sid = str((await r.json())["id"])
+    await browser_login(client, "mediator")
+    # Every page that shows the session shows Beijing time.
+    assert SCHEDULED_LOCAL in await (await client.get("/sessions")).text()
+    assert SCHEDULED_LOCAL in await (await client.get(f"/sessions/{sid}")).text()
+    host = await staff_join_page(client, sid)
+    assert SCHEDULED_LOCAL in host and "预定时间" in host
+    for name in ("张三", "李四"):
+        path = await invitation_path(client, sid, name)
+        party = await client.get(path)
+        html = await party.text()
+        assert party.status == 200, html
+        assert SCHEDULED_LOCAL in html and json.loads(CONFIG.search(html).group(1))["name"] == name
+    en = await client.get(path + "?lang=en")
+    assert en.status == 200 and "Scheduled" in await en.text()
+
+
+async def test_session_without_start_time_shows_none(client) -> None:
+    await browser_login(client, "mediator")
+    sid = (await create_via_form(client)).headers["Location"].rsplit("/", 1)[1]
+    html = await staff_join_page(client, sid)
+    assert "预定时间" not in html
+
+
+async def test_accepted_consultation_can_be_joined(client) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.integration.cases.helpers import act, create, hdr
+
+    t0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    client.app["clock"].set(t0)
+    for when, shown in (((t0 + timedelta(hours=2)).isoformat(), "2026-11-30 11:00"), (None, "2026-11-30 09:00")):
+        code = (await create(client))["code"]
+        for a, extra in [("triage", {"grade": "yellow"}), ("accept", {}), ("assign", {"assignees": ["mediator"]})]:
+            await act(client, "mediator", code, a, **extra)
+        r = await client.post(f"/api/cases/{code}/consultations", headers=await hdr(client, "mediator"),
+                              json={"specialty": "land", "question": "宅基地边界如何认定？"})
+        assert r.status == 201, await r.text()
+        body = {} if when is None else {"scheduled_at": when}  # no time chosen: "now"
+        r = await client.post(f"/api/consultations/{(await r.json())['id']}/accept",
+                              headers=await hdr(client, "expert"), json=body)
+        assert r.status == 200, await r.text()
+        sid = (await r.json())["session_id"]
+        for who in ("expert", "mediator"):
+            await browser_login(client, who)
+            assert shown in await (await client.get(f"/sessions/{sid}")).text()
+            html = await staff_join_page(client, sid)
+            assert shown in html, who

@@ -171,10 +171,18 @@ async def test_exports_parse_back_to_the_same_figures(client) -> None:
     assert r.headers["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     wb = load_workbook(io.BytesIO(await r.read()))
     assert wb.sheetnames == ["说明", "按类别", "按等级", "按状态", "按层级", "近12周趋势", "超期案件", "考核评价表"]
-    cat = {row[0]: row[2] for row in wb["按类别"].iter_rows(min_row=2, values_only=True)}
-    assert cat == counts(d["by_category"])
-    grade = {row[0] or "": row[2] for row in wb["按等级"].iter_rows(min_row=2, values_only=True)}
-    assert grade == counts(d["by_grade"])
+    # Labels, never internal codes ("disputes", "green"), in the reader's language.
+    assert [c.value for c in wb["按类别"][1]] == ["类别", "案件数", "在办"]
+    cat = {row[0]: row[1] for row in wb["按类别"].iter_rows(min_row=2, values_only=True)}
+    assert cat == {r["zh"]: r["cases"] for r in d["by_category"]}
+    grade = {row[0]: row[1] for row in wb["按等级"].iter_rows(min_row=2, values_only=True)}
+    assert grade == {r["zh"]: r["cases"] for r in d["by_grade"]}
+    status = {row[0] for row in wb["按状态"].iter_rows(min_row=2, values_only=True)}
+    assert status and not any("_" in s or s.isascii() for s in status)
+    r = await client.get("/api/dashboard.csv?unit=340300&table=by_status&lang=en", headers=h)
+    rows = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))
+    assert rows[0] == ["Status", "Cases", "Open"]
+    assert {x[0] for x in rows[1:]} == {r["en"] for r in d["by_status"]}
     trend = [(row[0], row[1], row[2]) for row in wb["近12周趋势"].iter_rows(min_row=2, values_only=True)]
     assert trend == [(w["week"], w["opened"], w["resolved"]) for w in d["trend"]]
     ev_rows = list(wb["考核评价表"].iter_rows(min_row=2, values_only=True))

@@ -42,6 +42,23 @@ def test_tampered_file_exits_one_naming_the_check(exported_file: Path, tmp_path:
     assert r.returncode == 1 and json.loads(r.stdout)["ok"] is False
 
 
+def test_byte_flipped_inside_the_signed_range_exits_one(exported_file: Path, keyring: Keyring,
+                                                       tmp_path: Path) -> None:
+    from tests.unit.agreements.test_verify import flip_outside_pages
+
+    bad = tmp_path / "flipped.pdf"
+    bad.write_bytes(flip_outside_pages(exported_file.read_bytes()))
+    ring = tmp_path / "ring.json"
+    ring.write_text(json.dumps(keyring.export()))
+    r = run("verify-agreement", str(bad), "--keyring", str(ring), cwd=tmp_path)
+    assert r.returncode == 1, r.stdout
+    assert r.stdout.startswith("FAILED file_changed: a byte inside the range covered by the PDF signature")
+    assert "warning" not in r.stdout
+    r = run("verify-agreement", str(bad), "--json", cwd=tmp_path)
+    out = json.loads(r.stdout)
+    assert r.returncode == 1 and out["check"] == "file_changed" and out["pdf_signature"] == "broken"
+
+
 def test_missing_file_and_not_a_pdf(tmp_path: Path) -> None:
     r = run("verify-agreement", str(tmp_path / "nope.pdf"), cwd=tmp_path)
     assert r.returncode == 2 and "cannot read" in r.stderr

@@ -39,6 +39,15 @@ def with_manifest(pdf: bytes, manifest: dict[str, Any] | bytes) -> bytes:
     return out.getvalue()
 
 
+def flip_outside_pages(pdf: bytes) -> bytes:
+    """Flip one byte of the /Creator string: inside the PAdES signed range, outside every page digest."""
+    m = re.search(rb"/Creator \((.)", pdf)
+    assert m is not None
+    out = bytearray(pdf)
+    out[m.start(1)] ^= 0x01
+    return bytes(out)
+
+
 def check(pdf: bytes, trusted: TrustedKeys | None) -> str | None:
     r = verify_pdf(pdf, trusted)
     return r.primary.check if r.primary else None
@@ -52,8 +61,29 @@ def test_intact_export_verifies(exported: bytes, trusted: TrustedKeys) -> None:
     assert untrusted.ok and untrusted.warnings
 
 
-def test_a_rewritten_but_unchanged_pdf_still_verifies(exported: bytes, trusted: TrustedKeys) -> None:
-    assert check(with_manifest(exported, manifest_of(exported)), trusted) is None
+def test_a_rewritten_pdf_fails_only_as_a_changed_file(exported: bytes, trusted: TrustedKeys) -> None:
+    # Everything signed is unchanged, but the file is no longer the one sealed: the PAdES check refuses it.
+    rewritten = with_manifest(exported, manifest_of(exported))
+    r = verify_pdf(rewritten, trusted)
+    assert [f.check for f in r.failures] == ["file_changed"] and r.pdf_signature == "broken"
+    assert verify_pdf(rewritten, trusted, check_pades=False).ok
+
+
+def test_a_byte_flipped_inside_the_signed_range_fails(exported: bytes, trusted: TrustedKeys) -> None:
+    # A byte that no page draws (the document information) and that the manifest does not hold.
+    tampered = flip_outside_pages(exported)
+    r = verify_pdf(tampered, trusted)
+    assert not r.ok and r.primary.check == "file_changed" and "PAdES" in r.primary.message
+    assert verify_pdf(tampered, trusted, check_pades=False).ok  # only the PDF signature sees this change
+
+
+def test_content_appended_after_the_signature_fails(exported: bytes, trusted: TrustedKeys) -> None:
+    w = PdfWriter(io.BytesIO(exported), incremental=True)
+    w.add_metadata({"/Subject": "appended"})
+    out = io.BytesIO()
+    w.write(out)
+    r = verify_pdf(out.getvalue(), trusted)
+    assert r.primary.check == "file_changed" and r.pdf_signature == "extended"
 
 
 def test_flipped_byte_in_page_text(exported: bytes, trusted: TrustedKeys) -> None:

@@ -3,7 +3,8 @@
 //   const data = await api("/api/units");                      // GET
 //   await api("/api/sessions", { method: "POST", body: {...} }); // JSON body, CSRF header added
 // Calls use the session cookie; a change (POST/PUT/PATCH/DELETE) must carry the CSRF token from
-// <meta name="csrf-token">, which api() adds. Errors throw ApiError with the server's code and message.
+// <meta name="csrf-token">, which api() adds. Errors throw ApiError with the server's code and a message in
+// the page's language: api() sends X-Concord-Lang, and the server adds error.display (server/i18n.py).
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -19,7 +20,10 @@ export function csrfToken() {
 }
 
 export async function api(path, { method = "GET", body, headers = {} } = {}) {
-  const opts = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
+  const opts = {
+    method, credentials: "same-origin",
+    headers: { Accept: "application/json", "X-Concord-Lang": lang, ...headers },
+  };
   if (method !== "GET" && method !== "HEAD") opts.headers["X-CSRF-Token"] = csrfToken();
   if (body !== undefined) {
     if (body instanceof FormData || body instanceof Blob) {
@@ -34,7 +38,7 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
   const data = type.includes("application/json") ? await resp.json() : await resp.text();
   if (!resp.ok) {
     const err = (data && data.error) || {};
-    throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText);
+    throw new ApiError(resp.status, err.code || "error", err.display || pick(err.message || resp.statusText));
   }
   return data;
 }
@@ -44,4 +48,12 @@ export const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";
 // tr("中文", "English") in scripts, like the templates.
 export function tr(zh, en) {
   return lang === "en" ? en : zh;
+}
+
+// One side of a bilingual "中文 / English" message (as server/i18n.py pick); other text unchanged.
+const BILINGUAL = /^(.*[\u3400-\u9fff（）。].*?)\s+\/\s+([^\u3400-\u9fff]+)$/s;
+export function pick(text) {
+  const m = BILINGUAL.exec(text || "");
+  if (!m) return text || "";
+  return lang === "en" ? m[2].trim() : m[1].trim();
 }

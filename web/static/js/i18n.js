@@ -1,6 +1,7 @@
 // Strings for the browser client. zh-CN is the default; English follows <html lang="en">.
 // Templates translate their own text with tr(); this covers what the JS builds at run time.
 // Other modules may add their own keys with addStrings({key: [zh, en]}).
+import { pick } from "./concord.js";
 
 const STRINGS = {
   // pre-join
@@ -154,6 +155,7 @@ const STRINGS = {
   "err.other_subroom": ["对方在另一个分组室。", "That person is in another room."],
   "err.not_admitted": ["请等待主持人准入。", "Wait for the host to admit you."],
   "err.session_ended": ["会议已结束。", "The meeting has ended."],
+  "err.generic": ["操作未能完成，请稍后重试。", "That did not work; please try again."],
 };
 
 export const lang = (document.documentElement.lang || "zh-CN").startsWith("en") ? "en" : "zh-CN";
@@ -177,11 +179,16 @@ export function roleName(role) {
   return has(`role.${role}`) ? t(`role.${role}`) : role;
 }
 
-/** A server error as a sentence for people: known codes are translated, others keep the server's text. */
+/** A server error as a sentence for people: known codes are translated, others keep the server's text
+ *  (its display text for this page, else the page's side of a bilingual message). */
 export function errorText(err) {
   if (!err) return "";
   if (err.code && has(`err.${err.code}`)) return t(`err.${err.code}`);
-  return err.message || err.code || "";
+  if (err.display) return err.display;
+  const text = pick(err.message || "");
+  // A Chinese page shows no English: an untranslated server message becomes the generic sentence.
+  if (!text || (lang !== "en" && !/[\u3400-\u9fff]/.test(text))) return t("err.generic");
+  return text;
 }
 
 export function timeText(iso) {
