@@ -140,7 +140,7 @@ async def admit(host: Any, name: str) -> None:
     """The moderator admits ``name`` from the lobby queue of the moderation panel."""
     if not await host.is_visible("#lobby-queue"):
         await open_panel(host, "moderate")
-    await host.click(f"#lobby-queue li:has-text('{name}') button.admit", timeout=MEDIA_TIMEOUT_MS)
+    await host.click(f"#lobby-queue li:has-text('{name}') button.admit", timeout=MEDIA_TIMEOUT_MS, no_wait_after=True)
 
 
 async def video_flows(page: Any, tiles: int, frames: bool = True) -> None:

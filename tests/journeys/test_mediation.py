@@ -135,31 +135,33 @@ async def session_a(chrome: Any, base: str, med: Any, journey: Journey, code: st
 
     # 背靠背: 李四 waits in a private room; the mediator talks with 张三 alone, then walks over to 李四.
     await open_panel(host, "moderate")
-    await host.click(f"#mod-people li:has-text('{LI}') button.move")
+    # (no_wait_after: a modal dialog opens, nothing navigates; a busy page must not stall the click)
+    await host.click(f"#mod-people li:has-text('{LI}') button.move", no_wait_after=True)
+    await host.wait_for_selector("dialog.move-dialog[open]")
     await host.fill("dialog.move-dialog input[name=subroom]", "背靠背一")
-    await host.click("dialog.move-dialog button[value=ok]")
+    await host.click("dialog.move-dialog button[value=ok]", no_wait_after=True)
     await li.wait_for_function("document.querySelector('#room-subroom').textContent.includes('背靠背一')",
                                timeout=MEDIA_TIMEOUT_MS)
     await video_flows(zhang, 1, frames=False)
     await video_flows(host, 1, frames=False)
-    await host.click(".mod-goto button.goto")
+    await host.click(".mod-goto button.goto", no_wait_after=True)
     await video_flows(li, 1, frames=False)
     await journey.step(li, "session-a-private-room", full_page=False)
     # Everyone back in the main room.
-    await host.click(f"#mod-people li:has-text('{LI}') button.back")
-    await host.click(".mod-goto button.back")
+    await host.click(f"#mod-people li:has-text('{LI}') button.back", no_wait_after=True)
+    await host.click(".mod-goto button.back", no_wait_after=True)
     await host.wait_for_function("document.querySelector('#room-subroom').textContent.includes('主会议室')",
                                  timeout=MEDIA_TIMEOUT_MS)
     for page in (host, zhang, li):
         await video_flows(page, 2, frames=False)
 
     # Recording, with each person's consent.
-    await host.click(".mod-controls button.rec")
+    await host.click(".mod-controls button.rec", no_wait_after=True)
     for page in (host, zhang, li):
         await page.wait_for_selector("#consent-dialog[open]", timeout=MEDIA_TIMEOUT_MS)
     await journey.step(zhang, "session-a-consent-phone", full_page=False)
     for page in (host, zhang, li):
-        await page.click("#consent-yes")
+        await page.click("#consent-yes", no_wait_after=True)
     for page in (host, zhang, li):
         await page.wait_for_selector("#rec-indicator:not([hidden])", timeout=MEDIA_TIMEOUT_MS)
     await host.wait_for_function("""() => {
@@ -169,7 +171,7 @@ async def session_a(chrome: Any, base: str, med: Any, journey: Journey, code: st
       return link && link.pc.connectionState === 'connected';
     }""", timeout=MEDIA_TIMEOUT_MS)
     await journey.step(host, "session-a-recording", full_page=False)
-    await host.click(".mod-controls button.rec")
+    await host.click(".mod-controls button.rec", no_wait_after=True)
     for page in (host, zhang, li):
         await page.wait_for_selector("#rec-indicator", state="hidden", timeout=MEDIA_TIMEOUT_MS)
     for page in (zhang, li):
@@ -248,7 +250,7 @@ async def session_b(chrome: Any, med: Any, journey: Journey, code: str) -> tuple
 
     # The agreement drafted from the case is offered in this session's 协议 panel.
     await open_panel(host, "agreement")
-    await host.click(".ag-present", timeout=MEDIA_TIMEOUT_MS)
+    await host.click(".ag-present", timeout=MEDIA_TIMEOUT_MS, no_wait_after=True)
     codes = []
     for page in (host, zhang, li):
         await open_panel(page, "agreement")
