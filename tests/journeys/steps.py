@@ -229,8 +229,21 @@ async def page_text(page: Any) -> str:
     return re.sub(r"\s+", " ", await page.inner_text("body"))
 
 
+CONSOLE: list[str] = []
+
+
+def watch(page: Any, who: str) -> Any:
+    """Keep ``who``'s page errors and console warnings, printed when the journey fails."""
+    page.on("pageerror", lambda e: CONSOLE.append(f"{who} pageerror: {e}"))
+    page.on("console", lambda m: CONSOLE.append(f"{who} {m.type}: {m.text}") if m.type in ("error", "warning")
+            else None)
+    return page
+
+
 async def snap_all(chrome: Any, journey: Any) -> None:
-    """On failure: a screenshot of every page still open, to see where each user got stuck."""
+    """On failure: a screenshot of every page still open, to see where each user got stuck, and what the
+    pages logged."""
+    print("\n".join(CONSOLE[-60:]), flush=True)
     for ci, ctx in enumerate(chrome.contexts):
         for pi, page in enumerate(ctx.pages):
             try:

@@ -40,6 +40,7 @@ from tests.journeys.steps import (
     staff_enters_room,
     submit_signature,
     video_flows,
+    watch,
 )
 
 ZHANG, LI = "张三", "李四"
@@ -108,16 +109,16 @@ async def session_a(chrome: Any, base: str, med: Any, journey: Journey, code: st
     li_link, li_code = await invite(med, LI, "code")
     assert li_code and re.fullmatch(r"\d{6}", li_code)
 
-    host = await staff_enters_room(med)
+    host = watch(await staff_enters_room(med), "host")
     await journey.step(host, "session-a-host-in-room", full_page=False)
-    zhang = await open_page(chrome, zhang_link, phone=True)
+    zhang = watch(await open_page(chrome, zhang_link, phone=True), "张三")
     await no_error_page(zhang)
     await zhang.wait_for_selector("#identity-check")
     await journey.step(zhang, "session-a-zhang-prejoin-phone")
     await prejoin(zhang, ZHANG_ID[-4:].lower())
     await zhang.wait_for_selector("#screen-lobby:not([hidden])", timeout=MEDIA_TIMEOUT_MS)
     await journey.step(zhang, "session-a-zhang-lobby-phone")
-    li = await open_page(chrome, li_link)
+    li = watch(await open_page(chrome, li_link), "李四")
     await no_error_page(li)
     await prejoin(li, li_code)
     await li.wait_for_selector("#screen-lobby:not([hidden])", timeout=MEDIA_TIMEOUT_MS)
