@@ -69,6 +69,19 @@ def _ice_servers() -> list[dict]:
     return value
 
 
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from e
+    if not 0 < value <= 30 * 86400:
+        raise ConfigError(f"{name} must be between 0 and 30 days in seconds")
+    return value
+
+
 def _trusted_proxies() -> tuple:
     from server.security.clientip import parse_networks
 
@@ -96,6 +109,10 @@ class Config:
     schedulers: bool = True
     # Reverse proxies whose X-Forwarded-For/-Proto are believed (CONCORD_TRUSTED_PROXIES, comma-separated).
     trusted_proxies: tuple = ()
+    # Rooms: a dropped participant's place is kept this long (CONCORD_ROOM_GRACE_S); a live session that
+    # everybody has left ends after CONCORD_ROOM_IDLE_END_S (docs/protocol.md, "Drops and ending").
+    room_grace_s: float = 60.0
+    room_idle_end_s: float = 7200.0
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 8080) -> Config:
@@ -117,6 +134,8 @@ class Config:
             host=host,
             port=port,
             trusted_proxies=_trusted_proxies(),
+            room_grace_s=_seconds("CONCORD_ROOM_GRACE_S", 60.0),
+            room_idle_end_s=_seconds("CONCORD_ROOM_IDLE_END_S", 7200.0),
         )
 
 

@@ -86,6 +86,8 @@ _ENTRIES: list[tuple[str, _Sub]] = [
     (r"staff \d+ cannot work on this case", "所选人员不能办理此案件。"),
     (r"category and item must match the catalogue", "请从列表中选择类别和事项。"),
     (r"nothing to change", "没有需要保存的修改。"),
+    (r"unknown (status|state|action|step)", lambda m: {"status": "没有这个状态。", "state": "没有这个状态。",
+                                                      "action": "没有这个操作。", "step": "没有这个步骤。"}[m[1]]),
     (r"the case was changed by someone else; reload and try again", "案件已被他人修改，请刷新页面后重试。"),
     (r"(?:missing|invalid) CSRF token.*", "页面已过期，请刷新页面后重试。"),
     (r"authentication required", "请先登录。"),

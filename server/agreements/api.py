@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, web
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import policy
@@ -203,7 +203,9 @@ def comment_json(c: Any) -> dict[str, Any]:
 
 @route("POST", "/api/agreements", summary="Start a draft agreement (prefilled from its case when given)",
          tag="agreements", status=201, response=DETAIL, errors=(400, 403, 404, 409),
-         request=r.obj([], unit=opt(r.string()), case_id=opt(r.integer()), session_id=opt(r.integer()),
+         request=r.obj([], unit=opt(r.string()), case_id=opt(r.integer()),
+                       case_code=opt(r.string(description="the case code, e.g. 340321-2026-000002 (or case_id)")),
+                       session_id=opt(r.integer()),
                        dispute_type=opt(r.string(enum=list(DISPUTE_TYPES))),
                        content={"type": "object", "nullable": True}))
 async def create_agreement(request: web.Request) -> web.Response:
@@ -211,13 +213,21 @@ async def create_agreement(request: web.Request) -> web.Response:
     body = await read_json(request, MAX_BODY)
     content = field(body, "content", dict, required=False, default={})
     case_id = int_field(body, "case_id", required=False)
+    case_code = field(body, "case_code", str, required=False, max_len=64)
     session_id = int_field(body, "session_id", required=False)
     unit_code = field(body, "unit", str, required=False, max_len=32) or actor.unit_code
     dtype = field(body, "dispute_type", str, required=False, max_len=32)
     async with transaction(request) as s:
         from server.agreements import cases_link
 
-        case = await cases_link.visible_case(s, actor, case_id) if case_id is not None else None
+        case = None
+        if case_code and case_code.strip():  # the code people know (340321-2026-000002)
+            case = await cases_link.visible_case_by_code(s, actor, case_code)
+            if case_id is not None and case_id != case.id:
+                raise bad_request("case_id and case_code name different cases", "invalid_field", field="case_code")
+            case_id = case.id
+        elif case_id is not None:
+            case = await cases_link.visible_case(s, actor, case_id)
         unit: Unit | None
         if case is not None and "unit" not in body:
             unit = (await s.execute(select(Unit).where(Unit.id == case.unit_id))).scalar_one()
@@ -243,6 +253,7 @@ async def create_agreement(request: web.Request) -> web.Response:
 
 @route("GET", "/api/agreements", summary="Agreements the caller may see", tag="agreements",
          params=[r.query("case_id", r.integer()), r.query("session_id", r.integer()),
+                 r.query("for_session", r.integer(), "agreements a live session may present: its own and its case's"),
                  r.query("state", r.string(enum=list(workflow.STATES)))],
          response=r.obj(["agreements"], agreements=r.array(AGREEMENT)), errors=(400,))
 async def list_agreements(request: web.Request) -> web.Response:
@@ -256,6 +267,13 @@ async def list_agreements(request: web.Request) -> web.Response:
         q = q.where(Agreement.case_id == int_param(request.query["case_id"], "case_id"))
     if "session_id" in request.query:
         q = q.where(Agreement.session_id == int_param(request.query["session_id"], "session_id"))
+    if "for_session" in request.query:
+        # What a live session can present: its own agreements and every agreement of its case.
+        from server.sessions.models import Session
+
+        sid = int_param(request.query["for_session"], "for_session")
+        case_of = select(Session.case_id).where(Session.id == sid).scalar_subquery()
+        q = q.where(or_(Agreement.session_id == sid, Agreement.case_id == case_of))
     if "state" in request.query:
         if request.query["state"] not in workflow.STATES:
             raise bad_request("unknown state", "invalid_field")

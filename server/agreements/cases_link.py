@@ -37,6 +37,37 @@ async def visible_case(s: AsyncSession, actor: Actor, case_id: int) -> Any:
     return case
 
 
+async def case_code(s: AsyncSession, case_id: int | None) -> str:
+    """The case code people know (340321-2026-000002), for links and labels; "" without a case."""
+    if case_id is None:
+        return ""
+    models, _ = _cases()
+    return (await s.execute(select(models.Case.code).where(models.Case.id == case_id))).scalar_one_or_none() or ""
+
+
+async def visible_case_by_code(s: AsyncSession, actor: Actor, code: str) -> Any:
+    """A case named by its code, as users know it; hidden and unknown ones alike are 404."""
+    models, queries = _cases()
+    case = (await s.execute(select(models.Case).where(models.Case.code == code.strip(),
+                                                      queries.visible(actor, datetime.now(UTC))))).scalar_one_or_none()
+    if case is None:
+        raise CaseLinkError(404, "not_found", f"no case {code.strip()!r} that you may see")
+    return case
+
+
+async def open_cases(s: AsyncSession, actor: Actor, limit: int = 200) -> list[tuple[str, str]]:
+    """(code, title) of the cases the actor sees that may still get an agreement: the drafting form's picker."""
+    try:
+        models, queries = _cases()
+    except CaseLinkError:
+        return []
+    done = ("closed", "archived", "rejected", "withdrawn", "failed")
+    rows = (await s.execute(select(models.Case.code, models.Case.title).where(
+        queries.visible(actor, datetime.now(UTC)), models.Case.status.not_in(done))
+        .order_by(models.Case.id.desc()).limit(limit))).all()
+    return [(c, t or "") for c, t in rows]
+
+
 async def prefill(s: AsyncSession, actor: Actor, case_id: int, unit: Unit, dispute_type: str | None) -> dict[str, Any]:
     models, _ = _cases()
     case = await visible_case(s, actor, case_id)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import policy
 from server.agreements import store, workflow
@@ -16,6 +18,7 @@ from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
 from server.directory.models import Unit
 from server.errors import ApiError
+from server.policy import Actor
 from server.views.render import language, render, require_login
 
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -75,10 +78,26 @@ async def list_page(request: web.Request) -> web.StreamResponse:
             .where(Unit.path.startswith(actor.unit_path, autoescape=True),
                    cases_link.visible_filter(actor, Agreement.case_id))
             .order_by(Agreement.id.desc()).limit(200))).all()
+        can_draft = actor.role in policy.AGREEMENT_ROLES
+        cases = await cases_link.open_cases(s, actor) if can_draft else []
+        sessions = await _open_sessions(s, actor) if can_draft else []
     items = [{"a": a, "unit": u, "short": None} for a, u in rows]
     return await render(request, "agreements/list.html", {
-        "items": items, "states": workflow.STATE_LABELS, "types": DISPUTE_TYPES,
-        "can_draft": actor.role in policy.AGREEMENT_ROLES})
+        "items": items, "states": workflow.STATE_LABELS, "types": DISPUTE_TYPES, "can_draft": can_draft,
+        "cases": cases, "sessions": sessions, "preset_case": request.query.get("case", "")[:64]})
+
+
+async def _open_sessions(s: AsyncSession, actor: Actor) -> list[tuple[int, str, datetime | None]]:
+    """(id, title, start) of the mediation sessions still to be held or live: the drafting form's picker."""
+    try:
+        from server.sessions.service import list_sessions
+    except ImportError:
+        return []
+    out = []
+    for state in ("live", "scheduled"):
+        out += [(x.id, x.title, x.scheduled_at) for x, _ in await list_sessions(s, actor, state=state,
+                                                                                  kind="mediation", limit=50)]
+    return out
 
 
 async def detail_page(request: web.Request) -> web.StreamResponse:
@@ -97,11 +116,13 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
             if not policy.can_view_agreement(actor, ld.unit.path) or not await cases_link.case_visible(
                     s, actor, ld.agreement.case_id):
                 raise ApiError(404, "not_found", "no such agreement")
+            case_code = await cases_link.case_code(s, ld.agreement.case_id)
     except store.StoreError as e:
         raise ApiError(e.status, e.code, e.message) from e
     a = ld.agreement
     return await render(request, "agreements/detail.html", {
         "a": a, "unit": ld.unit, "version": ld.version, "short": short_hash(ld.version.document_hash),
+        "case_code": case_code,
         "states": workflow.STATE_LABELS, "perf_labels": STATUS_LABELS, "types": DISPUTE_TYPES,
         "can_draft": policy.can_draft_agreement(actor, ld.unit.path),
         "can_sign_mediator": policy.can_sign_as_mediator(actor, ld.unit.path),
@@ -148,10 +169,13 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "not_found", "no such agreement") from e
     if not 0 < aid < 2**31:
         raise ApiError(404, "not_found", "no such agreement")
+    link = request.query.get("link", "")
     token = request.query.get("invitation", "")
-    if not token or len(token) > 4096:
-        raise ApiError(403, "invalid_invitation", "open this page from your own invitation link")
-    return await render(request, "agreements/sign.html", {"agreement_id": aid, "invitation": token})
+    if not (link or token) or len(link or token) > 4096:
+        raise ApiError(403, "invalid_invitation", "请从调解员提供的签署链接或二维码打开本页。" if language(request) != "en"
+                       else "Open this page from the signing link or QR code the mediator gave you.")
+    return await render(request, "agreements/sign.html", {"agreement_id": aid, "invitation": "" if link else token,
+                                                          "link": link})
 
 
 def setup(app: web.Application) -> None:

@@ -51,3 +51,27 @@ def transition(state: str, action: str, *, signatures: int = 0, reason: str = ""
     if action in ("withdraw", "void") and not reason.strip():
         raise WorkflowError("reason_required", f"a reason is required to {action}")
     return result or state
+
+
+# What each ledgered agreement event (``agreement.<type>``) is called where people read a timeline.
+EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "agreement.created": ("协议草稿创建", "Agreement drafted"),
+    "agreement.version_saved": ("协议草稿修改", "Agreement draft revised"),
+    "agreement.frozen": ("协议定稿，开始签署", "Agreement frozen for signing"),
+    "agreement.reopened": ("协议退回草稿", "Agreement reopened"),
+    "agreement.withdrawn": ("协议撤回", "Agreement withdrawn"),
+    "agreement.voided": ("协议作废", "Agreement voided"),
+    "agreement.amendment_started": ("协议变更", "Agreement amendment started"),
+    "agreement.superseded": ("协议被变更取代", "Agreement superseded"),
+    "agreement.signed": ("协议签署", "Agreement signed"),
+    "agreement.effective": ("协议生效", "Agreement took effect"),
+    "agreement.handed_to_case": ("履行义务转入回访", "Obligations handed to follow-up"),
+    "agreement.case_note": ("协议与案件备注", "Agreement note on the case"),
+    "agreement.comment": ("协议条款意见", "Comment on the agreement"),
+    "agreement.identity_check": ("签署人身份核验", "Signer identity check"),
+    "agreement.text_opened": ("当事人打开协议全文", "Party opened the full text"),
+    "agreement.presented": ("会议中展示协议", "Agreement presented in a session"),
+    "agreement.presentation_ended": ("停止展示协议", "Agreement no longer presented"),
+    "agreement.sign_link_created": ("生成当事人签署链接", "Signing link made for a party"),
+    "agreement.performance": ("协议履行记录", "Performance recorded"),
+}

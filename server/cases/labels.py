@@ -139,6 +139,11 @@ def event_label(type_: str, lang: str) -> str:
     if type_ in EVENT_LABELS:
         zh, eng = EVENT_LABELS[type_]
         return eng if en else zh
+    if type_.startswith("agreement."):
+        from server.agreements.workflow import EVENT_LABELS as AGREEMENT_EVENTS
+
+        if type_ in AGREEMENT_EVENTS:
+            return AGREEMENT_EVENTS[type_][1 if en else 0]
     if type_.startswith("case.") and type_[5:] in set(workflow.Action):
         zh, eng = workflow.ACTION_LABELS[workflow.Action(type_[5:])]
         return eng if en else zh

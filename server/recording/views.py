@@ -17,7 +17,9 @@ from server.recording import minutes as minutes_store
 from server.recording.api import readable_session, session_and_unit, session_id
 from server.recording.models import COMPOSITE, SEGMENT, TRACK, Recording
 from server.recording.store import list_recordings
-from server.views.render import render, require_login
+from server.sessions import kinds
+from server.views.render import language, render, require_login
+from server.views.sessions import STATE_LABELS
 
 # type -> (中文, English): how each ledger event reads on the timeline.
 EVENT_LABELS: dict[str, tuple[str, str]] = {
@@ -44,19 +46,21 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def summary(ev: ledger.Event) -> str:
+def summary(ev: ledger.Event, lang: str = "zh-CN") -> str:
     """One line of what the event says, from its data (names, not ids, where the data has them)."""
     d = ev.data if isinstance(ev.data, dict) else {}
+    en = lang == "en"
     who = d.get("name") or d.get("by_name") or ""
     parts: list[str] = []
     if ev.type == "chat":
         parts.append(str(d.get("text", ""))[:300])
     elif ev.type == "consent":
-        parts.append("同意 / yes" if d.get("recording") else "拒绝 / no")
+        parts.append(("yes" if en else "同意") if d.get("recording") else ("no" if en else "拒绝"))
     elif ev.type == "moved":
-        parts.append(f"{d.get('from') or '主会场'} → {d.get('to') or '主会场'}")
+        main = "main room" if en else "主会场"
+        parts.append(f"{d.get('from') or main} → {d.get('to') or main}")
     elif ev.type == "recording_on" and d.get("subrooms"):
-        parts.append("含分组 / includes: " + "、".join(d["subrooms"]))
+        parts.append(("includes: " if en else "含分组：") + "、".join(d["subrooms"]))
     elif ev.type in ("playback_composed", "track_file_made"):
         parts.append(f"{d.get('artefact', '')} {d.get('duration_s', '')}s sha256 {str(d.get('sha256'))[:16]}…")
     elif ev.type in ("recording_segment", "segment_recovered"):
@@ -64,7 +68,7 @@ def summary(ev: ledger.Event) -> str:
     elif ev.type in ("recording_error", "segment_discarded"):
         parts.append(str(d.get("error") or d.get("reason") or ""))
     elif ev.type == "minutes_saved":
-        parts.append(f"v{d.get('version')} · {d.get('chars')} 字 · sha256 {str(d.get('sha256'))[:16]}…")
+        parts.append(f"v{d.get('version')} · {d.get('chars')} {'characters' if en else '字'} · sha256 {str(d.get('sha256'))[:16]}…")
     elif ev.type == "recording_deleted":
         parts.append(f"{d.get('path')} sha256 {str(d.get('sha256'))[:16]}…")
     if d.get("by_name") and d.get("name") and d["by_name"] != d["name"]:
@@ -72,11 +76,25 @@ def summary(ev: ledger.Event) -> str:
     return " ".join(p for p in [who] + parts if p)
 
 
-def timeline(evs: list[ledger.Event], t0: datetime | None = None) -> list[dict[str, Any]]:
+def timeline(evs: list[ledger.Event], t0: datetime | None = None, lang: str = "zh-CN") -> list[dict[str, Any]]:
     return [{
         "seq": e.seq, "type": e.type, "at": e.at, "label": EVENT_LABELS.get(e.type, (e.type, e.type)),
-        "summary": summary(e), "hash": e.hash, "offset": (e.at - t0).total_seconds() if t0 else None,
+        "summary": summary(e, lang), "hash": e.hash, "offset": (e.at - t0).total_seconds() if t0 else None,
     } for e in evs]
+
+
+PLAYBACK_LABELS = {"none": ("尚未合成", "not composed"), "queued": ("排队中", "queued"),
+                   "running": ("合成中", "composing"), "done": ("已完成", "done"), "failed": ("失败", "failed")}
+
+
+def _labels(request: web.Request, sess: Any, job: Any) -> dict[str, str]:
+    """The session's kind and state and the playback job's status, as words in the page's language."""
+    en = language(request) == "en"
+    rule = kinds.RULES.get(sess.kind)
+    state = STATE_LABELS.get(sess.state, (sess.state, sess.state))
+    status = PLAYBACK_LABELS.get(job.status, (job.status, job.status)) if job else ("", "")
+    return {"kind_text": (rule.label_en if en else rule.label_zh) if rule else sess.kind,
+            "state_text": state[1 if en else 0], "job_text": status[1 if en else 0]}
 
 
 async def record_page(request: web.Request) -> web.StreamResponse:
@@ -92,11 +110,11 @@ async def record_page(request: web.Request) -> web.StreamResponse:
         minutes = await minutes_store.current(s, sess.id)
     job = await request.app["playback"].latest_job(sess.id)
     return await render(request, "session_record.html", {
-        "session": sess, "unit": unit, "events": timeline(evs), "verification": verification,
+        "session": sess, "unit": unit, "events": timeline(evs, lang=language(request)), "verification": verification,
         "head": evs[-1].hash if evs else ledger.GENESIS, "recordings": recs, "minutes": minutes,
         "segments": [x for x in recs if x.artefact == SEGMENT], "job": job,
         "may_compose": can_host_session(actor, unit.path, sess.kind) and bool(recs),
-        "may_download": can_download_recording(actor, unit.path),
+        "may_download": can_download_recording(actor, unit.path), **_labels(request, sess, job),
     })
 
 
@@ -116,8 +134,9 @@ async def playback_page(request: web.Request) -> web.StreamResponse:
     job = await request.app["playback"].latest_job(sess.id)
     return await render(request, "session_playback.html", {
         "session": sess, "unit": unit, "composite": composite, "tracks": tracks, "job": job,
-        "events": timeline(evs, t0), "t0": t0,
+        "events": timeline(evs, t0, language(request)), "t0": t0,
         "track_offsets": {x.id: (x.started_at - t0).total_seconds() if (t0 and x.started_at) else 0 for x in tracks},
+        **_labels(request, sess, job),
     })
 
 

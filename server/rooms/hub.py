@@ -35,6 +35,7 @@ from server.rooms.event_writer import RoomEventWriter
 from server.rooms.protocol import dumps
 from server.rooms.room import (
     GRACE_S,
+    IDLE_END_S,
     Close,
     Effect,
     Record,
@@ -77,6 +78,7 @@ class Replica:
     ended_at: float | None = None
     expiring: set[tuple[str, int]] = field(default_factory=set)
     dropping: set[tuple[str, str]] = field(default_factory=set)
+    idle_end_sent: float | None = None  # empty_since of the room when this node asked to end it
 
 
 def resume_hash(token: str) -> str:
@@ -96,13 +98,15 @@ class RoomHub:
 
     def __init__(self, bus: Bus, sink: RoomEventWriter | None = None, *,
                  ice: Callable[[str], list[dict[str, Any]]] = lambda peer_id: [],
-                 clock: Callable[[], float] = time.time, grace_s: float = GRACE_S) -> None:
+                 clock: Callable[[], float] = time.time, grace_s: float = GRACE_S,
+                 idle_end_s: float = IDLE_END_S) -> None:
         self.bus = bus
         self.node_id = bus.node_id
         self.sink = sink
         self.ice = ice
         self.clock = clock
         self.grace_s = grace_s
+        self.idle_end_s = idle_end_s
         self.rooms: dict[int, Replica] = {}
         self.conns: dict[str, Connection] = {}
         self._opening: dict[int, asyncio.Lock] = {}
@@ -221,7 +225,7 @@ class RoomHub:
             if rep is not None:
                 return rep
             rep = Replica(meta, Room(meta.session_id, meta.kind, meta.title, grace_s=self.grace_s, clock=self.clock,
-                                     shuttle=meta.shuttle), touched=self.clock())
+                                     shuttle=meta.shuttle, idle_end_s=self.idle_end_s), touched=self.clock())
             self.rooms[meta.session_id] = rep
             try:
                 await self.bus.open_log(meta.key, lambda pos, cmd: self._apply(rep, pos, cmd))
@@ -256,7 +260,8 @@ class RoomHub:
     async def end_session(self, meta: RoomMeta, reason: str) -> bool:
         """End a room from the API. True if a room with people in it took the end."""
         rep = await self.open(meta)
-        if rep.room.empty or rep.room.ended:
+        # A live room nobody is in still takes the end (else its idle timeout would end it again later).
+        if rep.room.ended or (rep.room.empty and not rep.room.live):
             return False
         await self.submit(rep, {"op": "end", "reason": reason})
         return True
@@ -475,7 +480,8 @@ class RoomHub:
                 log.exception("room sweep failed")
 
     async def sweep(self) -> None:
-        """Expire dropped peers, release the places of crashed nodes' peers, forget idle rooms."""
+        """Expire dropped peers, end rooms left empty for ``idle_end_s``, release the places of crashed
+        nodes' peers, forget idle rooms."""
         now = self.clock()
         self._sweeps += 1
         check_nodes = self._sweeps % self.LIVENESS_EVERY == 0
@@ -486,6 +492,9 @@ class RoomHub:
                 if (pid, epoch) not in rep.expiring:
                     rep.expiring.add((pid, epoch))
                     await self.submit(rep, {"op": "expire", "peer": pid, "epoch": epoch})
+            if room.idle_expired(now) and rep.idle_end_sent != room.empty_since:
+                rep.idle_end_sent = room.empty_since
+                await self.submit(rep, {"op": "end", "reason": "idle"})
             if check_nodes:
                 for p in room.peers.values():
                     if p.connected and p.node != self.node_id:
@@ -493,7 +502,8 @@ class RoomHub:
             ours = any(p.node == self.node_id for p in room.peers.values())
             idle = now - rep.touched > self.IDLE_CLOSE_S
             gone = rep.ended_at is not None and now - rep.ended_at > self.TOMBSTONE_S
-            if not rep.conns and ((not ours and idle and not room.ended) or gone):
+            # A live room stays open with nobody in it: its idle timeout ends it (room.idle_expired).
+            if not rep.conns and ((not ours and idle and not room.ended and not room.holding) or gone):
                 self.rooms.pop(rep.meta.session_id, None)
                 await self.bus.close_log(rep.meta.key)
         if remote:

@@ -15,7 +15,11 @@ Invariants (checked by tests/unit/test_room_properties.py):
 - every peer in a sub-room is admitted;
 - the floor holder and raised hands are admitted people;
 - while recording is off no recorder peer is present;
-- after the session ended nobody is in the room.
+- after the session ended nobody is in the room;
+- one person holds at most one place: a dropped place is kept (shown as reconnecting) and taken back.
+
+A dropped network never ends a session: a moderator ends it, or the hub's sweep after ``idle_end_s``
+with nobody in the room (``idle_expired``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from server.rooms import permissions
 from server.sessions.kinds import MODERATOR_ROLES, SYSTEM_ROLES, KindRules, may_speak, rules
 
 GRACE_S = 60.0  # a dropped peer keeps its place this long
+IDLE_END_S = 7200.0  # a live room with nobody in it ends this long after the last person went
 MAX_PEERS = 50  # a mesh is for small rooms; large briefings belong on an SFU backend
 MAX_SUBROOM_LEN = 40
 MAX_CHAT_LEN = 2000
@@ -143,12 +148,16 @@ def _iso(at: float) -> str:
 
 class Room:
     def __init__(self, session_id: int, kind: str, title: str = "", *, grace_s: float = GRACE_S,
-                 clock: Callable[[], float] = time.time, max_peers: int = MAX_PEERS, shuttle: bool = False) -> None:
+                 clock: Callable[[], float] = time.time, max_peers: int = MAX_PEERS, shuttle: bool = False,
+                 idle_end_s: float = IDLE_END_S) -> None:
         self.session_id = session_id
         self.kind = kind
         self.rules: KindRules = rules(kind)
         self.title = title
         self.grace_s = grace_s
+        self.idle_end_s = idle_end_s
+        # When the last person went from a live room (from the command's time): the idle timeout runs from here.
+        self.empty_since: float | None = None
         self.clock = clock
         self.max_peers = max_peers
         self.peers: dict[str, Peer] = {}
@@ -236,6 +245,17 @@ class Room:
         now = self.clock() if now is None else now
         return [(p.id, p.epoch) for p in self.peers.values()
                 if not p.connected and p.dropped_at is not None and now - p.dropped_at >= self.grace_s]
+
+    def idle_expired(self, now: float | None = None) -> bool:
+        """A live room nobody has been in for ``idle_end_s``: the hub ends it (``end`` with reason idle)."""
+        now = self.clock() if now is None else now
+        return (self.live and not self.ended and self.empty_since is not None and not self.humans()
+                and now - self.empty_since >= self.idle_end_s)
+
+    @property
+    def holding(self) -> bool:
+        """Live and not ended: a replica must stay open (even with nobody in it) to run the idle timeout."""
+        return self.live and not self.ended
 
     def peer_json(self, p: Peer) -> dict[str, Any]:
         return {
@@ -386,6 +406,13 @@ class Room:
                              if p.resume_hash == resume_hash and p.identity == identity), None)
         if existing is None and not system:
             existing = next((p for p in self.peers.values() if p.identity == identity), None)
+        if existing is None and not system:
+            # A new link for the same person (same name and role) while their old place waits for them:
+            # take it back rather than sit in the room twice.
+            existing = next((p for p in self.peers.values() if not p.connected and not p.system
+                             and p.name == name and p.role == role), None)
+            if existing is not None:
+                existing.identity = identity
         if existing is not None:
             return self._take_over(existing, node, conn, new_resume_hash, resumed=bool(resume_hash))
 
@@ -396,6 +423,8 @@ class Room:
         p = Peer(id=peer_id, name=name, role=role, identity=identity, node=node, conn=conn,
                  resume_hash=new_resume_hash, admitted=admitted, system=system, joined_at=now)
         self.peers[p.id] = p
+        if not system:
+            self.empty_since = None
         if not admitted:
             return [
                 Send((p.target,), {"type": "lobby"}),
@@ -436,7 +465,7 @@ class Room:
         p = self.peers.get(peer_id)
         if p is None or (conn is not None and p.conn != conn):
             return []
-        return [Close(p.target, CLOSE_NORMAL, "left")] + self._remove(p, "left")
+        return [Close(p.target, CLOSE_NORMAL, "left")] + self._remove(p, "left", now)
 
     def drop(self, peer_id: str | None, conn: str, now: float | None = None) -> list[Effect]:
         """The socket went away without ``leave``: keep the place for ``grace_s``.
@@ -452,7 +481,7 @@ class Room:
         if p is None or p.conn != conn or not p.connected:
             return []  # a stale connection (already replaced) or already dropped
         if p.system:
-            effects = self._remove(p, "left")
+            effects = self._remove(p, "left", now)
             if self.recording and not any(q.system for q in self.peers.values()):
                 effects += [Record("recorder_lost", {"peer": p.id}),
                             RecorderLost(tuple(sorted(self.recording_subrooms)))]
@@ -469,9 +498,9 @@ class Room:
         if (p is None or p.connected or p.epoch != epoch or p.dropped_at is None
                 or now - p.dropped_at < self.grace_s):
             return []
-        return self._remove(p, "timeout")
+        return self._remove(p, "timeout", now)
 
-    def _remove(self, p: Peer, reason: str) -> list[Effect]:
+    def _remove(self, p: Peer, reason: str, now: float | None = None) -> list[Effect]:
         del self.peers[p.id]
         effects: list[Effect] = []
         if p.admitted:
@@ -490,8 +519,10 @@ class Room:
             effects.append(self._broadcast_room())
         kind = "lobby_left" if not p.admitted else "peer_left"
         effects.append(Record(kind, {"peer": p.id, "name": p.name, "role": p.role, "reason": reason}))
-        if self.live and not self.ended and not self.humans():
-            effects += self._end("empty", None)
+        if self.live and not self.ended and not p.system and not self.humans():
+            # Nobody left: the session stays open for them to come back (idle_expired ends it later).
+            self.empty_since = self.clock() if now is None else now
+            effects.append(Record("room_empty", {"idle_end_s": self.idle_end_s}))
         return effects
 
     def _end(self, reason: str, by: Peer | None) -> list[Effect]:
@@ -549,7 +580,7 @@ class Room:
         if p.connected:
             effects.append(Close(p.target, CLOSE_REMOVED, "denied"))
         effects.append(Record("denied", {"peer": p.id, "name": p.name, "by": a.id, "by_name": a.name}))
-        return effects + self._remove(p, "denied")
+        return effects + self._remove(p, "denied", now)
 
     def remove(self, actor_id: str, peer_id: str | None, now: float | None = None) -> list[Effect]:
         a = self._actor(actor_id, "remove")
@@ -568,7 +599,7 @@ class Room:
             effects += [Send((p.target,), {"type": "removed", "by": a.id}),
                         Close(p.target, CLOSE_REMOVED, "removed")]
         effects.append(Record("removed", {"peer": p.id, "name": p.name, "by": a.id, "by_name": a.name}))
-        return effects + self._remove(p, "removed")
+        return effects + self._remove(p, "removed", now)
 
     def mute(self, actor_id: str, peer_id: str | None, kind: str, now: float | None = None) -> list[Effect]:
         a = self._actor(actor_id, "mute")
@@ -654,7 +685,7 @@ class Room:
         for r in [p for p in self.peers.values() if p.system]:
             if r.connected:
                 effects.append(Close(r.target, CLOSE_NORMAL, "recording off"))
-            effects += self._remove(r, "recording_off")
+            effects += self._remove(r, "recording_off", now)
         effects += [self._broadcast_room(), Record("recording_off", {"by": a.id, "by_name": a.name}),
                     RecordingChanged(False, ())]
         return effects
@@ -723,6 +754,8 @@ class Room:
             if op == "expire":
                 return self.expire(cmd["peer"], int(cmd["epoch"]), now=at)
             if op == "end":
+                if cmd.get("reason") == "idle" and not self.idle_expired(at):
+                    return []  # someone came back after the sweep decided
                 return self.end(None, now=at, reason=cmd.get("reason") or "ended")
             if op == "settings":
                 return self.set_shuttle(bool(cmd.get("shuttle")))
@@ -783,7 +816,7 @@ class Room:
 
 
 __all__ = [
-    "CLOSE_ENDED", "CLOSE_NORMAL", "CLOSE_REMOVED", "CLOSE_REPLACED", "GRACE_S", "MAX_PEERS", "Close",
+    "CLOSE_ENDED", "CLOSE_NORMAL", "CLOSE_REMOVED", "CLOSE_REPLACED", "GRACE_S", "IDLE_END_S", "MAX_PEERS", "Close",
     "Effect", "Peer", "Record", "RecorderLost", "RecordingChanged", "Room", "RoomError", "Send", "SessionState", "Target",
 ]
 

@@ -218,7 +218,8 @@ def setup(app: web.Application) -> None:
     node_id = secrets.token_hex(6)
     bus = make_bus(config.redis_url, node_id, prefix=config.redis_prefix)
     writer = RoomEventWriter(app["db"])
-    hub = RoomHub(bus, writer, ice=lambda peer_id: ice_servers(config.ice_servers, config.turn_secret, peer_id))
+    hub = RoomHub(bus, writer, ice=lambda peer_id: ice_servers(config.ice_servers, config.turn_secret, peer_id),
+                  grace_s=config.room_grace_s, idle_end_s=config.room_idle_end_s)
     app["room_events"] = writer
     app["room_hub"] = hub
     app["ws_join_limiter"] = RateLimiter(limit=st.join_limit, window_s=st.join_window_s)

@@ -40,7 +40,7 @@ from server.cases.models import Case, CaseParty
 from server.cases.notices import ancestors_or_self
 from server.cases.permissions import ON_CASE
 from server.cases.qr import qr_svg
-from server.cases.queries import facts, filtered, find_case, get_visible, page, path_prefix
+from server.cases.queries import facts, filtered, find_case, get_visible, page, path_prefix, pick_list
 from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
@@ -85,6 +85,15 @@ def _back(code: str, *, ok: str | None = None, error: str | None = None, anchor:
     return web.HTTPSeeOther(f"/cases/{code}" + (f"?{urlencode(q)}" if q else "") + (f"#{anchor}" if anchor else ""))
 
 
+def refusal(e: CaseError | ApiError, lang: str) -> str:
+    """A refusal as a page shows it: in the viewer's language (API errors carry English only)."""
+    if e.code == "invalid_id_number":
+        return invalid_id_message(lang)
+    if isinstance(e, CaseError):
+        return e.localized(lang)
+    return e.message if lang == "en" else zh_for(e.code, e.status)
+
+
 async def _act(request: web.Request, anchor: str,
                fn: Callable[[Any, Ctx, Actor, Case, Form], Awaitable[tuple[str, str]]]) -> web.StreamResponse:
     """Run one form's action on the case; refusals come back to the case page in the viewer's language.
@@ -106,7 +115,7 @@ async def _act(request: web.Request, anchor: str,
     except ApiError as e:
         if e.status == 404:
             raise
-        raise _back(code, error=e.message if lang == "en" else zh_for(e.code, e.status), anchor=anchor) from e
+        raise _back(code, error=refusal(e, lang), anchor=anchor) from e
     raise _back(code, ok=ok[1] if lang == "en" else ok[0], anchor=anchor)
 
 
@@ -244,12 +253,7 @@ async def case_create(request: web.Request) -> web.StreamResponse:
             case = await service.register(s, c, actor, draft)
             code = case.code
     except (CaseError, ApiError) as e:
-        lang = language(request)
-        if e.code == "invalid_id_number":
-            shown = invalid_id_message(lang)
-        else:
-            shown = e.localized(lang) if isinstance(e, CaseError) else e.message if lang == "en" else zh_for(e.code, e.status)
-        return await case_new(request, error=shown, form={k: v for k, v in form.items() if isinstance(v, str)},
+        return await case_new(request, error=refusal(e, language(request)), form={k: v for k, v in form.items() if isinstance(v, str)},
                               status=e.status if e.status in (400, 403, 409) else 400)
     raise web.HTTPSeeOther(f"/cases/{code}?" + urlencode({"ok": "Registered." if language(request) == "en" else "已登记"}))
 
@@ -558,8 +562,10 @@ async def notices_page(request: web.Request, error: str | None = None, status: i
     actor = await require_login(request)
     async with request.app["db"].session() as s:
         items = await notices.board(s, actor, limit=100)
+        choices = await pick_list(s, actor, ctx(request).now) if can_issue_notice(actor) else []
     return await _page(request, "cases/notices.html", {"items": items, "kinds": notices.KINDS, "error": error,
-                                                       "can_issue": can_issue_notice(actor)}, status=status)
+                                                       "can_issue": can_issue_notice(actor),
+                                                       "case_choices": choices}, status=status)
 
 
 async def notices_post(request: web.Request) -> web.StreamResponse:

@@ -4,7 +4,8 @@ Templates write text in both languages inline: ``{{ tr("调解", "Mediation") }}
 ``?lang=en`` (remembered in a cookie) switches to English. Times are stored in UTC and shown in
 Asia/Shanghai with the ``local`` filter. Messages handed to a page (``ok``, ``error``, ``errors``,
 ``form_error``, ``message``) are put into the page's language by :func:`server.i18n.localise`, so a
-view may pass a domain or API message as it comes ("中文 / English", or English only).
+view may pass a domain or API message as it comes ("中文 / English", or English only); any other
+message goes through the ``say`` filter: ``{{ job.error|say }}``.
 
 Every page gets in its context: ``actor`` (or None), ``lang``, ``tr``, ``csrf_token`` (put it in every
 form as ``<input type="hidden" name="csrf_token" value="{{ csrf_token }}">``), ``path``, ``lang_url``
@@ -25,7 +26,7 @@ from aiohttp import web
 from server.auth import SESSION_COOKIE, current_actor
 from server.directory.labels import ROLE_LABELS, SPECIALTY_LABELS, TIER_LABELS, label
 from server.errors import ApiError
-from server.i18n import LANG_COOKIE, language_of, localise_context
+from server.i18n import LANG_COOKIE, language_of, localise, localise_context
 from server.policy import Actor
 from server.security import csrf
 from server.security.clientip import is_https
@@ -52,6 +53,12 @@ def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(LOCAL_TZ).strftime(fmt)
 
 
+@jinja2.pass_context
+def _say(ctx: Any, text: str | None) -> str:
+    """``{{ message|say }}``: any other message a page shows, in the page's language (server.i18n)."""
+    return localise(text, ctx.get("lang", "zh-CN"))
+
+
 def environment(app: web.Application) -> jinja2.Environment:
     env = app.get("jinja")
     if env is None:
@@ -63,6 +70,7 @@ def environment(app: web.Application) -> jinja2.Environment:
             auto_reload=False,
         )
         env.filters["local"] = local
+        env.filters["say"] = _say
         app["jinja"] = env
     return env
 

@@ -1,5 +1,6 @@
 """In Chromium: two parties sign on phone-sized screens from their own invitations, drawing with the mouse;
-the mediator signs and applies the seal on a desktop; the downloaded PDF verifies offline."""
+the mediator signs and applies the seal on a desktop; the downloaded PDF verifies offline. And: the
+agreement page gives each party a signing link with its QR code, and the parties sign from those links."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ async def draw(page: Any, selector: str, seed: int = 0) -> None:
 
 
 async def party_signs(browser: Any, base: str, aid: int, token: str, answer: str, name: str) -> None:
+    await party_signs_at(browser, f"{base}/agreements/{aid}/sign?invitation={token}", answer, name)
+
+
+async def party_signs_at(browser: Any, url: str, answer: str, name: str) -> None:
     ctx = await browser.new_context(**PHONE)
     page = await ctx.new_page()
     page.set_default_timeout(90_000)  # the 2-core machine is shared: generous, but every wait has a deadline
@@ -35,7 +40,7 @@ async def party_signs(browser: Any, base: str, aid: int, token: str, answer: str
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
-        await page.goto(f"{base}/agreements/{aid}/sign?invitation={token}")
+        await page.goto(url)
         try:
             await poll(page, "() => !document.querySelector('#summary').textContent.includes('加载') || "
                              "!document.querySelector('#error').hidden", timeout_s=90)
@@ -126,3 +131,43 @@ async def test_parties_then_mediator_and_seal_in_the_browser(live_server, browse
     assert result.ok, result.failures
     signers = {s["name"]: s for s in result.signers}
     assert signers["张三"]["check"] == "id_last4" and signers["李四"]["check"] == "code"
+
+
+async def test_parties_sign_from_the_links_the_agreement_page_gives(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+    token = await live_server.login("mediator")
+    me = await live_server.api("GET", "/api/auth/me", token)
+    c = content(mediator_name=me["name"])
+    c["parties"][1]["id_number"] = ""  # 李四 gets a one-time code instead
+    a = await live_server.api("POST", "/api/agreements", token, {"content": c})  # no session at all
+    await live_server.api("POST", f"/api/agreements/{a['id']}/freeze", token, {"version": 1})
+
+    ctx = await browser.new_context(**DESKTOP)
+    page = await ctx.new_page()
+    page.set_default_timeout(90_000)
+    links: dict[str, str] = {}
+    try:
+        await page.goto(f"{live_server.url}/login?next=/agreements/{a['id']}")
+        await page.fill("input[name=username]", "mediator")
+        await page.fill("input[name=password]", DEMO_PASSWORD)
+        await page.click("form button[type=submit]")
+        await page.wait_for_selector("#sign-links .sl-party[data-party=p2]")
+        assert await page.locator(".sl-party[data-party=p2] option[value=id_last4]").is_disabled()
+        for key in ("p1", "p2"):
+            await page.click(f".sl-party[data-party={key}] .sl-make")
+            card = f".sign-link-card[data-party={key}]"
+            await page.wait_for_selector(f"{card} .qr svg")
+            links[key] = await page.input_value(f"{card} .sl-url")
+            assert links[key].startswith(f"{live_server.url}/agreements/{a['id']}/sign?link=")
+            assert "有效期至" in await page.inner_text(card)
+        code = (await page.inner_text(".sign-link-card[data-party=p2] .sl-code")).strip()
+        assert len(code) == 6 and code.isdigit()
+        assert "sms:13800000001?body=" in (await page.get_attribute(".sign-link-card[data-party=p2] .sl-sms", "href"))
+        await shot(page, "agreement-sign-links", full_page=True)
+    finally:
+        await ctx.close()
+
+    await party_signs_at(browser, links["p1"], "7774", "张三")
+    await party_signs_at(browser, links["p2"], code, "李四")
+    got = await live_server.api("GET", f"/api/agreements/{a['id']}", token)
+    assert [s["name"] for s in got["signatures"]] == ["张三", "李四"]
+    assert {s["check"] for s in got["signatures"]} == {"id_last4", "code"}

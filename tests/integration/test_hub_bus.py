@@ -241,7 +241,7 @@ async def test_two_hubs_share_a_room_over_redis(redis_url: str, prefix: str) -> 
 
 async def test_sweeper_expires_drops_and_forgets_ended_rooms() -> None:
     now = [1000.0]
-    hub = RoomHub(LocalBus("n1"), clock=lambda: now[0], grace_s=60)
+    hub = RoomHub(LocalBus("n1"), clock=lambda: now[0], grace_s=60, idle_end_s=600)
     await hub.start()
     try:
         host = await joined(hub, "host", "调解员")
@@ -257,6 +257,13 @@ async def test_sweeper_expires_drops_and_forgets_ended_rooms() -> None:
         await hub.handle(host, {"type": "leave"})
         await hub.disconnect(host)
         room = hub.rooms[5].room
+        # Everybody gone: the session stays open (and the room held) until the idle timeout.
+        now[0] += hub.IDLE_CLOSE_S + 1
+        await hub.sweep()
+        assert not room.ended and hub.rooms[5].room is room
+        now[0] += 600
+        await hub.sweep()
+        await asyncio.sleep(0.05)
         assert room.ended
         await hub.sweep()
         assert 5 in hub.rooms  # remembered a while, so late joins hear "session_ended"

@@ -66,3 +66,18 @@ def test_language_of_prefers_query_then_header_then_cookie() -> None:
     assert language_of({}, {"concord_lang": "en"}) == "en"
     assert language_of({}, {"concord_lang": "en"}, "zh-CN") == "zh-CN"
     assert language_of({"lang": "en"}, {"concord_lang": "zh-CN"}, "zh-CN") == "en"
+
+
+def test_session_timeline_lines_are_in_one_language() -> None:
+    from datetime import UTC, datetime
+
+    from server.ledger import Event
+    from server.recording.views import summary
+
+    def ev(type_: str, data: dict) -> Event:
+        return Event("session:1", 1, type_, datetime(2026, 3, 1, tzinfo=UTC), data, "0" * 64, "1" * 64)
+
+    assert summary(ev("consent", {"name": "钱八", "recording": True})) == "钱八 同意"
+    assert summary(ev("consent", {"name": "钱八", "recording": False}), "en") == "钱八 no"
+    assert summary(ev("recording_on", {"subrooms": ["A"]}), "en") == "includes: A"
+    assert summary(ev("moved", {"name": "钱八", "to": "A"}), "en") == "钱八 main room → A"

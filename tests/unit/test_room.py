@@ -56,11 +56,11 @@ class R:
         self.n = 0
 
     def join(self, pid: str, role: str = "party", *, direct: bool | None = None, identity: str | None = None,
-             resume: str | None = None, system: bool = False) -> list:
+             resume: str | None = None, system: bool = False, name: str | None = None) -> list:
         self.n += 1
         if direct is None:
             direct = role != "party"
-        return self.room.join(peer_id=pid, name=f"名{pid}", role=role, identity=identity or f"id:{pid}",
+        return self.room.join(peer_id=pid, name=name or f"名{pid}", role=role, identity=identity or f"id:{pid}",
                               node="n1", conn=f"c{self.n}", new_resume_hash=f"h{self.n}", direct=direct,
                               resume_hash=resume, system=system)
 
@@ -521,6 +521,47 @@ def test_drop_keeps_place_and_resume_takes_it_back() -> None:
     assert "peer_resumed" in records(eff)
 
 
+def test_a_dropped_place_is_one_peer_shown_as_reconnecting() -> None:
+    r = R()
+    r.host_and_parties("a")
+    eff = r.room.drop("a", r.room.peers["a"].conn)
+    # The others keep one record of the person, marked not connected (their page shows "reconnecting").
+    assert [m["type"] for m in to(eff, "host")] == ["peer-updated"]
+    assert to(eff, "host")[0]["peer"]["id"] == "a" and to(eff, "host")[0]["peer"]["connected"] is False
+    assert [p.id for p in r.room.admitted()] == ["host", "a"]
+    # Opening the same invitation again (no resume token: a new browser) takes the old place back.
+    eff = r.join("a-fresh", "party", identity="id:a")
+    assert to(eff, "a")[0]["type"] == "welcome" and "a-fresh" not in r.room.peers
+    assert [m["type"] for m in to(eff, "host")] == ["peer-updated"]
+    assert sorted(r.room.peers) == ["a", "host"]
+
+
+def test_a_new_link_for_a_dropped_person_takes_their_place() -> None:
+    r = R()
+    r.join("host", "host")
+    r.join("a", "party", name="李四", identity="inv:first")
+    r.room.admit("host", "a")
+    r.room.drop("a", r.room.peers["a"].conn)
+    # The mediator sent 李四 a fresh invitation (another link): same name and role, so the held place.
+    eff = r.join("a2", "party", name="李四", identity="inv:second")
+    assert to(eff, "a")[0]["type"] == "welcome" and "a2" not in r.room.peers
+    assert r.room.peers["a"].identity == "inv:second"
+    assert [p.name for p in r.room.admitted()].count("李四") == 1
+
+
+def test_two_connected_people_with_one_name_keep_two_places() -> None:
+    r = R()
+    r.join("host", "host")
+    for pid, ident in (("a", "inv:1"), ("b", "inv:2")):
+        r.join(pid, "party", name="张伟", identity=ident)
+        r.room.admit("host", pid)
+    assert sorted(r.room.peers) == ["a", "b", "host"]
+    # Nor does a party take over a dropped host of the same name.
+    r.room.drop("host", r.room.peers["host"].conn)
+    r.join("c", "party", name="名host", identity="inv:3")
+    assert "c" in r.room.peers and not r.room.peers["host"].connected
+
+
 def test_expiry_after_grace_removes_peer() -> None:
     r = R()
     r.host_and_parties("a")
@@ -588,20 +629,57 @@ def test_system_peer_drop_is_leave() -> None:
 # ---- ending --------------------------------------------------------------------------------------
 
 
-def test_last_person_leaving_ends_live_session() -> None:
+def test_last_person_leaving_keeps_the_session_open_until_the_idle_timeout() -> None:
+    r = R()
+    r.room.idle_end_s = 3600
+    r.host_and_parties("a")
+    r.room.leave("a")
+    eff = r.room.leave("host")
+    assert not any(isinstance(e, SessionState) for e in eff) and "room_empty" in records(eff)
+    assert r.room.empty and not r.room.ended and r.room.holding
+    assert r.room.empty_since == r.clock.t
+    r.clock.t += 3599
+    assert not r.room.idle_expired()
+    # Someone back within the idle time: the session goes on and the timer stops.
+    r.join("host", "host")
+    r.clock.t += 7200
+    assert not r.room.idle_expired()
+    r.room.leave("host")
+    assert not r.room.idle_expired()
+    r.clock.t += 3600
+    assert r.room.idle_expired()
+    eff = r.room.apply({"op": "end", "reason": "idle", "at": r.clock.t})
+    assert SessionState("ended") in eff and r.room.ended and not r.room.holding
+    with pytest.raises(RoomError) as e:
+        r.join("late", "host")
+    assert e.value.code == "session_ended"
+
+
+def test_idle_end_is_void_when_someone_came_back() -> None:
+    r = R()
+    r.room.idle_end_s = 10
+    r.join("host", "host")
+    r.room.leave("host")
+    r.clock.t += 11
+    assert r.room.idle_expired()
+    r.join("host", "host")  # the sweep's end command is ordered after this join
+    assert r.room.apply({"op": "end", "reason": "idle", "at": r.clock.t}) == []
+    assert not r.room.ended
+
+
+def test_recording_stays_on_while_the_room_is_empty() -> None:
     r = R()
     r.host_and_parties("a")
     r.room.set_recording("host", True)
     r.join("rec", "recorder", system=True)
     r.room.leave("a")
     eff = r.room.leave("host")
-    assert SessionState("ended") in eff and "session_ended" in records(eff)
-    assert RecordingChanged(False, ()) in eff
-    assert ("rec", CLOSE_ENDED) in closes(eff)
+    assert not any(isinstance(e, (SessionState, RecordingChanged)) for e in eff)
+    assert not r.room.ended and r.room.recording and not r.room.humans()
+    r.clock.t += r.room.idle_end_s
+    eff = r.room.end(None, reason="idle")
+    assert RecordingChanged(False, ()) in eff and ("rec", CLOSE_ENDED) in closes(eff)
     assert r.room.ended and r.room.empty
-    with pytest.raises(RoomError) as e:
-        r.join("late", "host")
-    assert e.value.code == "session_ended"
 
 
 def test_empty_room_that_never_went_live_does_not_end() -> None:
@@ -624,13 +702,20 @@ def test_moderator_ends_for_everybody() -> None:
     assert r.room.end("host") == []
 
 
-def test_timeout_of_last_peer_ends_session() -> None:
+def test_everybody_dropping_does_not_end_the_session() -> None:
     r = R()
-    r.join("host", "host")
-    r.room.drop("host", r.room.peers["host"].conn)
+    r.host_and_parties("a")
+    for pid in ("host", "a"):
+        eff = r.room.drop(pid, r.room.peers[pid].conn)
+        assert not any(isinstance(e, SessionState) for e in eff)
     r.clock.t += 61
-    eff = r.room.expire("host", 0)
-    assert SessionState("ended") in eff
+    for pid in ("host", "a"):
+        eff = r.room.expire(pid, 0)
+        assert not any(isinstance(e, SessionState) for e in eff)
+    assert not r.room.ended and r.room.live and r.room.empty
+    # The host comes back the next morning: the session is still there.
+    r.clock.t += 3600
+    assert to(r.join("host", "host"), "host")[0]["type"] == "welcome"
 
 
 # ---- the replicated command form -----------------------------------------------------------------
@@ -671,7 +756,9 @@ def test_apply_drop_expire_end() -> None:
     room.apply({"op": "drop", "peer": "h", "conn": "c-h", "at": 10.0})
     assert room.apply({"op": "expire", "peer": "h", "epoch": 0, "at": 20.0}) == []
     eff = room.apply({"op": "expire", "peer": "h", "epoch": 0, "at": 71.0})
-    assert SessionState("ended") in eff
+    assert "peer_left" in records(eff) and not room.ended and room.empty_since == 71.0
+    assert room.apply({"op": "end", "reason": "idle", "at": 72.0}) == []  # not idle long enough
+    assert SessionState("ended") in room.apply({"op": "end", "reason": "idle", "at": 71.0 + room.idle_end_s})
     room2 = Room(2, "mediation")
     room2.apply(_join_cmd("h", "host"))
     eff = room2.apply({"op": "end", "reason": "cancelled", "at": 5})

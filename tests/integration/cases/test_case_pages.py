@@ -63,7 +63,10 @@ async def test_list_detail_timeline_and_qr(client) -> None:
     r = await client.get(f"/cases?q={case['code']}&status=triaged&category=disputes")
     assert case["code"] in await r.text()
     r = await client.get("/cases?status=bogus")
+    assert r.status == 200 and "没有这个状态。" in await r.text()  # the filter's error, in the page's language
+    r = await client.get("/cases?status=bogus&lang=en")
     assert r.status == 200 and "unknown status" in await r.text()
+    await client.get("/cases?lang=zh-CN")  # back to Chinese (the switch is remembered in a cookie)
     r = await client.get(f"/cases/{case['code']}")
     html = await r.text()
     assert r.status == 200

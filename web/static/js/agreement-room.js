@@ -2,6 +2,7 @@
 // version and its short hash (a room-state change), reads the text and comments on a clause. Parties use
 // their own join token (their invitation); staff use their login. Load it as a room module.
 import { registerPanel } from "./panels.js";
+import { clauseLabel, clauseOptions, errorText } from "./agreement-labels.js";
 
 const TXT = {
   none: ["调解员尚未展示协议。", "The mediator has not presented an agreement yet."],
@@ -10,7 +11,7 @@ const TXT = {
   signed: ["已签署 {n}/{m}", "Signed {n}/{m}"], comment: ["对条款提意见", "Comment on a clause"],
   send: ["提交", "Send"], sign: ["去签署（本人手机）", "Sign (on your own phone)"],
   present: ["展示", "Present"], stop: ["停止展示", "Stop presenting"], refresh: ["刷新", "Refresh"],
-  mine: ["本会议的协议", "Agreements of this session"], failed: ["操作失败：", "Failed: "],
+  mine: ["本会议及其案件的协议", "Agreements of this session and its case"], failed: ["操作失败：", "Failed: "],
   states: { draft: ["草稿", "Draft"], signing: ["签署中", "Signing"], effective: ["已生效", "Effective"],
     withdrawn: ["已撤回", "Withdrawn"], voided: ["已作废", "Voided"], superseded: ["已变更", "Superseded"] },
 };
@@ -32,7 +33,7 @@ async function call(url, method = "GET", body) {
   if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   const r = await fetch(url, opts);
   const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error((data.error && data.error.message) || r.statusText);
+  if (!r.ok) throw Object.assign(new Error((data.error && data.error.message) || r.statusText), { code: data.error && data.error.code });
   return data;
 }
 
@@ -47,6 +48,8 @@ registerPanel({
       for (const [a, b] of Object.entries(vars)) s = s.replace(`{${a}}`, b);
       return s;
     };
+    const pick = (zh, en) => (ctx.lang === "en" ? en : zh);
+    const fail = (err) => { q(".ag-error").textContent = tr("failed") + errorText(err, pick); };
     const isParty = () => PARTY_ROLES.has(ctx.me.role);
     el.innerHTML = `<div class="agreement-panel stack">
       <p class="small muted ag-none"></p>
@@ -93,19 +96,17 @@ registerPanel({
       try {
         const d = await details(a);
         q(".ag-text").textContent = d.text || "";
-        const keys = ["parties", "facts", "issues", "default_clause", "judicial_confirmation", "other_terms",
-          ...d.content.obligations.map((o) => o.key)];
-        q(".ag-comment select").replaceChildren(...keys.map((k) => new Option(k, k)));
+        q(".ag-comment select").replaceChildren(...clauseOptions(d.content, pick).map(([k, label]) => new Option(label, k)));
         q(".ag-comments").replaceChildren(...(d.comments || []).map((c) => {
           const li = document.createElement("li");
-          li.textContent = `[v${c.version} ${c.clause}] ${c.author}：${c.text}`;
+          li.textContent = `[${pick("第", "v")}${c.version}${pick("版", "")} · ${clauseLabel(c.clause, d.content, pick)}] ${c.author}：${c.text}`;
           return li;
         }));
         const canSign = isParty() && a.state === "signing" && !d.signed;
         q(".ag-sign-line").hidden = !canSign;
         q(".ag-sign").href = `/agreements/${a.id}/sign?${partyQuery()}`;
         if (ctx.setBadge && el.offsetParent === null) ctx.setBadge("agreement", "•");  // news while the panel is closed
-      } catch (err) { q(".ag-error").textContent = tr("failed") + err.message; }
+      } catch (err) { fail(err); }
     }
 
     q(".ag-comment").addEventListener("submit", async (e) => {
@@ -118,23 +119,23 @@ registerPanel({
         if (isParty()) await call(`/api/agreements/${a.id}/party/comments`, "POST", { ...body, invitation: ctx.token });
         else await call(`/api/agreements/${a.id}/comments`, "POST", body);
         f.text.value = "";
-      } catch (err) { q(".ag-error").textContent = tr("failed") + err.message; }
+      } catch (err) { fail(err); }
     });
 
     async function loadMine() {
       if (!ctx.isModerator()) { q(".ag-mod").hidden = true; return; }
       q(".ag-mod").hidden = false;
       try {
-        const { agreements } = await call(`/api/agreements?session_id=${ctx.config.session_id}`);
+        const { agreements } = await call(`/api/agreements?for_session=${ctx.config.session_id}`);
         q(".ag-list").replaceChildren(...agreements.map((a) => {
           const li = document.createElement("li");
-          li.textContent = `${a.number} v${a.version} ${a.short_hash} `;
+          li.textContent = `${a.number} · ${tr("version", { v: a.version })} · ${a.short_hash} · ${pick(...(TXT.states[a.state] || [a.state, a.state]))} `;
           const b = document.createElement("button");
           b.type = "button";
           b.className = "btn btn-sm ag-present";
           b.textContent = tr("present");
           b.addEventListener("click", () => call(`/api/agreements/${a.id}/present`, "POST",
-            { session_id: ctx.config.session_id }).then(loadMine, (err) => { q(".ag-error").textContent = tr("failed") + err.message; }));
+            { session_id: ctx.config.session_id }).then(loadMine, fail));
           li.append(b);
           return li;
         }));
@@ -145,10 +146,10 @@ registerPanel({
         stop.addEventListener("click", () => {
           const a = ctx.room.agreement;
           if (a) call(`/api/agreements/${a.id}/present`, "POST", { session_id: ctx.config.session_id, show: false })
-            .catch((err) => { q(".ag-error").textContent = tr("failed") + err.message; });
+            .catch(fail);
         });
         q(".ag-list").append(stop);
-      } catch (err) { q(".ag-error").textContent = tr("failed") + err.message; }
+      } catch (err) { fail(err); }
     }
 
     const off = ctx.on("room", (m) => show((m && m.room && m.room.agreement) || null));

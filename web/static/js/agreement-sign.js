@@ -1,11 +1,15 @@
 // A party signs on their own device: identity check → open and read the full text → consent, typed name
-// and a handwritten signature. Each step unlocks the next; the server checks every step again.
+// and a handwritten signature. Each step unlocks the next; the server checks every step again. The page
+// comes from a signing link (?link=, printed as a QR code or sent by text) or the party's invitation.
 import { api, tr } from "/static/js/concord.js";
 import { SignaturePad } from "/static/js/signature-pad.js";
+import { clauseLabel, clauseOptions, errorText } from "/static/js/agreement-labels.js";
 
 const root = document.getElementById("sign");
 const id = root.dataset.id;
-const invitation = root.dataset.invitation;
+// Whichever the page was opened with goes along with every call.
+const cred = root.dataset.link ? { link: root.dataset.link } : { invitation: root.dataset.invitation };
+const credQuery = new URLSearchParams(cred).toString();
 const $ = (s) => document.querySelector(s);
 const state = { info: null, ticket: null, read: null, scrolled: false };
 const pad = new SignaturePad($("#pad"), { onChange: () => update() });
@@ -13,7 +17,7 @@ const pad = new SignaturePad($("#pad"), { onChange: () => update() });
 function showError(err) {
   const box = $("#error");
   box.hidden = false;
-  box.textContent = err.message || String(err);
+  box.textContent = errorText(err, tr);
 }
 
 function update() {
@@ -30,7 +34,7 @@ function update() {
 }
 
 async function load() {
-  const q = `invitation=${encodeURIComponent(invitation)}`;
+  const q = credQuery;
   const info = state.info = await api(`/api/agreements/${id}/party?${q}`);
   $("#summary").textContent = `${info.number} · ${info.name} · ${tr("第", "version ")}${info.version}${tr(" 版", "")} · ${tr("核对码", "check code")} ${info.short_hash}`;
   $("#v-no").textContent = info.version;
@@ -39,11 +43,9 @@ async function load() {
     ? tr("调解员告知的 6 位验证码", "The 6-digit code the mediator gave you")
     : tr("身份证号码后四位", "Last 4 characters of your ID number");
   if (info.check === "code") $("#answer").inputMode = "numeric";
-  const keys = ["parties", "facts", "issues", "default_clause", "judicial_confirmation", "other_terms",
-    ...info.content.obligations.map((o) => o.key)];
-  $("#c-clause").replaceChildren(...keys.map((k) => new Option(k, k)));
+  $("#c-clause").replaceChildren(...clauseOptions(info.content, tr).map(([k, label]) => new Option(label, k)));
   $("#comments").replaceChildren(...info.comments.map((c) => Object.assign(document.createElement("div"),
-    { className: "comment", textContent: `[v${c.version} ${c.clause}] ${c.author}：${c.text}` })));
+    { className: "comment", textContent: `[${tr("第", "v")}${c.version}${tr("版", "")} · ${clauseLabel(c.clause, info.content, tr)}] ${c.author}：${c.text}` })));
   if (info.signed) {
     $("#steps").hidden = true;
     $("#done").hidden = false;
@@ -61,7 +63,7 @@ $("#check-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   try {
     const r = await api(`/api/agreements/${id}/party/check`, { method: "POST",
-      body: { invitation, answer: $("#answer").value } });
+      body: { ...cred, answer: $("#answer").value } });
     state.ticket = r.ticket;
     $("#step-check").classList.add("done");
     $("#check-form").hidden = true;
@@ -72,7 +74,7 @@ $("#check-form").addEventListener("submit", async (e) => {
 
 $("#open-text").addEventListener("click", async () => {
   try {
-    const r = await api(`/api/agreements/${id}/party/text`, { method: "POST", body: { invitation, ticket: state.ticket } });
+    const r = await api(`/api/agreements/${id}/party/text`, { method: "POST", body: { ...cred, ticket: state.ticket } });
     state.read = r;
     const box = $("#doc-text");
     box.textContent = r.text;
@@ -102,7 +104,7 @@ $("#sign-form").addEventListener("submit", async (e) => {
   $("#submit").disabled = true;
   try {
     await api(`/api/agreements/${id}/party/sign`, { method: "POST", body: {
-      invitation, ticket: state.ticket, read_token: state.read.read_token, version: state.read.version,
+      ...cred, ticket: state.ticket, read_token: state.read.read_token, version: state.read.version,
       document_hash: state.read.document_hash, consent: $("#consent").checked, typed_name: $("#typed").value.trim(),
       image: pad.toDataURL() } });
     $("#steps").hidden = true;
@@ -116,7 +118,7 @@ $("#comment-form").addEventListener("submit", async (e) => {
   const f = e.target;
   try {
     await api(`/api/agreements/${id}/party/comments`, { method: "POST",
-      body: { invitation, version: state.info.version, clause: f.clause.value, text: f.text.value } });
+      body: { ...cred, version: state.info.version, clause: f.clause.value, text: f.text.value } });
     f.text.value = "";
     await load();
   } catch (err) { showError(err); }

@@ -2,6 +2,7 @@
 // freezing, the mediator's signature, the seal, comments and performance.
 import { api, tr } from "/static/js/concord.js";
 import { SignaturePad } from "/static/js/signature-pad.js";
+import { clauseLabel, clauseOptions, errorText, signerText } from "/static/js/agreement-labels.js";
 
 const root = document.getElementById("agreement");
 const id = root.dataset.id;
@@ -16,7 +17,7 @@ const when = (iso) => (iso ? new Date(iso).toLocaleString(tr("zh-CN", "en-GB"), 
 function showError(err) {
   const box = $("#error");
   box.hidden = false;
-  box.textContent = err.message || String(err);
+  box.textContent = errorText(err, tr);
   box.scrollIntoView({ block: "center" });
 }
 
@@ -35,10 +36,11 @@ async function load() {
   $("#short-hash").textContent = current.short_hash;
   $("#version-no").textContent = current.version;
   const sigs = $("#signatures");
-  sigs.replaceChildren(...current.signatures.map((s) => el("li", {}, `${s.name}（${s.role}）${when(s.at)}`)));
+  sigs.replaceChildren(...current.signatures.map((s) => el("li", {}, `${signerText(s, tr)} ${when(s.at)}`)));
   $("#missing").textContent = current.missing.length
     ? tr("待签署：", "Still to sign: ") + current.missing.map((m) => m.name).join("、") : "";
   renderComments();
+  renderSignLinks();
   fillEditor();
   await loadVersions();
   if ($("#perf-rows")) await loadPerformance();
@@ -46,12 +48,10 @@ async function load() {
 
 function renderComments() {
   const box = $("#comments");
-  box.replaceChildren(...current.comments.map((c) =>
-    el("div", { class: "comment" }, `[v${c.version} ${c.clause}] ${c.author}：${c.text}`)));
+  box.replaceChildren(...current.comments.map((c) => el("div", { class: "comment" },
+    `[${tr("第", "v")}${c.version}${tr("版", "")} · ${clauseLabel(c.clause, current.content, tr)}] ${c.author}：${c.text}`)));
   const sel = $("#c-clause");
-  const keys = ["parties", "facts", "issues", "default_clause", "judicial_confirmation", "other_terms",
-    ...current.content.obligations.map((o) => o.key)];
-  sel.replaceChildren(...keys.map((k) => el("option", { value: k }, k)));
+  sel.replaceChildren(...clauseOptions(current.content, tr).map(([k, label]) => el("option", { value: k }, label)));
 }
 
 async function loadVersions() {
@@ -74,6 +74,65 @@ async function showDiff(a, b) {
     el("h3", {}, `v${a} → v${b}`),
     el("ul", {}, ...d.changes.map((c) => el("li", {}, c.summary))),
     el("pre", { class: "diff" }, d.text_diff));
+}
+
+// ---- signing links: one per party, with its QR code, to print or send by text message ------------------
+function renderSignLinks() {
+  const list = $("#sign-link-parties");
+  if (!list || list.dataset.filled) return;
+  list.dataset.filled = "1";
+  list.replaceChildren(...current.content.parties.map((p) => {
+    const method = el("select", { class: "sl-method", name: "method" },
+      el("option", { value: "id_last4", disabled: !p.id_number }, tr("核验身份证号后四位", "Check the last 4 of the ID number")),
+      el("option", { value: "code" }, tr("核验验证码（由您另行告知）", "Check a code (you tell it separately)")));
+    method.value = p.id_number ? "id_last4" : "code";
+    const make = el("button", { type: "button", class: "btn btn-sm sl-make" }, tr("生成签署链接和二维码", "Make the signing link and QR code"));
+    const card = el("div", { class: "sl-result" });
+    make.addEventListener("click", () => makeSignLink(p, method.value, card).catch(showError));
+    const li = el("li", { class: "sl-party" }, el("strong", {}, p.name), " ", method, " ", make, card);
+    li.dataset.party = p.key;
+    return li;
+  }));
+}
+
+async function makeSignLink(p, method, box) {
+  const link = await api(`/api/agreements/${id}/sign-links`, { method: "POST", body: { party: p.key, method } });
+  const qr = el("div", { class: "qr" });
+  qr.innerHTML = link.qr_svg;  // an SVG the server drew from the URL alone
+  const url = el("input", { class: "sl-url", readOnly: true, value: link.url });
+  url.setAttribute("aria-label", tr("签署链接", "Signing link"));
+  const copy = el("button", { type: "button", class: "btn btn-sm sl-copy no-print" }, tr("复制链接", "Copy link"));
+  copy.addEventListener("click", async () => {
+    url.select();
+    try { await navigator.clipboard.writeText(link.url); } catch { document.execCommand("copy"); }
+    copy.textContent = tr("已复制", "Copied");
+  });
+  const sms = el("a", { class: "btn btn-sm sl-sms no-print", href: `sms:${link.phone || ""}?body=${encodeURIComponent(link.sms_text)}` },
+    tr("用短信发送", "Send by text message"));
+  const print = el("button", { type: "button", class: "btn btn-sm sl-print no-print" }, tr("打印", "Print"));
+  const card = el("div", { class: "sign-link-card" },
+    el("h4", {}, `${tr("调解协议书签署", "Sign the mediation agreement")} ${current.number}`),
+    el("p", {}, `${tr("当事人", "Party")}：${link.name}`),
+    qr,
+    el("p", { class: "small" }, tr("请用手机扫描二维码或打开以下链接，核验身份后阅读并签署。", "Scan the QR code or open the link on your phone, check your identity, read and sign.")),
+    url,
+    el("p", { class: "small" }, `${tr("身份核验", "Identity check")}：${link.method === "code"
+      ? tr("调解员另行告知的 6 位验证码", "the 6-digit code the mediator tells you")
+      : tr("本人身份证号后四位", "the last 4 of your ID number")} · ${tr("有效期至", "valid until")} ${when(link.expires_at)}`),
+    el("div", { class: "row no-print" }, copy, sms, print));
+  if (link.code) {
+    card.append(el("p", { class: "no-print" }, tr("验证码（只显示这一次，请当面或电话告知本人，不要与链接放在一起）：", "Code (shown only now; tell the party in person or by phone, not with the link): "),
+      el("strong", { class: "sl-code" }, link.code)));
+  }
+  card.dataset.party = p.key;
+  print.addEventListener("click", () => {
+    card.classList.add("print-target");
+    document.body.classList.add("print-one");
+    window.print();
+    document.body.classList.remove("print-one");
+    card.classList.remove("print-target");
+  });
+  box.replaceChildren(card);
 }
 
 // ---- draft editor ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 
 import { roleName, t } from "./i18n.js";
 import { panels, registerPanel } from "./panels.js";
-import { confirmDialog, el, peerInfo } from "./room.js";
+import { confirmDialog, el, peerInfo, reconnectingText } from "./room.js";
 
 const SUBROOM_MAX = 40;
 
@@ -123,6 +123,7 @@ registerPanel({
               el("span", { class: "name" }, p.name),
               el("span", { class: "role" }, roleName(p.role)),
               sub !== null ? el("span", { class: "subroom" }, `${t("room.subroom")} · ${sub}`) : null,
+              peerInfo.away(p) ? el("span", { class: "reconnecting" }, reconnectingText()) : null,
               peerInfo.hand(p) ? el("span", { class: "hand" }, t("room.hand_raised")) : null,
               peerInfo.consent(p) === false ? el("span", { class: "declined" }, t("rec.declined_short")) : null),
             el("div", { class: "actions" },

@@ -1,4 +1,6 @@
 // Session record page: shows the playback job's progress and lets a host compose again.
+import { tr } from "/static/js/concord.js";
+
 const box = document.getElementById("playback-status");
 const bar = document.getElementById("playback-progress");
 const state = document.getElementById("playback-state");
@@ -17,8 +19,8 @@ async function poll() {
     if (!r.ok) return;
     const job = await r.json();
     bar.value = job.status === "done" ? 1 : job.progress || 0;
-    const names = { none: "尚未合成 / not composed", queued: "排队中 / queued", running: "合成中 / composing",
-      done: "已完成 / done", failed: "失败 / failed" };
+    const names = { none: tr("尚未合成", "not composed"), queued: tr("排队中", "queued"),
+      running: tr("合成中", "composing"), done: tr("已完成", "done"), failed: tr("失败", "failed") };
     state.textContent = `${names[job.status] || job.status}${job.status === "running" ? " " + Math.round((job.progress || 0) * 100) + "%" : ""}${job.error ? " — " + job.error : ""}`;
     if (job.status === "queued" || job.status === "running") setTimeout(poll, 1500);
   } catch (e) {
@@ -33,7 +35,7 @@ if (btn) {
       method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() },
     });
     btn.disabled = false;
-    if (!r.ok) { state.textContent = (await r.json()).error?.message || r.statusText; return; }
+    if (!r.ok) { state.textContent = tr("操作未能完成，请稍后重试。", "That did not work; please try again."); return; }
     poll();
   });
 }

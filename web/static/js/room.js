@@ -16,6 +16,8 @@ export const MODERATOR_ROLES = new Set(["host", "mediator"]);
 const STATS_EVERY_MS = 1000;
 const SPEAKING_LEVEL = 0.02; // getStats audioLevel is linear 0..1; speech sits well above this
 const MAX_CHAT = 2000;
+/** Shown on the tile and in the lists while a dropped person's place waits for them (room.grace_s). */
+export const reconnectingText = () => (lang === "en" ? "Reconnecting…" : "重新连接中…");
 
 // ---- small DOM helpers ----------------------------------------------------------------------------
 export function el(tag, attrs = {}, ...children) {
@@ -44,6 +46,7 @@ export const peerInfo = {
   inLobby: (p) => p.admitted === false,
   subroom: (p) => (p.subroom === undefined || p.subroom === "" ? null : p.subroom),
   isRecorder: (p) => p.role === "recorder" || p.system === true,
+  away: (p) => p.connected === false,
 };
 
 /** Mirror of server.sessions.kinds.may_speak: the kind's speaking rule, honoured by clients. */
@@ -494,7 +497,8 @@ export class RoomApp extends EventTarget {
         el("span", { class: "name" }),
         el("span", { class: "role" }),
         el("span", { class: "flags" })),
-      el("span", { class: "quality", title: "" }));
+      el("span", { class: "quality", title: "" }),
+      el("span", { class: "reconnecting", role: "status", hidden: true }));
     $("#stage", this.root).append(tile);
     this.tiles.set(id, tile);
     this._layout();
@@ -581,7 +585,7 @@ export class RoomApp extends EventTarget {
     for (const [peerId, s] of Object.entries(this.stats)) {
       const key = this._key(peerId);
       const tile = this.tiles.get(key);
-      if (tile) {
+      if (tile && !tile.classList.contains("away")) {
         const q = $(".quality", tile);
         q.dataset.quality = s.quality;
         q.title = t(`room.quality.${s.quality}`);
@@ -916,7 +920,12 @@ export class RoomApp extends EventTarget {
       tile.classList.toggle("hand", id === "self" ? this.handRaised : peerInfo.hand(p));
       if (id === "self") tile.classList.toggle("no-video", !camOn);
       else {
-        tile.classList.toggle("away", p.connected === false);
+        const away = peerInfo.away(p);
+        tile.classList.toggle("away", away);
+        const note = $(".reconnecting", tile);
+        note.hidden = !away;
+        note.textContent = away ? reconnectingText() : "";
+        if (away) $(".quality", tile).textContent = "";
         this._videoShown(tile);
       }
     }
@@ -1003,6 +1012,7 @@ registerPanel({
             rows.push(el("li", { dataset: { peer: String(p.id) } },
               el("span", { class: "name" }, me ? `${p.name}（${ctx.t("room.you")}）` : p.name),
               el("span", { class: "role" }, roleName(p.role)),
+              !me && peerInfo.away(p) ? el("span", { class: "reconnecting" }, reconnectingText()) : null,
               (me ? ctx.handRaised : peerInfo.hand(p)) ? el("span", { class: "hand" }, ctx.t("room.hand_raised")) : null));
           }
         }
