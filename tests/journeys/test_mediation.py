@@ -68,6 +68,8 @@ async def register_case(med: Any, journey: Journey) -> str:
     assert med.url.endswith("/cases/new"), f"a wrong ID number was accepted: {med.url}"
     error = await med.inner_text(".alert-error")
     assert "身份" in error and not re.search(r"[A-Za-z]{4,}", error), error
+    # The refused form keeps everything typed: only the wrong number needs mending.
+    assert await med.input_value("#p2_id") == LI_ID and await med.input_value("#p1_phone") == "13812345678"
     await journey.step(med, "case-form-refuses-a-bad-id")
     await med.fill("#p1_id", ZHANG_ID)
     await go(med, "#case-new button[type=submit]")
