@@ -19,7 +19,7 @@ from server.cases.service import CaseDraft, Ctx, PartyDraft, register
 from server.directory.models import Staff, Unit
 
 PHONE = re.compile(r"^1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
-CHOOSE_UNIT = ("请选择村（社区）或乡镇（街道）。", "Choose your village or township.")
+CHOOSE_UNIT = ("请选择村（社区）或乡镇（街道）", "Choose your village or township")
 # What a resident may pick: the dispute items and the services.
 CHOICES = [("disputes", i.code) for i in catalog.CATEGORIES["disputes"][1]] + \
           [("services", i.code) for i in catalog.CATEGORIES["services"][1]]
@@ -61,18 +61,18 @@ def parse(data: dict[str, Any]) -> IntakeForm:
                    domestic_violence=data.get("domestic_violence") in ("on", "1", "true", True),
                    staff=_clean(data.get("staff"), 64) or None)
     if not f.name or len(f.name) > 50:
-        f.errors["name"] = ("请填写姓名（50字以内）。", "Enter your name (up to 50 characters).")
+        f.errors["name"] = ("请填写姓名（50字以内）", "Enter your name (up to 50 characters)")
     if not PHONE.match(f.phone):
-        f.errors["phone"] = ("请填写有效的手机号或座机号。", "Enter a valid phone number.")
+        f.errors["phone"] = ("请填写有效的手机号或座机号", "Enter a valid phone number")
     if len(f.description) < 10 or len(f.description) > 2000:
-        f.errors["description"] = ("请简要说明情况（10至2000字）。", "Describe the matter (10-2000 characters).")
+        f.errors["description"] = ("请简要说明情况（10至2000字）", "Describe the matter (10-2000 characters)")
     if len(f.preferred_time) > 50:
-        f.errors["preferred_time"] = ("时间说明过长。", "Too long.")
+        f.errors["preferred_time"] = ("时间说明过长", "Too long")
     choice = _clean(data.get("category_item"), 80)
     if choice:
         cat, _, item = choice.partition(":")
         if (cat, item) not in CHOICES:
-            f.errors["category_item"] = ("请选择列表中的事项。", "Choose from the list.")
+            f.errors["category_item"] = ("请选择列表中的事项", "Choose from the list")
         else:
             f.category, f.item = cat, item
     if not f.unit:

@@ -105,23 +105,7 @@ EVENT_LABELS = {
     "case.routed": ("案件流转", "Case routed"),
     "case.assigned": ("指派案件", "Case assigned"),
     "petition.hearing": ("信访听证", "Petition hearing"),
-    "agreement.created": ("起草调解协议", "Agreement drafted"),
-    "agreement.version_saved": ("保存协议修改", "Agreement draft saved"),
-    "agreement.frozen": ("协议定稿待签", "Agreement frozen for signing"),
-    "agreement.presented": ("展示协议", "Agreement presented"),
-    "agreement.text_opened": ("当事人查看协议", "Party opened the agreement"),
-    "agreement.identity_check": ("签署身份核验", "Signer's identity checked"),
-    "agreement.signed": ("签署协议", "Agreement signed"),
-    "agreement.effective": ("协议生效", "Agreement in force"),
-    "agreement.withdrawn": ("撤回协议", "Agreement withdrawn"),
-    "agreement.reopened": ("协议退回修改", "Agreement reopened"),
-    "agreement.superseded": ("协议已被变更", "Agreement superseded"),
-    "agreement.amendment_started": ("开始变更协议", "Amendment started"),
-    "agreement.performance": ("协议履行情况", "Performance recorded"),
-    "agreement.comment": ("协议批注", "Comment on the agreement"),
-    "agreement.case_note": ("协议备注", "Agreement note"),
-    "agreement.handed_to_case": ("协议归入案件", "Agreement added to the case"),
-}
+}  # agreement.* events are labelled by the agreements module (server.agreements.workflow.EVENT_LABELS)
 
 # Event types added later still get a readable label by their family, never the raw code.
 EVENT_FAMILIES = {

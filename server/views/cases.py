@@ -306,6 +306,8 @@ async def case_page(request: web.Request) -> web.StreamResponse:
             extra["panel_staff"] = await _line_staff(s, case, petitions.PANEL_ROLES)
         if d["can"]["consult"]:
             extra["suggested_specialty"], extra["experts"] = await consultations.suggested_experts(s, case)
+    cache = request.app["units_cache"]
+    await cache.all(request.app["db"])
     for ev in events:
         ev["label"] = event_label(ev["type"], language(request))
     url = f"{base_url(request)}/cases/{case.code}"
@@ -316,6 +318,8 @@ async def case_page(request: web.Request) -> web.StreamResponse:
         "ok": request.query.get("ok", "")[:300], "error": request.query.get("error", "")[:300],
         "specialties": list(Specialty), "my_consultation": my_consultation, "case_path": case.unit_path,
         "needs": {a: workflow.RULES[workflow.Action(a)].needs for a in d["actions"]}, **extra,
+        # The timeline names units, not their codes.
+        "unit_name": lambda code: (cache.by_code.get(code) or {"json": {"name": code}})["json"]["name"],
     })
 
 

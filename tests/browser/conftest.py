@@ -56,7 +56,13 @@ class LiveServer:
 
 
 @pytest.fixture
-async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+def live_config() -> dict[str, Any]:
+    """Config fields for ``live_server``; override this fixture in a module, e.g. a short ``room_grace_s``."""
+    return {}
+
+
+@pytest.fixture
+async def live_server(tmp_path: Path, live_config: dict[str, Any]) -> AsyncIterator[LiveServer]:
     """The whole app (all FEATURES, /ws included) on SQLite, seeded with the demo network."""
     from server.app import create_app
     from server.directory.demo import seed
@@ -64,7 +70,7 @@ async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     rec = tmp_path / "recordings"
     rec.mkdir()
     config = Config(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'concord.db'}",
-                    secret_key=b"browser-test-secret-key", recordings_dir=rec, schedulers=False)
+                    secret_key=b"browser-test-secret-key", recordings_dir=rec, schedulers=False, **live_config)
     app = create_app(config)
     runner = web.AppRunner(app, shutdown_timeout=2)
     await runner.setup()

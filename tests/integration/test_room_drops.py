@@ -150,3 +150,15 @@ async def test_api_end_of_an_empty_live_room_is_final(client) -> None:
     await asyncio.sleep(IDLE_END_S + 1.5)  # the idle timeout does not end it a second time
     log = await (await client.get(f"/api/sessions/{sid}/log", headers=h)).json()
     assert len([e for e in log["events"] if e["type"] == "session_ended"]) == 1
+
+
+async def test_session_page_lists_a_dropped_person_once_as_reconnecting(client) -> None:
+    from tests.integration.test_pages import browser_login
+
+    sid, _h, host, party = await room_with_party(client)
+    abort(party)
+    await host.expect("peer-updated", where=lambda m: m["peer"]["connected"] is False)
+    await browser_login(client, "mediator")
+    page = await (await client.get(f"/sessions/{sid}")).text()
+    in_room = page.split("正在会议室中", 1)[1].split("</ul>", 1)[0]
+    assert in_room.count("<li>张三 ") == 1 and "重新连接中…" in in_room

@@ -167,6 +167,12 @@ async def test_session_goes_live_and_ends(client) -> None:
     await host.send({"type": "leave"})
     assert await host.closed() == 1000
     await app["room_events"].flush()
+    # Leaving is not ending: the session stays live for people to come back (until the idle timeout).
+    s = await (await client.get(f"/api/sessions/{sid}", headers=h)).json()
+    assert s["state"] == "live" and s["ended_at"] is None
+    r = await client.post(f"/api/sessions/{sid}/end", headers=h)
+    assert r.status == 200 and (await r.json())["state"] == "ended"
+    await app["room_events"].flush()
     s = await (await client.get(f"/api/sessions/{sid}", headers=h)).json()
     assert s["state"] == "ended" and s["ended_at"]
     async with app["db"].session() as db_s:
@@ -175,7 +181,7 @@ async def test_session_goes_live_and_ends(client) -> None:
         result = await ledger_store.verify_chain(db_s, ledger.session_chain(sid))
     kinds = [e.type for e in events]
     assert kinds[:2] == ["session_created", "peer_joined"] and "session_live" in kinds
-    assert kinds[-2:] == ["peer_left", "session_ended"] and result.ok
+    assert kinds[-3:] == ["peer_left", "room_empty", "session_ended"] and result.ok
 
 
 async def test_end_via_api_closes_room(client) -> None:

@@ -17,6 +17,7 @@ import pytest
 from server.directory.demo import DEMO_PASSWORD
 from tests.browser.conftest import DESKTOP, PHONE, poll  # noqa: F401
 from tests.browser.conftest import browser as browser  # noqa: F401 - fixtures shared with tests/browser
+from tests.browser.conftest import live_config as live_config  # noqa: F401
 from tests.browser.conftest import live_server as live_server  # noqa: F401
 
 pytestmark = [pytest.mark.browser]

@@ -38,7 +38,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROLES = ["mediator", "expert", "admin"]
 LANGS = ["zh-CN", "en"]
-MAX_PAGES = 30  # per role and language
+MAX_PAGES = 40  # per role and language
 PER_SHAPE = 2  # pages of one shape (/cases/N, /units/N, ...) per role and language
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 

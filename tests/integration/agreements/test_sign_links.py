@@ -215,3 +215,36 @@ async def test_case_form_and_api_use_the_same_id_validator(client) -> None:  # t
     a = await r.json()
     assert r.status == 201 and a["case_id"] == case["id"]
     assert a["content"]["parties"][0]["id_number"] == "340***********108X"
+
+
+async def test_drafting_form_offers_the_cases_by_code(client) -> None:  # type: ignore[no-untyped-def]
+    case = await case_in_mediation(client)
+    await browser_login(client, "mediator")
+    r = await client.get(f"/agreements?case={case['code']}")
+    page = await r.text()
+    assert r.status == 200 and f'<option value="{case["code"]}">' in page
+    assert f'value="{case["code"]}" placeholder' in page and 'id="new-draft" open' in page
+    # Another township's mediator is not offered this case.
+    client.session.cookie_jar.clear()
+    await browser_login(client, "mediator_340321002")
+    assert case["code"] not in await (await client.get("/agreements")).text()
+
+
+def test_agreement_events_have_labels_in_the_case_timeline() -> None:
+    from server.agreements.workflow import EVENT_LABELS
+    from server.cases.labels import event_label
+
+    for code in EVENT_LABELS:
+        for lang in ("zh-CN", "en"):
+            label = event_label(code, lang)
+            assert label and "." not in label and "_" not in label, (code, lang)
+    assert event_label("agreement.sign_link_created", "zh-CN") == "生成当事人签署链接"
+    assert event_label("agreement.sign_link_created", "en") == "Signing link made for a party"
+    assert all(k.startswith("agreement.") and zh and en for k, (zh, en) in EVENT_LABELS.items())
+
+
+async def test_case_page_links_to_a_draft_prefilled_from_it(client) -> None:  # type: ignore[no-untyped-def]
+    case = await case_in_mediation(client)
+    await browser_login(client, "mediator")
+    page = await (await client.get(f"/cases/{case['code']}")).text()
+    assert f'href="/agreements?case={case["code"]}#new-draft"' in page

@@ -69,6 +69,8 @@ async def test_dispatch_offers_only_units_below_and_refuses_in_the_page_language
     assert error_of(r.headers["Location"]) == "案件当前为“已受理”，不能结案。"
     r = await client.post(f"/cases/{code}/transition", data={**data, "unit": units[0]}, allow_redirects=False)
     assert "ok=" in r.headers["Location"]
+    timeline = (await (await client.get(f"/cases/{code}")).text()).split('id="timeline"')[1]
+    assert "龙亢镇 → " in timeline and "340321001 → " not in timeline  # unit names, not codes
     # The wrong role: an observer gets no form and a refusal in Chinese.
     token = await page_login(client, "observer")
     r = await client.post(f"/cases/{code}/transition", data={"csrf_token": token, "action": "accept"},
@@ -123,6 +125,7 @@ def test_every_event_type_has_a_label_in_both_languages() -> None:
         for lang in ("zh-CN", "en"):
             assert "." not in event_label(f"agreement.{name}", lang) and "_" not in event_label(f"agreement.{name}", lang)
     assert all(zh and en and "_" not in en for zh, en in EVENT_LABELS.values())
+    assert event_label("agreement.sign_link_created", "en") == "Signing link made for a party"
     # A type added later still reads as its family, never as the code.
     assert event_label("agreement.something_new", "zh-CN") == "调解协议"
     assert event_label("whatever.else", "en") == "Other event"
@@ -191,9 +194,9 @@ async def test_expert_picker_suggests_by_specialty_and_tier(client) -> None:
 async def test_intake_errors_speak_one_language(client) -> None:
     token = await token_for(client)
     html = await (await client.post("/intake", data=good(token, phone="12"))).text()
-    assert "请填写有效的手机号或座机号。" in html and "Enter a valid phone number" not in html
+    assert "请填写有效的手机号或座机号" in html and "Enter a valid phone number" not in html
     client.app["intake_limiter"].reset("ip:127.0.0.1")
     token = await token_for(client, "/intake?unit=340321001001&lang=en")
     html = await (await client.post("/intake", data=good(token, phone="12", unit=""))).text()
-    assert "Enter a valid phone number." in html and "Choose your village or township." in html
+    assert "Enter a valid phone number" in html and "Choose your village or township" in html
     assert "请填写有效的手机号" not in html

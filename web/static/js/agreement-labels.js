@@ -15,7 +15,7 @@ const ERRORS = {
   identity_not_checked: ["请先核验身份（核验 30 分钟内有效）。", "Check your identity first (a check lasts 30 minutes)."],
   identity_check_required: ["此邀请没有设置身份核验，请向调解员索取签署链接。", "This invitation has no identity check; ask the mediator for a signing link."],
   text_not_read: ["请先打开并阅读协议全文。", "Open and read the full text first."],
-  stale_version: ["协议已有新版本，请重新阅读后签署。", "The agreement has a newer version; read it again before signing."],
+  stale_version: ["协议已有新版本，请刷新页面、重新阅读后再操作。", "The agreement has a newer version; reload and read it again."],
   typed_name_mismatch: ["输入的姓名与协议中的姓名不一致。", "The typed name differs from the name in the agreement."],
   signature_empty: ["请先手写签名。", "Please sign by hand first."],
   signature_too_large: ["签名图片过大，请重写。", "The signature image is too large; sign again."],

@@ -156,6 +156,13 @@ const STRINGS = {
   "err.not_admitted": ["请等待主持人准入。", "Wait for the host to admit you."],
   "err.session_ended": ["会议已结束。", "The meeting has ended."],
   "err.generic": ["操作未能完成，请稍后重试。", "That did not work; please try again."],
+
+  // the playback file of a session (record.js, playback.js); server/recording/views.py PLAYBACK_LABELS
+  "playback.none": ["尚未合成", "not composed"],
+  "playback.queued": ["排队中", "queued"],
+  "playback.running": ["合成中", "composing"],
+  "playback.done": ["已完成", "done"],
+  "playback.failed": ["失败", "failed"],
 };
 
 export const lang = (document.documentElement.lang || "zh-CN").startsWith("en") ? "en" : "zh-CN";

@@ -1,13 +1,22 @@
 // Minutes (笔录) panel for the room page. Mediators write; every save is a new, ledgered version.
-// Parties and others read the current version. Load it as a room module: it registers itself.
+// Others read the current version while admitted. Load it as a room module: it registers itself.
+//
+// Nothing is fetched before the room welcomes us (a party in the lobby may not read). The first answer
+// decides: refused (401/403/404) means this participant has no access, so the tab goes and no poll runs.
 import { registerPanel } from "./panels.js";
 
+const POLL_MS = 15000;
 const TXT = {
   save: ["保存", "Save"], saved: ["已保存 v", "Saved v"], saving: ["保存中…", "Saving…"],
   stale: ["笔录已被他人更新，已载入最新版本，请合并后再保存。", "Someone else saved a newer version; it is loaded — merge and save again."],
   empty: ["尚无笔录", "No minutes yet"], failed: ["保存失败：", "Save failed: "], refresh: ["刷新", "Refresh"],
-  unsaved: ["有未保存的修改", "Unsaved changes"], none: ["笔录在会后提供", "The minutes are available after the session"],
+  unsaved: ["有未保存的修改", "Unsaved changes"], label: ["会议笔录", "Minutes"],
+  hint_write: ["由调解员记录，每次保存都会留痕。", "Kept by the mediator; every save is a ledgered version."],
+  hint_read: ["调解员记录的笔录（只读）。", "The minutes kept by the mediator (read-only)."],
+  by: ["记录人：", "By "],
 };
+// Answers that mean "not for you": stop asking.
+const NO_ACCESS = new Set([401, 403, 404]);
 
 function csrfToken(ctx) {
   if (ctx.config && ctx.config.csrf_token) return ctx.config.csrf_token;
@@ -15,25 +24,35 @@ function csrfToken(ctx) {
   return m ? m.value : "";
 }
 
+// Per room page: null (not asked yet), true (readable) or false (refused: no tab).
+const state = { access: null };
+
 registerPanel({
   id: "minutes",
   order: 40,
   title: ["笔录", "Minutes"],
+  visible: (ctx) => !!ctx.me.id && state.access === true,
   mount(el, ctx) {
     const tr = (k) => (ctx.lang === "en" ? TXT[k][1] : TXT[k][0]);
-    const sid = ctx.config.session_id;
-    const url = `/api/sessions/${sid}/minutes`;
+    const url = `/api/sessions/${ctx.config.session_id}/minutes`;
     let version = 0;
     let dirty = false;
-    el.innerHTML = `<div class="minutes-panel stack">
-      <textarea class="minutes-edit" rows="14" aria-label="minutes"></textarea>
-      <div class="row"><button type="button" class="btn btn-primary btn-sm minutes-save"></button>
-        <button type="button" class="btn btn-sm minutes-refresh"></button><span class="small muted minutes-status"></span></div>
+    let timer = null;
+    el.innerHTML = `<div class="minutes-panel">
+      <p class="minutes-hint"></p>
+      <textarea id="minutes-edit" class="minutes-edit" rows="14"></textarea>
+      <div id="minutes-view" class="minutes-view" tabindex="0"></div>
+      <div class="minutes-actions"><button type="button" class="small primary minutes-save"></button>
+        <button type="button" class="small minutes-refresh"></button><span class="minutes-status" role="status"></span></div>
     </div>`;
+    const hint = el.querySelector(".minutes-hint");
     const area = el.querySelector(".minutes-edit");
+    const view = el.querySelector(".minutes-view");
     const saveBtn = el.querySelector(".minutes-save");
     const refreshBtn = el.querySelector(".minutes-refresh");
     const status = el.querySelector(".minutes-status");
+    area.setAttribute("aria-label", tr("label"));
+    view.setAttribute("aria-label", tr("label"));
     saveBtn.textContent = tr("save");
     refreshBtn.textContent = tr("refresh");
 
@@ -46,13 +65,34 @@ registerPanel({
     };
     const editable = () => ctx.isModerator();
 
+    function stop() {
+      clearInterval(timer);
+      timer = null;
+    }
+
     async function load() {
-      const r = await fetch(url, { credentials: "same-origin", headers: headers() });
-      if (!r.ok) { status.textContent = tr("none"); area.value = ""; return; }
+      let r;
+      try {
+        r = await fetch(url, { credentials: "same-origin", headers: headers() });
+      } catch {
+        return; // offline for a moment: the next poll tries again
+      }
+      if (NO_ACCESS.has(r.status)) {
+        state.access = false;
+        stop();
+        ctx._refresh();
+        return;
+      }
+      if (!r.ok) return;
       const m = await r.json();
+      const first = state.access !== true;
+      state.access = true;
       version = m.version;
       if (!dirty) area.value = m.text;
-      status.textContent = m.version ? `v${m.version} · ${m.author || ""}` : tr("empty");
+      view.textContent = m.text || tr("empty");
+      view.classList.toggle("empty", !m.text);
+      status.textContent = m.version ? `v${m.version} · ${tr("by")}${m.author || ""}` : tr("empty");
+      if (first) ctx._refresh();
     }
 
     async function save() {
@@ -73,15 +113,26 @@ registerPanel({
     }
 
     function applyRole() {
-      area.readOnly = !editable();
-      saveBtn.hidden = !editable();
+      const write = editable();
+      area.hidden = !write;
+      view.hidden = write;
+      saveBtn.hidden = !write;
+      hint.textContent = write ? tr("hint_write") : tr("hint_read");
     }
+
+    // Welcomed (again, after a reconnect or an admission): ask once, and poll only if we may read.
+    function begin() {
+      if (state.access === false) return;
+      load();
+      if (timer === null) timer = setInterval(() => { if (!editable() || !dirty) load(); }, POLL_MS);
+    }
+    ctx.on("welcome", begin);
+    ctx.on("finished", stop);
     area.addEventListener("input", () => { dirty = true; status.textContent = tr("unsaved"); });
     saveBtn.addEventListener("click", save);
     refreshBtn.addEventListener("click", () => { dirty = false; load(); });
     applyRole();
-    load();
-    const timer = setInterval(() => { if (!editable() || !dirty) load(); }, 15000);
-    return { update: applyRole, unmount: () => clearInterval(timer) };
+    if (ctx.me.id) begin(); // mounted after the welcome
+    return { update: applyRole, unmount: stop };
   },
 });

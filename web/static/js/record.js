@@ -1,5 +1,6 @@
 // Session record page: shows the playback job's progress and lets a host compose again.
 import { tr } from "/static/js/concord.js";
+import { errorText, has, t } from "/static/js/i18n.js";
 
 const box = document.getElementById("playback-status");
 const bar = document.getElementById("playback-progress");
@@ -19,9 +20,7 @@ async function poll() {
     if (!r.ok) return;
     const job = await r.json();
     bar.value = job.status === "done" ? 1 : job.progress || 0;
-    const names = { none: tr("尚未合成", "not composed"), queued: tr("排队中", "queued"),
-      running: tr("合成中", "composing"), done: tr("已完成", "done"), failed: tr("失败", "failed") };
-    state.textContent = `${names[job.status] || job.status}${job.status === "running" ? " " + Math.round((job.progress || 0) * 100) + "%" : ""}${job.error ? " — " + job.error : ""}`;
+    state.textContent = `${has(`playback.${job.status}`) ? t(`playback.${job.status}`) : ""}${job.status === "running" ? " " + Math.round((job.progress || 0) * 100) + "%" : ""}${job.error ? " — " + errorText({ message: job.error }) : ""}`;
     if (job.status === "queued" || job.status === "running") setTimeout(poll, 1500);
   } catch (e) {
     setTimeout(poll, 5000);

@@ -934,6 +934,9 @@ export class RoomApp extends EventTarget {
     for (const m of this.mountedPanels.values()) {
       const visible = m.spec.visible ? !!m.spec.visible(this) : true;
       m.tab.hidden = !visible;
+      // A panel this participant may not see has no control-bar button either (e.g. minutes for a party
+      // without access).
+      if (m.spec.visible) for (const b of r.querySelectorAll(`.ctl[data-open-panel="${m.spec.id}"]`)) b.hidden = !visible;
       if (!visible && this.openPanelId === m.spec.id) this.openPanel(null);
       if (m.handle && typeof m.handle.update === "function") {
         try { m.handle.update(this); } catch (e) { console.error(`panel ${m.spec.id}`, e); }

@@ -2,7 +2,7 @@
 //
 // It joins with the invitation token, keeps the resume token the server hands out in `welcome`,
 // and after a drop reconnects with backoff, sending {"type":"join","token","resume"} so the server
-// keeps our place (it holds it for 60 s). Every server message is re-dispatched as a DOM event named
+// keeps our place (for room.grace_s, 60 s by default). Every server message is re-dispatched as a DOM event named
 // after its type (`welcome`, `signal`, `peer-joined`, ...) plus a catch-all `message` event, so other
 // modules (minutes, agreements) can listen without touching this file.
 
