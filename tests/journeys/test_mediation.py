@@ -266,7 +266,7 @@ async def session_b(chrome: Any, med: Any, journey: Journey, code: str) -> tuple
     return host, zhang, li, li_code, codes[0]
 
 
-@pytest.mark.timeout(600)  # a shared 2-core machine: several browsers with live video for a few minutes
+@pytest.mark.timeout(900)  # a shared 2-core machine: three browsers with live video, twice
 async def test_mediation_end_to_end(live_server: Any, browser: Any, journey: Journey, tmp_path: Path) -> None:
     try:
         await mediation(live_server.url, browser, journey, tmp_path)
