@@ -195,7 +195,7 @@ async def draft_agreement(med: Any, journey: Journey, code: str) -> None:
     assert f"案件编号：{code}" in text, text[:600]
     for pid in (ZHANG_ID, LI_ID):
         assert re.search(re.escape(pid[:3]) + r"\*+" + re.escape(pid[-4:]), text), (pid, text[:800])
-    assert "未提供" not in text
+    assert "公民身份号码：未提供" not in text
     await journey.step(med, "agreement-drafted-from-case")
 
     # The mediator writes the terms and saves a new version: the case code stays.
