@@ -327,14 +327,17 @@ async def mediation(base: str, browser: Any, journey: Journey, tmp_path: Path) -
         await page.context.close()
     await host.close()
 
-    # The PDF, downloaded from the page.
-    async with med.expect_download() as info:
-        await med.click("#pdf-link")
-    download = await info.value
-    pdf_path = tmp_path / "agreement.pdf"
-    await download.save_as(pdf_path)
-    pdf = pdf_path.read_bytes()
+    # The PDF, from the page's 下载 PDF button (served inline: Chromium opens it in the tab).
+    async with med.expect_response(lambda r: "/pdf" in r.url and r.request.method == "GET") as info:
+        await med.click("#pdf-link", no_wait_after=True)
+    response = await info.value
+    assert response.status == 200, response.status
+    pdf = await response.body()
     assert pdf.startswith(b"%PDF"), pdf[:20]
+    pdf_path = tmp_path / "agreement.pdf"
+    pdf_path.write_bytes(pdf)
+    if med.url != agreement_url:
+        await med.go_back()
     bad_path = tmp_path / "agreement-tampered.pdf"
     bad_path.write_bytes(flip_inside_signed_range(pdf))
 
