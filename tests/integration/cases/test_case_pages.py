@@ -91,6 +91,15 @@ async def test_register_and_act_through_forms_with_csrf(client) -> None:
     assert r.status == 403
     r = await client.post("/cases/new", data={**form, "title": ""}, allow_redirects=False)
     assert r.status == 400
+    # A refused form comes back with every party field as typed (only the mistake needs mending).
+    typed = {"p2_role": "victim", "p2_id": "34032119750615456X", "p2_phone": "13812345678", "p2_phone_conf": "on",
+             "p2_address": "龙亢镇新华村", "p2_address_conf": "on"}
+    r = await client.post("/cases/new", data={**form, **typed, "title": ""}, allow_redirects=False)
+    page = await r.text()
+    assert r.status == 400
+    for field in ("p2_id", "p2_phone", "p2_address"):
+        assert f'name="{field}" maxlength' in page and f'value="{typed[field]}"' in page, field
+    assert page.count(" checked>") >= 2 and '<option value="victim" selected>' in page
     r = await client.post("/cases/new", data=form, allow_redirects=False)
     assert r.status == 303, await r.text()
     code = r.headers["Location"].split("/cases/")[1].split("?")[0]
