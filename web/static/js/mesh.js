@@ -16,6 +16,9 @@
 import { applyLimits, videoLimits } from "./bandwidth.js";
 
 const MAX_PENDING_CANDIDATES = 200;
+// A link that is neither connected nor failed by then (a lost offer or candidate leaves it "connecting"
+// for good) starts over. Only the impolite end restarts, so the two ends never restart against each other.
+const STALL_MS = 30000;
 
 function sdpIdentity(sdp) {
   if (!sdp) return null;
@@ -39,6 +42,12 @@ export class PeerLink {
     this.pc = new RTCPeerConnection({ iceServers: mesh.iceServers, bundlePolicy: "max-bundle" });
     this.createdAt = Date.now();
     this._failTimer = null;
+    this._stallTimer = polite ? null : setTimeout(() => {
+      if (!this.closed && this.pc.connectionState !== "connected") {
+        this.mesh._log("link stalled", this.peerId, this.pc.connectionState);
+        this.mesh.restart(this.peerId);
+      }
+    }, STALL_MS);
     this._wire();
   }
 
@@ -72,7 +81,10 @@ export class PeerLink {
       const state = pc.connectionState;
       this.mesh._emit("link-state", { peerId: this.peerId, state });
       clearTimeout(this._failTimer);
-      if (state === "connected") this.mesh.applyBudget(); // encodings exist once negotiated
+      if (state === "connected") {
+        clearTimeout(this._stallTimer);
+        this.mesh.applyBudget(); // encodings exist once negotiated
+      }
       if (state === "failed") {
         // Start over with a fresh connection. A short random wait keeps both ends from restarting at
         // once; if they do, perfect negotiation sorts it out.
@@ -187,6 +199,7 @@ export class PeerLink {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this._failTimer);
+    clearTimeout(this._stallTimer);
     this.pc.onnegotiationneeded = null;
     this.pc.onicecandidate = null;
     this.pc.ontrack = null;
