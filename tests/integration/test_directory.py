@@ -77,10 +77,11 @@ async def test_admin_adds_staff_through_unit_page(client) -> None:
     r = await client.post("/units/340321001/staff", data={
         "csrf_token": token, "username": "mediator_new", "name": "x", "role": "mediator", "password": "long-enough-pw"})
     assert r.status == 409
-    assert "already exists" in await r.text()
+    assert "用户名 mediator_new 已被使用" in await r.text()  # the viewer's language, not the API's English
     r = await client.post("/units/340321001/staff", data={
         "csrf_token": token, "username": "x1", "role": "mediator", "password": "short"})
     assert r.status == 400
+    assert "密码至少需要 8 位" in await r.text()
     # Without CSRF: refused.
     r = await client.post("/units/340321001/staff", data={"username": "x2", "role": "mediator", "password": "long-enough-pw"})
     assert r.status == 403
