@@ -26,6 +26,7 @@ from server.cases.errors import CaseError
 from server.cases.queries import codes_by_id, find_case, pick_list
 from server.errors import ApiError
 from server.policy import Actor, can_host_session, within
+from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
 from server.sessions import kinds, service
 from server.sessions.service import SessionError
@@ -386,7 +387,7 @@ async def join_page(request: web.Request) -> web.StreamResponse:
     token = request.match_info["token"]
     lang = language(request)
     limiter: RateLimiter = request.app["join_page_limiter"]
-    if limiter.hit(f"ip:{request.remote}"):
+    if limiter.hit(f"ip:{client_ip(request)}"):
         return await _join_error(request, "rate_limited", 429)
     try:
         info = await service.describe_join(request.app["db"], request.app["config"].secret_key, token)
