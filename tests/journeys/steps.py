@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tests.browser.test_room_browser import FRAMES_DECODED
+
 TZ = ZoneInfo("Asia/Shanghai")
 MEDIA_TIMEOUT_MS = 120_000  # live video on a loaded 2-core machine: slow, but every wait has a deadline
 
@@ -21,14 +23,6 @@ REMOTE_VIDEO_PLAYING = """() => {
   return vids.length > 0 && vids.every((v) => v.videoWidth > 0 && v.videoHeight > 0 && !v.paused);
 }"""
 
-FRAMES_DECODED = """async () => {
-  let n = 0;
-  for (const link of window.concord.mesh.links.values()) {
-    const report = await link.pc.getStats();
-    report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded || 0; });
-  }
-  return n;
-}"""
 
 _ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
