@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.browser]
 
 async def draw(page: Any, selector: str, seed: int = 0) -> None:
     """A handwritten-looking stroke with the mouse across the canvas."""
+    await page.locator(selector).scroll_into_view_if_needed()
     box = await page.locator(selector).bounding_box()
     x0, y0 = box["x"] + 20, box["y"] + box["height"] / 2
     await page.mouse.move(x0, y0)

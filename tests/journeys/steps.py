@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tests.browser.test_agreement_signing import draw
 from tests.browser.test_room_browser import FRAMES_DECODED
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -152,18 +153,6 @@ async def video_flows(page: Any, tiles: int, frames: bool = True) -> None:
         assert time.monotonic() < deadline, f"decoded frames stuck at {first} → {now} on {page.url}"
         await asyncio.sleep(0.25)
         now = await page.evaluate(FRAMES_DECODED)
-
-
-async def draw(page: Any, selector: str, seed: int = 0) -> None:
-    """A handwritten-looking stroke across a signature pad, with the mouse."""
-    await page.locator(selector).scroll_into_view_if_needed()
-    box = await page.locator(selector).bounding_box()
-    x0, y0 = box["x"] + 20, box["y"] + box["height"] / 2
-    await page.mouse.move(x0, y0)
-    await page.mouse.down()
-    for i in range(1, 40):
-        await page.mouse.move(x0 + i * (box["width"] - 40) / 40, y0 + ((-1) ** (i // 4 + seed)) * 25 * (i % 4) / 4)
-    await page.mouse.up()
 
 
 async def make_signing_link(page: Any, party: str, method: str) -> tuple[str, str | None]:
