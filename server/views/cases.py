@@ -394,7 +394,7 @@ async def do_edit(request: web.Request) -> web.StreamResponse:
             if k in form and (_str(form, k) or k == "summary"):
                 body[k] = _str(form, k)
         if body.get("grade") == case.grade:
-            body.pop("grade")
+            body.pop("grade", None)  # no grade sent and none set: nothing to change
         version = _str(form, "version", 12)
         await service.edit(s, c, actor, case, body, int(version) if version.isdigit() else None)
         return ("已保存", "Saved.")

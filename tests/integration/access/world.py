@@ -90,6 +90,8 @@ class CaseWorld:
     party_id: int = 0           # the first party's id on the case (the printed copy page)
     consultation_live: int = 0
     consultation_expired: int = 0
+    order_id: int = 0           # a supervision order (normal case only: nobody above is named on the DV case)
+    spare_inv: dict[str, int] = field(default_factory=dict)  # "mediation"/"consultation" -> an invitation to revoke
     parties: list[Party] = field(default_factory=list)
 
 
@@ -229,6 +231,9 @@ async def build(c: TestClient) -> World:
     for actor, username in STAFF_USERNAMES.items():
         creds[actor].bearer = await _login(c, username)
         creds[actor].cookie = _cookie(secret, staff_ids[actor])
+    for actor in (PARTY_A, PARTY_B, ANON):  # a browser that has loaded a page holds a CSRF pair, no session
+        seed = csrf.new_seed()
+        creds[actor].cookie = {"Cookie": f"{csrf.CSRF_COOKIE}={seed}", csrf.CSRF_HEADER: csrf.token_for(secret, seed)}
     h = creds[NAMED].bearer
 
     world = World(c, {}, creds, staff_ids)
@@ -237,7 +242,7 @@ async def build(c: TestClient) -> World:
     await _ok(await c.patch(f"/api/cases/{turned['code']}", headers=h,
                             json={"title": f"邻里纠纷 {MARK_TURNED}", "version": turned["version"]}), 200)
     notice = await _ok(await c.post("/api/notices", headers=h, json={
-        "kind": "bulletin", "title": f"通报：{MARK_TURNED}", "body": f"案件 {turned['code']} {MARK_TURNED} 调解及时",
+        "kind": "bulletin", "title": "通报：调解及时", "body": "该案调解及时，予以通报表扬",
         "case": turned["code"]}), 201)
     world.notice_id, world.turned_code = notice["id"], turned["code"]
     await _ok(await c.post(f"/api/cases/{turned['code']}/transitions", headers=h, json={
@@ -265,6 +270,14 @@ async def build(c: TestClient) -> World:
             cw.parties.append(Party(p["name"], inv["token"], inv["id"], inv["code"]))
         minutes = f"双方到场。{MARK_MINUTES if kind == 'dv' else '调解顺利'}"
         await _ok(await c.put(f"/api/sessions/{cw.sid}/minutes", headers=h, json={"text": minutes, "base_version": 0}))
+        for session, sid, host in (("mediation", cw.sid, h), ("consultation", cw.csid, creds[EXPIRED].bearer)):
+            inv = await _ok(await c.post(f"/api/sessions/{sid}/invitations", headers=host, json={
+                "role": "observer", "name": "旁听人甲"}))
+            cw.spare_inv[session] = inv["id"]
+        if kind == "normal":
+            order = await _ok(await c.post(f"/api/cases/{cw.code}/supervision", headers=creds[COUNTY].bearer, json={
+                "instruction": "请按期办结", "due_at": (datetime.now(UTC) + timedelta(days=3)).isoformat()}), 201)
+            cw.order_id = order["id"]
         cw.rid = await _recording(c, cw.sid)
         form = aiohttp.FormData()
         form.add_field("description", "现场照片")
