@@ -127,7 +127,7 @@ async def detail(request: web.Request) -> web.Response:
     async with request.app["db"].session() as s:
         sess, unit = await _load(s, actor, request)
         out = service.session_json(sess, unit)
-        manage = service.can_manage(actor, sess, unit)
+        manage = await service.can_manage(s, actor, sess, unit)
         out["can_moderate"] = manage
         out["my_role"] = await service.staff_join_role(s, actor, sess, unit)
         if manage:
@@ -166,7 +166,7 @@ async def end(request: web.Request) -> web.Response:
     db = request.app["db"]
     async with db.session() as s:
         sess, unit = await _load(s, actor, request)
-        if not service.can_manage(actor, sess, unit):
+        if not await service.can_manage(s, actor, sess, unit):
             raise ApiError(403, "forbidden", "only the session's hosts may end it")
         if sess.state not in ("live", "interrupted", "scheduled"):
             raise ApiError(409, "conflict", f"the session is already {sess.state}")
@@ -225,7 +225,7 @@ async def invitations(request: web.Request) -> web.Response:
     secret = request.app["config"].secret_key
     async with request.app["db"].session() as s:
         sess, unit = await _load(s, actor, request)
-        if not service.can_manage(actor, sess, unit):
+        if not await service.can_manage(s, actor, sess, unit):
             raise ApiError(403, "forbidden", "only the session's hosts see its invitations")
         out = [service.invitation_json(secret, i) for i in await service.list_invitations(s, sess.id)]
     return web.json_response({"invitations": out})

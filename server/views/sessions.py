@@ -240,7 +240,7 @@ async def session_page(request: web.Request, *, new_invitation: dict | None = No
             sess, unit = await service.load(s, actor, _session_id(request))
         except SessionError as e:
             raise _api_error(e) from None
-        manage = service.can_manage(actor, sess, unit)
+        manage = await service.can_manage(s, actor, sess, unit)
         my_role = await service.staff_join_role(s, actor, sess, unit)
         case_code = (await codes_by_id(s, {sess.case_id})).get(sess.case_id) if sess.case_id else None
         invitations = []
@@ -365,7 +365,7 @@ async def invitation_qr(request: web.Request) -> web.StreamResponse:
             sess, unit = await service.load(s, actor, _session_id(request))
         except SessionError as e:
             raise _api_error(e) from None
-        if not service.can_manage(actor, sess, unit):
+        if not await service.can_manage(s, actor, sess, unit):
             raise ApiError(403, "forbidden", "only the session's hosts see its invitations")
         inv = next((i for i in await service.list_invitations(s, sess.id) if i.id == int(raw)), None)
     if inv is None or inv.revoked:
