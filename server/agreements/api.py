@@ -131,9 +131,9 @@ async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
 
 
 async def loaded_for(s: AsyncSession, actor: Actor, agreement_id: int, check: Any = policy.can_view_agreement,
-                     ) -> store.Loaded:
+                     now: datetime | None = None) -> store.Loaded:
     ld = await store.load(s, agreement_id, lock=True)
-    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, datetime.now(UTC))
+    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, now or datetime.now(UTC))
     if not access.sees(actor, rec):
         raise not_found("no such agreement")  # do not reveal agreements outside the actor's tree or case
     if not check(actor, ld.unit.path):
@@ -254,7 +254,7 @@ async def create_agreement(request: web.Request) -> web.Response:
 async def list_agreements(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     q = select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id).where(
-        access.scope_agreements(actor, datetime.now(UTC), Unit.path, Agreement.case_id)
+        access.scope_agreements(actor, access.now_for(request.app), Unit.path, Agreement.case_id)
     ).order_by(Agreement.id.desc()).limit(200)
     if "case_id" in request.query:
         q = q.where(Agreement.case_id == int_param(request.query["case_id"], "case_id"))

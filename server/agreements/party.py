@@ -243,7 +243,7 @@ def verified_party(request: web.Request, pg: PartyGrant, agreement: int, party: 
 async def require_party(request: web.Request, s: AsyncSession, pg: PartyGrant, ld: store.Loaded, party: str,
                         action: access.Action) -> None:
     who = verified_party(request, pg, ld.agreement.id, party)
-    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, datetime.now(UTC))
+    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, access.now_for(request.app))
     if not access.may(who, action, rec, agreement_id=ld.agreement.id):
         raise ApiError(403, "identity_not_checked", "check your identity first (the check expires after "
                                                     "30 minutes)")

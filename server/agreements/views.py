@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import select
@@ -75,7 +75,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     async with request.app["db"].session() as s:
         rows = (await s.execute(
             select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id)
-            .where(access.scope_agreements(actor, datetime.now(UTC), Unit.path, Agreement.case_id))
+            .where(access.scope_agreements(actor, access.now_for(request.app), Unit.path, Agreement.case_id))
             .order_by(Agreement.id.desc()).limit(200))).all()
         can_draft = actor.role in policy.AGREEMENT_ROLES
         cases = await cases_link.open_cases(s, actor) if can_draft else []
@@ -112,7 +112,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
             from server.agreements import cases_link
 
             ld = await store.load(s, aid)
-            rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, datetime.now(UTC))
+            rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, access.now_for(request.app))
             if not access.sees(actor, rec):
                 raise ApiError(404, "not_found", "no such agreement")
             case_code = await cases_link.case_code(s, ld.agreement.case_id)

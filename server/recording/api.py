@@ -68,7 +68,7 @@ async def readable_session(request: web.Request, kind: access.Kind = access.Kind
     actor = await require_actor(request)
     sess, unit = await session_and_unit(request, session_id(request))
     async with request.app["db"].session() as s:
-        rec = await session_facts(s, sess, unit, kind)
+        rec = await session_facts(s, sess, unit, kind, access.now_for(request.app))
     if not access.may(actor, access.Action.VIEW, rec):
         raise not_found("no such session")
     return actor, sess, unit, rec
@@ -191,7 +191,8 @@ async def party_in_room(request: web.Request, sid: int, token: str) -> None:
     from server.sessions.service import SessionError, resolve_join
 
     try:
-        grant = await resolve_join(request.app["db"], request.app["config"].secret_key, token, session_hint=sid)
+        grant = await resolve_join(request.app["db"], request.app["config"].secret_key, token, session_hint=sid,
+                                   at=access.now_for(request.app))
     except SessionError as e:
         raise ApiError(401 if e.status == 401 else 403, e.code, e.message) from e
     hub = request.app.get("room_hub")

@@ -116,7 +116,7 @@ async def record_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     sess, unit = await session_and_unit(request, session_id(request))
     async with request.app["db"].session() as s:
-        rec = await session_facts(s, sess, unit, access.Kind.RECORDING)
+        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, access.now_for(request.app))
     if not access.may(actor, access.Action.VIEW, rec):
         raise not_found("no such session")
     chain = ledger.session_chain(sess.id)
@@ -139,7 +139,7 @@ async def playback_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     sess, unit = await session_and_unit(request, session_id(request))
     async with request.app["db"].session() as s:
-        rec = await session_facts(s, sess, unit, access.Kind.RECORDING)
+        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, access.now_for(request.app))
     if not access.may(actor, access.Action.VIEW, rec):
         raise not_found("no such session")
     if not access.may(actor, access.Action.DOWNLOAD, rec):
