@@ -151,7 +151,8 @@ async def resolve(request: web.Request, source: Any) -> PartyGrant:
     if len(token) > 4096:
         raise bad_request("field invitation is too long", "invalid_field", field="invitation")
     try:
-        grant = await service.resolve_join(request.app["db"], request.app["config"].secret_key, token)
+        grant = await service.resolve_join(request.app["db"], request.app["config"].secret_key, token,
+                                           at=access.now_for(request.app))
     except service.SessionError as e:
         raise ApiError(403 if e.status in (401, 403) else e.status, "invalid_invitation",
                        f"this invitation cannot be used: {e.message}") from e

@@ -281,7 +281,7 @@ async def describe(request: web.Request) -> web.Response:
         raise ApiError(429, "rate_limited", "too many requests; try again later")
     try:
         out = await service.describe_join(request.app["db"], request.app["config"].secret_key,
-                                          request.match_info["token"])
+                                          request.match_info["token"], access.now_for(request.app))
     except SessionError as e:
         raise _err(e) from None
     return web.json_response(out)

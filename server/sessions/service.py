@@ -415,9 +415,9 @@ async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint:
                      check_method=method, check_hash=hashed, nonce=nonce, staff_id=staff_id)
 
 
-async def describe_join(db: Database, secret: bytes, token: str) -> dict[str, Any]:
+async def describe_join(db: Database, secret: bytes, token: str, at: datetime | None = None) -> dict[str, Any]:
     """What the join page shows before joining: the session, the invitee and which check is asked."""
-    grant = await resolve_join(db, secret, token)
+    grant = await resolve_join(db, secret, token, at=at)
     async with db.session() as db_s:
         row = (await db_s.execute(select(Session, Unit).join(Unit, Session.unit_id == Unit.id)
                                   .where(Session.id == grant.meta.session_id))).first()

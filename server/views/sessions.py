@@ -393,7 +393,8 @@ async def join_page(request: web.Request) -> web.StreamResponse:
     if limiter.hit(f"ip:{client_ip(request)}"):
         return await _join_error(request, "rate_limited", 429)
     try:
-        info = await service.describe_join(request.app["db"], request.app["config"].secret_key, token)
+        info = await service.describe_join(request.app["db"], request.app["config"].secret_key, token,
+                                           access.now_for(request.app))
     except SessionError as e:
         return await _join_error(request, e.code, e.status)
     sess = info["session"]
