@@ -582,8 +582,9 @@ async def present(request: web.Request) -> web.Response:
 
 # ---- export --------------------------------------------------------------------------------------
 
-async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded) -> bytes:
-    d = await store.pdf_input(s, ld, verify_base(request))
+async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded, audience: str) -> bytes:
+    """The agreement PDF for its reader: ``store.STAFF`` (the unit's archive copy) or ``store.PARTY_COPY``."""
+    d = await store.pdf_input(s, ld, verify_base(request), audience)
     ring = keyring(request.app)
     sealer = store.sealer(ring, ld.unit)
     keys = ring.public_keys(ld.unit.code)
@@ -608,7 +609,7 @@ async def export_pdf(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request))
-        data = await render_export(request, s, ld)
+        data = await render_export(request, s, ld, store.STAFF)
     return pdf_response(data, f"{ld.agreement.number}.pdf")
 
 

@@ -363,7 +363,7 @@ async def party_pdf(request: web.Request) -> web.Response:
         ld, _ = await party_of(s, pg, agreement_id(request))
         if ld.agreement.state != workflow.EFFECTIVE:
             raise ApiError(409, "not_effective", "the copy is available once the agreement takes effect")
-        data = await render_export(request, s, ld)
+        data = await render_export(request, s, ld, store.PARTY_COPY)
     return pdf_response(data, f"{ld.agreement.number}.pdf")
 
 
