@@ -1,13 +1,13 @@
 """agreements: salts of committed contact fields, and signature evidence kept beside its commitment
 
-Revision ID: 0011_agreement_commitments
-Revises: 0010_sign_out
+Revision ID: 0006_agreement_commitments
+Revises: 0005_agreements
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_agreement_commitments"
-down_revision = "0010_sign_out"
+revision = "0006_agreement_commitments"
+down_revision = "0005_agreements"
 branch_labels = None
 depends_on = None
 
