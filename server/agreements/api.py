@@ -16,7 +16,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import policy
+from server import access, policy
 from server.agreements import store, workflow
 from server.agreements.content import DISPUTE_TYPES, view
 from server.agreements.document import short_hash
@@ -131,12 +131,10 @@ async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
 
 
 async def loaded_for(s: AsyncSession, actor: Actor, agreement_id: int, check: Any = policy.can_view_agreement,
-                     ) -> store.Loaded:
-    from server.agreements import cases_link
-
+                     now: datetime | None = None) -> store.Loaded:
     ld = await store.load(s, agreement_id, lock=True)
-    if not policy.can_view_agreement(actor, ld.unit.path) or not await cases_link.case_visible(
-            s, actor, ld.agreement.case_id):
+    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, now or datetime.now(UTC))
+    if not access.sees(actor, rec):
         raise not_found("no such agreement")  # do not reveal agreements outside the actor's tree or case
     if not check(actor, ld.unit.path):
         raise forbidden()
@@ -174,7 +172,7 @@ async def check_session(s: AsyncSession, actor: Actor, session_id: int, case_id:
 
     row = (await s.execute(select(Session, Unit).join(Unit, Unit.id == Session.unit_id)
                            .where(Session.id == session_id))).first()
-    if row is None or not policy.can_view_session(actor, row[1].path):
+    if row is None or not access.sees(actor, await access.session_record(s, row[0], row[1], datetime.now(UTC))):
         raise not_found("no such session")
     if case_id is not None and row[0].case_id is not None and row[0].case_id != case_id:
         raise ApiError(409, "wrong_session", "that session is about another case")
@@ -255,11 +253,9 @@ async def create_agreement(request: web.Request) -> web.Response:
          response=r.obj(["agreements"], agreements=r.array(AGREEMENT)), errors=(400,))
 async def list_agreements(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    from server.agreements import cases_link
-
     q = select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id).where(
-        Unit.path.startswith(actor.unit_path, autoescape=True),
-        cases_link.visible_filter(actor, Agreement.case_id)).order_by(Agreement.id.desc()).limit(200)
+        access.scope_agreements(actor, access.now_for(request.app), Unit.path, Agreement.case_id)
+    ).order_by(Agreement.id.desc()).limit(200)
     if "case_id" in request.query:
         q = q.where(Agreement.case_id == int_param(request.query["case_id"], "case_id"))
     if "session_id" in request.query:
@@ -582,8 +578,9 @@ async def present(request: web.Request) -> web.Response:
 
 # ---- export --------------------------------------------------------------------------------------
 
-async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded) -> bytes:
-    d = await store.pdf_input(s, ld, verify_base(request))
+async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded, audience: str) -> bytes:
+    """The agreement PDF for its reader: ``store.STAFF`` (the unit's archive copy) or ``store.PARTY_COPY``."""
+    d = await store.pdf_input(s, ld, verify_base(request), audience)
     ring = keyring(request.app)
     sealer = store.sealer(ring, ld.unit)
     keys = ring.public_keys(ld.unit.code)
@@ -608,7 +605,7 @@ async def export_pdf(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request))
-        data = await render_export(request, s, ld)
+        data = await render_export(request, s, ld, store.STAFF)
     return pdf_response(data, f"{ld.agreement.number}.pdf")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import access
 from server.agreements.drafts import CaseParty, CaseSummary, draft_dict
 from server.directory.models import Unit
 from server.policy import Actor
@@ -31,7 +32,7 @@ def _cases():  # type: ignore[no-untyped-def]
 async def visible_case(s: AsyncSession, actor: Actor, case_id: int) -> Any:
     models, queries = _cases()
     case = (await s.execute(select(models.Case).where(models.Case.id == case_id,
-                                                      queries.visible(actor, datetime.now(UTC))))).scalar_one_or_none()
+                                                      access.scope_cases(actor, datetime.now(UTC))))).scalar_one_or_none()
     if case is None:
         raise CaseLinkError(404, "not_found", "no such case")  # unknown, forged or hidden: the same answer
     return case
@@ -49,7 +50,7 @@ async def visible_case_by_code(s: AsyncSession, actor: Actor, code: str) -> Any:
     """A case named by its code, as users know it; hidden and unknown ones alike are 404."""
     models, queries = _cases()
     case = (await s.execute(select(models.Case).where(models.Case.code == code.strip(),
-                                                      queries.visible(actor, datetime.now(UTC))))).scalar_one_or_none()
+                                                      access.scope_cases(actor, datetime.now(UTC))))).scalar_one_or_none()
     if case is None:
         raise CaseLinkError(404, "not_found", f"no case {code.strip()!r} that you may see")
     return case
@@ -63,7 +64,7 @@ async def open_cases(s: AsyncSession, actor: Actor, limit: int = 200) -> list[tu
         return []
     done = ("closed", "archived", "rejected", "withdrawn", "failed")
     rows = (await s.execute(select(models.Case.code, models.Case.title).where(
-        queries.visible(actor, datetime.now(UTC)), models.Case.status.not_in(done))
+        access.scope_cases(actor, datetime.now(UTC)), models.Case.status.not_in(done))
         .order_by(models.Case.id.desc()).limit(limit))).all()
     return [(c, t or "") for c, t in rows]
 
@@ -139,27 +140,3 @@ async def performance(s: AsyncSession, agreement_id: int, case_id: int | None, c
         return False
     row.status = status
     return True
-
-
-async def case_visible(s: AsyncSession, actor: Actor, case_id: int | None) -> bool:
-    """An agreement about a case is seen only by those who may see the case (a DV case: named staff)."""
-    if case_id is None:
-        return True
-    try:
-        await visible_case(s, actor, case_id)
-    except CaseLinkError:
-        return False
-    return True
-
-
-def visible_filter(actor: Actor, case_id_column: Any) -> Any:
-    """The same rule as a query condition, for lists."""
-    from sqlalchemy import or_
-
-    try:
-        from server.cases.models import Case
-        from server.cases.queries import visible
-    except ImportError:
-        return case_id_column.is_(None) | case_id_column.isnot(None)
-    return or_(case_id_column.is_(None),
-               case_id_column.in_(select(Case.id).where(visible(actor, datetime.now(UTC)))))

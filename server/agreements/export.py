@@ -12,10 +12,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pypdf import PdfReader, PdfWriter
 
 from server.agreements.content import canonical_json
-from server.agreements.document import FORMAT
+from server.agreements.document import FORMAT, FORMAT_V1
 from server.agreements.keys import PublicKeyInfo, b64
 from server.agreements.manifest import MANIFEST_FORMAT, MANIFEST_NAME, export_record, page_digests
 from server.agreements.pdf import PdfInput, render_agreement, render_plain_text
+from server.agreements.signing import SignedRecord
 from server.agreements.text import render_judicial_application
 
 
@@ -35,18 +36,32 @@ class Sealer:
 
 def build_manifest(d: PdfInput, keys: list[PublicKeyInfo], export: dict[str, Any], export_sig: str,
                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest holds only what the copy's reader may see: the content as it travels (format 2:
+    confidential contact fields as salted commitments, the salts never leave the server) and, on the
+    staff copy alone, each signature's full IP address and user agent with the salts that open the
+    commitments its record signs."""
+    if d.commitments is None:
+        document = {"format": FORMAT_V1, "content": d.content.to_dict(), "text": d.text, "hash": d.document_hash}
+    else:
+        document = {"format": FORMAT, "content": d.content.to_dict(), "commitments": d.commitments,
+                    "text": d.text, "hash": d.document_hash}
     return {
         "format": MANIFEST_FORMAT,
         "agreement": {"number": d.content.number, "version": d.version, "state": d.state,
                       "effective_at": d.effective_at, "amends": d.amends, "case_ref": d.content.case_ref,
                       "unit": d.content.unit_code, **(extra or {})},
-        "document": {"format": FORMAT, "content": d.content.to_dict(), "text": d.text, "hash": d.document_hash},
-        "signatures": [
-            {**r.as_dict(), "image": b64(d.images[r.slot]) if d.images.get(r.slot) else None} for r in d.records
-        ],
+        "document": document,
+        "signatures": [signature_entry(d, r) for r in d.records],
         "keys": [k.as_dict() for k in keys],
         "export": {"record": export, "signature": export_sig},
     }
+
+
+def signature_entry(d: PdfInput, r: SignedRecord) -> dict[str, Any]:
+    out = {**r.as_dict(), "image": b64(d.images[r.slot]) if d.images.get(r.slot) else None}
+    if d.staff and r.evidence:
+        out["evidence"] = r.evidence
+    return out
 
 
 def export_agreement_pdf(d: PdfInput, keys: list[PublicKeyInfo], sealer: Sealer, *, pades: bool = True) -> bytes:

@@ -42,6 +42,9 @@ class AgreementVersion(Base):
     content: Mapped[dict[str, Any]] = mapped_column(JSONType)
     text: Mapped[str] = mapped_column(Text)
     document_hash: Mapped[str] = mapped_column(String(64))
+    # Format 2: the salt of each committed field ("p2.address" → hex). Never exported: with the stored
+    # content it proves what the hash commits to. None: a format-1 version (hashed in full).
+    salts: Mapped[dict[str, str] | None] = mapped_column(JSONType, nullable=True)
     note: Mapped[str] = mapped_column(String(500), default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -64,6 +67,9 @@ class AgreementSignature(Base):
     record: Mapped[dict[str, Any]] = mapped_column(JSONType)
     signature: Mapped[str] = mapped_column(String(200))
     image: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Format-2 records sign commitments to the IP address and user agent; their values and salts are
+    # kept here ({"ip": {"value", "salt"}, "user_agent": {...}}), for the staff copy and the archive.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -29,7 +29,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import policy
+from server import access, policy
 from server.agreements import store, workflow
 from server.agreements.api import (
     DETAIL,
@@ -151,7 +151,8 @@ async def resolve(request: web.Request, source: Any) -> PartyGrant:
     if len(token) > 4096:
         raise bad_request("field invitation is too long", "invalid_field", field="invitation")
     try:
-        grant = await service.resolve_join(request.app["db"], request.app["config"].secret_key, token)
+        grant = await service.resolve_join(request.app["db"], request.app["config"].secret_key, token,
+                                           at=access.now_for(request.app))
     except service.SessionError as e:
         raise ApiError(403 if e.status in (401, 403) else e.status, "invalid_invitation",
                        f"this invitation cannot be used: {e.message}") from e
@@ -220,20 +221,52 @@ def _same_last4(answer: str, id_number: str) -> bool:
     return bool(id_number) and hmac.compare_digest(answer.strip().upper(), id_number[-4:].upper())
 
 
+def _admitted(request: web.Request, pg: PartyGrant) -> bool:
+    """The invitation's holder is admitted to its session's live room, where the door asked the same check
+    (or the mediator let them in from the lobby): the in-room agreement panel reads with that."""
+    hub = request.app.get("room_hub")
+    rep = hub.rooms.get(pg.session_id) if hub is not None and pg.grant is not None else None
+    return rep is not None and any(p.identity == pg.grant.identity and p.admitted and not p.system
+                                   for p in rep.room.peers.values())
+
+
+def verified_party(request: web.Request, pg: PartyGrant, agreement: int, party: str) -> access.Party:
+    """Who reads a party's copy: the identity check passed (the ``ticket`` from ``/party/check``, as for
+    signing) or admitted to the live room. Refused with 403 otherwise (the credential already named the
+    agreement, so this confirms nothing new)."""
+    ticket = request.query.get("ticket")
+    if ticket:
+        _ticket(request, ticket, pg, agreement, party)
+        return access.Party(agreement, verified=True)
+    return access.Party(agreement, verified=_admitted(request, pg))
+
+
+async def require_party(request: web.Request, s: AsyncSession, pg: PartyGrant, ld: store.Loaded, party: str,
+                        action: access.Action) -> None:
+    who = verified_party(request, pg, ld.agreement.id, party)
+    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, access.now_for(request.app))
+    if not access.may(who, action, rec, agreement_id=ld.agreement.id):
+        raise ApiError(403, "identity_not_checked", "check your identity first (the check expires after "
+                                                    "30 minutes)")
+
+
 # ---- endpoints ----------------------------------------------------------------------------------
 
 # A party comes with one of these: their session invitation, or a signing link from staff.
 CREDENTIAL = {"invitation": r.string(description="the party's session invitation token"),
               "link": r.string(description="the token of a signing link (POST .../sign-links)")}
 CREDENTIAL_QUERY = [r.query("invitation"), r.query("link")]
+TICKET_QUERY = [r.query("ticket", description="the ticket from .../party/check (not needed while admitted to the "
+                                              "session's live room)")]
 
 @route("GET", "/api/agreements/{id}/party", summary="The agreement as the invited party sees it",
-         tag="agreements", auth=False, params=ID + CREDENTIAL_QUERY, response=DETAIL,
+         tag="agreements", auth=False, params=ID + CREDENTIAL_QUERY + TICKET_QUERY, response=DETAIL,
          errors=(400, 403, 404))
 async def party_view(request: web.Request) -> web.Response:
     pg = await resolve(request, request.query)
     async with transaction(request) as s:
         ld, key = await party_of(s, pg, agreement_id(request))
+        await require_party(request, s, pg, ld, key, access.Action.VIEW)
         st = await store.signing_state(s, ld)
         out = store.summary(ld)
         out.update(content=view(ld.content, key), text=masked_text(ld), party=key, name=ld.content.party(key).name,
@@ -355,15 +388,16 @@ async def party_comment(request: web.Request) -> web.Response:
 
 
 @route("GET", "/api/agreements/{id}/party/pdf", summary="The party's copy of the effective agreement (PDF)",
-         tag="agreements", auth=False, params=ID + CREDENTIAL_QUERY, response_content_type="application/pdf",
-         errors=(403, 404, 409))
+         tag="agreements", auth=False, params=ID + CREDENTIAL_QUERY + TICKET_QUERY,
+         response_content_type="application/pdf", errors=(403, 404, 409))
 async def party_pdf(request: web.Request) -> web.Response:
     pg = await resolve(request, request.query)
     async with transaction(request) as s:
-        ld, _ = await party_of(s, pg, agreement_id(request))
+        ld, key = await party_of(s, pg, agreement_id(request))
+        await require_party(request, s, pg, ld, key, access.Action.DOWNLOAD)
         if ld.agreement.state != workflow.EFFECTIVE:
             raise ApiError(409, "not_effective", "the copy is available once the agreement takes effect")
-        data = await render_export(request, s, ld)
+        data = await render_export(request, s, ld, store.PARTY_COPY)
     return pdf_response(data, f"{ld.agreement.number}.pdf")
 
 

@@ -18,6 +18,7 @@ from fpdf import FPDF
 from fpdf.enums import TextMode, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace
 
+from server.agreements.commitments import mask_ip, ua_family
 from server.agreements.content import AgreementContent
 from server.agreements.document import short_hash
 from server.agreements.fonts import FontMissing, find_font, font_for
@@ -70,6 +71,14 @@ class PdfInput:
     effective_at: str | None = None
     amends: str | None = None  # number of the agreement this one amends
     draft: bool = False
+    # Format 2: the commitment to each blanked confidential field; ``content`` is then the redacted
+    # content. None: a format-1 version, whose content is hashed (and so exported) in full.
+    commitments: dict[str, str] | None = None
+    audience: str = "party"  # "staff": the unit's archive copy, with the signature evidence in full
+
+    @property
+    def staff(self) -> bool:
+        return self.audience == "staff"
 
 
 class AgreementPdf(FPDF):
@@ -254,21 +263,43 @@ def _certificate(pdf: AgreementPdf, d: PdfInput) -> None:
                     f"{'通过' if p['check']['result'] == 'passed' else p['check']['result']}\n" \
                     f"同意电子签署：{'是' if p['consent'] else '否'}"
             when = local_time(p["at"]) + (f"\n阅读全文 {local_time(p['read_at'], '%H:%M:%S')}" if p.get("read_at") else "")
-            table.row([str(p["seq"]), who, check, when, p["ip"], device_summary(p["user_agent"]),
-                       (p.get("image_sha256") or "印章（无手写图像）")[:16]])
+            ip, device = evidence_shown(d, r)
+            table.row([str(p["seq"]), who, check, when, ip, device, (p.get("image_sha256") or "印章（无手写图像）")[:16]])
     pdf.ln(3)
     pdf.font(8)
     pdf.multi_cell(0, 4.2, (
         "每条签署记录绑定：文档摘要、签署人身份与角色、身份核验方式及结果、同意电子签署、阅读全文时间、签署时间、IP 地址、"
         "设备信息与手写签名图像摘要，并由调解单位的 Ed25519 印章密钥签名；记录按顺序相互链接（当事人、调解员、印章）。"
         "本文件内嵌机器可读清单 concord-manifest.json（含签署记录、签名图像与公钥），"
-        "可使用 concord verify-agreement 离线核验，或在核验页面上传本文件核验。任何对文本或签名的改动都会导致核验失败。"),
+        "可使用 concord verify-agreement 离线核验，或在核验页面上传本文件核验。任何对文本或签名的改动都会导致核验失败。"
+        "依申请保密的住址、电话不随文件流转，清单中仅含其加盐摘要，原值由调解单位存档。"),
         wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(1)
+    pdf.multi_cell(0, 4.2, COPY_NOTE["staff" if d.staff else "party"], wrapmode=WrapMode.CHAR,
+                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if d.records:
         pdf.ln(1)
         pdf.multi_cell(0, 4.2, "签名密钥：" + "；".join(sorted({f"{r.payload['unit']} {r.payload['key_id']}"
                                                                 for r in d.records})),
                        wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+COPY_NOTE = {
+    "staff": "本件为调解单位存档副本：签署记录中的 IP 地址与设备信息为完整值，仅供调解单位存档与核查，不得交付当事人。",
+    "party": "本件为当事人副本：IP 地址仅显示网段，设备仅显示系统与浏览器类型；完整签署证据由调解单位存档。",
+}
+
+
+def evidence_shown(d: PdfInput, r: SignedRecord) -> tuple[str, str]:
+    """The IP address and device a copy shows: in full on the staff copy, masked on a party's copy."""
+    p = r.payload
+    if d.staff and r.evidence:  # format 2: the values kept beside their commitments
+        return r.evidence["ip"]["value"], device_summary(r.evidence["user_agent"]["value"])
+    if p.get("format") == "concord-signature/1":  # signed in full
+        if d.staff:
+            return p["ip"], device_summary(p["user_agent"])
+        return mask_ip(p["ip"]), ua_family(p["user_agent"]) or "未知设备"
+    return p["ip"], p["user_agent"] or "未知设备"  # format 2 signs them masked
 
 
 def render_agreement(d: PdfInput) -> bytes:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from PIL import Image, ImageDraw
 
+from server.agreements.commitments import new_salts, redact
 from server.agreements.content import AgreementContent, parse_content
 from server.agreements.document import freeze
 from server.agreements.export import Sealer
@@ -63,9 +64,10 @@ def stroke_png(seed: int = 0, width: int = 600, height: int = 200) -> bytes:
 
 def signed_sample(keyring: Keyring, content: AgreementContent | None = None, *, version: int = 1,
                   start: datetime | None = None, verify_url: str = "http://127.0.0.1:8080/verify",
-                  ) -> tuple[PdfInput, Sealer]:
+                  audience: str = "staff") -> tuple[PdfInput, Sealer]:
     content = content or sample_content()
-    text, doc_hash = freeze(content)
+    salts = new_salts(content.to_dict())
+    text, doc_hash = freeze(content, salts)
     key_id, key = keyring.signing_key(content.unit_code)
     state = SigningState(content, version, doc_hash)
     t = start or datetime(2026, 1, 15, 2, 0, tzinfo=UTC)
@@ -87,8 +89,9 @@ def signed_sample(keyring: Keyring, content: AgreementContent | None = None, *, 
         if png:
             images[rec.slot] = png
     seal_at = state.records[-1].payload["at"]
-    d = PdfInput(content=content, text=text, version=version, document_hash=doc_hash, state="effective",
-                 records=state.records, images=images, verify_url=verify_url, exported_at=seal_at,
-                 effective_at=seal_at)
+    redacted, commitments = redact(content.to_dict(), salts)
+    d = PdfInput(content=parse_content(redacted), text=text, version=version, document_hash=doc_hash,
+                 state="effective", records=state.records, images=images, verify_url=verify_url,
+                 exported_at=seal_at, effective_at=seal_at, commitments=commitments, audience=audience)
     created = next(k.created_at for k in keyring.public_keys(content.unit_code) if k.key_id == key_id)
     return d, Sealer(content.unit_code, key_id, key, content.unit_name, created)

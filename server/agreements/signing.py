@@ -3,6 +3,9 @@
 A signature record binds, in one canonical JSON payload: the document hash of the frozen version, the
 signer's identity and role, how their identity was checked and with what result, their consent, when they
 opened the full text, the time, IP address and user agent, and the SHA-256 of their handwritten image.
+Format 2 signs the IP address and user agent masked (203.0.113.x, browser family) plus a salted
+commitment to each full value; the values and salts stay on the server (``SignedRecord.evidence``) for
+the staff copy and the archive. Format-1 records (older) sign them in full and are still verified.
 The unit's Ed25519 key (its seal) signs the payload. Each record also carries the hash of the record
 before it, so the order (parties, then the mediator, then the seal) is fixed and verifiable offline.
 Plain Python.
@@ -16,10 +19,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from server.agreements.commitments import evidence_commitments, evidence_openings, mask_ip, ua_family
 from server.agreements.content import AgreementContent, canonical_json, mask_id
 from server.agreements.keys import PublicKeyInfo, b64, unb64
 
-RECORD_FORMAT = "concord-signature/1"
+RECORD_FORMAT_V1 = "concord-signature/1"
+RECORD_FORMAT = "concord-signature/2"
+RECORD_FORMATS = (RECORD_FORMAT_V1, RECORD_FORMAT)
 GENESIS = "0" * 64
 
 PARTY, MEDIATOR, SEAL = "party", "mediator", "seal"
@@ -52,6 +58,8 @@ class Signer:
 class SignedRecord:
     payload: dict[str, Any]
     signature: str  # base64 Ed25519 signature over canonical_json(payload)
+    # Format 2: the full IP address and user agent with their salts (server-side; staff copy only).
+    evidence: dict[str, dict[str, str]] | None = None
 
     @property
     def slot(self) -> str:
@@ -159,6 +167,7 @@ class SigningState:
         id_masked = ""
         if kind == PARTY:
             id_masked = mask_id(self.content.party(key).id_number)
+        opened = evidence_openings(evidence.ip, evidence.user_agent[:300])
         payload = {
             "format": RECORD_FORMAT,
             "agreement": self.content.number,
@@ -173,12 +182,13 @@ class SigningState:
             "read_at": evidence.read_at,
             "typed_name": evidence.typed_name.strip(),
             "at": evidence.at,
-            "ip": evidence.ip,
-            "user_agent": evidence.user_agent[:300],
+            "ip": mask_ip(evidence.ip),
+            "user_agent": ua_family(evidence.user_agent),
+            "evidence_commitments": evidence_commitments(opened),
             "image_sha256": evidence.image_sha256,
             "unit": unit,
             "key_id": key_id,
         }
-        record = SignedRecord(payload, b64(private_key.sign(canonical_json(payload))))
+        record = SignedRecord(payload, b64(private_key.sign(canonical_json(payload))), opened)
         self.records.append(record)
         return record

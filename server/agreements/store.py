@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import ledger, ledger_store
 from server.agreements import performance, workflow
+from server.agreements.commitments import new_salts, openings, redact
 from server.agreements.content import AgreementContent, parse_content, ready_to_freeze
-from server.agreements.document import document_hash, short_hash
+from server.agreements.document import committed_hash, short_hash
 from server.agreements.keys import Keyring
 from server.agreements.models import (
     Agreement,
@@ -126,6 +127,7 @@ async def create(s: AsyncSession, actor: Actor, unit: Unit, raw: dict[str, Any],
             raw["number"] = f"{amends.number}-变更{await _amend_count(s, amends) + 1}"
     content = _parse(raw)
     text = render_text(content)
+    salts = new_salts(content.to_dict())
     a = Agreement(number=content.number, case_id=case_id, session_id=session_id, unit_id=unit.id,
                   dispute_type=content.dispute_type, state=workflow.DRAFT, current_version=1,
                   amends_id=amends.id if amends else None, created_by=actor.id, created_at=now, updated_at=now,
@@ -136,8 +138,8 @@ async def create(s: AsyncSession, actor: Actor, unit: Unit, raw: dict[str, Any],
     except IntegrityError as e:
         raise StoreError(409, "number_taken", f"agreement number {content.number} is already used") from e
     v = AgreementVersion(agreement_id=a.id, number=1, content=content.to_dict(), text=text,
-                         document_hash=document_hash(content.to_dict(), text), note="", created_by=actor.id,
-                         created_at=now)
+                         document_hash=committed_hash(content.to_dict(), text, salts), salts=salts, note="",
+                         created_by=actor.id, created_at=now)
     s.add(v)
     await s.flush()
     await log(s, a, "created", {"version": 1, "document_hash": v.document_hash, "dispute_type": a.dispute_type,
@@ -170,15 +172,16 @@ async def save_version(s: AsyncSession, actor: Actor, ld: Loaded, base_version: 
         else raw.get("parties")
     content = _parse(raw)
     text = render_text(content)
-    h = document_hash(content.to_dict(), text)
-    if h == ld.version.document_hash:
+    if content.to_dict() == ld.version.content and text == ld.version.text and ld.version.salts is not None:
         return ld  # nothing changed: no new version
+    salts = new_salts(content.to_dict())  # fresh per version: a commitment says nothing across versions
+    h = committed_hash(content.to_dict(), text, salts)
     now = datetime.now(UTC)
     a.current_version += 1
     a.dispute_type = content.dispute_type
     _bump(a, now)
     v = AgreementVersion(agreement_id=a.id, number=a.current_version, content=content.to_dict(), text=text,
-                         document_hash=h, note=note[:500], created_by=actor.id, created_at=now)
+                         document_hash=h, salts=salts, note=note[:500], created_by=actor.id, created_at=now)
     s.add(v)
     await s.flush()
     from server.agreements.versions import changes
@@ -273,7 +276,7 @@ async def signature_rows(s: AsyncSession, agreement_id: int, version: int) -> li
 async def signing_state(s: AsyncSession, ld: Loaded) -> SigningState:
     rows = await signature_rows(s, ld.agreement.id, ld.agreement.current_version)
     return SigningState(ld.content, ld.version.number, ld.version.document_hash,
-                        [SignedRecord(r.record, r.signature) for r in rows])
+                        [SignedRecord(r.record, r.signature, r.evidence) for r in rows])
 
 
 async def sign(s: AsyncSession, keyring: Keyring, ld: Loaded, kind: str, key: str, version: int, doc_hash: str,
@@ -292,14 +295,15 @@ async def sign(s: AsyncSession, keyring: Keyring, ld: Loaded, kind: str, key: st
         raise StoreError(e.status, e.code, e.message) from e
     now = datetime.now(UTC)
     s.add(AgreementSignature(agreement_id=a.id, version=version, seq=rec.payload["seq"], slot=rec.slot,
-                             record=rec.payload, signature=rec.signature, image=image, created_at=now))
+                             record=rec.payload, signature=rec.signature, image=image, evidence=rec.evidence,
+                             created_at=now))
     try:
         await s.flush()
     except IntegrityError as e:  # two devices at once: the database keeps one
         raise StoreError(409, "already_signed", "this signature was just recorded by another request") from e
     await log(s, a, "signed", {"version": version, "document_hash": doc_hash, "seq": rec.payload["seq"],
                                "signer": rec.payload["signer"], "check": rec.payload["check"],
-                               "at": rec.payload["at"], "ip": rec.payload["ip"],
+                               "at": rec.payload["at"], "ip": evidence.ip,  # in full: the ledger keeps it
                                "image_sha256": rec.payload["image_sha256"], "key_id": key_id,
                                "signature_hash": rec.hash})
     took_effect = False
@@ -382,7 +386,13 @@ async def progress(s: AsyncSession, ld: Loaded, today: date) -> list[performance
     return performance.progress(ld.content, latest, today)
 
 
-async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str) -> PdfInput:
+STAFF, PARTY_COPY = "staff", "party"  # the audiences an agreement PDF is built for
+
+
+async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str, audience: str = PARTY_COPY) -> PdfInput:
+    """What an export draws and embeds. Every copy carries the content as it travels (format 2: a
+    confidential party's address and phone blanked and committed to); only the staff copy carries the
+    signature evidence in full (the IP addresses and user agents, with their salts)."""
     from server.agreements.pdf import PdfInput
 
     a, v = ld.agreement, ld.version
@@ -390,13 +400,22 @@ async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str) -> PdfInput:
     amends = None
     if a.amends_id:
         amends = (await s.execute(select(Agreement.number).where(Agreement.id == a.amends_id))).scalar_one_or_none()
+    content, commitments = v.content, None
+    if v.salts is not None:
+        content, commitments = redact(v.content, v.salts)
+    staff = audience == STAFF
     return PdfInput(
-        content=ld.content, text=v.text, version=v.number, document_hash=v.document_hash, state=a.state,
-        records=[SignedRecord(r.record, r.signature) for r in rows],
+        content=parse_content(content), text=v.text, version=v.number, document_hash=v.document_hash,
+        state=a.state, records=[SignedRecord(r.record, r.signature, r.evidence if staff else None) for r in rows],
         images={r.slot: r.image for r in rows if r.image}, verify_url=f"{verify_base}?h={v.document_hash}",
         exported_at=iso(datetime.now(UTC).replace(microsecond=0)) or "", effective_at=iso(a.effective_at),
-        amends=amends, draft=a.state == workflow.DRAFT,
+        amends=amends, draft=a.state == workflow.DRAFT, commitments=commitments, audience=audience,
     )
+
+
+def proofs(v: AgreementVersion) -> dict[str, dict[str, str]]:
+    """The archive's proof of each committed field: value, salt and the commitment they open."""
+    return openings(v.content, v.salts or {})
 
 
 def sealer(keyring: Keyring, unit: Unit) -> Sealer:

@@ -29,8 +29,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from server.agreements.commitments import CONTACT_FIELDS, EVIDENCE_FIELDS, HEX64, field_name, opens
 from server.agreements.content import ContentError, canonical_json, parse_content
-from server.agreements.document import FORMAT, document_hash
+from server.agreements.document import FORMAT, FORMATS, document_hash
 from server.agreements.keys import PublicKeyInfo, TrustedKeys, unb64
 from server.agreements.manifest import (
     EXPORT_FORMAT,
@@ -46,6 +47,7 @@ from server.agreements.signing import (
     MEDIATOR,
     PARTY,
     RECORD_FORMAT,
+    RECORD_FORMATS,
     SEAL,
     SignedRecord,
     required_signers,
@@ -209,12 +211,25 @@ def _pades(data: bytes) -> str:
     return pades_status(data)
 
 
+def _commitments(doc: dict[str, Any], content: dict[str, Any]) -> dict[str, str]:
+    """Format 2: one 64-hex commitment per non-empty confidential contact field, and that field blank."""
+    commitments = _req(doc, "commitments", dict, "document")
+    allowed = {field_name(p["key"], f) for p in content["parties"] if p.get("confidential") for f in CONTACT_FIELDS}
+    for name, value in commitments.items():
+        if name not in allowed or not isinstance(value, str) or not HEX64.match(value):
+            raise _Malformed(f"document.commitments.{name} is not a commitment to a confidential field")
+    for p in content["parties"]:
+        if p.get("confidential") and any(p.get(f) for f in CONTACT_FIELDS):
+            raise _Malformed(f"document.content carries party {p['key']}'s confidential contact in plain text")
+    return commitments
+
+
 def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res: Result) -> None:
     if not isinstance(m, dict) or m.get("format") != MANIFEST_FORMAT:
         raise _Malformed(f"the manifest's format is not {MANIFEST_FORMAT}")
     doc = _req(m, "document", dict, "manifest")
-    if doc.get("format") != FORMAT:
-        raise _Malformed(f"document.format is not {FORMAT}")
+    if doc.get("format") not in FORMATS:
+        raise _Malformed(f"document.format is not one of {', '.join(FORMATS)}")
     content_raw = _req(doc, "content", dict, "document")
     text = _req(doc, "text", str, "document")
     claimed = _req(doc, "hash", str, "document")
@@ -224,6 +239,7 @@ def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res:
         raise _Malformed(f"document.content is invalid: {e}") from e
     if canonical_json(content.to_dict()) != canonical_json(content_raw):
         raise _Malformed("document.content is not in canonical form")
+    commitments = _commitments(doc, content_raw) if doc["format"] == FORMAT else None
     sigs_raw = _req(m, "signatures", list, "manifest")
     keys_raw = _req(m, "keys", list, "manifest")
     export = _req(m, "export", dict, "manifest")
@@ -250,7 +266,12 @@ def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res:
             image = base64.b64decode(img, validate=True) if isinstance(img, str) else None
         except (binascii.Error, ValueError) as e:
             raise _Malformed(f"signatures[{i}].image is not base64") from e
-        records.append((SignedRecord(payload, sig), image))
+        opened = s.get("evidence")
+        if opened is not None and not (isinstance(opened, dict) and all(
+                isinstance(opened.get(k), dict) and isinstance(opened[k].get("value"), str)
+                and isinstance(opened[k].get("salt"), str) for k in EVIDENCE_FIELDS)):
+            raise _Malformed(f"signatures[{i}].evidence is not a value and salt per field")
+        records.append((SignedRecord(payload, sig, opened), image))
     for k in ("document_hash", "pages", "key_id", "version", "agreement"):
         _req(exp_rec, k, (str, list, int), "export.record")
 
@@ -279,7 +300,7 @@ def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res:
         return k
 
     # 1. The text: the document hash, the export seal and every page as drawn.
-    actual = document_hash(content_raw, text)
+    actual = document_hash(content_raw, text, commitments)
     if actual != claimed:
         res.fail("text_changed", "the agreement text or content does not match its document hash")
     if exp_rec.get("format") != EXPORT_FORMAT:
@@ -319,11 +340,21 @@ def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res:
     for i, (rec, image) in enumerate(records, start=1):
         p = rec.payload
         who = f"signature {i} ({p['signer'].get('name', '?')})"
-        if p["format"] != RECORD_FORMAT:
+        if p["format"] not in RECORD_FORMATS:
             raise _Malformed(f"{who} has an unknown record format")
         key = key_for(p["key_id"], who, p["at"])
         if key is not None and not rec.verify(key):
             res.fail("signature_invalid", f"{who}: the Ed25519 signature does not verify")
+        if p["format"] == RECORD_FORMAT:
+            committed = p.get("evidence_commitments")
+            if not isinstance(committed, dict) or any(not isinstance(committed.get(k), str)
+                                                      for k in EVIDENCE_FIELDS):
+                raise _Malformed(f"{who} has no evidence commitments")
+            if rec.evidence is not None and not all(
+                    opens(committed[k], rec.evidence[k]["value"], rec.evidence[k]["salt"]) for k in EVIDENCE_FIELDS):
+                res.fail("signature_invalid", f"{who}: the IP address or device shown is not the one signed")
+        elif rec.evidence is not None:
+            raise _Malformed(f"{who}: a format-1 record carries no separate evidence")
         if p["document_hash"] != claimed or p.get("agreement") != content.number:
             res.fail("signature_invalid", f"{who} was made for a different document")
         elif p["version"] != res.version:

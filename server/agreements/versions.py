@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from server.agreements.content import AgreementContent
+from server.agreements.content import AgreementContent, mask_id
 
 FIELD_LABELS = {
     "number": "编号", "dispute_type": "纠纷类型", "unit_code": "调解单位代码", "unit_name": "调解单位",
@@ -47,10 +47,13 @@ def _keyed(items: list[dict]) -> dict[str, dict]:
     return {i["key"]: i for i in items}
 
 
-def changes(old: AgreementContent, new: AgreementContent, *, mask: bool = True) -> list[Change]:
-    """Field-level changes; parties and obligations are matched by key, so reordering is not a change."""
-    from server.agreements.content import mask_id
+WITHHELD = "（依申请保密）"
 
+
+def changes(old: AgreementContent, new: AgreementContent, *, mask: bool = True) -> list[Change]:
+    """Field-level changes; parties and obligations are matched by key, so reordering is not a change.
+    With ``mask`` ID numbers are masked and a confidential party's address and phone are withheld
+    (the change is named, its values are not): the list goes into the ledger and the case timeline."""
     a, b = old.to_dict(), new.to_dict()
     out: list[Change] = []
     for k, label in FIELD_LABELS.items():
@@ -69,6 +72,8 @@ def changes(old: AgreementContent, new: AgreementContent, *, mask: bool = True) 
             if va != vb:
                 if f == "id_number" and mask:
                     va, vb = mask_id(va), mask_id(vb)
+                if f in ("phone", "address") and mask and (pa[key].get("confidential") or pb[key].get("confidential")):
+                    va, vb = (WITHHELD if va else va), (WITHHELD if vb else vb)
                 out.append(Change(f"当事人 {pb[key]['name']} {label}", va, vb))
     oa, ob = _keyed(a["obligations"]), _keyed(b["obligations"])
     for key in list(oa) + [k for k in ob if k not in oa]:

@@ -9,8 +9,8 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import policy
-from server.agreements import store, workflow
+from server import access, policy
+from server.agreements import party, store, workflow
 from server.agreements.content import DISPUTE_TYPES
 from server.agreements.document import short_hash
 from server.agreements.models import Agreement
@@ -75,8 +75,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     async with request.app["db"].session() as s:
         rows = (await s.execute(
             select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id)
-            .where(Unit.path.startswith(actor.unit_path, autoescape=True),
-                   cases_link.visible_filter(actor, Agreement.case_id))
+            .where(access.scope_agreements(actor, access.now_for(request.app), Unit.path, Agreement.case_id))
             .order_by(Agreement.id.desc()).limit(200))).all()
         can_draft = actor.role in policy.AGREEMENT_ROLES
         cases = await cases_link.open_cases(s, actor) if can_draft else []
@@ -113,8 +112,8 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
             from server.agreements import cases_link
 
             ld = await store.load(s, aid)
-            if not policy.can_view_agreement(actor, ld.unit.path) or not await cases_link.case_visible(
-                    s, actor, ld.agreement.case_id):
+            rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, access.now_for(request.app))
+            if not access.sees(actor, rec):
                 raise ApiError(404, "not_found", "no such agreement")
             case_code = await cases_link.case_code(s, ld.agreement.case_id)
     except store.StoreError as e:
@@ -174,8 +173,14 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
     if not (link or token) or len(link or token) > 4096:
         raise ApiError(403, "invalid_invitation", "请从调解员提供的签署链接或二维码打开本页。" if language(request) != "en"
                        else "Open this page from the signing link or QR code the mediator gave you.")
+    # Which identity check the page asks first (the credential itself says; nothing else is shown before
+    # it passes). A bad credential leaves it blank: the page's first call then shows why.
+    try:
+        check = (await party.resolve(request, request.query)).check_method
+    except ApiError:
+        check = ""
     return await render(request, "agreements/sign.html", {"agreement_id": aid, "invitation": "" if link else token,
-                                                          "link": link})
+                                                          "link": link, "check": check})
 
 
 def setup(app: web.Application) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import access
 from server.cases.errors import Conflict, Denied, Invalid
 from server.cases.models import Case, Notice
 from server.cases.permissions import can_issue_notice
-from server.cases.queries import codes_by_id, get_visible, path_prefix
+from server.cases.queries import codes_by_id, get_visible
 from server.cases.service import Ctx, _text
 from server.directory.models import Staff, Unit
 from server.ledger import format_time
@@ -52,11 +54,15 @@ async def publish(s: AsyncSession, ctx: Ctx, actor: Actor, kind: str, title: str
 async def board(s: AsyncSession, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
     """Notices from the actor's own unit and its ancestors, plus those its sub-units issued."""
     q = (select(Notice, Unit, Staff).join(Unit, Unit.id == Notice.unit_id).join(Staff, Staff.id == Notice.created_by)
-         .where(or_(Notice.unit_path.in_(ancestors_or_self(actor.unit_path)),
-                    path_prefix(Notice.unit_path, actor.unit_path)))
+         .where(access.scope_notices(actor))
          .order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit))
     rows = (await s.execute(q)).all()
-    codes = await codes_by_id(s, {n.case_id for n, _, _ in rows if n.case_id})
+    # A notice names its case only to those who may see the case: one that became restricted (DV) after
+    # the notice went out stays on the board without its code.
+    ids = {n.case_id for n, _, _ in rows if n.case_id}
+    refs = select(Case.id).where(Case.id.in_(ids), access.scope_case_refs(actor, datetime.now(UTC), Case.id))
+    shown = set((await s.execute(refs)).scalars()) if ids else set()
+    codes = await codes_by_id(s, shown)
     return [{"id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "unit": u.code, "unit_name": u.name,
              "by": st.name, "case": codes.get(n.case_id) if n.case_id is not None else None,
              "created_at": format_time(n.created_at)}

@@ -8,17 +8,18 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from server import ledger
+from server import access, ledger
 from server.api import registry as r
 from server.auth import require_actor
 from server.directory.models import Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_json
 from server.ledger_store import append, events, verify_chain
-from server.policy import Actor, can_download_recording, can_read_session_log, can_write_minutes
+from server.policy import Actor
 from server.recording import minutes as minutes_store
 from server.recording.models import Recording
 from server.recording.store import list_recordings, recording_json
 from server.sessions.models import Session
+from server.sessions.service import record as session_facts
 
 EVENT = r.schema("LedgerEvent", r.obj(
     ["seq", "type", "at", "data", "prev_hash", "hash"],
@@ -60,12 +61,17 @@ def session_id(request: web.Request) -> int:
     return int(raw)
 
 
-async def readable_session(request: web.Request) -> tuple[Actor, Session, Unit]:
+async def readable_session(request: web.Request, kind: access.Kind = access.Kind.LOG
+                           ) -> tuple[Actor, Session, Unit, access.Record]:
+    """The session and its record facts when the access policy lets the caller see this part of it; 404
+    otherwise (a restricted case's session does not exist for staff off its list)."""
     actor = await require_actor(request)
     sess, unit = await session_and_unit(request, session_id(request))
-    if not can_read_session_log(actor, unit.path):
-        raise not_found("no such session")  # do not reveal sessions outside the caller's tier
-    return actor, sess, unit
+    async with request.app["db"].session() as s:
+        rec = await session_facts(s, sess, unit, kind, access.now_for(request.app))
+    if not access.may(actor, access.Action.VIEW, rec):
+        raise not_found("no such session")
+    return actor, sess, unit, rec
 
 
 def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -89,7 +95,7 @@ def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) 
                  r.query("verify", r.string(enum=["1", "0"]), "also verify the whole chain")],
          response=r.obj(["events"], events=r.array(EVENT), verification=VERIFICATION), errors=(400, 404))
 async def get_log(request: web.Request) -> web.Response:
-    _, sess, _ = await readable_session(request)
+    _, sess, _, _ = await readable_session(request)
     after = _int_query(request, "after", 0, 0, 2**31)
     limit = _int_query(request, "limit", 10_000, 1, 10_000)
     chain = ledger.session_chain(sess.id)
@@ -106,7 +112,7 @@ async def get_log(request: web.Request) -> web.Response:
          tag="record", params=[SID], response={"type": "string"}, response_content_type="application/x-ndjson",
          errors=(404,))
 async def export_log(request: web.Request) -> web.StreamResponse:
-    _, sess, _ = await readable_session(request)
+    _, sess, _, _ = await readable_session(request)
     chain = ledger.session_chain(sess.id)
     resp = web.StreamResponse(headers={
         "Content-Type": "application/x-ndjson; charset=utf-8",
@@ -139,7 +145,7 @@ def _dumps(v: Any) -> str:
          tag="record", params=[SID], response=r.obj(["recordings"], recordings=r.array(RECORDING)),
          errors=(404,))
 async def get_recordings(request: web.Request) -> web.Response:
-    _, sess, _ = await readable_session(request)
+    _, sess, _, _ = await readable_session(request, access.Kind.RECORDING)
     async with request.app["db"].session() as s:
         rows = await list_recordings(s, sess.id)
     return web.json_response({"recordings": [recording_json(x) for x in rows]}, dumps=_dumps)
@@ -149,8 +155,8 @@ async def get_recordings(request: web.Request) -> web.Response:
          tag="record", params=[SID, r.path_param("rid")], response={"type": "string", "format": "binary"},
          response_content_type="video/webm", errors=(403, 404, 410))
 async def download_recording(request: web.Request) -> web.StreamResponse:
-    actor, sess, unit = await readable_session(request)
-    if not can_download_recording(actor, unit.path):
+    actor, sess, _, rec = await readable_session(request, access.Kind.RECORDING)
+    if not access.may(actor, access.Action.DOWNLOAD, rec):
         raise forbidden("recordings are for the hosting staff of this unit and above")
     rid = request.match_info["rid"]
     if not rid.isdigit() or len(rid) > 12:
@@ -185,7 +191,8 @@ async def party_in_room(request: web.Request, sid: int, token: str) -> None:
     from server.sessions.service import SessionError, resolve_join
 
     try:
-        grant = await resolve_join(request.app["db"], request.app["config"].secret_key, token, session_hint=sid)
+        grant = await resolve_join(request.app["db"], request.app["config"].secret_key, token, session_hint=sid,
+                                   at=access.now_for(request.app))
     except SessionError as e:
         raise ApiError(401 if e.status == 401 else 403, e.code, e.message) from e
     hub = request.app.get("room_hub")
@@ -210,7 +217,7 @@ async def get_minutes(request: web.Request) -> web.Response:
         async with request.app["db"].session() as s:
             m = await minutes_store.current(s, sid)
         return web.json_response(minutes_store.minutes_json(m), dumps=_dumps)
-    _, sess, _ = await readable_session(request)
+    _, sess, _, _ = await readable_session(request, access.Kind.MINUTES)
     version = _int_query(request, "version", 0, 0, 2**31)
     async with request.app["db"].session() as s:
         m = await minutes_store.current(s, sess.id, version or None)
@@ -222,7 +229,7 @@ async def get_minutes(request: web.Request) -> web.Response:
 @r.route("GET", "/api/sessions/{id}/minutes/versions", summary="Every saved version of the minutes",
          tag="record", params=[SID], response=r.obj(["versions"], versions=r.array(MINUTES)), errors=(404,))
 async def get_minutes_versions(request: web.Request) -> web.Response:
-    _, sess, _ = await readable_session(request)
+    _, sess, _, _ = await readable_session(request, access.Kind.MINUTES)
     async with request.app["db"].session() as s:
         vs = await minutes_store.versions(s, sess.id)
     return web.json_response({"versions": [minutes_store.minutes_json(v) for v in vs]}, dumps=_dumps)
@@ -234,8 +241,8 @@ async def get_minutes_versions(request: web.Request) -> web.Response:
                        base_version=r.integer(minimum=0)),
          response=MINUTES, errors=(400, 403, 404, 409, 413))
 async def put_minutes(request: web.Request) -> web.Response:
-    actor, sess, unit = await readable_session(request)
-    if not can_write_minutes(actor, unit.path, sess.kind):
+    actor, sess, _, rec = await readable_session(request, access.Kind.MINUTES)
+    if not access.may(actor, access.Action.EDIT, rec):
         raise forbidden("only the session's mediators write the minutes")
     body = await read_json(request, max_bytes=minutes_store.MAX_MINUTES_CHARS * 4 + 1024)
     text = field(body, "text", str, max_len=minutes_store.MAX_MINUTES_CHARS)

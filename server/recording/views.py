@@ -8,17 +8,17 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from server import ledger
+from server import access, ledger
 from server.api import registry as r
 from server.errors import ApiError, forbidden, not_found
 from server.i18n import pick
 from server.ledger_store import events, verify_chain
-from server.policy import can_download_recording, can_host_session, can_read_session_log
 from server.recording import minutes as minutes_store
 from server.recording.api import readable_session, session_and_unit, session_id
 from server.recording.models import COMPOSITE, SEGMENT, TRACK, Recording
 from server.recording.store import list_recordings
 from server.sessions import kinds
+from server.sessions.service import record as session_facts
 from server.views.render import language, render, require_login
 from server.views.sessions import STATE_LABELS
 
@@ -115,7 +115,9 @@ def _labels(request: web.Request, sess: Any, job: Any) -> dict[str, Any]:
 async def record_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     sess, unit = await session_and_unit(request, session_id(request))
-    if not can_read_session_log(actor, unit.path):
+    async with request.app["db"].session() as s:
+        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, access.now_for(request.app))
+    if not access.may(actor, access.Action.VIEW, rec):
         raise not_found("no such session")
     chain = ledger.session_chain(sess.id)
     async with request.app["db"].session() as s:
@@ -128,17 +130,19 @@ async def record_page(request: web.Request) -> web.StreamResponse:
         "session": sess, "unit": unit, "events": timeline(evs, lang=language(request)), "verification": verification,
         "head": evs[-1].hash if evs else ledger.GENESIS, "recordings": recs, "minutes": minutes,
         "segments": [x for x in recs if x.artefact == SEGMENT], "job": job,
-        "may_compose": can_host_session(actor, unit.path, sess.kind) and bool(recs),
-        "may_download": can_download_recording(actor, unit.path), **_labels(request, sess, job),
+        "may_compose": access.may(actor, access.Action.COMPOSE, rec) and bool(recs),
+        "may_download": access.may(actor, access.Action.DOWNLOAD, rec), **_labels(request, sess, job),
     })
 
 
 async def playback_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     sess, unit = await session_and_unit(request, session_id(request))
-    if not can_read_session_log(actor, unit.path):
+    async with request.app["db"].session() as s:
+        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, access.now_for(request.app))
+    if not access.may(actor, access.Action.VIEW, rec):
         raise not_found("no such session")
-    if not can_download_recording(actor, unit.path):
+    if not access.may(actor, access.Action.DOWNLOAD, rec):
         raise forbidden("recordings are for the hosting staff of this unit and above")
     async with request.app["db"].session() as s:
         evs = await events(s, ledger.session_chain(sess.id))
@@ -174,7 +178,7 @@ def job_json(request: web.Request, job: Any) -> dict[str, Any]:
 @r.route("GET", "/api/sessions/{id}/playback", summary="The playback (composite) job's status and progress",
          tag="record", params=[r.path_param("id")], response=JOB, errors=(404,))
 async def get_playback(request: web.Request) -> web.Response:
-    _, sess, _ = await readable_session(request)
+    _, sess, _, _ = await readable_session(request)
     return web.json_response(job_json(request, await request.app["playback"].latest_job(sess.id)))
 
 
@@ -184,8 +188,8 @@ async def post_playback(request: web.Request) -> web.Response:
     from server.recording.feature import queue_playback
     from server.recording.jobs import QueueFull
 
-    actor, sess, unit = await readable_session(request)
-    if not can_host_session(actor, unit.path, sess.kind):
+    actor, sess, _, rec = await readable_session(request, access.Kind.RECORDING)
+    if not access.may(actor, access.Action.COMPOSE, rec):
         raise forbidden("only the session's hosts start a compose")
     async with request.app["db"].session() as s:
         has = (await s.execute(select(Recording.id).where(Recording.session_id == sess.id,

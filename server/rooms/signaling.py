@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
+from server import access
 from server.errors import ApiError
 from server.media.ice import ice_servers
 from server.rooms.bus import make_bus
@@ -133,7 +134,8 @@ async def _serve(request: web.Request, st: SignalingSettings, hub: RoomHub, conn
         hint = int(request.query["session"])
     config = app["config"]
     try:
-        grant = await resolve_join(app["db"], config.secret_key, m["token"], session_hint=hint)
+        grant = await resolve_join(app["db"], config.secret_key, m["token"], session_hint=hint,
+                                   at=access.now_for(app))
     except SessionError as e:
         _fail(conn, e.code, e.message, _CLOSE_FOR.get(e.code, CLOSE_UNAUTHORISED))
         return

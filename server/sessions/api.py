@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server import access
 from server.api import registry as r
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
@@ -42,7 +43,7 @@ def _err(e: SessionError) -> ApiError:
 async def _load(s: Any, actor: Any, request: web.Request) -> tuple[Any, Any]:
     """The session named in the path, if the actor may see it; a JSON 404 otherwise."""
     try:
-        return await service.load(s, actor, _sid(request))
+        return await service.load(s, actor, _sid(request), now=access.now_for(request.app))
     except SessionError as e:
         raise _err(e) from None
 
@@ -107,7 +108,7 @@ async def list_(request: web.Request) -> web.Response:
         raise bad_request("case_id and limit must be integers", "invalid_field") from None
     async with request.app["db"].session() as s:
         rows = await service.list_sessions(s, actor, state=q.get("state"), kind=q.get("kind"), unit_path=unit_path,
-                                           case_id=case_id, limit=limit)
+                                           case_id=case_id, limit=limit, now=access.now_for(request.app))
         out = [service.session_json(x, u) for x, u in rows]
     return web.json_response({"sessions": out})
 
@@ -127,7 +128,7 @@ async def detail(request: web.Request) -> web.Response:
     async with request.app["db"].session() as s:
         sess, unit = await _load(s, actor, request)
         out = service.session_json(sess, unit)
-        manage = service.can_manage(actor, sess, unit)
+        manage = await service.can_manage(s, actor, sess, unit, access.now_for(request.app))
         out["can_moderate"] = manage
         out["my_role"] = await service.staff_join_role(s, actor, sess, unit)
         if manage:
@@ -151,7 +152,7 @@ async def cancel(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with request.app["db"].session() as s:
         try:
-            sess, unit = await service.cancel(s, actor, _sid(request))
+            sess, unit = await service.cancel(s, actor, _sid(request), access.now_for(request.app))
         except SessionError as e:
             raise _err(e) from None
         out = service.session_json(sess, unit)
@@ -166,13 +167,13 @@ async def end(request: web.Request) -> web.Response:
     db = request.app["db"]
     async with db.session() as s:
         sess, unit = await _load(s, actor, request)
-        if not service.can_manage(actor, sess, unit):
+        if not await service.can_manage(s, actor, sess, unit, access.now_for(request.app)):
             raise ApiError(403, "forbidden", "only the session's hosts may end it")
         if sess.state not in ("live", "interrupted", "scheduled"):
             raise ApiError(409, "conflict", f"the session is already {sess.state}")
     took = await _close_room(request, sess, "ended_by_api")
     async with db.session() as s:
-        sess, unit = await service.load(s, actor, sess.id)
+        sess, unit = await service.load(s, actor, sess.id, now=access.now_for(request.app))
         if sess.state != "ended" and not took:
             await service.set_state(s, sess, "ended", actor, "ended_by_api")
         out = service.session_json(sess, unit)
@@ -204,11 +205,11 @@ async def invite(request: web.Request) -> web.Response:
     secret = request.app["config"].secret_key
     async with request.app["db"].session() as s:
         try:
-            sess, unit = await service.load(s, actor, _sid(request))
+            sess, unit = await service.load(s, actor, _sid(request), now=access.now_for(request.app))
             inv, code = await service.create_invitation(
                 s, secret, actor, sess, unit, role=role or kinds.rules(sess.kind).default_invite_role, name=name,
                 username=username, check_method=method, check_value=value,
-                ttl_s=ttl_h * 3600 if ttl_h else None)
+                ttl_s=ttl_h * 3600 if ttl_h else None, at=access.now_for(request.app))
         except SessionError as e:
             raise _err(e) from None
         out = service.invitation_json(secret, inv)
@@ -225,7 +226,7 @@ async def invitations(request: web.Request) -> web.Response:
     secret = request.app["config"].secret_key
     async with request.app["db"].session() as s:
         sess, unit = await _load(s, actor, request)
-        if not service.can_manage(actor, sess, unit):
+        if not await service.can_manage(s, actor, sess, unit, access.now_for(request.app)):
             raise ApiError(403, "forbidden", "only the session's hosts see its invitations")
         out = [service.invitation_json(secret, i) for i in await service.list_invitations(s, sess.id)]
     return web.json_response({"invitations": out})
@@ -242,8 +243,8 @@ async def revoke(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", "no such invitation") from None
     async with request.app["db"].session() as s:
         try:
-            sess, unit = await service.load(s, actor, _sid(request))
-            inv = await service.revoke_invitation(s, actor, sess, unit, inv_id)
+            sess, unit = await service.load(s, actor, _sid(request), now=access.now_for(request.app))
+            inv = await service.revoke_invitation(s, actor, sess, unit, inv_id, access.now_for(request.app))
         except SessionError as e:
             raise _err(e) from None
         out = service.invitation_json(secret, inv)
@@ -280,7 +281,7 @@ async def describe(request: web.Request) -> web.Response:
         raise ApiError(429, "rate_limited", "too many requests; try again later")
     try:
         out = await service.describe_join(request.app["db"], request.app["config"].secret_key,
-                                          request.match_info["token"])
+                                          request.match_info["token"], access.now_for(request.app))
     except SessionError as e:
         raise _err(e) from None
     return web.json_response(out)

@@ -18,13 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import ledger, ledger_store
+from server import access, ledger, ledger_store
+from server.cases.queries import path_prefix
 from server.db import Database, utcnow
 from server.directory.models import Staff, Unit
-from server.policy import Actor, can_host_session, can_view_session, within
+from server.policy import Actor, can_host_session, within
 from server.security import tokens
 from server.sessions import kinds
 from server.sessions.models import Invitation, Session
@@ -125,12 +126,20 @@ def normalise_check(method: str, value: str) -> str:
     return v
 
 
-# ---- permissions ---------------------------------------------------------------------------------
+# ---- permissions (server.access decides; these load the facts it needs) --------------------------
 
 
-def can_manage(actor: Actor, s: Session, unit: Unit) -> bool:
-    """Create invitations, cancel, end: the creator, or whoever may host this kind at this unit."""
-    return actor.id == s.created_by or can_host_session(actor, unit.path, s.kind)
+async def record(db_s: AsyncSession, s: Session, unit: Unit, kind: access.Kind = access.Kind.SESSION,
+                 now: datetime | None = None) -> access.Record:
+    """The session's facts for the access policy: its unit, its case's list and grants (live at ``now``,
+    the app's clock; the wall clock by default), who is invited."""
+    return await access.session_record(db_s, s, unit, now or utcnow(), kind)
+
+
+async def can_manage(db_s: AsyncSession, actor: Actor, s: Session, unit: Unit, now: datetime | None = None) -> bool:
+    """Create invitations, cancel, end: the creator, or whoever may host this kind at this unit, and only
+    while the session (its case: restricted list, live grants) is visible to them."""
+    return access.may(actor, access.Action.MANAGE, await record(db_s, s, unit, now=now))
 
 
 async def _invited(db_s: AsyncSession, session_id: int, staff_id: int) -> Invitation | None:
@@ -140,15 +149,18 @@ async def _invited(db_s: AsyncSession, session_id: int, staff_id: int) -> Invita
     )).scalar_one_or_none()
 
 
-async def load(db_s: AsyncSession, actor: Actor, session_id: int) -> tuple[Session, Unit]:
-    """The session if the actor may see it (own subtree, or invited by account); 404 otherwise."""
+async def load(db_s: AsyncSession, actor: Actor, session_id: int, kind: access.Kind = access.Kind.SESSION,
+               now: datetime | None = None) -> tuple[Session, Unit]:
+    """The session if the access policy lets the actor see it; 404 otherwise (unknown and hidden alike)."""
+    if not 0 < session_id < 2**31:
+        raise SessionError(404, "not_found", "no such session")
     row = (await db_s.execute(
         select(Session, Unit).join(Unit, Session.unit_id == Unit.id).where(Session.id == session_id)
     )).first()
     if row is None:
         raise SessionError(404, "not_found", "no such session")
     s, unit = row
-    if not can_view_session(actor, unit.path) and await _invited(db_s, s.id, actor.id) is None:
+    if not access.sees(actor, await record(db_s, s, unit, kind, now)):
         raise SessionError(404, "not_found", "no such session")
     return s, unit
 
@@ -186,13 +198,10 @@ async def create_session(db_s: AsyncSession, actor: Actor, *, kind: str, title: 
 
 async def list_sessions(db_s: AsyncSession, actor: Actor, *, state: str | None = None, kind: str | None = None,
                         unit_path: str | None = None, case_id: int | None = None,
-                        limit: int = 100) -> list[tuple[Session, Unit]]:
-    invited = select(Invitation.session_id).where(Invitation.staff_id == actor.id, Invitation.revoked.is_(False))
-    root = unit_path or actor.unit_path
-    visible = Unit.path.startswith(root, autoescape=True)
-    if unit_path is None:
-        visible = or_(visible, Session.id.in_(invited))
-    q = select(Session, Unit).join(Unit, Session.unit_id == Unit.id).where(visible)
+                        limit: int = 100, now: datetime | None = None) -> list[tuple[Session, Unit]]:
+    q = select(Session, Unit).join(Unit, Session.unit_id == Unit.id).where(access.scope_sessions(actor, now or utcnow()))
+    if unit_path is not None:
+        q = q.where(path_prefix(Unit.path, unit_path))
     if state:
         q = q.where(Session.state == state)
     if kind:
@@ -203,10 +212,11 @@ async def list_sessions(db_s: AsyncSession, actor: Actor, *, state: str | None =
     return [(s, u) for s, u in (await db_s.execute(q)).all()]
 
 
-async def cancel(db_s: AsyncSession, actor: Actor, session_id: int) -> tuple[Session, Unit]:
+async def cancel(db_s: AsyncSession, actor: Actor, session_id: int, now: datetime | None = None
+                 ) -> tuple[Session, Unit]:
     """Cancel a session that has not started; only its hosts may."""
-    sess, unit = await load(db_s, actor, session_id)
-    if not can_manage(actor, sess, unit):
+    sess, unit = await load(db_s, actor, session_id, now=now)
+    if not await can_manage(db_s, actor, sess, unit, now):
         raise SessionError(403, "forbidden", "only the session's hosts may cancel it")
     if sess.state not in ("scheduled", "interrupted"):
         raise SessionError(409, "conflict", f"a {sess.state} session cannot be cancelled")
@@ -256,9 +266,10 @@ def invitation_json(secret: bytes, inv: Invitation, *, with_token: bool = True) 
 
 async def create_invitation(db_s: AsyncSession, secret: bytes, actor: Actor, s: Session, unit: Unit, *,
                             role: str, name: str | None, username: str | None, check_method: str,
-                            check_value: str | None, ttl_s: int | None) -> tuple[Invitation, str | None]:
+                            check_value: str | None, ttl_s: int | None, at: datetime | None = None
+                            ) -> tuple[Invitation, str | None]:
     """Returns the invitation and, for the ``code`` method, the 6-digit code (shown once, kept hashed)."""
-    if not can_manage(actor, s, unit):
+    if not await can_manage(db_s, actor, s, unit, at):
         raise SessionError(403, "forbidden", "only the session's hosts may invite")
     if s.state not in JOINABLE_STATES:
         raise SessionError(409, "session_closed", f"the session is {s.state}")
@@ -304,8 +315,9 @@ async def create_invitation(db_s: AsyncSession, secret: bytes, actor: Actor, s: 
     return inv, code
 
 
-async def revoke_invitation(db_s: AsyncSession, actor: Actor, s: Session, unit: Unit, inv_id: int) -> Invitation:
-    if not can_manage(actor, s, unit):
+async def revoke_invitation(db_s: AsyncSession, actor: Actor, s: Session, unit: Unit, inv_id: int,
+                            at: datetime | None = None) -> Invitation:
+    if not await can_manage(db_s, actor, s, unit, at):
         raise SessionError(403, "forbidden", "only the session's hosts may revoke invitations")
     inv = (await db_s.execute(select(Invitation).where(Invitation.id == inv_id, Invitation.session_id == s.id))
            ).scalar_one_or_none()
@@ -342,8 +354,9 @@ def staff_join_token(secret: bytes, actor: Actor, s: Session, role: str) -> str:
 
 
 async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint: int | None = None,
-                       now: float | None = None) -> JoinGrant:
-    """Verify a join token against the database. Raises SessionError with a socket error code."""
+                       now: float | None = None, at: datetime | None = None) -> JoinGrant:
+    """Verify a join token against the database. Raises SessionError with a socket error code. ``at`` is
+    the app's clock for the access policy (grant expiry); ``now`` the token's own clock."""
     try:
         body = tokens.verify(secret, JOIN_PURPOSE, token, now=now)
     except tokens.TokenError as e:
@@ -387,6 +400,12 @@ async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint:
             if srow is None or not srow[0].active:
                 raise SessionError(403, "token_revoked", "this staff account is no longer active")
             staff_unit = srow[1]
+            # A staff login's token is checked against the policy now, not when it was minted: a case that
+            # became restricted, a name taken off its list or an expired grant closes the room to them. An
+            # invitation (staff or party) was given on purpose by a host and stays valid for its holder.
+            if nonce is None and not access.may(access.actor_of(srow[0], staff_unit), access.Action.JOIN,
+                                                await record(db_s, s, unit, now=at)):
+                raise SessionError(403, "not_allowed", "you may not join this session")
     if role not in r.roles:
         raise SessionError(403, "forbidden", f"role {role!r} does not take part in a {s.kind} session")
     of_unit = staff_unit is not None and unit.path.startswith(staff_unit.path)
@@ -396,9 +415,9 @@ async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint:
                      check_method=method, check_hash=hashed, nonce=nonce, staff_id=staff_id)
 
 
-async def describe_join(db: Database, secret: bytes, token: str) -> dict[str, Any]:
+async def describe_join(db: Database, secret: bytes, token: str, at: datetime | None = None) -> dict[str, Any]:
     """What the join page shows before joining: the session, the invitee and which check is asked."""
-    grant = await resolve_join(db, secret, token)
+    grant = await resolve_join(db, secret, token, at=at)
     async with db.session() as db_s:
         row = (await db_s.execute(select(Session, Unit).join(Unit, Session.unit_id == Unit.id)
                                   .where(Session.id == grant.meta.session_id))).first()

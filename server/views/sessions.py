@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from server import access
 from server.cases.errors import CaseError
 from server.cases.queries import codes_by_id, find_case, pick_list
 from server.errors import ApiError
@@ -172,7 +173,8 @@ async def sessions_page(request: web.Request, form_error: str | None = None, for
     kind = request.query.get("kind", "")
     kind = kind if kind in kinds.KINDS else ""
     async with request.app["db"].session() as s:
-        rows = await service.list_sessions(s, actor, state=state or None, kind=kind or None, limit=200)
+        rows = await service.list_sessions(s, actor, state=state or None, kind=kind or None, limit=200,
+                                           now=access.now_for(request.app))
         case_codes = await codes_by_id(s, {x.case_id for x, _ in rows if x.case_id})
     units = await _hostable_units(request, actor)
     return await render(request, "sessions/list.html", {
@@ -237,10 +239,10 @@ async def session_page(request: web.Request, *, new_invitation: dict | None = No
     secret = request.app["config"].secret_key
     async with request.app["db"].session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request))
+            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
         except SessionError as e:
             raise _api_error(e) from None
-        manage = service.can_manage(actor, sess, unit)
+        manage = await service.can_manage(s, actor, sess, unit, access.now_for(request.app))
         my_role = await service.staff_join_role(s, actor, sess, unit)
         case_code = (await codes_by_id(s, {sess.case_id})).get(sess.case_id) if sess.case_id else None
         invitations = []
@@ -283,11 +285,12 @@ async def invite(request: web.Request) -> web.StreamResponse:
     secret = request.app["config"].secret_key
     try:
         async with request.app["db"].session() as s:
-            sess, unit = await service.load(s, actor, _session_id(request))
+            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
             inv, code = await service.create_invitation(
                 s, secret, actor, sess, unit, role=values["role"] or kinds.rules(sess.kind).default_invite_role,
                 name=name or None, username=username, check_method=method,
-                check_value=values["id_last4"].strip() or None, ttl_s=None)
+                check_value=values["id_last4"].strip() or None, ttl_s=None,
+                at=access.now_for(request.app))
             out = service.invitation_json(secret, inv)
     except SessionError as e:
         if e.status == 404 and e.code == "not_found" and "session" in e.message:
@@ -313,8 +316,8 @@ async def revoke(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "not_found", "no such invitation")
     async with request.app["db"].session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request))
-            await service.revoke_invitation(s, actor, sess, unit, int(raw))
+            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
+            await service.revoke_invitation(s, actor, sess, unit, int(raw), access.now_for(request.app))
         except SessionError as e:
             raise _api_error(e) from None
     raise web.HTTPSeeOther(f"/sessions/{sess.id}#invitations")
@@ -325,7 +328,7 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     await check_csrf(request)
     async with request.app["db"].session() as s:
         try:
-            sess, _unit = await service.cancel(s, actor, _session_id(request))
+            sess, _unit = await service.cancel(s, actor, _session_id(request), access.now_for(request.app))
         except SessionError as e:
             raise _api_error(e) from None
     hub = request.app.get("room_hub")
@@ -340,7 +343,7 @@ async def join_as_staff(request: web.Request) -> web.StreamResponse:
     await check_csrf(request)
     async with request.app["db"].session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request))
+            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
         except SessionError as e:
             raise _api_error(e) from None
         if sess.state not in service.JOINABLE_STATES:
@@ -362,10 +365,10 @@ async def invitation_qr(request: web.Request) -> web.StreamResponse:
     secret = request.app["config"].secret_key
     async with request.app["db"].session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request))
+            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
         except SessionError as e:
             raise _api_error(e) from None
-        if not service.can_manage(actor, sess, unit):
+        if not await service.can_manage(s, actor, sess, unit, access.now_for(request.app)):
             raise ApiError(403, "forbidden", "only the session's hosts see its invitations")
         inv = next((i for i in await service.list_invitations(s, sess.id) if i.id == int(raw)), None)
     if inv is None or inv.revoked:
@@ -390,7 +393,8 @@ async def join_page(request: web.Request) -> web.StreamResponse:
     if limiter.hit(f"ip:{client_ip(request)}"):
         return await _join_error(request, "rate_limited", 429)
     try:
-        info = await service.describe_join(request.app["db"], request.app["config"].secret_key, token)
+        info = await service.describe_join(request.app["db"], request.app["config"].secret_key, token,
+                                           access.now_for(request.app))
     except SessionError as e:
         return await _join_error(request, e.code, e.status)
     sess = info["session"]

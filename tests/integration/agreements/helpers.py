@@ -44,3 +44,10 @@ def mediator_body(a: dict[str, Any], name: str, **over: Any) -> dict[str, Any]:
             "password": DEMO_PASSWORD, "typed_name": name, "image": data_url(7)}
     body.update(over)
     return body
+
+
+async def check_ticket(client, aid: int, cred: dict[str, str], answer: str) -> str:  # type: ignore[no-untyped-def]
+    """A party's identity check (``cred`` is {"invitation": ...} or {"link": ...}): the ticket it gives."""
+    r = await client.post(f"/api/agreements/{aid}/party/check", json={**cred, "answer": answer})
+    assert r.status == 200, await r.text()
+    return str((await r.json())["ticket"])

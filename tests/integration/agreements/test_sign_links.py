@@ -9,7 +9,7 @@ from typing import Any
 
 from server import ledger_store
 from tests.conftest import login
-from tests.integration.agreements.helpers import content, data_url, mediator_body, mediator_name
+from tests.integration.agreements.helpers import check_ticket, content, data_url, mediator_body, mediator_name
 from tests.integration.agreements.test_agreement_cases import case_in_mediation
 from tests.integration.test_pages import browser_login, csrf
 
@@ -67,9 +67,20 @@ async def test_parties_sign_from_links_without_any_session(client) -> None:  # t
 
     # The page the QR code opens is served to anyone holding the link.
     r = await client.get(f"/agreements/{aid}/sign?link={token_of(zhang['url'])}")
-    assert r.status == 200 and 'data-link="' in await r.text()
-    view = await (await client.get(f"/api/agreements/{aid}/party?link={token_of(zhang['url'])}")).json()
+    page = await r.text()
+    assert r.status == 200 and 'data-link="' in page and 'data-check="id_last4"' in page
+    # The link alone shows nothing of the agreement: the identity check comes first, as for signing.
+    r = await client.get(f"/api/agreements/{aid}/party?link={token_of(zhang['url'])}")
+    assert r.status == 403 and (await r.json())["error"]["code"] == "identity_not_checked"
+    assert "张三" not in await r.text()
+    r = await client.get(f"/api/agreements/{aid}/party?link={token_of(zhang['url'])}&ticket=forged")
+    assert r.status == 403 and (await r.json())["error"]["code"] == "identity_not_checked"
+    ticket = await check_ticket(client, aid, {"link": token_of(zhang["url"])}, "7774")
+    view = await (await client.get(f"/api/agreements/{aid}/party?link={token_of(zhang['url'])}&ticket={ticket}")).json()
     assert view["party"] == "p1" and view["name"] == "张三" and view["check"] == "id_last4"
+    # 张三's ticket does not open 李四's view.
+    r = await client.get(f"/api/agreements/{aid}/party?link={token_of(li['url'])}&ticket={ticket}")
+    assert r.status == 403
 
     # Wrong answers, a forged link, another agreement's link: refused.
     zl, ll = token_of(zhang["url"]), token_of(li["url"])
@@ -95,6 +106,9 @@ async def test_parties_sign_from_links_without_any_session(client) -> None:  # t
     assert r.status == 201 and (await r.json())["state"] == "effective"
     # The party's copy comes from the same link once effective; no new links are made for it.
     r = await client.get(f"/api/agreements/{aid}/party/pdf?link={zl}")
+    assert r.status == 403 and (await r.json())["error"]["code"] == "identity_not_checked"
+    ticket = await check_ticket(client, aid, {"link": zl}, "7774")
+    r = await client.get(f"/api/agreements/{aid}/party/pdf?link={zl}&ticket={ticket}")
     assert r.status == 200 and (await r.read()).startswith(b"%PDF")
     assert (await make_link(client, h, aid, "p1")).status == 409
     async with client.app["db"].session() as s:

@@ -10,7 +10,7 @@ from server import ledger_store
 from server.agreements.keys import TrustedKeys
 from server.agreements.verify import verify_pdf
 from tests.conftest import login
-from tests.integration.agreements.helpers import content, data_url, mediator_body, mediator_name
+from tests.integration.agreements.helpers import check_ticket, content, data_url, mediator_body, mediator_name
 from tests.integration.cases.helpers import act
 from tests.integration.cases.helpers import create as create_case
 from tests.integration.cases.helpers import get as get_case
@@ -57,8 +57,11 @@ async def test_two_parties_mediator_and_seal(client, tmp_path) -> None:  # type:
                           headers=h)
     a = await r.json()
     aid = a["id"]
-    # Before freezing: parties can see and comment, but not sign.
+    # Before freezing: parties can see (after the identity check) and comment, but not sign.
     r = await client.get(f"/api/agreements/{aid}/party?invitation={zhang['token']}")
+    assert r.status == 403 and (await r.json())["error"]["code"] == "identity_not_checked"
+    ticket = await check_ticket(client, aid, {"invitation": zhang["token"]}, "7774")
+    r = await client.get(f"/api/agreements/{aid}/party?invitation={zhang['token']}&ticket={ticket}")
     assert r.status == 200
     view = await r.json()
     assert view["party"] == "p1" and view["check"] == "id_last4" and not view["signed"]
@@ -118,6 +121,9 @@ async def test_two_parties_mediator_and_seal(client, tmp_path) -> None:  # type:
     assert [s["name"] for s in result.signers] == ["张三", "李四", name, "龙亢镇"]
     assert result.pdf_signature == "intact"
     r = await client.get(f"/api/agreements/{aid}/party/pdf?invitation={li['token']}")
+    assert r.status == 403 and (await r.json())["error"]["code"] == "identity_not_checked"
+    ticket = await check_ticket(client, aid, {"invitation": li["token"]}, li["code"])
+    r = await client.get(f"/api/agreements/{aid}/party/pdf?invitation={li['token']}&ticket={ticket}")
     assert r.status == 200 and verify_pdf(await r.read(), trusted).ok
     r = await client.post("/api/verify", data=pdf, headers={"Content-Type": "application/pdf"})
     assert r.status == 200 and (await r.json())["ok"]

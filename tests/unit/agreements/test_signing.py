@@ -16,7 +16,7 @@ def ev(name: str = "", image: str | None = "ab" * 32, method: str = "id_last4", 
 @pytest.fixture
 def setup(tmp_path):  # type: ignore[no-untyped-def]
     c = sample_content()
-    text, h = freeze(c)
+    text, h = freeze(c, {})
     kid, key = Keyring(tmp_path, b"s").signing_key("340321001")
     return c, h, SigningState(c, 1, h), kid, key
 

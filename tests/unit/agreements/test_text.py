@@ -64,12 +64,13 @@ def test_without_judicial_confirmation_sections_renumber() -> None:
 
 def test_document_hash_binds_content_and_text() -> None:
     c = sample_content()
-    text, h = freeze(c)
-    assert h == document_hash(c.to_dict(), text)
-    assert document_hash(c.to_dict(), text + " ") != h
+    text, h = freeze(c, {})
+    assert h == document_hash(c.to_dict(), text, {})
+    assert document_hash(c.to_dict(), text + " ", {}) != h
     other = c.to_dict()
     other["facts"] += "。"
-    assert document_hash(other, text) != h
+    assert document_hash(other, text, {}) != h
+    assert document_hash(c.to_dict(), text) != h  # format 1 hashes another document
     assert len(short_hash(h)) == 9
 
 

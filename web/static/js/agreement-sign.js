@@ -33,16 +33,30 @@ function update() {
   $("#submit").disabled = !(ready && $("#consent").checked && !empty && $("#typed").value.trim());
 }
 
+function checkLabel(method) {
+  $("#answer-label").textContent = method === "code"
+    ? tr("调解员告知的 6 位验证码", "The 6-digit code the mediator gave you")
+    : tr("身份证号码后四位", "Last 4 characters of your ID number");
+  if (method === "code") $("#answer").inputMode = "numeric";
+}
+
+// Nothing of the agreement is shown before the identity check passes: the first call only tests the
+// credential (a bad or expired link says so at once); the agreement comes with the check's ticket.
 async function load() {
-  const q = credQuery;
-  const info = state.info = await api(`/api/agreements/${id}/party?${q}`);
+  const q = state.ticket ? `${credQuery}&ticket=${encodeURIComponent(state.ticket)}` : credQuery;
+  let info;
+  try {
+    info = await api(`/api/agreements/${id}/party?${q}`);
+  } catch (err) {
+    if (state.ticket || err.code !== "identity_not_checked") throw err;
+    $("#summary").textContent = tr("请先核验身份，再查看协议。", "Check your identity to see the agreement.");
+    return;
+  }
+  state.info = info;
   $("#summary").textContent = `${info.number} · ${info.name} · ${tr("第", "version ")}${info.version}${tr(" 版", "")} · ${tr("核对码", "check code")} ${info.short_hash}`;
   $("#v-no").textContent = info.version;
   $("#v-hash").textContent = info.short_hash;
-  $("#answer-label").textContent = info.check === "code"
-    ? tr("调解员告知的 6 位验证码", "The 6-digit code the mediator gave you")
-    : tr("身份证号码后四位", "Last 4 characters of your ID number");
-  if (info.check === "code") $("#answer").inputMode = "numeric";
+  checkLabel(info.check);
   $("#c-clause").replaceChildren(...clauseOptions(info.content, tr).map(([k, label]) => new Option(label, k)));
   $("#comments").replaceChildren(...info.comments.map((c) => Object.assign(document.createElement("div"),
     { className: "comment", textContent: `[${tr("第", "v")}${c.version}${tr("版", "")} · ${clauseLabel(c.clause, info.content, tr)}] ${c.author}：${c.text}` })));
@@ -68,6 +82,7 @@ $("#check-form").addEventListener("submit", async (e) => {
     $("#step-check").classList.add("done");
     $("#check-form").hidden = true;
     $("#error").hidden = true;
+    await load();
     update();
   } catch (err) { showError(err); }
 });
@@ -116,6 +131,7 @@ $("#sign-form").addEventListener("submit", async (e) => {
 $("#comment-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = e.target;
+  if (!state.info) return showError(new Error(tr("请先核验身份。", "Check your identity first.")));
   try {
     await api(`/api/agreements/${id}/party/comments`, { method: "POST",
       body: { ...cred, version: state.info.version, clause: f.clause.value, text: f.text.value } });
@@ -124,4 +140,5 @@ $("#comment-form").addEventListener("submit", async (e) => {
   } catch (err) { showError(err); }
 });
 
+checkLabel(root.dataset.check);
 load().then(update).catch(showError);
