@@ -286,8 +286,17 @@ async def get_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request))
-        out = await detail(s, ld)
+        out = await detail(s, ld, staff=await reveals(s, actor, ld))
     return web.json_response(out)
+
+
+async def reveals(s: AsyncSession, actor: Actor, ld: store.Loaded) -> bool:
+    """A confidential party's address and phone in full: only for those the case lets see them (its
+    handlers), not for everyone who may read the agreement (a consulting expert, a tier above)."""
+    facts = await access.case_facts(s, ld.agreement.case_id, datetime.now(UTC))
+    if facts is None:
+        return True  # no case: the drafting staff of the unit, as before
+    return access.may(actor, access.Action.REVEAL, access.Record(access.Kind.PARTY, ld.unit.path, case=facts))
 
 
 @route("PUT", "/api/agreements/{id}/draft", summary="Save a new draft version (409 when stale or frozen)",

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import select
 
+from server import access
 from server.api import registry as r
 from server.api.cases import CODE_PARAM, ctx, domain, path_int, req, route
 from server.auth import require_actor
@@ -215,7 +216,7 @@ async def consultation_inbox(request: web.Request) -> web.Response:
 
     actor = await require_actor(request)
     async with request.app["db"].session() as s:
-        rows = await consultations.inbox(s, actor)
+        rows = await consultations.inbox(s, actor, access.now_for(request.app))
     return web.json_response({"consultations": [
         {**present.consultation_json(cons), "case_code": case.code, "unit_name": unit.name, "case_title": case.title}
         for cons, case, unit in rows]})

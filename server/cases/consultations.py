@@ -18,6 +18,7 @@ from server.cases.errors import Conflict, Denied, Invalid, NotFound
 from server.cases.models import Case, CaseAccess, Consultation
 from server.cases.notices import ancestors_or_self
 from server.cases.notifications import notify
+from server.cases.queries import live_access
 from server.cases.service import Ctx, _text, actor_ref, append_event, require
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
@@ -101,14 +102,15 @@ async def _load(s: AsyncSession, consultation_id: int) -> tuple[Consultation, Ca
     return row[0], row[1]
 
 
-async def inbox(s: AsyncSession, expert: Actor) -> list[tuple[Consultation, Case, Unit]]:
-    """Requests this expert may take, and the ones they took."""
+async def inbox(s: AsyncSession, expert: Actor, now: datetime) -> list[tuple[Consultation, Case, Unit]]:
+    """Requests this expert may take, and the ones they took while their grant to the case is live: once it
+    expires the case (its title, its code) is closed to them like any other (issue 10)."""
     if expert.role != Role.EXPERT:
         return []
     rows = (await s.execute(
         select(Consultation, Case, Unit).join(Case, Case.id == Consultation.case_id)
         .join(Unit, Unit.id == Case.unit_id).where(or_(
-            Consultation.expert_id == expert.id,
+            and_(Consultation.expert_id == expert.id, live_access(expert.id, now)),
             and_(Consultation.status == "requested", or_(
                 Consultation.target_expert_id == expert.id,
                 and_(Consultation.target_expert_id.is_(None), Case.restricted.is_(False))))),

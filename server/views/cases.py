@@ -16,7 +16,7 @@ from multidict import MultiDictProxy
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from server import tables
+from server import access, tables
 from server.api.cases import case_filter, draft_from
 from server.cases import (
     case_sessions,
@@ -349,6 +349,10 @@ async def party_copy(request: web.Request) -> web.StreamResponse:
             case = await get_visible(s, actor, request.match_info["code"], c.now)
         except CaseError as e:
             raise ApiError(404, "not_found", "no such case") from e
+        # A copy is printed for a party by those handling the case: it holds that party's own contacts.
+        facts = await access.case_facts(s, case.id, c.now)
+        if not access.may(actor, access.Action.EDIT, access.Record(access.Kind.CASE, case.unit_path, case=facts)):
+            raise ApiError(403, "forbidden", "only those handling the case print a party's copy")
         rows = list((await s.execute(select(CaseParty).where(CaseParty.case_id == case.id)
                                      .order_by(CaseParty.id))).scalars())
         unit = await s.get(Unit, case.unit_id)
@@ -588,7 +592,7 @@ async def notices_post(request: web.Request) -> web.StreamResponse:
 async def consultations_page(request: web.Request, error: str | None = None) -> web.StreamResponse:
     actor = await require_login(request)
     async with request.app["db"].session() as s:
-        rows = await consultations.inbox(s, actor)
+        rows = await consultations.inbox(s, actor, access.now_for(request.app))
     items = [{**present.consultation_json(cons), "case_code": case.code, "case_title": case.title,
               "unit_name": unit.name, "item": case.item, "category": case.category} for cons, case, unit in rows]
     return await _page(request, "cases/consultations.html", {"items": items, "error": error,
