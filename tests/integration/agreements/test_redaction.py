@@ -123,7 +123,11 @@ async def test_no_export_carries_the_victims_contact_and_each_still_verifies(cli
     staff = await (await client.get(f"/api/agreements/{aid}/pdf", headers=h)).read()
     copies = {"staff copy": staff}
     for inv in invs:
-        r = await client.get(f"/api/agreements/{aid}/party/pdf?invitation={inv['token']}")
+        # The party's copy needs the identity check (i10-access): its ticket goes with the invitation.
+        r = await client.post(f"/api/agreements/{aid}/party/check", json={"invitation": inv["token"],
+                                                                          "answer": inv["code"]})
+        ticket = (await r.json())["ticket"]
+        r = await client.get(f"/api/agreements/{aid}/party/pdf?invitation={inv['token']}&ticket={ticket}")
         assert r.status == 200
         copies[f"party copy of {inv['name']}"] = await r.read()
     r = await client.get(f"/api/agreements/{aid}/judicial-application.pdf", headers=h)
