@@ -209,6 +209,11 @@ def may(actor: Actor | Party, action: Action | str, r: Record, *, agreement_id: 
 # ---- scopes (SQL conditions for list queries, the same rule) ------------------------------------
 
 
+def scope_units(actor: Actor, path_column: Any) -> ColumnElement[bool]:
+    """Units (and what hangs on a unit: its staff, its cards) the actor sees: its own subtree."""
+    return case_queries.path_prefix(path_column, actor.unit_path)
+
+
 def scope_cases(actor: Actor, now: datetime) -> ColumnElement[bool]:
     """Cases the actor sees (``case_visible`` as SQL, over ``Case``)."""
     return case_queries.visible(actor, now)

@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import select
 
+from server import access
 from server.api import registry as r
 from server.api.cases import CODE_PARAM, ctx, domain, path_int, req, route
 from server.auth import require_actor
 from server.cases import notices, notifications, present, supervision
 from server.cases.models import Case, SupervisionOrder
-from server.cases.queries import get_visible, visible
+from server.cases.queries import get_visible
 from server.errors import bad_request, field, read_json
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -86,7 +87,7 @@ async def list_supervision(request: web.Request) -> web.Response:
         raise bad_request("status must be open or responded", "invalid_query")
     c = ctx(request)
     q = (select(SupervisionOrder, Case).join(Case, Case.id == SupervisionOrder.case_id)
-         .where(visible(actor, c.now)).order_by(SupervisionOrder.due_at).limit(200))
+         .where(access.scope_cases(actor, c.now)).order_by(SupervisionOrder.due_at).limit(200))
     if status:
         q = q.where(SupervisionOrder.status == status)
     async with request.app["db"].session() as s:

@@ -16,7 +16,7 @@ from multidict import MultiDictProxy
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from server import tables
+from server import access, tables
 from server.api.cases import case_filter, draft_from
 from server.cases import (
     case_sessions,
@@ -163,7 +163,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
 
 
 async def _units_in(s: Any, actor: Actor) -> list[Unit]:
-    return list((await s.execute(select(Unit).where(path_prefix(Unit.path, actor.unit_path)).order_by(Unit.path)
+    return list((await s.execute(select(Unit).where(access.scope_units(actor, Unit.path)).order_by(Unit.path)
                                  .limit(500))).scalars())
 
 
