@@ -216,7 +216,7 @@ async def consultation_inbox(request: web.Request) -> web.Response:
 
     actor = await require_actor(request)
     async with request.app["db"].session() as s:
-        rows = await consultations.inbox(s, actor)
+        rows = await consultations.inbox(s, actor, request.app["clock"].now())
     return web.json_response({"consultations": [
         {**present.consultation_json(cons), "case_code": case.code, "unit_name": unit.name, "case_title": case.title}
         for cons, case, unit in rows]})

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import access
 from server.cases import catalog, workflow
 from server.cases.case_sessions import create_session
 from server.cases.errors import Conflict, Denied, Invalid, NotFound
@@ -101,14 +102,15 @@ async def _load(s: AsyncSession, consultation_id: int) -> tuple[Consultation, Ca
     return row[0], row[1]
 
 
-async def inbox(s: AsyncSession, expert: Actor) -> list[tuple[Consultation, Case, Unit]]:
-    """Requests this expert may take, and the ones they took."""
+async def inbox(s: AsyncSession, expert: Actor, now: datetime) -> list[tuple[Consultation, Case, Unit]]:
+    """Requests this expert may take, and the ones they took while the grant (the case) is still theirs: an
+    expired grant takes the consultation, and the case's code and title, off their list."""
     if expert.role != Role.EXPERT:
         return []
     rows = (await s.execute(
         select(Consultation, Case, Unit).join(Case, Case.id == Consultation.case_id)
         .join(Unit, Unit.id == Case.unit_id).where(or_(
-            Consultation.expert_id == expert.id,
+            and_(Consultation.expert_id == expert.id, access.scope_cases(expert, now)),
             and_(Consultation.status == "requested", or_(
                 Consultation.target_expert_id == expert.id,
                 and_(Consultation.target_expert_id.is_(None), Case.restricted.is_(False))))),
