@@ -133,7 +133,8 @@ def sees(actor: Actor, r: Record) -> bool:
                 return policy.can_view_agreement(actor, r.unit_path) and case_visible(actor, r.case)
             return policy.can_view_agreement(actor, r.unit_path)
         case Kind.NOTICE:
-            # A notice circulates down its issuing unit's subtree, and up to the units above the issuer.
+            # A notice circulates down the issuer's subtree (so it reaches the actor from above), and the
+            # units above the issuer see what was issued below them.
             return policy.within(actor, r.unit_path) or policy.is_ancestor(actor, r.unit_path)
         case Kind.UNIT:
             return policy.can_view_unit(actor, r.unit_path)
