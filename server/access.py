@@ -133,7 +133,8 @@ def sees(actor: Actor, r: Record) -> bool:
                 return policy.can_view_agreement(actor, r.unit_path) and case_visible(actor, r.case)
             return policy.can_view_agreement(actor, r.unit_path)
         case Kind.NOTICE:
-            # A notice circulates down its issuing unit's subtree, and up to the units above the issuer.
+            # A notice circulates down the issuer's subtree (so it reaches the actor from above), and the
+            # units above the issuer see what was issued below them.
             return policy.within(actor, r.unit_path) or policy.is_ancestor(actor, r.unit_path)
         case Kind.UNIT:
             return policy.can_view_unit(actor, r.unit_path)
@@ -207,6 +208,11 @@ def may(actor: Actor | Party, action: Action | str, r: Record, *, agreement_id: 
 
 
 # ---- scopes (SQL conditions for list queries, the same rule) ------------------------------------
+
+
+def scope_units(actor: Actor, path_column: Any) -> ColumnElement[bool]:
+    """Units (and what hangs on a unit: its staff, its cards) the actor sees: its own subtree."""
+    return case_queries.path_prefix(path_column, actor.unit_path)
 
 
 def scope_cases(actor: Actor, now: datetime) -> ColumnElement[bool]:

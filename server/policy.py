@@ -10,6 +10,10 @@ sibling or cousin unit.
 
 ``allowed(actor, action, unit_path)`` is the same rules by name; tests/unit/test_policy.py checks them as
 a matrix of role x tier x action x target.
+
+These are the unit-path rules. Whether a record is visible at all, and what may be done with it, is
+decided by ``server.access.may``, which uses these for records that follow a unit and the case's list
+and grants for records that belong to a case.
 """
 
 from __future__ import annotations
@@ -61,7 +65,6 @@ class Action(StrEnum):
     HOST_CONSULTATION = "host_consultation"
     HOST_PETITION = "host_petition"
     HOST_DISPATCH = "host_dispatch"
-    VIEW_SESSION = "view_session"
 
 
 def within(actor: Actor, unit_path: str) -> bool:
@@ -124,17 +127,10 @@ def can_host_session(actor: Actor, unit_path: str, kind: str) -> bool:
     return actor.role in SESSION_HOST_ROLES
 
 
-def can_view_session(actor: Actor, unit_path: str) -> bool:
-    return within(actor, unit_path)
-
-
-# Recordings and the session record (issue 4). Parties read minutes through their join token, elsewhere.
+# Recordings and the session record (issue 4). Whether the session (and so its log, minutes and
+# recordings) is visible at all is server.access's question: it follows the session's case, if any.
+# Parties read minutes through their join token, elsewhere.
 RECORDING_ROLES = {Role.ADMIN, Role.MEDIATOR, Role.PETITION_OFFICER, Role.POLICE_LIAISON}
-
-
-def can_read_session_log(actor: Actor, unit_path: str) -> bool:
-    """The ledger and the printable record: anyone who may see the session."""
-    return can_view_session(actor, unit_path)
 
 
 def can_download_recording(actor: Actor, unit_path: str) -> bool:
@@ -171,23 +167,7 @@ def allowed(actor: Actor, action: Action | str, unit_path: str) -> bool:
             return can_host_session(actor, unit_path, "petition")
         case Action.HOST_DISPATCH:
             return can_host_session(actor, unit_path, "dispatch")
-        case Action.VIEW_SESSION:
-            return can_view_session(actor, unit_path)
     raise ValueError(f"unknown action {action!r}")  # pragma: no cover  (Action() already refused it)
-
-
-# Case rules (role x tier x action) live beside the case domain in server/cases/permissions.py; these
-# entry points make them reachable from here like every other rule.
-def can_on_case(actor: Actor, action: str, case: object) -> bool:
-    from server.cases.permissions import can
-
-    return can(actor, action, case)  # type: ignore[arg-type]
-
-
-def can_view_case(actor: Actor, case: object) -> bool:
-    from server.cases.permissions import can_view
-
-    return can_view(actor, case)  # type: ignore[arg-type]
 
 
 # ---- agreements (调解协议书) -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
 from server.directory.models import Unit
 from server.errors import ApiError
+from server.i18n import localise
 from server.policy import Actor
 from server.views.render import language, render, require_login
 
@@ -173,14 +174,15 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
     if not (link or token) or len(link or token) > 4096:
         raise ApiError(403, "invalid_invitation", "请从调解员提供的签署链接或二维码打开本页。" if language(request) != "en"
                        else "Open this page from the signing link or QR code the mediator gave you.")
-    # Which identity check the page asks first (the credential itself says; nothing else is shown before
-    # it passes). A bad credential leaves it blank: the page's first call then shows why.
+    # Which identity check the page asks first (the credential itself says; nothing of the agreement is
+    # shown before it passes). A bad or expired credential: the page says why instead.
+    check, problem = "", ""
     try:
         check = (await party.resolve(request, request.query)).check_method
-    except ApiError:
-        check = ""
+    except ApiError as e:
+        problem = localise(e.message, language(request), e.code)
     return await render(request, "agreements/sign.html", {"agreement_id": aid, "invitation": "" if link else token,
-                                                          "link": link, "check": check})
+                                                          "link": link, "check": check, "problem": problem})
 
 
 def setup(app: web.Application) -> None:

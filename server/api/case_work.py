@@ -15,7 +15,7 @@ from server.api.cases import CODE_PARAM, ctx, domain, path_int, req, route
 from server.auth import require_actor
 from server.cases import notices, notifications, present, supervision
 from server.cases.models import Case, SupervisionOrder
-from server.cases.queries import get_visible, visible
+from server.cases.queries import get_visible
 from server.errors import bad_request, field, read_json
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -87,7 +87,7 @@ async def list_supervision(request: web.Request) -> web.Response:
         raise bad_request("status must be open or responded", "invalid_query")
     c = ctx(request)
     q = (select(SupervisionOrder, Case).join(Case, Case.id == SupervisionOrder.case_id)
-         .where(visible(actor, c.now)).order_by(SupervisionOrder.due_at).limit(200))
+         .where(access.scope_cases(actor, c.now)).order_by(SupervisionOrder.due_at).limit(200))
     if status:
         q = q.where(SupervisionOrder.status == status)
     async with request.app["db"].session() as s:
@@ -216,7 +216,7 @@ async def consultation_inbox(request: web.Request) -> web.Response:
 
     actor = await require_actor(request)
     async with request.app["db"].session() as s:
-        rows = await consultations.inbox(s, actor, access.now_for(request.app))
+        rows = await consultations.inbox(s, actor, request.app["clock"].now())
     return web.json_response({"consultations": [
         {**present.consultation_json(cons), "case_code": case.code, "unit_name": unit.name, "case_title": case.title}
         for cons, case, unit in rows]})

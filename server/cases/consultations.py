@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import access
 from server.cases import catalog, workflow
 from server.cases.case_sessions import create_session
 from server.cases.errors import Conflict, Denied, Invalid, NotFound
 from server.cases.models import Case, CaseAccess, Consultation
 from server.cases.notices import ancestors_or_self
 from server.cases.notifications import notify
-from server.cases.queries import live_access
 from server.cases.service import Ctx, _text, actor_ref, append_event, require
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
@@ -103,14 +103,14 @@ async def _load(s: AsyncSession, consultation_id: int) -> tuple[Consultation, Ca
 
 
 async def inbox(s: AsyncSession, expert: Actor, now: datetime) -> list[tuple[Consultation, Case, Unit]]:
-    """Requests this expert may take, and the ones they took while their grant to the case is live: once it
-    expires the case (its title, its code) is closed to them like any other (issue 10)."""
+    """Requests this expert may take, and the ones they took while the grant (the case) is still theirs: an
+    expired grant takes the consultation, and the case's code and title, off their list."""
     if expert.role != Role.EXPERT:
         return []
     rows = (await s.execute(
         select(Consultation, Case, Unit).join(Case, Case.id == Consultation.case_id)
         .join(Unit, Unit.id == Case.unit_id).where(or_(
-            and_(Consultation.expert_id == expert.id, live_access(expert.id, now)),
+            and_(Consultation.expert_id == expert.id, access.scope_cases(expert, now)),
             and_(Consultation.status == "requested", or_(
                 Consultation.target_expert_id == expert.id,
                 and_(Consultation.target_expert_id.is_(None), Case.restricted.is_(False))))),

@@ -72,10 +72,10 @@ async def settings_for_case(s: AsyncSession, actor: Any, case_id: Any) -> dict[s
 
     from sqlalchemy import select
 
-    from server.cases.queries import visible
+    from server.access import scope_cases  # access reads this package's models
 
     if not isinstance(case_id, int) or isinstance(case_id, bool) or not 0 < case_id < 2**31:
         return None
-    case = (await s.execute(select(Case).where(Case.id == case_id, visible(actor, datetime.now(UTC))))
+    case = (await s.execute(select(Case).where(Case.id == case_id, scope_cases(actor, datetime.now(UTC))))
             ).scalar_one_or_none()
     return session_settings(case) if case is not None else None

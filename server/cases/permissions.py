@@ -8,8 +8,9 @@ Relations of an actor to a case:
 - PREVIOUS: works at (or above) a unit that owned the case before it moved (read only).
 
 A domestic-violence (restricted) case gives no relation at all to staff who are not named on it, so they
-can neither see it (queries filter it out: 404) nor act on it. Visibility itself is enforced in the SQL
-of ``server.cases.queries``; these rules decide actions on a case the actor can already see.
+can neither see it (queries filter it out: 404) nor act on it. Visibility itself is ``server.access``
+(``case_visible``, and ``scope_cases`` = the SQL of ``server.cases.queries.visible``); these rules decide
+actions on a case the actor can already see.
 """
 
 from __future__ import annotations
@@ -109,11 +110,6 @@ def can(actor: Actor, action: str, case: CaseFacts) -> bool:
         return False
     roles, rels = rule
     return actor.role in roles and bool(relations(actor, case) & rels)
-
-
-def can_view(actor: Actor, case: CaseFacts) -> bool:
-    """The in-memory twin of the visibility query (used for notifications and tests)."""
-    return bool(relations(actor, case))
 
 
 def can_route_to(actor: Actor, action: str, owner: UnitRef, target: UnitRef, target_parent_path: str) -> bool:

@@ -1,6 +1,6 @@
 """The dashboard and the evaluation table as JSON, CSV and Excel (``/api/dashboard*``, ``/api/evaluation*``).
 
-Handlers parse ``unit`` (a unit code; default the caller's own unit), check ``policy.can_view_dashboard``,
+Handlers parse ``unit`` (a unit code; default the caller's own unit), check ``access.may`` on the unit's figures,
 read the figures (``server.dashboard.queries``) and shape them (``server.dashboard.present``).
 """
 
@@ -13,13 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
-from server import tables
+from server import access, tables
 from server.api import registry as r
 from server.auth import require_actor
 from server.dashboard import present, queries
 from server.dashboard.present import UnitInfo
 from server.errors import bad_request, forbidden, not_found
-from server.policy import Actor, can_view_dashboard
+from server.policy import Actor
 from server.views.render import attachment, language
 
 UNIT_CODE = re.compile(r"^[0-9]{6,12}$")
@@ -81,7 +81,8 @@ async def scope(request: web.Request) -> Scope:
     row = cache.by_code.get(code)
     if row is None:
         raise not_found(f"unknown unit {code}")
-    if not can_view_dashboard(actor, row["path"]):
+    # A unit's existence is not confidential (the directory lists it): 403, not 404.
+    if not access.may(actor, access.Action.VIEW, access.Record(access.Kind.FIGURE, row["path"])):
         raise forbidden("this unit's dashboard is outside your part of the network")
     unit = UnitInfo(code, row["json"]["name"], row["json"]["tier"], row["path"])
     children = [UnitInfo(x["json"]["code"], x["json"]["name"], x["json"]["tier"], x["path"])

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import access
 from server.cases.models import Case, CaseAccess
-from server.cases.queries import live_access, path_prefix
+from server.cases.queries import path_prefix
 from server.dashboard.figures import (
     HANDLING_STATUSES,
     ROLLUP_COLUMNS,
@@ -111,11 +112,11 @@ async def overdue_cases(s: AsyncSession, unit_path: str, now: datetime, limit: i
 
 
 async def visible_restricted(s: AsyncSession, actor: Actor, unit_path: str, now: datetime) -> list[CaseRow]:
-    """Restricted cases in the subtree that this actor may open (same rule as ``cases.queries.visible``)."""
+    """Restricted cases in the subtree that this actor may open (``access.scope_cases``)."""
     # Driven from the actor's own access rows (few), then the same live-access rule as the case queries.
     mine = select(CaseAccess.case_id).where(CaseAccess.staff_id == actor.id)
     q = select(*CASE_COLUMNS).where(Case.id.in_(mine), Case.restricted == true(), path_prefix(Case.unit_path, unit_path),
-                                    live_access(actor.id, now))
+                                    access.scope_cases(actor, now))
     return [_case_row(r) for r in (await s.execute(q)).all()]
 
 

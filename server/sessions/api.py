@@ -98,7 +98,7 @@ async def list_(request: web.Request) -> web.Response:
         cache = request.app["units_cache"]
         await cache.all(request.app["db"])
         u = cache.by_code.get(q["unit"])
-        if u is None or not u["path"].startswith(actor.unit_path):
+        if u is None or not access.sees(actor, access.Record(access.Kind.UNIT, u["path"])):
             raise ApiError(404, "not_found", "unknown unit")
         unit_path = u["path"]
     try:

@@ -163,7 +163,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
 
 
 async def _units_in(s: Any, actor: Actor) -> list[Unit]:
-    return list((await s.execute(select(Unit).where(path_prefix(Unit.path, actor.unit_path)).order_by(Unit.path)
+    return list((await s.execute(select(Unit).where(access.scope_units(actor, Unit.path)).order_by(Unit.path)
                                  .limit(500))).scalars())
 
 
@@ -592,7 +592,7 @@ async def notices_post(request: web.Request) -> web.StreamResponse:
 async def consultations_page(request: web.Request, error: str | None = None) -> web.StreamResponse:
     actor = await require_login(request)
     async with request.app["db"].session() as s:
-        rows = await consultations.inbox(s, actor, access.now_for(request.app))
+        rows = await consultations.inbox(s, actor, request.app["clock"].now())
     items = [{**present.consultation_json(cons), "case_code": case.code, "case_title": case.title,
               "unit_name": unit.name, "item": case.item, "category": case.category} for cons, case, unit in rows]
     return await _page(request, "cases/consultations.html", {"items": items, "error": error,

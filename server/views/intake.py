@@ -6,12 +6,12 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import select
 
+from server import access
 from server.cases import documents, intake, public_status
 from server.cases.errors import CaseError
 from server.cases.models import Case
 from server.cases.permissions import ON_CASE
 from server.cases.qr import qr_svg
-from server.cases.queries import path_prefix
 from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.errors import ApiError
@@ -97,7 +97,7 @@ async def unit_card(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     code = request.match_info["code"][:32]
     async with request.app["db"].session() as s:
-        unit = (await s.execute(select(Unit).where(Unit.code == code, path_prefix(Unit.path, actor.unit_path)))
+        unit = (await s.execute(select(Unit).where(Unit.code == code, access.scope_units(actor, Unit.path)))
                 ).scalar_one_or_none()
         if unit is None:
             raise ApiError(404, "not_found", "unknown unit")
@@ -116,7 +116,7 @@ async def staff_card(request: web.Request) -> web.StreamResponse:
     async with request.app["db"].session() as s:
         row = (await s.execute(select(Staff, Unit).join(Unit, Unit.id == Staff.unit_id).where(
             Staff.username == username, Staff.active.is_(True), Staff.role.in_([str(r) for r in ON_CASE]),
-            path_prefix(Unit.path, actor.unit_path)))).first()
+            access.scope_units(actor, Unit.path)))).first()
     if row is None:
         raise ApiError(404, "not_found", "unknown staff")
     person, unit = row

@@ -7,6 +7,7 @@ import secrets
 from aiohttp import web
 from sqlalchemy import func, select
 
+from server import access
 from server.api.directory import authenticate, experts_for
 from server.auth import SESSION_COOKIE, SESSION_TTL, current_actor, issue_session_cookie, sign_out
 from server.directory.models import Staff, Unit
@@ -90,7 +91,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     async with request.app["db"].read() as s:
         unit = (await s.execute(select(Unit).where(Unit.id == actor.unit_id))).scalar_one()
-        in_scope = Unit.path.startswith(actor.unit_path, autoescape=True)
+        in_scope = access.scope_units(actor, Unit.path)
         units = (await s.execute(select(func.count()).select_from(Unit).where(in_scope))).scalar_one()
         staff = (await s.execute(
             select(func.count()).select_from(Staff).join(Unit, Staff.unit_id == Unit.id)

@@ -124,7 +124,13 @@ async def test_parties_then_mediator_and_seal_in_the_browser(live_server, browse
     from aiohttp import ClientSession
 
     async with ClientSession() as http:
-        async with http.get(f"{live_server.url}/api/agreements/{a['id']}/party/pdf?invitation={zhang['token']}") as r:
+        # The party's copy needs the identity check, as signing does.
+        url = f"{live_server.url}/api/agreements/{a['id']}/party"
+        async with http.get(f"{url}/pdf?invitation={zhang['token']}") as r:
+            assert r.status == 403
+        async with http.post(f"{url}/check", json={"invitation": zhang["token"], "answer": "7774"}) as r:
+            ticket = (await r.json())["ticket"]
+        async with http.get(f"{url}/pdf?invitation={zhang['token']}&ticket={ticket}") as r:
             assert r.status == 200
             pdf = await r.read()
     trusted = TrustedKeys.load(live_server.app["config"].data_dir / "agreement_keys")

@@ -202,6 +202,7 @@ async def test_expert_grant_expiry_closes_the_consultation(client) -> None:  # t
                  f"/api/sessions/{sid}/invitations"):
         assert await status_of(client, hx, "GET", path, None) == 200, path
     assert await listed(client, hx, sid)
+    assert code in await (await client.get("/api/consultations", headers=hx)).text()
     r = await client.post(f"/api/sessions/{sid}/join-token", headers=hx)
     assert r.status == 200
     token = (await r.json())["token"]
@@ -218,6 +219,9 @@ async def test_expert_grant_expiry_closes_the_consultation(client) -> None:  # t
         assert await status_of(client, hx, method, path, body) == 404, (method, path)
     assert not await listed(client, hx, sid)
     await refused_at_the_door(client, token)
+    # The consultation, with the case's code and title, is off the expert's list too.
+    r = await client.get("/api/consultations", headers=hx)
+    assert r.status == 200 and code not in await r.text() and "家庭暴力" not in await r.text()
     # The named mediator still has it all.
     assert await status_of(client, h, "GET", f"/api/sessions/{sid}", None) == 200
 

@@ -67,7 +67,7 @@ OWN = {"self", "descendant"}
 def expected(role: Role, tier: Tier, action: Action, rel: str) -> bool:
     """The rules as the product owner states them (DESIGN.md §4 and issue 2)."""
     match action:
-        case Action.VIEW_UNIT | Action.LIST_STAFF | Action.VIEW_SESSION:
+        case Action.VIEW_UNIT | Action.LIST_STAFF:
             return rel in OWN
         case Action.MANAGE_STAFF:
             return role == Role.ADMIN and rel in OWN

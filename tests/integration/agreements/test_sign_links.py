@@ -142,6 +142,9 @@ async def test_an_expired_link_is_refused(client, monkeypatch) -> None:  # type:
     monkeypatch.setattr(time, "time", lambda: real() + 2 * 86400)
     r = await client.get(f"/api/agreements/{a['id']}/party?link={link}")
     assert r.status == 403 and "expired" in (await r.json())["error"]["message"]
+    # The signing page says so at once, without asking for the identity check.
+    page = await (await client.get(f"/agreements/{a['id']}/sign?link={link}")).text()
+    assert 'data-check=""' in page and 'data-problem=""' not in page
 
 
 async def test_the_agreement_of_the_case_is_listed_in_every_session_of_the_case(client) -> None:  # type: ignore[no-untyped-def]

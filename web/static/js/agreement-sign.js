@@ -40,19 +40,21 @@ function checkLabel(method) {
   if (method === "code") $("#answer").inputMode = "numeric";
 }
 
-// Nothing of the agreement is shown before the identity check passes: the first call only tests the
-// credential (a bad or expired link says so at once); the agreement comes with the check's ticket.
+// Nothing of the agreement is shown before the identity check passes (the server refuses it): the page
+// asks the check first (the server put its method, or why the link cannot be used, in the page), and the
+// agreement comes with the check's ticket.
 async function load() {
-  const q = state.ticket ? `${credQuery}&ticket=${encodeURIComponent(state.ticket)}` : credQuery;
-  let info;
-  try {
-    info = await api(`/api/agreements/${id}/party?${q}`);
-  } catch (err) {
-    if (state.ticket || err.code !== "identity_not_checked") throw err;
+  if (!state.ticket) {
+    if (root.dataset.problem) {
+      $("#steps").hidden = true;
+      $("#summary").textContent = "";
+      throw new Error(root.dataset.problem);
+    }
     $("#summary").textContent = tr("请先核验身份，再查看协议。", "Check your identity to see the agreement.");
     return;
   }
-  state.info = info;
+  const q = `${credQuery}&ticket=${encodeURIComponent(state.ticket)}`;
+  const info = state.info = await api(`/api/agreements/${id}/party?${q}`);
   $("#summary").textContent = `${info.number} · ${info.name} · ${tr("第", "version ")}${info.version}${tr(" 版", "")} · ${tr("核对码", "check code")} ${info.short_hash}`;
   $("#v-no").textContent = info.version;
   $("#v-hash").textContent = info.short_hash;
