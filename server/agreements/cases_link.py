@@ -152,6 +152,22 @@ async def case_visible(s: AsyncSession, actor: Actor, case_id: int | None) -> bo
     return True
 
 
+async def may_reveal(s: AsyncSession, actor: Actor, case_id: int | None) -> bool:
+    """Whether the actor sees a confidential party's address and phone: the case's handlers (the case's
+    ``reveal_confidential`` rule). An agreement made outside a case: its unit's staff, as before."""
+    if case_id is None:
+        return True
+    try:
+        from server.cases.permissions import can
+    except ImportError:
+        return False
+    models, queries = _cases()
+    case = (await s.execute(select(models.Case).where(models.Case.id == case_id))).scalar_one_or_none()
+    if case is None:
+        return False
+    return can(actor, "reveal_confidential", await queries.facts(s, case, datetime.now(UTC)))
+
+
 def visible_filter(actor: Actor, case_id_column: Any) -> Any:
     """The same rule as a query condition, for lists."""
     from sqlalchemy import or_

@@ -236,3 +236,31 @@ async def test_opened_evidence_that_does_not_match_fails(client) -> None:  # typ
     m["document"]["content"]["parties"][0]["address"] = ADDRESS  # plaintext put back beside its commitment
     r = verify_pdf(with_manifest(staff, m), trusted, check_pades=False)
     assert r.primary is not None and r.primary.check == "manifest_malformed"
+
+
+async def test_staff_who_may_not_reveal_get_the_agreement_withheld(client) -> None:  # type: ignore[no-untyped-def]
+    """A case's confidential address is shown in the agreement only to the case's handlers: the county
+    admin above sees the case (and the agreement) without it; a draft saved from that view keeps it."""
+    from server.agreements import store
+    from server.agreements.content import parse_content
+    from tests.integration.agreements.test_agreement_cases import case_in_mediation
+
+    case = await case_in_mediation(client)  # 李四's address (新华村2组) is confidential
+    h = await login(client, "mediator")
+    r = await client.post("/api/agreements", json={"case_id": case["id"]}, headers=h)
+    assert r.status == 201, await r.text()
+    a = await r.json()
+    assert a["content"]["parties"][1]["address"] == "新华村2组"  # the handler sees it
+    county = await login(client, "admin_340321")
+    assert (await client.get(f"/api/cases/{case['code']}", headers=county)).status == 200
+    r = await client.get(f"/api/agreements/{a['id']}", headers=county)
+    assert r.status == 200, await r.text()
+    body = await r.read()
+    assert "新华村2组".encode() not in body and find_leaks(body, {"新华村2组"}) == []
+    withheld = json.loads(body)["content"]["parties"][1]
+    assert withheld["withheld"] is True and withheld["address"] == ""
+    # An editor who got the withheld view and sends it back does not erase the stored address.
+    old = parse_content(a["content"] | {"number": a["number"], "unit_code": a["unit"], "unit_name": a["unit_name"],
+                                        "parties": [dict(p, id_number="") for p in a["content"]["parties"]]})
+    kept = store._keep_id(dict(withheld, keep_id=True), old)
+    assert kept["address"] == "新华村2组" and "withheld" not in kept
