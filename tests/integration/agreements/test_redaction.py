@@ -144,6 +144,14 @@ async def test_no_export_carries_the_victims_contact_and_each_still_verifies(cli
     r = await client.get(f"/api/agreements/{aid}/diff?from=1&to=2", headers=h)
     assert r.status == 200
     copies["version diff"] = await r.read()
+    r = await client.get(f"/api/agreements/{aid}/party?invitation={invs[1]['token']}")
+    assert r.status == 200
+    copies["the other party's view"] = await r.read()
+    case = await (await client.get(f"/api/cases/{ag['case']['code']}", headers=h)).json()
+    other = next(p for p in case["parties"] if p["role"] == "perpetrator")
+    r = await client.get(f"/cases/{ag['case']['code']}/parties/{other['id']}/copy", headers=h)
+    assert r.status == 200
+    copies["the other party's printed case copy"] = await r.read()
     summaries = [c["summary"] for c in json.loads(copies["version diff"])["changes"]]
     assert "当事人 王五 住址：（依申请保密） → （依申请保密）" in summaries
     for what, data in copies.items():
