@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import policy
-from server.agreements import store, workflow
+from server.agreements import cases_link, store, workflow
 from server.agreements.api import (
     DETAIL,
     ID,
@@ -418,8 +418,10 @@ async def create_sign_link(request: web.Request) -> web.Response:
             "party": party, "name": p.name, "method": method, "link": "L" + nonce,
             "expires_at": store.iso(expires), "by": {"staff": actor.id, "name": actor.name}})
         number, unit_name = ld.agreement.number, ld.unit.name
+        # The phone to text the link to: a confidential one only for the case's handlers.
+        phone = p.phone if not p.confidential or await cases_link.may_reveal(s, actor, ld.agreement.case_id) else ""
     url = f"{verify_base(request).removesuffix('/verify')}/agreements/{ld.agreement.id}/sign?link={token}"
     return web.json_response({
         "party": party, "name": p.name, "method": method, "url": url, "token": token, "code": code,
-        "expires_at": store.iso(expires), "qr_svg": qr_svg(url, box_size=4), "phone": p.phone,
+        "expires_at": store.iso(expires), "qr_svg": qr_svg(url, box_size=4), "phone": phone,
         "sms_text": sms_text(unit_name, number, p.name, url, method, local(expires))}, status=201)

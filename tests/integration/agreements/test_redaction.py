@@ -272,3 +272,9 @@ async def test_staff_who_may_not_reveal_get_the_agreement_withheld(client) -> No
                                         "parties": [dict(p, id_number="") for p in a["content"]["parties"]]})
     kept = store._keep_id(dict(withheld, keep_id=True), old)
     assert kept["address"] == "新华村2组" and "withheld" not in kept
+    # A signing link made by someone who may not see the phone does not hand it out to text the link to.
+    r = await client.post(f"/api/agreements/{a['id']}/sign-links", json={"party": "p2"}, headers=county)
+    assert r.status == 201, await r.text()
+    assert (await r.json())["phone"] == ""
+    r = await client.post(f"/api/agreements/{a['id']}/sign-links", json={"party": "p2"}, headers=h)
+    assert (await r.json())["phone"] == "13900002222"
