@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import policy
-from server.agreements import cases_link, store, workflow
+from server.agreements import store, workflow
 from server.agreements.api import (
     DETAIL,
     ID,
@@ -51,6 +51,7 @@ from server.agreements.api import (
     transaction,
     verify_base,
 )
+from server.agreements.cases_link import may_reveal
 from server.agreements.content import view
 from server.agreements.signing import PARTY, Evidence
 from server.api import registry as r
@@ -419,7 +420,7 @@ async def create_sign_link(request: web.Request) -> web.Response:
             "expires_at": store.iso(expires), "by": {"staff": actor.id, "name": actor.name}})
         number, unit_name = ld.agreement.number, ld.unit.name
         # The phone to text the link to: a confidential one only for the case's handlers.
-        phone = p.phone if not p.confidential or await cases_link.may_reveal(s, actor, ld.agreement.case_id) else ""
+        phone = p.phone if not p.confidential or await may_reveal(s, actor, ld.agreement.case_id) else ""
     url = f"{verify_base(request).removesuffix('/verify')}/agreements/{ld.agreement.id}/sign?link={token}"
     return web.json_response({
         "party": party, "name": p.name, "method": method, "url": url, "token": token, "code": code,
