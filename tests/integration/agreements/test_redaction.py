@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from pypdf import PdfReader
@@ -45,6 +46,19 @@ def config(config: Config) -> Config:
 
 def manifest_of(pdf: bytes) -> dict[str, Any]:
     return json.loads(PdfReader(io.BytesIO(pdf)).attachments[MANIFEST_NAME][0])
+
+
+async def party_query(client, aid: int, inv: dict) -> str:  # type: ignore[no-untyped-def]
+    """The query a party's own reads carry: the invitation, and a fresh identity-check ticket where the
+    route takes one (as the OpenAPI document says)."""
+    spec = await (await client.get("/api/openapi.json")).json()
+    params = {p["name"] for p in spec["paths"]["/api/agreements/{id}/party/pdf"]["get"].get("parameters", [])}
+    if "ticket" not in params:
+        return urlencode({"invitation": inv["token"]})
+    r = await client.post(f"/api/agreements/{aid}/party/check", json={"invitation": inv["token"],
+                                                                      "answer": inv["code"]})
+    assert r.status == 200, await r.text()
+    return urlencode({"invitation": inv["token"], "ticket": (await r.json())["ticket"]})
 
 
 async def party_sign(client, aid: int, inv: dict, name: str, ip: str) -> None:  # type: ignore[no-untyped-def]
@@ -123,8 +137,8 @@ async def test_no_export_carries_the_victims_contact_and_each_still_verifies(cli
     staff = await (await client.get(f"/api/agreements/{aid}/pdf", headers=h)).read()
     copies = {"staff copy": staff}
     for inv in invs:
-        r = await client.get(f"/api/agreements/{aid}/party/pdf?invitation={inv['token']}")
-        assert r.status == 200
+        r = await client.get(f"/api/agreements/{aid}/party/pdf?{await party_query(client, aid, inv)}")
+        assert r.status == 200, await r.text()
         copies[f"party copy of {inv['name']}"] = await r.read()
     r = await client.get(f"/api/agreements/{aid}/judicial-application.pdf", headers=h)
     assert r.status == 200
@@ -144,7 +158,7 @@ async def test_no_export_carries_the_victims_contact_and_each_still_verifies(cli
     r = await client.get(f"/api/agreements/{aid}/diff?from=1&to=2", headers=h)
     assert r.status == 200
     copies["version diff"] = await r.read()
-    r = await client.get(f"/api/agreements/{aid}/party?invitation={invs[1]['token']}")
+    r = await client.get(f"/api/agreements/{aid}/party?{await party_query(client, aid, invs[1])}")
     assert r.status == 200
     copies["the other party's view"] = await r.read()
     case = await (await client.get(f"/api/cases/{ag['case']['code']}", headers=h)).json()
