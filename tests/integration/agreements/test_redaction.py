@@ -273,6 +273,9 @@ async def test_staff_who_may_not_reveal_get_the_agreement_withheld(client) -> No
     assert r.status == 201, await r.text()
     a = await r.json()
     assert a["content"]["parties"][1]["address"] == "新华村2组"  # the handler sees it
+    for path in ("/cases/export.csv", "/cases/export.xlsx"):  # but not in a file, even hers
+        r = await client.get(path, headers=h)
+        assert r.status == 200 and find_leaks(await r.read(), {"新华村2组"}) == [], path
     county = await login(client, "admin_340321")
     assert (await client.get(f"/api/cases/{case['code']}", headers=county)).status == 200
     r = await client.get(f"/api/agreements/{a['id']}", headers=county)
