@@ -3,6 +3,7 @@ downloads it, and the party's copy masks the signers' IP addresses and devices; 
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import io
 import json
@@ -15,6 +16,7 @@ from urllib.parse import urlencode
 import pytest
 from pypdf import PdfReader
 
+from server.agreements.cli import agreement_proofs
 from server.agreements.commitments import commit, opens
 from server.agreements.keys import TrustedKeys
 from server.agreements.manifest import MANIFEST_NAME
@@ -214,7 +216,7 @@ async def test_no_export_carries_the_victims_contact_and_each_still_verifies(cli
     assert [e.data["ip"] for e in signed][:2] == [VICTIM_IP, OTHER_IP]
 
 
-async def test_the_archive_proves_the_committed_values(client) -> None:  # type: ignore[no-untyped-def]
+async def test_the_archive_proves_the_committed_values(client, capsys) -> None:  # type: ignore[no-untyped-def]
     """The manifest commits to the victim's address and phone; the salts stay in the server's archive, where
     with the stored values they open the commitments (and a wrong value does not)."""
     from sqlalchemy import select
@@ -241,6 +243,15 @@ async def test_the_archive_proves_the_committed_values(client) -> None:  # type:
     assert len({p["salt"] for p in proofs.values()}) == 2  # one salt per field
     assert rows[0].evidence["ip"]["value"] == VICTIM_IP
     assert commit(VICTIM_IP, rows[0].evidence["ip"]["salt"]) == rows[0].record["evidence_commitments"]["ip"]
+    # The same from the command line's function (concord agreement-proofs NUMBER).
+    number = (await (await client.get(f"/api/agreements/{ag['id']}", headers=ag["headers"])).json())["number"]
+    capsys.readouterr()
+    assert await agreement_proofs(client.app["db"], argparse.Namespace(agreement=number, version=None)) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["fields"] == proofs and printed["format"] == "concord-agreement/2"
+    assert printed["signatures"][0]["ip"]["value"] == VICTIM_IP
+    assert printed["signatures"][0]["ip"]["commitment"] == rows[0].record["evidence_commitments"]["ip"]
+    assert await agreement_proofs(client.app["db"], argparse.Namespace(agreement="无此协议", version=None)) == 1
 
 
 async def test_opened_evidence_that_does_not_match_fails(client) -> None:  # type: ignore[no-untyped-def]
