@@ -98,6 +98,9 @@ def _spellings(marker: str) -> Iterator[tuple[str, bytes]]:
     json_escaped = json.dumps(marker)[1:-1]
     if json_escaped != marker:
         yield "json-escape", json_escaped.encode("ascii")
+        upper = re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), json_escaped)
+        if upper != json_escaped:
+            yield "json-escape", upper.encode("ascii")
 
 
 def _match(data: bytes, markers: list[str], where: str) -> Iterator[Hit]:
