@@ -151,11 +151,15 @@ def agreement_id(request: web.Request) -> int:
     return v
 
 
-async def detail(s: AsyncSession, ld: store.Loaded, *, viewer: str | None = None, staff: bool = True
-                 ) -> dict[str, Any]:
+async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor) -> dict[str, Any]:
+    """The agreement for a member of staff. A confidential party's address and phone are shown only to
+    those who may reveal them on the agreement's case (its handlers); others get them withheld."""
+    from server.agreements import cases_link
+
     st = await store.signing_state(s, ld)
     out = store.summary(ld)
-    out["content"] = view(ld.content, viewer, staff=staff)
+    reveal = await cases_link.may_reveal(s, actor, ld.agreement.case_id)
+    out["content"] = view(ld.content, None, staff=reveal)
     out["text"] = masked_text(ld)
     out["signatures"] = [{"seq": rec.payload["seq"], "slot": rec.slot, "name": rec.payload["signer"]["name"],
                           "role": rec.payload["signer"]["role"], "at": rec.payload["at"],
@@ -242,7 +246,7 @@ async def create_agreement(request: web.Request) -> web.Response:
             raw["dispute_type"] = dtype
         raw.setdefault("mediator_name", actor.name if actor.role == "mediator" else "")
         ld = await store.create(s, actor, unit, raw, case_id=case_id, session_id=session_id)
-        out = await detail(s, ld)
+        out = await detail(s, ld, actor)
     return web.json_response(out, status=201)
 
 
@@ -286,17 +290,8 @@ async def get_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request))
-        out = await detail(s, ld, staff=await reveals(s, actor, ld))
+        out = await detail(s, ld, actor)
     return web.json_response(out)
-
-
-async def reveals(s: AsyncSession, actor: Actor, ld: store.Loaded) -> bool:
-    """A confidential party's address and phone in full: only for those the case lets see them (its
-    handlers), not for everyone who may read the agreement (a consulting expert, a tier above)."""
-    facts = await access.case_facts(s, ld.agreement.case_id, datetime.now(UTC))
-    if facts is None:
-        return True  # no case: the drafting staff of the unit, as before
-    return access.may(actor, access.Action.REVEAL, access.Record(access.Kind.PARTY, ld.unit.path, case=facts))
 
 
 @route("PUT", "/api/agreements/{id}/draft", summary="Save a new draft version (409 when stale or frozen)",
@@ -311,7 +306,7 @@ async def save_draft(request: web.Request) -> web.Response:
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
         ld = await store.save_version(s, actor, ld, base, content, note)
-        out = await detail(s, ld)
+        out = await detail(s, ld, actor)
     return web.json_response(out)
 
 
@@ -372,7 +367,7 @@ async def _simple(request: web.Request, action: str) -> web.Response:
             ld = await store.reopen(s, actor, ld)
         elif action in ("withdraw", "void"):
             ld = await store.close(s, actor, ld, action, field(body, "reason", str, max_len=2000))
-        out = await detail(s, ld)
+        out = await detail(s, ld, actor)
     return web.json_response(out)
 
 
@@ -410,7 +405,7 @@ async def amend(request: web.Request) -> web.Response:
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
         new = await store.amend(s, actor, ld)
-        out = await detail(s, new)
+        out = await detail(s, new, actor)
     return web.json_response(out, status=201)
 
 
@@ -469,7 +464,7 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
                                           version, doc_hash, ev, image)
         if effective:
             await hand_over(request, s, ld)
-        out = await detail(s, ld)
+        out = await detail(s, ld, actor)
     return web.json_response(out, status=201)
 
 

@@ -46,6 +46,22 @@ async def case_code(s: AsyncSession, case_id: int | None) -> str:
     return (await s.execute(select(models.Case.code).where(models.Case.id == case_id))).scalar_one_or_none() or ""
 
 
+async def may_reveal(s: AsyncSession, actor: Actor, case_id: int | None) -> bool:
+    """Whether the actor sees a confidential party's address and phone: the case's handlers (the case's
+    ``reveal_confidential`` rule). An agreement made outside a case: its unit's staff, as before."""
+    if case_id is None:
+        return True
+    try:
+        from server.cases.permissions import can
+    except ImportError:
+        return False
+    models, queries = _cases()
+    case = (await s.execute(select(models.Case).where(models.Case.id == case_id))).scalar_one_or_none()
+    if case is None:
+        return False
+    return can(actor, "reveal_confidential", await queries.facts(s, case, datetime.now(UTC)))
+
+
 async def visible_case_by_code(s: AsyncSession, actor: Actor, code: str) -> Any:
     """A case named by its code, as users know it; hidden and unknown ones alike are 404."""
     models, queries = _cases()

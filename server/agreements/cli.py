@@ -2,7 +2,8 @@
 
 Registered through ``server.cli.EXTRA_COMMAND_MODULES``. Exits 0 only when every check passes; otherwise
 prints ``FAILED <check>: <reason>`` (plus any further failures) and exits 1. Also ``concord agreement-keys``
-to export the public keyring (for offline verifiers) or rotate a unit's key.
+to export the public keyring (for offline verifiers) or rotate a unit's key, and ``concord agreement-proofs``
+to show, from the archive, the values and salts that open an agreement's commitments.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ import json
 import sys
 from pathlib import Path
 
+from sqlalchemy import select
+
 from server import cli
+from server.agreements import store
+from server.agreements.commitments import evidence_commitments
+from server.agreements.models import Agreement
+from server.db import Database
 
 KEY_DIR = "agreement_keys"
 
@@ -104,5 +111,38 @@ def agreement_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_proofs(p: argparse.ArgumentParser) -> None:
+    p.description = ("Print, from the archive (the database), what an agreement's exported copies only commit to: "
+                     "each confidential field's value and salt, and each signature's IP address and user agent "
+                     "with theirs, with the commitment they open. Confidential: for the case's handlers.")
+    p.add_argument("agreement", help="the agreement's number (e.g. 龙亢调字〔2026〕第12号) or id")
+    p.add_argument("--version", type=int, help="the version (default: the current one)")
+    p.add_argument("--data-dir", default="data")
+
+
+async def agreement_proofs(db: Database, args: argparse.Namespace) -> int:
+    ref = str(args.agreement).strip()
+    async with db.session() as s:
+        q = select(Agreement.id).where(Agreement.number == ref)
+        if ref.isdigit() and len(ref) < 10:
+            q = select(Agreement.id).where((Agreement.number == ref) | (Agreement.id == int(ref)))
+        found = (await s.execute(q)).scalars().first()
+        if found is None:
+            print(f"error: no agreement {ref!r}", file=sys.stderr)
+            return 1
+        ld = await store.load(s, found)
+        v = await store.version_row(s, found, args.version or ld.agreement.current_version)
+        rows = await store.signature_rows(s, found, v.number)
+    out = {"agreement": ld.agreement.number, "version": v.number, "document_hash": v.document_hash,
+           "format": "concord-agreement/2" if v.salts is not None else "concord-agreement/1",
+           "fields": store.proofs(v),
+           "signatures": [{"seq": r.seq, "slot": r.slot,
+                           **({k: {**o, "commitment": evidence_commitments(r.evidence)[k]}
+                               for k, o in r.evidence.items()} if r.evidence else {})} for r in rows]}
+    print(json.dumps(out, ensure_ascii=False, indent=1))
+    return 0
+
+
 cli.EXTRA_COMMANDS["verify-agreement"] = (_configure_verify, verify_agreement)
 cli.EXTRA_COMMANDS["agreement-keys"] = (_configure_keys, agreement_keys)
+cli.EXTRA_COMMANDS["agreement-proofs"] = (_configure_proofs, cli._with_db(agreement_proofs))

@@ -51,6 +51,7 @@ from server.agreements.api import (
     transaction,
     verify_base,
 )
+from server.agreements.cases_link import may_reveal
 from server.agreements.content import view
 from server.agreements.signing import PARTY, Evidence
 from server.api import registry as r
@@ -452,8 +453,10 @@ async def create_sign_link(request: web.Request) -> web.Response:
             "party": party, "name": p.name, "method": method, "link": "L" + nonce,
             "expires_at": store.iso(expires), "by": {"staff": actor.id, "name": actor.name}})
         number, unit_name = ld.agreement.number, ld.unit.name
+        # The phone to text the link to: a confidential one only for the case's handlers.
+        phone = p.phone if not p.confidential or await may_reveal(s, actor, ld.agreement.case_id) else ""
     url = f"{verify_base(request).removesuffix('/verify')}/agreements/{ld.agreement.id}/sign?link={token}"
     return web.json_response({
         "party": party, "name": p.name, "method": method, "url": url, "token": token, "code": code,
-        "expires_at": store.iso(expires), "qr_svg": qr_svg(url, box_size=4), "phone": p.phone,
+        "expires_at": store.iso(expires), "qr_svg": qr_svg(url, box_size=4), "phone": phone,
         "sms_text": sms_text(unit_name, number, p.name, url, method, local(expires))}, status=201)

@@ -192,15 +192,23 @@ async def save_version(s: AsyncSession, actor: Actor, ld: Loaded, base_version: 
 
 
 def _keep_id(p: Any, old: AgreementContent) -> Any:
-    """Views only ever show masked IDs, so an editor sends ``keep_id`` to keep the stored full number."""
+    """Views only ever show masked IDs, so an editor sends ``keep_id`` to keep the stored full number. A
+    confidential address and phone withheld from the editor (``withheld``) are kept as stored when the
+    editor sends them empty, so editing by someone who may not see them never erases them."""
     if not isinstance(p, dict):
         return p
     p = dict(p)
-    if p.pop("keep_id", False) and not p.get("id_number"):
-        try:
-            p["id_number"] = old.party(str(p.get("key"))).id_number
-        except KeyError:
-            pass
+    keep_id, withheld = p.pop("keep_id", False), p.pop("withheld", False)
+    try:
+        before = old.party(str(p.get("key")))
+    except KeyError:
+        return p
+    if keep_id and not p.get("id_number"):
+        p["id_number"] = before.id_number
+    if withheld and before.confidential:
+        for name in ("address", "phone"):
+            if not p.get(name):
+                p[name] = getattr(before, name)
     return p
 
 

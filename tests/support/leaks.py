@@ -98,6 +98,9 @@ def _spellings(marker: str) -> Iterator[tuple[str, bytes]]:
     json_escaped = json.dumps(marker)[1:-1]
     if json_escaped != marker:
         yield "json-escape", json_escaped.encode("ascii")
+        upper = re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), json_escaped)
+        if upper != json_escaped:
+            yield "json-escape", upper.encode("ascii")
 
 
 def _match(data: bytes, markers: list[str], where: str) -> Iterator[Hit]:
@@ -172,7 +175,7 @@ def _scan_pdf(data: bytes, markers: list[str], where: str, depth: int) -> Iterat
                 yield from _match(name.encode("utf-8"), markers, f"{where}/embedded-name")
     except Exception:
         pass
-    for num in range(1, _max_object_number(reader) + 1):
+    for num in _object_ids(reader):
         try:
             obj = reader.get_object(IndirectObject(num, 0, reader))
         except Exception:
@@ -195,10 +198,7 @@ def _scan_pdf(data: bytes, markers: list[str], where: str, depth: int) -> Iterat
                 text = page.extract_text() or ""
             except Exception:
                 continue
-            yield from _match(text.encode("utf-8"), markers, f"{where}/page{p + 1}/text")
-            # Extracted CJK text may carry spaces or line breaks between glyphs.
-            squeezed = re.sub(r"\s+", "", text)
-            yield from _match(squeezed.encode("utf-8"), markers, f"{where}/page{p + 1}/text-squeezed")
+            yield from _match_text(text, markers, f"{where}/page{p + 1}/text")
     except Exception:
         pass
     try:
@@ -209,12 +209,33 @@ def _scan_pdf(data: bytes, markers: list[str], where: str, depth: int) -> Iterat
         pass
 
 
-def _max_object_number(reader: PdfReader) -> int:
+def _object_ids(reader: PdfReader) -> list[int]:
+    """Every object number the file defines (its xref tables and object streams)."""
+    ids: set[int] = set()
     try:
-        size = int(reader.trailer.get("/Size", 0))
+        for table in reader.xref.values():
+            ids.update(table)
+        ids.update(reader.xref_objStm)
     except Exception:
-        size = 0
-    return max(size, 0)
+        pass
+    if not ids:
+        try:
+            ids = set(range(1, int(reader.trailer.get("/Size", 0))))
+        except Exception:
+            ids = set()
+    return sorted(i for i in ids if i > 0)
+
+
+def _match_text(text: str, markers: list[str], where: str) -> Iterator[Hit]:
+    """Text extracted from a page: CID fonts can come out with NULs between the glyphs (fpdf2's Identity
+    encoding read by pypdf), and line breaks or spaces can fall inside a marker."""
+    clean = text.replace("\x00", "")
+    squeezed = re.sub(r"\s+", "", clean)
+    for marker in markers:
+        if marker in clean:
+            yield Hit(marker, where, "page-text")
+        elif re.sub(r"\s+", "", marker) in squeezed:
+            yield Hit(marker, where, "page-text-squeezed")
 
 
 def _pdf_text(value: object) -> str | None:

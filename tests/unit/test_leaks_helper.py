@@ -117,3 +117,17 @@ def test_clean_files_give_no_hits() -> None:
     assert find_leaks(_xlsx("公开地址"), MARKERS) == []
     assert find_leaks(b'{"a": "b"}\n{"c": 1}', MARKERS) == []
     assert find_leaks(b"", MARKERS) == []
+
+
+def test_text_drawn_on_a_page_in_a_cid_font() -> None:
+    """Text drawn with an embedded CJK subset (as the agreement PDFs are) is found through the page's
+    text, also when a line break falls inside the marker."""
+    from server.agreements.pdf import render_plain_text
+
+    long_line = "住址：" + "这是一段很长的说明文字，用来把标记挤到行尾换行处。" * 3 + CJK + "，电话 " + PHONE
+    pdf = render_plain_text("标题", f"标题\n{long_line}\n", "页脚")
+    assert CJK.encode() not in pdf and PHONE.encode() not in pdf
+    hits = find_leaks(pdf, MARKERS)
+    assert {h.marker for h in hits} == {CJK, PHONE}
+    assert all("/page1/text" in h.where for h in hits)
+    assert find_leaks(render_plain_text("标题", "标题\n（依申请保密）\n", "页脚"), MARKERS) == []

@@ -3,6 +3,7 @@ downloads it, and the party's copy masks the signers' IP addresses and devices; 
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import io
 import json
@@ -10,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from pypdf import PdfReader
 
+from server.agreements.cli import agreement_proofs
 from server.agreements.commitments import commit, opens
 from server.agreements.keys import TrustedKeys
 from server.agreements.manifest import MANIFEST_NAME
@@ -45,6 +48,19 @@ def config(config: Config) -> Config:
 
 def manifest_of(pdf: bytes) -> dict[str, Any]:
     return json.loads(PdfReader(io.BytesIO(pdf)).attachments[MANIFEST_NAME][0])
+
+
+async def party_query(client, aid: int, inv: dict) -> str:  # type: ignore[no-untyped-def]
+    """The query a party's own reads carry: the invitation, and a fresh identity-check ticket where the
+    route takes one (as the OpenAPI document says)."""
+    spec = await (await client.get("/api/openapi.json")).json()
+    params = {p["name"] for p in spec["paths"]["/api/agreements/{id}/party/pdf"]["get"].get("parameters", [])}
+    if "ticket" not in params:
+        return urlencode({"invitation": inv["token"]})
+    r = await client.post(f"/api/agreements/{aid}/party/check", json={"invitation": inv["token"],
+                                                                      "answer": inv["code"]})
+    assert r.status == 200, await r.text()
+    return urlencode({"invitation": inv["token"], "ticket": (await r.json())["ticket"]})
 
 
 async def party_sign(client, aid: int, inv: dict, name: str, ip: str) -> None:  # type: ignore[no-untyped-def]
@@ -123,12 +139,8 @@ async def test_no_export_carries_the_victims_contact_and_each_still_verifies(cli
     staff = await (await client.get(f"/api/agreements/{aid}/pdf", headers=h)).read()
     copies = {"staff copy": staff}
     for inv in invs:
-        # The party's copy needs the identity check (i10-access): its ticket goes with the invitation.
-        r = await client.post(f"/api/agreements/{aid}/party/check", json={"invitation": inv["token"],
-                                                                          "answer": inv["code"]})
-        ticket = (await r.json())["ticket"]
-        r = await client.get(f"/api/agreements/{aid}/party/pdf?invitation={inv['token']}&ticket={ticket}")
-        assert r.status == 200
+        r = await client.get(f"/api/agreements/{aid}/party/pdf?{await party_query(client, aid, inv)}")
+        assert r.status == 200, await r.text()
         copies[f"party copy of {inv['name']}"] = await r.read()
     r = await client.get(f"/api/agreements/{aid}/judicial-application.pdf", headers=h)
     assert r.status == 200
@@ -148,6 +160,14 @@ async def test_no_export_carries_the_victims_contact_and_each_still_verifies(cli
     r = await client.get(f"/api/agreements/{aid}/diff?from=1&to=2", headers=h)
     assert r.status == 200
     copies["version diff"] = await r.read()
+    r = await client.get(f"/api/agreements/{aid}/party?{await party_query(client, aid, invs[1])}")
+    assert r.status == 200
+    copies["the other party's view"] = await r.read()
+    case = await (await client.get(f"/api/cases/{ag['case']['code']}", headers=h)).json()
+    other = next(p for p in case["parties"] if p["role"] == "perpetrator")
+    r = await client.get(f"/cases/{ag['case']['code']}/parties/{other['id']}/copy", headers=h)
+    assert r.status == 200
+    copies["the other party's printed case copy"] = await r.read()
     summaries = [c["summary"] for c in json.loads(copies["version diff"])["changes"]]
     assert "当事人 王五 住址：（依申请保密） → （依申请保密）" in summaries
     for what, data in copies.items():
@@ -196,7 +216,7 @@ async def test_no_export_carries_the_victims_contact_and_each_still_verifies(cli
     assert [e.data["ip"] for e in signed][:2] == [VICTIM_IP, OTHER_IP]
 
 
-async def test_the_archive_proves_the_committed_values(client) -> None:  # type: ignore[no-untyped-def]
+async def test_the_archive_proves_the_committed_values(client, capsys) -> None:  # type: ignore[no-untyped-def]
     """The manifest commits to the victim's address and phone; the salts stay in the server's archive, where
     with the stored values they open the commitments (and a wrong value does not)."""
     from sqlalchemy import select
@@ -223,6 +243,15 @@ async def test_the_archive_proves_the_committed_values(client) -> None:  # type:
     assert len({p["salt"] for p in proofs.values()}) == 2  # one salt per field
     assert rows[0].evidence["ip"]["value"] == VICTIM_IP
     assert commit(VICTIM_IP, rows[0].evidence["ip"]["salt"]) == rows[0].record["evidence_commitments"]["ip"]
+    # The same from the command line's function (concord agreement-proofs NUMBER).
+    number = (await (await client.get(f"/api/agreements/{ag['id']}", headers=ag["headers"])).json())["number"]
+    capsys.readouterr()
+    assert await agreement_proofs(client.app["db"], argparse.Namespace(agreement=number, version=None)) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["fields"] == proofs and printed["format"] == "concord-agreement/2"
+    assert printed["signatures"][0]["ip"]["value"] == VICTIM_IP
+    assert printed["signatures"][0]["ip"]["commitment"] == rows[0].record["evidence_commitments"]["ip"]
+    assert await agreement_proofs(client.app["db"], argparse.Namespace(agreement="无此协议", version=None)) == 1
 
 
 async def test_opened_evidence_that_does_not_match_fails(client) -> None:  # type: ignore[no-untyped-def]
@@ -240,3 +269,40 @@ async def test_opened_evidence_that_does_not_match_fails(client) -> None:  # typ
     m["document"]["content"]["parties"][0]["address"] = ADDRESS  # plaintext put back beside its commitment
     r = verify_pdf(with_manifest(staff, m), trusted, check_pades=False)
     assert r.primary is not None and r.primary.check == "manifest_malformed"
+
+
+async def test_staff_who_may_not_reveal_get_the_agreement_withheld(client) -> None:  # type: ignore[no-untyped-def]
+    """A case's confidential address is shown in the agreement only to the case's handlers: the county
+    admin above sees the case (and the agreement) without it; a draft saved from that view keeps it."""
+    from server.agreements import store
+    from server.agreements.content import parse_content
+    from tests.integration.agreements.test_agreement_cases import case_in_mediation
+
+    case = await case_in_mediation(client)  # 李四's address (新华村2组) is confidential
+    h = await login(client, "mediator")
+    r = await client.post("/api/agreements", json={"case_id": case["id"]}, headers=h)
+    assert r.status == 201, await r.text()
+    a = await r.json()
+    assert a["content"]["parties"][1]["address"] == "新华村2组"  # the handler sees it
+    for path in ("/cases/export.csv", "/cases/export.xlsx"):  # but not in a file, even hers
+        r = await client.get(path, headers=h)
+        assert r.status == 200 and find_leaks(await r.read(), {"新华村2组"}) == [], path
+    county = await login(client, "admin_340321")
+    assert (await client.get(f"/api/cases/{case['code']}", headers=county)).status == 200
+    r = await client.get(f"/api/agreements/{a['id']}", headers=county)
+    assert r.status == 200, await r.text()
+    body = await r.read()
+    assert "新华村2组".encode() not in body and find_leaks(body, {"新华村2组"}) == []
+    withheld = json.loads(body)["content"]["parties"][1]
+    assert withheld["withheld"] is True and withheld["address"] == ""
+    # An editor who got the withheld view and sends it back does not erase the stored address.
+    old = parse_content(a["content"] | {"number": a["number"], "unit_code": a["unit"], "unit_name": a["unit_name"],
+                                        "parties": [dict(p, id_number="") for p in a["content"]["parties"]]})
+    kept = store._keep_id(dict(withheld, keep_id=True), old)
+    assert kept["address"] == "新华村2组" and "withheld" not in kept
+    # A signing link made by someone who may not see the phone does not hand it out to text the link to.
+    r = await client.post(f"/api/agreements/{a['id']}/sign-links", json={"party": "p2"}, headers=county)
+    assert r.status == 201, await r.text()
+    assert (await r.json())["phone"] == ""
+    r = await client.post(f"/api/agreements/{a['id']}/sign-links", json={"party": "p2"}, headers=h)
+    assert (await r.json())["phone"] == "13900002222"
