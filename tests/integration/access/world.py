@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import av
+import numpy as np
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
@@ -149,13 +151,29 @@ async def _case(c: TestClient, h: dict[str, str], dv: bool) -> dict:
     return await _ok(await c.post("/api/cases", json=body, headers=h))
 
 
+def _silent_opus_webm(frames: int = 10) -> bytes:
+    """A real, tiny segment (0.2 s of silent Opus in WebM), so playback can compose it."""
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="webm") as out:
+        stream = out.add_stream("libopus", rate=48000)
+        stream.layout = "mono"  # type: ignore[union-attr]
+        for i in range(frames):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 960), dtype=np.int16), format="s16", layout="mono")
+            frame.sample_rate, frame.pts = 48000, i * 960
+            for packet in stream.encode(frame):  # type: ignore[union-attr]
+                out.mux(packet)
+        for packet in stream.encode(None):  # type: ignore[union-attr]
+            out.mux(packet)
+    return buf.getvalue()
+
+
 async def _recording(c: TestClient, sid: int) -> int:
     """One closed segment written the way the recorder writes it: a file, then the store's own events."""
     app = c.server.app
     root: Path = app["config"].recordings_dir
     rel = f"session-{sid}/track-001-audio/seg-00000.webm"
     (root / rel).parent.mkdir(parents=True, exist_ok=True)
-    payload = b"\x1a\x45\xdf\xa3" + b"\x00opus-frame" * 200
+    payload = _silent_opus_webm()
     (root / rel).write_bytes(payload)
     track = TrackInfo(session_id=sid, peer="p1", peer_name="调解员张三", role="host", kind="audio", codec="opus",
                       track_id="t-audio", track_no=1)
@@ -164,7 +182,7 @@ async def _recording(c: TestClient, sid: int) -> int:
     events = DbRecordingEvents(app["db"], sid, "matrix")
     await events.track_started(track)
     await events.segment_opened(track, seg)
-    seg.ended_at, seg.duration_s, seg.frames = (now + timedelta(seconds=2)).isoformat(), 2.0, 100
+    seg.ended_at, seg.duration_s, seg.frames = (now + timedelta(seconds=0.2)).isoformat(), 0.2, 10
     seg.bytes, seg.sha256, seg.status = len(payload), hashlib.sha256(payload).hexdigest(), "closed"
     await events.segment_closed(track, seg)
     from server.recording.models import Recording
