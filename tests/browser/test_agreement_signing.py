@@ -106,7 +106,8 @@ async def test_parties_then_mediator_and_seal_in_the_browser(live_server, browse
         await page.fill("#m-name", me["name"])
         await page.fill("#m-pass", DEMO_PASSWORD)
         await page.check("#mediator-form input[name=consent]")
-        await page.click("#mediator-form button[type=submit]")
+        async with page.expect_navigation():  # the page reloads once the signature is in
+            await page.click("#mediator-form button[type=submit]")
         await page.wait_for_selector("#seal-form")
         await poll(page, "() => document.querySelectorAll('#signatures li').length === 3")
         await page.fill("#s-pass", DEMO_PASSWORD)

@@ -17,6 +17,7 @@ from server.directory.models import Staff
 from server.recording.models import Recording
 from server.security import tokens
 from server.sessions import service
+from tests.integration.agreements.helpers import content, mediator_name
 from tests.integration.cases.helpers import act, create, hdr
 from tests.support.rooms import connect, join
 
@@ -267,3 +268,36 @@ async def test_a_notice_stops_naming_a_case_that_becomes_restricted(client) -> N
         r = await client.get("/notices", headers=await hdr(client, username))
         assert code not in await r.text()
     assert (await board("mediator"))["case"] == code
+
+
+async def test_a_party_reads_the_agreement_when_admitted_in_the_room(client) -> None:  # type: ignore[no-untyped-def]
+    """The in-room agreement panel reads with the invitation alone while its holder is admitted (the room's
+    door asked the check); outside the room the same invitation needs the check's ticket."""
+    h = await hdr(client, "mediator")
+    r = await client.post("/api/sessions", json={"kind": "mediation", "title": "工资纠纷调解", "unit": "340321001"},
+                          headers=h)
+    sid = (await r.json())["id"]
+    r = await client.post(f"/api/sessions/{sid}/invitations", json={
+        "role": "party", "name": "张三", "check": {"method": "id_last4", "value": "7774"}}, headers=h)
+    zhang = await r.json()
+    name = await mediator_name(client, h)
+    r = await client.post("/api/agreements", json={"session_id": sid, "content": content(mediator_name=name)},
+                          headers=h)
+    assert r.status == 201, await r.text()
+    view = f"/api/agreements/{(await r.json())['id']}/party?invitation={zhang['token']}"
+    r = await client.get(view)
+    assert r.status == 403 and (await r.json())["error"]["code"] == "identity_not_checked"
+    assert "张三" not in await r.text()
+    host = await join(client, (await (await client.post(f"/api/sessions/{sid}/join-token", headers=h)).json())["token"])
+    party = await join(client, zhang["token"], expect="lobby", check="7774")
+    r = await client.get(view)
+    assert r.status == 403  # waiting in the lobby is not admitted
+    knock = await host.expect("knock")
+    await host.send({"type": "admit", "peer": knock["peer"]["id"]})
+    await party.expect("welcome")
+    r = await client.get(view)
+    assert r.status == 200 and (await r.json())["name"] == "张三"
+    await party.send({"type": "leave"})
+    await host.expect("peer-left")
+    r = await client.get(view)
+    assert r.status == 403  # out of the room again
