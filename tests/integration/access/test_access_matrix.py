@@ -569,7 +569,7 @@ async def matrix(world: World) -> Run:
 
 # ---- the tests ---------------------------------------------------------------------------------------
 
-def test_every_route_has_a_row(world: World) -> None:
+async def test_every_route_has_a_row(world: World) -> None:
     served = router_routes(world.client.server.app)
     api = {f"{op.method} {op.path}" for op in OPERATIONS}
     assert api <= served, "registry operations missing from the router"
@@ -581,7 +581,7 @@ def test_every_route_has_a_row(world: World) -> None:
         assert row.rule in RULES, f"{route}: unknown rule {row.rule!r}"
 
 
-def test_access_matrix(matrix: Run, world: World) -> None:
+async def test_access_matrix(matrix: Run, world: World) -> None:
     bad = [r for r in matrix.results if not r.ok and not r.xfail]
     known = [r for r in matrix.results if not r.ok and r.xfail]
     routes = {r.route for r in matrix.results}
@@ -629,7 +629,7 @@ def _markers_for(res: Result, world: World) -> list[str]:
     return out
 
 
-def test_leak_scan(matrix: Run, world: World) -> None:
+async def test_leak_scan(matrix: Run, world: World) -> None:
     hits: list[str] = []
     scanned = 0
     seen: dict[tuple[bytes, tuple[str, ...]], list[Any]] = {}  # many answers are the same refusal
