@@ -107,19 +107,25 @@ async def _html_error(request: web.Request, status: int, message: str) -> web.Re
     return web.Response(status=status, text=f"{status}: {message}", content_type="text/plain")
 
 
-async def read_json(request: web.Request, max_bytes: int = 256 * 1024) -> dict[str, Any]:
-    """Parse a JSON object body with a size limit; every failure is a clear 4xx."""
+async def read_body(request: web.Request, max_bytes: int, message: str = "") -> bytes:
+    """The whole request body, refused with 413 once over ``max_bytes`` (declared or as it arrives)."""
+    message = message or f"request body over {max_bytes} bytes"
     if request.content_length is not None and request.content_length > max_bytes:
-        raise ApiError(413, "too_large", f"request body over {max_bytes} bytes")
+        raise ApiError(413, "too_large", message)
     # content.read(n) returns what has arrived so far, not n bytes: read to the end, with the limit.
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(64 * 1024):
         size += len(chunk)
         if size > max_bytes:
-            raise ApiError(413, "too_large", f"request body over {max_bytes} bytes")
+            raise ApiError(413, "too_large", message)
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_json(request: web.Request, max_bytes: int = 256 * 1024) -> dict[str, Any]:
+    """Parse a JSON object body with a size limit; every failure is a clear 4xx."""
+    raw = await read_body(request, max_bytes)
     try:
         body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as e:

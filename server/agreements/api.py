@@ -29,13 +29,15 @@ from server.agreements.versions import changes, text_diff
 from server.api import registry as r
 from server.auth import require_actor
 from server.directory.models import Staff, Unit
-from server.errors import ApiError, bad_request, field, forbidden, not_found, read_json
+from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
 from server.policy import Actor
 from server.security.clientip import client_ip
 from server.security.passwords import check_password
+from server.security.uploads import UploadRefused
 
 KEY_DIR = "agreement_keys"
 MAX_BODY = 512 * 1024  # signature images come as data URLs
+VERIFY_SLOTS = 2  # verifications running at once (each bounded: server/security/uploads.py)
 
 AGREEMENT = r.schema("Agreement", r.obj(
     ["id", "number", "state", "version", "document_hash", "short_hash"],
@@ -681,10 +683,7 @@ async def read_upload(request: web.Request) -> bytes:
         except (ValueError, AssertionError, RuntimeError) as e:  # no boundary, truncated or garbled parts
             raise bad_request("the upload is not a valid multipart form", "invalid_upload") from e
     if ctype in ("application/pdf", "application/octet-stream"):
-        data = await request.content.read(MAX_PDF + 1)
-        if len(data) > MAX_PDF:
-            raise ApiError(413, "too_large", f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
-        return data
+        return await read_body(request, MAX_PDF, f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
     raise ApiError(415, "unsupported_media_type", "upload the PDF as multipart/form-data or application/pdf")
 
 
@@ -708,8 +707,14 @@ async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
     if not data:
         raise bad_request("the uploaded file is empty", "empty_file")
     trusted = trusted_keys(request.app)
-    result = await asyncio.get_running_loop().run_in_executor(
-        None, functools.partial(verify_pdf, data, trusted, check_pades=True))
+    # A few at a time: each stays within the parsing limits (server/security/uploads.py), so together
+    # they stay within VERIFY_SLOTS times that bound.
+    async with request.app["verify_slots"]:
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(verify_pdf, data, trusted, check_pades=True))
+        except UploadRefused as e:
+            raise ApiError(e.status, e.code, e.message) from e
     out = result.as_dict()
     out["sha256"] = hashlib.sha256(data).hexdigest()
     return out
@@ -735,6 +740,7 @@ async def _warm_fonts(app: web.Application) -> None:
 
 def setup(app: web.Application) -> None:
     app["agreement_keys"] = Keyring(app["config"].data_dir / KEY_DIR, app["config"].secret_key)
+    app["verify_slots"] = asyncio.Semaphore(VERIFY_SLOTS)
     app.on_startup.append(_warm_fonts)
     try:  # the room page's agreement panel (the sessions views collect feature modules)
         from server.views.sessions import add_room_module

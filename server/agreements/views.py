@@ -18,6 +18,7 @@ from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
 from server.directory.models import Unit
 from server.errors import ApiError
+from server.i18n import pick
 from server.policy import Actor
 from server.views.render import language, render, require_login
 
@@ -156,7 +157,7 @@ async def verify_submit(request: web.Request) -> web.StreamResponse:
         result = await check_upload(request, data)
         error, status = None, 200 if result["ok"] else 422
     except ApiError as e:
-        zh, en = UPLOAD_ERRORS.get(e.code, (e.message, e.message))
+        zh, en = UPLOAD_ERRORS.get(e.code, (pick(e.message, "zh-CN"), pick(e.message, "en")))
         result, error, status = None, en if language(request) == "en" else zh, e.status
     return await render(request, "agreements/verify.html", _verify_context(result, None, error), status=status)
 

@@ -408,7 +408,7 @@ async def add_obligations(request: web.Request) -> web.Response:
 
 
 @route("POST", "/api/cases/{code}/documents", summary="Upload evidence (photo or PDF, multipart field 'file')",
-         tag="cases", params=[CODE_PARAM], status=201, errors=(403, 404, 413, 415),
+         tag="cases", params=[CODE_PARAM], status=201, errors=(400, 403, 404, 413, 415, 422),
          response=r.obj(["id", "sha256"], id=r.integer(), sha256=r.string(), filename=r.string(),
                         content_type=r.string(), bytes=r.integer(), url=r.string()))
 @domain
