@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -90,11 +91,26 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             if name in e.headers:
                 resp.headers[name] = e.headers[name]
         return resp
-    except Exception:
+    except Exception as e:
+        if isinstance(e, UnicodeError) and _undecodable_path(request):
+            # A path segment that is not text (lone surrogates, bytes that are not UTF-8) names nothing.
+            if _wants_json(request):
+                return not_found().response(request)
+            return await _html_error(request, 404, localise("not found", language_of(request.query, request.cookies),
+                                                            "not_found"))
         log.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json(request):
             return ApiError(500, "internal", "internal server error").response(request)
         return await _html_error(request, 500, "internal server error")
+
+
+def _undecodable_path(request: web.Request) -> bool:
+    try:
+        for value in (request.path, *request.match_info.values()):
+            unquote(value, errors="strict").encode("utf-8")
+    except UnicodeError:
+        return True
+    return False
 
 
 async def _html_error(request: web.Request, status: int, message: str) -> web.Response:

@@ -27,6 +27,7 @@ from server.agreements.signing import MEDIATOR, SEAL, Evidence
 from server.agreements.verify import MAX_PDF, verify_pdf
 from server.agreements.versions import changes, text_diff
 from server.api import registry as r
+from server.api.params import MAX_ID, parse_int, path_id
 from server.auth import require_actor
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
@@ -63,7 +64,7 @@ ID = [r.path_param("id")]
 route = functools.partial(r.route, strict_query=True)
 
 
-MAX_INT = 2**31 - 1  # database integer columns
+MAX_INT = MAX_ID  # database integer columns
 
 
 def int_field(body: dict[str, Any], name: str, *, required: bool = True) -> Any:
@@ -75,12 +76,9 @@ def int_field(body: dict[str, Any], name: str, *, required: bool = True) -> Any:
 
 
 def int_param(value: str, name: str) -> int:
-    try:
-        v = int(value)
-    except ValueError as e:
-        raise bad_request(f"{name} must be an integer", "invalid_field", field=name) from e
-    if not 0 <= v <= MAX_INT:
-        raise bad_request(f"{name} is out of range", "invalid_field", field=name)
+    v = parse_int(value, 0, MAX_INT)
+    if v is None:
+        raise bad_request(f"{name} must be an integer between 0 and {MAX_INT}", "invalid_field", field=name)
     return v
 
 
@@ -146,13 +144,7 @@ async def loaded_for(s: AsyncSession, actor: Actor, agreement_id: int, check: An
 
 
 def agreement_id(request: web.Request) -> int:
-    try:
-        v = int(request.match_info["id"])
-    except ValueError as e:
-        raise not_found("no such agreement") from e
-    if not 0 < v <= MAX_INT:
-        raise not_found("no such agreement")
-    return v
+    return path_id(request, "id", "no such agreement")
 
 
 async def detail(s: AsyncSession, ld: store.Loaded, *, viewer: str | None = None, staff: bool = True
@@ -251,8 +243,8 @@ async def create_agreement(request: web.Request) -> web.Response:
 
 
 @route("GET", "/api/agreements", summary="Agreements the caller may see", tag="agreements",
-         params=[r.query("case_id", r.integer()), r.query("session_id", r.integer()),
-                 r.query("for_session", r.integer(), "agreements a live session may present: its own and its case's"),
+         params=[r.id_query("case_id"), r.id_query("session_id"),
+                 r.id_query("for_session", "agreements a live session may present: its own and its case's"),
                  r.query("state", r.string(enum=list(workflow.STATES)))],
          response=r.obj(["agreements"], agreements=r.array(AGREEMENT)), errors=(400,))
 async def list_agreements(request: web.Request) -> web.Response:
@@ -329,7 +321,8 @@ async def list_versions(request: web.Request) -> web.Response:
 
 
 @route("GET", "/api/agreements/{id}/diff", summary="Readable changes between two versions", tag="agreements",
-         params=ID + [r.query("from", r.integer()), r.query("to", r.integer())],
+         params=ID + [r.query("from", r.integer(minimum=0, maximum=MAX_ID)),
+                      r.query("to", r.integer(minimum=0, maximum=MAX_ID))],
          response=r.obj(["changes", "text_diff"], changes=r.array({"type": "object"}), text_diff=r.string()),
          errors=(400, 404))
 async def diff_versions(request: web.Request) -> web.Response:

@@ -16,6 +16,7 @@ from server.agreements.document import short_hash
 from server.agreements.models import Agreement
 from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
+from server.api.params import path_id
 from server.directory.models import Unit
 from server.errors import ApiError
 from server.i18n import pick
@@ -103,12 +104,7 @@ async def _open_sessions(s: AsyncSession, actor: Actor) -> list[tuple[int, str, 
 
 async def detail_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
-    try:
-        aid = int(request.match_info["id"])
-    except ValueError as e:
-        raise ApiError(404, "not_found", "no such agreement") from e
-    if not 0 < aid < 2**31:
-        raise ApiError(404, "not_found", "no such agreement")
+    aid = path_id(request, "id", "no such agreement")
     try:
         async with request.app["db"].session() as s:
             from server.agreements import cases_link
@@ -164,12 +160,7 @@ async def verify_submit(request: web.Request) -> web.StreamResponse:
 
 async def sign_page(request: web.Request) -> web.StreamResponse:
     """The party's signing page on their own phone, opened from their invitation link."""
-    try:
-        aid = int(request.match_info["id"])
-    except ValueError as e:
-        raise ApiError(404, "not_found", "no such agreement") from e
-    if not 0 < aid < 2**31:
-        raise ApiError(404, "not_found", "no such agreement")
+    aid = path_id(request, "id", "no such agreement")
     link = request.query.get("link", "")
     token = request.query.get("invitation", "")
     if not (link or token) or len(link or token) > 4096:

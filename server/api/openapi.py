@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from server import __version__
+from server.api.params import MAX_ID
 from server.api.registry import OPERATIONS, SCHEMAS, ref, route
 
 ERROR = {
@@ -59,7 +60,9 @@ def build() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Concord API", "version": __version__,
-                 "description": "Video mediation and conferencing coordinator. See docs/api.md."},
+                 "description": "Video mediation and conferencing coordinator. See docs/api.md. Every id is "
+                                f"an integer from 1 to {MAX_ID} (32-bit database columns): an id path "
+                                "parameter outside that range is 404."},
         "paths": paths,
         "components": {
             "schemas": {"Error": ERROR, **SCHEMAS},

@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from server.api.params import ID
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -88,7 +90,13 @@ def query(name: str, kind: dict[str, Any] | None = None, description: str = "") 
 
 
 def path_param(name: str, kind: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": kind or integer()}
+    """A path parameter; by default a database id (1..MAX_ID, server/api/params.py)."""
+    return {"name": name, "in": "path", "required": True, "schema": kind or dict(ID)}
+
+
+def id_query(name: str, description: str = "") -> dict[str, Any]:
+    """An id filter in the query string (server/api/params.py query_id)."""
+    return query(name, dict(ID), description)
 
 
 def _strict(op: Operation) -> Handler:

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from server import ledger
 from server.api import registry as r
+from server.api.params import MAX_ID, path_id, query_int
 from server.auth import require_actor
 from server.directory.models import Unit
-from server.errors import ApiError, bad_request, field, forbidden, not_found, read_json
+from server.errors import ApiError, field, forbidden, not_found, read_json
 from server.ledger_store import append, events, verify_chain
 from server.policy import Actor, can_download_recording, can_read_session_log, can_write_minutes
 from server.recording import minutes as minutes_store
@@ -54,10 +55,7 @@ async def session_and_unit(request: web.Request, sid: int) -> tuple[Session, Uni
 
 
 def session_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise not_found("no such session")
-    return int(raw)
+    return path_id(request, "id", "no such session")
 
 
 async def readable_session(request: web.Request) -> tuple[Actor, Session, Unit]:
@@ -66,19 +64,6 @@ async def readable_session(request: web.Request) -> tuple[Actor, Session, Unit]:
     if not can_read_session_log(actor, unit.path):
         raise not_found("no such session")  # do not reveal sessions outside the caller's tier
     return actor, sess, unit
-
-
-def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        v = int(raw)
-    except ValueError as e:
-        raise bad_request(f"{name} must be an integer", "invalid_query") from e
-    if not lo <= v <= hi:
-        raise bad_request(f"{name} must be between {lo} and {hi}", "invalid_query")
-    return v
 
 
 # ---- the session log ---------------------------------------------------------------------------------
@@ -90,8 +75,8 @@ def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) 
          response=r.obj(["events"], events=r.array(EVENT), verification=VERIFICATION), errors=(400, 404))
 async def get_log(request: web.Request) -> web.Response:
     _, sess, _ = await readable_session(request)
-    after = _int_query(request, "after", 0, 0, 2**31)
-    limit = _int_query(request, "limit", 10_000, 1, 10_000)
+    after = query_int(request, "after", 0, 0, MAX_ID)
+    limit = query_int(request, "limit", 10_000, 1, 10_000)
     chain = ledger.session_chain(sess.id)
     async with request.app["db"].session() as s:
         evs = await events(s, chain, after_seq=after, limit=limit)
@@ -152,12 +137,10 @@ async def download_recording(request: web.Request) -> web.StreamResponse:
     actor, sess, unit = await readable_session(request)
     if not can_download_recording(actor, unit.path):
         raise forbidden("recordings are for the hosting staff of this unit and above")
-    rid = request.match_info["rid"]
-    if not rid.isdigit() or len(rid) > 12:
-        raise not_found("no such recording")
+    rid = path_id(request, "rid", "no such recording")
     root = request.app["config"].recordings_dir.resolve()
     async with request.app["db"].session() as s:
-        rec = await s.get(Recording, int(rid))
+        rec = await s.get(Recording, rid)
         if rec is None or rec.session_id != sess.id:
             raise not_found("no such recording")
         if rec.status in ("deleted", "discarded", "failed") or rec.status == "writing":
@@ -211,7 +194,7 @@ async def get_minutes(request: web.Request) -> web.Response:
             m = await minutes_store.current(s, sid)
         return web.json_response(minutes_store.minutes_json(m), dumps=_dumps)
     _, sess, _ = await readable_session(request)
-    version = _int_query(request, "version", 0, 0, 2**31)
+    version = query_int(request, "version", 0, 0, MAX_ID)
     async with request.app["db"].session() as s:
         m = await minutes_store.current(s, sess.id, version or None)
     if version and m is None:
