@@ -175,7 +175,7 @@ LIST_PARAMS = [
     r.query("q", description="title or code contains"),
     r.query("from", r.string(format="date"), "registered on or after"),
     r.query("to", r.string(format="date"), "registered on or before"),
-    r.query("page", r.integer(minimum=1)), r.query("per_page", r.integer(minimum=1, maximum=200)),
+    r.query("page", r.integer(minimum=1, maximum=100_000)), r.query("per_page", r.integer(minimum=1, maximum=200)),
 ]
 
 

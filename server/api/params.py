@@ -8,17 +8,13 @@ The OpenAPI document states the same range (``ID`` below, used by server/api/reg
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
+from server.api.registry import ID
 from server.errors import ApiError, bad_request
 from server.ids import MAX_ID, parse_id, parse_int
 
 __all__ = ["ID", "MAX_ID", "parse_id", "parse_int", "path_id", "query_id", "query_int"]
-
-ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
-
 
 def path_id(request: web.Request, name: str = "id", message: str = "not found") -> int:
     """The id in path segment ``name``; 404 for anything that cannot be an id."""
@@ -29,13 +25,16 @@ def path_id(request: web.Request, name: str = "id", message: str = "not found") 
 
 
 def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    """An integer query parameter in lo..hi; absent or empty gives ``default``; anything else is a 400."""
+    """An integer query parameter in lo..hi; absent or empty gives ``default``; 400 when it is not an
+    integer, 422 when it is out of range."""
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
+    if not (raw.isascii() and raw.removeprefix("-").isdigit()):
+        raise bad_request(f"{name} must be an integer", "invalid_query")
     v = parse_int(raw, lo, hi)
     if v is None:
-        raise bad_request(f"{name} must be an integer between {lo} and {hi}", "invalid_query")
+        raise ApiError(422, "invalid_query", f"{name} must be between {lo} and {hi}")
     return v
 
 

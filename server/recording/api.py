@@ -69,8 +69,8 @@ async def readable_session(request: web.Request) -> tuple[Actor, Session, Unit]:
 # ---- the session log ---------------------------------------------------------------------------------
 
 @r.route("GET", "/api/sessions/{id}/log", summary="The session's hash-chained event log", tag="record",
-         params=[SID, r.query("after", r.integer(), "only events with seq greater than this"),
-                 r.query("limit", r.integer(), "at most this many events (default all, max 10000)"),
+         params=[SID, r.query("after", r.integer(minimum=0, maximum=MAX_ID), "only events with seq greater than this"),
+                 r.query("limit", r.integer(minimum=1, maximum=10_000), "at most this many events (default all, max 10000)"),
                  r.query("verify", r.string(enum=["1", "0"]), "also verify the whole chain")],
          response=r.obj(["events"], events=r.array(EVENT), verification=VERIFICATION), errors=(400, 404))
 async def get_log(request: web.Request) -> web.Response:
@@ -179,7 +179,7 @@ async def party_in_room(request: web.Request, sid: int, token: str) -> None:
 
 
 @r.route("GET", "/api/sessions/{id}/minutes", summary="The current minutes (or ?version=N)", tag="record",
-         params=[SID, r.query("version", r.integer()),
+         params=[SID, r.query("version", r.integer(minimum=0, maximum=MAX_ID)),
                  {"name": "X-Join-Token", "in": "header", "required": False, "schema": r.string(),
                   "description": "a participant's join token instead of a staff login (current version only)"}],
          response=MINUTES, errors=(400, 401, 403, 404))
