@@ -5,6 +5,7 @@ performance, and the public verification endpoint. Handlers parse, authorise, ca
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import hashlib
 from collections.abc import AsyncIterator
@@ -39,6 +40,7 @@ from server.security.uploads import UploadRefused
 KEY_DIR = "agreement_keys"
 MAX_BODY = 512 * 1024  # signature images come as data URLs
 VERIFY_SLOTS = 2  # verifications running at once (each bounded: server/security/uploads.py)
+VERIFY_QUEUE = 4  # and waiting for a slot; more at once are refused (429)
 
 AGREEMENT = r.schema("Agreement", r.obj(
     ["id", "number", "state", "version", "document_hash", "short_hash"],
@@ -696,32 +698,54 @@ async def _multipart_file(request: web.Request) -> bytes:
         return bytes(data)
 
 
+@asynccontextmanager
+async def verify_slot(request: web.Request) -> AsyncIterator[None]:
+    """Held from reading the upload to the verdict: VERIFY_SLOTS at a time, each within the parsing limits
+    (server/security/uploads.py). At most VERIFY_QUEUE more wait their turn (the server buffers part of
+    a waiting upload); beyond that, 429 at once, so memory stays bounded however many arrive."""
+    slots: asyncio.Semaphore = request.app["verify_slots"]
+    if slots.locked() and request.app["verify_waiting"] >= VERIFY_QUEUE:
+        raise ApiError(429, "busy", "核验请求过多，请稍后再试。 / Too many verifications at once; try again shortly.",
+                       retry_after=5)
+    request.app["verify_waiting"] += 1
+    try:
+        await slots.acquire()
+    finally:
+        request.app["verify_waiting"] -= 1
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
     if not data:
         raise bad_request("the uploaded file is empty", "empty_file")
     trusted = trusted_keys(request.app)
-    # A few at a time: each stays within the parsing limits (server/security/uploads.py), so together
-    # they stay within VERIFY_SLOTS times that bound.
-    async with request.app["verify_slots"]:
-        try:
-            result = await asyncio.get_running_loop().run_in_executor(
-                None, functools.partial(verify_pdf, data, trusted, check_pades=True))
-        except UploadRefused as e:
-            raise ApiError(e.status, e.code, e.message) from e
+    try:
+        result = await asyncio.get_running_loop().run_in_executor(
+            request.app["verify_executor"], functools.partial(verify_pdf, data, trusted, check_pades=True))
+    except UploadRefused as e:
+        raise ApiError(e.status, e.code, e.message) from e
     out = result.as_dict()
     out["sha256"] = hashlib.sha256(data).hexdigest()
     return out
 
 
 @route("POST", "/api/verify", summary="Verify an exported agreement PDF (public, no login)", tag="agreements",
-         auth=False, response=VERIFY_RESULT, errors=(400, 413, 415, 422))
+         auth=False, response=VERIFY_RESULT, errors=(400, 413, 415, 422, 429))
 async def verify_upload(request: web.Request) -> web.Response:
     """200 with the result when every check passes; 422 naming the failed check (and the full result)."""
-    data = await read_upload(request)
-    out = await check_upload(request, data)
+    async with verify_slot(request):
+        data = await read_upload(request)
+        out = await check_upload(request, data)
     if out["ok"]:
         return web.json_response(out)
     raise ApiError(422, out["check"], out["message"], result=out)
+
+
+async def _stop_verify_executor(app: web.Application) -> None:
+    app["verify_executor"].shutdown(wait=False, cancel_futures=True)
 
 
 async def _warm_fonts(app: web.Application) -> None:
@@ -734,6 +758,11 @@ async def _warm_fonts(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     app["agreement_keys"] = Keyring(app["config"].data_dir / KEY_DIR, app["config"].secret_key)
     app["verify_slots"] = asyncio.Semaphore(VERIFY_SLOTS)
+    app["verify_waiting"] = 0
+    # Their own threads: memory a verification frees stays with its thread's malloc arena, so a few
+    # threads keep what is retained to a few verifications' worth (the default pool has up to 32).
+    app["verify_executor"] = concurrent.futures.ThreadPoolExecutor(VERIFY_SLOTS, thread_name_prefix="verify")
+    app.on_cleanup.append(_stop_verify_executor)
     app.on_startup.append(_warm_fonts)
     try:  # the room page's agreement panel (the sessions views collect feature modules)
         from server.views.sessions import add_room_module

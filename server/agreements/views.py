@@ -146,11 +146,12 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
 
 
 async def verify_submit(request: web.Request) -> web.StreamResponse:
-    from server.agreements.api import check_upload, read_upload
+    from server.agreements.api import check_upload, read_upload, verify_slot
 
     try:
-        data = await read_upload(request)
-        result = await check_upload(request, data)
+        async with verify_slot(request):
+            data = await read_upload(request)
+            result = await check_upload(request, data)
         error, status = None, 200 if result["ok"] else 422
     except ApiError as e:
         zh, en = UPLOAD_ERRORS.get(e.code, (pick(e.message, "zh-CN"), pick(e.message, "en")))

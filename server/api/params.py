@@ -26,7 +26,7 @@ def path_id(request: web.Request, name: str = "id", message: str = "not found") 
 
 def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     """An integer query parameter in lo..hi; absent or empty gives ``default``; 400 when it is not an
-    integer, 422 when it is out of range."""
+    integer or out of range."""
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
@@ -34,7 +34,7 @@ def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -
         raise bad_request(f"{name} must be an integer", "invalid_query")
     v = parse_int(raw, lo, hi)
     if v is None:
-        raise ApiError(422, "invalid_query", f"{name} must be between {lo} and {hi}")
+        raise bad_request(f"{name} must be between {lo} and {hi}", "invalid_query")
     return v
 
 

@@ -105,7 +105,7 @@ def id_query(name: str, description: str = "") -> dict[str, Any]:
 
 def check_query(op: Operation, query: Mapping[str, str]) -> None:
     """The query as the document states it: an enum value from its list (400), an integer that is one
-    (400) and within its minimum and maximum (422), a string of the stated length and pattern (400)."""
+    (400) and within its minimum and maximum (400), a string of the stated length and pattern (400)."""
     for p in op.params:
         raw = query.get(p["name"]) if p.get("in") == "query" else None
         if raw is None:
@@ -113,15 +113,15 @@ def check_query(op: Operation, query: Mapping[str, str]) -> None:
         kind = p["schema"]
         if not kind.get("minLength", 0) <= len(raw) <= kind.get("maxLength", len(raw)) or (
                 "pattern" in kind and re.search(kind["pattern"], raw) is None):
-            raise ApiError(400, "invalid_query", f"{p['name']} is not in the expected form")
+            raise ApiError(400, "invalid_filter", f"{p['name']} is not in the expected form")
         if "enum" in kind and raw not in kind["enum"]:
-            raise ApiError(400, "invalid_query", f"{p['name']} must be one of {', '.join(map(str, kind['enum']))}")
+            raise ApiError(400, "invalid_filter", f"{p['name']} must be one of {', '.join(map(str, kind['enum']))}")
         if kind.get("type") == "integer":
             if not (raw.isascii() and raw.removeprefix("-").isdigit()):
-                raise ApiError(400, "invalid_query", f"{p['name']} must be an integer")
+                raise ApiError(400, "invalid_filter", f"{p['name']} must be an integer")
             lo, hi = kind.get("minimum", -(2**63)), kind.get("maximum", 2**63 - 1)
             if parse_int(raw, lo, hi) is None:
-                raise ApiError(422, "invalid_query", f"{p['name']} must be between {lo} and {hi}")
+                raise ApiError(400, "invalid_filter", f"{p['name']} must be between {lo} and {hi}")
 
 
 def _checked(op: Operation) -> Handler:
