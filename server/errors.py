@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -90,11 +91,26 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             if name in e.headers:
                 resp.headers[name] = e.headers[name]
         return resp
-    except Exception:
+    except Exception as e:
+        if isinstance(e, UnicodeError) and _undecodable_path(request):
+            # A path segment that is not text (lone surrogates, bytes that are not UTF-8) names nothing.
+            if _wants_json(request):
+                return not_found().response(request)
+            return await _html_error(request, 404, localise("not found", language_of(request.query, request.cookies),
+                                                            "not_found"))
         log.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json(request):
             return ApiError(500, "internal", "internal server error").response(request)
         return await _html_error(request, 500, "internal server error")
+
+
+def _undecodable_path(request: web.Request) -> bool:
+    try:
+        for value in (request.path, *request.match_info.values()):
+            unquote(value, errors="strict").encode("utf-8")
+    except UnicodeError:
+        return True
+    return False
 
 
 async def _html_error(request: web.Request, status: int, message: str) -> web.Response:
@@ -107,19 +123,25 @@ async def _html_error(request: web.Request, status: int, message: str) -> web.Re
     return web.Response(status=status, text=f"{status}: {message}", content_type="text/plain")
 
 
-async def read_json(request: web.Request, max_bytes: int = 256 * 1024) -> dict[str, Any]:
-    """Parse a JSON object body with a size limit; every failure is a clear 4xx."""
+async def read_body(request: web.Request, max_bytes: int, message: str = "") -> bytes:
+    """The whole request body, refused with 413 once over ``max_bytes`` (declared or as it arrives)."""
+    message = message or f"request body over {max_bytes} bytes"
     if request.content_length is not None and request.content_length > max_bytes:
-        raise ApiError(413, "too_large", f"request body over {max_bytes} bytes")
+        raise ApiError(413, "too_large", message)
     # content.read(n) returns what has arrived so far, not n bytes: read to the end, with the limit.
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(64 * 1024):
         size += len(chunk)
         if size > max_bytes:
-            raise ApiError(413, "too_large", f"request body over {max_bytes} bytes")
+            raise ApiError(413, "too_large", message)
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_json(request: web.Request, max_bytes: int = 256 * 1024) -> dict[str, Any]:
+    """Parse a JSON object body with a size limit; every failure is a clear 4xx."""
+    raw = await read_body(request, max_bytes)
     try:
         body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as e:

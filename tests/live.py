@@ -38,11 +38,17 @@ FUZZ_CONFIG = SchemathesisConfig.from_dict({"checks": {"negative_data_rejection"
 NOT_FUZZED = {("/api/auth/logout", "post")}
 
 
-def api_slice(tags: set[str]) -> dict[str, Any]:
-    """The OpenAPI document cut down to the operations carrying one of ``tags``."""
+def api_slice(tags: set[str] | None = None, only: set[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The OpenAPI document cut down to the operations carrying one of ``tags`` (None: every tag), without
+    NOT_FUZZED; or, with ``only``, to exactly those (path, method) pairs."""
     doc = copy.deepcopy(openapi.build())
-    paths = {p: {m: op for m, op in ops.items() if set(op["tags"]) & tags and (p, m) not in NOT_FUZZED}
-             for p, ops in doc["paths"].items()}
+
+    def keep(path: str, method: str, op: dict[str, Any]) -> bool:
+        if only is not None:
+            return (path, method) in only
+        return (tags is None or bool(set(op["tags"]) & tags)) and (path, method) not in NOT_FUZZED
+
+    paths = {p: {m: op for m, op in ops.items() if keep(p, m, op)} for p, ops in doc["paths"].items()}
     doc["paths"] = {p: ops for p, ops in paths.items() if ops}
     return doc
 

@@ -5,6 +5,7 @@ performance, and the public verification endpoint. Handlers parse, authorise, ca
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import hashlib
 from collections.abc import AsyncIterator
@@ -27,15 +28,19 @@ from server.agreements.signing import MEDIATOR, SEAL, Evidence
 from server.agreements.verify import MAX_PDF, verify_pdf
 from server.agreements.versions import changes, text_diff
 from server.api import registry as r
+from server.api.params import MAX_ID, parse_int, path_id
 from server.auth import require_actor
 from server.directory.models import Staff, Unit
-from server.errors import ApiError, bad_request, field, forbidden, not_found, read_json
+from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
 from server.policy import Actor
 from server.security.clientip import client_ip
 from server.security.passwords import check_password
+from server.security.uploads import UploadRefused
 
 KEY_DIR = "agreement_keys"
 MAX_BODY = 512 * 1024  # signature images come as data URLs
+VERIFY_SLOTS = 2  # verifications running at once (each bounded: server/security/uploads.py)
+VERIFY_QUEUE = 4  # and waiting for a slot; more at once are refused (429)
 
 AGREEMENT = r.schema("Agreement", r.obj(
     ["id", "number", "state", "version", "document_hash", "short_hash"],
@@ -61,7 +66,7 @@ ID = [r.path_param("id")]
 route = functools.partial(r.route, strict_query=True)
 
 
-MAX_INT = 2**31 - 1  # database integer columns
+MAX_INT = MAX_ID  # database integer columns
 
 
 def int_field(body: dict[str, Any], name: str, *, required: bool = True) -> Any:
@@ -73,12 +78,9 @@ def int_field(body: dict[str, Any], name: str, *, required: bool = True) -> Any:
 
 
 def int_param(value: str, name: str) -> int:
-    try:
-        v = int(value)
-    except ValueError as e:
-        raise bad_request(f"{name} must be an integer", "invalid_field", field=name) from e
-    if not 0 <= v <= MAX_INT:
-        raise bad_request(f"{name} is out of range", "invalid_field", field=name)
+    v = parse_int(value, 0, MAX_INT)
+    if v is None:
+        raise bad_request(f"{name} must be an integer between 0 and {MAX_INT}", "invalid_field", field=name)
     return v
 
 
@@ -142,13 +144,7 @@ async def loaded_for(s: AsyncSession, actor: Actor, agreement_id: int, check: An
 
 
 def agreement_id(request: web.Request) -> int:
-    try:
-        v = int(request.match_info["id"])
-    except ValueError as e:
-        raise not_found("no such agreement") from e
-    if not 0 < v <= MAX_INT:
-        raise not_found("no such agreement")
-    return v
+    return path_id(request, "id", "no such agreement")
 
 
 async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor) -> dict[str, Any]:
@@ -251,8 +247,8 @@ async def create_agreement(request: web.Request) -> web.Response:
 
 
 @route("GET", "/api/agreements", summary="Agreements the caller may see", tag="agreements",
-         params=[r.query("case_id", r.integer()), r.query("session_id", r.integer()),
-                 r.query("for_session", r.integer(), "agreements a live session may present: its own and its case's"),
+         params=[r.id_query("case_id"), r.id_query("session_id"),
+                 r.id_query("for_session", "agreements a live session may present: its own and its case's"),
                  r.query("state", r.string(enum=list(workflow.STATES)))],
          response=r.obj(["agreements"], agreements=r.array(AGREEMENT)), errors=(400,))
 async def list_agreements(request: web.Request) -> web.Response:
@@ -327,7 +323,8 @@ async def list_versions(request: web.Request) -> web.Response:
 
 
 @route("GET", "/api/agreements/{id}/diff", summary="Readable changes between two versions", tag="agreements",
-         params=ID + [r.query("from", r.integer()), r.query("to", r.integer())],
+         params=ID + [r.query("from", r.integer(minimum=0, maximum=MAX_ID)),
+                      r.query("to", r.integer(minimum=0, maximum=MAX_ID))],
          response=r.obj(["changes", "text_diff"], changes=r.array({"type": "object"}), text_diff=r.string()),
          errors=(400, 404))
 async def diff_versions(request: web.Request) -> web.Response:
@@ -682,10 +679,7 @@ async def read_upload(request: web.Request) -> bytes:
         except (ValueError, AssertionError, RuntimeError) as e:  # no boundary, truncated or garbled parts
             raise bad_request("the upload is not a valid multipart form", "invalid_upload") from e
     if ctype in ("application/pdf", "application/octet-stream"):
-        data = await request.content.read(MAX_PDF + 1)
-        if len(data) > MAX_PDF:
-            raise ApiError(413, "too_large", f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
-        return data
+        return await read_body(request, MAX_PDF, f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
     raise ApiError(415, "unsupported_media_type", "upload the PDF as multipart/form-data or application/pdf")
 
 
@@ -705,26 +699,54 @@ async def _multipart_file(request: web.Request) -> bytes:
         return bytes(data)
 
 
+@asynccontextmanager
+async def verify_slot(request: web.Request) -> AsyncIterator[None]:
+    """Held from reading the upload to the verdict: VERIFY_SLOTS at a time, each within the parsing limits
+    (server/security/uploads.py). At most VERIFY_QUEUE more wait their turn (the server buffers part of
+    a waiting upload); beyond that, 429 at once, so memory stays bounded however many arrive."""
+    slots: asyncio.Semaphore = request.app["verify_slots"]
+    if slots.locked() and request.app["verify_waiting"] >= VERIFY_QUEUE:
+        raise ApiError(429, "busy", "核验请求过多，请稍后再试。 / Too many verifications at once; try again shortly.",
+                       retry_after=5)
+    request.app["verify_waiting"] += 1
+    try:
+        await slots.acquire()
+    finally:
+        request.app["verify_waiting"] -= 1
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
     if not data:
         raise bad_request("the uploaded file is empty", "empty_file")
     trusted = trusted_keys(request.app)
-    result = await asyncio.get_running_loop().run_in_executor(
-        None, functools.partial(verify_pdf, data, trusted, check_pades=True))
+    try:
+        result = await asyncio.get_running_loop().run_in_executor(
+            request.app["verify_executor"], functools.partial(verify_pdf, data, trusted, check_pades=True))
+    except UploadRefused as e:
+        raise ApiError(e.status, e.code, e.message) from e
     out = result.as_dict()
     out["sha256"] = hashlib.sha256(data).hexdigest()
     return out
 
 
 @route("POST", "/api/verify", summary="Verify an exported agreement PDF (public, no login)", tag="agreements",
-         auth=False, response=VERIFY_RESULT, errors=(400, 413, 415, 422))
+         auth=False, response=VERIFY_RESULT, errors=(400, 413, 415, 422, 429))
 async def verify_upload(request: web.Request) -> web.Response:
     """200 with the result when every check passes; 422 naming the failed check (and the full result)."""
-    data = await read_upload(request)
-    out = await check_upload(request, data)
+    async with verify_slot(request):
+        data = await read_upload(request)
+        out = await check_upload(request, data)
     if out["ok"]:
         return web.json_response(out)
     raise ApiError(422, out["check"], out["message"], result=out)
+
+
+async def _stop_verify_executor(app: web.Application) -> None:
+    app["verify_executor"].shutdown(wait=False, cancel_futures=True)
 
 
 async def _warm_fonts(app: web.Application) -> None:
@@ -736,6 +758,12 @@ async def _warm_fonts(app: web.Application) -> None:
 
 def setup(app: web.Application) -> None:
     app["agreement_keys"] = Keyring(app["config"].data_dir / KEY_DIR, app["config"].secret_key)
+    app["verify_slots"] = asyncio.Semaphore(VERIFY_SLOTS)
+    app["verify_waiting"] = 0
+    # Their own threads: memory a verification frees stays with its thread's malloc arena, so a few
+    # threads keep what is retained to a few verifications' worth (the default pool has up to 32).
+    app["verify_executor"] = concurrent.futures.ThreadPoolExecutor(VERIFY_SLOTS, thread_name_prefix="verify")
+    app.on_cleanup.append(_stop_verify_executor)
     app.on_startup.append(_warm_fonts)
     try:  # the room page's agreement panel (the sessions views collect feature modules)
         from server.views.sessions import add_room_module

@@ -48,6 +48,7 @@ def _trusted(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def verify_agreement(args: argparse.Namespace) -> int:
     from server.agreements.verify import MAX_PDF, verify_pdf
+    from server.security.uploads import UploadRefused
 
     path = Path(args.file)
     try:
@@ -66,7 +67,11 @@ def verify_agreement(args: argparse.Namespace) -> int:
     if trusted is None and args.require_trusted:
         print("FAILED unknown_key: no trusted keyring (pass --keyring)", file=sys.stderr)
         return 1
-    result = verify_pdf(data, trusted, check_pades=True)
+    try:
+        result = verify_pdf(data, trusted, check_pades=True)
+    except UploadRefused as e:
+        print(f"FAILED {e.code}: {e.en}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=1))
     else:

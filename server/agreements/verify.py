@@ -52,6 +52,7 @@ from server.agreements.signing import (
     SignedRecord,
     required_signers,
 )
+from server.security.uploads import check_pdf, pypdf_limits
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -162,7 +163,17 @@ def read_manifest(reader: PdfReader) -> bytes | None:
 
 def verify_pdf(data: bytes, trusted: TrustedKeys | None = None, *, check_pades: bool = True) -> Result:
     """The one verdict on a file. ``check_pades=False`` skips the PAdES check (about 0.1 s), for tests
-    that look only at the manifest checks; a broken PAdES signature is otherwise a failure."""
+    that look only at the manifest checks; a broken PAdES signature is otherwise a failure.
+
+    Raises UploadRefused for a PDF beyond the parsing limits (total inflated bytes, objects, filters,
+    depth: server/security/uploads.py): a refusal to read it, not a verdict on an agreement."""
+    if len(data) <= MAX_PDF and data.startswith(b"%PDF-"):
+        check_pdf(data)
+    with pypdf_limits():
+        return _verify_pdf(data, trusted, check_pades)
+
+
+def _verify_pdf(data: bytes, trusted: TrustedKeys | None, check_pades: bool) -> Result:
     res = Result()
     if len(data) > MAX_PDF:
         res.fail("manifest_missing", f"the file is larger than {MAX_PDF // (1024 * 1024)} MiB")

@@ -16,9 +16,10 @@ from server.agreements.document import short_hash
 from server.agreements.models import Agreement
 from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
+from server.api.params import path_id
 from server.directory.models import Unit
 from server.errors import ApiError
-from server.i18n import localise
+from server.i18n import localise, pick
 from server.policy import Actor
 from server.views.render import language, render, require_login
 
@@ -102,12 +103,7 @@ async def _open_sessions(s: AsyncSession, actor: Actor) -> list[tuple[int, str, 
 
 async def detail_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
-    try:
-        aid = int(request.match_info["id"])
-    except ValueError as e:
-        raise ApiError(404, "not_found", "no such agreement") from e
-    if not 0 < aid < 2**31:
-        raise ApiError(404, "not_found", "no such agreement")
+    aid = path_id(request, "id", "no such agreement")
     try:
         async with request.app["db"].session() as s:
             from server.agreements import cases_link
@@ -149,26 +145,22 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
 
 
 async def verify_submit(request: web.Request) -> web.StreamResponse:
-    from server.agreements.api import check_upload, read_upload
+    from server.agreements.api import check_upload, read_upload, verify_slot
 
     try:
-        data = await read_upload(request)
-        result = await check_upload(request, data)
+        async with verify_slot(request):
+            data = await read_upload(request)
+            result = await check_upload(request, data)
         error, status = None, 200 if result["ok"] else 422
     except ApiError as e:
-        zh, en = UPLOAD_ERRORS.get(e.code, (e.message, e.message))
+        zh, en = UPLOAD_ERRORS.get(e.code, (pick(e.message, "zh-CN"), pick(e.message, "en")))
         result, error, status = None, en if language(request) == "en" else zh, e.status
     return await render(request, "agreements/verify.html", _verify_context(result, None, error), status=status)
 
 
 async def sign_page(request: web.Request) -> web.StreamResponse:
     """The party's signing page on their own phone, opened from their invitation link."""
-    try:
-        aid = int(request.match_info["id"])
-    except ValueError as e:
-        raise ApiError(404, "not_found", "no such agreement") from e
-    if not 0 < aid < 2**31:
-        raise ApiError(404, "not_found", "no such agreement")
+    aid = path_id(request, "id", "no such agreement")
     link = request.query.get("link", "")
     token = request.query.get("invitation", "")
     if not (link or token) or len(link or token) > 4096:

@@ -15,6 +15,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import select
 
 from server.api import registry as r
+from server.api.params import path_id, query_int
 from server.auth import require_actor
 from server.cases import catalog, present, service
 from server.cases.clock import Clock
@@ -114,24 +115,8 @@ def ctx(request: web.Request) -> Ctx:
 
 
 def path_int(request: web.Request, name: str) -> int:
-    """An integer id from the path; anything else (or out of the 32-bit range) is simply not found."""
-    raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) < 2**31:
-        raise ApiError(404, "not_found", "not found")
-    return int(raw)
-
-
-def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        v = int(raw)
-    except ValueError as e:
-        raise bad_request(f"{name} must be an integer", "invalid_query") from e
-    if not lo <= v <= hi:
-        raise bad_request(f"{name} must be between {lo} and {hi}", "invalid_query")
-    return v
+    """An id from the path; anything else (or out of the database's range) is simply not found."""
+    return path_id(request, name)
 
 
 def _date_query(request: web.Request, name: str) -> date | None:
@@ -190,7 +175,7 @@ LIST_PARAMS = [
     r.query("q", description="title or code contains"),
     r.query("from", r.string(format="date"), "registered on or after"),
     r.query("to", r.string(format="date"), "registered on or before"),
-    r.query("page", r.integer(minimum=1)), r.query("per_page", r.integer(minimum=1, maximum=200)),
+    r.query("page", r.integer(minimum=1, maximum=100_000)), r.query("per_page", r.integer(minimum=1, maximum=200)),
 ]
 
 
@@ -209,8 +194,8 @@ async def case_catalog(request: web.Request) -> web.Response:
 async def list_cases(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     f = await case_filter(request, actor)
-    page_no = _int_query(request, "page", 1, 1, 100_000)
-    per_page = _int_query(request, "per_page", 20, 1, 200)
+    page_no = query_int(request, "page", 1, 1, 100_000)
+    per_page = query_int(request, "per_page", 20, 1, 200)
     c = ctx(request)
     async with request.app["db"].session() as s:
         rows, total = await page(s, actor, f, c.now, page_no, per_page)
@@ -408,7 +393,7 @@ async def add_obligations(request: web.Request) -> web.Response:
 
 
 @route("POST", "/api/cases/{code}/documents", summary="Upload evidence (photo or PDF, multipart field 'file')",
-         tag="cases", params=[CODE_PARAM], status=201, errors=(403, 404, 413, 415),
+         tag="cases", params=[CODE_PARAM], status=201, errors=(400, 403, 404, 413, 415, 422),
          response=r.obj(["id", "sha256"], id=r.integer(), sha256=r.string(), filename=r.string(),
                         content_type=r.string(), bytes=r.integer(), url=r.string()))
 @domain

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from server import __version__
+from server.api.params import MAX_ID
 from server.api.registry import OPERATIONS, SCHEMAS, ref, route
 
 ERROR = {
@@ -22,7 +23,8 @@ ERROR = {
 }
 
 _REASONS = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
-            409: "Conflict", 413: "Too large", 415: "Unsupported media type", 429: "Too many requests"}
+            409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Unprocessable",
+            429: "Too many requests"}
 
 
 def build() -> dict[str, Any]:
@@ -36,6 +38,12 @@ def build() -> dict[str, Any]:
             ok["content"] = {op.response_content_type: {"schema": op.response}}
         responses[str(op.status)] = ok
         codes = set(op.errors) | {400}
+        # Stated by the registry for every operation: an id path parameter that cannot exist is 404, a
+        # query value outside its stated range 422 (server/api/registry.py check_query).
+        if any(p.get("in") == "path" and p["schema"].get("type") == "integer" for p in op.params):
+            codes |= {404}
+        if any(p.get("in") == "query" and p["schema"].get("type") == "integer" for p in op.params):
+            codes |= {422}
         if op.auth:
             codes |= {401}
         for code in sorted(codes):
@@ -59,7 +67,9 @@ def build() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Concord API", "version": __version__,
-                 "description": "Video mediation and conferencing coordinator. See docs/api.md."},
+                 "description": "Video mediation and conferencing coordinator. See docs/api.md. Every id is "
+                                f"an integer from 1 to {MAX_ID} (32-bit database columns): an id path "
+                                "parameter outside that range is 404."},
         "paths": paths,
         "components": {
             "schemas": {"Error": ERROR, **SCHEMAS},

@@ -10,11 +10,17 @@ cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from server.errors import ApiError
+from server.ids import MAX_ID, parse_int
+
+ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -88,18 +94,45 @@ def query(name: str, kind: dict[str, Any] | None = None, description: str = "") 
 
 
 def path_param(name: str, kind: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": kind or integer()}
+    """A path parameter; by default a database id (1..MAX_ID, server/api/params.py)."""
+    return {"name": name, "in": "path", "required": True, "schema": kind or dict(ID)}
 
 
-def _strict(op: Operation) -> Handler:
+def id_query(name: str, description: str = "") -> dict[str, Any]:
+    """An id filter in the query string (server/api/params.py query_id)."""
+    return query(name, dict(ID), description)
+
+
+def check_query(op: Operation, query: Mapping[str, str]) -> None:
+    """The query as the document states it: an enum value from its list (400), an integer that is one
+    (400) and within its minimum and maximum (400), a string of the stated length and pattern (400)."""
+    for p in op.params:
+        raw = query.get(p["name"]) if p.get("in") == "query" else None
+        if raw is None:
+            continue
+        kind = p["schema"]
+        if not kind.get("minLength", 0) <= len(raw) <= kind.get("maxLength", len(raw)) or (
+                "pattern" in kind and re.search(kind["pattern"], raw) is None):
+            raise ApiError(400, "invalid_filter", f"{p['name']} is not in the expected form")
+        if "enum" in kind and raw not in kind["enum"]:
+            raise ApiError(400, "invalid_filter", f"{p['name']} must be one of {', '.join(map(str, kind['enum']))}")
+        if kind.get("type") == "integer":
+            if not (raw.isascii() and raw.removeprefix("-").isdigit()):
+                raise ApiError(400, "invalid_filter", f"{p['name']} must be an integer")
+            lo, hi = kind.get("minimum", -(2**63)), kind.get("maximum", 2**63 - 1)
+            if parse_int(raw, lo, hi) is None:
+                raise ApiError(400, "invalid_filter", f"{p['name']} must be between {lo} and {hi}")
+
+
+def _checked(op: Operation) -> Handler:
     known = {p["name"] for p in op.params if p.get("in") == "query"}
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        unknown = sorted(set(request.query) - known)
-        if unknown:
-            from server.errors import bad_request
-
-            raise bad_request(f"unknown query parameter: {unknown[0][:40]}", "unknown_parameter")
+        if op.strict_query:
+            unknown = sorted(set(request.query) - known)
+            if unknown:
+                raise ApiError(400, "unknown_parameter", f"unknown query parameter: {unknown[0][:40]}")
+        check_query(op, request.query)
         return await op.handler(request)
 
     return handler
@@ -107,4 +140,5 @@ def _strict(op: Operation) -> Handler:
 
 def add_routes(app: web.Application) -> None:
     for op in OPERATIONS:
-        app.router.add_route(op.method, op.path, _strict(op) if op.strict_query else op.handler)
+        checked = op.strict_query or any(p.get("in") == "query" for p in op.params)
+        app.router.add_route(op.method, op.path, _checked(op) if checked else op.handler)

@@ -3,6 +3,7 @@ size limit, stored under ``<data dir>/cases/<case id>/<sha256>.<ext>`` and ledge
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -13,10 +14,11 @@ from urllib.parse import unquote
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.cases.errors import Invalid, NotFound, TooLarge, UnsupportedType
+from server.cases.errors import Invalid, NotFound, TooLarge, Unreadable, UnsupportedType
 from server.cases.models import Case, CaseDocument
 from server.cases.service import Ctx, _text, actor_ref, append_event, require
 from server.policy import Actor
+from server.security.uploads import UploadRefused, check_image, check_pdf
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_CASE = 200
@@ -43,6 +45,18 @@ def sniff(head: bytes) -> FileType | None:
     if head.startswith(b"%PDF-"):
         return FileType("application/pdf", "pdf")
     return None
+
+
+def check_file(ftype: FileType, data: bytes) -> None:
+    """The parsing limits of server/security/uploads.py: a PDF's objects and inflated size (other filters
+    are fine, the server stores it without parsing it), a photo's pixel count from its header."""
+    try:
+        if ftype.content_type == "application/pdf":
+            check_pdf(data, strict=False)
+        elif ftype.content_type != "image/heic":  # Pillow cannot read HEIC headers without a plugin
+            check_image(data)
+    except UploadRefused as e:
+        raise (TooLarge if e.status == 413 else Unreadable)(e.en, e.code, zh=e.zh) from e
 
 
 _SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff ]+")
@@ -85,6 +99,7 @@ async def add_document(s: AsyncSession, ctx: Ctx, actor: Actor, case: Case, data
         raise UnsupportedType("only photos (JPEG, PNG, WebP, HEIC) and PDF files are accepted")
     if kind not in KINDS:
         raise Invalid(f"kind must be one of {', '.join(KINDS)}", "invalid_field")
+    await asyncio.to_thread(check_file, ftype, data)
     description = _text(description, "description", 500, required=False)
     count = len((await s.execute(select(CaseDocument.id).where(CaseDocument.case_id == case.id))).all())
     if count >= MAX_PER_CASE:

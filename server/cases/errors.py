@@ -60,6 +60,7 @@ ZH_BY_STATUS = {
     404: "未找到该记录。",
     409: "当前状态下不能执行此操作。",
     413: "文件过大。",
+    422: "文件无法读取。",
     415: "文件类型不支持，请上传照片（JPEG、PNG、WebP、HEIC）或PDF。",
 }
 
@@ -116,6 +117,13 @@ class Conflict(CaseError):
 class TooLarge(CaseError):
     status = 413
     code = "too_large"
+
+
+class Unreadable(CaseError):
+    """A file of an accepted type that cannot be read (truncated, damaged, or unsupported inside)."""
+
+    status = 422
+    code = "unreadable"
 
 
 class UnsupportedType(CaseError):

@@ -25,6 +25,7 @@ from server.cases.workflow import HANDLING
 from server.db import dialect_name
 from server.directory.models import Unit
 from server.directory.tiers import Role
+from server.ids import parse_id
 from server.policy import Actor
 
 
@@ -76,8 +77,10 @@ async def find_case(s: AsyncSession, actor: Actor, ref: str, now: datetime) -> C
     """A case as a person names it in a form: its code (340321-2026-000002); the internal number still
     works for old links. NotFound unless the actor may see it."""
     ref = "".join((ref or "").split())[:40]
-    if ref.isdigit() and len(ref) <= 12:
-        case = (await s.execute(select(Case).where(Case.id == int(ref), visible(actor, now)))).scalar_one_or_none()
+    if ref.isascii() and ref.isdigit():
+        case_id = parse_id(ref)  # beyond the id range: no such case (not a database overflow)
+        case = None if case_id is None else (await s.execute(
+            select(Case).where(Case.id == case_id, visible(actor, now)))).scalar_one_or_none()
         if case is None:
             raise NotFound("no such case", zh="没有这个案件，或您无权查看。")
         return case

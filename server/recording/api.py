@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from server import access, ledger
 from server.api import registry as r
+from server.api.params import MAX_ID, path_id, query_int
 from server.auth import require_actor
 from server.directory.models import Unit
-from server.errors import ApiError, bad_request, field, forbidden, not_found, read_json
+from server.errors import ApiError, field, forbidden, not_found, read_json
 from server.ledger_store import append, events, verify_chain
 from server.policy import Actor
 from server.recording import minutes as minutes_store
@@ -55,10 +56,7 @@ async def session_and_unit(request: web.Request, sid: int) -> tuple[Session, Uni
 
 
 def session_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise not_found("no such session")
-    return int(raw)
+    return path_id(request, "id", "no such session")
 
 
 async def readable_session(request: web.Request, kind: access.Kind = access.Kind.LOG
@@ -74,30 +72,17 @@ async def readable_session(request: web.Request, kind: access.Kind = access.Kind
     return actor, sess, unit, rec
 
 
-def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        v = int(raw)
-    except ValueError as e:
-        raise bad_request(f"{name} must be an integer", "invalid_query") from e
-    if not lo <= v <= hi:
-        raise bad_request(f"{name} must be between {lo} and {hi}", "invalid_query")
-    return v
-
-
 # ---- the session log ---------------------------------------------------------------------------------
 
 @r.route("GET", "/api/sessions/{id}/log", summary="The session's hash-chained event log", tag="record",
-         params=[SID, r.query("after", r.integer(), "only events with seq greater than this"),
-                 r.query("limit", r.integer(), "at most this many events (default all, max 10000)"),
+         params=[SID, r.query("after", r.integer(minimum=0, maximum=MAX_ID), "only events with seq greater than this"),
+                 r.query("limit", r.integer(minimum=1, maximum=10_000), "at most this many events (default all, max 10000)"),
                  r.query("verify", r.string(enum=["1", "0"]), "also verify the whole chain")],
          response=r.obj(["events"], events=r.array(EVENT), verification=VERIFICATION), errors=(400, 404))
 async def get_log(request: web.Request) -> web.Response:
     _, sess, _, _ = await readable_session(request)
-    after = _int_query(request, "after", 0, 0, 2**31)
-    limit = _int_query(request, "limit", 10_000, 1, 10_000)
+    after = query_int(request, "after", 0, 0, MAX_ID)
+    limit = query_int(request, "limit", 10_000, 1, 10_000)
     chain = ledger.session_chain(sess.id)
     async with request.app["db"].session() as s:
         evs = await events(s, chain, after_seq=after, limit=limit)
@@ -158,12 +143,10 @@ async def download_recording(request: web.Request) -> web.StreamResponse:
     actor, sess, _, rec = await readable_session(request, access.Kind.RECORDING)
     if not access.may(actor, access.Action.DOWNLOAD, rec):
         raise forbidden("recordings are for the hosting staff of this unit and above")
-    rid = request.match_info["rid"]
-    if not rid.isdigit() or len(rid) > 12:
-        raise not_found("no such recording")
+    rid = path_id(request, "rid", "no such recording")
     root = request.app["config"].recordings_dir.resolve()
     async with request.app["db"].session() as s:
-        rec = await s.get(Recording, int(rid))
+        rec = await s.get(Recording, rid)
         if rec is None or rec.session_id != sess.id:
             raise not_found("no such recording")
         if rec.status in ("deleted", "discarded", "failed") or rec.status == "writing":
@@ -203,7 +186,7 @@ async def party_in_room(request: web.Request, sid: int, token: str) -> None:
 
 
 @r.route("GET", "/api/sessions/{id}/minutes", summary="The current minutes (or ?version=N)", tag="record",
-         params=[SID, r.query("version", r.integer()),
+         params=[SID, r.query("version", r.integer(minimum=0, maximum=MAX_ID)),
                  {"name": "X-Join-Token", "in": "header", "required": False, "schema": r.string(),
                   "description": "a participant's join token instead of a staff login (current version only)"}],
          response=MINUTES, errors=(400, 401, 403, 404))
@@ -218,7 +201,7 @@ async def get_minutes(request: web.Request) -> web.Response:
             m = await minutes_store.current(s, sid)
         return web.json_response(minutes_store.minutes_json(m), dumps=_dumps)
     _, sess, _, _ = await readable_session(request, access.Kind.MINUTES)
-    version = _int_query(request, "version", 0, 0, 2**31)
+    version = query_int(request, "version", 0, 0, MAX_ID)
     async with request.app["db"].session() as s:
         m = await minutes_store.current(s, sess.id, version or None)
     if version and m is None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 
 from server import access
+from server.api.params import parse_id
 from server.errors import ApiError
 from server.media.ice import ice_servers
 from server.rooms.bus import make_bus
@@ -130,8 +131,8 @@ async def _serve(request: web.Request, st: SignalingSettings, hub: RoomHub, conn
         _fail(conn, "not_joined", "the first message must be join", CLOSE_BAD_JOIN, m["type"])
         return
     hint = m.get("session")
-    if hint is None and request.query.get("session", "").isdigit():
-        hint = int(request.query["session"])
+    if hint is None:
+        hint = parse_id(request.query.get("session"))
     config = app["config"]
     try:
         grant = await resolve_join(app["db"], config.secret_key, m["token"], session_hint=hint,

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from server import access
 from server.api import registry as r
+from server.api.params import path_id, query_id, query_int
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
 from server.security.clientip import client_ip
@@ -85,7 +86,7 @@ async def create(request: web.Request) -> web.Response:
 @r.route("GET", "/api/sessions", summary="Sessions the caller may see (own subtree, or invited)", tag="sessions",
          params=[r.query("state", r.string(enum=["scheduled", "live", "ended", "cancelled", "interrupted"])),
                  r.query("kind", r.string(enum=list(kinds.KINDS))), r.query("unit", description="unit code subtree"),
-                 r.query("case_id", r.integer()), r.query("limit", r.integer(minimum=1, maximum=200))],
+                 r.id_query("case_id"), r.query("limit", r.integer(minimum=1, maximum=200))],
          response=r.obj(["sessions"], sessions=r.array(SESSION)), errors=(400, 404), strict_query=True)
 async def list_(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -101,11 +102,8 @@ async def list_(request: web.Request) -> web.Response:
         if u is None or not access.sees(actor, access.Record(access.Kind.UNIT, u["path"])):
             raise ApiError(404, "not_found", "unknown unit")
         unit_path = u["path"]
-    try:
-        case_id = int(q["case_id"]) if q.get("case_id") else None
-        limit = max(1, min(200, int(q.get("limit", "100"))))
-    except ValueError:
-        raise bad_request("case_id and limit must be integers", "invalid_field") from None
+    case_id = query_id(request, "case_id")
+    limit = query_int(request, "limit", 100, 1, 200)
     async with request.app["db"].session() as s:
         rows = await service.list_sessions(s, actor, state=q.get("state"), kind=q.get("kind"), unit_path=unit_path,
                                            case_id=case_id, limit=limit, now=access.now_for(request.app))
@@ -114,10 +112,7 @@ async def list_(request: web.Request) -> web.Response:
 
 
 def _sid(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(404, "not_found", "no such session") from None
+    return path_id(request, "id", "no such session")
 
 
 @r.route("GET", "/api/sessions/{id}", summary="One session: details, the caller's room role, invitations",
@@ -237,10 +232,7 @@ async def invitations(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     secret = request.app["config"].secret_key
-    try:
-        inv_id = int(request.match_info["inv"])
-    except ValueError:
-        raise ApiError(404, "not_found", "no such invitation") from None
+    inv_id = path_id(request, "inv", "no such invitation")
     async with request.app["db"].session() as s:
         try:
             sess, unit = await service.load(s, actor, _sid(request), now=access.now_for(request.app))

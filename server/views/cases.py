@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from server import access, tables
 from server.api.cases import case_filter, draft_from
+from server.api.params import MAX_ID, parse_id, parse_int, path_id
 from server.cases import (
     case_sessions,
     catalog,
@@ -124,6 +125,10 @@ def _str(form: Mapping[str, Any], name: str, max_len: int = 5000) -> str:
     return v.strip()[:max_len] if isinstance(v, str) else ""
 
 
+def _int_or(v: int | None, default: int) -> int:
+    return default if v is None else v
+
+
 def _when(form: Mapping[str, Any], name: str) -> datetime | None:
     raw = _str(form, name, 40)
     return case_sessions.parse_when(raw) if raw else None
@@ -145,7 +150,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
     try:
         f = await case_filter(request, actor, strict=False)
         raw_page = request.query.get("page", "1") or "1"
-        page_no = max(1, min(int(raw_page), 100_000)) if raw_page.isdigit() else 1
+        page_no = min(parse_int(raw_page, 1, 10**19) or 1, 100_000)
     except ApiError as e:
         f, page_no, error = CaseFilter(), 1, e.message
     c = ctx(request)
@@ -285,7 +290,7 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     async with request.app["db"].session() as s:
         try:
-            if code.isdigit():  # an internal number from an old link: go to the case's code
+            if code.isascii() and code.isdigit():  # an internal number from an old link: go to the case's code
                 raise web.HTTPFound(f"/cases/{(await find_case(s, actor, code, c.now)).code}")
             case = await get_visible(s, actor, code, c.now)
         except CaseError as e:
@@ -340,10 +345,7 @@ async def party_copy(request: web.Request) -> web.StreamResponse:
     """A printable copy of the case for one party: the other side's confidential details are left out."""
     actor = await require_login(request)
     c = ctx(request)
-    try:
-        pid = int(request.match_info["party_id"])
-    except ValueError as e:
-        raise ApiError(404, "not_found", "no such party") from e
+    pid = path_id(request, "party_id", "no such party")
     async with request.app["db"].session() as s:
         try:
             case = await get_visible(s, actor, request.match_info["code"], c.now)
@@ -385,7 +387,7 @@ async def do_transition(request: web.Request) -> web.StreamResponse:
             raise CaseError("choose a risk grade", "invalid_grade", zh="请选择风险等级。")
         version = _str(form, "version", 12)
         await service.transition(s, c, actor, case, _str(form, "action", 32), params,
-                                 int(version) if version.isdigit() else None)
+                                 parse_int(version, 0, MAX_ID))
         label = workflow.ACTION_LABELS.get(workflow.Action(_str(form, "action", 32)), ("办理", "Action"))
         return (f"已{label[0]}", f"{label[1]}: done.")
     return await _act(request, "actions", fn)
@@ -400,7 +402,7 @@ async def do_edit(request: web.Request) -> web.StreamResponse:
         if body.get("grade") == case.grade:
             body.pop("grade", None)  # no grade sent and none set: nothing to change
         version = _str(form, "version", 12)
-        await service.edit(s, c, actor, case, body, int(version) if version.isdigit() else None)
+        await service.edit(s, c, actor, case, body, parse_int(version, 0, MAX_ID))
         return ("已保存", "Saved.")
     return await _act(request, "edit", fn)
 
@@ -422,11 +424,11 @@ async def do_follow_up(request: web.Request) -> web.StreamResponse:
     async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         perf = []
         for k, v in form.items():
-            if k.startswith("ob_") and k[3:].isdigit() and isinstance(v, str) and v:
-                perf.append({"obligation_id": int(k[3:]), "status": v})
+            if k.startswith("ob_") and parse_id(k[3:]) and isinstance(v, str) and v:
+                perf.append({"obligation_id": parse_id(k[3:]), "status": v})
         sat = _str(form, "satisfaction", 2)
         d = followups.follow_up_from({"method": _str(form, "method", 16),
-                                      "satisfaction": int(sat) if sat.isdigit() else None,
+                                      "satisfaction": parse_int(sat, 0, 99),
                                       "recurrence_risk": _str(form, "recurrence_risk", 8),
                                       "notes": _str(form, "notes"), "performance": perf})
         await followups.record_follow_up(s, c, actor, case, d)
@@ -459,7 +461,7 @@ async def do_supervise(request: web.Request) -> web.StreamResponse:
 async def do_respond(request: web.Request) -> web.StreamResponse:
     async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         oid = _str(form, "order_id", 12)
-        await supervision.respond(s, c, actor, case, int(oid) if oid.isdigit() else -1, _str(form, "response"))
+        await supervision.respond(s, c, actor, case, parse_id(oid) or -1, _str(form, "response"))
         return ("已回复", "Answered.")
     return await _act(request, "supervision", fn)
 
@@ -476,7 +478,7 @@ async def do_consult(request: web.Request) -> web.StreamResponse:
                 specialty = st.specialties[0]
         hours = _str(form, "grant_hours", 4)
         await consultations.request(s, c, actor, case, specialty, _str(form, "question", 2000),
-                                    target, int(hours) if hours.isdigit() else consultations.DEFAULT_HOURS)
+                                    target, _int_or(parse_int(hours, 0, MAX_ID), consultations.DEFAULT_HOURS))
         return ("已发出远程指导请求", "Consultation requested.")
     return await _act(request, "consultations", fn)
 
@@ -484,7 +486,7 @@ async def do_consult(request: web.Request) -> web.StreamResponse:
 async def do_opinion(request: web.Request) -> web.StreamResponse:
     async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         cid = _str(form, "consultation_id", 12)
-        await consultations.give_opinion(s, c, actor, case, int(cid) if cid.isdigit() else -1,
+        await consultations.give_opinion(s, c, actor, case, parse_id(cid) or -1,
                                          _str(form, "opinion", 10000))
         return ("专家意见已提交", "Opinion recorded.")
     return await _act(request, "consultations", fn)
@@ -500,7 +502,7 @@ async def do_session(request: web.Request) -> web.StreamResponse:
 async def do_joint(request: web.Request) -> web.StreamResponse:
     async def fn(s: Any, c: Ctx, actor: Actor, case: Case, form: Form) -> tuple[str, str]:
         sid = _str(form, "session_id", 12)
-        await case_sessions.joint_override(s, c, actor, case, int(sid) if sid.isdigit() else -1,
+        await case_sessions.joint_override(s, c, actor, case, parse_id(sid) or -1,
                                            _str(form, "reason", 1000))
         return ("已授权同室调解", "Override recorded.")
     return await _act(request, "sessions", fn)
@@ -560,7 +562,8 @@ async def notifications_read(request: web.Request) -> web.StreamResponse:
     form = await check_csrf(request)
     nid = _str(form, "id", 12)
     async with request.app["db"].session() as s:
-        await notifications.mark_read(s, actor.id, [int(nid)] if nid.isdigit() else None, ctx(request).now)
+        one = [parse_id(nid) or -1] if nid.isascii() and nid.isdigit() else None  # no id: all of them
+        await notifications.mark_read(s, actor.id, one, ctx(request).now)
     raise web.HTTPSeeOther("/notifications")
 
 
@@ -607,9 +610,9 @@ async def consultation_answer(request: web.Request) -> web.StreamResponse:
     try:
         async with request.app["db"].session() as s:
             if _str(form, "decision", 8) == "decline":
-                await consultations.decline(s, c, actor, int(cid) if cid.isdigit() else -1, _str(form, "reason", 1000))
+                await consultations.decline(s, c, actor, parse_id(cid) or -1, _str(form, "reason", 1000))
                 raise web.HTTPSeeOther("/consultations")
-            cons = await consultations.accept(s, c, actor, int(cid) if cid.isdigit() else -1, _when(form, "scheduled_at"))
+            cons = await consultations.accept(s, c, actor, parse_id(cid) or -1, _when(form, "scheduled_at"))
             case = await s.get(Case, cons.case_id)
             code = case.code if case else ""
     except CaseError as e:

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from server import access
+from server.api.params import path_id
 from server.cases.errors import CaseError
 from server.cases.queries import codes_by_id, find_case, pick_list
 from server.errors import ApiError
@@ -117,10 +118,7 @@ def _api_error(e: SessionError) -> ApiError:
 
 
 def _session_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise ApiError(404, "not_found", "no such session")
-    return int(raw)
+    return path_id(request, "id", "no such session")
 
 
 def _parse_iso(value: str | None) -> datetime | None:
@@ -311,13 +309,11 @@ async def invite(request: web.Request) -> web.StreamResponse:
 async def revoke(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     await check_csrf(request)
-    raw = request.match_info["inv"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise ApiError(404, "not_found", "no such invitation")
+    inv_id = path_id(request, "inv", "no such invitation")
     async with request.app["db"].session() as s:
         try:
             sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
-            await service.revoke_invitation(s, actor, sess, unit, int(raw), access.now_for(request.app))
+            await service.revoke_invitation(s, actor, sess, unit, inv_id, access.now_for(request.app))
         except SessionError as e:
             raise _api_error(e) from None
     raise web.HTTPSeeOther(f"/sessions/{sess.id}#invitations")
@@ -359,9 +355,7 @@ async def invitation_qr(request: web.Request) -> web.StreamResponse:
     import qrcode.image.svg
 
     actor = await require_login(request)
-    raw = request.match_info["inv"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise ApiError(404, "not_found", "no such invitation")
+    inv_id = path_id(request, "inv", "no such invitation")
     secret = request.app["config"].secret_key
     async with request.app["db"].session() as s:
         try:
@@ -370,7 +364,7 @@ async def invitation_qr(request: web.Request) -> web.StreamResponse:
             raise _api_error(e) from None
         if not await service.can_manage(s, actor, sess, unit, access.now_for(request.app)):
             raise ApiError(403, "forbidden", "only the session's hosts see its invitations")
-        inv = next((i for i in await service.list_invitations(s, sess.id) if i.id == int(raw)), None)
+        inv = next((i for i in await service.list_invitations(s, sess.id) if i.id == inv_id), None)
     if inv is None or inv.revoked:
         raise ApiError(404, "not_found", "no such invitation")
     url = absolute(request, service.join_url(service.invitation_token(secret, inv)))

@@ -12,7 +12,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.live import api_slice, fuzz_schema, live_server
 
-schema = fuzz_schema(api_slice({"agreements"}))
+FUZZ_TAGS = {"agreements"}
+schema = fuzz_schema(api_slice(FUZZ_TAGS))
 
 pytestmark = pytest.mark.slow
 

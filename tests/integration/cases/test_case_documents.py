@@ -8,8 +8,9 @@ import aiohttp
 
 from server.cases import documents
 from tests.integration.cases.helpers import create, hdr
+from tests.support.bombs import png_small
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png_small()  # a real header: uploads are read by Pillow (server/security/uploads.py)
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
