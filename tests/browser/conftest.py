@@ -128,3 +128,11 @@ async def shot(page: Any, name: str, full_page: bool = False) -> None:
     d = screenshot_dir()
     if d is not None:
         await page.screenshot(path=str(d / f"{name}.png"), full_page=full_page)
+
+
+def watch_csp(page: Any, seen: list[str]) -> None:
+    """Collect what Chromium reports on the console as refused by the Content-Security-Policy."""
+    def on_console(msg: Any) -> None:
+        if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text:
+            seen.append(f"{page.url}: {msg.text}")
+    page.on("console", on_console)
