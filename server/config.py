@@ -107,7 +107,8 @@ class Config:
     port: int = 8080
     # Background schedulers (overdue checks, ...) can be disabled in tests.
     schedulers: bool = True
-    # Reverse proxies whose X-Forwarded-For/-Proto are believed (CONCORD_TRUSTED_PROXIES, comma-separated).
+    # Reverse proxies whose X-Forwarded-For/-Proto/-Host and Forwarded are believed (CONCORD_TRUSTED_PROXIES,
+    # comma-separated); server/security/clientip.py.
     trusted_proxies: tuple = ()
     # Rooms: a dropped participant's place is kept this long (CONCORD_ROOM_GRACE_S); a live session that
     # everybody has left ends after CONCORD_ROOM_IDLE_END_S (docs/protocol.md, "Drops and ending").
