@@ -114,6 +114,9 @@ class Config:
     # everybody has left ends after CONCORD_ROOM_IDLE_END_S (docs/protocol.md, "Drops and ending").
     room_grace_s: float = 60.0
     room_idle_end_s: float = 7200.0
+    # GET /metrics answers only with "Authorization: Bearer <this>" (CONCORD_METRICS_TOKEN); unset, it is
+    # refused (403), so the app port never hands out its counters (docs/operations.md, "Monitoring").
+    metrics_token: str | None = None
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 8080) -> Config:
@@ -137,6 +140,7 @@ class Config:
             trusted_proxies=_trusted_proxies(),
             room_grace_s=_seconds("CONCORD_ROOM_GRACE_S", 60.0),
             room_idle_end_s=_seconds("CONCORD_ROOM_IDLE_END_S", 7200.0),
+            metrics_token=os.environ.get("CONCORD_METRICS_TOKEN") or None,
         )
 
 
