@@ -17,6 +17,7 @@ from server.cases.errors import Invalid, NotFound, TooLarge, UnsupportedType
 from server.cases.models import Case, CaseDocument
 from server.cases.service import Ctx, _text, actor_ref, append_event, require
 from server.policy import Actor
+from server.security.files import open_private, private_dir
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_CASE = 200
@@ -64,9 +65,9 @@ def storage_path(data_dir: Path, case_id: int, sha256: str, ext: str) -> Path:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary name, fsync, then rename: a crash never leaves half a file under the real name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_suffix(path.suffix + ".part")
-    with open(tmp, "wb") as f:
+    with open_private(tmp, "wb") as f:  # evidence is the data directory owner's only
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
