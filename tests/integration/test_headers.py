@@ -59,7 +59,7 @@ class PageCheck(HTMLParser):
 def assert_headers(r: Any, url: str) -> None:
     assert r.headers.get("Content-Security-Policy") == CSP, url
     assert r.headers.get("X-Content-Type-Options") == "nosniff", url
-    # Pages with a secret in their URL (/join/{token}, sign links) send no referrer at all.
+    # The join page (its URL is the invitation) sends no referrer at all.
     assert r.headers.get("Referrer-Policy") in ("same-origin", "no-referrer"), url
 
 
