@@ -59,6 +59,7 @@ export function pick(text) {
 }
 
 // Buttons marked data-print print the page (no inline onclick: the Content-Security-Policy forbids it).
-document.addEventListener("click", (e) => {
+// (Guarded: the unit tests import this module in Node with a stub document.)
+globalThis.document?.addEventListener?.("click", (e) => {
   if (e.target instanceof Element && e.target.closest("[data-print]")) window.print();
 });
