@@ -21,6 +21,7 @@ from server.directory.cache import UnitCache
 from server.errors import error_middleware
 from server.metrics import Metrics, count_requests, healthz, metrics
 from server.security.attempts import attempts
+from server.security.headers import security_headers
 
 log = logging.getLogger("concord")
 
@@ -53,6 +54,7 @@ async def favicon(request: web.Request) -> web.StreamResponse:
 def create_app(config: Config, *, migrate: bool = True) -> web.Application:
     app = web.Application(middlewares=[count_requests, error_middleware], client_max_size=MAX_BODY)
     app["config"] = config
+    app.on_response_prepare.append(security_headers)  # CSP, nosniff, Referrer-Policy on every response
     app["db"] = Database(config.database_url)
     app["metrics"] = Metrics()
     app["units_cache"] = UnitCache()

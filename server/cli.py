@@ -13,6 +13,7 @@ from typing import Any
 from server.config import Config, ConfigError, missing_web_files, redact_url
 from server.db import Database
 from server.db.migrate import upgrade
+from server.security.files import lock_down, private_umask
 
 
 def _with_db(fn: Callable[[Database, argparse.Namespace], Awaitable[int]]) -> Callable[[argparse.Namespace], int]:
@@ -46,6 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"(not found: {', '.join(missing)}). Reinstall Concord, or set CONCORD_WEB_DIR to a copy "
               "of the repository's web/ directory.", file=sys.stderr)
         return 2
+    lock_down([cfg.data_dir, cfg.recordings_dir], cfg.database_url)  # what an older version left readable
     app = create_app(cfg)
     bus = f"redis {redact_url(cfg.redis_url)}" if cfg.redis_url else "in-process bus"
     url_host = "localhost" if cfg.host in ("0.0.0.0", "::") else cfg.host
@@ -63,6 +65,8 @@ async def _demo(db: Database, args: argparse.Namespace) -> int:
 
     async with db.session() as s:
         accounts = await seed(s)
+    cfg = Config.load(args.data_dir)
+    lock_down([cfg.data_dir, cfg.recordings_dir], cfg.database_url)
     made = sum(a.created for a in accounts)
     print(f"Demo network ready ({made} accounts created, {len(accounts) - made} already there).")
     print(f"Every demo account's password: {DEMO_PASSWORD}")
@@ -289,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     _load_extra_commands()
     args = build_parser().parse_args(argv)
+    private_umask()  # the database, keys, uploads and recordings this process creates are 0600 / 0700
     try:
         return int(args.func(args) or 0)
     except ConfigError as e:

@@ -107,12 +107,16 @@ class Config:
     port: int = 8080
     # Background schedulers (overdue checks, ...) can be disabled in tests.
     schedulers: bool = True
-    # Reverse proxies whose X-Forwarded-For/-Proto are believed (CONCORD_TRUSTED_PROXIES, comma-separated).
+    # Reverse proxies whose X-Forwarded-For/-Proto/-Host and Forwarded are believed (CONCORD_TRUSTED_PROXIES,
+    # comma-separated); server/security/clientip.py.
     trusted_proxies: tuple = ()
     # Rooms: a dropped participant's place is kept this long (CONCORD_ROOM_GRACE_S); a live session that
     # everybody has left ends after CONCORD_ROOM_IDLE_END_S (docs/protocol.md, "Drops and ending").
     room_grace_s: float = 60.0
     room_idle_end_s: float = 7200.0
+    # GET /metrics answers only with "Authorization: Bearer <this>" (CONCORD_METRICS_TOKEN); unset, it is
+    # refused (403), so the app port never hands out its counters (docs/operations.md, "Monitoring").
+    metrics_token: str | None = None
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 8080) -> Config:
@@ -136,6 +140,7 @@ class Config:
             trusted_proxies=_trusted_proxies(),
             room_grace_s=_seconds("CONCORD_ROOM_GRACE_S", 60.0),
             room_idle_end_s=_seconds("CONCORD_ROOM_IDLE_END_S", 7200.0),
+            metrics_token=os.environ.get("CONCORD_METRICS_TOKEN") or None,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import resource
 import time
 from collections import defaultdict
@@ -89,5 +90,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text, for a scraper holding CONCORD_METRICS_TOKEN; without that setting, refused."""
+    token = request.app["config"].metrics_token
+    if not token:
+        return web.Response(status=403, text="metrics are off: set CONCORD_METRICS_TOKEN and scrape with "
+                                             "Authorization: Bearer <token>\n", content_type="text/plain")
+    sent = request.headers.get("Authorization", "")
+    if not (sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].strip().encode(), token.encode())):
+        return web.Response(status=401, text="metrics need Authorization: Bearer <CONCORD_METRICS_TOKEN>\n",
+                            content_type="text/plain", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     return web.Response(text=request.app["metrics"].render(), content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})

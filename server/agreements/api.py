@@ -33,7 +33,7 @@ from server.auth import require_actor
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
 from server.policy import Actor
-from server.security.clientip import client_ip
+from server.security.clientip import client_ip, origin
 from server.security.passwords import check_password
 from server.security.uploads import UploadRefused
 
@@ -108,7 +108,7 @@ def viewer_language(request: web.Request) -> str:
 
 
 def verify_base(request: web.Request) -> str:
-    return f"{request.url.origin()}/verify"
+    return f"{origin(request)}/verify"
 
 
 def now_iso() -> str:

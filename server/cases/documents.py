@@ -18,6 +18,7 @@ from server.cases.errors import Invalid, NotFound, TooLarge, Unreadable, Unsuppo
 from server.cases.models import Case, CaseDocument
 from server.cases.service import Ctx, _text, actor_ref, append_event, require
 from server.policy import Actor
+from server.security.files import open_private, private_dir
 from server.security.uploads import UploadRefused, check_image, check_pdf
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -78,9 +79,9 @@ def storage_path(data_dir: Path, case_id: int, sha256: str, ext: str) -> Path:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary name, fsync, then rename: a crash never leaves half a file under the real name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_suffix(path.suffix + ".part")
-    with open(tmp, "wb") as f:
+    with open_private(tmp, "wb") as f:  # evidence is the data directory owner's only
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

@@ -213,7 +213,7 @@ async def register(s: AsyncSession, ctx: Ctx, actor: Actor | None, draft: CaseDr
     if len(draft.parties) > 50:
         raise Invalid("at most 50 parties", "invalid_party")
 
-    code = await codes.next_code(s, codes.scope_of(unit.path), _local_date(ctx.now).year)
+    code = await codes.next_code(s, codes.scope_of(unit.path), _local_date(ctx.now).year, ctx.secret)
     case = Case(
         code=code, kind=str(draft.kind), source=str(draft.source), category=draft.category, item=draft.item,
         title=title, summary=summary, status=str(workflow.State.REGISTERED), grade=draft.grade,

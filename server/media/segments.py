@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import av
 
 from server.media.codecs import OPUS_SAMPLE_RATE, VIDEO_CLOCK, opus_packet_samples, opus_template, vp8_header
+from server.security.files import open_private, private_dir
 
 log = logging.getLogger("concord.recorder")
 
@@ -117,7 +118,7 @@ def sha256_file(path: Path) -> tuple[str, int]:
 
 def write_json_atomic(path: Path, value: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with open_private(tmp, "w") as f:
         json.dump(value, f, ensure_ascii=False, indent=1)
         f.flush()
         os.fsync(f.fileno())
@@ -296,7 +297,8 @@ class TrackWriter:
         if self.track.kind == "video" and self._size:
             info.width, info.height = self._size
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.dir)
+            open_private(self.root / rel_path).close()  # created 0600 first: PyAV then writes into it
             container = av.open(str(self.root / rel_path), "w", format="webm", container_options=CONTAINER_OPTIONS)
             try:
                 if self.track.kind == "video":
@@ -413,7 +415,7 @@ class TrackWriter:
 
     def _write_manifest(self) -> None:
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.dir)
             write_json_atomic(self.dir / MANIFEST, self.manifest())
         except OSError as e:  # the segment's own I/O reports the failure; the manifest follows later
             log.warning("manifest for %s not written: %s", self.dir, e)

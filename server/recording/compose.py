@@ -24,6 +24,7 @@ from av.video.codeccontext import VideoCodecContext
 
 from server.media.codecs import opus_template
 from server.media.segments import sha256_file, time_base
+from server.security.files import private, private_dir
 
 OUT_W, OUT_H, OUT_FPS = 640, 360, 15
 SAMPLE_RATE = 48000
@@ -89,6 +90,7 @@ def remux_track(track: Track, out_path: Path) -> Output:
                     p.stream = ost
                     out.mux(p)
                     end = max(end, float((p.pts + (p.duration or 0)) * tb))
+    private(tmp)
     os.replace(tmp, out_path)
     digest, size = sha256_file(out_path)
     return Output(out_path, digest, size, round(end, 3))
@@ -188,7 +190,7 @@ def compose(tracks: list[Track], out_path: Path, progress: Callable[[float], Non
     voices = [_Voice(_audio_chunks(t, t0)) for t in audios]
 
     tmp = out_path.with_name(out_path.name + ".part")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out_path.parent)
     n_frames = max(1, math.ceil(total * OUT_FPS))
     with av.open(str(tmp), "w", format="webm") as out:
         vs = out.add_stream("libvpx", rate=OUT_FPS)
@@ -235,6 +237,7 @@ def compose(tracks: list[Track], out_path: Path, progress: Callable[[float], Non
                 progress(i / n_frames)
         out.mux(vs.encode(None))
         out.mux(aus.encode(None))
+    private(tmp)
     os.replace(tmp, out_path)
     progress(1.0)
     digest, size = sha256_file(out_path)

@@ -31,6 +31,7 @@ from server.media.codecs import opus_template
 from server.media.segments import CONTAINER_OPTIONS, MANIFEST, sha256_file, time_base, write_json_atomic
 from server.recording.models import SEGMENT, Recording, RecordingRun
 from server.recording.store import parse_time
+from server.security.files import private
 from server.sessions.models import Session
 
 log = logging.getLogger("concord.recorder")
@@ -104,6 +105,7 @@ def salvage(path: Path, kind: str) -> Salvage:
             pkt.is_keyframe = key
             out.mux(pkt)
             end = max(end, pts - base + dur)
+    private(tmp)
     os.replace(tmp, path)
     digest, size = sha256_file(path)
     return Salvage(True, len(packets), round(float(end * tb), 6), digest, size)

@@ -3,8 +3,9 @@
 Join tokens are ``server.security.tokens`` tokens with purpose ``join``:
 - invitation: ``{"sid", "role", "name", "n": nonce}``; the ``invitations`` row (by nonce) must exist, belong
   to the session and not be revoked, so revoking works before the token expires;
-- staff: ``{"sid", "role", "name", "staff": staff_id}``, issued to a logged-in staff member for their own
-  session (``POST /api/sessions/{id}/join-token``), short-lived.
+- staff: ``{"sid", "role", "name", "staff": staff_id, "iat": ms}``, issued to a logged-in staff member for
+  their own session (``POST /api/sessions/{id}/join-token``), short-lived. Like the login it came from, it
+  stops counting when the account signs out or is deactivated (``Staff.signed_out_ms``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -348,9 +350,10 @@ async def staff_join_role(db_s: AsyncSession, actor: Actor, s: Session, unit: Un
                                  same_unit=actor.unit_id == unit.id, staff_role=actor.role)
 
 
-def staff_join_token(secret: bytes, actor: Actor, s: Session, role: str) -> str:
-    return tokens.sign(secret, JOIN_PURPOSE, {"sid": s.id, "role": role, "name": actor.name, "staff": actor.id},
-                       STAFF_JOIN_TTL_S)
+def staff_join_token(secret: bytes, actor: Actor, s: Session, role: str, now_ms: int | None = None) -> str:
+    iat = now_ms if now_ms is not None else int(time.time() * 1000)
+    return tokens.sign(secret, JOIN_PURPOSE, {"sid": s.id, "role": role, "name": actor.name, "staff": actor.id,
+                                              "iat": iat}, STAFF_JOIN_TTL_S)
 
 
 async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint: int | None = None,
@@ -379,6 +382,7 @@ async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint:
         r = kinds.rules(s.kind)
         staff_unit: Unit | None = None
         staff_id: int | None = None
+        issued_ms: int | None = None  # a staff token's issue time, checked against the account's sign-out
         nonce: str | None = None
         method, hashed = "none", None
         if "n" in body:
@@ -392,6 +396,7 @@ async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint:
             staff_id = inv.staff_id
         elif isinstance(body.get("staff"), int):
             staff_id = body["staff"]
+            issued_ms = body["iat"] if isinstance(body.get("iat"), int) else 0  # older tokens: before any sign-out
         else:
             raise SessionError(401, "token_malformed", "malformed token")
         if staff_id is not None:
@@ -399,6 +404,9 @@ async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint:
                                        .where(Staff.id == staff_id))).first()
             if srow is None or not srow[0].active:
                 raise SessionError(403, "token_revoked", "this staff account is no longer active")
+            signed_out = srow[0].signed_out_ms or 0
+            if issued_ms is not None and signed_out and issued_ms <= signed_out:  # a tie goes to the sign-out
+                raise SessionError(401, "token_revoked", "signed out since this link was made; log in again")
             staff_unit = srow[1]
             # A staff login's token is checked against the policy now, not when it was minted: a case that
             # became restricted, a name taken off its list or an expired grant closes the room to them. An

@@ -48,6 +48,7 @@ from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
 from server.idnumbers import invalid_message as invalid_id_message
 from server.policy import Actor
+from server.security.clientip import origin
 from server.views.render import attachment, check_csrf, language, local, render, require_login
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,7 @@ def when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def base_url(request: web.Request) -> str:
-    from server.security.clientip import is_https
-
-    return f"{'https' if is_https(request) else 'http'}://{request.host}"
+    return origin(request)
 
 
 async def _page(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:

@@ -28,7 +28,7 @@ from server.cases.errors import CaseError
 from server.cases.queries import codes_by_id, find_case, pick_list
 from server.errors import ApiError
 from server.policy import Actor, can_host_session, within
-from server.security.clientip import client_ip
+from server.security.clientip import client_ip, origin
 from server.security.ratelimit import RateLimiter
 from server.sessions import kinds, service
 from server.sessions.service import SessionError
@@ -140,9 +140,7 @@ def _share(request: web.Request, inv: dict[str, Any]) -> dict[str, Any]:
 
 def absolute(request: web.Request, path: str) -> str:
     """The URL as the person's browser should open it (behind the TLS proxy too)."""
-    proto = request.headers.get("X-Forwarded-Proto") or request.scheme
-    host = request.headers.get("X-Forwarded-Host") or request.host
-    return f"{proto}://{host}{path}"
+    return f"{origin(request)}{path}"  # forwarded host and scheme only from a trusted proxy
 
 
 async def _hostable_units(request: web.Request, actor: Actor) -> list[dict[str, Any]]:

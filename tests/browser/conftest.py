@@ -29,6 +29,34 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 DESKTOP = {"viewport": {"width": 1280, "height": 800}, "locale": "zh-CN"}
 
 
+def _csp_safe_wait_for_function() -> None:
+    """Let ``wait_for_function`` poll plain expressions on pages whose CSP forbids eval (all of ours).
+
+    Playwright evaluates a plain-expression predicate with ``eval`` on every poll, which ``script-src 'self'``
+    refuses after the first; a function predicate is evaluated once and then called. So every expression is
+    wrapped in a function that computes it (and calls it with ``arg`` when it is itself a function).
+    """
+    from playwright.async_api import Frame, Page
+
+    for cls in (Page, Frame):
+        original = cls.wait_for_function
+        if getattr(original, "csp_safe", False):
+            continue
+
+        def make(original: Any) -> Any:
+            async def wait_for_function(self: Any, expression: str, *args: Any, **kwargs: Any) -> Any:
+                wrapped = f"(arg) => {{ const v = ({expression.strip().rstrip(';')}\n); " \
+                          "return typeof v === 'function' ? v(arg) : v; }"
+                return await original(self, wrapped, *args, **kwargs)
+            wait_for_function.csp_safe = True  # type: ignore[attr-defined]
+            return wait_for_function
+
+        cls.wait_for_function = make(original)  # type: ignore[method-assign]
+
+
+_csp_safe_wait_for_function()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -128,3 +156,11 @@ async def shot(page: Any, name: str, full_page: bool = False) -> None:
     d = screenshot_dir()
     if d is not None:
         await page.screenshot(path=str(d / f"{name}.png"), full_page=full_page)
+
+
+def watch_csp(page: Any, seen: list[str]) -> None:
+    """Collect what Chromium reports on the console as refused by the Content-Security-Policy."""
+    def on_console(msg: Any) -> None:
+        if "Content Security Policy" in msg.text or "Content-Security-Policy" in msg.text:
+            seen.append(f"{page.url}: {msg.text}")
+    page.on("console", on_console)

@@ -17,17 +17,20 @@ import pytest
 
 from server import ledger, ledger_store
 from server.directory.demo import DEMO_PASSWORD
-from tests.browser.conftest import DESKTOP, PHONE, shot
+from tests.browser.conftest import DESKTOP, PHONE, shot, watch_csp
 
 pytestmark = [pytest.mark.browser]
 TZ = ZoneInfo("Asia/Shanghai")
 TIMEOUT_MS = 60_000
+# Every page of the walk reports here what the Content-Security-Policy refused: nothing, it must stay empty.
+CSP_REFUSED: list[str] = []
 
 
 async def staff_page(browser: Any, base: str, username: str) -> Any:
     ctx = await browser.new_context(**DESKTOP)
     ctx.set_default_timeout(TIMEOUT_MS)
     page = await ctx.new_page()
+    watch_csp(page, CSP_REFUSED)
     await page.goto(f"{base}/login")
     await page.fill("#username", username)
     await page.fill("#password", DEMO_PASSWORD)
@@ -67,6 +70,7 @@ async def test_intake_to_closure_across_tiers(live_server: Any, browser: Any) ->
     ctx = await browser.new_context(**PHONE)
     ctx.set_default_timeout(TIMEOUT_MS)
     phone = await ctx.new_page()
+    watch_csp(phone, CSP_REFUSED)
     await phone.goto(f"{base}/intake?unit=340321001001")
     await phone.fill("#name", "钱八")
     await phone.fill("#phone", "13812345678")
@@ -177,3 +181,4 @@ async def test_intake_to_closure_across_tiers(live_server: Any, browser: Any) ->
         case_id = (await s.execute(select(Case.id).where(Case.code == code))).scalar_one()
         result = await ledger_store.verify_chain(s, ledger.case_chain(case_id))
     assert result.ok and result.count >= 18, result
+    assert not CSP_REFUSED, CSP_REFUSED

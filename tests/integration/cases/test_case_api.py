@@ -6,16 +6,22 @@ import re
 import subprocess
 import sys
 
+from server.cases.codes import format_code, serial_for
 from tests.conftest import cli_env
 from tests.integration.cases.helpers import act, create, get, hdr
 
 
 async def test_register_and_code_format(client) -> None:
     case = await create(client)
-    assert re.fullmatch(r"340321-\d{4}-000001", case["code"])
+    assert re.fullmatch(r"340321-\d{4}-\d{6}", case["code"])
     assert case["status"] == "registered" and case["version"] == 1
     second = await create(client)
-    assert second["code"].endswith("-000002")
+    # The serial is the county's counter through a keyed permutation (server/cases/codes.py), not the count.
+    secret = client.app["config"].secret_key
+    year = int(case["code"].split("-")[1])
+    assert case["code"] == format_code("340321", year, serial_for(secret, "340321", year, 1)) != \
+        format_code("340321", year, 1)
+    assert second["code"] == format_code("340321", year, serial_for(secret, "340321", year, 2))
     assert {p["name"] for p in case["parties"]} == {"张三", "李四"}
 
 
@@ -149,7 +155,10 @@ async def test_concurrent_registrations_get_distinct_codes(client) -> None:
 
     got = await asyncio.gather(*(one(i) for i in range(12)))
     assert len(set(got)) == 12
-    assert sorted(int(c[-6:]) for c in got) == list(range(1, 13))
+    # No number skipped or used twice: exactly the first twelve serials of the county's permutation.
+    year = int(got[0].split("-")[1])
+    secret = client.app["config"].secret_key
+    assert set(got) == {format_code("340321", year, serial_for(secret, "340321", year, n)) for n in range(1, 13)}
 
 
 async def test_concurrent_transitions_one_wins(client) -> None:
@@ -163,3 +172,18 @@ async def test_concurrent_transitions_one_wins(client) -> None:
     r1, r2 = await asyncio.gather(client.post(url, json={"action": "accept"}, headers=h1),
                                   client.post(url, json={"action": "accept"}, headers=h2))
     assert sorted([r1.status, r2.status]) == [200, 409]
+
+
+async def test_a_code_already_taken_is_skipped(client) -> None:  # type: ignore[no-untyped-def]
+    """An old sequential code, or one made under an earlier key, is never handed out twice."""
+    from sqlalchemy import update
+
+    from server.cases.models import CaseCounter
+
+    first = await create(client)
+    async with client.app["db"].session() as s:  # as if the counter met a code it did not make
+        await s.execute(update(CaseCounter).values(last=0))
+    second = await create(client)
+    year = int(first["code"].split("-")[1])
+    secret = client.app["config"].secret_key
+    assert second["code"] == format_code("340321", year, serial_for(secret, "340321", year, 2)) != first["code"]

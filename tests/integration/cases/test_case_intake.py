@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
+from server.directory.models import Staff
 from tests.integration.cases.helpers import get, hdr
 from tests.integration.cases.test_case_pages import page_login
 
@@ -104,4 +107,19 @@ async def test_contact_cards_with_qr(client) -> None:
     # The card's link opens the intake form with the mediator as contact.
     client.session.cookie_jar.clear()
     r = await client.get("/intake?unit=340321001&staff=mediator")
-    assert "调解员张三" in await r.text()
+    html = await r.text()
+    assert 'name="staff" value="mediator"' in html and "调解员张三" not in html
+
+
+async def test_public_intake_never_shows_a_staff_name(client) -> None:  # type: ignore[no-untyped-def]
+    """Anyone can put any username in ?staff=: the page shows role and unit, not who the person is."""
+    contact = re.compile(r'<div class="alert alert-info" id="intake-contact">([^<]*)</div>')
+    async with client.app["db"].session() as s:
+        names = {u: n for u, n in (await s.execute(select(Staff.username, Staff.name))).all()}
+    for username, role in (("admin", "管理员"), ("mediator", "调解员")):
+        html = await (await client.get(f"/intake?staff={username}")).text()
+        shown = contact.search(html)
+        assert shown and role in shown.group(1), html
+        assert names[username] not in html
+    html = await (await client.get("/intake?staff=admin&lang=en")).text()
+    assert names["admin"] not in html and "Administrator" in contact.search(html).group(1)

@@ -55,17 +55,17 @@ registerPanel({
       <p class="small muted ag-none"></p>
       <div class="ag-shown" hidden>
         <p><strong class="ag-number"></strong> · <span class="ag-version"></span> · <span class="ag-state"></span> · <span class="ag-signed"></span></p>
-        <p class="ag-code-line">${tr("code")} <span class="hash ag-code" style="font-size:1.6rem"></span></p>
+        <p class="ag-code-line">${tr("code")} <span class="hash ag-code"></span></p>
         <p class="small muted">${tr("same")}</p>
-        <div class="doc-text ag-text" tabindex="0" style="max-height:40vh"></div>
+        <div class="doc-text ag-text" tabindex="0"></div>
         <form class="form ag-comment"><label class="small">${tr("comment")}</label>
-          <div class="row"><select name="clause"></select><input name="text" maxlength="2000" required style="flex:1">
+          <div class="row"><select name="clause"></select><input name="text" maxlength="2000" required class="ag-grow">
           <button class="btn btn-sm" type="submit">${tr("send")}</button></div></form>
         <ul class="small ag-comments"></ul>
         <p class="ag-sign-line" hidden><a class="btn btn-primary ag-sign" target="_blank" rel="noopener"></a></p>
       </div>
       <div class="ag-mod" hidden><h3 class="small">${tr("mine")}</h3><ul class="small ag-list"></ul></div>
-      <p class="small ag-error" role="alert" style="color:#c62828"></p>
+      <p class="small ag-error" role="alert"></p>
     </div>`;
     const q = (s) => el.querySelector(s);
     q(".ag-none").textContent = tr("none");

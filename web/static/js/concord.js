@@ -57,3 +57,9 @@ export function pick(text) {
   if (!m) return text || "";
   return lang === "en" ? m[2].trim() : m[1].trim();
 }
+
+// Buttons marked data-print print the page (no inline onclick: the Content-Security-Policy forbids it).
+// (Guarded: the unit tests import this module in Node with a stub document.)
+globalThis.document?.addEventListener?.("click", (e) => {
+  if (e.target instanceof Element && e.target.closest("[data-print]")) window.print();
+});
