@@ -77,9 +77,11 @@ def canonical_v2(chain: str, seq: int, type: str, at: datetime | int, data: Any)
     return jcs.canonicalize({"chain": chain, "seq": seq, "type": type, "at": at_ms, "data": data, "v": 2})
 
 
-def canonical(chain: str, seq: int, type: str, at: datetime | str, data: Any, v: int = 1) -> bytes:
-    """The canonical bytes of an event of version ``v``."""
+def canonical(chain: str, seq: int, type: str, at: datetime | str | int, data: Any, v: int = 1) -> bytes:
+    """The canonical bytes of an event of version ``v`` (``at`` as a datetime or as hashed)."""
     if v == 1:
+        if isinstance(at, int):
+            raise ValueError("a v1 event's time is a datetime or an ISO string")
         return canonical_v1(chain, seq, type, at, data)
     if v == 2:
         if isinstance(at, str):
@@ -104,8 +106,7 @@ class Event:
     v: int = 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "v": self.v,
+        return {  # the API's event shape (CONTRACT.md); export() is the form a verifier re-hashes
             "seq": self.seq,
             "type": self.type,
             "at": format_time(self.at),

@@ -1,0 +1,182 @@
+"""Checkpoints nobody can roll back: a kept signed tree head catches deleted newest rows on any chain;
+every chain has a verify-log option; a fresh demo's directory chain verifies. SQLite and PostgreSQL, the
+real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from server import checkpoints, ledger, merkle
+from server.db import Database
+from server.db.migrate import upgrade
+from server.ledger_store import append, integrate
+from tests.conftest import cli_env
+
+SECRET = "test-secret-key-not-for-production"
+
+
+def concord(db_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "server", *args, "--data-dir", str(data_dir)],
+                          env=cli_env(CONCORD_DATABASE_URL=db_url), capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture
+async def ldb(db_url: str):  # type: ignore[no-untyped-def]
+    db = Database(db_url)
+    await upgrade(db)
+    yield db
+    await db.close()
+
+
+async def _sql(db: Database, *stmts: str) -> None:
+    async with db.engine.begin() as conn:
+        for st in stmts:
+            await conn.execute(text(st))
+
+
+async def _write(db: Database, chains: list[str], n: int) -> None:
+    async with db.session() as s:
+        for i in range(n):
+            await append(s, chains[i % len(chains)], "note", {"i": i, "x": 10.0, "text": f"第{i}条"})
+
+
+async def test_deleting_the_newest_row_fails_against_a_kept_checkpoint(ldb: Database, db_url: str,
+                                                                       tmp_path: Path) -> None:
+    await _write(ldb, ["case:1"], 43)
+    assert concord(db_url, tmp_path, "checkpoint", "sign").returncode == 0
+    r = concord(db_url, tmp_path, "checkpoint", "export")
+    assert r.returncode == 0, r.stderr
+    kept = tmp_path / "checkpoint.json"
+    kept.write_text(r.stdout)
+    head = json.loads(r.stdout)
+    assert head["size"] == 43 and head["format"] == "concord-checkpoint/1"
+    # Intact: OK, and later events on other chains only extend the tree.
+    await _write(ldb, ["session:5"], 3)
+    ok = concord(db_url, tmp_path, "verify-log", "--case", "1", "--checkpoint", str(kept))
+    assert ok.returncode == 0 and ok.stdout.startswith("OK 43 events"), ok.stdout + ok.stderr
+    assert "extend the checkpoint consistently" in ok.stdout
+    # The chain alone still says OK 42 after its newest row goes; the checkpoint does not.
+    await _sql(ldb, "DELETE FROM ledger_events WHERE chain = 'case:1' AND seq = 43")
+    alone = concord(db_url, tmp_path, "verify-log", "--case", "1")
+    assert alone.returncode == 0 and alone.stdout.strip() == "OK 42 events"
+    bad = concord(db_url, tmp_path, "verify-log", "--case", "1", "--checkpoint", str(kept))
+    assert bad.returncode == 1 and "tree leaf 42 (case:1 seq 43): its event row is gone" in bad.stdout, bad.stdout
+    # A careful attacker removes the leaf too: the log is now smaller than the checkpoint.
+    await _sql(ldb, "DELETE FROM ledger_leaves WHERE chain = 'case:1' AND seq = 43",
+               "DELETE FROM ledger_leaves WHERE chain = 'session:5'", "DELETE FROM ledger_events WHERE chain = 'session:5'")
+    bad = concord(db_url, tmp_path, "verify-log", "--checkpoint", str(kept))
+    assert bad.returncode == 1 and "fewer than the checkpoint's 43" in bad.stdout, bad.stdout
+
+
+async def test_a_rewritten_past_fails_and_a_forged_checkpoint_is_refused(ldb: Database, db_url: str,
+                                                                         tmp_path: Path) -> None:
+    await _write(ldb, ["case:1", "directory"], 10)
+    kept = tmp_path / "c.json"
+    kept.write_text(concord(db_url, tmp_path, "checkpoint", "sign").stdout)
+    # Rewrite event 2 of case:1 and every hash after it, leaves included: the chain verifies, the tree not.
+    async with ldb.session() as s:
+        rows = (await s.execute(text("SELECT id, seq, type, at, data, hash FROM ledger_events WHERE chain = 'case:1' "
+                                     "ORDER BY seq"))).all()
+    prev = ledger.GENESIS
+    stmts = []
+    for id_, seq, type_, _at, data, _old in rows:
+        d = json.loads(data)
+        if seq == 2:
+            d["text"] = "改过"
+        ev = ledger.make_event("case:1", ledger.Event("case:1", seq - 1, "", ledger.EPOCH, None, "", prev, 2)
+                               if seq > 1 else None, type_, d, ledger.EPOCH)
+        stmts.append(f"UPDATE ledger_events SET data = '{json.dumps(d, ensure_ascii=False)}', at = '1970-01-01 00:00:00', "
+                     f"prev_hash = '{ev.prev_hash}', hash = '{ev.hash}' WHERE id = {id_}")
+        stmts.append(f"UPDATE ledger_leaves SET event_hash = '{ev.hash}' WHERE event_id = {id_}")
+        prev = ev.hash
+    await _sql(ldb, *stmts)
+    assert concord(db_url, tmp_path, "verify-log", "--case", "1").returncode == 0  # the chain alone is fooled
+    bad = concord(db_url, tmp_path, "verify-log", "--case", "1", "--checkpoint", str(kept))
+    assert bad.returncode == 1 and "do not hash to the checkpoint's root" in bad.stdout, bad.stdout
+    # A checkpoint edited to a smaller size no longer verifies; one signed elsewhere is not the city's key.
+    forged = json.loads(kept.read_text())
+    forged["size"] = 3
+    kept.write_text(json.dumps(forged))
+    bad = concord(db_url, tmp_path, "verify-log", "--checkpoint", str(kept))
+    assert bad.returncode == 1 and "signature does not verify" in bad.stdout
+
+
+async def test_every_chain_has_a_verify_log_option(ldb: Database, db_url: str, tmp_path: Path) -> None:
+    await _write(ldb, ["agreement:7", "session:2", "case:3", "directory", "minutes:x"], 10)
+    for args in (["--agreement", "7"], ["--session", "2"], ["--case", "3"], ["--directory"], ["--chain", "minutes:x"],
+                 ["--chain", "agreement:7"]):
+        r = concord(db_url, tmp_path, "verify-log", *args)
+        assert r.returncode == 0 and r.stdout.strip() == "OK 2 events", (args, r.stdout, r.stderr)
+    r = concord(db_url, tmp_path, "verify-log", "--agreement", "8")
+    assert r.returncode == 1 and "no events on agreement:8" in r.stderr
+    r = concord(db_url, tmp_path, "verify-log", "--chain", "agreement:7", "--json")
+    out = json.loads(r.stdout)
+    assert r.returncode == 0 and out["ok"] and out["chain"] == "agreement:7" and out["count"] == 2
+    assert out["events"][0]["v"] == 2 and isinstance(out["events"][0]["at"], int)
+    assert out["events"][0]["data"] == {"i": 0, "x": 10.0, "text": "第0条"}
+    assert concord(db_url, tmp_path, "verify-log").returncode == 2
+
+
+async def test_inclusion_proof_of_an_event_against_its_first_checkpoint(ldb: Database, db_url: str,
+                                                                        tmp_path: Path) -> None:
+    await _write(ldb, ["case:1", "session:1"], 9)
+    ring = checkpoints.ledger_keyring(tmp_path, SECRET.encode())
+    async with ldb.session() as s:
+        first = await checkpoints.sign_checkpoint(s, ring, "test")
+    await _write(ldb, ["case:1"], 4)
+    async with ldb.session() as s:
+        second = await checkpoints.sign_checkpoint(s, ring, "test")
+        proof = await checkpoints.inclusion(s, "case:1", 3)
+        late = await checkpoints.inclusion(s, "case:1", 7)
+        assert await checkpoints.inclusion(s, "case:1", 99) is None
+    assert (first.size, second.size) == (9, 13)
+    assert proof is not None and proof.checkpoint == first and proof.ok()
+    assert late is not None and late.checkpoint == second and late.ok()
+    forged = checkpoints.InclusionProof(proof.chain, proof.seq, "f" * 64, proof.index, proof.path, proof.checkpoint)
+    assert not forged.ok()
+    # The CLI prints the same proof; it verifies from its own numbers.
+    r = concord(db_url, tmp_path, "checkpoint", "prove", "--chain", "case:1", "--seq", "3")
+    d = json.loads(r.stdout)
+    assert r.returncode == 0 and d["checkpoint"]["size"] == 9
+    assert merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(d["event_hash"])), d["leaf_index"], 9,
+                                   [bytes.fromhex(p) for p in d["path"]], bytes.fromhex(d["checkpoint"]["root"]))
+
+
+async def test_leaves_are_integrated_in_event_order_once(ldb: Database) -> None:
+    await _write(ldb, ["a", "b", "c"], 7)
+    async with ldb.session() as s:
+        assert await integrate(s) == 7
+        assert await integrate(s) == 7
+    async with ldb.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT leaf_index, event_id FROM ledger_leaves ORDER BY leaf_index"))).all()
+    assert [r[0] for r in rows] == list(range(7)) and [r[1] for r in rows] == sorted(r[1] for r in rows)
+
+
+def test_checkpoint_export_before_any_checkpoint_says_so(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'concord.db'}"
+    r = concord(url, tmp_path, "checkpoint", "export")
+    assert r.returncode == 1 and "no checkpoint yet" in r.stderr
+
+
+def _count(data_dir: Path, table: str) -> int:
+    with sqlite3.connect(data_dir / "concord.db") as conn:
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def test_a_fresh_demo_directory_chain_verifies(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'concord.db'}"
+    assert concord(url, tmp_path, "demo").returncode == 0
+    r = concord(url, tmp_path, "verify-log", "--directory")
+    assert r.returncode == 0 and r.stdout.startswith("OK "), r.stdout + r.stderr
+    n = int(r.stdout.split()[1])
+    assert n == _count(tmp_path, "units") + _count(tmp_path, "staff")  # every unit and account
+    # Running demo again creates nothing and ledgers nothing.
+    assert concord(url, tmp_path, "demo").returncode == 0
+    assert concord(url, tmp_path, "verify-log", "--directory").stdout.strip() == f"OK {n} events"
