@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 import struct
+import subprocess
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server import jcs
+from tests.conftest import need
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify-ledger.mjs"
 
 # RFC 8785 Appendix B: IEEE-754 bit patterns and their canonical text (each also checked against
 # Node's Number-to-String).
@@ -74,3 +82,36 @@ def test_string_escapes() -> None:
 def test_unrepresentable_values_are_refused(bad: object) -> None:
     with pytest.raises(ValueError):
         jcs.canonicalize(bad)
+
+
+# ---- the JavaScript implementation (tools/verify-ledger.mjs) gives the same bytes ----------------------
+
+_scalars = (st.none() | st.booleans() | st.integers(-jcs.MAX_SAFE_INTEGER, jcs.MAX_SAFE_INTEGER)
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(st.characters(exclude_categories=("Cs",)), max_size=12))
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(st.text(st.characters(exclude_categories=("Cs",)), max_size=6), inner,
+                                         max_size=4), max_leaves=12)
+
+
+def test_javascript_jcs_agrees_on_generated_values(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    need("node (for the JavaScript ledger verifier)", node is not None)
+    assert node is not None
+    values: list[object] = []
+
+    @settings(max_examples=400, deadline=None, database=None)
+    @given(_values)
+    def collect(v: object) -> None:
+        values.append(v)
+
+    collect()
+    values += [10.0, 1e-7, 1e21, 1e20, -0.0, 2**53 - 1, 1 / 3, 5e-324, {"\U0001f600": 1, "\ufb33": 2}]
+    src = tmp_path / "values.json"
+    src.write_text(json.dumps(values, ensure_ascii=False))  # Python's number text, as exports carry it
+    r = subprocess.run([node, str(TOOL), "--canonicalize", str(src)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = [json.loads(line) for line in r.stdout.split("\n") if line]
+    assert len(got) == len(values)
+    for v, js in zip(values, got, strict=True):
+        assert js == jcs.canonicalize(v).decode("utf-8"), v
