@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import BigInteger, Integer, String, select
+from sqlalchemy import BigInteger, Integer, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,6 +44,8 @@ class LedgerCheckpoint(Base):
     public_key: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(String(200))
+    # The tree's compact range at this size (JSON [[size, hex], ...]): the next head only hashes new leaves.
+    frontier: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     def head(self) -> SignedTreeHead:
         return SignedTreeHead(self.tree_size, self.root, self.timestamp_ms, self.key_id, self.public_key,
@@ -104,21 +106,44 @@ def sign_head(size: int, root: str, timestamp_ms: int, key_id: str, key: Ed25519
 
 # ---- persistence ----------------------------------------------------------------------------------------
 
-async def tree_head(s: AsyncSession) -> tuple[int, bytes, list[ledger_store.Leaf]]:
-    """Integrate pending leaves, then the tree's size, root and leaves."""
+def _frontier_of(row: LedgerCheckpoint | None) -> list[tuple[int, bytes]] | None:
+    """The previous checkpoint's frontier, if it is intact: its sizes add up to the signed size, it folds
+    to the signed root, and the signature holds. Otherwise None (the head is recomputed from every leaf)."""
+    if row is None or not row.frontier:
+        return None
+    try:
+        fr = [(int(n), bytes.fromhex(h)) for n, h in json.loads(row.frontier)]
+    except (ValueError, TypeError):
+        return None
+    if sum(n for n, _ in fr) != row.tree_size or merkle.frontier_root(fr).hex() != row.root:
+        return None
+    return fr if row.head().signature_ok() else None
+
+
+async def tree_frontier(s: AsyncSession) -> list[tuple[int, bytes]]:
+    """Integrate pending leaves, then the whole tree's frontier: the last checkpoint's, extended with the
+    leaves after it (or, without a usable one, computed from every leaf)."""
     await ledger_store.integrate(s)
-    lv = await ledger_store.leaves(s)
-    return len(lv), merkle.root_of_hashes([x.hash() for x in lv]), lv
+    prev = (await s.execute(select(LedgerCheckpoint).order_by(LedgerCheckpoint.id.desc()).limit(1))
+            ).scalar_one_or_none()
+    fr = _frontier_of(prev)
+    if fr is not None and prev is not None:
+        new = await ledger_store.leaves(s, prev.tree_size)
+        if all(x.index == prev.tree_size + i for i, x in enumerate(new)):
+            return merkle.extend(fr, [x.hash() for x in new])
+    return merkle.extend([], [x.hash() for x in await ledger_store.leaves(s)])
 
 
 async def sign_checkpoint(s: AsyncSession, keyring: Keyring, reason: str,
                           now: datetime | None = None) -> SignedTreeHead:
     """Sign the current tree head with the city's ledger key and keep it (in the caller's transaction)."""
-    size, root, _ = await tree_head(s)
+    fr = await tree_frontier(s)
     key_id, key = keyring.signing_key(KEY_NAME)
-    sth = sign_head(size, root.hex(), ledger.epoch_ms(now or datetime.now(UTC)), key_id, key)
+    size = sum(n for n, _ in fr)
+    sth = sign_head(size, merkle.frontier_root(fr).hex(), ledger.epoch_ms(now or datetime.now(UTC)), key_id, key)
     s.add(LedgerCheckpoint(tree_size=sth.size, root=sth.root, timestamp_ms=sth.timestamp_ms, key_id=sth.key_id,
-                           public_key=sth.public_key, signature=sth.signature, reason=reason[:200]))
+                           public_key=sth.public_key, signature=sth.signature, reason=reason[:200],
+                           frontier=json.dumps([[n, h.hex()] for n, h in fr])))
     await s.flush()
     return sth
 

@@ -147,10 +147,11 @@ async def integrate(s: AsyncSession) -> int:
     return nxt + 1
 
 
-async def leaves(s: AsyncSession) -> list[Leaf]:
-    """The tree's leaves in index order (as stored: verification checks they are dense and match)."""
+async def leaves(s: AsyncSession, start: int = 0) -> list[Leaf]:
+    """The tree's leaves from index ``start`` on, in index order (as stored: verification checks that they
+    are dense and match their events)."""
     rows = await s.execute(select(LedgerLeaf.leaf_index, LedgerLeaf.event_id, LedgerLeaf.chain, LedgerLeaf.seq,
-                                  LedgerLeaf.event_hash).where(LedgerLeaf.leaf_index.is_not(None))
+                                  LedgerLeaf.event_hash).where(LedgerLeaf.leaf_index >= start)
                            .order_by(LedgerLeaf.leaf_index))
     return [Leaf(int(i or 0), e, c, q, h) for i, e, c, q, h in rows]  # the query has only indexed leaves
 

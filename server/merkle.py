@@ -31,28 +31,38 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def root_of_hashes(hashes: Sequence[bytes], lo: int = 0, hi: int | None = None) -> bytes:
-    """MTH of ``hashes[lo:hi]``, leaves already hashed with ``leaf_hash``. Iterative, linear time,
-    O(log n) memory: fold complete subtrees on a stack as leaves arrive (the RFC's recursive split gives
-    the same root)."""
+def extend(frontier: list[tuple[int, bytes]], hashes: Sequence[bytes], lo: int = 0,
+           hi: int | None = None) -> list[tuple[int, bytes]]:
+    """Append leaf hashes ``hashes[lo:hi]`` to a tree given by its ``frontier``: the (size, root) of its
+    complete subtrees, left to right, sizes the powers of two of the tree's size, largest first (RFC 9162's
+    "compact range" of [0, n)). Returns the new frontier; O(new leaves + log n)."""
+    stack = list(frontier)
     hi = len(hashes) if hi is None else hi
-    if hi <= lo:
-        return EMPTY_ROOT
-    stack: list[tuple[int, bytes]] = []  # (size, hash) of complete subtrees, sizes strictly decreasing
     for i in range(lo, hi):
-        h = hashes[i]
-        size, cur = 1, h
+        size, cur = 1, hashes[i]
         while stack and stack[-1][0] == size:
             s, left = stack.pop()
             cur = node_hash(left, cur)
             size += s
         stack.append((size, cur))
-    # The right-most, smaller subtrees join from the right: that is MTH's split for non-powers of two.
-    _, cur = stack.pop()
-    while stack:
-        _, left = stack.pop()
+    return stack
+
+
+def frontier_root(frontier: Sequence[tuple[int, bytes]]) -> bytes:
+    """MTH of the tree whose frontier this is: the smaller subtrees on the right join first, which is
+    MTH's split for sizes that are not powers of two."""
+    if not frontier:
+        return EMPTY_ROOT
+    cur = frontier[-1][1]
+    for _, left in reversed(frontier[:-1]):
         cur = node_hash(left, cur)
     return cur
+
+
+def root_of_hashes(hashes: Sequence[bytes], lo: int = 0, hi: int | None = None) -> bytes:
+    """MTH of ``hashes[lo:hi]``, leaves already hashed with ``leaf_hash``. Iterative, linear time,
+    O(log n) memory (the RFC's recursive split gives the same root)."""
+    return frontier_root(extend([], hashes, lo, hi))
 
 
 def root(leaves: Sequence[bytes]) -> bytes:

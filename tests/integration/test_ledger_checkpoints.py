@@ -180,3 +180,21 @@ def test_a_fresh_demo_directory_chain_verifies(tmp_path: Path) -> None:
     # Running demo again creates nothing and ledgers nothing.
     assert concord(url, tmp_path, "demo").returncode == 0
     assert concord(url, tmp_path, "verify-log", "--directory").stdout.strip() == f"OK {n} events"
+
+
+async def test_the_next_head_extends_the_last_frontier_and_a_bad_one_is_not_trusted(ldb: Database,
+                                                                                     tmp_path: Path) -> None:
+    ring = checkpoints.ledger_keyring(tmp_path, SECRET.encode())
+    for n in (5, 6, 1):
+        await _write(ldb, ["case:1", "case:2"], n)
+        async with ldb.session() as s:
+            sth = await checkpoints.sign_checkpoint(s, ring, "test")
+            all_leaves = [x.hash() for x in await checkpoints.ledger_store.leaves(s)]
+        assert sth.size == len(all_leaves) and sth.root == merkle.root_of_hashes(all_leaves).hex()
+    # A frontier edited in the database does not fold to its signed root: the head is recomputed in full.
+    await _sql(ldb, "UPDATE ledger_checkpoints SET frontier = '[[12, \"" + "ab" * 32 + "\"]]'")
+    await _write(ldb, ["case:3"], 2)
+    async with ldb.session() as s:
+        sth = await checkpoints.sign_checkpoint(s, ring, "test")
+        all_leaves = [x.hash() for x in await checkpoints.ledger_store.leaves(s)]
+    assert sth.size == 14 and sth.root == merkle.root_of_hashes(all_leaves).hex()

@@ -127,3 +127,13 @@ def test_iterative_root_equals_the_rfc_recursion() -> None:
     for n in range(1, 70):
         hs = _leaves(n)
         assert merkle.root_of_hashes(hs) == mth(hs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 300), st.integers(0, 300))
+def test_a_frontier_extended_later_gives_the_same_root(a: int, b: int) -> None:
+    hs = _leaves(a + b)
+    fr = merkle.extend([], hs[:a])
+    assert merkle.frontier_root(fr) == merkle.root_of_hashes(hs[:a])
+    assert sum(n for n, _ in fr) == a and bin(a).count("1") == len(fr)
+    assert merkle.frontier_root(merkle.extend(fr, hs, a)) == merkle.root_of_hashes(hs)

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("public_key", sa.String(64), nullable=False),
         sa.Column("signature", sa.String(128), nullable=False),
         sa.Column("reason", sa.String(200), nullable=False),
+        sa.Column("frontier", sa.Text),
     )
 
 
