@@ -134,17 +134,18 @@ async def integrate(s: AsyncSession) -> int:
 
     One integrator at a time (a global advisory lock on PostgreSQL; BEGIN IMMEDIATE on SQLite). A leaf
     whose append commits after this runs is integrated next time, after the leaves already numbered."""
+    await s.flush()  # this transaction's own new leaves are pending too
     if dialect_name(s) == "postgresql":
         await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": TREE_LOCK})
     top = (await s.execute(select(func.max(LedgerLeaf.leaf_index)))).scalar_one_or_none()
-    nxt = -1 if top is None else int(top)
-    pending = (await s.execute(select(LedgerLeaf).where(LedgerLeaf.leaf_index.is_(None))
-                               .order_by(LedgerLeaf.event_id))).scalars().all()
-    for leaf in pending:
-        nxt += 1
-        leaf.leaf_index = nxt
-    await s.flush()
-    return nxt + 1
+    base = 0 if top is None else int(top) + 1
+    # One statement, whatever the backlog (the first checkpoint after the upgrade numbers every old event).
+    await s.execute(text(
+        "UPDATE ledger_leaves SET leaf_index = n.idx FROM (SELECT id, :base - 1 + ROW_NUMBER() OVER "
+        "(ORDER BY event_id) AS idx FROM ledger_leaves WHERE leaf_index IS NULL) AS n "
+        "WHERE ledger_leaves.id = n.id"), {"base": base})
+    top = (await s.execute(select(func.max(LedgerLeaf.leaf_index)))).scalar_one_or_none()
+    return 0 if top is None else int(top) + 1
 
 
 async def leaves(s: AsyncSession, start: int = 0) -> list[Leaf]:
@@ -159,7 +160,8 @@ async def leaves(s: AsyncSession, start: int = 0) -> list[Leaf]:
 async def leaf_of(s: AsyncSession, chain: str, seq: int) -> Leaf | None:
     row = (await s.execute(select(LedgerLeaf).where(LedgerLeaf.chain == chain, LedgerLeaf.seq == seq,
                                                     LedgerLeaf.leaf_index.is_not(None))
-                           .order_by(LedgerLeaf.event_id.desc()).limit(1))).scalar_one_or_none()
+                           .order_by(LedgerLeaf.event_id.desc()).limit(1)
+                           .execution_options(populate_existing=True))).scalar_one_or_none()
     if row is None or row.leaf_index is None:
         return None
     return Leaf(int(row.leaf_index), row.event_id, row.chain, row.seq, row.event_hash)
