@@ -8,12 +8,18 @@
 // a JSON array of events, or JSON Lines (one event per line, e.g. GET /api/sessions/{id}/log.jsonl).
 // Prints "OK <n> events" and exits 0, or "BAD event seq=<n>: <reason>" and exits 1 (2: unreadable input).
 //
+//   node tools/verify-ledger.mjs --checkpoint FILE     (from `concord checkpoint export`)
+//   node tools/verify-ledger.mjs --proof FILE          (from `concord checkpoint prove`)
+//
+// check a signed tree head's Ed25519 signature, or an event's inclusion proof against its signed head
+// (docs/ledger.md "Checkpoints"). Print OK/BAD, exit 0/1.
+//
 //   node tools/verify-ledger.mjs --canonicalize FILE
 //
 // prints the RFC 8785 form of each element of the JSON array in FILE, one JSON string per line (used by
 // the tests to compare this implementation of JCS with the server's).
 
-import { createHash } from "node:crypto";
+import { createHash, createPublicKey, verify as verifySignature } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 const GENESIS = "0".repeat(64);
@@ -262,7 +268,91 @@ function readEvents(text) {
   throw new Error("expected a verify-log --json object, a JSON array of events or JSON Lines");
 }
 
+// ---- checkpoints: RFC 6962 hashing, RFC 9162 inclusion verification, Ed25519 ------------------------
+
+const sha256 = (...parts) => {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+const leafHash = (eventHashHex) => sha256(Buffer.from([0]), Buffer.from(eventHashHex, "hex"));
+const nodeHash = (l, r) => sha256(Buffer.from([1]), l, r);
+
+function verifyInclusion(leaf, index, size, path, root) {
+  if (!(index >= 0 && index < size)) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of path) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        do {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        } while (!(fn % 2 === 1 || fn === 0));
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && r.equals(root);
+}
+
+function plain(v) {
+  // Num -> number, Map -> object: for reading checkpoint files (integers only).
+  if (v instanceof Num) return Number(v.text);
+  if (Array.isArray(v)) return v.map(plain);
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, plain(x)]));
+  return v;
+}
+
+function checkpointProblem(c) {
+  if (c.format !== "concord-checkpoint/1") return "not a concord-checkpoint/1";
+  const raw = Buffer.from(c.public_key ?? "", "base64");
+  if (raw.length !== 32) return "the public key is not 32 bytes";
+  if (createHash("sha256").update(raw).digest("hex").slice(0, 16) !== c.key_id) return "key_id does not match the key";
+  const msg = jcs(new Map([["format", c.format], ["root", c.root], ["size", new Num(String(c.size))],
+    ["timestamp", new Num(String(c.timestamp))]]));
+  // An Ed25519 public key as SubjectPublicKeyInfo: the fixed 12-byte DER prefix, then the 32 raw bytes.
+  const key = createPublicKey({ key: Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), raw]),
+    format: "der", type: "spki" });
+  const ok = verifySignature(null, Buffer.from(msg, "utf8"), key, Buffer.from(c.signature ?? "", "base64"));
+  return ok ? null : "the signature does not verify";
+}
+
+function mainCheckpoint(kind, file) {
+  const doc = plain(parseJson(readFileSync(file, "utf8")));
+  const c = kind === "--proof" ? doc.checkpoint : doc;
+  let problem = checkpointProblem(c ?? {});
+  if (!problem && kind === "--proof") {
+    const path = doc.path.map((h) => Buffer.from(h, "hex"));
+    if (!verifyInclusion(leafHash(doc.event_hash), doc.leaf_index, c.size, path, Buffer.from(c.root, "hex"))) {
+      problem = `event ${doc.chain} seq ${doc.seq} is not at leaf ${doc.leaf_index} of the signed tree`;
+    }
+  }
+  if (problem) {
+    process.stdout.write(`BAD ${kind.slice(2)}: ${problem}\n`);
+    return 1;
+  }
+  process.stdout.write(kind === "--proof"
+    ? `OK ${doc.chain} seq ${doc.seq} is leaf ${doc.leaf_index} of the tree of ${c.size} signed at ${c.time}\n`
+    : `OK checkpoint of ${c.size} leaves signed at ${c.time} by key ${c.key_id}\n`);
+  return 0;
+}
+
 function main(argv) {
+  if (argv[0] === "--checkpoint" || argv[0] === "--proof") {
+    try {
+      return mainCheckpoint(argv[0], argv[1]);
+    } catch (e) {
+      process.stderr.write(`error: cannot read ${argv[1]}: ${e.message}\n`);
+      return 2;
+    }
+  }
   if (argv[0] === "--canonicalize") {
     const values = parseJson(readFileSync(argv[1], "utf8"));
     for (const v of values) {

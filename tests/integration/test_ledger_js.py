@@ -188,3 +188,8 @@ async def test_js_agrees_on_every_chain_of_an_agreement_that_took_effect(client,
         latest = await checkpoints.latest(s)
     assert proof is not None and proof.ok() and proof.checkpoint == latest
     assert proof.event_hash == effective.hash
+    # The JavaScript verifier checks the same proof and the checkpoint's signature.
+    f = tmp_path / "proof.json"
+    f.write_text(json.dumps(proof.as_dict()))
+    r = subprocess.run([node(), str(TOOL), "--proof", str(f)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith(f"OK agreement:{aid} seq {effective.seq} is leaf"), r.stdout

@@ -89,3 +89,30 @@ def test_the_example_checkpoint_is_signed_by_the_stated_key() -> None:
     again = checkpoints.sign_head(sth.size, sth.root, sth.timestamp_ms, sth.key_id, key)
     assert again == sth and d["time"] == "2026-01-02T03:06:00.000Z"
     assert not checkpoints.SignedTreeHead.from_dict({**d, "size": 2}).signature_ok()
+
+
+def test_the_javascript_verifier_checks_the_example_checkpoint_and_an_inclusion_proof(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    need("node (for the JavaScript ledger verifier)", node is not None)
+    assert node is not None
+
+    def js(kind: str, doc: dict) -> subprocess.CompletedProcess:
+        f = tmp_path / "in.json"
+        f.write_text(json.dumps(doc, ensure_ascii=False))
+        return subprocess.run([node, str(ROOT / "tools" / "verify-ledger.mjs"), kind, str(f)], capture_output=True,
+                              text=True, timeout=60)
+
+    head = json.loads(block("checkpoint"))
+    r = js("--checkpoint", head)
+    assert r.returncode == 0 and r.stdout.startswith("OK checkpoint of 3 leaves"), r.stdout + r.stderr
+    assert js("--checkpoint", {**head, "size": 2}).stdout.startswith("BAD checkpoint: the signature")
+    vals = dict(x.split(": ", 1) for x in lines("merkle"))
+    ev = _events()[1]
+    proof = {"chain": ev.chain, "seq": ev.seq, "event_hash": ev.hash, "leaf_index": 1,
+             "path": vals["inclusion of leaf 1 in size 3"].split(), "checkpoint": head}
+    r = js("--proof", proof)
+    assert r.returncode == 0 and r.stdout.startswith("OK case:9 seq 2 is leaf 1 of the tree of 3"), r.stdout + r.stderr
+    r = js("--proof", {**proof, "event_hash": _events()[2].hash})
+    assert r.returncode == 1 and "is not at leaf 1" in r.stdout
+    r = js("--proof", {**proof, "leaf_index": 2})
+    assert r.returncode == 1
