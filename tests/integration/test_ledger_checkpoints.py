@@ -4,6 +4,7 @@ real CLI in a subprocess."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
@@ -198,3 +199,30 @@ async def test_the_next_head_extends_the_last_frontier_and_a_bad_one_is_not_trus
         sth = await checkpoints.sign_checkpoint(s, ring, "test")
         all_leaves = [x.hash() for x in await checkpoints.ledger_store.leaves(s)]
     assert sth.size == 14 and sth.root == merkle.root_of_hashes(all_leaves).hex()
+
+
+async def test_checkpoints_signed_while_two_processes_append_stay_consistent(ldb: Database, db_url: str,
+                                                                             tmp_path: Path) -> None:
+    """Appends to different chains commit in any order; every head signed meanwhile is a prefix of the final
+    tree (leaves are numbered at checkpoint time, never inside the appending transactions)."""
+    n = 60
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.integration.ledger_appender", db_url, chain, str(n),
+                               str(barrier), "2"], env=cli_env()) for chain in ("session:1", "case:2")]
+    ring = checkpoints.ledger_keyring(tmp_path, SECRET.encode())
+    heads = []
+    while any(p.poll() is None for p in procs):
+        async with ldb.session() as s:
+            heads.append(await checkpoints.sign_checkpoint(s, ring, "concurrent"))
+        await asyncio.sleep(0.02)
+    assert all(p.wait(timeout=240) == 0 for p in procs)
+    async with ldb.session() as s:
+        heads.append(await checkpoints.sign_checkpoint(s, ring, "final"))
+        final = [x.hash() for x in await checkpoints.ledger_store.leaves(s)]
+        for h in heads:
+            assert (await checkpoints.check_log(s, h)).ok
+    assert len(final) == 2 * n and heads[-1].size == 2 * n
+    assert len({h.size for h in heads}) > 2  # heads were signed while the appends went on
+    for h in heads:
+        assert merkle.root_of_hashes(final, 0, h.size).hex() == h.root
