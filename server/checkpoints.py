@@ -6,8 +6,9 @@ key (Ed25519, kept encrypted under ``DATA_DIR/ledger_keys`` like the units' seal
 database can have lost or changed what the checkpoint covers (rows deleted, newest rows rolled back,
 events edited, leaves renumbered).
 
-Signed at intervals (``concord checkpoint sign``, e.g. from cron) and when an agreement takes effect
-(``sign_checkpoint`` is called in that transaction, server/agreements/api.py).
+Signed at intervals (by the server, server/checkpoint_watch.py, and ``concord checkpoint sign``, e.g.
+from cron) and when an agreement takes effect (``sign_checkpoint`` is called in that transaction,
+server/agreements/api.py).
 """
 
 from __future__ import annotations
@@ -146,6 +147,20 @@ async def sign_checkpoint(s: AsyncSession, keyring: Keyring, reason: str,
                            frontier=json.dumps([[n, h.hex()] for n, h in fr])))
     await s.flush()
     return sth
+
+
+async def sign_if_due(s: AsyncSession, keyring: Keyring, interval_ms: int,
+                      now: datetime | None = None) -> SignedTreeHead | None:
+    """Sign a checkpoint when the tree has grown and the last one is ``interval_ms`` old (or there is none).
+    Several nodes may call this at once: the integrator's lock makes the second see the first's head."""
+    now = now or datetime.now(UTC)
+    size = await ledger_store.integrate(s)
+    last = (await s.execute(select(LedgerCheckpoint).order_by(LedgerCheckpoint.id.desc()).limit(1))
+            ).scalar_one_or_none()
+    if size == 0 or (last is not None and (last.tree_size >= size
+                                           or ledger.epoch_ms(now) - last.timestamp_ms < interval_ms)):
+        return None
+    return await sign_checkpoint(s, keyring, "interval", now)
 
 
 async def latest(s: AsyncSession) -> SignedTreeHead | None:

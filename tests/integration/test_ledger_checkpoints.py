@@ -9,16 +9,17 @@ import json
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from server import checkpoints, ledger, merkle
+from server import checkpoint_watch, checkpoints, ledger, merkle
 from server.db import Database
 from server.db.migrate import upgrade
 from server.ledger_store import append, integrate
-from tests.conftest import cli_env
+from tests.conftest import cli_env, login
 
 SECRET = "test-secret-key-not-for-production"
 
@@ -226,3 +227,35 @@ async def test_checkpoints_signed_while_two_processes_append_stay_consistent(ldb
     assert len({h.size for h in heads}) > 2  # heads were signed while the appends went on
     for h in heads:
         assert merkle.root_of_hashes(final, 0, h.size).hex() == h.root
+
+
+async def test_a_checkpoint_is_signed_at_intervals_when_the_tree_grew(ldb: Database, tmp_path: Path) -> None:
+    ring = checkpoints.ledger_keyring(tmp_path, SECRET.encode())
+    t0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    hour = 3600 * 1000
+    async with ldb.session() as s:
+        assert await checkpoints.sign_if_due(s, ring, hour, t0) is None  # an empty log: nothing to sign
+    await _write(ldb, ["case:1"], 3)
+    async with ldb.session() as s:
+        first = await checkpoints.sign_if_due(s, ring, hour, t0)
+    assert first is not None and first.size == 3
+    await _write(ldb, ["case:1"], 2)
+    async with ldb.session() as s:
+        assert await checkpoints.sign_if_due(s, ring, hour, t0 + timedelta(minutes=59)) is None  # too soon
+    async with ldb.session() as s:
+        later = await checkpoints.sign_if_due(s, ring, hour, t0 + timedelta(minutes=61))
+    assert later is not None and later.size == 5
+    async with ldb.session() as s:  # nothing new: nothing signed, however late
+        assert await checkpoints.sign_if_due(s, ring, hour, t0 + timedelta(days=1)) is None
+
+
+async def test_the_server_signs_on_its_schedule(client) -> None:  # type: ignore[no-untyped-def]
+    h = await login(client, "mediator")  # the login itself is on no chain; make some events
+    r = await client.post("/api/sessions", json={"kind": "mediation", "title": "调解", "unit": "340321001"},
+                          headers=h)
+    assert r.status == 201
+    sth = await checkpoint_watch.tick(client.app)
+    assert sth is not None and sth.size >= 1 and sth.signature_ok()
+    assert await checkpoint_watch.tick(client.app) is None
+    key_dir = client.app["config"].data_dir / checkpoints.KEY_DIR
+    assert (key_dir / "city.json").exists() and b"private" in (key_dir / "city.json").read_bytes()
