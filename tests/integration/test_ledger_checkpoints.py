@@ -18,7 +18,7 @@ from sqlalchemy import text
 from server import checkpoint_watch, checkpoints, ledger, merkle
 from server.db import Database
 from server.db.migrate import upgrade
-from server.ledger_store import append, integrate
+from server.ledger_store import append, events, integrate
 from tests.conftest import cli_env, login
 
 SECRET = "test-secret-key-not-for-production"
@@ -259,3 +259,33 @@ async def test_the_server_signs_on_its_schedule(client) -> None:  # type: ignore
     assert await checkpoint_watch.tick(client.app) is None
     key_dir = client.app["config"].data_dir / checkpoints.KEY_DIR
     assert (key_dir / "city.json").exists() and b"private" in (key_dir / "city.json").read_bytes()
+
+
+async def test_upgrading_a_database_with_v1_rows_keeps_them_verifiable_and_puts_them_in_the_tree(
+        db_url: str, tmp_path: Path) -> None:
+    db = Database(db_url)
+    try:
+        await upgrade(db, "0010_sign_out")  # the schema before ledger v2
+        t0 = datetime(2026, 6, 1, 8, 0, 0, 123456, tzinfo=UTC)
+        prev = ledger.GENESIS
+        async with db.engine.begin() as conn:
+            for seq in (1, 2):
+                data = {"n": 10.0, "text": f"旧的第{seq}条"}
+                h = ledger.link_hash(prev, ledger.canonical_v1("case:1", seq, "old", t0, data))
+                await conn.execute(text("INSERT INTO ledger_events (chain, seq, type, at, data, prev_hash, hash) "
+                                        "VALUES ('case:1', :seq, 'old', :at, :data, :prev, :h)"),
+                                   {"seq": seq, "at": t0.replace(tzinfo=None), "data": json.dumps(data, ensure_ascii=False),
+                                    "prev": prev, "h": h})
+                prev = h
+        await upgrade(db)
+        await _write(db, ["case:1"], 2)
+        ring = checkpoints.ledger_keyring(tmp_path, SECRET.encode())
+        async with db.session() as s:
+            evs = await events(s, "case:1")
+            assert [e.v for e in evs] == [1, 1, 2, 2] and ledger.verify(evs, "case:1").ok
+            sth = await checkpoints.sign_checkpoint(s, ring, "after upgrade")
+            assert sth.size == 4 and (await checkpoints.check_log(s, sth)).ok
+            first = await checkpoints.inclusion(s, "case:1", 1)
+            assert first is not None and first.index == 0 and first.ok()
+    finally:
+        await db.close()
