@@ -40,6 +40,7 @@ FEATURES = [
     "server.dashboard.api",
     "server.dashboard.views",
     "server.views.sessions",
+    "server.checkpoint_watch",
 ]
 
 MAX_BODY = 20 * 1024 * 1024  # evidence uploads; JSON bodies have their own smaller limits

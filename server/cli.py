@@ -64,7 +64,7 @@ async def _demo(db: Database, args: argparse.Namespace) -> int:
     from server.directory.demo import DEMO_PASSWORD, seed
 
     async with db.session() as s:
-        accounts = await seed(s)
+        accounts = await seed(s, ledger=True)
     cfg = Config.load(args.data_dir)
     lock_down([cfg.data_dir, cfg.recordings_dir], cfg.database_url)
     made = sum(a.created for a in accounts)
@@ -183,31 +183,16 @@ async def _db_upgrade(db: Database, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _verify_log(db: Database, args: argparse.Namespace) -> int:
-    from server import ledger
-    from server.ledger_store import verify_chain
-
-    if args.directory:
-        chain = ledger.DIRECTORY_CHAIN
-    else:
-        chain = ledger.session_chain(args.session) if args.session is not None else ledger.case_chain(args.case)
-    async with db.session() as s:
-        result = await verify_chain(s, chain)
-    if result.ok and result.count == 0:
-        print(f"error: no events on {chain}", file=sys.stderr)
-        return 1
-    print(str(result))
-    return 0 if result.ok else 1
-
-
 # Modules that register extra subcommands into EXTRA_COMMANDS when imported.
 EXTRA_COMMAND_MODULES: list[str] = [
     "server.agreements.cli",
     "server.recording.cli",
+    "server.ledger_cli",
 ]
 
 # Features add their own subcommands here: name -> (configure parser, handler).
 EXTRA_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+EXTRA_HELP: dict[str, str] = {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,16 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(du)
     du.set_defaults(func=_with_db(_db_upgrade))
 
-    sp = sub.add_parser("verify-log", help="verify a session's, a case's or the directory's hash chain")
-    g = sp.add_mutually_exclusive_group(required=True)
-    g.add_argument("--session", type=int)
-    g.add_argument("--case", type=int)
-    g.add_argument("--directory", action="store_true", help="the chain of account and unit changes")
-    data_dir(sp)
-    sp.set_defaults(func=_with_db(_verify_log))
-
     for name, (configure, handler) in EXTRA_COMMANDS.items():
-        sp = sub.add_parser(name)
+        sp = sub.add_parser(name, help=EXTRA_HELP.get(name))
         configure(sp)
         sp.set_defaults(func=handler)
     return p

@@ -1,9 +1,16 @@
 """The tamper-evident ledger: hash-chained events, one chain per session, one per case, one for accounts.
 
-Canonical form (docs/ledger.md): the event's ``chain``, ``seq``, ``type``, ``at`` (ISO 8601 UTC with
-microseconds and a ``Z``) and ``data`` as JSON with sorted keys, no insignificant white space and UTF-8
-text (``ensure_ascii=False``). ``hash = sha256(prev_hash_hex + canonical_json)`` as lowercase hex; the
-first event's ``prev_hash`` is 64 zeros. Plain Python: no I/O.
+Every event is hashed as ``hash = SHA-256(ASCII(prev_hash) || canonical bytes)``, lowercase hex; the first
+event's ``prev_hash`` is 64 zeros. The canonical bytes depend on the event's version (docs/ledger.md):
+
+- v1 (older rows): the object ``chain, seq, type, at, data`` with ``at`` as ISO 8601 UTC with six
+  fractional digits and a ``Z``, written by Python's ``json.dumps(sort_keys=True, separators=(",", ":"),
+  ensure_ascii=False)``. Kept only so old chains stay verifiable: Python's number forms are not portable.
+- v2 (every new event): RFC 8785 JCS (server/jcs.py) of ``chain, seq, type, at, data, v`` with ``at`` an
+  integer, milliseconds since 1970-01-01T00:00:00Z, and ``v`` = 2.
+
+The verifier dispatches on each event's version, so a chain of v1 rows followed by v2 rows verifies.
+Plain Python: no I/O.
 """
 
 from __future__ import annotations
@@ -12,10 +19,15 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from server import jcs
+
 GENESIS = "0" * 64
+VERSIONS = (1, 2)
+CURRENT_VERSION = 2
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def session_chain(session_id: int | str) -> str:
@@ -24,6 +36,11 @@ def session_chain(session_id: int | str) -> str:
 
 def case_chain(case_id: int | str) -> str:
     return f"case:{case_id}"
+
+
+def agreement_chain(agreement_id: int | str) -> str:
+    """An agreement outside a case (one in a case writes to the case's chain)."""
+    return f"agreement:{agreement_id}"
 
 
 # Who could act, and since when: accounts and units created, passwords changed, accounts deactivated,
@@ -35,10 +52,42 @@ def format_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical(chain: str, seq: int, type: str, at: datetime | str, data: Any) -> bytes:
+def epoch_ms(at: datetime) -> int:
+    """Whole milliseconds since the epoch (floor), exactly: integer arithmetic, no floats."""
+    return (at.astimezone(UTC) - EPOCH) // timedelta(milliseconds=1)
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def hashed_at(v: int, at: datetime) -> str | int:
+    """The ``at`` value as the version hashes it."""
+    return format_time(at) if v == 1 else epoch_ms(at)
+
+
+def canonical_v1(chain: str, seq: int, type: str, at: datetime | str, data: Any) -> bytes:
     at_s = at if isinstance(at, str) else format_time(at)
     body = {"chain": chain, "seq": seq, "type": type, "at": at_s, "data": data}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def canonical_v2(chain: str, seq: int, type: str, at: datetime | int, data: Any) -> bytes:
+    at_ms = at if isinstance(at, int) else epoch_ms(at)
+    return jcs.canonicalize({"chain": chain, "seq": seq, "type": type, "at": at_ms, "data": data, "v": 2})
+
+
+def canonical(chain: str, seq: int, type: str, at: datetime | str | int, data: Any, v: int = 1) -> bytes:
+    """The canonical bytes of an event of version ``v`` (``at`` as a datetime or as hashed)."""
+    if v == 1:
+        if isinstance(at, int):
+            raise ValueError("a v1 event's time is a datetime or an ISO string")
+        return canonical_v1(chain, seq, type, at, data)
+    if v == 2:
+        if isinstance(at, str):
+            raise ValueError("a v2 event's time is a datetime or milliseconds")
+        return canonical_v2(chain, seq, type, at, data)
+    raise ValueError(f"unknown ledger event version {v}")
 
 
 def link_hash(prev_hash: str, body: bytes) -> str:
@@ -54,9 +103,10 @@ class Event:
     data: Any
     prev_hash: str
     hash: str
+    v: int = 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        return {  # the API's event shape (CONTRACT.md); export() is the form a verifier re-hashes
             "seq": self.seq,
             "type": self.type,
             "at": format_time(self.at),
@@ -65,16 +115,29 @@ class Event:
             "hash": self.hash,
         }
 
+    def export(self) -> dict[str, Any]:
+        """The event as docs/ledger.md's export: every field with exactly the value that is hashed
+        (``at`` an ISO string for v1, integer milliseconds for v2)."""
+        return {"v": self.v, "chain": self.chain, "seq": self.seq, "type": self.type,
+                "at": hashed_at(self.v, self.at), "data": self.data, "prev_hash": self.prev_hash,
+                "hash": self.hash}
+
+    def recompute(self) -> str:
+        return link_hash(self.prev_hash, canonical(self.chain, self.seq, self.type, self.at, self.data, self.v))
+
 
 def make_event(chain: str, prev: Event | None, type: str, data: Any, at: datetime) -> Event:
-    """The next event after ``prev`` (None for the first) on ``chain``."""
+    """The next event after ``prev`` (None for the first) on ``chain``, always of the current version.
+
+    Raises ValueError for data JCS cannot represent exactly (NaN, integers beyond 2**53, lone surrogates)."""
     seq = prev.seq + 1 if prev else 1
     prev_hash = prev.hash if prev else GENESIS
     # Round-trip through JSON now, so what is hashed equals what the store gives back.
-    data = json.loads(json.dumps(data, ensure_ascii=False))
-    at = datetime.fromisoformat(format_time(at).replace("Z", "+00:00"))
-    h = link_hash(prev_hash, canonical(chain, seq, type, at, data))
-    return Event(chain, seq, type, at, data, prev_hash, h)
+    data = json.loads(json.dumps(data, ensure_ascii=False, allow_nan=False))
+    # Whole milliseconds: the stored time is exactly the hashed one.
+    at = from_epoch_ms(epoch_ms(at))
+    h = link_hash(prev_hash, canonical_v2(chain, seq, type, at, data))
+    return Event(chain, seq, type, at, data, prev_hash, h, CURRENT_VERSION)
 
 
 @dataclass
@@ -96,6 +159,7 @@ def verify(events: Iterable[Event], chain: str | None = None) -> Verification:
     prev_hash = GENESIS
     expected = 1
     n = 0
+    newest_v = 1
     for ev in events:
         n += 1
         if chain is not None and ev.chain != chain:
@@ -104,9 +168,18 @@ def verify(events: Iterable[Event], chain: str | None = None) -> Verification:
             return Verification(False, n, ev.seq, f"sequence gap or reorder: expected seq {expected}")
         if ev.prev_hash != prev_hash:
             return Verification(False, n, ev.seq, "prev_hash does not match the previous event's hash")
-        h = link_hash(ev.prev_hash, canonical(ev.chain, ev.seq, ev.type, ev.at, ev.data))
+        if ev.v not in VERSIONS:
+            return Verification(False, n, ev.seq, f"unknown version {ev.v}")
+        if ev.v < newest_v:
+            # Versions only go up along a chain: a v1 event after a v2 one was made up.
+            return Verification(False, n, ev.seq, f"version {ev.v} after a version {newest_v} event")
+        try:
+            h = ev.recompute()
+        except ValueError as e:
+            return Verification(False, n, ev.seq, f"content cannot be canonicalised: {e}")
         if h != ev.hash:
             return Verification(False, n, ev.seq, "content does not match its hash (edited)")
         prev_hash = ev.hash
+        newest_v = ev.v
         expected += 1
     return Verification(True, n)

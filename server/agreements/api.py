@@ -17,7 +17,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import access, policy
+from server import access, checkpoints, policy
 from server.agreements import store, workflow
 from server.agreements.content import DISPUTE_TYPES, view
 from server.agreements.document import short_hash
@@ -461,6 +461,11 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
                                           version, doc_hash, ev, image)
         if effective:
             await hand_over(request, s, ld)
+            # The ledger's tree head is signed the moment an agreement takes effect, in this transaction:
+            # `concord checkpoint prove --chain <its chain> --seq <its effective event>` proves it later.
+            cfg = request.app["config"]
+            await checkpoints.sign_checkpoint(s, checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key),
+                                              f"agreement {ld.agreement.number} effective")
         out = await detail(s, ld, actor)
     return web.json_response(out, status=201)
 

@@ -25,13 +25,14 @@ from server.cases.models import (  # noqa: F401  (case tables for Alembic metada
     Petition,
     SupervisionOrder,
 )
+from server.checkpoints import LedgerCheckpoint
 from server.dashboard.models import CaseRollup  # noqa: F401  (dashboard rollup)
 from server.db.base import Base
 from server.directory.models import Staff, Unit
-from server.ledger_store import LedgerEvent
+from server.ledger_store import LedgerEvent, LedgerLeaf
 from server.recording.models import MinutesVersion, PlaybackJob, Recording, RecordingRun
 from server.sessions.models import Invitation, Session
 
 __all__ = ["Agreement", "AgreementComment", "AgreementPerformance", "AgreementSignature", "AgreementVersion",
-           "Base", "Invitation", "LedgerEvent", "MinutesVersion", "PlaybackJob", "Recording", "RecordingRun",
+           "Base", "Invitation", "LedgerCheckpoint", "LedgerEvent", "LedgerLeaf", "MinutesVersion", "PlaybackJob", "Recording", "RecordingRun",
            "Session", "Staff", "Unit"]

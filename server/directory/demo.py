@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.directory.models import Staff, Unit
-from server.directory.queries import add_staff, add_unit, unit_by_code
+from server.directory.queries import add_staff, add_unit, record, unit_by_code
 from server.directory.tiers import Role, Specialty, Tier
 from server.security.passwords import hash_password
 
@@ -54,57 +54,68 @@ def _name(i: int) -> str:
     return SURNAMES[i % len(SURNAMES)] + GIVEN[(i // len(SURNAMES)) % len(GIVEN)]
 
 
-async def _unit(s: AsyncSession, code: str, name: str, tier: Tier, parent: Unit | None) -> Unit:
-    return await unit_by_code(s, code) or await add_unit(s, code, name, tier, parent)
+async def _unit(s: AsyncSession, rec: bool, code: str, name: str, tier: Tier, parent: Unit | None) -> Unit:
+    unit = await unit_by_code(s, code)
+    if unit is None:
+        unit = await add_unit(s, code, name, tier, parent)
+        if rec:
+            await record(s, "unit.created", code=unit.code, name=unit.name, tier=unit.tier,
+                         parent=parent.code if parent else None)
+    return unit
 
 
 _demo_hash: str | None = None
 
 
-async def _staff(s: AsyncSession, out: list[DemoAccount], username: str, name: str, role: Role, unit: Unit,
+async def _staff(s: AsyncSession, rec: bool, out: list[DemoAccount], username: str, name: str, role: Role, unit: Unit,
                  specialties: list[str] | None = None) -> None:
     global _demo_hash
     exists = (await s.execute(select(Staff.id).where(Staff.username == username))).first()
     if not exists:
         # One scrypt hash for the shared, publicly printed demo password: it reveals nothing more.
         _demo_hash = _demo_hash or hash_password(DEMO_PASSWORD)
-        await add_staff(s, username, name, DEMO_PASSWORD, role, unit, specialties, password_hash=_demo_hash)
+        staff = await add_staff(s, username, name, DEMO_PASSWORD, role, unit, specialties, password_hash=_demo_hash)
+        if rec:
+            await record(s, "account.created", staff, unit=unit.code)
     out.append(DemoAccount(username, name, str(role), f"{unit.code} {unit.name}", not exists))
 
 
-async def seed(s: AsyncSession) -> list[DemoAccount]:
+async def seed(s: AsyncSession, *, ledger: bool = False) -> list[DemoAccount]:
+    """Create what is missing. With ``ledger`` (``concord demo``), each unit and account made goes on the
+    directory chain, as ``concord unit add`` and ``user add`` do, so a fresh demo's chain verifies."""
+    rec = ledger
     accounts: list[DemoAccount] = []
     n = 0
-    city = await _unit(s, CITY[0], CITY[1], Tier.CITY, None)
-    await _staff(s, accounts, "admin", "系统管理员", Role.ADMIN, city)
-    await _staff(s, accounts, "supervisor", "督办员赵甲", Role.MEDIATOR, city)
-    await _staff(s, accounts, "petition", "信访员钱乙", Role.PETITION_OFFICER, city)
+    city = await _unit(s, rec, CITY[0], CITY[1], Tier.CITY, None)
+    await _staff(s, rec, accounts, "admin", "系统管理员", Role.ADMIN, city)
+    await _staff(s, rec, accounts, "supervisor", "督办员赵甲", Role.MEDIATOR, city)
+    await _staff(s, rec, accounts, "petition", "信访员钱乙", Role.PETITION_OFFICER, city)
     for ci, (ccode, cname, townships) in enumerate(COUNTIES):
-        county = await _unit(s, ccode, cname, Tier.COUNTY, city)
-        await _staff(s, accounts, f"admin_{ccode}", f"{cname}管理员", Role.ADMIN, county)
-        await _staff(s, accounts, f"mediator_{ccode}", f"调解员{_name(n)}", Role.MEDIATOR, county)
+        county = await _unit(s, rec, ccode, cname, Tier.COUNTY, city)
+        await _staff(s, rec, accounts, f"admin_{ccode}", f"{cname}管理员", Role.ADMIN, county)
+        await _staff(s, rec, accounts, f"mediator_{ccode}", f"调解员{_name(n)}", Role.MEDIATOR, county)
         n += 1
         specs = EXPERT_SPECIALTIES[ci % len(EXPERT_SPECIALTIES)]
-        await _staff(s, accounts, f"expert_{ccode}", f"专家{_name(n)}", Role.EXPERT, county, [str(x) for x in specs])
+        await _staff(s, rec, accounts, f"expert_{ccode}", f"专家{_name(n)}", Role.EXPERT, county, [str(x) for x in specs])
         n += 1
         for ti, tname in enumerate(townships):
             tcode = f"{ccode}{ti + 1:03d}"
-            township = await _unit(s, tcode, tname, Tier.TOWNSHIP, county)
-            await _staff(s, accounts, f"mediator_{tcode}", f"调解员{_name(n)}", Role.MEDIATOR, township)
+            township = await _unit(s, rec, tcode, tname, Tier.TOWNSHIP, county)
+            await _staff(s, rec, accounts, f"mediator_{tcode}", f"调解员{_name(n)}", Role.MEDIATOR, township)
             n += 1
             suffix = "社区" if tname.endswith("街道") else "村"
             for vi in range(3):
                 vcode = f"{tcode}{vi + 1:03d}"
                 stem = VILLAGE_STEMS[(ci * 3 + ti + vi) % len(VILLAGE_STEMS)]
-                village = await _unit(s, vcode, stem + suffix, Tier.VILLAGE, township)
+                village = await _unit(s, rec, vcode, stem + suffix, Tier.VILLAGE, township)
                 if vi == 0:
-                    await _staff(s, accounts, f"grid_{vcode}", f"网格员{_name(n)}", Role.GRID_WORKER, village)
+                    await _staff(s, rec, accounts, f"grid_{vcode}", f"网格员{_name(n)}", Role.GRID_WORKER, village)
                     n += 1
     # Easy-to-remember names for the walkthrough in the README: 龙亢镇 (怀远县) and its county land expert.
     longkang = await unit_by_code(s, "340321001")
     huaiyuan = await unit_by_code(s, "340321")
     assert longkang is not None and huaiyuan is not None
-    await _staff(s, accounts, "mediator", "调解员张三", Role.MEDIATOR, longkang)
-    await _staff(s, accounts, "expert", "土地专家李四", Role.EXPERT, huaiyuan, [Specialty.LAND.value])
-    await _staff(s, accounts, "observer", "观察员王五", Role.OBSERVER, city)
+    await _staff(s, rec, accounts, "mediator", "调解员张三", Role.MEDIATOR, longkang)
+    await _staff(s, rec, accounts, "expert", "土地专家李四", Role.EXPERT, huaiyuan, [Specialty.LAND.value])
+    await _staff(s, rec, accounts, "observer", "观察员王五", Role.OBSERVER, city)
     return accounts

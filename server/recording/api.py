@@ -110,8 +110,9 @@ async def export_log(request: web.Request) -> web.StreamResponse:
             batch = await events(s, chain, after_seq=after, limit=1000)
         if not batch:
             break
-        # Each line carries its chain, so it can be re-hashed on its own (see docs/ledger.md).
-        lines = "".join(_dumps({"chain": e.chain, **e.as_dict()}) + "\n" for e in batch)
+        # Each line is the event as hashed, with its chain and version, so it can be re-hashed on its own
+        # (docs/ledger.md "Export"); tools/verify-ledger.mjs reads the file as it is.
+        lines = "".join(_dumps(e.export()) + "\n" for e in batch)
         await resp.write(lines.encode("utf-8"))
         after = batch[-1].seq
         if len(batch) < 1000:

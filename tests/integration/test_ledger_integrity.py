@@ -95,9 +95,9 @@ async def test_inserted_row_is_named(ledger_db: Database, db_url: str, tmp_path:
              f"UPDATE ledger_events SET seq = seq - 99 WHERE id IN ({ids[3] + 1000}, {ids[4] + 1000})"]
     at = forged.at.strftime("%Y-%m-%d %H:%M:%S.%f")
     stmts.append(
-        "INSERT INTO ledger_events (id, chain, seq, type, at, data, prev_hash, hash) VALUES "
+        "INSERT INTO ledger_events (id, chain, seq, type, at, data, prev_hash, hash, v) VALUES "
         f"({ids[2] + 500}, '{CHAIN}', 3, 'chat', '{at}', '{{\"peer\": \"p1\", \"text\": \"伪造\"}}', "
-        f"'{forged.prev_hash}', '{forged.hash}')")
+        f"'{forged.prev_hash}', '{forged.hash}', 2)")
     await _sql(ledger_db, *stmts)
     r = _verify_cli(db_url, tmp_path)
     assert r.returncode == 1 and "seq=4" in r.stdout and "prev_hash" in r.stdout, r.stdout

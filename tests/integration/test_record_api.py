@@ -63,7 +63,7 @@ async def test_jsonl_export_lines_rehash(client) -> None:  # type: ignore[no-unt
     lines = [json.loads(x) for x in (await r.text()).splitlines()]
     prev = ledger.GENESIS
     for ev in lines:
-        body = ledger.canonical(ev["chain"], ev["seq"], ev["type"], ev["at"], ev["data"])
+        body = ledger.canonical(ev["chain"], ev["seq"], ev["type"], ev["at"], ev["data"], ev["v"])
         assert ev["prev_hash"] == prev and ledger.link_hash(prev, body) == ev["hash"]
         prev = ev["hash"]
     assert len(lines) == 2

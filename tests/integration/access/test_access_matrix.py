@@ -38,7 +38,6 @@ from tests.integration.access.world import (
     COUNTY,
     EXPERT,
     EXPIRED,
-    GONE,
     MARK_TURNED,
     NAMED,
     OTHER,
@@ -123,7 +122,7 @@ S = True  # readability: Row(..., sessions=S)
 ROUTES: dict[str, Row] = {
     # ---- public ------------------------------------------------------------------------------------
     "GET /healthz": Row("public"),
-    "GET /metrics": Row("nobody", xfail={"*": "issue 10 §5 /metrics behind a token: on branch i10-harden"}),
+    "GET /metrics": Row("nobody"),
     "GET /static": Row("public"),
     "GET /favicon.ico": Row("public"),
     "GET /login": Row("public"),
@@ -262,7 +261,7 @@ ROUTES: dict[str, Row] = {
     "POST /api/sessions/{id}/end": Row("session_host", {}, phase=1, sessions=S),
     "GET /join/{token}": Row("party_token"),
     "GET /api/join/{token}": Row("party_token"),
-    "GET /ws": Row("ws", xfail={GONE: "issue 10 §4 join tokens honour sign-out: on branch i10-harden"}),
+    "GET /ws": Row("ws"),
     # ---- its agreement -----------------------------------------------------------------------------
     "GET /agreements/{id}": Row("case_read"),
     "GET /agreements/{id}/sign": Row("public_case"),  # a page shell: its data comes from the party API
