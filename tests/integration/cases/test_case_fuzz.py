@@ -49,9 +49,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the same cases on every run, so a failure in CI reproduces locally.
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_case_api_fuzz(case: schemathesis.Case, live: dict[str, str]) -> None:
+    # A negative case whose mutation is "no token at all" keeps it that way: filling the token in would
+    # turn it into a valid request that the checks still expect to be refused.
+    mutated_auth = case.meta is not None and case.meta.generation.mode.is_negative and \
+        "Authorization" not in (case.headers or {})
+    headers = {} if mutated_auth else {"Authorization": f"Bearer {live['token']}"}
     # positive_data_acceptance is left out: a schema-valid request may still name an unknown unit or staff
     # member (400) or an action the case's state forbids (409); those refusals are the domain working.
-    case.call_and_validate(base_url=live["base"], headers={"Authorization": f"Bearer {live['token']}"},
+    case.call_and_validate(base_url=live["base"], headers=headers,
                            excluded_checks=[schemathesis.checks.positive_data_acceptance])
