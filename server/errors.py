@@ -10,6 +10,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from server.i18n import LANG_HEADER, language_of, localise
+from server.services import services
 
 log = logging.getLogger("concord")
 
@@ -114,7 +115,7 @@ def _undecodable_path(request: web.Request) -> bool:
 
 
 async def _html_error(request: web.Request, status: int, message: str) -> web.Response:
-    render = request.app.get("render_error")
+    render = services(request).render_error
     if render is not None:
         try:
             return await render(request, status, message)

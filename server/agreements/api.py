@@ -36,6 +36,7 @@ from server.policy import Actor
 from server.security.clientip import client_ip, origin
 from server.security.passwords import check_password
 from server.security.uploads import UploadRefused
+from server.services import services
 
 KEY_DIR = "agreement_keys"
 MAX_BODY = 512 * 1024  # signature images come as data URLs
@@ -90,7 +91,7 @@ def opt(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def keyring(app: web.Application) -> Keyring:
-    return app["agreement_keys"]
+    return services(app).agreement_keys
 
 
 def trusted_keys(app: web.Application) -> TrustedKeys:
@@ -122,7 +123,7 @@ async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
     from server.agreements.content import ContentError
 
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             yield s
     except store.StoreError as e:
         raise ApiError(e.status, e.code, e.message, **e.extra) from e
@@ -254,7 +255,7 @@ async def create_agreement(request: web.Request) -> web.Response:
 async def list_agreements(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     q = select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id).where(
-        access.scope_agreements(actor, access.now_for(request.app), Unit.path, Agreement.case_id)
+        access.scope_agreements(actor, services(request).clock.now(), Unit.path, Agreement.case_id)
     ).order_by(Agreement.id.desc()).limit(200)
     if "case_id" in request.query:
         q = q.where(Agreement.case_id == int_param(request.query["case_id"], "case_id"))
@@ -410,7 +411,7 @@ async def amend(request: web.Request) -> web.Response:
 
 async def _reauthenticate(request: web.Request, s: AsyncSession, actor: Actor, password: str) -> None:
     """Signing as staff re-checks the password: the session cookie alone is not the signer's own act."""
-    limiter = request.app["login_limiter"]
+    limiter = services(request).login_limiter
     key = f"sign:{actor.id}"
     if await limiter.blocked(key):
         raise ApiError(429, "rate_limited", "too many wrong passwords; try again later")
@@ -463,7 +464,7 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
             await hand_over(request, s, ld)
             # The ledger's tree head is signed the moment an agreement takes effect, in this transaction:
             # `concord checkpoint prove --chain <its chain> --seq <its effective event>` proves it later.
-            cfg = request.app["config"]
+            cfg = services(request).config
             await checkpoints.sign_checkpoint(s, checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key),
                                               f"agreement {ld.agreement.number} effective")
         out = await detail(s, ld, actor)
@@ -494,7 +495,7 @@ async def hand_over(request: web.Request, s: AsyncSession, ld: store.Loaded) -> 
                     "content": obligation_sentence(o, c),
                     "due_at": datetime.fromisoformat(o.deadline + "T23:59:59+08:00") if o.deadline else None}
                    for o in c.obligations]
-    why = await cases_link.took_effect(s, request.app["config"].secret_key, ld.agreement.id,
+    why = await cases_link.took_effect(s, services(request).config.secret_key, ld.agreement.id,
                                        ld.agreement.case_id, obligations)
     await store.log(s, ld.agreement, "handed_to_case", {"obligations": len(obligations), "note": why or ""})
 
@@ -523,13 +524,13 @@ async def add_comment(request: web.Request) -> web.Response:
 
 async def notify_room(app: web.Application, ld: store.Loaded) -> None:
     """A signature or comment landed: rooms showing this agreement refresh what they show."""
-    hub = app.get("room_hub")
+    hub = services(app).room_hub
     if hub is None:
         return
     for rep in list(getattr(hub, "rooms", {}).values()):
         shown = rep.room.agreement or {}
         if shown.get("id") == ld.agreement.id and not rep.room.ended:
-            async with app["db"].session() as s:
+            async with services(app).db.session() as s:
                 fresh = await store.load(s, ld.agreement.id)
                 payload = await room_payload(s, fresh, shown.get("by", ""))
             await hub.submit(rep, {"op": "agreement", "agreement": payload})
@@ -558,7 +559,7 @@ async def present(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 4096) if request.can_read_body else {}
     show = field(body, "show", bool, required=False, default=True)
-    hub = request.app.get("room_hub")
+    hub = services(request).room_hub
     if hub is None:
         raise ApiError(503, "rooms_unavailable", "live rooms are not running on this server")
     async with transaction(request) as s:
@@ -709,15 +710,15 @@ async def verify_slot(request: web.Request) -> AsyncIterator[None]:
     """Held from reading the upload to the verdict: VERIFY_SLOTS at a time, each within the parsing limits
     (server/security/uploads.py). At most VERIFY_QUEUE more wait their turn (the server buffers part of
     a waiting upload); beyond that, 429 at once, so memory stays bounded however many arrive."""
-    slots: asyncio.Semaphore = request.app["verify_slots"]
-    if slots.locked() and request.app["verify_waiting"] >= VERIFY_QUEUE:
+    slots: asyncio.Semaphore = services(request).verify_slots
+    if slots.locked() and services(request).verify_waiting >= VERIFY_QUEUE:
         raise ApiError(429, "busy", "核验请求过多，请稍后再试。 / Too many verifications at once; try again shortly.",
                        retry_after=5)
-    request.app["verify_waiting"] += 1
+    services(request).verify_waiting += 1
     try:
         await slots.acquire()
     finally:
-        request.app["verify_waiting"] -= 1
+        services(request).verify_waiting -= 1
     try:
         yield
     finally:
@@ -730,7 +731,7 @@ async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
     trusted = trusted_keys(request.app)
     try:
         result = await asyncio.get_running_loop().run_in_executor(
-            request.app["verify_executor"], functools.partial(verify_pdf, data, trusted, check_pades=True))
+            services(request).verify_executor, functools.partial(verify_pdf, data, trusted, check_pades=True))
     except UploadRefused as e:
         raise ApiError(e.status, e.code, e.message) from e
     out = result.as_dict()
@@ -751,23 +752,22 @@ async def verify_upload(request: web.Request) -> web.Response:
 
 
 async def _stop_verify_executor(app: web.Application) -> None:
-    app["verify_executor"].shutdown(wait=False, cancel_futures=True)
+    services(app).verify_executor.shutdown(wait=False, cancel_futures=True)
 
 
 async def _warm_fonts(app: web.Application) -> None:
     from server.agreements import fonts
 
     # Cut the CJK font subset in the background, so the first export does not wait for it.
-    app["agreement_font_warmup"] = asyncio.get_running_loop().run_in_executor(None, fonts.warm_up)
+    services(app).agreement_font_warmup = asyncio.get_running_loop().run_in_executor(None, fonts.warm_up)
 
 
 def setup(app: web.Application) -> None:
-    app["agreement_keys"] = Keyring(app["config"].data_dir / KEY_DIR, app["config"].secret_key)
-    app["verify_slots"] = asyncio.Semaphore(VERIFY_SLOTS)
-    app["verify_waiting"] = 0
+    services(app).agreement_keys = Keyring(services(app).config.data_dir / KEY_DIR, services(app).config.secret_key)
+    services(app).verify_slots = asyncio.Semaphore(VERIFY_SLOTS)
     # Their own threads: memory a verification frees stays with its thread's malloc arena, so a few
     # threads keep what is retained to a few verifications' worth (the default pool has up to 32).
-    app["verify_executor"] = concurrent.futures.ThreadPoolExecutor(VERIFY_SLOTS, thread_name_prefix="verify")
+    services(app).verify_executor = concurrent.futures.ThreadPoolExecutor(VERIFY_SLOTS, thread_name_prefix="verify")
     app.on_cleanup.append(_stop_verify_executor)
     app.on_startup.append(_warm_fonts)
     try:  # the room page's agreement panel (the sessions views collect feature modules)

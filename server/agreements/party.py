@@ -58,6 +58,7 @@ from server.api import registry as r
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
 from server.security import tokens
+from server.services import services
 from server.views.render import local
 
 CHECK_PURPOSE = "agreement-check"
@@ -152,8 +153,8 @@ async def resolve(request: web.Request, source: Any) -> PartyGrant:
     if len(token) > 4096:
         raise bad_request("field invitation is too long", "invalid_field", field="invitation")
     try:
-        grant = await service.resolve_join(request.app["db"], request.app["config"].secret_key, token,
-                                           at=access.now_for(request.app))
+        grant = await service.resolve_join(services(request).db, services(request).config.secret_key, token,
+                                           at=services(request).clock.now())
     except service.SessionError as e:
         raise ApiError(403 if e.status in (401, 403) else e.status, "invalid_invitation",
                        f"this invitation cannot be used: {e.message}") from e
@@ -161,7 +162,7 @@ async def resolve(request: web.Request, source: Any) -> PartyGrant:
         raise ApiError(403, "not_a_signer", "only a party's own invitation leads to signing")
     from server.sessions.models import Invitation
 
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         inv_id = (await s.execute(select(Invitation.id).where(Invitation.nonce == grant.nonce))).scalar_one()
     return PartyGrant(inv_id, grant.nonce, grant.meta.session_id, grant.name, grant.check_method, grant)
 
@@ -204,7 +205,7 @@ def answer_matches(secret: bytes, pg: PartyGrant, answer: str, id_number: str) -
 
 
 def _secret(request: web.Request) -> bytes:
-    return request.app["config"].secret_key
+    return services(request).config.secret_key
 
 
 def _ticket(request: web.Request, raw: Any, pg: PartyGrant, agreement: int, party: str) -> dict[str, Any]:
@@ -225,8 +226,8 @@ def _same_last4(answer: str, id_number: str) -> bool:
 def _admitted(request: web.Request, pg: PartyGrant) -> bool:
     """The invitation's holder is admitted to its session's live room, where the door asked the same check
     (or the mediator let them in from the lobby): the in-room agreement panel reads with that."""
-    hub = request.app.get("room_hub")
-    rep = hub.rooms.get(pg.session_id) if hub is not None and pg.grant is not None else None
+    hub = services(request).room_hub
+    rep = hub.rooms.get(pg.session_id) if hub is not None and pg.grant is not None and pg.session_id is not None else None
     return rep is not None and any(p.identity == pg.grant.identity and p.admitted and not p.system
                                    for p in rep.room.peers.values())
 
@@ -245,7 +246,7 @@ def verified_party(request: web.Request, pg: PartyGrant, agreement: int, party: 
 async def require_party(request: web.Request, s: AsyncSession, pg: PartyGrant, ld: store.Loaded, party: str,
                         action: access.Action) -> None:
     who = verified_party(request, pg, ld.agreement.id, party)
-    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, access.now_for(request.app))
+    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, services(request).clock.now())
     if not access.may(who, action, rec, agreement_id=ld.agreement.id):
         raise ApiError(403, "identity_not_checked", "check your identity first (the check expires after "
                                                     "30 minutes)")
@@ -288,7 +289,7 @@ async def party_check(request: web.Request) -> web.Response:
     if pg.check_method not in CHECK_METHODS:
         raise ApiError(403, "identity_check_required", "this invitation has no identity check; ask the mediator "
                                                         "for an invitation with one (ID last 4 digits or a code)")
-    limiter = request.app["login_limiter"]
+    limiter = services(request).login_limiter
     key = pg.limiter_key
     if await limiter.blocked(key):
         raise ApiError(429, "rate_limited", "too many wrong answers; try again later")

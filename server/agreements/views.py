@@ -21,6 +21,7 @@ from server.directory.models import Unit
 from server.errors import ApiError
 from server.i18n import localise, pick
 from server.policy import Actor
+from server.services import services
 from server.views.render import language, render, require_login
 
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -74,10 +75,10 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     from server.agreements import cases_link
 
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows = (await s.execute(
             select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id)
-            .where(access.scope_agreements(actor, access.now_for(request.app), Unit.path, Agreement.case_id))
+            .where(access.scope_agreements(actor, services(request).clock.now(), Unit.path, Agreement.case_id))
             .order_by(Agreement.id.desc()).limit(200))).all()
         can_draft = actor.role in policy.AGREEMENT_ROLES
         cases = await cases_link.open_cases(s, actor) if can_draft else []
@@ -105,11 +106,11 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     aid = path_id(request, "id", "no such agreement")
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             from server.agreements import cases_link
 
             ld = await store.load(s, aid)
-            rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, access.now_for(request.app))
+            rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, services(request).clock.now())
             if not access.sees(actor, rec):
                 raise ApiError(404, "not_found", "no such agreement")
             case_code = await cases_link.case_code(s, ld.agreement.case_id)
@@ -133,7 +134,7 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
     known = None
     h = request.query.get("h", "")
     if HASH_RE.match(h):
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             found = await store.find_by_hash(s, h)
         if found:
             a, v, unit = found

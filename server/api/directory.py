@@ -28,6 +28,7 @@ from server.policy import Actor, can_list_staff, can_manage_staff, can_view_unit
 from server.security.attempts import Attempts, attempts
 from server.security.clientip import client_ip
 from server.security.passwords import DUMMY_HASH, check_password
+from server.services import services
 
 log = logging.getLogger("concord.directory")
 
@@ -69,12 +70,12 @@ def login_keys(username: str, ip: str) -> tuple[str, str]:
 
 async def authenticate(request: web.Request, username: str, password: str) -> tuple[Staff, Unit]:
     """Shared by the API and the login form: rate-limited, same answer whether or not the user exists."""
-    by_pair: Attempts = request.app["login_limiter"]
-    by_address: Attempts = request.app["login_address_limiter"]
+    by_pair: Attempts = services(request).login_limiter
+    by_address: Attempts = services(request).login_address_limiter
     pair, address = login_keys(username, client_ip(request))
     if await by_pair.blocked(pair) or await by_address.blocked(address):
         raise ApiError(429, "rate_limited", "too many failed logins; try again later")
-    async with request.app["db"].read() as s:
+    async with services(request).db.read() as s:
         row = (await s.execute(
             select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id).where(Staff.username == username)
         )).first()
@@ -90,7 +91,7 @@ async def authenticate(request: web.Request, username: str, password: str) -> tu
 
 async def visible_unit(request: web.Request, actor: Actor, code: str) -> dict[str, Any]:
     """The cached unit row for ``code``: 404 when no such unit, 403 when outside the actor's subtree."""
-    u = await request.app["units_cache"].get(request.app["db"], code)
+    u = await services(request).units_cache.get(services(request).db, code)
     if u is None:
         raise not_found(f"unknown unit {code[:40]!r}")
     if not can_view_unit(actor, u["path"]):
@@ -116,7 +117,7 @@ async def login(request: web.Request) -> web.Response:
     username = field(body, "username", max_len=64)
     password = field(body, "password", max_len=256)
     staff, unit = await authenticate(request, username, password)
-    token = issue_api_token(request.app["config"].secret_key, staff.id)
+    token = issue_api_token(services(request).config.secret_key, staff.id)
     return web.json_response({"token": token, "user": actor_of(staff, unit).as_dict()})
 
 
@@ -143,8 +144,8 @@ async def list_units(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     tier = _choice(request, "tier", TIERS)
     under = request.query.get("under")
-    cache = request.app["units_cache"]
-    await cache.all(request.app["db"])
+    cache = services(request).units_cache
+    await cache.all(services(request).db)
     root = (await visible_unit(request, actor, under))["path"] if under is not None else actor.unit_path
     # The list only changes when the tree does: serialise each (subtree, tier) answer once per reload.
     key = ("units", root, tier)
@@ -161,7 +162,7 @@ async def list_units(request: web.Request) -> web.Response:
 async def get_unit(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     u = await visible_unit(request, actor, request.match_info["code"])
-    rows = request.app["units_cache"].rows
+    rows = services(request).units_cache.rows
     children = [c["json"] for c in rows if c["json"]["parent"] == u["json"]["code"]]
     return web.json_response({**u["json"], "children": children})
 
@@ -188,7 +189,7 @@ async def list_staff(request: web.Request) -> web.Response:
         stmt = stmt.where(Unit.tier == tier)
     if q.get("q"):
         stmt = stmt.where(Staff.name.contains(q["q"][:50], autoescape=True))
-    async with request.app["db"].read() as s:
+    async with services(request).db.read() as s:
         rows = (await s.execute(stmt)).all()
     staff = [actor_of(st, un).as_dict() for st, un in rows if not spec or spec in (st.specialties or [])]
     return web.json_response({"staff": staff})
@@ -214,7 +215,7 @@ async def experts_for(db: Any, actor: Actor, *, specialty: str | None = None, ti
          response=r.obj(["experts"], experts=r.array(EXPERT)), strict_query=True)
 async def list_experts(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    rows = await experts_for(request.app["db"], actor, specialty=_choice(request, "specialty", SPECIALTIES),
+    rows = await experts_for(services(request).db, actor, specialty=_choice(request, "specialty", SPECIALTIES),
                              tier=_choice(request, "tier", TIERS), name=(request.query.get("q") or "")[:50] or None)
     return web.json_response({"experts": [expert_json(st, un) for st, un in rows]})
 
@@ -258,13 +259,13 @@ def parse_new_staff(body: dict[str, Any]) -> dict[str, Any]:
 
 async def create_staff(request: web.Request, actor: Actor, data: dict[str, Any]) -> tuple[Staff, Unit]:
     """Create one account at a unit in the admin's subtree (policy.can_manage_staff)."""
-    u = await request.app["units_cache"].get(request.app["db"], data["unit"])
+    u = await services(request).units_cache.get(services(request).db, data["unit"])
     if u is None:
         raise not_found(f"unknown unit {data['unit'][:40]!r}")
     if not can_manage_staff(actor, u["path"]):
         raise forbidden("only an administrator of this unit or one above it may add its staff")
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             unit = (await s.execute(select(Unit).where(Unit.id == u["id"]))).scalar_one()
             staff = await add_staff(s, data["username"], data["name"], data["password"], data["role"], unit,
                                     data["specialties"], data["phone"])
@@ -291,4 +292,4 @@ async def post_staff(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """Routes are registered through the registry; the address's login budget is wired here."""
-    app["login_address_limiter"] = attempts(app, "login-address", LOGIN_ADDRESS_LIMIT, LOGIN_WINDOW_S)
+    services(app).login_address_limiter = attempts(app, "login-address", LOGIN_ADDRESS_LIMIT, LOGIN_WINDOW_S)

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from server.dashboard import present, svg
 from server.dashboard.api import dashboard_data, scope
 from server.directory.labels import TIER_LABELS
+from server.services import services
 from server.views.render import language, render, require_login
 
 GRADE_COLORS = {"red": "#dc2626", "orange": "#ea580c", "yellow": "#eab308", "blue": "#2563eb", "green": "#16a34a"}
@@ -66,7 +67,7 @@ def charts(data: dict[str, Any], lang: str) -> dict[str, Markup]:
 
 
 def unit_choices(request: web.Request, actor_path: str) -> list[dict[str, Any]]:
-    rows = request.app["units_cache"].rows
+    rows = services(request).units_cache.rows
     base = actor_path.count("/")
     return [{"code": x["json"]["code"], "name": x["json"]["name"], "depth": x["path"].count("/") - base}
             for x in rows if x["path"].startswith(actor_path)]

@@ -19,6 +19,7 @@ from server.policy import Actor
 from server.recording import minutes as minutes_store
 from server.recording.models import Recording
 from server.recording.store import list_recordings, recording_json
+from server.services import services
 from server.sessions.models import Session
 from server.sessions.service import record as session_facts
 
@@ -47,7 +48,7 @@ SID = r.path_param("id")
 
 
 async def session_and_unit(request: web.Request, sid: int) -> tuple[Session, Unit]:
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         row = (await s.execute(select(Session, Unit).join(Unit, Session.unit_id == Unit.id)
                                .where(Session.id == sid))).first()
     if row is None:
@@ -65,8 +66,8 @@ async def readable_session(request: web.Request, kind: access.Kind = access.Kind
     otherwise (a restricted case's session does not exist for staff off its list)."""
     actor = await require_actor(request)
     sess, unit = await session_and_unit(request, session_id(request))
-    async with request.app["db"].session() as s:
-        rec = await session_facts(s, sess, unit, kind, access.now_for(request.app))
+    async with services(request).db.session() as s:
+        rec = await session_facts(s, sess, unit, kind, services(request).clock.now())
     if not access.may(actor, access.Action.VIEW, rec):
         raise not_found("no such session")
     return actor, sess, unit, rec
@@ -84,7 +85,7 @@ async def get_log(request: web.Request) -> web.Response:
     after = query_int(request, "after", 0, 0, MAX_ID)
     limit = query_int(request, "limit", 10_000, 1, 10_000)
     chain = ledger.session_chain(sess.id)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         evs = await events(s, chain, after_seq=after, limit=limit)
         body: dict[str, Any] = {"events": [e.as_dict() for e in evs]}
         if request.query.get("verify") == "1":
@@ -106,7 +107,7 @@ async def export_log(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     after = 0
     while True:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             batch = await events(s, chain, after_seq=after, limit=1000)
         if not batch:
             break
@@ -132,7 +133,7 @@ def _dumps(v: Any) -> str:
          errors=(404,))
 async def get_recordings(request: web.Request) -> web.Response:
     _, sess, _, _ = await readable_session(request, access.Kind.RECORDING)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows = await list_recordings(s, sess.id)
     return web.json_response({"recordings": [recording_json(x) for x in rows]}, dumps=_dumps)
 
@@ -145,26 +146,26 @@ async def download_recording(request: web.Request) -> web.StreamResponse:
     if not access.may(actor, access.Action.DOWNLOAD, rec):
         raise forbidden("recordings are for the hosting staff of this unit and above")
     rid = path_id(request, "rid", "no such recording")
-    root = request.app["config"].recordings_dir.resolve()
-    async with request.app["db"].session() as s:
-        rec = await s.get(Recording, rid)
-        if rec is None or rec.session_id != sess.id:
+    root = services(request).config.recordings_dir.resolve()
+    async with services(request).db.session() as s:
+        row = await s.get(Recording, rid)
+        if row is None or row.session_id != sess.id:
             raise not_found("no such recording")
-        if rec.status in ("deleted", "discarded", "failed") or rec.status == "writing":
-            raise ApiError(410 if rec.status == "deleted" else 404, "not_available",
-                           f"this recording is {rec.status}", sha256=rec.sha256)
-        path = (root / rec.path).resolve()
+        if row.status in ("deleted", "discarded", "failed") or row.status == "writing":
+            raise ApiError(410 if row.status == "deleted" else 404, "not_available",
+                           f"this recording is {row.status}", sha256=row.sha256)
+        path = (root / row.path).resolve()
         if not path.is_relative_to(root) or not path.is_file():
             raise not_found("the file is missing")
         # A download is a request from the first byte; a player's later range requests are not new ones.
         rng = request.http_range
         if rng.start in (None, 0):
             await append(s, ledger.session_chain(sess.id), "recording_downloaded", {
-                "recording": rec.id, "path": rec.path, "sha256": rec.sha256, "by": actor.id,
+                "recording": row.id, "path": row.path, "sha256": row.sha256, "by": actor.id,
                 "by_name": actor.name, "by_unit": actor.unit_code,
             })
     resp = web.FileResponse(path, headers={"Content-Type": "video/webm", "Cache-Control": "private, no-store",
-                                           "X-Content-SHA256": rec.sha256 or ""})
+                                           "X-Content-SHA256": row.sha256 or ""})
     return resp
 
 
@@ -175,11 +176,11 @@ async def party_in_room(request: web.Request, sid: int, token: str) -> None:
     from server.sessions.service import SessionError, resolve_join
 
     try:
-        grant = await resolve_join(request.app["db"], request.app["config"].secret_key, token, session_hint=sid,
-                                   at=access.now_for(request.app))
+        grant = await resolve_join(services(request).db, services(request).config.secret_key, token, session_hint=sid,
+                                   at=services(request).clock.now())
     except SessionError as e:
         raise ApiError(401 if e.status == 401 else 403, e.code, e.message) from e
-    hub = request.app.get("room_hub")
+    hub = services(request).room_hub
     rep = hub.rooms.get(sid) if hub is not None else None
     if rep is None or not any(p.identity == grant.identity and p.admitted and not p.system
                               for p in rep.room.peers.values()):
@@ -198,12 +199,12 @@ async def get_minutes(request: web.Request) -> web.Response:
     if await current_actor(request) is None and join_token:
         sid = session_id(request)
         await party_in_room(request, sid, join_token)
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             m = await minutes_store.current(s, sid)
         return web.json_response(minutes_store.minutes_json(m), dumps=_dumps)
     _, sess, _, _ = await readable_session(request, access.Kind.MINUTES)
     version = query_int(request, "version", 0, 0, MAX_ID)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         m = await minutes_store.current(s, sess.id, version or None)
     if version and m is None:
         raise not_found("no such version")
@@ -214,7 +215,7 @@ async def get_minutes(request: web.Request) -> web.Response:
          tag="record", params=[SID], response=r.obj(["versions"], versions=r.array(MINUTES)), errors=(404,))
 async def get_minutes_versions(request: web.Request) -> web.Response:
     _, sess, _, _ = await readable_session(request, access.Kind.MINUTES)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         vs = await minutes_store.versions(s, sess.id)
     return web.json_response({"versions": [minutes_store.minutes_json(v) for v in vs]}, dumps=_dumps)
 
@@ -232,7 +233,7 @@ async def put_minutes(request: web.Request) -> web.Response:
     text = field(body, "text", str, max_len=minutes_store.MAX_MINUTES_CHARS)
     base = field(body, "base_version", int)
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             m = await minutes_store.save(s, sess.id, text, base, actor.id, actor.name)
     except minutes_store.MinutesError as e:
         if e.code == "stale_version":

@@ -14,7 +14,10 @@ import time
 import uuid
 from typing import Any, Protocol
 
+from aiohttp import web
+
 from server.security.ratelimit import RateLimiter
+from server.services import services
 
 log = logging.getLogger(__name__)
 
@@ -110,17 +113,18 @@ def redis_client(url: str) -> Any:
     return aioredis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, max_connections=16)
 
 
-def attempts(app: Any, name: str, limit: int, window_s: float) -> Attempts:
+def attempts(app: web.Application, name: str, limit: int, window_s: float) -> Attempts:
     """The counter for ``name``: in Redis when the app has a Redis URL, else on this node."""
-    config = app["config"]
+    svc = services(app)
+    config = svc.config
     url = config.redis_url
     if not url:
         return LocalAttempts(limit, window_s)
-    if "attempts_redis" not in app:
-        app["attempts_redis"] = redis_client(url)
+    if svc.attempts_redis is None:
+        svc.attempts_redis = redis_client(url)
 
-        async def close(app: Any) -> None:
-            await app["attempts_redis"].aclose()
+        async def close(app: web.Application) -> None:
+            await services(app).attempts_redis.aclose()
 
         app.on_cleanup.append(close)
-    return RedisAttempts(app["attempts_redis"], name, limit, window_s, config.redis_prefix)
+    return RedisAttempts(svc.attempts_redis, name, limit, window_s, config.redis_prefix)

@@ -49,6 +49,7 @@ from server.errors import ApiError
 from server.idnumbers import invalid_message as invalid_id_message
 from server.policy import Actor
 from server.security.clientip import origin
+from server.services import services
 from server.views.render import attachment, check_csrf, language, local, render, require_login
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ Form = MultiDictProxy[Any]
 
 
 def ctx(request: web.Request) -> Ctx:
-    return Ctx(request.app["clock"].now(), request.app["config"].secret_key)
+    return Ctx(services(request).clock.now(), services(request).config.secret_key)
 
 
 def when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -105,7 +106,7 @@ async def _act(request: web.Request, anchor: str,
     code = request.match_info["code"]
     c = ctx(request)
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             case = await get_visible(s, actor, code, c.now, lock=True)
             ok = await fn(s, c, actor, case, form)
     except CaseError as e:
@@ -153,7 +154,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
     except ApiError as e:
         f, page_no, error = CaseFilter(), 1, e.message
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows, total = await page(s, actor, f, c.now, page_no, PER_PAGE)
         units = await _units_in(s, actor)
     cases = [{**present.summary(case, None, c.now), "unit_name": name} for case, name in rows]
@@ -184,7 +185,7 @@ async def case_table(request: web.Request) -> tables.Table:
     f = await case_filter(request, actor, strict=False)
     c = ctx(request)
     table = tables.Table("cases", ("案件清单", "Cases"), CASE_COLUMNS)
-    async with request.app["db"].read() as s:
+    async with services(request).db.read() as s:
         q = filtered(actor, f, c.now).add_columns(Unit.name).join(Unit, Unit.id == Case.unit_id) \
             .order_by(Case.created_at.desc()).limit(10_000)
         rows = (await s.execute(q)).all()
@@ -224,7 +225,7 @@ async def case_export_xlsx(request: web.Request) -> web.StreamResponse:
 async def case_new(request: web.Request, error: str | None = None, form: dict | None = None,
                    status: int = 200) -> web.StreamResponse:
     actor = await require_login(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         units = await _units_in(s, actor)
     return await _page(request, "cases/new.html", {"units": units, "error": error, "form": form or {},
                                                    "party_roles": catalog.PARTY_ROLES}, status=status)
@@ -253,7 +254,7 @@ async def case_create(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     try:
         draft = draft_from(body)
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             case = await service.register(s, c, actor, draft)
             code = case.code
     except (CaseError, ApiError) as e:
@@ -287,7 +288,7 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     code = request.match_info["code"]
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
             if code.isascii() and code.isdigit():  # an internal number from an old link: go to the case's code
                 raise web.HTTPFound(f"/cases/{(await find_case(s, actor, code, c.now)).code}")
@@ -310,8 +311,8 @@ async def case_page(request: web.Request) -> web.StreamResponse:
             extra["panel_staff"] = await _line_staff(s, case, petitions.PANEL_ROLES)
         if d["can"]["consult"]:
             extra["suggested_specialty"], extra["experts"] = await consultations.suggested_experts(s, case)
-    cache = request.app["units_cache"]
-    await cache.all(request.app["db"])
+    cache = services(request).units_cache
+    await cache.all(services(request).db)
     for ev in events:
         ev["label"] = event_label(ev["type"], language(request))
     url = f"{base_url(request)}/cases/{case.code}"
@@ -331,7 +332,7 @@ async def case_qr(request: web.Request) -> web.StreamResponse:
     """The case code as a QR code (SVG) linking to its page; only for those who can see the case."""
     actor = await require_login(request)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
             case = await get_visible(s, actor, request.match_info["code"], c.now)
         except CaseError as e:
@@ -345,7 +346,7 @@ async def party_copy(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     c = ctx(request)
     pid = path_id(request, "party_id", "no such party")
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
             case = await get_visible(s, actor, request.match_info["code"], c.now)
         except CaseError as e:
@@ -412,7 +413,7 @@ async def do_upload(request: web.Request) -> web.StreamResponse:
         if f is None or not hasattr(f, "file"):
             raise CaseError("choose a file to upload", "missing_field", zh="请选择要上传的文件。")
         data = f.file.read(documents.MAX_BYTES + 1)
-        await documents.add_document(s, c, actor, case, request.app["config"].data_dir, filename=f.filename,
+        await documents.add_document(s, c, actor, case, services(request).config.data_dir, filename=f.filename,
                                      data=data, kind=_str(form, "kind", 16) or "evidence",
                                      description=_str(form, "description", 500))
         return ("已上传", "Uploaded.")
@@ -548,7 +549,7 @@ async def do_petition(request: web.Request) -> web.StreamResponse:
 
 async def notifications_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows, unread = await notifications.inbox(s, actor.id, limit=100)
     lang = language(request)
     items = [{**notifications.notification_json(n), "label": event_label(n.kind, lang),
@@ -560,7 +561,7 @@ async def notifications_read(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     form = await check_csrf(request)
     nid = _str(form, "id", 12)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         one = [parse_id(nid) or -1] if nid.isascii() and nid.isdigit() else None  # no id: all of them
         await notifications.mark_read(s, actor.id, one, ctx(request).now)
     raise web.HTTPSeeOther("/notifications")
@@ -570,7 +571,7 @@ async def notices_page(request: web.Request, error: str | None = None, status: i
     from server.cases.permissions import can_issue_notice
 
     actor = await require_login(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         items = await notices.board(s, actor, limit=100)
         choices = await pick_list(s, actor, ctx(request).now) if can_issue_notice(actor) else []
     return await _page(request, "cases/notices.html", {"items": items, "kinds": notices.KINDS, "error": error,
@@ -583,7 +584,7 @@ async def notices_post(request: web.Request) -> web.StreamResponse:
     form = await check_csrf(request)
     c = ctx(request)
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             await notices.publish(s, c, actor, _str(form, "kind", 16), _str(form, "title", 200),
                                   _str(form, "body", 10000), _str(form, "case", 32) or None)
     except CaseError as e:
@@ -593,8 +594,8 @@ async def notices_post(request: web.Request) -> web.StreamResponse:
 
 async def consultations_page(request: web.Request, error: str | None = None) -> web.StreamResponse:
     actor = await require_login(request)
-    async with request.app["db"].session() as s:
-        rows = await consultations.inbox(s, actor, request.app["clock"].now())
+    async with services(request).db.session() as s:
+        rows = await consultations.inbox(s, actor, services(request).clock.now())
     items = [{**present.consultation_json(cons), "case_code": case.code, "case_title": case.title,
               "unit_name": unit.name, "item": case.item, "category": case.category} for cons, case, unit in rows]
     return await _page(request, "cases/consultations.html", {"items": items, "error": error,
@@ -607,7 +608,7 @@ async def consultation_answer(request: web.Request) -> web.StreamResponse:
     cid = _str(form, "id", 12)
     c = ctx(request)
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             if _str(form, "decision", 8) == "decline":
                 await consultations.decline(s, c, actor, parse_id(cid) or -1, _str(form, "reason", 1000))
                 raise web.HTTPSeeOther("/consultations")
@@ -624,7 +625,7 @@ async def unread_badge(request: web.Request, actor: Actor | None) -> dict[str, A
     if actor is None:
         return {}
     try:
-        async with request.app["db"].read() as s:
+        async with services(request).db.read() as s:
             return {"unread_notifications": await notifications.unread_count(s, actor.id)}
     except (SQLAlchemyError, OSError):
         log.warning("unread notification count unavailable", exc_info=True)
@@ -632,7 +633,7 @@ async def unread_badge(request: web.Request, actor: Actor | None) -> dict[str, A
 
 
 def setup(app: web.Application) -> None:
-    app["page_extras"] = [*app.get("page_extras", ()), unread_badge]
+    services(app).page_extras.append(unread_badge)
     r = app.router
     r.add_get("/cases", case_list, name="cases")
     r.add_get("/cases/export.csv", case_export)

@@ -12,6 +12,7 @@ from server.api.directory import authenticate, experts_for
 from server.auth import SESSION_COOKIE, SESSION_TTL, current_actor, issue_session_cookie, sign_out
 from server.directory.models import Staff, Unit
 from server.errors import ApiError
+from server.services import services
 from server.views.render import check_csrf, is_https, language, render, require_login
 
 ERROR_HEADINGS = {
@@ -70,7 +71,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             msg = "用户名或密码错误。" if zh else "Wrong username or password."
         return await render(request, "login.html", {"next": next_url, "username": username, "error": msg},
                             status=e.status)
-    cookie = issue_session_cookie(request.app["config"].secret_key, staff.id, secrets.token_urlsafe(8))
+    cookie = issue_session_cookie(services(request).config.secret_key, staff.id, secrets.token_urlsafe(8))
     resp = web.HTTPFound(next_url)
     resp.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_TTL, httponly=True, samesite="Lax", path="/",
                     secure=is_https(request))
@@ -89,7 +90,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def home(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
-    async with request.app["db"].read() as s:
+    async with services(request).db.read() as s:
         unit = (await s.execute(select(Unit).where(Unit.id == actor.unit_id))).scalar_one()
         in_scope = access.scope_units(actor, Unit.path)
         units = (await s.execute(select(func.count()).select_from(Unit).where(in_scope))).scalar_one()
@@ -97,7 +98,7 @@ async def home(request: web.Request) -> web.StreamResponse:
             select(func.count()).select_from(Staff).join(Unit, Staff.unit_id == Unit.id)
             .where(in_scope, Staff.active.is_(True)))).scalar_one()
     # The same query as the expert directory, so both pages count the same experts.
-    experts = len(await experts_for(request.app["db"], actor))
+    experts = len(await experts_for(services(request).db, actor))
     return await render(request, "home.html", {
         "unit": unit, "counts": {"units": units, "staff": staff, "experts": experts},
     })
@@ -115,7 +116,7 @@ async def render_error(request: web.Request, status: int, message: str) -> web.R
 
 
 def setup(app: web.Application) -> None:
-    app["render_error"] = render_error
+    services(app).render_error = render_error
     app.router.add_get("/", home, name="home")
     app.router.add_get("/login", login_page, name="login")
     app.router.add_post("/login", login_submit)

@@ -30,10 +30,12 @@ from server.i18n import LANG_COOKIE, language_of, localise, localise_context
 from server.policy import Actor
 from server.security import csrf
 from server.security.clientip import is_https
+from server.services import services
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 CSRF_FIELD = csrf.CSRF_FIELD
 CSRF_COOKIE = csrf.CSRF_COOKIE
+CSRF_SEED = web.RequestKey("csrf_seed", str)  # a new seed this response sets as the CSRF cookie
 
 # (href, zh, en): the sections of the product. Sections land as their features do; the links are stable.
 NAV = [
@@ -60,10 +62,10 @@ def _say(ctx: Any, text: str | None) -> str:
 
 
 def environment(app: web.Application) -> jinja2.Environment:
-    env = app.get("jinja")
+    env = services(app).jinja
     if env is None:
         env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(app["config"].web_dir / "templates")),
+            loader=jinja2.FileSystemLoader(str(services(app).config.web_dir / "templates")),
             autoescape=jinja2.select_autoescape(["html", "xml", "j2"]),
             enable_async=False,
             # Templates change only with a deploy; skip the stat() per render.
@@ -71,7 +73,7 @@ def environment(app: web.Application) -> jinja2.Environment:
         )
         env.filters["local"] = local
         env.filters["say"] = _say
-        app["jinja"] = env
+        services(app).jinja = env
     return env
 
 
@@ -81,10 +83,10 @@ def language(request: web.Request) -> str:
 
 def csrf_token(request: web.Request) -> str:
     """Double-submit token bound to a per-browser random cookie (set on first render)."""
-    seed = request.cookies.get(CSRF_COOKIE) or request.get("csrf_seed")
+    seed = request.cookies.get(CSRF_COOKIE) or request.get(CSRF_SEED)
     if not seed:
-        seed = request["csrf_seed"] = csrf.new_seed()
-    return csrf.token_for(request.app["config"].secret_key, seed)
+        seed = request[CSRF_SEED] = csrf.new_seed()
+    return csrf.token_for(services(request).config.secret_key, seed)
 
 
 async def check_csrf(request: web.Request) -> dict[str, Any]:
@@ -94,7 +96,7 @@ async def check_csrf(request: web.Request) -> dict[str, Any]:
     seed = request.cookies.get(CSRF_COOKIE)
     if not seed:
         raise ApiError(403, "csrf", "missing CSRF token; reload the page and try again")
-    if not csrf.valid(request.app["config"].secret_key, seed, sent):
+    if not csrf.valid(services(request).config.secret_key, seed, sent):
         raise ApiError(403, "csrf", "invalid CSRF token; reload the page and try again")
     return dict(form)
 
@@ -138,7 +140,7 @@ async def render(request: web.Request, template: str, context: dict[str, Any] | 
     actor = await current_actor(request)
     ctx = page_context(request, actor)
     # Other modules add to every page (the notification bell's count) without render.py knowing them.
-    for extra in request.app.get("page_extras", ()):
+    for extra in services(request).page_extras:
         ctx.update(await extra(request, actor))
     ctx.update(context or {})
     localise_context(ctx, ctx["lang"])
@@ -148,8 +150,8 @@ async def render(request: web.Request, template: str, context: dict[str, Any] | 
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "same-origin"
     resp.headers["Cache-Control"] = "no-store"
-    if request.get("csrf_seed"):
-        resp.set_cookie(CSRF_COOKIE, request["csrf_seed"], httponly=True, samesite="Lax", path="/",
+    if request.get(CSRF_SEED):
+        resp.set_cookie(CSRF_COOKIE, request[CSRF_SEED], httponly=True, samesite="Lax", path="/",
                         secure=is_https(request))
     if "lang" in request.query:
         resp.set_cookie(LANG_COOKIE, ctx["lang"], samesite="Lax", path="/", max_age=365 * 86400)

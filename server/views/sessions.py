@@ -22,7 +22,6 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from server import access
 from server.api.params import path_id
 from server.cases.errors import CaseError
 from server.cases.queries import codes_by_id, find_case, pick_list
@@ -30,6 +29,7 @@ from server.errors import ApiError
 from server.policy import Actor, can_host_session, within
 from server.security.clientip import client_ip, origin
 from server.security.ratelimit import RateLimiter
+from server.services import services
 from server.sessions import kinds, service
 from server.sessions.service import SessionError
 from server.views.render import check_csrf, csrf_token, language, render, require_login
@@ -145,8 +145,8 @@ def absolute(request: web.Request, path: str) -> str:
 
 async def _hostable_units(request: web.Request, actor: Actor) -> list[dict[str, Any]]:
     """Units in the actor's subtree where they may host at least one kind of session."""
-    cache = request.app["units_cache"]
-    await cache.all(request.app["db"])
+    cache = services(request).units_cache
+    await cache.all(services(request).db)
     out = []
     for code, row in cache.by_code.items():
         path = row["path"]
@@ -168,9 +168,9 @@ async def sessions_page(request: web.Request, form_error: str | None = None, for
     state = state if state in service.JOINABLE_STATES + ("ended", "cancelled") else ""
     kind = request.query.get("kind", "")
     kind = kind if kind in kinds.KINDS else ""
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows = await service.list_sessions(s, actor, state=state or None, kind=kind or None, limit=200,
-                                           now=access.now_for(request.app))
+                                           now=services(request).clock.now())
         case_codes = await codes_by_id(s, {x.case_id for x, _ in rows if x.case_id})
     units = await _hostable_units(request, actor)
     return await render(request, "sessions/list.html", {
@@ -188,8 +188,8 @@ async def sessions_page(request: web.Request, form_error: str | None = None, for
 
 
 async def _case_choices(request: web.Request, actor: Actor) -> list[tuple[str, str]]:
-    async with request.app["db"].read() as s:
-        return await pick_list(s, actor, request.app["clock"].now())
+    async with services(request).db.read() as s:
+        return await pick_list(s, actor, services(request).clock.now())
 
 
 async def create_session(request: web.Request) -> web.StreamResponse:
@@ -205,14 +205,14 @@ async def create_session(request: web.Request) -> web.StreamResponse:
     case_id = None
     if values["case_id"].strip():  # the case code as shown everywhere (340321-2026-000002)
         try:
-            async with request.app["db"].read() as s:
-                case_id = (await find_case(s, actor, values["case_id"], request.app["clock"].now())).id
+            async with services(request).db.read() as s:
+                case_id = (await find_case(s, actor, values["case_id"], services(request).clock.now())).id
         except CaseError:
             return await sessions_page(request, "没有这个案件编号，或您无权查看该案件。" if zh else
                                        "No case with that code that you may see.", values, 400)
     try:
         when = service.parse_time(values["scheduled_at"]) if values["scheduled_at"].strip() else None
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             sess, _unit = await service.create_session(s, actor, kind=values["kind"], title=title,
                                                        unit_code=values["unit"], case_id=case_id,
                                                        scheduled_at=when)
@@ -232,20 +232,20 @@ async def create_session(request: web.Request) -> web.StreamResponse:
 async def session_page(request: web.Request, *, new_invitation: dict | None = None, form_error: str | None = None,
                        form: dict | None = None, status: int = 200) -> web.StreamResponse:
     actor = await require_login(request)
-    secret = request.app["config"].secret_key
-    async with request.app["db"].session() as s:
+    secret = services(request).config.secret_key
+    async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
+            sess, unit = await service.load(s, actor, _session_id(request), now=services(request).clock.now())
         except SessionError as e:
             raise _api_error(e) from None
-        manage = await service.can_manage(s, actor, sess, unit, access.now_for(request.app))
+        manage = await service.can_manage(s, actor, sess, unit, services(request).clock.now())
         my_role = await service.staff_join_role(s, actor, sess, unit)
         case_code = (await codes_by_id(s, {sess.case_id})).get(sess.case_id) if sess.case_id else None
         invitations = []
         if manage:
             for inv in await service.list_invitations(s, sess.id):
                 invitations.append(_share(request, service.invitation_json(secret, inv)))
-    hub = request.app.get("room_hub")
+    hub = services(request).room_hub
     room = hub.snapshot(sess.id) if hub is not None else None
     rules = kinds.rules(sess.kind)
     if new_invitation:
@@ -278,15 +278,15 @@ async def invite(request: web.Request) -> web.StreamResponse:
     if len(name) > MAX_NAME:
         return await session_page(request, form_error="姓名过长。" if zh else "The name is too long.",
                                   form=values, status=400)
-    secret = request.app["config"].secret_key
+    secret = services(request).config.secret_key
     try:
-        async with request.app["db"].session() as s:
-            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
+        async with services(request).db.session() as s:
+            sess, unit = await service.load(s, actor, _session_id(request), now=services(request).clock.now())
             inv, code = await service.create_invitation(
                 s, secret, actor, sess, unit, role=values["role"] or kinds.rules(sess.kind).default_invite_role,
                 name=name or None, username=username, check_method=method,
                 check_value=values["id_last4"].strip() or None, ttl_s=None,
-                at=access.now_for(request.app))
+                at=services(request).clock.now())
             out = service.invitation_json(secret, inv)
     except SessionError as e:
         if e.status == 404 and e.code == "not_found" and "session" in e.message:
@@ -308,10 +308,10 @@ async def revoke(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     await check_csrf(request)
     inv_id = path_id(request, "inv", "no such invitation")
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
-            await service.revoke_invitation(s, actor, sess, unit, inv_id, access.now_for(request.app))
+            sess, unit = await service.load(s, actor, _session_id(request), now=services(request).clock.now())
+            await service.revoke_invitation(s, actor, sess, unit, inv_id, services(request).clock.now())
         except SessionError as e:
             raise _api_error(e) from None
     raise web.HTTPSeeOther(f"/sessions/{sess.id}#invitations")
@@ -320,12 +320,12 @@ async def revoke(request: web.Request) -> web.StreamResponse:
 async def cancel(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     await check_csrf(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
-            sess, _unit = await service.cancel(s, actor, _session_id(request), access.now_for(request.app))
+            sess, _unit = await service.cancel(s, actor, _session_id(request), services(request).clock.now())
         except SessionError as e:
             raise _api_error(e) from None
-    hub = request.app.get("room_hub")
+    hub = services(request).room_hub
     if hub is not None:
         await hub.end_session(service.room_meta(sess), "cancelled")
     raise web.HTTPSeeOther(f"/sessions/{sess.id}")
@@ -335,15 +335,15 @@ async def join_as_staff(request: web.Request) -> web.StreamResponse:
     """The session page's "join" button: a short-lived staff join token, then the join page."""
     actor = await require_login(request)
     await check_csrf(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
+            sess, unit = await service.load(s, actor, _session_id(request), now=services(request).clock.now())
         except SessionError as e:
             raise _api_error(e) from None
         if sess.state not in service.JOINABLE_STATES:
             raise ApiError(409, "session_closed", f"the session is {sess.state}")
         role = await service.staff_join_role(s, actor, sess, unit)
-    token = service.staff_join_token(request.app["config"].secret_key, actor, sess, role)
+    token = service.staff_join_token(services(request).config.secret_key, actor, sess, role)
     raise web.HTTPSeeOther(service.join_url(token) + ("?" + urlencode({"lang": "en"}) if language(request) == "en" else ""))
 
 
@@ -354,13 +354,13 @@ async def invitation_qr(request: web.Request) -> web.StreamResponse:
 
     actor = await require_login(request)
     inv_id = path_id(request, "inv", "no such invitation")
-    secret = request.app["config"].secret_key
-    async with request.app["db"].session() as s:
+    secret = services(request).config.secret_key
+    async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
+            sess, unit = await service.load(s, actor, _session_id(request), now=services(request).clock.now())
         except SessionError as e:
             raise _api_error(e) from None
-        if not await service.can_manage(s, actor, sess, unit, access.now_for(request.app)):
+        if not await service.can_manage(s, actor, sess, unit, services(request).clock.now()):
             raise ApiError(403, "forbidden", "only the session's hosts see its invitations")
         inv = next((i for i in await service.list_invitations(s, sess.id) if i.id == inv_id), None)
     if inv is None or inv.revoked:
@@ -381,12 +381,12 @@ async def invitation_qr(request: web.Request) -> web.StreamResponse:
 async def join_page(request: web.Request) -> web.StreamResponse:
     token = request.match_info["token"]
     lang = language(request)
-    limiter: RateLimiter = request.app["join_page_limiter"]
+    limiter: RateLimiter = services(request).join_page_limiter
     if limiter.hit(f"ip:{client_ip(request)}"):
         return await _join_error(request, "rate_limited", 429)
     try:
-        info = await service.describe_join(request.app["db"], request.app["config"].secret_key, token,
-                                           access.now_for(request.app))
+        info = await service.describe_join(services(request).db, services(request).config.secret_key, token,
+                                           services(request).clock.now())
     except SessionError as e:
         return await _join_error(request, e.code, e.status)
     sess = info["session"]
@@ -413,8 +413,8 @@ async def join_page(request: web.Request) -> web.StreamResponse:
         "kind_label": labels["kind_label"](sess["kind"]),
         "role_label": labels["room_role_label"](info["role"]),
         "config": config,
-        # add_room_module() entries, plus any a feature listed in app["room_modules"].
-        "room_modules": list(dict.fromkeys(ROOM_MODULES + list(request.app.get("room_modules", [])))),
+        # add_room_module() entries, plus any a feature listed in services(app).room_modules.
+        "room_modules": list(dict.fromkeys(ROOM_MODULES + services(request).room_modules)),
         "room_buttons": ROOM_BUTTONS,
     })
     # The token is in the URL: never leak it to other sites, and let camera/microphone be used here only.
@@ -433,7 +433,7 @@ async def _join_error(request: web.Request, code: str, status: int) -> web.Strea
 
 
 def setup(app: web.Application) -> None:
-    app["join_page_limiter"] = RateLimiter(limit=120, window_s=60)
+    services(app).join_page_limiter = RateLimiter(limit=120, window_s=60)
     r = app.router
     r.add_get("/sessions", sessions_page)
     r.add_post("/sessions", create_session)

@@ -17,6 +17,7 @@ import pytest
 
 from server import ledger, ledger_store
 from server.directory.demo import DEMO_PASSWORD
+from server.services import services
 from tests.browser.conftest import DESKTOP, PHONE, shot, watch_csp
 
 pytestmark = [pytest.mark.browser]
@@ -174,7 +175,7 @@ async def test_intake_to_closure_across_tiers(live_server: Any, browser: Any) ->
     assert code in await county.inner_text("#cases")
 
     # The case chain verifies, as `concord verify-log --case` would.
-    async with live_server.app["db"].session() as s:
+    async with services(live_server.app).db.session() as s:
         from sqlalchemy import select
 
         from server.cases.models import Case

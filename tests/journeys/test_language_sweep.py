@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from server.cases.models import Case, CaseParty
 from server.directory.models import Staff, Unit
+from server.services import services
 from server.sessions.models import Session
 from tests.journeys.conftest import Journey, open_page, sign_in
 
@@ -190,7 +191,7 @@ async def data_of(server: Any) -> tuple[list[str], frozenset[str]]:
     """Names that come from the data (units, people, case and session titles, the text made in setup),
     longest first, and the login names."""
     names = list(DATA_TEXT)
-    async with server.app["db"].read() as s:
+    async with services(server.app).db.read() as s:
         for column in (Unit.name, Staff.name, Case.title, CaseParty.name, CaseParty.address, Session.title):
             names += [n for n in (await s.execute(select(column))).scalars() if n]
         logins = frozenset((await s.execute(select(Staff.username))).scalars())

@@ -10,11 +10,12 @@ import aiohttp
 
 from server.agreements.export import export_agreement_pdf
 from server.agreements.sample import signed_sample
+from server.services import services
 from tests.unit.agreements.test_verify import flip_outside_pages
 
 
 def export_with_server_keys(client) -> bytes:  # type: ignore[no-untyped-def]
-    ring = client.app["agreement_keys"]
+    ring = services(client.app).agreement_keys
     d, sealer = signed_sample(ring)
     return export_agreement_pdf(d, ring.public_keys(), sealer)
 
