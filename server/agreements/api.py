@@ -10,7 +10,7 @@ import functools
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -112,8 +112,8 @@ def verify_base(request: web.Request) -> str:
     return f"{origin(request)}/verify"
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def now_iso(now: datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @asynccontextmanager
@@ -134,9 +134,9 @@ async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
 
 
 async def loaded_for(s: AsyncSession, actor: Actor, agreement_id: int, check: Any = policy.can_view_agreement,
-                     now: datetime | None = None) -> store.Loaded:
+                     *, now: datetime) -> store.Loaded:
     ld = await store.load(s, agreement_id, lock=True)
-    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, now or datetime.now(UTC))
+    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, now)
     if not access.sees(actor, rec):
         raise not_found("no such agreement")  # do not reveal agreements outside the actor's tree or case
     if not check(actor, ld.unit.path):
@@ -148,14 +148,14 @@ def agreement_id(request: web.Request) -> int:
     return path_id(request, "id", "no such agreement")
 
 
-async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor) -> dict[str, Any]:
+async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor, *, now: datetime) -> dict[str, Any]:
     """The agreement for a member of staff. A confidential party's address and phone are shown only to
     those who may reveal them on the agreement's case (its handlers); others get them withheld."""
     from server.agreements import cases_link
 
     st = await store.signing_state(s, ld)
     out = store.summary(ld)
-    reveal = await cases_link.may_reveal(s, actor, ld.agreement.case_id)
+    reveal = await cases_link.may_reveal(s, actor, ld.agreement.case_id, now=now)
     out["content"] = view(ld.content, None, staff=reveal)
     out["text"] = masked_text(ld)
     out["signatures"] = [{"seq": rec.payload["seq"], "slot": rec.slot, "name": rec.payload["signer"]["name"],
@@ -167,13 +167,13 @@ async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor) -> dict[str, A
     return out
 
 
-async def check_session(s: AsyncSession, actor: Actor, session_id: int, case_id: int | None) -> None:
+async def check_session(s: AsyncSession, actor: Actor, session_id: int, case_id: int | None, *, now: datetime) -> None:
     """The session an agreement is reviewed in must exist, be visible to the drafter and be about its case."""
     from server.sessions.models import Session
 
     row = (await s.execute(select(Session, Unit).join(Unit, Unit.id == Session.unit_id)
                            .where(Session.id == session_id))).first()
-    if row is None or not access.sees(actor, await access.session_record(s, row[0], row[1], datetime.now(UTC))):
+    if row is None or not access.sees(actor, await access.session_record(s, row[0], row[1], now)):
         raise not_found("no such session")
     if case_id is not None and row[0].case_id is not None and row[0].case_id != case_id:
         raise ApiError(409, "wrong_session", "that session is about another case")
@@ -218,12 +218,12 @@ async def create_agreement(request: web.Request) -> web.Response:
 
         case = None
         if case_code and case_code.strip():  # the code people know (340321-2026-000002)
-            case = await cases_link.visible_case_by_code(s, actor, case_code)
+            case = await cases_link.visible_case_by_code(s, actor, case_code, now=services(request).clock.now())
             if case_id is not None and case_id != case.id:
                 raise bad_request("case_id and case_code name different cases", "invalid_field", field="case_code")
             case_id = case.id
         elif case_id is not None:
-            case = await cases_link.visible_case(s, actor, case_id)
+            case = await cases_link.visible_case(s, actor, case_id, now=services(request).clock.now())
         unit: Unit | None
         if case is not None and "unit" not in body:
             unit = (await s.execute(select(Unit).where(Unit.id == case.unit_id))).scalar_one()
@@ -234,16 +234,16 @@ async def create_agreement(request: web.Request) -> web.Response:
         if not policy.can_draft_agreement(actor, unit.path):
             raise forbidden("only mediators and admins of the unit draft agreements")
         if session_id is not None:
-            await check_session(s, actor, session_id, case_id)
+            await check_session(s, actor, session_id, case_id, now=services(request).clock.now())
         raw = dict(content)
         if case_id is not None:
-            prefill = await cases_link.prefill(s, actor, case_id, unit, dtype)
+            prefill = await cases_link.prefill(s, actor, case_id, unit, dtype, now=services(request).clock.now())
             raw = {**prefill, **raw}
         if dtype:
             raw["dispute_type"] = dtype
         raw.setdefault("mediator_name", actor.name if actor.role == "mediator" else "")
-        ld = await store.create(s, actor, unit, raw, case_id=case_id, session_id=session_id)
-        out = await detail(s, ld, actor)
+        ld = await store.create(s, actor, unit, raw, case_id=case_id, session_id=session_id, now=services(request).clock.now())
+        out = await detail(s, ld, actor, now=services(request).clock.now())
     return web.json_response(out, status=201)
 
 
@@ -286,8 +286,8 @@ async def list_agreements(request: web.Request) -> web.Response:
 async def get_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
-        out = await detail(s, ld, actor)
+        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
+        out = await detail(s, ld, actor, now=services(request).clock.now())
     return web.json_response(out)
 
 
@@ -301,9 +301,9 @@ async def save_draft(request: web.Request) -> web.Response:
     content = field(body, "content", dict)
     note = field(body, "note", str, required=False, default="", max_len=500)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
-        ld = await store.save_version(s, actor, ld, base, content, note)
-        out = await detail(s, ld, actor)
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=services(request).clock.now())
+        ld = await store.save_version(s, actor, ld, base, content, note, now=services(request).clock.now())
+        out = await detail(s, ld, actor, now=services(request).clock.now())
     return web.json_response(out)
 
 
@@ -314,7 +314,7 @@ async def list_versions(request: web.Request) -> web.Response:
 
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
+        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
         rows = (await s.execute(select(AgreementVersion).where(AgreementVersion.agreement_id == ld.agreement.id)
                                 .order_by(AgreementVersion.number))).scalars()
         out = [{"version": v.number, "document_hash": v.document_hash, "short_hash": short_hash(v.document_hash),
@@ -336,7 +336,7 @@ async def diff_versions(request: web.Request) -> web.Response:
         raise bad_request("give from and to version numbers", "missing_field")
     a_no, b_no = int_param(request.query["from"], "from"), int_param(request.query["to"], "to")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
+        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
         va = await store.version_row(s, ld.agreement.id, a_no)
         vb = await store.version_row(s, ld.agreement.id, b_no)
     ca, cb = parse_content(va.content), parse_content(vb.content)
@@ -353,19 +353,19 @@ async def _simple(request: web.Request, action: str) -> web.Response:
     body = await read_json(request, 16 * 1024) if request.can_read_body else {}
     async with transaction(request) as s:
         check = policy.can_void_agreement if action == "void" else policy.can_draft_agreement
-        ld = await loaded_for(s, actor, agreement_id(request), check)
+        ld = await loaded_for(s, actor, agreement_id(request), check, now=services(request).clock.now())
         if action == "freeze":
             from server.agreements import cases_link
 
-            ld = await store.freeze(s, actor, ld, int_field(body, "version"))
-            why = await cases_link.frozen(s, ld.agreement.case_id, ld.agreement.id)
+            ld = await store.freeze(s, actor, ld, int_field(body, "version"), now=services(request).clock.now())
+            why = await cases_link.frozen(s, ld.agreement.case_id, ld.agreement.id, now=services(request).clock.now())
             if why:
                 await store.log(s, ld.agreement, "case_note", {"note": why})
         elif action == "reopen":
-            ld = await store.reopen(s, actor, ld)
+            ld = await store.reopen(s, actor, ld, now=services(request).clock.now())
         elif action in ("withdraw", "void"):
-            ld = await store.close(s, actor, ld, action, field(body, "reason", str, max_len=2000))
-        out = await detail(s, ld, actor)
+            ld = await store.close(s, actor, ld, action, field(body, "reason", str, max_len=2000), now=services(request).clock.now())
+        out = await detail(s, ld, actor, now=services(request).clock.now())
     return web.json_response(out)
 
 
@@ -401,9 +401,9 @@ async def void(request: web.Request) -> web.Response:
 async def amend(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
-        new = await store.amend(s, actor, ld)
-        out = await detail(s, new, actor)
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=services(request).clock.now())
+        new = await store.amend(s, actor, ld, now=services(request).clock.now())
+        out = await detail(s, new, actor, now=services(request).clock.now())
     return web.json_response(out, status=201)
 
 
@@ -446,7 +446,7 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
     read_at = field(body, "read_at", str, required=False, default="", max_len=40)
     image, digest = (None, None) if kind == SEAL else signature_image(body)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
+        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
         if kind == MEDIATOR:
             if not policy.can_sign_as_mediator(actor, ld.unit.path):
                 raise forbidden("only a mediator signs as the mediator")
@@ -455,11 +455,11 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
         elif not policy.can_apply_seal(actor, ld.unit.code):
             raise forbidden("only the mediating unit's own staff apply its seal")
         await _reauthenticate(request, s, actor, password)
-        ev = Evidence(check_method="password", check_result="passed", consent=consent, read_at=read_at or now_iso(),
-                      at=now_iso(), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
+        ev = Evidence(check_method="password", check_result="passed", consent=consent, read_at=read_at or now_iso(services(request).clock.now()),
+                      at=now_iso(services(request).clock.now()), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
                       typed_name=typed, image_sha256=digest, staff=actor.username)
         rec, effective = await store.sign(s, keyring(request.app), ld, kind, MEDIATOR if kind == MEDIATOR else SEAL,
-                                          version, doc_hash, ev, image)
+                                          version, doc_hash, ev, image, now=services(request).clock.now())
         if effective:
             await hand_over(request, s, ld)
             # The ledger's tree head is signed the moment an agreement takes effect, in this transaction:
@@ -467,7 +467,7 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
             cfg = services(request).config
             await checkpoints.sign_checkpoint(s, checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key),
                                               f"agreement {ld.agreement.number} effective")
-        out = await detail(s, ld, actor)
+        out = await detail(s, ld, actor, now=services(request).clock.now())
     return web.json_response(out, status=201)
 
 
@@ -496,7 +496,7 @@ async def hand_over(request: web.Request, s: AsyncSession, ld: store.Loaded) -> 
                     "due_at": datetime.fromisoformat(o.deadline + "T23:59:59+08:00") if o.deadline else None}
                    for o in c.obligations]
     why = await cases_link.took_effect(s, services(request).config.secret_key, ld.agreement.id,
-                                       ld.agreement.case_id, obligations)
+                                       ld.agreement.case_id, obligations, now=services(request).clock.now())
     await store.log(s, ld.agreement, "handed_to_case", {"obligations": len(obligations), "note": why or ""})
 
 
@@ -515,8 +515,8 @@ async def add_comment(request: web.Request) -> web.Response:
     if not text:
         raise bad_request("the comment is empty", "invalid_field", field="text")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
-        c = await store.add_comment(s, ld, version, clause, text, actor.name, "staff", actor.id, None)
+        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
+        c = await store.add_comment(s, ld, version, clause, text, actor.name, "staff", actor.id, None, now=services(request).clock.now())
         out = comment_json(c)
     await notify_room(request.app, ld)
     return web.json_response(out, status=201)
@@ -563,7 +563,7 @@ async def present(request: web.Request) -> web.Response:
     if hub is None:
         raise ApiError(503, "rooms_unavailable", "live rooms are not running on this server")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=services(request).clock.now())
         sid = int_field(body, "session_id", required=False) or ld.agreement.session_id
         if sid is None:
             raise bad_request("this agreement has no session; give session_id", "missing_field", field="session_id")
@@ -587,7 +587,7 @@ async def present(request: web.Request) -> web.Response:
 
 async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded, audience: str) -> bytes:
     """The agreement PDF for its reader: ``store.STAFF`` (the unit's archive copy) or ``store.PARTY_COPY``."""
-    d = await store.pdf_input(s, ld, verify_base(request), audience)
+    d = await store.pdf_input(s, ld, verify_base(request), audience, now=services(request).clock.now())
     ring = keyring(request.app)
     sealer = store.sealer(ring, ld.unit)
     keys = ring.public_keys(ld.unit.code)
@@ -611,7 +611,7 @@ def pdf_response(data: bytes, name: str) -> web.Response:
 async def export_pdf(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
+        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
         data = await render_export(request, s, ld, store.STAFF)
     return pdf_response(data, f"{ld.agreement.number}.pdf")
 
@@ -623,10 +623,10 @@ async def judicial_application(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     court = request.query.get("court", "")[:60]
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
+        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
         if ld.agreement.state != workflow.EFFECTIVE:
             raise ApiError(409, "not_effective", "the application is made once the agreement is in effect")
-        d = await store.pdf_input(s, ld, verify_base(request))
+        d = await store.pdf_input(s, ld, verify_base(request), now=services(request).clock.now())
     from server.agreements.export import judicial_application_pdf
 
     data = await asyncio.get_running_loop().run_in_executor(None, judicial_application_pdf, d, court)
@@ -641,8 +641,8 @@ async def judicial_application(request: web.Request) -> web.Response:
 async def obligations(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
-        prog = await store.progress(s, ld, datetime.now(UTC).date())
+        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
+        prog = await store.progress(s, ld, services(request).clock.now().date())
     by_key = {o.key: o for o in ld.content.obligations}
     return web.json_response({"obligations": [{**p.as_dict(), "obligor": by_key[p.key].obligor,
                                                "obligee": by_key[p.key].obligee, "action": by_key[p.key].action,
@@ -665,8 +665,8 @@ async def record_performance(request: web.Request) -> web.Response:
     if proof is not None and (len(proof) != 64 or any(c not in "0123456789abcdef" for c in proof)):
         raise bad_request("proof_sha256 must be 64 lowercase hex digits", "invalid_field")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_record_performance)
-        row = await store.record_performance(s, actor, ld, request.match_info["key"][:16], status, note, proof)
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_record_performance, now=services(request).clock.now())
+        row = await store.record_performance(s, actor, ld, request.match_info["key"][:16], status, note, proof, now=services(request).clock.now())
         out = {"obligation": row.obligation, "status": row.status, "note": row.note,
                "proof_sha256": row.proof_sha256, "at": store.iso(row.at)}
     return web.json_response(out, status=201)

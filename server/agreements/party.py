@@ -327,7 +327,7 @@ async def party_text(request: web.Request) -> web.Response:
         await store.log(s, ld.agreement, "text_opened", {"party": party, "version": v.number,
                                                          "document_hash": v.document_hash})
     read = tokens.sign(_secret(request), READ_PURPOSE, {"a": ld.agreement.id, "n": pg.nonce, "v": v.number,
-                                                        "h": v.document_hash, "at": now_iso()}, TICKET_TTL_S)
+                                                        "h": v.document_hash, "at": now_iso(services(request).clock.now())}, TICKET_TTL_S)
     return web.json_response({"text": masked_text(ld), "version": v.number, "document_hash": v.document_hash,
                               "short_hash": store.summary(ld)["short_hash"], "read_token": read})
 
@@ -360,9 +360,9 @@ async def party_sign(request: web.Request) -> web.Response:
         if read.get("v") != version or read.get("h") != doc_hash:
             raise ApiError(409, "stale_version", "the text you read is not the version being signed; read it again")
         ev = Evidence(check_method=ticket["m"], check_result="passed", consent=consent, read_at=read["at"],
-                      at=now_iso(), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
+                      at=now_iso(services(request).clock.now()), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
                       typed_name=typed, image_sha256=digest, invitation=pg.invitation_id)
-        rec, _ = await store.sign(s, keyring(request.app), ld, PARTY, party, version, doc_hash, ev, image)
+        rec, _ = await store.sign(s, keyring(request.app), ld, PARTY, party, version, doc_hash, ev, image, now=services(request).clock.now())
     await notify_room(request.app, ld)
     return web.json_response({"seq": rec.payload["seq"], "signer": rec.payload["signer"]["name"],
                               "at": rec.payload["at"], "document_hash": doc_hash}, status=201)
@@ -383,7 +383,7 @@ async def party_comment(request: web.Request) -> web.Response:
     async with transaction(request) as s:
         ld, key = await party_of(s, pg, agreement_id(request))
         c = await store.add_comment(s, ld, version, clause, text, ld.content.party(key).name, "party", None,
-                                    pg.invitation_id)
+                                    pg.invitation_id, now=services(request).clock.now())
         out = comment_json(c)
     await notify_room(request.app, ld)
     return web.json_response(out, status=201)
@@ -437,7 +437,7 @@ async def create_sign_link(request: web.Request) -> web.Response:
     if method is not None and method not in CHECK_METHODS:
         raise bad_request("method must be id_last4 or code", "invalid_field", field="method")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=services(request).clock.now())
         if ld.agreement.state not in (workflow.DRAFT, workflow.SIGNING):
             raise ApiError(409, "not_signing", f"this agreement is {ld.agreement.state}: nobody signs it any more")
         try:
@@ -455,7 +455,7 @@ async def create_sign_link(request: web.Request) -> web.Response:
             "expires_at": store.iso(expires), "by": {"staff": actor.id, "name": actor.name}})
         number, unit_name = ld.agreement.number, ld.unit.name
         # The phone to text the link to: a confidential one only for the case's handlers.
-        phone = p.phone if not p.confidential or await may_reveal(s, actor, ld.agreement.case_id) else ""
+        phone = p.phone if not p.confidential or await may_reveal(s, actor, ld.agreement.case_id, now=services(request).clock.now()) else ""
     url = f"{verify_base(request).removesuffix('/verify')}/agreements/{ld.agreement.id}/sign?link={token}"
     return web.json_response({
         "party": party, "name": p.name, "method": method, "url": url, "token": token, "code": code,

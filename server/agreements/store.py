@@ -7,7 +7,7 @@ The domain (content, workflow, signing) decides; this module loads, applies and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -113,9 +113,8 @@ def _bump(a: Agreement, now: datetime) -> None:
 
 
 async def create(s: AsyncSession, actor: Actor, unit: Unit, raw: dict[str, Any], *, case_id: int | None,
-                 session_id: int | None, amends: Agreement | None = None) -> Loaded:
+                 session_id: int | None, amends: Agreement | None = None, now: datetime) -> Loaded:
     """A new draft, version 1. The number, unit and mediator default from the context when not given."""
-    now = datetime.now(UTC)
     raw = dict(raw)
     raw.setdefault("unit_code", unit.code)
     raw.setdefault("unit_name", unit.name)
@@ -153,7 +152,7 @@ async def _amend_count(s: AsyncSession, a: Agreement) -> int:
 
 
 async def save_version(s: AsyncSession, actor: Actor, ld: Loaded, base_version: int, raw: dict[str, Any],
-                       note: str = "") -> Loaded:
+                       note: str = "", *, now: datetime) -> Loaded:
     """A new draft version. Refused when frozen or signed (409), or when based on a stale version (409)."""
     a = ld.agreement
     try:
@@ -176,7 +175,6 @@ async def save_version(s: AsyncSession, actor: Actor, ld: Loaded, base_version: 
         return ld  # nothing changed: no new version
     salts = new_salts(content.to_dict())  # fresh per version: a commitment says nothing across versions
     h = committed_hash(content.to_dict(), text, salts)
-    now = datetime.now(UTC)
     a.current_version += 1
     a.dispute_type = content.dispute_type
     _bump(a, now)
@@ -212,7 +210,7 @@ def _keep_id(p: Any, old: AgreementContent) -> Any:
     return p
 
 
-async def freeze(s: AsyncSession, actor: Actor, ld: Loaded, version: int) -> Loaded:
+async def freeze(s: AsyncSession, actor: Actor, ld: Loaded, version: int, *, now: datetime) -> Loaded:
     a = ld.agreement
     if version != a.current_version:
         raise StoreError(409, "stale_version", f"version {a.current_version} is current, not {version}",
@@ -221,7 +219,6 @@ async def freeze(s: AsyncSession, actor: Actor, ld: Loaded, version: int) -> Loa
     if problems:
         raise StoreError(400, "not_ready", "the draft is not ready to sign: " + "; ".join(problems))
     _apply(a, "freeze")
-    now = datetime.now(UTC)
     a.frozen_at = now
     ld.version.frozen_at = now
     _bump(a, now)
@@ -236,35 +233,35 @@ def _apply(a: Agreement, action: str, **kw: Any) -> None:
         raise StoreError(409 if e.code != "reason_required" else 400, e.code, e.message) from e
 
 
-async def reopen(s: AsyncSession, actor: Actor, ld: Loaded) -> Loaded:
+async def reopen(s: AsyncSession, actor: Actor, ld: Loaded, *, now: datetime) -> Loaded:
     a = ld.agreement
     n = await signature_count(s, a.id, a.current_version)
     _apply(a, "reopen", signatures=n)
     a.frozen_at = None
     ld.version.frozen_at = None
-    _bump(a, datetime.now(UTC))
+    _bump(a, now)
     await log(s, a, "reopened", {"version": a.current_version, "by": _who(actor)})
     return ld
 
 
-async def close(s: AsyncSession, actor: Actor, ld: Loaded, action: str, reason: str) -> Loaded:
+async def close(s: AsyncSession, actor: Actor, ld: Loaded, action: str, reason: str, *, now: datetime) -> Loaded:
     """Withdraw (before effect) or void (after), with a reason."""
     a = ld.agreement
     _apply(a, action, reason=reason)
     a.closed_reason = reason.strip()[:2000]
-    _bump(a, datetime.now(UTC))
+    _bump(a, now)
     await log(s, a, "withdrawn" if action == "withdraw" else "voided",
               {"version": a.current_version, "reason": a.closed_reason, "by": _who(actor)})
     return ld
 
 
-async def amend(s: AsyncSession, actor: Actor, ld: Loaded) -> Loaded:
+async def amend(s: AsyncSession, actor: Actor, ld: Loaded, *, now: datetime) -> Loaded:
     """An amendment: a new agreement whose first version copies the effective one and references it."""
     a = ld.agreement
     _apply(a, "amend")
     raw = dict(ld.version.content)
     raw["number"] = ""
-    new = await create(s, actor, ld.unit, raw, case_id=a.case_id, session_id=a.session_id, amends=a)
+    new = await create(s, actor, ld.unit, raw, case_id=a.case_id, session_id=a.session_id, amends=a, now=now)
     await log(s, a, "amendment_started", {"amendment": new.agreement.id, "amendment_number": new.agreement.number,
                                           "by": _who(actor)})
     return new
@@ -288,7 +285,7 @@ async def signing_state(s: AsyncSession, ld: Loaded) -> SigningState:
 
 
 async def sign(s: AsyncSession, keyring: Keyring, ld: Loaded, kind: str, key: str, version: int, doc_hash: str,
-               evidence: Evidence, image: bytes | None) -> tuple[SignedRecord, bool]:
+               evidence: Evidence, image: bytes | None, *, now: datetime) -> tuple[SignedRecord, bool]:
     """Add one signature; returns it and whether the agreement just took effect."""
     a = ld.agreement
     if a.state != workflow.SIGNING:
@@ -301,7 +298,6 @@ async def sign(s: AsyncSession, keyring: Keyring, ld: Loaded, kind: str, key: st
         rec = st.sign(kind, key, version, doc_hash, evidence, ld.unit.code, key_id, private)
     except SigningError as e:
         raise StoreError(e.status, e.code, e.message) from e
-    now = datetime.now(UTC)
     s.add(AgreementSignature(agreement_id=a.id, version=version, seq=rec.payload["seq"], slot=rec.slot,
                              record=rec.payload, signature=rec.signature, image=image, evidence=rec.evidence,
                              created_at=now))
@@ -331,7 +327,7 @@ async def sign(s: AsyncSession, keyring: Keyring, ld: Loaded, kind: str, key: st
 
 
 async def add_comment(s: AsyncSession, ld: Loaded, version: int, clause: str, text: str, author_name: str,
-                      author_role: str, staff_id: int | None, invitation_id: int | None) -> AgreementComment:
+                      author_role: str, staff_id: int | None, invitation_id: int | None, *, now: datetime) -> AgreementComment:
     from server.agreements.content import clause_keys
 
     if version != ld.agreement.current_version:
@@ -340,7 +336,7 @@ async def add_comment(s: AsyncSession, ld: Loaded, version: int, clause: str, te
         raise StoreError(400, "invalid_field", f"no clause {clause!r} in this agreement", field="clause")
     c = AgreementComment(agreement_id=ld.agreement.id, version=version, clause=clause, author_name=author_name,
                          author_role=author_role, staff_id=staff_id, invitation_id=invitation_id, text=text,
-                         created_at=datetime.now(UTC))
+                         created_at=now)
     s.add(c)
     await s.flush()
     await log(s, ld.agreement, "comment", {"version": version, "clause": clause, "text": text, "comment": c.id,
@@ -355,7 +351,7 @@ async def comments(s: AsyncSession, agreement_id: int) -> list[AgreementComment]
 
 
 async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str, status: str, note: str,
-                             proof_sha256: str | None) -> AgreementPerformance:
+                             proof_sha256: str | None, *, now: datetime) -> AgreementPerformance:
     """One update on an obligation, with its proof: an evidence upload of the case, named by SHA-256."""
     from server.agreements import cases_link
     from server.agreements.text import obligation_sentence
@@ -375,7 +371,7 @@ async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str
                              field="proof_sha256")
     row = AgreementPerformance(agreement_id=a.id, obligation=key, status=status, note=note,
                                proof_sha256=proof_sha256, proof_name=proof[0] if proof else None,
-                               proof_type=proof[1] if proof else None, staff_id=actor.id, at=datetime.now(UTC))
+                               proof_type=proof[1] if proof else None, staff_id=actor.id, at=now)
     s.add(row)
     await s.flush()
     synced = await cases_link.performance(s, a.id, a.case_id, obligation_sentence(ld.content.obligation(key),
@@ -397,7 +393,7 @@ async def progress(s: AsyncSession, ld: Loaded, today: date) -> list[performance
 STAFF, PARTY_COPY = "staff", "party"  # the audiences an agreement PDF is built for
 
 
-async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str, audience: str = PARTY_COPY) -> PdfInput:
+async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str, audience: str = PARTY_COPY, *, now: datetime) -> PdfInput:
     """What an export draws and embeds. Every copy carries the content as it travels (format 2: a
     confidential party's address and phone blanked and committed to); only the staff copy carries the
     signature evidence in full (the IP addresses and user agents, with their salts)."""
@@ -416,7 +412,7 @@ async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str, audience: str
         content=parse_content(content), text=v.text, version=v.number, document_hash=v.document_hash,
         state=a.state, records=[SignedRecord(r.record, r.signature, r.evidence if staff else None) for r in rows],
         images={r.slot: r.image for r in rows if r.image}, verify_url=f"{verify_base}?h={v.document_hash}",
-        exported_at=iso(datetime.now(UTC).replace(microsecond=0)) or "", effective_at=iso(a.effective_at),
+        exported_at=iso(now.replace(microsecond=0)) or "", effective_at=iso(a.effective_at),
         amends=amends, draft=a.state == workflow.DRAFT, commitments=commitments, audience=audience,
     )
 

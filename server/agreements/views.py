@@ -81,7 +81,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
             .where(access.scope_agreements(actor, services(request).clock.now(), Unit.path, Agreement.case_id))
             .order_by(Agreement.id.desc()).limit(200))).all()
         can_draft = actor.role in policy.AGREEMENT_ROLES
-        cases = await cases_link.open_cases(s, actor) if can_draft else []
+        cases = await cases_link.open_cases(s, actor, now=services(request).clock.now()) if can_draft else []
         sessions = await _open_sessions(s, actor) if can_draft else []
     items = [{"a": a, "unit": u, "short": None} for a, u in rows]
     return await render(request, "agreements/list.html", {

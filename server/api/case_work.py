@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import select
@@ -16,10 +15,9 @@ from server.auth import require_actor
 from server.cases import notices, notifications, present, supervision
 from server.cases.models import Case, SupervisionOrder
 from server.cases.queries import get_visible
+from server.clock import BEIJING
 from server.errors import bad_request, field, read_json
 from server.services import services
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def parse_time(body: dict[str, Any], name: str) -> datetime:
@@ -30,7 +28,7 @@ def parse_time(body: dict[str, Any], name: str) -> datetime:
     except ValueError as e:
         raise bad_request(f"{name} must be an ISO 8601 time", "invalid_field", field=name) from e
     if at.tzinfo is None:
-        at = at.replace(tzinfo=LOCAL_TZ)
+        at = at.replace(tzinfo=BEIJING)
     return at.astimezone(UTC)
 
 
@@ -146,7 +144,7 @@ NOTICE = r.schema("Notice", r.obj(
 async def list_notices(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with services(request).db.session() as s:
-        out = await notices.board(s, actor)
+        out = await notices.board(s, actor, now=services(request).clock.now())
     return web.json_response({"notices": out})
 
 

@@ -18,13 +18,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, ledger, ledger_store
 from server.cases.queries import path_prefix
+from server.clock import BEIJING
 from server.db import Database, utcnow
 from server.directory.models import Staff, Unit
 from server.policy import Actor, can_host_session, within
@@ -39,7 +39,6 @@ MAX_INVITE_TTL_S = 30 * 24 * 3600
 JOINABLE_STATES = ("scheduled", "live", "interrupted")
 CHECK_METHODS = ("none", "id_last4", "code")
 ID_LAST4 = re.compile(r"^[0-9]{3}[0-9X]$")
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class SessionError(Exception):
@@ -106,7 +105,7 @@ def parse_time(value: str) -> datetime:
     except ValueError as e:
         raise SessionError(400, "invalid_field", "scheduled_at must be ISO 8601") from e
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=LOCAL_TZ)
+        dt = dt.replace(tzinfo=BEIJING)
     return dt.astimezone(UTC)
 
 

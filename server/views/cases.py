@@ -572,7 +572,7 @@ async def notices_page(request: web.Request, error: str | None = None, status: i
 
     actor = await require_login(request)
     async with services(request).db.session() as s:
-        items = await notices.board(s, actor, limit=100)
+        items = await notices.board(s, actor, limit=100, now=services(request).clock.now())
         choices = await pick_list(s, actor, ctx(request).now) if can_issue_notice(actor) else []
     return await _page(request, "cases/notices.html", {"items": items, "kinds": notices.KINDS, "error": error,
                                                        "can_issue": can_issue_notice(actor),

@@ -18,12 +18,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
 
 from server.auth import SESSION_COOKIE, current_actor
+from server.clock import BEIJING
 from server.directory.labels import ROLE_LABELS, SPECIALTY_LABELS, TIER_LABELS, label
 from server.errors import ApiError
 from server.i18n import LANG_COOKIE, language_of, localise, localise_context
@@ -32,7 +32,6 @@ from server.security import csrf
 from server.security.clientip import is_https
 from server.services import services
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 CSRF_FIELD = csrf.CSRF_FIELD
 CSRF_COOKIE = csrf.CSRF_COOKIE
 CSRF_SEED = web.RequestKey("csrf_seed", str)  # a new seed this response sets as the CSRF cookie
@@ -52,7 +51,7 @@ NAV = [
 def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
-    return value.astimezone(LOCAL_TZ).strftime(fmt)
+    return value.astimezone(BEIJING).strftime(fmt)
 
 
 @jinja2.pass_context

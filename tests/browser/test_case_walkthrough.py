@@ -11,17 +11,17 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from server import ledger, ledger_store
+from server.clock import BEIJING
 from server.directory.demo import DEMO_PASSWORD
 from server.services import services
 from tests.browser.conftest import DESKTOP, PHONE, shot, watch_csp
 
 pytestmark = [pytest.mark.browser]
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = BEIJING
 TIMEOUT_MS = 60_000
 # Every page of the walk reports here what the Content-Security-Policy refused: nothing, it must stay empty.
 CSP_REFUSED: list[str] = []
