@@ -32,6 +32,7 @@ from server.api.params import MAX_ID, parse_int, path_id
 from server.auth import require_actor
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
+from server.http import http_status
 from server.policy import Actor
 from server.security.clientip import client_ip, origin
 from server.security.passwords import check_password
@@ -126,9 +127,9 @@ async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
         async with services(request).db.session() as s:
             yield s
     except store.StoreError as e:
-        raise ApiError(e.status, e.code, e.message, **e.extra) from e
+        raise ApiError(http_status(e), e.code, e.message, **e.extra) from e
     except CaseLinkError as e:
-        raise ApiError(e.status, e.code, e.message) from e
+        raise ApiError(http_status(e), e.code, e.message) from e
     except ContentError as e:
         raise ApiError(400, "invalid_content", e.localized(viewer_language(request)), field=e.field) from e
 
@@ -733,7 +734,7 @@ async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
         result = await asyncio.get_running_loop().run_in_executor(
             services(request).verify_executor, functools.partial(verify_pdf, data, trusted, check_pades=True))
     except UploadRefused as e:
-        raise ApiError(e.status, e.code, e.message) from e
+        raise ApiError(http_status(e), e.code, e.message) from e
     out = result.as_dict()
     out["sha256"] = hashlib.sha256(data).hexdigest()
     return out

@@ -12,20 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server import access
 from server.agreements.drafts import CaseParty, CaseSummary, draft_dict
 from server.directory.models import Unit
+from server.failures import DomainError, Kind
 from server.policy import Actor
 
 
-class CaseLinkError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+class CaseLinkError(DomainError):
+    """The case an agreement names cannot be used (unknown, not visible, or not in a fitting state)."""
 
 
 def _cases():  # type: ignore[no-untyped-def]
     try:
         from server.cases import models, queries
     except ImportError as e:  # the case module is not installed in this build
-        raise CaseLinkError(400, "cases_unavailable", "this server has no case module; give the content") from e
+        raise CaseLinkError(Kind.INVALID, "cases_unavailable", "this server has no case module; give the content") from e
     return models, queries
 
 
@@ -34,7 +33,7 @@ async def visible_case(s: AsyncSession, actor: Actor, case_id: int, *, now: date
     case = (await s.execute(select(models.Case).where(models.Case.id == case_id,
                                                       access.scope_cases(actor, now)))).scalar_one_or_none()
     if case is None:
-        raise CaseLinkError(404, "not_found", "no such case")  # unknown, forged or hidden: the same answer
+        raise CaseLinkError(Kind.NOT_FOUND, "not_found", "no such case")  # unknown, forged or hidden: the same answer
     return case
 
 
@@ -68,7 +67,7 @@ async def visible_case_by_code(s: AsyncSession, actor: Actor, code: str, *, now:
     case = (await s.execute(select(models.Case).where(models.Case.code == code.strip(),
                                                       access.scope_cases(actor, now)))).scalar_one_or_none()
     if case is None:
-        raise CaseLinkError(404, "not_found", f"no case {code.strip()!r} that you may see")
+        raise CaseLinkError(Kind.NOT_FOUND, "not_found", f"no case {code.strip()!r} that you may see")
     return case
 
 

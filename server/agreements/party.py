@@ -57,6 +57,8 @@ from server.agreements.signing import PARTY, Evidence
 from server.api import registry as r
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
+from server.failures import Kind
+from server.http import http_status
 from server.security import tokens
 from server.services import services
 from server.views.render import local
@@ -156,7 +158,7 @@ async def resolve(request: web.Request, source: Any) -> PartyGrant:
         grant = await service.resolve_join(services(request).db, services(request).config.secret_key, token,
                                            at=services(request).clock.now())
     except service.SessionError as e:
-        raise ApiError(403 if e.status in (401, 403) else e.status, "invalid_invitation",
+        raise ApiError(403 if e.kind in (Kind.UNAUTHORIZED, Kind.FORBIDDEN) else http_status(e), "invalid_invitation",
                        f"this invitation cannot be used: {e.message}") from e
     if grant.staff_id is not None or grant.nonce is None or grant.role not in ("party", "agent"):
         raise ApiError(403, "not_a_signer", "only a party's own invitation leads to signing")

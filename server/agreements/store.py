@@ -31,6 +31,7 @@ from server.agreements.signing import Evidence, SignedRecord, SigningError, Sign
 from server.agreements.text import render_text
 from server.db import dialect_name
 from server.directory.models import Unit
+from server.failures import DomainError, Kind
 from server.policy import Actor
 
 if TYPE_CHECKING:  # the PDF stack (fpdf, fontTools) loads on the first export, not at start-up
@@ -38,13 +39,8 @@ if TYPE_CHECKING:  # the PDF stack (fpdf, fontTools) loads on the first export, 
     from server.agreements.pdf import PdfInput
 
 
-class StoreError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
+class StoreError(DomainError):
+    """A refused operation on an agreement: a kind (server.failures), a code and a message."""
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -81,7 +77,7 @@ async def load(s: AsyncSession, agreement_id: int, *, lock: bool = False) -> Loa
         q = q.with_for_update(of=Agreement)
     row = (await s.execute(q)).first()
     if row is None:
-        raise StoreError(404, "not_found", "no such agreement")
+        raise StoreError(Kind.NOT_FOUND, "not_found", "no such agreement")
     a, unit = row
     v = await version_row(s, a.id, a.current_version)
     return Loaded(a, unit, v)
@@ -91,7 +87,7 @@ async def version_row(s: AsyncSession, agreement_id: int, number: int) -> Agreem
     v = (await s.execute(select(AgreementVersion).where(AgreementVersion.agreement_id == agreement_id,
                                                         AgreementVersion.number == number))).scalar_one_or_none()
     if v is None:
-        raise StoreError(404, "not_found", f"no version {number}")
+        raise StoreError(Kind.NOT_FOUND, "not_found", f"no version {number}")
     return v
 
 
@@ -119,7 +115,7 @@ async def create(s: AsyncSession, actor: Actor, unit: Unit, raw: dict[str, Any],
     raw.setdefault("unit_code", unit.code)
     raw.setdefault("unit_name", unit.name)
     if raw.get("unit_code") != unit.code:
-        raise StoreError(400, "invalid_content", "content.unit_code must be the agreement's unit", field="unit_code")
+        raise StoreError(Kind.INVALID, "invalid_content", "content.unit_code must be the agreement's unit", field="unit_code")
     if not raw.get("number"):
         raw["number"] = await next_number(s, unit, now)
         if amends is not None:
@@ -135,7 +131,7 @@ async def create(s: AsyncSession, actor: Actor, unit: Unit, raw: dict[str, Any],
     try:
         await s.flush()
     except IntegrityError as e:
-        raise StoreError(409, "number_taken", f"agreement number {content.number} is already used") from e
+        raise StoreError(Kind.CONFLICT, "number_taken", f"agreement number {content.number} is already used") from e
     v = AgreementVersion(agreement_id=a.id, number=1, content=content.to_dict(), text=text,
                          document_hash=committed_hash(content.to_dict(), text, salts), salts=salts, note="",
                          created_by=actor.id, created_at=now)
@@ -158,9 +154,9 @@ async def save_version(s: AsyncSession, actor: Actor, ld: Loaded, base_version: 
     try:
         workflow.transition(a.state, "edit")
     except workflow.WorkflowError as e:
-        raise StoreError(409, e.code, e.message) from e
+        raise StoreError(Kind.CONFLICT, e.code, e.message) from e
     if base_version != a.current_version:
-        raise StoreError(409, "stale_version", f"the draft changed meanwhile: version {a.current_version} is "
+        raise StoreError(Kind.CONFLICT, "stale_version", f"the draft changed meanwhile: version {a.current_version} is "
                                                f"current, you edited version {base_version}",
                          current_version=a.current_version)
     old = ld.content
@@ -213,11 +209,11 @@ def _keep_id(p: Any, old: AgreementContent) -> Any:
 async def freeze(s: AsyncSession, actor: Actor, ld: Loaded, version: int, *, now: datetime) -> Loaded:
     a = ld.agreement
     if version != a.current_version:
-        raise StoreError(409, "stale_version", f"version {a.current_version} is current, not {version}",
+        raise StoreError(Kind.CONFLICT, "stale_version", f"version {a.current_version} is current, not {version}",
                          current_version=a.current_version)
     problems = ready_to_freeze(ld.content)
     if problems:
-        raise StoreError(400, "not_ready", "the draft is not ready to sign: " + "; ".join(problems))
+        raise StoreError(Kind.INVALID, "not_ready", "the draft is not ready to sign: " + "; ".join(problems))
     _apply(a, "freeze")
     a.frozen_at = now
     ld.version.frozen_at = now
@@ -230,7 +226,7 @@ def _apply(a: Agreement, action: str, **kw: Any) -> None:
     try:
         a.state = workflow.transition(a.state, action, **kw)
     except workflow.WorkflowError as e:
-        raise StoreError(409 if e.code != "reason_required" else 400, e.code, e.message) from e
+        raise StoreError(Kind.CONFLICT if e.code != "reason_required" else Kind.INVALID, e.code, e.message) from e
 
 
 async def reopen(s: AsyncSession, actor: Actor, ld: Loaded, *, now: datetime) -> Loaded:
@@ -290,21 +286,21 @@ async def sign(s: AsyncSession, keyring: Keyring, ld: Loaded, kind: str, key: st
     a = ld.agreement
     if a.state != workflow.SIGNING:
         if a.state == workflow.DRAFT:
-            raise StoreError(409, "not_frozen", "this agreement is still a draft; it is not open for signing")
-        raise StoreError(409, "not_signing", f"this agreement is {a.state}; it cannot be signed")
+            raise StoreError(Kind.CONFLICT, "not_frozen", "this agreement is still a draft; it is not open for signing")
+        raise StoreError(Kind.CONFLICT, "not_signing", f"this agreement is {a.state}; it cannot be signed")
     st = await signing_state(s, ld)
     key_id, private = keyring.signing_key(ld.unit.code)
     try:
         rec = st.sign(kind, key, version, doc_hash, evidence, ld.unit.code, key_id, private)
     except SigningError as e:
-        raise StoreError(e.status, e.code, e.message) from e
+        raise StoreError(e.kind, e.code, e.message) from e
     s.add(AgreementSignature(agreement_id=a.id, version=version, seq=rec.payload["seq"], slot=rec.slot,
                              record=rec.payload, signature=rec.signature, image=image, evidence=rec.evidence,
                              created_at=now))
     try:
         await s.flush()
     except IntegrityError as e:  # two devices at once: the database keeps one
-        raise StoreError(409, "already_signed", "this signature was just recorded by another request") from e
+        raise StoreError(Kind.CONFLICT, "already_signed", "this signature was just recorded by another request") from e
     await log(s, a, "signed", {"version": version, "document_hash": doc_hash, "seq": rec.payload["seq"],
                                "signer": rec.payload["signer"], "check": rec.payload["check"],
                                "at": rec.payload["at"], "ip": evidence.ip,  # in full: the ledger keeps it
@@ -331,9 +327,9 @@ async def add_comment(s: AsyncSession, ld: Loaded, version: int, clause: str, te
     from server.agreements.content import clause_keys
 
     if version != ld.agreement.current_version:
-        raise StoreError(409, "stale_version", f"version {ld.agreement.current_version} is current, not {version}")
+        raise StoreError(Kind.CONFLICT, "stale_version", f"version {ld.agreement.current_version} is current, not {version}")
     if clause not in clause_keys(ld.content):
-        raise StoreError(400, "invalid_field", f"no clause {clause!r} in this agreement", field="clause")
+        raise StoreError(Kind.INVALID, "invalid_field", f"no clause {clause!r} in this agreement", field="clause")
     c = AgreementComment(agreement_id=ld.agreement.id, version=version, clause=clause, author_name=author_name,
                          author_role=author_role, staff_id=staff_id, invitation_id=invitation_id, text=text,
                          created_at=now)
@@ -358,16 +354,16 @@ async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str
 
     a = ld.agreement
     if a.state != workflow.EFFECTIVE:
-        raise StoreError(409, "not_effective", "performance is recorded once the agreement is in effect")
+        raise StoreError(Kind.CONFLICT, "not_effective", "performance is recorded once the agreement is in effect")
     try:
         performance.check_update(ld.content, key, status, note)
     except performance.PerformanceError as e:
-        raise StoreError(400, "invalid_field", str(e)) from e
+        raise StoreError(Kind.INVALID, "invalid_field", str(e)) from e
     proof = None
     if proof_sha256:
         proof = await cases_link.proof_document(s, a.case_id, proof_sha256)
         if proof is None:
-            raise StoreError(400, "invalid_field", "proof_sha256 names no evidence uploaded to the case",
+            raise StoreError(Kind.INVALID, "invalid_field", "proof_sha256 names no evidence uploaded to the case",
                              field="proof_sha256")
     row = AgreementPerformance(agreement_id=a.id, obligation=key, status=status, note=note,
                                proof_sha256=proof_sha256, proof_name=proof[0] if proof else None,

@@ -19,6 +19,7 @@ from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_
 from server.api.params import path_id
 from server.directory.models import Unit
 from server.errors import ApiError
+from server.http import http_status
 from server.i18n import localise, pick
 from server.policy import Actor
 from server.services import services
@@ -115,7 +116,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
                 raise ApiError(404, "not_found", "no such agreement")
             case_code = await cases_link.case_code(s, ld.agreement.case_id)
     except store.StoreError as e:
-        raise ApiError(e.status, e.code, e.message) from e
+        raise ApiError(http_status(e), e.code, e.message) from e
     a = ld.agreement
     return await render(request, "agreements/detail.html", {
         "a": a, "unit": ld.unit, "version": ld.version, "short": short_hash(ld.version.document_hash),

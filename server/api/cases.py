@@ -24,6 +24,7 @@ from server.cases.service import CaseDraft, Ctx, party_from
 from server.cases.workflow import Action, State
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, read_json
+from server.http import http_status
 from server.services import services
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -105,7 +106,7 @@ def domain(fn: Handler) -> Handler:
         try:
             return await fn(request)
         except CaseError as e:
-            raise ApiError(e.status, e.code, e.message) from e
+            raise ApiError(http_status(e), e.code, e.message) from e
 
     return wrapper
 

@@ -14,6 +14,7 @@ from server.api.params import MAX_ID, path_id, query_int
 from server.auth import require_actor
 from server.directory.models import Unit
 from server.errors import ApiError, field, forbidden, not_found, read_json
+from server.failures import Kind
 from server.ledger_store import append, events, verify_chain
 from server.policy import Actor
 from server.recording import minutes as minutes_store
@@ -179,7 +180,7 @@ async def party_in_room(request: web.Request, sid: int, token: str) -> None:
         grant = await resolve_join(services(request).db, services(request).config.secret_key, token, session_hint=sid,
                                    at=services(request).clock.now())
     except SessionError as e:
-        raise ApiError(401 if e.status == 401 else 403, e.code, e.message) from e
+        raise ApiError(401 if e.kind is Kind.UNAUTHORIZED else 403, e.code, e.message) from e
     hub = services(request).room_hub
     rep = hub.rooms.get(sid) if hub is not None else None
     if rep is None or not any(p.identity == grant.identity and p.admitted and not p.system

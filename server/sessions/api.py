@@ -11,6 +11,7 @@ from server.api import registry as r
 from server.api.params import path_id, query_id, query_int
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
+from server.http import http_status
 from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
 from server.services import services
@@ -39,7 +40,7 @@ SID = [r.path_param("id")]
 
 
 def _err(e: SessionError) -> ApiError:
-    return ApiError(e.status, e.code, e.message)
+    return ApiError(http_status(e), e.code, e.message)
 
 
 async def _load(s: Any, actor: Any, request: web.Request) -> tuple[Any, Any]:

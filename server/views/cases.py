@@ -46,6 +46,8 @@ from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
+from server.failures import Kind
+from server.http import http_status, kind_of, status_of
 from server.idnumbers import invalid_message as invalid_id_message
 from server.policy import Actor
 from server.security.clientip import origin
@@ -92,7 +94,7 @@ def refusal(e: CaseError | ApiError, lang: str) -> str:
         return invalid_id_message(lang)
     if isinstance(e, CaseError):
         return e.localized(lang)
-    return e.message if lang == "en" else zh_for(e.code, e.status)
+    return e.message if lang == "en" else zh_for(e.code, kind_of(e.status))
 
 
 async def _act(request: web.Request, anchor: str,
@@ -110,7 +112,7 @@ async def _act(request: web.Request, anchor: str,
             case = await get_visible(s, actor, code, c.now, lock=True)
             ok = await fn(s, c, actor, case, form)
     except CaseError as e:
-        if e.status == 404:
+        if e.kind is Kind.NOT_FOUND:
             raise ApiError(404, "not_found", e.localized(lang)) from e
         raise _back(code, error=e.localized(lang), anchor=anchor) from e
     except ApiError as e:
@@ -259,7 +261,7 @@ async def case_create(request: web.Request) -> web.StreamResponse:
             code = case.code
     except (CaseError, ApiError) as e:
         return await case_new(request, error=refusal(e, language(request)), form={k: v for k, v in form.items() if isinstance(v, str)},
-                              status=e.status if e.status in (400, 403, 409) else 400)
+                              status=status_of(e) if status_of(e) in (400, 403, 409) else 400)
     raise web.HTTPSeeOther(f"/cases/{code}?" + urlencode({"ok": "Registered." if language(request) == "en" else "已登记"}))
 
 
@@ -588,7 +590,7 @@ async def notices_post(request: web.Request) -> web.StreamResponse:
             await notices.publish(s, c, actor, _str(form, "kind", 16), _str(form, "title", 200),
                                   _str(form, "body", 10000), _str(form, "case", 32) or None)
     except CaseError as e:
-        return await notices_page(request, error=e.localized(language(request)), status=e.status)
+        return await notices_page(request, error=e.localized(language(request)), status=http_status(e))
     raise web.HTTPSeeOther("/notices")
 
 

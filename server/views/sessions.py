@@ -26,6 +26,8 @@ from server.api.params import path_id
 from server.cases.errors import CaseError
 from server.cases.queries import codes_by_id, find_case, pick_list
 from server.errors import ApiError
+from server.failures import Kind
+from server.http import http_status
 from server.policy import Actor, can_host_session, within
 from server.security.clientip import client_ip, origin
 from server.security.ratelimit import RateLimiter
@@ -114,7 +116,7 @@ def _labels(request: web.Request) -> dict[str, Any]:
 
 
 def _api_error(e: SessionError) -> ApiError:
-    return ApiError(e.status, e.code, e.message)
+    return ApiError(http_status(e), e.code, e.message)
 
 
 def _session_id(request: web.Request) -> int:
@@ -222,7 +224,7 @@ async def create_session(request: web.Request) -> web.StreamResponse:
             "forbidden": "您的角色不能在该单位主持此类会议。" if zh else "Your role may not host this kind of session there.",
             "not_found": "请选择您辖区内的单位。" if zh else "Choose a unit in your area.",
         }.get(e.code, e.message)
-        return await sessions_page(request, msg, values, e.status)
+        return await sessions_page(request, msg, values, http_status(e))
     raise web.HTTPSeeOther(f"/sessions/{new_id}")
 
 
@@ -289,7 +291,7 @@ async def invite(request: web.Request) -> web.StreamResponse:
                 at=services(request).clock.now())
             out = service.invitation_json(secret, inv)
     except SessionError as e:
-        if e.status == 404 and e.code == "not_found" and "session" in e.message:
+        if e.kind is Kind.NOT_FOUND and e.code == "not_found" and "session" in e.message:
             raise _api_error(e) from None
         msg = {
             "forbidden": "只有本会议的主持人可以邀请。" if zh else "Only the session's hosts may invite.",
@@ -297,7 +299,7 @@ async def invite(request: web.Request) -> web.StreamResponse:
         }.get(e.code, e.message)
         if "check.value" in e.message:
             msg = "身份证后4位格式不对（数字，末位可为 X）。" if zh else "The last 4 of the ID must be digits (last may be X)."
-        return await session_page(request, form_error=msg, form=values, status=e.status)
+        return await session_page(request, form_error=msg, form=values, status=http_status(e))
     if code is not None:
         out["code"] = code
     # Rendered, not redirected: the 6-digit code is shown this once (only its hash is stored).
@@ -388,7 +390,7 @@ async def join_page(request: web.Request) -> web.StreamResponse:
         info = await service.describe_join(services(request).db, services(request).config.secret_key, token,
                                            services(request).clock.now())
     except SessionError as e:
-        return await _join_error(request, e.code, e.status)
+        return await _join_error(request, e.code, http_status(e))
     sess = info["session"]
     config = {
         "token": token,
