@@ -28,13 +28,11 @@ from server.agreements.signing import MEDIATOR, SEAL, Evidence
 from server.agreements.verify import MAX_PDF, verify_pdf
 from server.agreements.versions import changes, text_diff
 from server.api import registry as r
-from server.api.params import MAX_ID, parse_int, path_id
 from server.auth import require_actor
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
-from server.http import http_status
+from server.http import MAX_ID, client_ip, http_status, origin, parse_int, path_id
 from server.policy import Actor
-from server.security.clientip import client_ip, origin
 from server.security.passwords import check_password
 from server.security.uploads import UploadRefused
 from server.services import services

@@ -16,10 +16,9 @@ from server.agreements.document import short_hash
 from server.agreements.models import Agreement
 from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
-from server.api.params import path_id
 from server.directory.models import Unit
 from server.errors import ApiError
-from server.http import http_status
+from server.http import http_status, path_id
 from server.i18n import localise, pick
 from server.policy import Actor
 from server.services import services

@@ -10,13 +10,14 @@ from sqlalchemy import select
 
 from server import access
 from server.api import registry as r
-from server.api.cases import CODE_PARAM, ctx, domain, path_int, req, route
+from server.api.cases import CODE_PARAM, domain, path_int, req, route
 from server.auth import require_actor
 from server.cases import notices, notifications, present, supervision
 from server.cases.models import Case, SupervisionOrder
 from server.cases.queries import get_visible
 from server.clock import BEIJING
 from server.errors import bad_request, field, read_json
+from server.http import ctx
 from server.services import services
 
 
@@ -166,7 +167,6 @@ async def publish_notice(request: web.Request) -> web.Response:
     async with services(request).db.session() as s:
         n = await notices.publish(s, c, actor, kind, title, text, case_code)
     return web.json_response({"id": n.id}, status=201)
-
 
 
 # ---- expert consultations (远程指导) ------------------------------------------------------------------

@@ -15,16 +15,15 @@ from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import select
 
 from server.api import registry as r
-from server.api.params import path_id, query_int
 from server.auth import require_actor
 from server.cases import catalog, present, service
 from server.cases.errors import CaseError
 from server.cases.queries import CaseFilter, facts, get_visible, page
-from server.cases.service import CaseDraft, Ctx, party_from
+from server.cases.service import CaseDraft, party_from
 from server.cases.workflow import Action, State
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, read_json
-from server.http import http_status
+from server.http import ctx, http_status, path_id, query_int
 from server.services import services
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -109,10 +108,6 @@ def domain(fn: Handler) -> Handler:
             raise ApiError(http_status(e), e.code, e.message) from e
 
     return wrapper
-
-
-def ctx(request: web.Request) -> Ctx:
-    return Ctx(services(request).clock.now(), services(request).config.secret_key)
 
 
 def path_int(request: web.Request, name: str) -> int:

@@ -24,9 +24,9 @@ from server.errors import (
     read_json,
     unauthorized,
 )
+from server.http import client_ip
 from server.policy import Actor, can_list_staff, can_manage_staff, can_view_unit, expert_scope
 from server.security.attempts import Attempts, attempts
-from server.security.clientip import client_ip
 from server.security.passwords import DUMMY_HASH, check_password
 from server.services import services
 

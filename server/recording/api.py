@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from server import access, ledger
 from server.api import registry as r
-from server.api.params import MAX_ID, path_id, query_int
 from server.auth import require_actor
 from server.directory.models import Unit
 from server.errors import ApiError, field, forbidden, not_found, read_json
 from server.failures import Kind
+from server.http import MAX_ID, path_id, query_int
 from server.ledger_store import append, events, verify_chain
 from server.policy import Actor
 from server.recording import minutes as minutes_store

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
-from server.api.params import parse_id
 from server.errors import ApiError
+from server.http import client_ip, parse_id
 from server.media.ice import ice_servers
 from server.rooms.bus import make_bus
 from server.rooms.connection import SocketConnection
@@ -33,7 +33,6 @@ from server.rooms.hub import RoomHub
 from server.rooms.limits import AbuseGuard
 from server.rooms.protocol import HARD_MESSAGE_BYTES, ProtocolError, parse
 from server.security.attempts import Attempts, attempts
-from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
 from server.services import services
 from server.sessions.service import SessionError, check_matches, resolve_join

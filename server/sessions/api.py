@@ -8,11 +8,9 @@ from aiohttp import web
 
 from server import access
 from server.api import registry as r
-from server.api.params import path_id, query_id, query_int
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
-from server.http import http_status
-from server.security.clientip import client_ip
+from server.http import client_ip, http_status, path_id, query_id, query_int
 from server.security.ratelimit import RateLimiter
 from server.services import services
 from server.sessions import kinds, service

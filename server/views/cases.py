@@ -18,7 +18,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from server import access, tables
 from server.api.cases import case_filter, draft_from
-from server.api.params import MAX_ID, parse_id, parse_int, path_id
 from server.cases import (
     case_sessions,
     catalog,
@@ -47,21 +46,27 @@ from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
 from server.failures import Kind
-from server.http import http_status, kind_of, status_of
+from server.http import (
+    MAX_ID,
+    check_csrf,
+    ctx,
+    http_status,
+    kind_of,
+    origin,
+    parse_id,
+    parse_int,
+    path_id,
+    status_of,
+)
 from server.idnumbers import invalid_message as invalid_id_message
 from server.policy import Actor
-from server.security.clientip import origin
 from server.services import services
-from server.views.render import attachment, check_csrf, language, local, render, require_login
+from server.views.render import attachment, language, local, render, require_login
 
 log = logging.getLogger(__name__)
 PER_PAGE = 20
 # A posted form as request.post() gives it: multi-selects keep every value (getall).
 Form = MultiDictProxy[Any]
-
-
-def ctx(request: web.Request) -> Ctx:
-    return Ctx(services(request).clock.now(), services(request).config.secret_key)
 
 
 def when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -20,9 +20,10 @@ from server.directory.models import Unit
 from server.directory.queries import staff_at, staff_counts
 from server.directory.tree import build_tree
 from server.errors import ApiError
+from server.http import check_csrf
 from server.policy import can_manage_staff, can_view_unit
 from server.services import services
-from server.views.render import check_csrf, render, require_login
+from server.views.render import render, require_login
 
 
 async def _tree(request: web.Request, root_path: str):  # type: ignore[no-untyped-def]

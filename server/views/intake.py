@@ -15,13 +15,13 @@ from server.cases.qr import qr_svg
 from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.errors import ApiError
+from server.http import check_csrf, client_ip
 from server.security import tokens
 from server.security.attempts import attempts
-from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
 from server.services import services
 from server.views.cases import _page, base_url
-from server.views.render import check_csrf, language, local, render, require_login
+from server.views.render import language, local, render, require_login
 
 PER_IP_PER_HOUR = 10  # a village's shared connection may carry several families
 PER_PHONE_PER_DAY = 3

@@ -25,16 +25,14 @@ from aiohttp import web
 from server.auth import SESSION_COOKIE, current_actor
 from server.clock import BEIJING
 from server.directory.labels import ROLE_LABELS, SPECIALTY_LABELS, TIER_LABELS, label
-from server.errors import ApiError
+from server.http import CSRF_SEED, csrf_token, is_https
 from server.i18n import LANG_COOKIE, language_of, localise, localise_context
 from server.policy import Actor
 from server.security import csrf
-from server.security.clientip import is_https
 from server.services import services
 
 CSRF_FIELD = csrf.CSRF_FIELD
 CSRF_COOKIE = csrf.CSRF_COOKIE
-CSRF_SEED = web.RequestKey("csrf_seed", str)  # a new seed this response sets as the CSRF cookie
 
 # (href, zh, en): the sections of the product. Sections land as their features do; the links are stable.
 NAV = [
@@ -78,26 +76,6 @@ def environment(app: web.Application) -> jinja2.Environment:
 
 def language(request: web.Request) -> str:
     return language_of(request.query, request.cookies)
-
-
-def csrf_token(request: web.Request) -> str:
-    """Double-submit token bound to a per-browser random cookie (set on first render)."""
-    seed = request.cookies.get(CSRF_COOKIE) or request.get(CSRF_SEED)
-    if not seed:
-        seed = request[CSRF_SEED] = csrf.new_seed()
-    return csrf.token_for(services(request).config.secret_key, seed)
-
-
-async def check_csrf(request: web.Request) -> dict[str, Any]:
-    """Read a form POST and refuse it (403) unless its CSRF token matches this browser's cookie."""
-    form = await request.post()
-    sent = form.get(CSRF_FIELD) or request.headers.get(csrf.CSRF_HEADER, "")
-    seed = request.cookies.get(CSRF_COOKIE)
-    if not seed:
-        raise ApiError(403, "csrf", "missing CSRF token; reload the page and try again")
-    if not csrf.valid(services(request).config.secret_key, seed, sent):
-        raise ApiError(403, "csrf", "invalid CSRF token; reload the page and try again")
-    return dict(form)
 
 
 def _lang_url(request: web.Request, lang: str) -> str:
@@ -165,7 +143,7 @@ async def require_login(request: web.Request) -> Actor:
     return actor
 
 
-__all__ = ["SESSION_COOKIE", "check_csrf", "is_https", "local", "render", "require_login"]
+__all__ = ["SESSION_COOKIE", "is_https", "local", "render", "require_login"]
 
 
 def attachment(body: bytes, content_type: str, filename: str) -> web.Response:

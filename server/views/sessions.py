@@ -22,19 +22,17 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from server.api.params import path_id
 from server.cases.errors import CaseError
 from server.cases.queries import codes_by_id, find_case, pick_list
 from server.errors import ApiError
 from server.failures import Kind
-from server.http import http_status
+from server.http import check_csrf, client_ip, csrf_token, http_status, origin, path_id
 from server.policy import Actor, can_host_session, within
-from server.security.clientip import client_ip, origin
 from server.security.ratelimit import RateLimiter
 from server.services import services
 from server.sessions import kinds, service
 from server.sessions.service import SessionError
-from server.views.render import check_csrf, csrf_token, language, render, require_login
+from server.views.render import language, render, require_login
 
 # ---- extension point: room panels -----------------------------------------------------------------
 
