@@ -31,7 +31,7 @@ from server.api import registry as r
 from server.auth import require_actor
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
-from server.http import MAX_ID, client_ip, http_status, origin, parse_int, path_id
+from server.http import MAX_ID, client_ip, http_status, now_of, origin, parse_int, path_id
 from server.policy import Actor
 from server.security.passwords import check_password
 from server.security.uploads import UploadRefused
@@ -217,12 +217,12 @@ async def create_agreement(request: web.Request) -> web.Response:
 
         case = None
         if case_code and case_code.strip():  # the code people know (340321-2026-000002)
-            case = await cases_link.visible_case_by_code(s, actor, case_code, now=services(request).clock.now())
+            case = await cases_link.visible_case_by_code(s, actor, case_code, now=now_of(request))
             if case_id is not None and case_id != case.id:
                 raise bad_request("case_id and case_code name different cases", "invalid_field", field="case_code")
             case_id = case.id
         elif case_id is not None:
-            case = await cases_link.visible_case(s, actor, case_id, now=services(request).clock.now())
+            case = await cases_link.visible_case(s, actor, case_id, now=now_of(request))
         unit: Unit | None
         if case is not None and "unit" not in body:
             unit = (await s.execute(select(Unit).where(Unit.id == case.unit_id))).scalar_one()
@@ -233,16 +233,16 @@ async def create_agreement(request: web.Request) -> web.Response:
         if not policy.can_draft_agreement(actor, unit.path):
             raise forbidden("only mediators and admins of the unit draft agreements")
         if session_id is not None:
-            await check_session(s, actor, session_id, case_id, now=services(request).clock.now())
+            await check_session(s, actor, session_id, case_id, now=now_of(request))
         raw = dict(content)
         if case_id is not None:
-            prefill = await cases_link.prefill(s, actor, case_id, unit, dtype, now=services(request).clock.now())
+            prefill = await cases_link.prefill(s, actor, case_id, unit, dtype, now=now_of(request))
             raw = {**prefill, **raw}
         if dtype:
             raw["dispute_type"] = dtype
         raw.setdefault("mediator_name", actor.name if actor.role == "mediator" else "")
-        ld = await store.create(s, actor, unit, raw, case_id=case_id, session_id=session_id, now=services(request).clock.now())
-        out = await detail(s, ld, actor, now=services(request).clock.now())
+        ld = await store.create(s, actor, unit, raw, case_id=case_id, session_id=session_id, now=now_of(request))
+        out = await detail(s, ld, actor, now=now_of(request))
     return web.json_response(out, status=201)
 
 
@@ -254,7 +254,7 @@ async def create_agreement(request: web.Request) -> web.Response:
 async def list_agreements(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     q = select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id).where(
-        access.scope_agreements(actor, services(request).clock.now(), Unit.path, Agreement.case_id)
+        access.scope_agreements(actor, now_of(request), Unit.path, Agreement.case_id)
     ).order_by(Agreement.id.desc()).limit(200)
     if "case_id" in request.query:
         q = q.where(Agreement.case_id == int_param(request.query["case_id"], "case_id"))
@@ -285,8 +285,8 @@ async def list_agreements(request: web.Request) -> web.Response:
 async def get_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
-        out = await detail(s, ld, actor, now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
+        out = await detail(s, ld, actor, now=now_of(request))
     return web.json_response(out)
 
 
@@ -300,9 +300,9 @@ async def save_draft(request: web.Request) -> web.Response:
     content = field(body, "content", dict)
     note = field(body, "note", str, required=False, default="", max_len=500)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=services(request).clock.now())
-        ld = await store.save_version(s, actor, ld, base, content, note, now=services(request).clock.now())
-        out = await detail(s, ld, actor, now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=now_of(request))
+        ld = await store.save_version(s, actor, ld, base, content, note, now=now_of(request))
+        out = await detail(s, ld, actor, now=now_of(request))
     return web.json_response(out)
 
 
@@ -313,7 +313,7 @@ async def list_versions(request: web.Request) -> web.Response:
 
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
         rows = (await s.execute(select(AgreementVersion).where(AgreementVersion.agreement_id == ld.agreement.id)
                                 .order_by(AgreementVersion.number))).scalars()
         out = [{"version": v.number, "document_hash": v.document_hash, "short_hash": short_hash(v.document_hash),
@@ -335,7 +335,7 @@ async def diff_versions(request: web.Request) -> web.Response:
         raise bad_request("give from and to version numbers", "missing_field")
     a_no, b_no = int_param(request.query["from"], "from"), int_param(request.query["to"], "to")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
         va = await store.version_row(s, ld.agreement.id, a_no)
         vb = await store.version_row(s, ld.agreement.id, b_no)
     ca, cb = parse_content(va.content), parse_content(vb.content)
@@ -352,19 +352,19 @@ async def _simple(request: web.Request, action: str) -> web.Response:
     body = await read_json(request, 16 * 1024) if request.can_read_body else {}
     async with transaction(request) as s:
         check = policy.can_void_agreement if action == "void" else policy.can_draft_agreement
-        ld = await loaded_for(s, actor, agreement_id(request), check, now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), check, now=now_of(request))
         if action == "freeze":
             from server.agreements import cases_link
 
-            ld = await store.freeze(s, actor, ld, int_field(body, "version"), now=services(request).clock.now())
-            why = await cases_link.frozen(s, ld.agreement.case_id, ld.agreement.id, now=services(request).clock.now())
+            ld = await store.freeze(s, actor, ld, int_field(body, "version"), now=now_of(request))
+            why = await cases_link.frozen(s, ld.agreement.case_id, ld.agreement.id, now=now_of(request))
             if why:
                 await store.log(s, ld.agreement, "case_note", {"note": why})
         elif action == "reopen":
-            ld = await store.reopen(s, actor, ld, now=services(request).clock.now())
+            ld = await store.reopen(s, actor, ld, now=now_of(request))
         elif action in ("withdraw", "void"):
-            ld = await store.close(s, actor, ld, action, field(body, "reason", str, max_len=2000), now=services(request).clock.now())
-        out = await detail(s, ld, actor, now=services(request).clock.now())
+            ld = await store.close(s, actor, ld, action, field(body, "reason", str, max_len=2000), now=now_of(request))
+        out = await detail(s, ld, actor, now=now_of(request))
     return web.json_response(out)
 
 
@@ -400,9 +400,9 @@ async def void(request: web.Request) -> web.Response:
 async def amend(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=services(request).clock.now())
-        new = await store.amend(s, actor, ld, now=services(request).clock.now())
-        out = await detail(s, new, actor, now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=now_of(request))
+        new = await store.amend(s, actor, ld, now=now_of(request))
+        out = await detail(s, new, actor, now=now_of(request))
     return web.json_response(out, status=201)
 
 
@@ -445,7 +445,7 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
     read_at = field(body, "read_at", str, required=False, default="", max_len=40)
     image, digest = (None, None) if kind == SEAL else signature_image(body)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
         if kind == MEDIATOR:
             if not policy.can_sign_as_mediator(actor, ld.unit.path):
                 raise forbidden("only a mediator signs as the mediator")
@@ -454,11 +454,11 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
         elif not policy.can_apply_seal(actor, ld.unit.code):
             raise forbidden("only the mediating unit's own staff apply its seal")
         await _reauthenticate(request, s, actor, password)
-        ev = Evidence(check_method="password", check_result="passed", consent=consent, read_at=read_at or now_iso(services(request).clock.now()),
-                      at=now_iso(services(request).clock.now()), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
+        ev = Evidence(check_method="password", check_result="passed", consent=consent, read_at=read_at or now_iso(now_of(request)),
+                      at=now_iso(now_of(request)), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
                       typed_name=typed, image_sha256=digest, staff=actor.username)
         rec, effective = await store.sign(s, keyring(request.app), ld, kind, MEDIATOR if kind == MEDIATOR else SEAL,
-                                          version, doc_hash, ev, image, now=services(request).clock.now())
+                                          version, doc_hash, ev, image, now=now_of(request))
         if effective:
             await hand_over(request, s, ld)
             # The ledger's tree head is signed the moment an agreement takes effect, in this transaction:
@@ -466,7 +466,7 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
             cfg = services(request).config
             await checkpoints.sign_checkpoint(s, checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key),
                                               f"agreement {ld.agreement.number} effective")
-        out = await detail(s, ld, actor, now=services(request).clock.now())
+        out = await detail(s, ld, actor, now=now_of(request))
     return web.json_response(out, status=201)
 
 
@@ -495,7 +495,7 @@ async def hand_over(request: web.Request, s: AsyncSession, ld: store.Loaded) -> 
                     "due_at": datetime.fromisoformat(o.deadline + "T23:59:59+08:00") if o.deadline else None}
                    for o in c.obligations]
     why = await cases_link.took_effect(s, services(request).config.secret_key, ld.agreement.id,
-                                       ld.agreement.case_id, obligations, now=services(request).clock.now())
+                                       ld.agreement.case_id, obligations, now=now_of(request))
     await store.log(s, ld.agreement, "handed_to_case", {"obligations": len(obligations), "note": why or ""})
 
 
@@ -514,8 +514,8 @@ async def add_comment(request: web.Request) -> web.Response:
     if not text:
         raise bad_request("the comment is empty", "invalid_field", field="text")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
-        c = await store.add_comment(s, ld, version, clause, text, actor.name, "staff", actor.id, None, now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
+        c = await store.add_comment(s, ld, version, clause, text, actor.name, "staff", actor.id, None, now=now_of(request))
         out = comment_json(c)
     await notify_room(request.app, ld)
     return web.json_response(out, status=201)
@@ -562,7 +562,7 @@ async def present(request: web.Request) -> web.Response:
     if hub is None:
         raise ApiError(503, "rooms_unavailable", "live rooms are not running on this server")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=now_of(request))
         sid = int_field(body, "session_id", required=False) or ld.agreement.session_id
         if sid is None:
             raise bad_request("this agreement has no session; give session_id", "missing_field", field="session_id")
@@ -586,7 +586,7 @@ async def present(request: web.Request) -> web.Response:
 
 async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded, audience: str) -> bytes:
     """The agreement PDF for its reader: ``store.STAFF`` (the unit's archive copy) or ``store.PARTY_COPY``."""
-    d = await store.pdf_input(s, ld, verify_base(request), audience, now=services(request).clock.now())
+    d = await store.pdf_input(s, ld, verify_base(request), audience, now=now_of(request))
     ring = keyring(request.app)
     sealer = store.sealer(ring, ld.unit)
     keys = ring.public_keys(ld.unit.code)
@@ -610,7 +610,7 @@ def pdf_response(data: bytes, name: str) -> web.Response:
 async def export_pdf(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
         data = await render_export(request, s, ld, store.STAFF)
     return pdf_response(data, f"{ld.agreement.number}.pdf")
 
@@ -622,10 +622,10 @@ async def judicial_application(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     court = request.query.get("court", "")[:60]
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
         if ld.agreement.state != workflow.EFFECTIVE:
             raise ApiError(409, "not_effective", "the application is made once the agreement is in effect")
-        d = await store.pdf_input(s, ld, verify_base(request), now=services(request).clock.now())
+        d = await store.pdf_input(s, ld, verify_base(request), now=now_of(request))
     from server.agreements.export import judicial_application_pdf
 
     data = await asyncio.get_running_loop().run_in_executor(None, judicial_application_pdf, d, court)
@@ -640,8 +640,8 @@ async def judicial_application(request: web.Request) -> web.Response:
 async def obligations(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), now=services(request).clock.now())
-        prog = await store.progress(s, ld, services(request).clock.now().date())
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
+        prog = await store.progress(s, ld, now_of(request).date())
     by_key = {o.key: o for o in ld.content.obligations}
     return web.json_response({"obligations": [{**p.as_dict(), "obligor": by_key[p.key].obligor,
                                                "obligee": by_key[p.key].obligee, "action": by_key[p.key].action,
@@ -664,8 +664,8 @@ async def record_performance(request: web.Request) -> web.Response:
     if proof is not None and (len(proof) != 64 or any(c not in "0123456789abcdef" for c in proof)):
         raise bad_request("proof_sha256 must be 64 lowercase hex digits", "invalid_field")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_record_performance, now=services(request).clock.now())
-        row = await store.record_performance(s, actor, ld, request.match_info["key"][:16], status, note, proof, now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_record_performance, now=now_of(request))
+        row = await store.record_performance(s, actor, ld, request.match_info["key"][:16], status, note, proof, now=now_of(request))
         out = {"obligation": row.obligation, "status": row.status, "note": row.note,
                "proof_sha256": row.proof_sha256, "at": store.iso(row.at)}
     return web.json_response(out, status=201)

@@ -58,7 +58,7 @@ from server.api import registry as r
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
 from server.failures import Kind
-from server.http import http_status
+from server.http import http_status, now_of
 from server.security import tokens
 from server.services import services
 from server.views.render import local
@@ -156,7 +156,7 @@ async def resolve(request: web.Request, source: Any) -> PartyGrant:
         raise bad_request("field invitation is too long", "invalid_field", field="invitation")
     try:
         grant = await service.resolve_join(services(request).db, services(request).config.secret_key, token,
-                                           at=services(request).clock.now())
+                                           at=now_of(request))
     except service.SessionError as e:
         raise ApiError(403 if e.kind in (Kind.UNAUTHORIZED, Kind.FORBIDDEN) else http_status(e), "invalid_invitation",
                        f"this invitation cannot be used: {e.message}") from e
@@ -248,7 +248,7 @@ def verified_party(request: web.Request, pg: PartyGrant, agreement: int, party: 
 async def require_party(request: web.Request, s: AsyncSession, pg: PartyGrant, ld: store.Loaded, party: str,
                         action: access.Action) -> None:
     who = verified_party(request, pg, ld.agreement.id, party)
-    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, services(request).clock.now())
+    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, now_of(request))
     if not access.may(who, action, rec, agreement_id=ld.agreement.id):
         raise ApiError(403, "identity_not_checked", "check your identity first (the check expires after "
                                                     "30 minutes)")
@@ -329,7 +329,7 @@ async def party_text(request: web.Request) -> web.Response:
         await store.log(s, ld.agreement, "text_opened", {"party": party, "version": v.number,
                                                          "document_hash": v.document_hash})
     read = tokens.sign(_secret(request), READ_PURPOSE, {"a": ld.agreement.id, "n": pg.nonce, "v": v.number,
-                                                        "h": v.document_hash, "at": now_iso(services(request).clock.now())}, TICKET_TTL_S)
+                                                        "h": v.document_hash, "at": now_iso(now_of(request))}, TICKET_TTL_S)
     return web.json_response({"text": masked_text(ld), "version": v.number, "document_hash": v.document_hash,
                               "short_hash": store.summary(ld)["short_hash"], "read_token": read})
 
@@ -362,9 +362,9 @@ async def party_sign(request: web.Request) -> web.Response:
         if read.get("v") != version or read.get("h") != doc_hash:
             raise ApiError(409, "stale_version", "the text you read is not the version being signed; read it again")
         ev = Evidence(check_method=ticket["m"], check_result="passed", consent=consent, read_at=read["at"],
-                      at=now_iso(services(request).clock.now()), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
+                      at=now_iso(now_of(request)), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
                       typed_name=typed, image_sha256=digest, invitation=pg.invitation_id)
-        rec, _ = await store.sign(s, keyring(request.app), ld, PARTY, party, version, doc_hash, ev, image, now=services(request).clock.now())
+        rec, _ = await store.sign(s, keyring(request.app), ld, PARTY, party, version, doc_hash, ev, image, now=now_of(request))
     await notify_room(request.app, ld)
     return web.json_response({"seq": rec.payload["seq"], "signer": rec.payload["signer"]["name"],
                               "at": rec.payload["at"], "document_hash": doc_hash}, status=201)
@@ -385,7 +385,7 @@ async def party_comment(request: web.Request) -> web.Response:
     async with transaction(request) as s:
         ld, key = await party_of(s, pg, agreement_id(request))
         c = await store.add_comment(s, ld, version, clause, text, ld.content.party(key).name, "party", None,
-                                    pg.invitation_id, now=services(request).clock.now())
+                                    pg.invitation_id, now=now_of(request))
         out = comment_json(c)
     await notify_room(request.app, ld)
     return web.json_response(out, status=201)
@@ -439,7 +439,7 @@ async def create_sign_link(request: web.Request) -> web.Response:
     if method is not None and method not in CHECK_METHODS:
         raise bad_request("method must be id_last4 or code", "invalid_field", field="method")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=services(request).clock.now())
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=now_of(request))
         if ld.agreement.state not in (workflow.DRAFT, workflow.SIGNING):
             raise ApiError(409, "not_signing", f"this agreement is {ld.agreement.state}: nobody signs it any more")
         try:
@@ -457,7 +457,7 @@ async def create_sign_link(request: web.Request) -> web.Response:
             "expires_at": store.iso(expires), "by": {"staff": actor.id, "name": actor.name}})
         number, unit_name = ld.agreement.number, ld.unit.name
         # The phone to text the link to: a confidential one only for the case's handlers.
-        phone = p.phone if not p.confidential or await may_reveal(s, actor, ld.agreement.case_id, now=services(request).clock.now()) else ""
+        phone = p.phone if not p.confidential or await may_reveal(s, actor, ld.agreement.case_id, now=now_of(request)) else ""
     url = f"{verify_base(request).removesuffix('/verify')}/agreements/{ld.agreement.id}/sign?link={token}"
     return web.json_response({
         "party": party, "name": p.name, "method": method, "url": url, "token": token, "code": code,

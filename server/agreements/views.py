@@ -18,7 +18,7 @@ from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
 from server.directory.models import Unit
 from server.errors import ApiError
-from server.http import http_status, path_id
+from server.http import http_status, now_of, path_id
 from server.i18n import localise, pick
 from server.policy import Actor
 from server.services import services
@@ -78,10 +78,10 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     async with services(request).db.session() as s:
         rows = (await s.execute(
             select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id)
-            .where(access.scope_agreements(actor, services(request).clock.now(), Unit.path, Agreement.case_id))
+            .where(access.scope_agreements(actor, now_of(request), Unit.path, Agreement.case_id))
             .order_by(Agreement.id.desc()).limit(200))).all()
         can_draft = actor.role in policy.AGREEMENT_ROLES
-        cases = await cases_link.open_cases(s, actor, now=services(request).clock.now()) if can_draft else []
+        cases = await cases_link.open_cases(s, actor, now=now_of(request)) if can_draft else []
         sessions = await _open_sessions(s, actor) if can_draft else []
     items = [{"a": a, "unit": u, "short": None} for a, u in rows]
     return await render(request, "agreements/list.html", {
@@ -110,7 +110,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
             from server.agreements import cases_link
 
             ld = await store.load(s, aid)
-            rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, services(request).clock.now())
+            rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, now_of(request))
             if not access.sees(actor, rec):
                 raise ApiError(404, "not_found", "no such agreement")
             case_code = await cases_link.case_code(s, ld.agreement.case_id)

@@ -17,7 +17,7 @@ from server.cases.models import Case, SupervisionOrder
 from server.cases.queries import get_visible
 from server.clock import BEIJING
 from server.errors import bad_request, field, read_json
-from server.http import ctx
+from server.http import ctx, now_of
 from server.services import services
 
 
@@ -129,7 +129,7 @@ async def read_notifications(request: web.Request) -> web.Response:
             isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**31 for i in ids)):
         raise bad_request("ids must be a list of notification ids", "invalid_field", field="ids")
     async with services(request).db.session() as s:
-        n = await notifications.mark_read(s, actor.id, ids, services(request).clock.now())
+        n = await notifications.mark_read(s, actor.id, ids, now_of(request))
     return web.json_response({"marked": n})
 
 
@@ -145,7 +145,7 @@ NOTICE = r.schema("Notice", r.obj(
 async def list_notices(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with services(request).db.session() as s:
-        out = await notices.board(s, actor, now=services(request).clock.now())
+        out = await notices.board(s, actor, now=now_of(request))
     return web.json_response({"notices": out})
 
 
@@ -215,7 +215,7 @@ async def consultation_inbox(request: web.Request) -> web.Response:
 
     actor = await require_actor(request)
     async with services(request).db.session() as s:
-        rows = await consultations.inbox(s, actor, services(request).clock.now())
+        rows = await consultations.inbox(s, actor, now_of(request))
     return web.json_response({"consultations": [
         {**present.consultation_json(cons), "case_code": case.code, "unit_name": unit.name, "case_title": case.title}
         for cons, case, unit in rows]})

@@ -19,6 +19,7 @@ from server.auth import require_actor
 from server.dashboard import present, queries
 from server.dashboard.present import UnitInfo
 from server.errors import bad_request, forbidden, not_found
+from server.http import now_of
 from server.policy import Actor
 from server.services import services
 from server.views.render import attachment, language
@@ -94,7 +95,7 @@ async def scope(request: web.Request) -> Scope:
 
 
 async def dashboard_data(request: web.Request, sc: Scope) -> dict[str, Any]:
-    now: datetime = services(request).clock.now()
+    now: datetime = now_of(request)
     async with services(request).db.session() as s:
         fig = await queries.load(s, sc.actor, sc.unit.path, now, sc.tiers.get)
     return present.dashboard_json(fig, sc.unit, sc.children, sc.names)

@@ -11,6 +11,7 @@ Only the web layer imports this package (it imports aiohttp).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +26,7 @@ from server.services import services
 
 __all__ = [
     "CSRF_SEED", "MAX_ID", "STATUS", "api_error", "check_csrf", "client_ip", "csrf_token", "ctx", "http_status",
-    "is_https", "kind_of", "origin", "parse_id", "parse_int", "path_id", "query_id", "query_int", "status_of",
+    "is_https", "kind_of", "now_of", "origin", "parse_id", "parse_int", "path_id", "query_id", "query_int", "status_of",
 ]
 
 # The one place a domain error's kind becomes an HTTP status.
@@ -117,6 +118,11 @@ async def check_csrf(request: web.Request) -> dict[str, Any]:
     if not csrf.valid(services(request).config.secret_key, seed, sent):
         raise ApiError(403, "csrf", "invalid CSRF token; reload the page and try again")
     return dict(form)
+
+
+def now_of(request: web.Request) -> datetime:
+    """"Now" for a request's business: the app's clock (server.clock.Clock; tests set it)."""
+    return services(request).clock.now()
 
 
 def ctx(request: web.Request) -> Ctx:

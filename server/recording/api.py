@@ -14,7 +14,7 @@ from server.auth import require_actor
 from server.directory.models import Unit
 from server.errors import ApiError, field, forbidden, not_found, read_json
 from server.failures import Kind
-from server.http import MAX_ID, path_id, query_int
+from server.http import MAX_ID, now_of, path_id, query_int
 from server.ledger_store import append, events, verify_chain
 from server.policy import Actor
 from server.recording import minutes as minutes_store
@@ -68,7 +68,7 @@ async def readable_session(request: web.Request, kind: access.Kind = access.Kind
     actor = await require_actor(request)
     sess, unit = await session_and_unit(request, session_id(request))
     async with services(request).db.session() as s:
-        rec = await session_facts(s, sess, unit, kind, services(request).clock.now())
+        rec = await session_facts(s, sess, unit, kind, now_of(request))
     if not access.may(actor, access.Action.VIEW, rec):
         raise not_found("no such session")
     return actor, sess, unit, rec
@@ -178,7 +178,7 @@ async def party_in_room(request: web.Request, sid: int, token: str) -> None:
 
     try:
         grant = await resolve_join(services(request).db, services(request).config.secret_key, token, session_hint=sid,
-                                   at=services(request).clock.now())
+                                   at=now_of(request))
     except SessionError as e:
         raise ApiError(401 if e.kind is Kind.UNAUTHORIZED else 403, e.code, e.message) from e
     hub = services(request).room_hub

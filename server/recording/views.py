@@ -11,6 +11,7 @@ from sqlalchemy import select
 from server import access, ledger
 from server.api import registry as r
 from server.errors import ApiError, forbidden, not_found
+from server.http import now_of
 from server.i18n import pick
 from server.ledger_store import events, verify_chain
 from server.recording import minutes as minutes_store
@@ -117,7 +118,7 @@ async def record_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     sess, unit = await session_and_unit(request, session_id(request))
     async with services(request).db.session() as s:
-        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, services(request).clock.now())
+        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, now_of(request))
     if not access.may(actor, access.Action.VIEW, rec):
         raise not_found("no such session")
     chain = ledger.session_chain(sess.id)
@@ -140,7 +141,7 @@ async def playback_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     sess, unit = await session_and_unit(request, session_id(request))
     async with services(request).db.session() as s:
-        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, services(request).clock.now())
+        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, now_of(request))
     if not access.may(actor, access.Action.VIEW, rec):
         raise not_found("no such session")
     if not access.may(actor, access.Action.DOWNLOAD, rec):

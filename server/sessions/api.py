@@ -10,7 +10,7 @@ from server import access
 from server.api import registry as r
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
-from server.http import client_ip, http_status, path_id, query_id, query_int
+from server.http import client_ip, http_status, now_of, path_id, query_id, query_int
 from server.security.ratelimit import RateLimiter
 from server.services import services
 from server.sessions import kinds, service
@@ -44,7 +44,7 @@ def _err(e: SessionError) -> ApiError:
 async def _load(s: Any, actor: Any, request: web.Request) -> tuple[Any, Any]:
     """The session named in the path, if the actor may see it; a JSON 404 otherwise."""
     try:
-        return await service.load(s, actor, _sid(request), now=services(request).clock.now())
+        return await service.load(s, actor, _sid(request), now=now_of(request))
     except SessionError as e:
         raise _err(e) from None
 
@@ -106,7 +106,7 @@ async def list_(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 100, 1, 200)
     async with services(request).db.session() as s:
         rows = await service.list_sessions(s, actor, state=q.get("state"), kind=q.get("kind"), unit_path=unit_path,
-                                           case_id=case_id, limit=limit, now=services(request).clock.now())
+                                           case_id=case_id, limit=limit, now=now_of(request))
         out = [service.session_json(x, u) for x, u in rows]
     return web.json_response({"sessions": out})
 
@@ -123,7 +123,7 @@ async def detail(request: web.Request) -> web.Response:
     async with services(request).db.session() as s:
         sess, unit = await _load(s, actor, request)
         out = service.session_json(sess, unit)
-        manage = await service.can_manage(s, actor, sess, unit, services(request).clock.now())
+        manage = await service.can_manage(s, actor, sess, unit, now_of(request))
         out["can_moderate"] = manage
         out["my_role"] = await service.staff_join_role(s, actor, sess, unit)
         if manage:
@@ -147,7 +147,7 @@ async def cancel(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with services(request).db.session() as s:
         try:
-            sess, unit = await service.cancel(s, actor, _sid(request), services(request).clock.now())
+            sess, unit = await service.cancel(s, actor, _sid(request), now_of(request))
         except SessionError as e:
             raise _err(e) from None
         out = service.session_json(sess, unit)
@@ -162,13 +162,13 @@ async def end(request: web.Request) -> web.Response:
     db = services(request).db
     async with db.session() as s:
         sess, unit = await _load(s, actor, request)
-        if not await service.can_manage(s, actor, sess, unit, services(request).clock.now()):
+        if not await service.can_manage(s, actor, sess, unit, now_of(request)):
             raise ApiError(403, "forbidden", "only the session's hosts may end it")
         if sess.state not in ("live", "interrupted", "scheduled"):
             raise ApiError(409, "conflict", f"the session is already {sess.state}")
     took = await _close_room(request, sess, "ended_by_api")
     async with db.session() as s:
-        sess, unit = await service.load(s, actor, sess.id, now=services(request).clock.now())
+        sess, unit = await service.load(s, actor, sess.id, now=now_of(request))
         if sess.state != "ended" and not took:
             await service.set_state(s, sess, "ended", actor, "ended_by_api")
         out = service.session_json(sess, unit)
@@ -200,11 +200,11 @@ async def invite(request: web.Request) -> web.Response:
     secret = services(request).config.secret_key
     async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _sid(request), now=services(request).clock.now())
+            sess, unit = await service.load(s, actor, _sid(request), now=now_of(request))
             inv, code = await service.create_invitation(
                 s, secret, actor, sess, unit, role=role or kinds.rules(sess.kind).default_invite_role, name=name,
                 username=username, check_method=method, check_value=value,
-                ttl_s=ttl_h * 3600 if ttl_h else None, at=services(request).clock.now())
+                ttl_s=ttl_h * 3600 if ttl_h else None, at=now_of(request))
         except SessionError as e:
             raise _err(e) from None
         out = service.invitation_json(secret, inv)
@@ -221,7 +221,7 @@ async def invitations(request: web.Request) -> web.Response:
     secret = services(request).config.secret_key
     async with services(request).db.session() as s:
         sess, unit = await _load(s, actor, request)
-        if not await service.can_manage(s, actor, sess, unit, services(request).clock.now()):
+        if not await service.can_manage(s, actor, sess, unit, now_of(request)):
             raise ApiError(403, "forbidden", "only the session's hosts see its invitations")
         out = [service.invitation_json(secret, i) for i in await service.list_invitations(s, sess.id)]
     return web.json_response({"invitations": out})
@@ -235,8 +235,8 @@ async def revoke(request: web.Request) -> web.Response:
     inv_id = path_id(request, "inv", "no such invitation")
     async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _sid(request), now=services(request).clock.now())
-            inv = await service.revoke_invitation(s, actor, sess, unit, inv_id, services(request).clock.now())
+            sess, unit = await service.load(s, actor, _sid(request), now=now_of(request))
+            inv = await service.revoke_invitation(s, actor, sess, unit, inv_id, now_of(request))
         except SessionError as e:
             raise _err(e) from None
         out = service.invitation_json(secret, inv)
@@ -273,7 +273,7 @@ async def describe(request: web.Request) -> web.Response:
         raise ApiError(429, "rate_limited", "too many requests; try again later")
     try:
         out = await service.describe_join(services(request).db, services(request).config.secret_key,
-                                          request.match_info["token"], services(request).clock.now())
+                                          request.match_info["token"], now_of(request))
     except SessionError as e:
         raise _err(e) from None
     return web.json_response(out)

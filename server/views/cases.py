@@ -52,6 +52,7 @@ from server.http import (
     ctx,
     http_status,
     kind_of,
+    now_of,
     origin,
     parse_id,
     parse_int,
@@ -579,7 +580,7 @@ async def notices_page(request: web.Request, error: str | None = None, status: i
 
     actor = await require_login(request)
     async with services(request).db.session() as s:
-        items = await notices.board(s, actor, limit=100, now=services(request).clock.now())
+        items = await notices.board(s, actor, limit=100, now=now_of(request))
         choices = await pick_list(s, actor, ctx(request).now) if can_issue_notice(actor) else []
     return await _page(request, "cases/notices.html", {"items": items, "kinds": notices.KINDS, "error": error,
                                                        "can_issue": can_issue_notice(actor),
@@ -602,7 +603,7 @@ async def notices_post(request: web.Request) -> web.StreamResponse:
 async def consultations_page(request: web.Request, error: str | None = None) -> web.StreamResponse:
     actor = await require_login(request)
     async with services(request).db.session() as s:
-        rows = await consultations.inbox(s, actor, services(request).clock.now())
+        rows = await consultations.inbox(s, actor, now_of(request))
     items = [{**present.consultation_json(cons), "case_code": case.code, "case_title": case.title,
               "unit_name": unit.name, "item": case.item, "category": case.category} for cons, case, unit in rows]
     return await _page(request, "cases/consultations.html", {"items": items, "error": error,

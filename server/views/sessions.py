@@ -26,7 +26,7 @@ from server.cases.errors import CaseError
 from server.cases.queries import codes_by_id, find_case, pick_list
 from server.errors import ApiError
 from server.failures import Kind
-from server.http import check_csrf, client_ip, csrf_token, http_status, origin, path_id
+from server.http import check_csrf, client_ip, csrf_token, http_status, now_of, origin, path_id
 from server.policy import Actor, can_host_session, within
 from server.security.ratelimit import RateLimiter
 from server.services import services
@@ -170,7 +170,7 @@ async def sessions_page(request: web.Request, form_error: str | None = None, for
     kind = kind if kind in kinds.KINDS else ""
     async with services(request).db.session() as s:
         rows = await service.list_sessions(s, actor, state=state or None, kind=kind or None, limit=200,
-                                           now=services(request).clock.now())
+                                           now=now_of(request))
         case_codes = await codes_by_id(s, {x.case_id for x, _ in rows if x.case_id})
     units = await _hostable_units(request, actor)
     return await render(request, "sessions/list.html", {
@@ -189,7 +189,7 @@ async def sessions_page(request: web.Request, form_error: str | None = None, for
 
 async def _case_choices(request: web.Request, actor: Actor) -> list[tuple[str, str]]:
     async with services(request).db.read() as s:
-        return await pick_list(s, actor, services(request).clock.now())
+        return await pick_list(s, actor, now_of(request))
 
 
 async def create_session(request: web.Request) -> web.StreamResponse:
@@ -206,7 +206,7 @@ async def create_session(request: web.Request) -> web.StreamResponse:
     if values["case_id"].strip():  # the case code as shown everywhere (340321-2026-000002)
         try:
             async with services(request).db.read() as s:
-                case_id = (await find_case(s, actor, values["case_id"], services(request).clock.now())).id
+                case_id = (await find_case(s, actor, values["case_id"], now_of(request))).id
         except CaseError:
             return await sessions_page(request, "没有这个案件编号，或您无权查看该案件。" if zh else
                                        "No case with that code that you may see.", values, 400)
@@ -235,10 +235,10 @@ async def session_page(request: web.Request, *, new_invitation: dict | None = No
     secret = services(request).config.secret_key
     async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=services(request).clock.now())
+            sess, unit = await service.load(s, actor, _session_id(request), now=now_of(request))
         except SessionError as e:
             raise _api_error(e) from None
-        manage = await service.can_manage(s, actor, sess, unit, services(request).clock.now())
+        manage = await service.can_manage(s, actor, sess, unit, now_of(request))
         my_role = await service.staff_join_role(s, actor, sess, unit)
         case_code = (await codes_by_id(s, {sess.case_id})).get(sess.case_id) if sess.case_id else None
         invitations = []
@@ -281,12 +281,12 @@ async def invite(request: web.Request) -> web.StreamResponse:
     secret = services(request).config.secret_key
     try:
         async with services(request).db.session() as s:
-            sess, unit = await service.load(s, actor, _session_id(request), now=services(request).clock.now())
+            sess, unit = await service.load(s, actor, _session_id(request), now=now_of(request))
             inv, code = await service.create_invitation(
                 s, secret, actor, sess, unit, role=values["role"] or kinds.rules(sess.kind).default_invite_role,
                 name=name or None, username=username, check_method=method,
                 check_value=values["id_last4"].strip() or None, ttl_s=None,
-                at=services(request).clock.now())
+                at=now_of(request))
             out = service.invitation_json(secret, inv)
     except SessionError as e:
         if e.kind is Kind.NOT_FOUND and e.code == "not_found" and "session" in e.message:
@@ -310,8 +310,8 @@ async def revoke(request: web.Request) -> web.StreamResponse:
     inv_id = path_id(request, "inv", "no such invitation")
     async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=services(request).clock.now())
-            await service.revoke_invitation(s, actor, sess, unit, inv_id, services(request).clock.now())
+            sess, unit = await service.load(s, actor, _session_id(request), now=now_of(request))
+            await service.revoke_invitation(s, actor, sess, unit, inv_id, now_of(request))
         except SessionError as e:
             raise _api_error(e) from None
     raise web.HTTPSeeOther(f"/sessions/{sess.id}#invitations")
@@ -322,7 +322,7 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     await check_csrf(request)
     async with services(request).db.session() as s:
         try:
-            sess, _unit = await service.cancel(s, actor, _session_id(request), services(request).clock.now())
+            sess, _unit = await service.cancel(s, actor, _session_id(request), now_of(request))
         except SessionError as e:
             raise _api_error(e) from None
     hub = services(request).room_hub
@@ -337,7 +337,7 @@ async def join_as_staff(request: web.Request) -> web.StreamResponse:
     await check_csrf(request)
     async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=services(request).clock.now())
+            sess, unit = await service.load(s, actor, _session_id(request), now=now_of(request))
         except SessionError as e:
             raise _api_error(e) from None
         if sess.state not in service.JOINABLE_STATES:
@@ -357,10 +357,10 @@ async def invitation_qr(request: web.Request) -> web.StreamResponse:
     secret = services(request).config.secret_key
     async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=services(request).clock.now())
+            sess, unit = await service.load(s, actor, _session_id(request), now=now_of(request))
         except SessionError as e:
             raise _api_error(e) from None
-        if not await service.can_manage(s, actor, sess, unit, services(request).clock.now()):
+        if not await service.can_manage(s, actor, sess, unit, now_of(request)):
             raise ApiError(403, "forbidden", "only the session's hosts see its invitations")
         inv = next((i for i in await service.list_invitations(s, sess.id) if i.id == inv_id), None)
     if inv is None or inv.revoked:
@@ -386,7 +386,7 @@ async def join_page(request: web.Request) -> web.StreamResponse:
         return await _join_error(request, "rate_limited", 429)
     try:
         info = await service.describe_join(services(request).db, services(request).config.secret_key, token,
-                                           services(request).clock.now())
+                                           now_of(request))
     except SessionError as e:
         return await _join_error(request, e.code, http_status(e))
     sess = info["session"]
