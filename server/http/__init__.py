@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from server.cases.service import Ctx
-from server.errors import ApiError, bad_request
+from server.errors import STATUS, ApiError, bad_request
 from server.failures import DomainError, Kind
 from server.ids import MAX_ID, parse_id, parse_int
 from server.security import csrf
@@ -29,12 +29,6 @@ __all__ = [
     "is_https", "kind_of", "now_of", "origin", "parse_id", "parse_int", "path_id", "query_id", "query_int", "status_of",
 ]
 
-# The one place a domain error's kind becomes an HTTP status.
-STATUS: dict[Kind, int] = {
-    Kind.INVALID: 400, Kind.UNAUTHORIZED: 401, Kind.FORBIDDEN: 403, Kind.NOT_FOUND: 404, Kind.CONFLICT: 409,
-    Kind.GONE: 410, Kind.TOO_LARGE: 413, Kind.UNSUPPORTED: 415, Kind.UNREADABLE: 422, Kind.RATE_LIMITED: 429,
-    Kind.UNAVAILABLE: 503,
-}
 _KINDS = {status: kind for kind, status in STATUS.items()}
 
 
