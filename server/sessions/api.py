@@ -75,7 +75,7 @@ async def create(request: web.Request) -> web.Response:
     try:
         scheduled = service.parse_time(when) if when else None
         async with services(request).db.session() as s:
-            sess, u = await service.create_session(s, actor, kind=kind, title=title, unit_code=unit,
+            sess, u = await service.create_session(s, actor, now=now_of(request), kind=kind, title=title, unit_code=unit,
                                                    case_id=case_id, scheduled_at=scheduled)
             out = service.session_json(sess, u)
     except SessionError as e:

@@ -165,7 +165,7 @@ async def load(db_s: AsyncSession, actor: Actor, session_id: int, kind: access.K
 
 
 async def create_session(db_s: AsyncSession, actor: Actor, *, kind: str, title: str, unit_code: str,
-                         case_id: int | None, scheduled_at: datetime | None) -> tuple[Session, Unit]:
+                         case_id: int | None, scheduled_at: datetime | None, now: datetime) -> tuple[Session, Unit]:
     if kind not in kinds.KINDS:
         raise SessionError(Kind.INVALID, "invalid_field", f"kind must be one of {', '.join(kinds.KINDS)}")
     unit = (await db_s.execute(select(Unit).where(Unit.code == unit_code))).scalar_one_or_none()
@@ -178,7 +178,7 @@ async def create_session(db_s: AsyncSession, actor: Actor, *, kind: str, title: 
         # The case must be one the caller can see; a domestic-violence case defaults to shuttle mediation.
         from server.cases.hooks import settings_for_case
 
-        found = await settings_for_case(db_s, actor, case_id)
+        found = await settings_for_case(db_s, actor, case_id, now=now)
         if found is None:
             raise SessionError(Kind.NOT_FOUND, "not_found", "no such case")
         settings = found

@@ -213,7 +213,7 @@ async def create_session(request: web.Request) -> web.StreamResponse:
     try:
         when = service.parse_time(values["scheduled_at"]) if values["scheduled_at"].strip() else None
         async with services(request).db.session() as s:
-            sess, _unit = await service.create_session(s, actor, kind=values["kind"], title=title,
+            sess, _unit = await service.create_session(s, actor, now=now_of(request), kind=values["kind"], title=title,
                                                        unit_code=values["unit"], case_id=case_id,
                                                        scheduled_at=when)
             new_id = sess.id
