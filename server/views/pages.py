@@ -12,9 +12,9 @@ from server.api.directory import authenticate, experts_for
 from server.auth import SESSION_COOKIE, SESSION_TTL, current_actor, issue_session_cookie, sign_out
 from server.directory.models import Staff, Unit
 from server.errors import ApiError
-from server.http import check_csrf
+from server.http import check_csrf, is_https
 from server.services import services
-from server.views.render import is_https, language, render, require_login
+from server.views.render import language, render, require_login
 
 ERROR_HEADINGS = {
     400: ("请求有误", "Bad request"),
