@@ -1,6 +1,5 @@
 // Session record page: shows the playback job's progress and lets a host compose again.
-import { tr } from "/static/js/concord.js";
-import { errorText, has, t } from "/static/js/i18n.js";
+import { errorText, label, t } from "/static/js/i18n.js";
 
 const box = document.getElementById("playback-status");
 const bar = document.getElementById("playback-progress");
@@ -20,7 +19,7 @@ async function poll() {
     if (!r.ok) return;
     const job = await r.json();
     bar.value = job.status === "done" ? 1 : job.progress || 0;
-    state.textContent = `${has(`playback.${job.status}`) ? t(`playback.${job.status}`) : ""}${job.status === "running" ? " " + Math.round((job.progress || 0) * 100) + "%" : ""}${job.error ? " — " + errorText({ message: job.error }) : ""}`;
+    state.textContent = `${label("playback.", job.status, "")}${job.status === "running" ? " " + Math.round((job.progress || 0) * 100) + "%" : ""}${job.error ? " — " + errorText({ message: job.error }) : ""}`;
     if (job.status === "queued" || job.status === "running") setTimeout(poll, 1500);
   } catch (e) {
     setTimeout(poll, 5000);
@@ -34,7 +33,7 @@ if (btn) {
       method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() },
     });
     btn.disabled = false;
-    if (!r.ok) { state.textContent = tr("操作未能完成，请稍后重试。", "That did not work; please try again."); return; }
+    if (!r.ok) { state.textContent = t("err.generic"); return; }
     poll();
   });
 }

@@ -1,0 +1,296 @@
+// English messages of the browser client: key → text, for pages served with <html lang="en">. Same keys
+// and placeholders as zh-CN.js (tests/unit/test_client_i18n.py). How to add a message: docs/client.md.
+
+export default {
+  "prejoin.checking": "Checking camera and microphone…",
+  "prejoin.ready": "Your devices work. You can join.",
+  "prejoin.denied": "The browser blocked the camera or microphone. Allow them from the padlock icon next to the address bar, then reload.",
+  "prejoin.notfound": "No camera or microphone was found. Plug one in, or join without it.",
+  "prejoin.busy": "The camera or microphone is in use by another program. Close it and try again.",
+  "prejoin.insecure": "This page is not secure, so the browser will not allow the camera. Open the invitation over https.",
+  "prejoin.unsupported": "This browser cannot make video calls. Use a current Chrome, Edge or Safari.",
+  "prejoin.nomic": "No sound from the microphone yet; try speaking.",
+  "prejoin.camera_off": "Camera off",
+  "prejoin.no_camera": "No camera",
+  "prejoin.no_mic": "No microphone",
+  "prejoin.default_device": "Default device",
+  "prejoin.device": "Device",
+  "prejoin.check_failed": "The identity check failed. Please check and try again.",
+  "prejoin.check_format": "Please enter the full answer.",
+  "prejoin.check_locked": "Too many failed checks. Try later or contact the mediator.",
+
+  "conn.connecting": "Connecting…",
+  "conn.reconnecting": "Connection lost, reconnecting…",
+  "conn.connected": "Connected",
+  "conn.lobby": "Please wait: the host will let you in shortly.",
+  "conn.denied": "The host declined your request to join.",
+  "conn.removed": "The host removed you from the meeting.",
+  "conn.left": "You left the meeting.",
+  "conn.ended": "The meeting has ended.",
+  "conn.failed": "Could not join: ",
+  "conn.replaced": "You joined from another window or device; this one is disconnected.",
+  "conn.rejoin": "Rejoin",
+
+  "room.you": "You",
+  "room.mute": "Mute",
+  "room.unmute": "Unmute",
+  "room.camera_off": "Cam off",
+  "room.camera_on": "Cam on",
+  "room.share": "Share",
+  "room.stop_share": "Stop share",
+  "room.share_unsupported": "Screen sharing is not supported on this device.",
+  "room.hand": "Hand",
+  "room.lower_hand": "Lower",
+  "room.chat": "Chat",
+  "room.leave": "Leave",
+  "room.leave_confirm": "Leave the meeting?",
+  "room.people": "People",
+  "room.more": "More",
+  "room.send": "Send",
+  "room.chat_placeholder": "Type a message…",
+  "room.muted_by_host": "The host muted you.",
+  "room.video_off_by_host": "The host turned off your camera.",
+  "room.moved": "You were moved to: ",
+  "room.moved_main": "You are back in the main room.",
+  "room.main": "Main room",
+  "room.subroom": "Private room",
+  "room.locked": "Room locked",
+  "room.floor": "Has the floor",
+  "room.hand_raised": "Hand raised",
+  "room.alone": "Waiting for others to join…",
+  "room.muted": "Muted",
+  "room.lowdata_on": "Low data on: smaller picture, voice first.",
+  "room.lowdata_off": "Low data off.",
+  "room.lowdata_undo": "Turn it off",
+  "room.lowdata_auto": "The connection is poor, so low data is on (smaller picture, voice first). Tap “Low data” above to turn it off.",
+  "room.quality.good": "Good connection",
+  "room.quality.fair": "Fair connection",
+  "room.quality.poor": "Poor connection",
+  "room.quality.connecting": "Connecting",
+  "room.error": "Not done: ",
+
+  "rec.on": "Recording",
+  "rec.prompt_title": "This meeting is being recorded",
+  "rec.prompt_body": "The host turned recording on to keep a record of the mediation. Recordings are kept confidential for the case file. Do you agree to your audio and video being recorded?",
+  "rec.agree": "I agree",
+  "rec.decline": "I decline",
+  "rec.declined_short": "Not recorded",
+  "rec.declined_by": "Declined recording: ",
+  "rec.you_declined": "You declined: your audio and video are not recorded.",
+  "rec.change": "Change",
+
+  "mod.title": "Moderate",
+  "mod.lobby": "Lobby",
+  "mod.lobby_empty": "Nobody is waiting.",
+  "mod.admit": "Admit",
+  "mod.deny": "Deny",
+  "mod.knock": "Asks to join: ",
+  "mod.mute": "Mute",
+  "mod.stop_video": "Stop video",
+  "mod.remove": "Remove",
+  "mod.remove_confirm": "Remove this person from the meeting?",
+  "mod.move": "Move to room",
+  "mod.enter": "Go to: ",
+  "mod.back": "Back to main",
+  "mod.subroom_name": "Private room name",
+  "mod.subroom_default": "Private 1",
+  "mod.floor": "Give floor",
+  "mod.floor_clear": "Clear floor",
+  "mod.lock": "Lock room",
+  "mod.unlock": "Unlock room",
+  "mod.rec_start": "Start recording",
+  "mod.rec_stop": "Stop recording",
+  "mod.end": "End meeting",
+  "mod.end_confirm": "End the meeting for everyone?",
+  "mod.rec_subrooms": "Record private rooms: ",
+  "mod.rec_sub_on": "recorded",
+  "mod.rec_sub_off": "not recorded",
+  "mod.subrooms": "Rooms",
+
+  "role.host": "Host",
+  "role.mediator": "Mediator",
+  "role.expert": "Expert",
+  "role.party": "Party",
+  "role.agent": "Agent",
+  "role.interpreter": "Interpreter",
+  "role.observer": "Observer",
+  "role.recorder": "Recorder",
+
+  "err.token_expired": "The invitation has expired. Ask the mediator for a new one.",
+  "err.token_invalid": "The invitation link is not valid.",
+  "err.token_malformed": "The invitation link is not valid.",
+  "err.locked": "The room is locked.",
+  "err.forbidden": "You may not do that.",
+  "err.rate_limited": "Too many requests; slow down.",
+  "err.check_failed": "The identity check failed. Please try again.",
+  "err.check_required": "Please complete the identity check first.",
+  "err.room_full": "The room is full.",
+  "err.removed": "You were removed from this meeting.",
+  "err.other_subroom": "That person is in another room.",
+  "err.not_admitted": "Wait for the host to admit you.",
+  "err.session_ended": "The meeting has ended.",
+  "err.generic": "That did not work; please try again.",
+
+  "playback.none": "not composed",
+  "playback.queued": "queued",
+  "playback.running": "composing",
+  "playback.done": "done",
+  "playback.failed": "failed",
+
+  "agreement.sign_inside_the_box": "Sign inside the box",
+
+  "agreement.signed": "Signed",
+
+  "agreement.the_6_digit_code_the": "The 6-digit code the mediator gave you",
+
+  "agreement.last_4_characters_of_your": "Last 4 characters of your ID number",
+
+  "agreement.check_your_identity_to_see": "Check your identity to see the agreement.",
+
+  "agreement.check_code": "check code",
+
+  "agreement.this_agreement_is_not_open": "This agreement is not open for signing.",
+
+  "agreement.please_sign_by_hand_first": "Please sign by hand first",
+
+  "agreement.check_your_identity_first": "Check your identity first.",
+
+  "agreement.still_to_sign": "Still to sign: ",
+
+  "agreement.diff_with_previous": "Diff with previous",
+
+  "agreement.check_the_last_4_of": "Check the last 4 of the ID number",
+
+  "agreement.check_a_code_you_tell": "Check a code (you tell it separately)",
+
+  "agreement.make_the_signing_link_and": "Make the signing link and QR code",
+
+  "agreement.signing_link": "Signing link",
+
+  "agreement.copy_link": "Copy link",
+
+  "agreement.send_by_text_message": "Send by text message",
+
+  "agreement.print": "Print",
+
+  "agreement.sign_the_mediation_agreement": "Sign the mediation agreement",
+
+  "agreement.scan_the_qr_code_or": "Scan the QR code or open the link on your phone, check your identity, read and sign.",
+
+  "agreement.identity_check": "Identity check",
+
+  "agreement.the_6_digit_code_the_2": "the 6-digit code the mediator tells you",
+
+  "agreement.the_last_4_of_your": "the last 4 of your ID number",
+
+  "agreement.valid_until": "valid until",
+
+  "agreement.code_shown_only_now_tell": "Code (shown only now; tell the party in person or by phone, not with the link): ",
+
+  "agreement.give_the_reason": "Give the reason",
+
+  "agreement.overdue": " (overdue)",
+
+  "agreement.room.none": "The mediator has not presented an agreement yet.",
+  "agreement.room.version": "version {v}",
+  "agreement.room.code": "Check code",
+  "agreement.room.same": "Compare aloud: everyone's check code must be identical.",
+  "agreement.room.signed": "Signed {n}/{m}",
+  "agreement.room.comment": "Comment on a clause",
+  "agreement.room.send": "Send",
+  "agreement.room.sign": "Sign (on your own phone)",
+  "agreement.room.present": "Present",
+  "agreement.room.stop": "Stop presenting",
+  "agreement.room.refresh": "Refresh",
+  "agreement.room.mine": "Agreements of this session and its case",
+  "agreement.room.failed": "Failed: ",
+
+  "agreement.state.draft": "Draft",
+  "agreement.state.signing": "Signing",
+  "agreement.state.effective": "Effective",
+  "agreement.state.withdrawn": "Withdrawn",
+  "agreement.state.voided": "Voided",
+  "agreement.state.superseded": "Superseded",
+
+  "minutes.save": "Save",
+  "minutes.saved": "Saved v",
+  "minutes.saving": "Saving…",
+  "minutes.stale": "Someone else saved a newer version; it is loaded — merge and save again.",
+  "minutes.empty": "No minutes yet",
+  "minutes.failed": "Save failed: ",
+  "minutes.refresh": "Refresh",
+  "minutes.unsaved": "Unsaved changes",
+  "minutes.label": "Minutes",
+  "minutes.hint_write": "Kept by the mediator; every save is a ledgered version.",
+  "minutes.hint_read": "The minutes kept by the mediator (read-only).",
+  "minutes.by": "By ",
+
+  "agreement.section.parties": "Parties",
+  "agreement.section.facts": "Facts",
+  "agreement.section.issues": "Disputed issues",
+  "agreement.section.default_clause": "Default clause",
+  "agreement.section.judicial_confirmation": "Judicial confirmation",
+  "agreement.section.other_terms": "Other terms",
+
+  "agreement.err.identity_check_failed": "The identity check failed: the answer does not match.",
+  "agreement.err.rate_limited": "Too many wrong answers; try again later.",
+  "agreement.err.invalid_link": "This signing link is invalid or expired; ask the mediator for a new one.",
+  "agreement.err.invalid_invitation": "This invitation is invalid, expired or revoked.",
+  "agreement.err.not_a_signer": "This link is not for a party to this agreement.",
+  "agreement.err.identity_not_checked": "Check your identity first (a check lasts 30 minutes).",
+  "agreement.err.identity_check_required": "This invitation has no identity check; ask the mediator for a signing link.",
+  "agreement.err.text_not_read": "Open and read the full text first.",
+  "agreement.err.stale_version": "The agreement has a newer version; reload and read it again.",
+  "agreement.err.typed_name_mismatch": "The typed name differs from the name in the agreement.",
+  "agreement.err.signature_empty": "Please sign by hand first.",
+  "agreement.err.signature_too_large": "The signature image is too large; sign again.",
+  "agreement.err.already_signed": "You have already signed this version.",
+  "agreement.err.not_signing": "This agreement is not open for signing.",
+  "agreement.err.no_consent": "Tick the box to agree to sign electronically.",
+  "agreement.err.out_of_order": "Order: every party, then the mediator, then the seal.",
+  "agreement.err.not_ready": "The draft is not ready to sign: it needs two parties, the facts, terms and the mediator's name.",
+  "agreement.err.reason_required": "Give the reason.",
+  "agreement.err.frozen": "A frozen or signed agreement cannot be edited.",
+  "agreement.err.no_id_number": "The agreement holds no ID number for this party: use a code.",
+
+  "agreement.perf.pending": "Pending",
+  "agreement.perf.performed": "Performed",
+  "agreement.perf.partial": "Partly performed",
+  "agreement.perf.not_performed": "Not performed",
+
+  "agreement.kind.party": "party",
+  "agreement.kind.mediator": "mediator",
+  "agreement.kind.seal": "committee seal",
+
+  "agreement.method.id_last4": "last 4 of the ID number",
+  "agreement.method.code": "one-time code",
+  "agreement.method.password": "login password",
+
+  "page.copied": "Copied",
+
+  "agreement.version_of": "version {v}",
+
+  "agreement.comment": "[v{v} · {clause}] {author}：{text}",
+
+  "agreement.term": "Term {n}: {action}",
+
+  "agreement.new_no_case": "No case {code} that you may see.",
+
+  "page.copy_by_hand": "Copy it by hand",
+
+  "common.cancel": "Cancel",
+  "common.ok": "OK",
+
+  "room.reconnecting": "Reconnecting…",
+  "room.joined": "{name} joined",
+  "room.left": "{name} left",
+  "room.wait_floor": "Wait for the host to give you the floor.",
+  "room.may_speak": "You may speak now.",
+  "room.floor_taken": "Your microphone is off until the host gives you the floor.",
+
+  "mod.move_who": "Move to room: {name}",
+
+  "agreement.room.title": "Agreement",
+
+  "minutes.title": "Minutes",
+};
