@@ -72,7 +72,7 @@ registerPanel({
       if (NO_ACCESS.has(r.status)) {
         state.access = false;
         stop();
-        ctx._refresh();
+        ctx.refresh();
         return;
       }
       if (!r.ok) return;
@@ -84,7 +84,7 @@ registerPanel({
       view.textContent = m.text || msg("empty");
       view.classList.toggle("empty", !m.text);
       status.textContent = m.version ? `v${m.version} · ${msg("by")}${m.author || ""}` : msg("empty");
-      if (first) ctx._refresh();
+      if (first) ctx.refresh();
     }
 
     async function save() {

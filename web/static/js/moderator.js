@@ -4,7 +4,8 @@
 
 import { roleName, t } from "./i18n.js";
 import { panels, registerPanel } from "./panels.js";
-import { confirmDialog, el, peerInfo, reconnectingText } from "./room.js";
+import { confirmDialog, el } from "./dom.js";
+import { peerInfo, reconnectingText } from "./room-state.js";
 
 const SUBROOM_MAX = 40;
 
