@@ -103,7 +103,7 @@ async function makeSignLink(p, method, box) {
   copy.addEventListener("click", async () => {
     url.select();
     try { await navigator.clipboard.writeText(link.url); } catch { document.execCommand("copy"); }
-    copy.textContent = t("page.copied");
+    copy.textContent = t("common.copied");
   });
   const sms = el("a", { class: "btn btn-sm sl-sms no-print", href: `sms:${link.phone || ""}?body=${encodeURIComponent(link.sms_text)}` },
     t("agreement.send_by_text_message"));

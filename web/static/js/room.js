@@ -1,28 +1,27 @@
 // The live room: wires the state store, the views and the media together.
 //
-//   signaling.js (server messages) ─┐
-//   mesh.js (media events) ─────────┼─> RoomApp handlers ─> RoomStore reducers (room-state.js) ─> changed()
-//   views (user actions) ───────────┘          │ side effects: mesh connects/closes, toasts  │
-//                                              v                                             v
-//                              LocalMedia (room-media.js)       GridView, ControlsView, PanelsView render
-//                                                               StatsView (room-stats.js) polls getStats
+//   signaling.js (server messages) -> room-protocol.js ─┐
+//   mesh.js (media events) ─────────────────────────────┼─> RoomStore reducers (room-state.js) -> refresh()
+//   room-controls.js, panels (user actions) -> RoomApp ─┘     side effects: mesh connects/closes, toasts
+//   refresh(): LocalMedia (room-media.js) writes our switches into the store, then the views render from
+//   it: GridView (room-grid.js), ControlsView (room-controls.js), PanelsView (room-panels.js).
+//   StatsView (room-stats.js) polls getStats for quality badges, the speaker and low-data mode.
 //
 // The mesh follows the store: we hold a connection to every admitted peer in our own sub-room, and, while
 // recording is on and we consented, to the `recorder` peer. The RoomApp is also the `ctx` of every panel
 // (panels.js, docs/client.md) and window.concord, a handle for tests and support staff.
 import { $, toast } from "./dom.js";
-import { errorText, lang, t } from "./i18n.js";
+import { lang, t } from "./i18n.js";
 import { Mesh } from "./mesh.js";
 import { onRegister } from "./panels.js";
 import { ControlsView } from "./room-controls.js";
 import { GridView } from "./room-grid.js";
 import { LocalMedia } from "./room-media.js";
 import { PanelsView } from "./room-panels.js";
-import { RoomStore, peerInfo } from "./room-state.js";
+import { RoomStore } from "./room-state.js";
+import { bindProtocol, syncRecorder } from "./room-protocol.js";
 import { StatsView } from "./room-stats.js";
 import { Signaling } from "./signaling.js";
-
-const FINISHED = { left: "conn.left", removed: "conn.removed", denied: "conn.denied", ended: "conn.ended", replaced: "conn.replaced" };
 
 export class RoomApp extends EventTarget {
   /** @param {{root: HTMLElement, config: object, stream: MediaStream|null, token: string}} opts */
@@ -87,7 +86,7 @@ export class RoomApp extends EventTarget {
   start() {
     this.store.addEventListener("change", () => this._render());
     this.controls.bind();
-    this._bindSignaling();
+    bindProtocol(this);
     this._bindMesh();
     this.grid.addSelf(this.localStream);
     this._mountPanels();
@@ -106,33 +105,12 @@ export class RoomApp extends EventTarget {
     this.controls.render();
     this.grid.render();
     this.panels.render();
-    this._emit("change", {});
+    this.emit("change", {});
   }
 
   _mountPanels() {
     this.panels.mount();
     this.refresh();
-  }
-
-  _bindSignaling() {
-    const on = (type, fn) => this.signaling.addEventListener(type, (e) => fn(e.detail));
-    on("state", (d) => this.controls.setConn(d.state));
-    on("lobby", () => this._showScreen("lobby"));
-    on("welcome", (d) => this._onWelcome(d));
-    on("peer-joined", (d) => this._onPeerJoined(d.peer));
-    on("peer-updated", (d) => this._onPeerUpdated(d.peer));
-    on("peer-left", (d) => this._onPeerLeft(d.peer_id, d.reason));
-    on("knock", (d) => this._onKnock(d.peer));
-    on("room", (d) => this._onRoom(d.room));
-    on("moved", (d) => this._onMoved(d.subroom ?? null, d.peers));
-    on("muted", (d) => this._onMuted(d.kind));
-    on("signal", (d) => this.mesh.handleSignal(d.from, d.data));
-    on("chat", (d) => this._onChat(d));
-    on("error", (d) => { if (this.signaling.welcomed) this.toast(`${t("room.error")}${errorText(d)}`, { kind: "error" }); });
-    // The contract: after a reconnect every connection is new; drop the old ones now so the grid shows who
-    // is really reachable.
-    on("disconnected", () => this.mesh.closeAll());
-    on("finished", (d) => this._onFinished(d.reason, d.error));
   }
 
   _bindMesh() {
@@ -142,145 +120,9 @@ export class RoomApp extends EventTarget {
     on("link-closed", (d) => this.grid.linkClosed(d.peerId));
   }
 
-  _showScreen(name) {
+  showScreen(name) {
     this.controls.showScreen(name);
     if (name === "room") this.grid.layout();
-  }
-
-  _syncTiles() {
-    this.grid.sync(this.mesh.links);
-  }
-
-  // ---- server messages ----------------------------------------------------------------------------
-  _onWelcome(msg) {
-    this.store.welcome(msg);
-    if (!this.store.mayTalk) this.media.allowSpeaking(false);
-    this.mesh.closeAll(); // fresh connections after every (re)join
-    this.mesh.setSelf(msg.peer_id, msg.ice_servers || []);
-    this._showScreen("room");
-    this._syncTiles();
-    // We are the newcomer: we offer to everyone already in our sub-room.
-    for (const p of this.store.wanted()) this.mesh.connect(p.id);
-    this._onRoom(this.store.room);
-    this.media.publish();
-    this.refresh();
-    this._emit("welcome", msg);
-  }
-
-  _onPeerJoined(peer) {
-    const kind = this.store.peerJoined(peer);
-    if (kind === null) return;
-    // The recorder never offers: each consenting participant offers to it.
-    if (kind === "recorder") this._syncRecorder();
-    if (kind === "roommate") this.toast(t("room.joined", { name: peer.name }));
-    if (kind !== "lobby") this._syncTiles();
-    this.refresh();
-  }
-
-  _onPeerUpdated(peer) {
-    if (!peer) return;
-    const change = this.store.peerUpdated(peer);
-    if (change.self) {
-      if (change.before !== this.store.me.subroom) this._onMoved(this.store.me.subroom);
-    } else if (!change.lobby) {
-      const { old, now } = change;
-      const together = peerInfo.subroom(now) === this.store.me.subroom;
-      if (!together && this.mesh.has(peer.id) && !peerInfo.isRecorder(now)) this.mesh.close(peer.id);
-      // A new epoch means the peer reconnected with a fresh RTCPeerConnection and will offer again.
-      if (old && old.epoch !== undefined && now.epoch !== old.epoch) this.mesh.close(peer.id);
-      // A peer that moved in to us offers; we only wait. The recorder is ours to call.
-      if (peerInfo.isRecorder(now)) this._syncRecorder();
-      this._syncTiles();
-    }
-    this.refresh();
-  }
-
-  _onPeerLeft(peerId, reason) {
-    const p = this.store.peerLeft(peerId);
-    this.mesh.close(peerId);
-    if (p && !peerInfo.isRecorder(p) && !peerInfo.inLobby(p) && reason !== "denied") this.toast(t("room.left", { name: p.name }));
-    this._syncTiles();
-    this.refresh();
-  }
-
-  _onKnock(peer) {
-    if (!peer) return;
-    this.store.knock(peer);
-    if (this.isModerator() && this.store.openPanelId !== "moderate") {
-      this.toast(`${t("mod.knock")}${peer.name}`, { action: t("mod.title"), onAction: () => this.openPanel("moderate") });
-    }
-    this.refresh();
-  }
-
-  _onRoom(room) {
-    if (!room) return;
-    const wasRecording = this.store.roomChanged(room);
-    if (this.store.room.state === "ended") {
-      this.signaling._finish("ended");
-      return;
-    }
-    const recording = !!this.store.room.recording;
-    if (recording && this.store.consent === null && this.store.me.role !== "recorder") this.controls.askConsent();
-    if (!recording) this.controls.closeConsent();
-    if (recording !== wasRecording || recording) this._syncRecorder();
-    // Petition hearings and briefings: who may talk follows the floor. Given the floor: speak at once;
-    // floor taken: microphone off.
-    if (this.store.speakingRuleChanged()) {
-      this.media.allowSpeaking(this.store.mayTalk);
-      this.toast(this.store.mayTalk ? t("room.may_speak") : t("room.floor_taken"));
-      this.media.publish();
-    }
-    this.refresh();
-  }
-
-  _onMoved(subroom, peers = null) {
-    subroom = subroom === undefined || subroom === "" ? null : subroom;
-    if (!this.store.moveTo(subroom, peers)) return; // already handled
-    // Old connections end; we are the mover, so we offer to everyone already in the new room (the
-    // server lists them in `moved.peers`, the recorder included when this room is recorded).
-    this.mesh.closeAll();
-    this._syncTiles();
-    const ids = Array.isArray(peers) ? peers : this.store.wanted().map((p) => p.id);
-    for (const id of ids) {
-      const p = this.store.peers.get(id);
-      if (p && peerInfo.isRecorder(p) && !this.store.recorded()) continue;
-      this.mesh.connect(id);
-    }
-    this.toast(subroom === null ? t("room.moved_main") : `${t("room.moved")}${subroom}`);
-    this.refresh();
-  }
-
-  _onMuted(kind) {
-    if (kind === "video") this.media.releaseCamera();
-    else this.media.muteAudio();
-    this.toast(kind === "video" ? t("room.video_off_by_host") : t("room.muted_by_host"));
-    this.media.publish();
-    this.refresh();
-  }
-
-  _onChat(msg) {
-    const { entry, counted } = this.store.addChat(msg);
-    this.panels.chat(entry);
-    if (counted) this.refresh();
-  }
-
-  _onFinished(reason, error) {
-    this.stats.stop();
-    this.mesh.closeAll();
-    this.media.stop();
-    this.controls.closeConsent();
-    const text = FINISHED[reason] ? t(FINISHED[reason]) : `${t("conn.failed")}${errorText(error) || reason}`;
-    this.controls.ended(text, !["removed", "denied", "ended"].includes(reason));
-    this._emit("finished", { reason, error });
-  }
-
-  /** Connect to the recorder while our media should be recorded, hang up when not. */
-  _syncRecorder() {
-    const rec = this.store.recorder();
-    if (!rec) return;
-    const want = this.store.wanted().some((p) => p.id === rec.id);
-    if (want && !this.mesh.has(rec.id)) this.mesh.connect(rec.id);
-    if (!want && this.mesh.has(rec.id)) this.mesh.close(rec.id);
   }
 
   _poorNetwork() {
@@ -321,7 +163,7 @@ export class RoomApp extends EventTarget {
     this.store.consent = !!agree;
     this.send({ type: "consent", recording: this.store.consent });
     this.controls.closeConsent();
-    this._syncRecorder();
+    syncRecorder(this);
     this.refresh();
   }
 
@@ -339,7 +181,7 @@ export class RoomApp extends EventTarget {
     this.refresh();
   }
 
-  _emit(name, detail) {
+  emit(name, detail) {
     this.dispatchEvent(new CustomEvent(name, { detail }));
   }
 }

@@ -15,7 +15,7 @@ async function copy(input, button) {
     try { ok = document.execCommand("copy"); } catch { ok = false; }
   }
   const before = button.textContent;
-  button.textContent = ok ? t("page.copied") : t("page.copy_by_hand");
+  button.textContent = ok ? t("common.copied") : t("common.copy_by_hand");
   setTimeout(() => { button.textContent = before; }, 2000);
 }
 

@@ -68,6 +68,12 @@ export default {
   "room.quality.poor": "Poor connection",
   "room.quality.connecting": "Connecting",
   "room.error": "Not done: ",
+  "room.reconnecting": "Reconnecting…",
+  "room.joined": "{name} joined",
+  "room.left": "{name} left",
+  "room.wait_floor": "Wait for the host to give you the floor.",
+  "room.may_speak": "You may speak now.",
+  "room.floor_taken": "Your microphone is off until the host gives you the floor.",
 
   "rec.on": "Recording",
   "rec.prompt_title": "This meeting is being recorded",
@@ -106,6 +112,7 @@ export default {
   "mod.rec_sub_on": "recorded",
   "mod.rec_sub_off": "not recorded",
   "mod.subrooms": "Rooms",
+  "mod.move_who": "Move to room: {name}",
 
   "role.host": "Host",
   "role.mediator": "Mediator",
@@ -138,61 +145,38 @@ export default {
   "playback.failed": "failed",
 
   "agreement.sign_inside_the_box": "Sign inside the box",
-
   "agreement.signed": "Signed",
-
   "agreement.the_6_digit_code_the": "The 6-digit code the mediator gave you",
-
   "agreement.last_4_characters_of_your": "Last 4 characters of your ID number",
-
   "agreement.check_your_identity_to_see": "Check your identity to see the agreement.",
-
   "agreement.check_code": "check code",
-
   "agreement.this_agreement_is_not_open": "This agreement is not open for signing.",
-
   "agreement.please_sign_by_hand_first": "Please sign by hand first",
-
   "agreement.check_your_identity_first": "Check your identity first.",
-
   "agreement.still_to_sign": "Still to sign: ",
-
   "agreement.diff_with_previous": "Diff with previous",
-
   "agreement.check_the_last_4_of": "Check the last 4 of the ID number",
-
   "agreement.check_a_code_you_tell": "Check a code (you tell it separately)",
-
   "agreement.make_the_signing_link_and": "Make the signing link and QR code",
-
   "agreement.signing_link": "Signing link",
-
   "agreement.copy_link": "Copy link",
-
   "agreement.send_by_text_message": "Send by text message",
-
   "agreement.print": "Print",
-
   "agreement.sign_the_mediation_agreement": "Sign the mediation agreement",
-
   "agreement.scan_the_qr_code_or": "Scan the QR code or open the link on your phone, check your identity, read and sign.",
-
   "agreement.identity_check": "Identity check",
-
   "agreement.the_6_digit_code_the_2": "the 6-digit code the mediator tells you",
-
   "agreement.the_last_4_of_your": "the last 4 of your ID number",
-
   "agreement.valid_until": "valid until",
-
   "agreement.code_shown_only_now_tell": "Code (shown only now; tell the party in person or by phone, not with the link): ",
-
   "agreement.give_the_reason": "Give the reason",
-
   "agreement.overdue": " (overdue)",
+  "agreement.comment": "[v{v} · {clause}] {author}：{text}",
+  "agreement.term": "Term {n}：{action}",
+  "agreement.new_no_case": "No case {code} that you may see.",
+  "agreement.version": "version {v}",
 
   "agreement.room.none": "The mediator has not presented an agreement yet.",
-  "agreement.room.version": "version {v}",
   "agreement.room.code": "Check code",
   "agreement.room.same": "Compare aloud: everyone's check code must be identical.",
   "agreement.room.signed": "Signed {n}/{m}",
@@ -204,6 +188,7 @@ export default {
   "agreement.room.refresh": "Refresh",
   "agreement.room.mine": "Agreements of this session and its case",
   "agreement.room.failed": "Failed: ",
+  "agreement.room.title": "Agreement",
 
   "agreement.state.draft": "Draft",
   "agreement.state.signing": "Signing",
@@ -224,6 +209,7 @@ export default {
   "minutes.hint_write": "Kept by the mediator; every save is a ledgered version.",
   "minutes.hint_read": "The minutes kept by the mediator (read-only).",
   "minutes.by": "By ",
+  "minutes.title": "Minutes",
 
   "agreement.section.parties": "Parties",
   "agreement.section.facts": "Facts",
@@ -266,31 +252,8 @@ export default {
   "agreement.method.code": "one-time code",
   "agreement.method.password": "login password",
 
-  "page.copied": "Copied",
-
-  "agreement.version_of": "version {v}",
-
-  "agreement.comment": "[v{v} · {clause}] {author}：{text}",
-
-  "agreement.term": "Term {n}: {action}",
-
-  "agreement.new_no_case": "No case {code} that you may see.",
-
-  "page.copy_by_hand": "Copy it by hand",
-
   "common.cancel": "Cancel",
   "common.ok": "OK",
-
-  "room.reconnecting": "Reconnecting…",
-  "room.joined": "{name} joined",
-  "room.left": "{name} left",
-  "room.wait_floor": "Wait for the host to give you the floor.",
-  "room.may_speak": "You may speak now.",
-  "room.floor_taken": "Your microphone is off until the host gives you the floor.",
-
-  "mod.move_who": "Move to room: {name}",
-
-  "agreement.room.title": "Agreement",
-
-  "minutes.title": "Minutes",
+  "common.copied": "Copied",
+  "common.copy_by_hand": "Copy it by hand",
 };

@@ -69,6 +69,12 @@ export default {
   "room.quality.poor": "网络较差",
   "room.quality.connecting": "连接中",
   "room.error": "操作未成功：",
+  "room.reconnecting": "重新连接中…",
+  "room.joined": "{name} 加入了会议",
+  "room.left": "{name} 离开了会议",
+  "room.wait_floor": "请等待主持人给予发言权。",
+  "room.may_speak": "您现在可以发言。",
+  "room.floor_taken": "主持人给予发言权后才能开启麦克风。",
 
   "rec.on": "录音录像中",
   "rec.prompt_title": "本次会议将录音录像",
@@ -107,6 +113,7 @@ export default {
   "mod.rec_sub_on": "录制中",
   "mod.rec_sub_off": "不录制",
   "mod.subrooms": "分组情况",
+  "mod.move_who": "移至分组：{name}",
 
   "role.host": "主持人",
   "role.mediator": "调解员",
@@ -139,61 +146,38 @@ export default {
   "playback.failed": "失败",
 
   "agreement.sign_inside_the_box": "请在框内手写签名",
-
   "agreement.signed": "已签名",
-
   "agreement.the_6_digit_code_the": "调解员告知的 6 位验证码",
-
   "agreement.last_4_characters_of_your": "身份证号码后四位",
-
   "agreement.check_your_identity_to_see": "请先核验身份，再查看协议。",
-
   "agreement.check_code": "核对码",
-
   "agreement.this_agreement_is_not_open": "该协议当前不在签署阶段。",
-
   "agreement.please_sign_by_hand_first": "请先手写签名",
-
   "agreement.check_your_identity_first": "请先核验身份。",
-
   "agreement.still_to_sign": "待签署：",
-
   "agreement.diff_with_previous": "与上一版比较",
-
   "agreement.check_the_last_4_of": "核验身份证号后四位",
-
   "agreement.check_a_code_you_tell": "核验验证码（由您另行告知）",
-
   "agreement.make_the_signing_link_and": "生成签署链接和二维码",
-
   "agreement.signing_link": "签署链接",
-
   "agreement.copy_link": "复制链接",
-
   "agreement.send_by_text_message": "用短信发送",
-
   "agreement.print": "打印",
-
   "agreement.sign_the_mediation_agreement": "调解协议书签署",
-
   "agreement.scan_the_qr_code_or": "请用手机扫描二维码或打开以下链接，核验身份后阅读并签署。",
-
   "agreement.identity_check": "身份核验",
-
   "agreement.the_6_digit_code_the_2": "调解员另行告知的 6 位验证码",
-
   "agreement.the_last_4_of_your": "本人身份证号后四位",
-
   "agreement.valid_until": "有效期至",
-
   "agreement.code_shown_only_now_tell": "验证码（只显示这一次，请当面或电话告知本人，不要与链接放在一起）：",
-
   "agreement.give_the_reason": "请填写原因",
-
   "agreement.overdue": "（逾期）",
+  "agreement.comment": "[第{v}版 · {clause}] {author}：{text}",
+  "agreement.term": "条款 {n}：{action}",
+  "agreement.new_no_case": "没有编号为 {code} 的案件，或您无权查看。",
+  "agreement.version": "第 {v} 版",
 
   "agreement.room.none": "调解员尚未展示协议。",
-  "agreement.room.version": "第 {v} 版",
   "agreement.room.code": "核对码",
   "agreement.room.same": "请核对：每个人屏幕上的核对码应完全一致。",
   "agreement.room.signed": "已签署 {n}/{m}",
@@ -205,6 +189,7 @@ export default {
   "agreement.room.refresh": "刷新",
   "agreement.room.mine": "本会议及其案件的协议",
   "agreement.room.failed": "操作失败：",
+  "agreement.room.title": "协议",
 
   "agreement.state.draft": "草稿",
   "agreement.state.signing": "签署中",
@@ -225,6 +210,7 @@ export default {
   "minutes.hint_write": "由调解员记录，每次保存都会留痕。",
   "minutes.hint_read": "调解员记录的笔录（只读）。",
   "minutes.by": "记录人：",
+  "minutes.title": "笔录",
 
   "agreement.section.parties": "当事人",
   "agreement.section.facts": "纠纷事实",
@@ -267,31 +253,8 @@ export default {
   "agreement.method.code": "一次性验证码",
   "agreement.method.password": "登录密码",
 
-  "page.copied": "已复制",
-
-  "agreement.version_of": "第 {v} 版",
-
-  "agreement.comment": "[第{v}版 · {clause}] {author}：{text}",
-
-  "agreement.term": "条款 {n}：{action}",
-
-  "agreement.new_no_case": "没有编号为 {code} 的案件，或您无权查看。",
-
-  "page.copy_by_hand": "请手动复制",
-
   "common.cancel": "取消",
   "common.ok": "确定",
-
-  "room.reconnecting": "重新连接中…",
-  "room.joined": "{name} 加入了会议",
-  "room.left": "{name} 离开了会议",
-  "room.wait_floor": "请等待主持人给予发言权。",
-  "room.may_speak": "您现在可以发言。",
-  "room.floor_taken": "主持人给予发言权后才能开启麦克风。",
-
-  "mod.move_who": "移至分组：{name}",
-
-  "agreement.room.title": "协议",
-
-  "minutes.title": "笔录",
+  "common.copied": "已复制",
+  "common.copy_by_hand": "请手动复制",
 };
