@@ -1,6 +1,7 @@
 // The agreement panel of the room page: when the mediator presents a draft, everyone sees the same
 // version and its short hash (a room-state change), reads the text and comments on a clause. Parties use
 // their own join token (their invitation); staff use their login. Load it as a room module.
+import { api } from "./concord.js";
 import { label, t } from "./i18n.js";
 import { registerPanel } from "./panels.js";
 import { clauseOptions, commentText, errorText } from "./agreement-labels.js";
@@ -12,20 +13,8 @@ if (!document.querySelector('link[href^="/static/css/agreements.css"]')) {
   document.head.append(Object.assign(document.createElement("link"), { rel: "stylesheet", href: "/static/css/agreements.css" }));
 }
 
-function csrf() {
-  const m = document.querySelector('meta[name="csrf-token"]') || document.querySelector('input[name="csrf_token"]');
-  return m ? (m.content || m.value || "") : "";
-}
-
-async function call(url, method = "GET", body) {
-  const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-  if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf();
-  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-  const r = await fetch(url, opts);
-  const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw Object.assign(new Error((data.error && data.error.message) || r.statusText), { code: data.error && data.error.code });
-  return data;
-}
+// The API's JSON calls (concord.js adds the CSRF header and the page's language).
+const call = (url, method = "GET", body = undefined) => api(url, { method, body });
 
 registerPanel({
   id: "agreement",

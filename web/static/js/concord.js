@@ -17,8 +17,8 @@ export class ApiError extends Error {
 }
 
 export function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.content : "";
+  const node = document.querySelector('meta[name="csrf-token"]') || document.querySelector('input[name="csrf_token"]');
+  return node ? node.content || node.value || "" : "";
 }
 
 export async function api(path, { method = "GET", body, headers = {} } = {}) {

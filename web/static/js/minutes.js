@@ -3,6 +3,7 @@
 //
 // Nothing is fetched before the room welcomes us (a party in the lobby may not read). The first answer
 // decides: refused (401/403/404) means this participant has no access, so the tab goes and no poll runs.
+import { csrfToken } from "./concord.js";
 import { errorText, t } from "./i18n.js";
 import { registerPanel } from "./panels.js";
 
@@ -10,11 +11,7 @@ const POLL_MS = 15000;
 // Answers that mean "not for you": stop asking.
 const NO_ACCESS = new Set([401, 403, 404]);
 
-function csrfToken(ctx) {
-  if (ctx.config && ctx.config.csrf_token) return ctx.config.csrf_token;
-  const m = document.querySelector('input[name="csrf_token"]');
-  return m ? m.value : "";
-}
+const csrf = (ctx) => (ctx.config && ctx.config.csrf_token) || csrfToken();
 
 // Per room page: null (not asked yet), true (readable) or false (refused: no tab).
 const state = { access: null };
@@ -51,7 +48,7 @@ registerPanel({
     const headers = () => {
       const h = { "Content-Type": "application/json" };
       if (ctx.token) h["X-Join-Token"] = ctx.token;
-      const c = csrfToken(ctx);
+      const c = csrf(ctx);
       if (c) h["X-CSRF-Token"] = c;
       return h;
     };

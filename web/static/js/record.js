@@ -1,4 +1,5 @@
 // Session record page: shows the playback job's progress and lets a host compose again.
+import { csrfToken } from "/static/js/concord.js";
 import { errorText, label, t } from "/static/js/i18n.js";
 
 const box = document.getElementById("playback-status");
@@ -6,10 +7,6 @@ const bar = document.getElementById("playback-progress");
 const state = document.getElementById("playback-state");
 const btn = document.getElementById("playback-compose");
 
-function csrf() {
-  const m = document.querySelector('input[name="csrf_token"]');
-  return m ? m.value : "";
-}
 
 async function poll() {
   if (!box) return;
@@ -30,7 +27,7 @@ if (btn) {
   btn.addEventListener("click", async () => {
     btn.disabled = true;
     const r = await fetch(`/api/sessions/${box.dataset.session}/playback`, {
-      method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() },
+      method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() },
     });
     btn.disabled = false;
     if (!r.ok) { state.textContent = t("err.generic"); return; }
