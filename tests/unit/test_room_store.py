@@ -61,6 +61,10 @@ out.rules = [maySpeak({}, "recorder", "x"), maySpeak({ speaking: "moderators" },
   maySpeak({ speaking: "moderators" }, "host", "x"), maySpeak({ speaking: "floor_for_parties" }, "agent", "x")];
 s.openPanel(null);
 out.more = [s.morePanel(), s.lastPanel];
+s.setMedia({ audio: 1, video: 0, sharing: null, lowData: true });
+s.setHand("yes");
+s.setConsent(0);
+out.own = [s.media, s.handRaised, s.consent];
 s.changed();
 out.changes = changes;
 out.names = [s.peerName("m"), s.peerName("a"), s.peerName(42)];
@@ -106,4 +110,5 @@ def test_speaking_rule_floor_and_panels(tmp_path: Path) -> None:
     assert got["rules"] == [False, False, True, False]
     assert got["more"] == ["people", "chat"]  # the last panel was chat: "more" opens people instead
     assert got["changes"] == 1
+    assert got["own"] == [{"audio": True, "video": False, "sharing": False, "lowData": True}, True, False]
     assert got["names"] == ["You", "张三", "42"]

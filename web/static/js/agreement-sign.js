@@ -30,14 +30,14 @@ function update() {
   $("#consent").disabled = !ready;
   $("#typed").disabled = !ready;
   const empty = pad.isEmpty();
-  $("#pad-state").textContent = empty ? t("agreement.sign_inside_the_box") : t("agreement.signed");
+  $("#pad-state").textContent = empty ? t("agreement.pad_empty") : t("agreement.pad_signed");
   $("#submit").disabled = !(ready && $("#consent").checked && !empty && $("#typed").value.trim());
 }
 
 function checkLabel(method) {
   $("#answer-label").textContent = method === "code"
-    ? t("agreement.the_6_digit_code_the")
-    : t("agreement.last_4_characters_of_your");
+    ? t("agreement.answer_code")
+    : t("agreement.answer_id_last4");
   if (method === "code") $("#answer").inputMode = "numeric";
 }
 
@@ -51,7 +51,7 @@ async function load() {
       $("#summary").textContent = "";
       throw new Error(root.dataset.problem);
     }
-    $("#summary").textContent = t("agreement.check_your_identity_to_see");
+    $("#summary").textContent = t("agreement.check_first_to_see");
     return;
   }
   const q = `${credQuery}&ticket=${encodeURIComponent(state.ticket)}`;
@@ -72,7 +72,7 @@ async function load() {
     $("#pdf-link").href = `/api/agreements/${id}/party/pdf?${q}`;
   } else if (info.state !== "signing" && !info.signed) {
     $("#steps").hidden = true;
-    showError(new Error(t("agreement.this_agreement_is_not_open")));
+    showError(new Error(t("agreement.not_signing")));
   }
 }
 
@@ -118,7 +118,7 @@ window.addEventListener("resize", () => { if (pad.isEmpty()) pad.resize(); });
 
 $("#sign-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  if (pad.isEmpty()) return showError(new Error(t("agreement.please_sign_by_hand_first")));
+  if (pad.isEmpty()) return showError(new Error(t("agreement.sign_by_hand_first")));
   $("#submit").disabled = true;
   try {
     await api(`/api/agreements/${id}/party/sign`, { method: "POST", body: {
@@ -134,7 +134,7 @@ $("#sign-form").addEventListener("submit", async (e) => {
 $("#comment-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = e.target;
-  if (!state.info) return showError(new Error(t("agreement.check_your_identity_first")));
+  if (!state.info) return showError(new Error(t("agreement.check_first")));
   try {
     await api(`/api/agreements/${id}/party/comments`, { method: "POST",
       body: { ...cred, version: state.info.version, clause: f.clause.value, text: f.text.value } });

@@ -81,10 +81,10 @@ function renderSignLinks() {
   list.dataset.filled = "1";
   list.replaceChildren(...current.content.parties.map((p) => {
     const method = el("select", { class: "sl-method", name: "method" },
-      el("option", { value: "id_last4", disabled: !p.id_number }, t("agreement.check_the_last_4_of")),
-      el("option", { value: "code" }, t("agreement.check_a_code_you_tell")));
+      el("option", { value: "id_last4", disabled: !p.id_number }, t("agreement.link_method_id_last4")),
+      el("option", { value: "code" }, t("agreement.link_method_code")));
     method.value = p.id_number ? "id_last4" : "code";
-    const make = el("button", { type: "button", class: "btn btn-sm sl-make" }, t("agreement.make_the_signing_link_and"));
+    const make = el("button", { type: "button", class: "btn btn-sm sl-make" }, t("agreement.link_make"));
     const card = el("div", { class: "sl-result" });
     make.addEventListener("click", () => makeSignLink(p, method.value, card).catch(showError));
     const li = el("li", { class: "sl-party" }, el("strong", {}, p.name), " ", method, " ", make, card);
@@ -98,28 +98,28 @@ async function makeSignLink(p, method, box) {
   const qr = el("div", { class: "qr" });
   qr.innerHTML = link.qr_svg;  // an SVG the server drew from the URL alone
   const url = el("input", { class: "sl-url", readOnly: true, value: link.url });
-  url.setAttribute("aria-label", t("agreement.signing_link"));
-  const copy = el("button", { type: "button", class: "btn btn-sm sl-copy no-print" }, t("agreement.copy_link"));
+  url.setAttribute("aria-label", t("agreement.link"));
+  const copy = el("button", { type: "button", class: "btn btn-sm sl-copy no-print" }, t("agreement.link_copy"));
   copy.addEventListener("click", async () => {
     url.select();
     try { await navigator.clipboard.writeText(link.url); } catch { document.execCommand("copy"); }
     copy.textContent = t("common.copied");
   });
   const sms = el("a", { class: "btn btn-sm sl-sms no-print", href: `sms:${link.phone || ""}?body=${encodeURIComponent(link.sms_text)}` },
-    t("agreement.send_by_text_message"));
-  const print = el("button", { type: "button", class: "btn btn-sm sl-print no-print" }, t("agreement.print"));
+    t("agreement.link_sms"));
+  const print = el("button", { type: "button", class: "btn btn-sm sl-print no-print" }, t("agreement.link_print"));
   const card = el("div", { class: "sign-link-card" },
-    el("h4", {}, `${t("agreement.sign_the_mediation_agreement")} ${current.number}`),
+    el("h4", {}, `${t("agreement.card_title")} ${current.number}`),
     el("p", {}, `${t("role.party")}：${link.name}`),
     qr,
-    el("p", { class: "small" }, t("agreement.scan_the_qr_code_or")),
+    el("p", { class: "small" }, t("agreement.card_scan")),
     url,
-    el("p", { class: "small" }, `${t("agreement.identity_check")}：${link.method === "code"
-      ? t("agreement.the_6_digit_code_the_2")
-      : t("agreement.the_last_4_of_your")} · ${t("agreement.valid_until")} ${when(link.expires_at)}`),
+    el("p", { class: "small" }, `${t("agreement.card_check")}：${link.method === "code"
+      ? t("agreement.card_check_code")
+      : t("agreement.card_check_id_last4")} · ${t("agreement.card_valid_until")} ${when(link.expires_at)}`),
     el("div", { class: "row no-print" }, copy, sms, print));
   if (link.code) {
-    card.append(el("p", { class: "no-print" }, t("agreement.code_shown_only_now_tell"),
+    card.append(el("p", { class: "no-print" }, t("agreement.card_code_once"),
       el("strong", { class: "sl-code" }, link.code)));
   }
   card.dataset.party = p.key;
@@ -247,7 +247,7 @@ if (mform) {
   $("#mediator-clear").addEventListener("click", () => pad.clear());
   mform.addEventListener("submit", async (e) => {
     e.preventDefault();
-    if (pad.isEmpty()) return showError(new Error(t("agreement.please_sign_by_hand_first")));
+    if (pad.isEmpty()) return showError(new Error(t("agreement.sign_by_hand_first")));
     try {
       await api(`/api/agreements/${id}/sign/mediator`, { method: "POST", body: {
         version: current.version, document_hash: current.document_hash, consent: mform.consent.checked,
@@ -272,7 +272,7 @@ $("#amend")?.addEventListener("click", () => api(`/api/agreements/${id}/amend`, 
   .then((a) => { location.href = `/agreements/${a.id}`; }, showError));
 for (const b of document.querySelectorAll("[data-close]")) {
   b.addEventListener("click", async () => {
-    const reason = prompt(t("agreement.give_the_reason"));
+    const reason = prompt(t("agreement.give_reason"));
     if (!reason) return;
     api(`/api/agreements/${id}/${b.dataset.close}`, { method: "POST", body: { reason } })
       .then(() => location.reload(), showError);

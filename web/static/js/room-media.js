@@ -42,9 +42,8 @@ export class LocalMedia {
   sync() {
     const a = this.mesh.tracks.audio;
     const v = this.mesh.tracks.video;
-    this.store.media = {
-      audio: !!(a && a.enabled), video: !!(v && v.enabled) || !!this.sharing, sharing: !!this.sharing, lowData: this.mesh.lowData,
-    };
+    this.store.setMedia({ audio: a && a.enabled, video: (v && v.enabled) || this.sharing, sharing: this.sharing,
+      lowData: this.mesh.lowData });
   }
 
   /** Tell the others whether our microphone and camera are on (the `media` message). */

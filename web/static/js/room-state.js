@@ -216,6 +216,19 @@ export class RoomStore extends EventTarget {
   }
 
   // ---- reducers: our own actions ------------------------------------------------------------------
+  setHand(raised) {
+    this.handRaised = !!raised;
+  }
+
+  setConsent(agree) {
+    this.consent = !!agree;
+  }
+
+  /** Our microphone and camera switches, as room-media.js reads them from the tracks. */
+  setMedia({ audio, video, sharing, lowData }) {
+    this.media = { audio: !!audio, video: !!video, sharing: !!sharing, lowData: !!lowData };
+  }
+
   openPanel(id) {
     this.openPanelId = id;
     if (id !== null) this.lastPanel = id;

@@ -154,13 +154,13 @@ export class RoomApp extends EventTarget {
 
   raiseHand(raised) {
     if (this.send({ type: "hand", raised: !!raised })) {
-      this.store.handRaised = !!raised;
+      this.store.setHand(raised);
       this.refresh();
     }
   }
 
   setConsent(agree) {
-    this.store.consent = !!agree;
+    this.store.setConsent(agree);
     this.send({ type: "consent", recording: this.store.consent });
     this.controls.closeConsent();
     syncRecorder(this);
