@@ -8,9 +8,10 @@
 //     mount(el, ctx) { ... return { update(ctx) {}, unmount() {} }; },  // return value optional
 //   });
 //
-// `ctx` is the RoomContext from room.js: ctx.me, ctx.peers, ctx.room, ctx.send(msg),
+// `ctx` is the RoomApp from room.js: ctx.me, ctx.peers, ctx.room (read from its store), ctx.send(msg),
 // ctx.on(type, fn) for any server message type (including ones your feature adds), ctx.t, ctx.lang,
-// ctx.config (the page's JSON config), ctx.toast(text), ctx.openPanel(id), ctx.setBadge(id, text).
+// ctx.config (the page's JSON config), ctx.toast(text), ctx.openPanel(id), ctx.setBadge(id, text),
+// ctx.refresh() (render every view again). Built-in panels: room-panels.js; docs/client.md.
 
 import { t } from "./i18n.js";
 
