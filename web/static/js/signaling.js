@@ -6,7 +6,7 @@
 // after its type (`welcome`, `signal`, `peer-joined`, ...) plus a catch-all `message` event, so other
 // modules (minutes, agreements) can listen without touching this file.
 
-import { pick } from "./concord.js";
+import { pick } from "./i18n.js";
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const PING_EVERY_MS = 15000;
