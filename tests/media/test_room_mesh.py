@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.room_client import RoomClient
 from tests.media.synthetic import SyntheticAudio, SyntheticVideo
+from tests.support.room_client import RoomClient
 from tests.support.rooms import invite, make_session, staff_token
 
 pytestmark = [pytest.mark.media, pytest.mark.slow]
