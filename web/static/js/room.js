@@ -1,6 +1,6 @@
 // The live room: video grid, controls, people, chat, recording consent and the side panels.
 //
-// State comes only from the server (CONTRACT.md protocol v1): `welcome` gives us our id, the room and
+// State comes only from the server (protocol v1, docs/protocol.md): `welcome` gives us our id, the room and
 // the peers; `peer-joined` / `peer-updated` / `peer-left` / `room` / `moved` keep it current. The mesh
 // follows that state: we hold a connection to every admitted peer in our own sub-room, and, while
 // recording is on and we consented, to the `recorder` peer.
