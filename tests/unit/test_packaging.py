@@ -145,9 +145,11 @@ def test_heavy_imports_inside_functions_are_marked() -> None:
     assert not unmarked, f"in-function imports of heavy libraries without '{MARK}': {unmarked}"
 
 
-def test_the_test_client_is_not_in_the_server_package() -> None:
+def test_test_only_code_is_not_in_the_server_package() -> None:
     assert not (SERVER / "rooms" / "client.py").exists()
+    assert not (SERVER / "agreements" / "sample.py").exists()
     assert (ROOT / "tests" / "support" / "room_client.py").is_file()
+    assert (ROOT / "tests" / "support" / "agreement_sample.py").is_file()
     for path in SERVER.rglob("*.py"):
         for node, name in _imports(ast.parse(path.read_text())):
             assert not name.startswith("tests"), f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
