@@ -32,8 +32,8 @@ from pypdf import PdfReader  # noqa: E402
 from server.agreements.export import export_agreement_pdf  # noqa: E402
 from server.agreements.keys import Keyring, TrustedKeys  # noqa: E402
 from server.agreements.pdf import render_plain_text  # noqa: E402
-from server.agreements.sample import sample_content, signed_sample  # noqa: E402
 from server.agreements.verify import verify_pdf  # noqa: E402
+from tests.support.agreement_sample import sample_content, signed_sample  # noqa: E402
 
 CPU: dict[str, float] = {}  # name -> median CPU seconds (robust when other work shares the 2 cores)
 

@@ -11,21 +11,11 @@ unit's private key.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pypdf import PdfReader
-from pypdf.generic import (
-    ArrayObject,
-    BooleanObject,
-    DictionaryObject,
-    FloatObject,
-    IndirectObject,
-    NameObject,
-    NullObject,
-    NumberObject,
-    StreamObject,
-    TextStringObject,
-)
+if TYPE_CHECKING:
+    from pypdf import PdfReader
+    from pypdf.generic import DictionaryObject
 
 MANIFEST_NAME = "concord-manifest.json"
 MANIFEST_FORMAT = "concord-agreement-manifest/1"
@@ -48,10 +38,14 @@ class _Digester:
     """A canonical walk over the objects a page uses. Shared objects (fonts) are hashed once."""
 
     def __init__(self) -> None:
+        from pypdf import generic  # heavy: loaded on first use
+
+        self.g = generic
         self.memo: dict[tuple[int, int], bytes] = {}
 
     def digest(self, obj: Any, path: tuple = ()) -> bytes:
-        if isinstance(obj, IndirectObject):
+        g = self.g
+        if isinstance(obj, g.IndirectObject):
             ref = (obj.idnum, obj.generation)
             if ref in self.memo:
                 return self.memo[ref]
@@ -60,26 +54,26 @@ class _Digester:
             out = hashlib.sha256(self.digest(obj.get_object(), path + (ref,))).digest()
             self.memo[ref] = out
             return out
-        if isinstance(obj, StreamObject):
+        if isinstance(obj, g.StreamObject):
             head = self._dict(obj, path)
             return b"S" + head + hashlib.sha256(obj.get_data()).digest()
-        if isinstance(obj, DictionaryObject):
+        if isinstance(obj, g.DictionaryObject):
             return self._dict(obj, path)
-        if isinstance(obj, ArrayObject):
+        if isinstance(obj, g.ArrayObject):
             return b"[" + b",".join(self.digest(x, path) for x in obj) + b"]"
-        if isinstance(obj, NameObject):
+        if isinstance(obj, g.NameObject):
             return b"/" + str(obj).encode("utf-8", "surrogatepass")
-        if isinstance(obj, TextStringObject):
+        if isinstance(obj, g.TextStringObject):
             return b"(" + obj.get_original_bytes() + b")"
         if isinstance(obj, bytes):
             return b"(" + bytes(obj) + b")"
-        if isinstance(obj, BooleanObject):
+        if isinstance(obj, g.BooleanObject):
             return b"T" if obj else b"F"
-        if isinstance(obj, NumberObject):
+        if isinstance(obj, g.NumberObject):
             return b"%d" % int(obj)
-        if isinstance(obj, FloatObject):
+        if isinstance(obj, g.FloatObject):
             return f"{float(obj):.6f}".encode()
-        if obj is None or isinstance(obj, NullObject):
+        if obj is None or isinstance(obj, g.NullObject):
             return b"null"
         return repr(obj).encode()
 

@@ -39,12 +39,12 @@ def unit_certificate(key: Ed25519PrivateKey, key_id: str, unit_code: str, unit_n
 
 
 def sign_pdf(pdf: bytes, key: Ed25519PrivateKey, cert: x509.Certificate, *, reason: str, location: str) -> bytes:
-    from asn1crypto import keys as asn1_keys
-    from asn1crypto import x509 as asn1_x509
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
-    from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
+    from asn1crypto import keys as asn1_keys  # heavy: loaded on first use
+    from asn1crypto import x509 as asn1_x509  # heavy: loaded on first use
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # heavy: loaded on first use
+    from pyhanko.sign import fields, signers  # heavy: loaded on first use
+    from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata  # heavy: loaded on first use
+    from pyhanko_certvalidator.registry import SimpleCertificateStore  # heavy: loaded on first use
 
     a_cert = asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
     a_key = asn1_keys.PrivateKeyInfo.load(key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption()))
@@ -81,10 +81,10 @@ def _pades_status(pdf: bytes) -> str:
     signature) or ``absent``: whether the last PAdES signature covers the whole file unchanged (cryptographic integrity only: the self-issued certificate is not chained to any CA)."""
     import logging
 
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
-    from pyhanko_certvalidator import ValidationContext
+    from pyhanko.pdf_utils.reader import PdfFileReader  # heavy: loaded on first use
+    from pyhanko.sign.validation import validate_pdf_signature  # heavy: loaded on first use
+    from pyhanko.sign.validation.status import SignatureCoverageLevel  # heavy: loaded on first use
+    from pyhanko_certvalidator import ValidationContext  # heavy: loaded on first use
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # untrusted roots are expected here
     logging.getLogger("pyhanko_certvalidator").setLevel(logging.CRITICAL)

@@ -182,8 +182,8 @@ def _verify_pdf(data: bytes, trusted: TrustedKeys | None, check_pades: bool) -> 
         res.fail("manifest_missing", "the file is not a PDF")
         return res
     try:
-        from pypdf import PdfReader  # loads with the first verification, not at start-up
-        from pypdf.errors import PdfReadError
+        from pypdf import PdfReader  # heavy: loaded on first use
+        from pypdf.errors import PdfReadError  # heavy: loaded on first use
 
         reader = PdfReader(io.BytesIO(data), strict=False)
         _ = len(reader.pages)

@@ -7,7 +7,7 @@ import pytest
 from server.agreements.export import Sealer, export_agreement_pdf
 from server.agreements.keys import Keyring, TrustedKeys
 from server.agreements.pdf import PdfInput
-from server.agreements.sample import sample_content, signed_sample
+from tests.support.agreement_sample import sample_content, signed_sample
 
 
 @pytest.fixture(scope="module")

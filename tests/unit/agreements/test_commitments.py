@@ -16,10 +16,10 @@ from server.agreements.export import export_agreement_pdf
 from server.agreements.keys import Keyring, TrustedKeys, b64
 from server.agreements.manifest import MANIFEST_NAME
 from server.agreements.pdf import PdfInput
-from server.agreements.sample import UA_PHONE, sample_content, signed_sample
 from server.agreements.signing import GENESIS, RECORD_FORMAT_V1, SignedRecord, record_hash
 from server.agreements.text import render_text
 from server.agreements.verify import verify_pdf
+from tests.support.agreement_sample import UA_PHONE, sample_content, signed_sample
 from tests.support.leaks import find_leaks
 from tests.unit.agreements.test_verify import with_manifest
 

@@ -18,8 +18,8 @@ from server.agreements.export import export_agreement_pdf
 from server.agreements.keys import Keyring, TrustedKeys, b64
 from server.agreements.manifest import MANIFEST_NAME
 from server.agreements.pdf import render_plain_text
-from server.agreements.sample import sample_content, signed_sample, stroke_png
 from server.agreements.verify import verify_pdf
+from tests.support.agreement_sample import sample_content, signed_sample, stroke_png
 
 
 def manifest_of(pdf: bytes) -> dict[str, Any]:

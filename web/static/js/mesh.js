@@ -1,7 +1,7 @@
 // The media mesh: one RTCPeerConnection per remote peer, negotiated with the "perfect negotiation"
 // pattern (https://w3c.github.io/webrtc-pc/#perfect-negotiation-example).
 //
-// Who offers (CONTRACT.md): a newcomer, or a peer that moves into a sub-room, offers to the peers
+// Who offers (docs/protocol.md): a newcomer, or a peer that moves into a sub-room, offers to the peers
 // already there; everyone else answers. Either side may still renegotiate later; glare is resolved by
 // the polite/impolite roles (decided by comparing peer ids, so both ends agree without talking).
 //

@@ -1,4 +1,4 @@
-// The signaling socket: protocol v1 of CONTRACT.md ("GET /ws", JSON text frames).
+// The signaling socket: protocol v1 of docs/protocol.md ("GET /ws", JSON text frames).
 //
 // It joins with the invitation token, keeps the resume token the server hands out in `welcome`,
 // and after a drop reconnects with backoff, sending {"type":"join","token","resume"} so the server

@@ -1,4 +1,4 @@
-"""A fictional, fully signed agreement (张三, 李四 ...) for demos, tests and the benchmark.
+"""A fictional, fully signed agreement (张三, 李四 ...) for tests and the benchmarks (not in the wheel).
 
 The signatures are real: real Ed25519 keys from a real Keyring, drawn PNG strokes, the real signing order.
 """
