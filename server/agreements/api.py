@@ -94,7 +94,8 @@ def keyring(app: web.Application) -> Keyring:
 
 
 def trusted_keys(app: web.Application) -> TrustedKeys:
-    return TrustedKeys(keyring(app).public_keys(), "this server's keyring")
+    """This server's public keys, its city root certificate and its current CRL."""
+    return keyring(app).trusted("this server's keyring")
 
 
 def viewer_language(request: web.Request) -> str:

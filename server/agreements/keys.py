@@ -246,9 +246,10 @@ class TrustedKeys:
     from a published keyring file or a server's key directory."""
 
     def __init__(self, keys: list[PublicKeyInfo], source: str, roots: list[x509.Certificate] | None = None,
-                 crls: list[bytes] | None = None) -> None:
+                 crls: list[bytes] | None = None, *, keys_given: bool = True) -> None:
         self.by_id = {k.key_id: k for k in keys}
         self.source = source
+        self.keys_given = keys_given  # False: only roots were given; keys are checked against the file
         self.roots = list(roots or [])
         self.crls = list(crls or [])
 

@@ -273,7 +273,7 @@ def _verify_pdf(data: bytes, trusted: TrustedKeys | None, check_pades: bool) -> 
     res.check("manifest_missing", True, CHECK_PASSED["manifest_missing"])
     try:
         manifest = json.loads(raw.decode("utf-8"))
-        _check_manifest(manifest, reader, trusted, res)
+        _check_manifest(manifest, reader, trusted if trusted and trusted.keys_given else None, res)
     except (ValueError, UnicodeDecodeError) as e:
         res.fail("manifest_malformed", f"the manifest is not valid JSON ({e.__class__.__name__})")
     except _Malformed as e:
