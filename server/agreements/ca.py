@@ -332,15 +332,17 @@ class CityCA:
 
     def revoke(self, unit: str, *, serial: str | None = None, at: datetime | None = None,
                reason: str = "key_compromise") -> list[IssuedCert]:
-        """Revoke the unit's certificates (all not yet revoked, or the one ``serial``) from ``at`` (default
-        now); the next seal issues a new one. Re-writes the CRL."""
+        """Revoke the unit's certificates (every one, or the one ``serial``) from ``at`` (default now; an
+        earlier time than a previous revocation's moves it back); the next seal issues a new certificate.
+        Re-writes the CRL."""
         if reason not in REASONS:
             raise KeyStoreError(f"reason must be one of {', '.join(REASONS)}")
         when = _iso(at or _now())
         with self._locked():
             path = self._unit_path(unit)
             doc = self._read(path)
-            hit = [c for c in (doc or {}).get("certs", []) if not c.get("revoked_at")
+            # Not yet revoked, or revoked from a later time (the key turned out to have leaked earlier).
+            hit = [c for c in (doc or {}).get("certs", []) if (not c.get("revoked_at") or c["revoked_at"] > when)
                    and (serial is None or c["serial"] == serial.lower())]
             if doc is None or not hit:
                 raise KeyStoreError(f"unit {unit} has no {'certificate ' + serial if serial else 'certificate'} "
