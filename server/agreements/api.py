@@ -60,7 +60,10 @@ DETAIL = r.schema("AgreementDetail", {"allOf": [AGREEMENT, r.obj(
 VERIFY_RESULT = r.schema("AgreementVerification", r.obj(
     ["ok", "check", "message", "failures"], ok={"type": "boolean"}, check={"type": "string", "nullable": True},
     message=r.string(), failures=r.array({"type": "object"}), number=r.string(), version=r.integer(),
-    document_hash=r.string(), signers=r.array({"type": "object"})))
+    document_hash=r.string(), signers=r.array({"type": "object"}), pdf_signature=r.string(),
+    pades={"type": "object", "description": "profile (B-B/B-T), signer, unit, serial, signed_at, time_source"},
+    checks=r.array(r.obj(["name", "ok", "detail"], name=r.string(), ok={"type": "boolean", "nullable": True},
+                         detail=r.string()))))
 ID = [r.path_param("id")]
 # Every agreement endpoint refuses query parameters it does not declare (400).
 route = functools.partial(r.route, strict_query=True)
