@@ -1,5 +1,5 @@
-"""Offline verification of an exported agreement PDF, from the file alone (plus, optionally, a trusted
-keyring). No database, no network.
+"""Offline verification of an exported agreement PDF, from the file and what the verifier trusts
+(``TrustedKeys``: a keyring, the city root certificate and its CRL). No database, no network.
 
 Checks, each with a stable name that the CLI and the /verify page report:
 - ``manifest_missing``: not a readable PDF, or no ``concord-manifest.json`` inside;
