@@ -597,7 +597,16 @@ async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded,
     loop = asyncio.get_running_loop()
     from server.agreements.export import export_agreement_pdf  # the PDF stack loads on first use
 
-    return await loop.run_in_executor(None, export_agreement_pdf, d, keys, sealer)
+    try:
+        return await loop.run_in_executor(None, export_agreement_pdf, d, keys, sealer)
+    except Exception as e:
+        from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+
+        if isinstance(e, TimestampRequestError):  # B-T asked for (CONCORD_TSA_URL); never a silent B-B
+            raise ApiError(503, "tsa_unavailable", "时间戳服务暂不可用，请稍后再导出。 / The timestamp authority "
+                                                   "(CONCORD_TSA_URL) is unreachable; export again later.",
+                           retry_after=30) from e
+        raise
 
 
 def pdf_response(data: bytes, name: str) -> web.Response:
@@ -610,7 +619,7 @@ def pdf_response(data: bytes, name: str) -> web.Response:
 
 
 @route("GET", "/api/agreements/{id}/pdf", summary="Export as PDF (signed, sealed manifest embedded)",
-         tag="agreements", params=ID, response_content_type="application/pdf", errors=(404,))
+         tag="agreements", params=ID, response_content_type="application/pdf", errors=(404, 503))
 async def export_pdf(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:

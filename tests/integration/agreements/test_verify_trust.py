@@ -101,3 +101,17 @@ def test_ca_commands(tmp_path: Path) -> None:
     crl = load_crl(r.stdout.encode())
     assert len(list(crl)) == 2 and all(abs(c.revocation_date_utc - datetime.fromisoformat(at)) < timedelta(seconds=1)
                                        for c in crl)
+
+
+async def test_export_is_refused_when_the_timestamp_authority_is_unreachable(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """B-T was asked for (CONCORD_TSA_URL): the download is a 503, never a silently B-B file."""
+    from tests.conftest import login
+    from tests.integration.agreements.helpers import create_frozen
+
+    h = await login(client, "mediator")
+    a = await create_frozen(client, h)
+    r = await client.get(f"/api/agreements/{a['id']}/pdf", headers=h)
+    assert r.status == 200 and (await r.read()).startswith(b"%PDF-")
+    monkeypatch.setenv("CONCORD_TSA_URL", "http://127.0.0.1:9/tsa")
+    r = await client.get(f"/api/agreements/{a['id']}/pdf", headers=h)
+    assert r.status == 503 and (await r.json())["error"]["code"] == "tsa_unavailable"

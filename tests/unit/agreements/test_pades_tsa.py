@@ -115,3 +115,4 @@ def test_an_unreachable_tsa_refuses_the_export(tmp_path: Path, monkeypatch: pyte
         export_agreement_pdf(d, ring.public_keys(), sealer)
     assert "ClientConnector" in type(e.value).__name__ or "Timestamp" in type(e.value).__name__ \
         or "connect" in str(e.value).lower(), repr(e.value)
+
