@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pypdf import PdfReader  # noqa: E402
 
 from server.agreements.export import export_agreement_pdf  # noqa: E402
-from server.agreements.keys import Keyring, TrustedKeys  # noqa: E402
+from server.agreements.keys import Keyring  # noqa: E402
 from server.agreements.pdf import render_plain_text  # noqa: E402
 from server.agreements.verify import verify_pdf  # noqa: E402
 from tests.support.agreement_sample import sample_content, signed_sample  # noqa: E402
@@ -87,7 +87,7 @@ def main() -> int:
     pages = len(PdfReader(io.BytesIO(pdf)).pages)  # type: ignore[arg-type]
     signers = len(d.records)
 
-    trusted = TrustedKeys(keys, "bench")
+    trusted = ring.trusted("bench")  # its keys, the city root and the CRL
     assert verify_pdf(pdf, trusted).ok  # type: ignore[arg-type]
     verify_rate = rate(lambda: verify_pdf(pdf, trusted), args.seconds, "verify")  # type: ignore[arg-type]
     sha_rate = rate(lambda: hashlib.sha256(pdf).digest(), min(args.seconds, 1.0))  # type: ignore[arg-type]

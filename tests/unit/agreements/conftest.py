@@ -18,7 +18,8 @@ def keyring(tmp_path_factory: pytest.TempPathFactory) -> Keyring:
 @pytest.fixture(scope="module")
 def trusted(keyring: Keyring) -> TrustedKeys:
     keyring.signing_key("340321001")
-    return TrustedKeys(keyring.public_keys(), "test keyring")
+    keyring.city_ca().init()
+    return keyring.trusted("test keyring")
 
 
 @pytest.fixture(scope="module")
