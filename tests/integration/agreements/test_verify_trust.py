@@ -14,9 +14,9 @@ from cryptography import x509
 
 from server.agreements.ca import load_crl
 from server.agreements.export import export_agreement_pdf
-from server.agreements.sample import signed_sample
 from tests.conftest import cli_env
 from tests.integration.agreements.test_verify_page import upload
+from tests.support.agreement_sample import signed_sample
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

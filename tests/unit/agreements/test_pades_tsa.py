@@ -23,8 +23,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from server.agreements.export import export_agreement_pdf
 from server.agreements.keys import Keyring
 from server.agreements.pades import check_seal
-from server.agreements.sample import signed_sample
 from server.agreements.verify import verify_pdf
+from tests.support.agreement_sample import signed_sample
 
 
 def tsa_certs() -> tuple[x509.Certificate, x509.Certificate, rsa.RSAPrivateKey]:
