@@ -17,7 +17,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import access, checkpoints, policy
+from server import access, checkpoints, policy, publicurl
 from server.agreements import store, workflow
 from server.agreements.content import DISPUTE_TYPES, view
 from server.agreements.document import short_hash
@@ -33,7 +33,7 @@ from server.auth import require_actor
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
 from server.policy import Actor
-from server.security.clientip import client_ip, origin
+from server.security.clientip import client_ip
 from server.security.passwords import check_password
 from server.security.uploads import UploadRefused
 
@@ -107,8 +107,10 @@ def viewer_language(request: web.Request) -> str:
     return "en" if chosen.startswith("en") else "zh"
 
 
-def verify_base(request: web.Request) -> str:
-    return f"{origin(request)}/verify"
+def verify_base(request: web.Request) -> str | None:
+    """The verify page's address for documents: from CONCORD_PUBLIC_URL only, never from the request's
+    Host header (None when unset: the PDF then says "未配置公开地址")."""
+    return publicurl.absolute(request, "/verify")
 
 
 def now_iso() -> str:

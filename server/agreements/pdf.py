@@ -24,6 +24,7 @@ from server.agreements.document import short_hash
 from server.agreements.fonts import FontMissing, find_font, font_for
 from server.agreements.signing import MEDIATOR, PARTY, SEAL, SignedRecord
 from server.agreements.text import side_label
+from server.publicurl import PLACEHOLDER, PLACEHOLDER_EN
 
 SEAL_RED = (200, 16, 16)
 HEADING_RE = re.compile(r"^([一二三四五六七八九十]+、|当事人$|请求事项$|事实和理由$|申请人承诺$|申请人$)")
@@ -244,6 +245,16 @@ def _certificate(pdf: AgreementPdf, d: PdfInput) -> None:
         pdf.font(7)
         pdf.set_xy(pdf.w - pdf.r_margin - qr_size - 8, top + qr_size + 1)
         pdf.multi_cell(qr_size + 8, 3.5, "扫码核验\n" + d.verify_url, align="C")
+    else:  # no CONCORD_PUBLIC_URL: say so rather than print an address taken from a request
+        x = pdf.w - pdf.r_margin - qr_size
+        pdf.set_draw_color(150, 150, 150)
+        pdf.set_dash_pattern(dash=1.2, gap=0.8)
+        pdf.rect(x, top, qr_size, qr_size)
+        pdf.set_dash_pattern()
+        pdf.set_draw_color(0, 0, 0)
+        pdf.font(8)
+        pdf.set_xy(x, top + qr_size / 2 - 6)
+        pdf.multi_cell(qr_size, 4, f"{PLACEHOLDER}\n{PLACEHOLDER_EN}", align="C")
     pdf.set_y(max(meta_end, pdf.get_y()) + 4)
     with pdf.bold(11):
         pdf.cell(0, 7, "签署记录（北京时间）", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -307,7 +318,7 @@ def render_agreement(d: PdfInput) -> bytes:
     import json
 
     drawn = d.text + json.dumps(d.content.to_dict(), ensure_ascii=False) + json.dumps(
-        [r.payload for r in d.records], ensure_ascii=False) + d.verify_url
+        [r.payload for r in d.records], ensure_ascii=False) + d.verify_url + PLACEHOLDER
     pdf = AgreementPdf(f"{d.content.number} · 核对码 {short_hash(d.document_hash)}", drawn)
     pdf.set_title(f"人民调解协议书 {d.content.number}")
     pdf.set_subject(f"document sha256 {d.document_hash}")
