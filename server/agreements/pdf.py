@@ -253,8 +253,11 @@ def _certificate(pdf: AgreementPdf, d: PdfInput) -> None:
         pdf.set_dash_pattern()
         pdf.set_draw_color(0, 0, 0)
         pdf.font(8)
-        pdf.set_xy(x, top + qr_size / 2 - 6)
-        pdf.multi_cell(qr_size, 4, f"{PLACEHOLDER}\n{PLACEHOLDER_EN}", align="C")
+        pdf.set_xy(x, top + qr_size / 2 - 5)
+        pdf.cell(qr_size, 5, PLACEHOLDER, align="C")
+        pdf.font(5.5)
+        pdf.set_xy(x, top + qr_size / 2)
+        pdf.cell(qr_size, 4, PLACEHOLDER_EN, align="C")
     pdf.set_y(max(meta_end, pdf.get_y()) + 4)
     with pdf.bold(11):
         pdf.cell(0, 7, "签署记录（北京时间）", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
