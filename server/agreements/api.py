@@ -644,10 +644,15 @@ async def obligations(request: web.Request) -> web.Response:
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request))
         prog = await store.progress(s, ld, datetime.now(UTC).date())
-    by_key = {o.key: o for o in ld.content.obligations}
-    return web.json_response({"obligations": [{**p.as_dict(), "obligor": by_key[p.key].obligor,
-                                               "obligee": by_key[p.key].obligee, "action": by_key[p.key].action,
-                                               "amount": by_key[p.key].amount} for p in prog]})
+    from server.agreements.text import obligation_sentence, obligation_sentence_en
+
+    c = ld.content
+    by_key = {o.key: o for o in c.obligations}
+    return web.json_response({"obligations": [{
+        **p.as_dict(), "obligor": by_key[p.key].obligor, "obligee": by_key[p.key].obligee,
+        "action": by_key[p.key].action, "amount": by_key[p.key].amount, "kind": by_key[p.key].effective_kind,
+        "sentence": obligation_sentence(by_key[p.key], c), "sentence_en": obligation_sentence_en(by_key[p.key], c),
+    } for p in prog]})
 
 
 @route("POST", "/api/agreements/{id}/obligations/{key}/performance",
