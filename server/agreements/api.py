@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import BodyPartReader, web
 from sqlalchemy import or_, select
@@ -38,6 +39,7 @@ from server.security.passwords import check_password
 from server.security.uploads import UploadRefused
 
 KEY_DIR = "agreement_keys"
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_BODY = 512 * 1024  # signature images come as data URLs
 VERIFY_SLOTS = 2  # verifications running at once (each bounded: server/security/uploads.py)
 VERIFY_QUEUE = 4  # and waiting for a slot; more at once are refused (429)
@@ -643,7 +645,7 @@ async def obligations(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request))
-        prog = await store.progress(s, ld, datetime.now(UTC).date())
+        prog = await store.progress(s, ld, datetime.now(LOCAL_TZ).date())  # overdue by the Beijing date
     from server.agreements.text import obligation_sentence, obligation_sentence_en
 
     c = ld.content

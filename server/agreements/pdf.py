@@ -23,7 +23,7 @@ from server.agreements.content import AgreementContent
 from server.agreements.document import short_hash
 from server.agreements.fonts import FontMissing, find_font, font_for
 from server.agreements.signing import MEDIATOR, PARTY, SEAL, SignedRecord
-from server.agreements.text import side_label
+from server.agreements.text import cn_date, side_label
 from server.publicurl import PLACEHOLDER, PLACEHOLDER_EN
 
 SEAL_RED = (200, 16, 16)
@@ -207,7 +207,7 @@ def _signature_block(pdf: AgreementPdf, d: PdfInput) -> None:
     if seal is not None:
         draw_seal(pdf, pdf.w - pdf.r_margin - 30, y + 18, d.content.unit_name)
         pdf.set_xy(pdf.l_margin, y + 24)
-        pdf.cell(0, 7, f"生效日期：{local_time(seal.payload['at'], '%Y年%m月%d日')}")
+        pdf.cell(0, 7, f"生效日期：{cn_date(local_time(seal.payload['at'], '%Y-%m-%d'))}")  # a Beijing date
     pdf.set_y(y + 42)
 
 

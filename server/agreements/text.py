@@ -6,6 +6,7 @@ content always gives the same text (no clock, no locale). Plain text, one paragr
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -204,13 +205,34 @@ def render_text(content: AgreementContent) -> str:
     return normalise(text)
 
 
+def agreement_terms(text: str) -> list[str]:
+    """The numbered terms of an agreement's rendered text, as signed: its obligations, the dispute type's
+    standard terms and the other terms ("1. …", "2. …" under 调解协议内容)."""
+    lines = text.split("\n")
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if re.match(r"^[一二三四五六七八九十]+、调解协议内容$", line):
+            inside = True
+            continue
+        if inside:
+            if re.match(r"^\d+\. ", line):
+                out.append(line)
+            elif out:
+                break
+    return out
+
+
 def render_judicial_application(content: AgreementContent, effective_on: str, document_hash: str,
-                                court: str = "") -> str:
-    """The joint application for judicial confirmation (司法确认申请书), prefilled from the agreement."""
+                                court: str = "", agreement_text: str | None = None) -> str:
+    """The joint application for judicial confirmation (司法确认申请书), prefilled from the agreement.
+
+    ``effective_on`` is the Beijing date (YYYY-MM-DD) the agreement took effect. The terms are those of the
+    signed text (``agreement_text``, else rendered afresh), every one of them, numbered as signed."""
     template = _env.get_template("judicial_application.txt.j2")
+    terms = agreement_terms(agreement_text if agreement_text is not None else render_text(content))
     text = template.render(c=content, side=side_label, address=_address, effective_on=cn_date(effective_on),
-                           document_hash=document_hash, court=court or "＿＿＿＿＿＿人民法院",
-                           obligation=lambda o: obligation_sentence(o, content), terms=_Counter(False))
+                           document_hash=document_hash, court=court or "＿＿＿＿＿＿人民法院", agreement_terms=terms)
     return normalise(text)
 
 
