@@ -76,12 +76,15 @@ def test_the_rules_bite_on_text_that_would_break_badly() -> None:
 
 
 def test_certificate_cells_break_between_words_and_hash_groups(keyring) -> None:  # type: ignore[no-untyped-def]
-    d, sealer = signed_sample(keyring, sample_content())
-    for r in d.records:  # a desktop browser and a script: the long words of issue 12
+    # The party's copy draws the user agent as signed: a desktop browser and a script, the words of issue 12.
+    d, sealer = signed_sample(keyring, sample_content(), audience="party")
+    for r in d.records:
         r.payload["user_agent"] = UA_DESKTOP if r.payload["seq"] % 2 else "Python/3.11 aiohttp/3.9.5"
     data = export_agreement_pdf(d, keyring.public_keys(), sealer)
     lines = page_lines(data)
     cert = lines[next(i for i, line in enumerate(lines) if line == "电子签署完成证书"):]
+    flat = "".join(cert)
+    assert "aiohttp/" in flat and "Chrome/" in flat
     # Every word drawn is a whole word of what was drawn from: a fragment such as "Chro" or "aioht" is not.
     import json
     from pathlib import Path
