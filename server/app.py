@@ -20,6 +20,7 @@ from server.db.migrate import upgrade
 from server.directory.cache import UnitCache
 from server.errors import error_middleware
 from server.metrics import Metrics, count_requests, healthz, metrics
+from server.publicurl import warn_if_unset
 from server.security.attempts import attempts
 from server.security.headers import security_headers
 
@@ -76,6 +77,7 @@ def create_app(config: Config, *, migrate: bool = True) -> web.Application:
         app.router.add_get("/favicon.ico", favicon)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        warn_if_unset(config)  # documents then say "未配置公开地址" (server/publicurl.py)
         if migrate:
             await upgrade(app["db"])
         lag = asyncio.create_task(app["metrics"].watch_loop())

@@ -91,6 +91,15 @@ def _trusted_proxies() -> tuple:
         raise ConfigError(f"CONCORD_TRUSTED_PROXIES: {e}") from e
 
 
+def _public_url() -> str | None:
+    from server.publicurl import parse_public_url
+
+    try:
+        return parse_public_url(os.environ.get("CONCORD_PUBLIC_URL"))
+    except ValueError as e:
+        raise ConfigError(f"CONCORD_PUBLIC_URL {e}") from e
+
+
 @dataclass
 class Config:
     data_dir: Path
@@ -117,6 +126,10 @@ class Config:
     # GET /metrics answers only with "Authorization: Bearer <this>" (CONCORD_METRICS_TOKEN); unset, it is
     # refused (403), so the app port never hands out its counters (docs/operations.md, "Monitoring").
     metrics_token: str | None = None
+    # The address residents and courts open (CONCORD_PUBLIC_URL, e.g. https://tiaojie.example.gov.cn): the only
+    # source of absolute URLs in documents, QR codes and messages (server/publicurl.py). Unset: a warning at
+    # start, and documents say "未配置公开地址" instead of trusting a request's Host header.
+    public_url: str | None = None
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 8080) -> Config:
@@ -141,6 +154,7 @@ class Config:
             room_grace_s=_seconds("CONCORD_ROOM_GRACE_S", 60.0),
             room_idle_end_s=_seconds("CONCORD_ROOM_IDLE_END_S", 7200.0),
             metrics_token=os.environ.get("CONCORD_METRICS_TOKEN") or None,
+            public_url=_public_url(),
         )
 
 

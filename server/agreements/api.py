@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import BodyPartReader, web
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import access, checkpoints, policy
+from server import access, checkpoints, policy, publicurl
 from server.agreements import store, workflow
 from server.agreements.content import DISPUTE_TYPES, view
 from server.agreements.document import short_hash
@@ -33,11 +34,12 @@ from server.auth import require_actor
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
 from server.policy import Actor
-from server.security.clientip import client_ip, origin
+from server.security.clientip import client_ip
 from server.security.passwords import check_password
 from server.security.uploads import UploadRefused
 
 KEY_DIR = "agreement_keys"
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_BODY = 512 * 1024  # signature images come as data URLs
 VERIFY_SLOTS = 2  # verifications running at once (each bounded: server/security/uploads.py)
 VERIFY_QUEUE = 4  # and waiting for a slot; more at once are refused (429)
@@ -111,8 +113,10 @@ def viewer_language(request: web.Request) -> str:
     return "en" if chosen.startswith("en") else "zh"
 
 
-def verify_base(request: web.Request) -> str:
-    return f"{origin(request)}/verify"
+def verify_base(request: web.Request) -> str | None:
+    """The verify page's address for documents: from CONCORD_PUBLIC_URL only, never from the request's
+    Host header (None when unset: the PDF then says "未配置公开地址")."""
+    return publicurl.absolute(request, "/verify")
 
 
 def now_iso() -> str:
@@ -654,11 +658,16 @@ async def obligations(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request))
-        prog = await store.progress(s, ld, datetime.now(UTC).date())
-    by_key = {o.key: o for o in ld.content.obligations}
-    return web.json_response({"obligations": [{**p.as_dict(), "obligor": by_key[p.key].obligor,
-                                               "obligee": by_key[p.key].obligee, "action": by_key[p.key].action,
-                                               "amount": by_key[p.key].amount} for p in prog]})
+        prog = await store.progress(s, ld, datetime.now(LOCAL_TZ).date())  # overdue by the Beijing date
+    from server.agreements.text import obligation_sentence, obligation_sentence_en
+
+    c = ld.content
+    by_key = {o.key: o for o in c.obligations}
+    return web.json_response({"obligations": [{
+        **p.as_dict(), "obligor": by_key[p.key].obligor, "obligee": by_key[p.key].obligee,
+        "action": by_key[p.key].action, "amount": by_key[p.key].amount, "kind": by_key[p.key].effective_kind,
+        "sentence": obligation_sentence(by_key[p.key], c), "sentence_en": obligation_sentence_en(by_key[p.key], c),
+    } for p in prog]})
 
 
 @route("POST", "/api/agreements/{id}/obligations/{key}/performance",

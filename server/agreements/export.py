@@ -16,7 +16,7 @@ from server.agreements.content import canonical_json
 from server.agreements.document import FORMAT, FORMAT_V1
 from server.agreements.keys import PublicKeyInfo, b64
 from server.agreements.manifest import MANIFEST_FORMAT, MANIFEST_NAME, export_record, page_digests
-from server.agreements.pdf import PdfInput, render_agreement, render_plain_text
+from server.agreements.pdf import PdfInput, local_time, render_agreement, render_plain_text
 from server.agreements.signing import SignedRecord
 from server.agreements.text import render_judicial_application
 
@@ -102,8 +102,9 @@ def attach_manifest(pdf: bytes, manifest: dict[str, Any]) -> bytes:
 
 def judicial_application_pdf(d: PdfInput, court: str = "") -> bytes:
     """司法确认申请书, prefilled from the effective agreement; signed on paper at the court."""
-    effective = (d.effective_at or d.exported_at or "")[:10]
-    text = render_judicial_application(d.content, effective, d.document_hash, court)
+    # A Beijing date, like the agreement's 生效日期 (an effective time of 2026-12-05T17:00Z is 12月6日).
+    effective = local_time(d.effective_at or d.exported_at, "%Y-%m-%d")
+    text = render_judicial_application(d.content, effective, d.document_hash, court, d.text)
     return render_plain_text("司法确认申请书", text, f"{d.content.number} · 司法确认申请书")
 
 

@@ -29,7 +29,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import access, policy
+from server import access, policy, publicurl
 from server.agreements import store, workflow
 from server.agreements.api import (
     DETAIL,
@@ -49,7 +49,6 @@ from server.agreements.api import (
     route,
     signature_image,
     transaction,
-    verify_base,
 )
 from server.agreements.cases_link import may_reveal
 from server.agreements.content import view
@@ -408,7 +407,9 @@ SIGN_LINK = r.schema("AgreementSignLink", r.obj(
     ["party", "name", "method", "url", "expires_at"], party=r.string(), name=r.string(),
     method=r.string(enum=list(CHECK_METHODS)), url=r.string(), token=r.string(),
     code={"type": "string", "nullable": True, "description": "the 6-digit code (method code): shown once"},
-    expires_at=r.string(), qr_svg=r.string(), sms_text=r.string(), phone=r.string()))
+    expires_at=r.string(), qr_svg=r.string(), sms_text=r.string(), phone=r.string(),
+    public_url={"type": "boolean", "description": "false: CONCORD_PUBLIC_URL is unset, url is a path and the QR "
+                "code and text say 未配置公开地址"}))
 
 
 def sms_text(unit_name: str, number: str, name: str, url: str, method: str, expires_local: str) -> str:
@@ -424,8 +425,6 @@ def sms_text(unit_name: str, number: str, name: str, url: str, method: str, expi
                      ttl_days={**r.integer(), "nullable": True}),
        response=SIGN_LINK)
 async def create_sign_link(request: web.Request) -> web.Response:
-    from server.cases.qr import qr_svg  # loads qrcode with the first link
-
     actor = await require_actor(request)
     body = await read_json(request, 4096)
     party = field(body, "party", str, max_len=16)
@@ -455,8 +454,12 @@ async def create_sign_link(request: web.Request) -> web.Response:
         number, unit_name = ld.agreement.number, ld.unit.name
         # The phone to text the link to: a confidential one only for the case's handlers.
         phone = p.phone if not p.confidential or await may_reveal(s, actor, ld.agreement.case_id) else ""
-    url = f"{verify_base(request).removesuffix('/verify')}/agreements/{ld.agreement.id}/sign?link={token}"
+    # The link in the text message and QR code comes from CONCORD_PUBLIC_URL only (server/publicurl.py);
+    # unset, they say so, and ``url`` is the path for the staff's own browser.
+    path = f"/agreements/{ld.agreement.id}/sign?link={token}"
     return web.json_response({
-        "party": party, "name": p.name, "method": method, "url": url, "token": token, "code": code,
-        "expires_at": store.iso(expires), "qr_svg": qr_svg(url, box_size=4), "phone": phone,
-        "sms_text": sms_text(unit_name, number, p.name, url, method, local(expires))}, status=201)
+        "party": party, "name": p.name, "method": method, "url": publicurl.for_page(request, path), "token": token,
+        "code": code, "expires_at": store.iso(expires), "qr_svg": publicurl.qr_or_placeholder(request, path, 4),
+        "phone": phone, "public_url": publicurl.absolute(request, path) is not None,
+        "sms_text": sms_text(unit_name, number, p.name, publicurl.for_document(request, path), method,
+                             local(expires))}, status=201)

@@ -397,7 +397,8 @@ async def progress(s: AsyncSession, ld: Loaded, today: date) -> list[performance
 STAFF, PARTY_COPY = "staff", "party"  # the audiences an agreement PDF is built for
 
 
-async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str, audience: str = PARTY_COPY) -> PdfInput:
+async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str | None,
+                    audience: str = PARTY_COPY) -> PdfInput:
     """What an export draws and embeds. Every copy carries the content as it travels (format 2: a
     confidential party's address and phone blanked and committed to); only the staff copy carries the
     signature evidence in full (the IP addresses and user agents, with their salts)."""
@@ -415,7 +416,8 @@ async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str, audience: str
     return PdfInput(
         content=parse_content(content), text=v.text, version=v.number, document_hash=v.document_hash,
         state=a.state, records=[SignedRecord(r.record, r.signature, r.evidence if staff else None) for r in rows],
-        images={r.slot: r.image for r in rows if r.image}, verify_url=f"{verify_base}?h={v.document_hash}",
+        images={r.slot: r.image for r in rows if r.image},
+        verify_url=f"{verify_base}?h={v.document_hash}" if verify_base else "",
         exported_at=iso(datetime.now(UTC).replace(microsecond=0)) or "", effective_at=iso(a.effective_at),
         amends=amends, draft=a.state == workflow.DRAFT, commitments=commitments, audience=audience,
     )

@@ -16,7 +16,7 @@ from multidict import MultiDictProxy
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from server import access, tables
+from server import access, publicurl, tables
 from server.api.cases import case_filter, draft_from
 from server.api.params import MAX_ID, parse_id, parse_int, path_id
 from server.cases import (
@@ -40,7 +40,6 @@ from server.cases.labels import event_label, labeller, notification_title
 from server.cases.models import Case, CaseParty
 from server.cases.notices import ancestors_or_self
 from server.cases.permissions import ON_CASE
-from server.cases.qr import qr_svg
 from server.cases.queries import facts, filtered, find_case, get_visible, page, path_prefix, pick_list
 from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
@@ -48,7 +47,6 @@ from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
 from server.idnumbers import invalid_message as invalid_id_message
 from server.policy import Actor
-from server.security.clientip import origin
 from server.views.render import attachment, check_csrf, language, local, render, require_login
 
 log = logging.getLogger(__name__)
@@ -69,10 +67,6 @@ def when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return local(datetime.fromisoformat(value.replace("Z", "+00:00")), fmt)
     except ValueError:
         return value
-
-
-def base_url(request: web.Request) -> str:
-    return origin(request)
 
 
 async def _page(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
@@ -314,11 +308,12 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     await cache.all(request.app["db"])
     for ev in events:
         ev["label"] = event_label(ev["type"], language(request))
-    url = f"{base_url(request)}/cases/{case.code}"
+    path = f"/cases/{case.code}"
     my_consultation = next((x for x in d["consultations"] if x["expert"] and x["expert"].get("id") == actor.id
                             and x["status"] == "accepted"), None)
     return await _page(request, "cases/detail.html", {
-        "c": d, "events": list(reversed(events)), "verified": verified, "qr": Markup(qr_svg(url)), "case_url": url,
+        "c": d, "events": list(reversed(events)), "verified": verified, "qr": Markup(publicurl.qr_or_placeholder(request, path)),
+        "case_url": publicurl.for_document(request, path),
         "ok": request.query.get("ok", "")[:300], "error": request.query.get("error", "")[:300],
         "specialties": list(Specialty), "my_consultation": my_consultation, "case_path": case.unit_path,
         "needs": {a: workflow.RULES[workflow.Action(a)].needs for a in d["actions"]}, **extra,
@@ -336,7 +331,8 @@ async def case_qr(request: web.Request) -> web.StreamResponse:
             case = await get_visible(s, actor, request.match_info["code"], c.now)
         except CaseError as e:
             raise ApiError(404, "not_found", "no such case") from e
-    return web.Response(text=qr_svg(f"{base_url(request)}/cases/{case.code}"), content_type="image/svg+xml",
+    # The QR code encodes CONCORD_PUBLIC_URL's address only; unset, it is the 未配置公开地址 drawing.
+    return web.Response(text=publicurl.qr_or_placeholder(request, f"/cases/{case.code}"), content_type="image/svg+xml",
                         headers={"Cache-Control": "private, no-store"})
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import select
 
-from server import access
+from server import access, publicurl
 from server.cases import documents, intake, public_status
 from server.cases.errors import CaseError
 from server.cases.models import Case
 from server.cases.permissions import ON_CASE
-from server.cases.qr import qr_svg
 from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.errors import ApiError
@@ -19,7 +20,7 @@ from server.security import tokens
 from server.security.attempts import attempts
 from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
-from server.views.cases import _page, base_url
+from server.views.cases import _page
 from server.views.render import check_csrf, language, local, render, require_login
 
 PER_IP_PER_HOUR = 10  # a village's shared connection may carry several families
@@ -104,10 +105,8 @@ async def unit_card(request: web.Request) -> web.StreamResponse:
         staff = list((await s.execute(select(Staff).where(Staff.unit_id == unit.id, Staff.active.is_(True),
                                                           Staff.role.in_([str(r) for r in ON_CASE]))
                                       .order_by(Staff.id))).scalars())
-    url = f"{base_url(request)}/intake?unit={unit.code}"
-    return await render(request, "cases/card.html", {"unit": unit, "person": None, "url": url,
-                                                     "qr": Markup(qr_svg(url)), "staff": staff,
-                                                     "status_url": f"{base_url(request)}/status"})
+    return await render(request, "cases/card.html", _card_links(request, f"/intake?unit={unit.code}")
+                        | {"unit": unit, "person": None, "staff": staff})
 
 
 async def staff_card(request: web.Request) -> web.StreamResponse:
@@ -120,10 +119,17 @@ async def staff_card(request: web.Request) -> web.StreamResponse:
     if row is None:
         raise ApiError(404, "not_found", "unknown staff")
     person, unit = row
-    url = f"{base_url(request)}/intake?unit={unit.code}&staff={person.username}"
-    return await render(request, "cases/card.html", {"unit": unit, "person": person, "url": url,
-                                                     "qr": Markup(qr_svg(url)), "staff": [],
-                                                     "status_url": f"{base_url(request)}/status"})
+    return await render(request, "cases/card.html",
+                        _card_links(request, f"/intake?unit={unit.code}&staff={person.username}")
+                        | {"unit": unit, "person": person, "staff": []})
+
+
+def _card_links(request: web.Request, path: str) -> dict[str, Any]:
+    """A printed contact card's QR code and links: from CONCORD_PUBLIC_URL only (server/publicurl.py);
+    unset, the card says 未配置公开地址 and the on-screen link stays relative."""
+    return {"url": publicurl.for_page(request, path), "url_text": publicurl.for_document(request, path),
+            "qr": Markup(publicurl.qr_or_placeholder(request, path)),
+            "status_url": publicurl.for_document(request, "/status")}
 
 
 # ---- the resident's status page ------------------------------------------------------------------------

@@ -22,13 +22,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from server import access
+from server import access, publicurl
 from server.api.params import path_id
 from server.cases.errors import CaseError
 from server.cases.queries import codes_by_id, find_case, pick_list
 from server.errors import ApiError
 from server.policy import Actor, can_host_session, within
-from server.security.clientip import client_ip, origin
+from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
 from server.sessions import kinds, service
 from server.sessions.service import SessionError
@@ -139,8 +139,9 @@ def _share(request: web.Request, inv: dict[str, Any]) -> dict[str, Any]:
 
 
 def absolute(request: web.Request, path: str) -> str:
-    """The URL as the person's browser should open it (behind the TLS proxy too)."""
-    return f"{origin(request)}{path}"  # forwarded host and scheme only from a trusted proxy
+    """The link to show on the page: CONCORD_PUBLIC_URL + path, or the path itself when it is unset (the
+    page's script completes it with the browser's own address). Never built from the request's Host."""
+    return publicurl.for_page(request, path)
 
 
 async def _hostable_units(request: web.Request, actor: Actor) -> list[dict[str, Any]]:
@@ -365,11 +366,15 @@ async def invitation_qr(request: web.Request) -> web.StreamResponse:
         inv = next((i for i in await service.list_invitations(s, sess.id) if i.id == inv_id), None)
     if inv is None or inv.revoked:
         raise ApiError(404, "not_found", "no such invitation")
-    url = absolute(request, service.join_url(service.invitation_token(secret, inv)))
-    img = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
-    buf = io.BytesIO()
-    img.save(buf)
-    resp = web.Response(body=buf.getvalue(), content_type="image/svg+xml")
+    url = publicurl.absolute(request, service.join_url(service.invitation_token(secret, inv)))
+    if url is None:  # no CONCORD_PUBLIC_URL: the drawing says so instead of encoding a guessed host
+        body = publicurl.placeholder_svg().encode()
+    else:
+        img = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+        buf = io.BytesIO()
+        img.save(buf)
+        body = buf.getvalue()
+    resp = web.Response(body=body, content_type="image/svg+xml")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"
     return resp

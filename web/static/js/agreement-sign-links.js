@@ -23,6 +23,8 @@ export function renderSignLinks(list, current, { id, onError }) {
 
 async function makeSignLink(id, current, p, method, box) {
   const link = await api(`/api/agreements/${id}/sign-links`, { method: "POST", body: { party: p.key, method } });
+  // Without CONCORD_PUBLIC_URL the link is a path: this browser's own address completes it.
+  link.url = new URL(link.url, location.href).href;
   const qr = el("div", { class: "qr" });
   qr.innerHTML = link.qr_svg;  // an SVG the server drew from the URL alone
   const url = el("input", { class: "sl-url", readOnly: true, value: link.url });

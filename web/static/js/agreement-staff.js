@@ -100,12 +100,14 @@ function partyOptions() {
 }
 
 function refreshPartySelects() {
-  for (const sel of document.querySelectorAll("#obligations select")) {
+  for (const sel of document.querySelectorAll("#obligations select[name=obligor], #obligations select[name=obligee]")) {
     const v = sel.value;
     sel.replaceChildren(...partyOptions().map(([k, n]) => el("option", { value: k }, n)));
     sel.value = v;
   }
 }
+
+const KINDS = ["payment", "action", "abstention", "restoration"];
 
 function obligationRow(o = {}) {
   const row = el("tr");
@@ -117,7 +119,12 @@ function obligationRow(o = {}) {
     return el("td", {}, s);
   };
   const inp = (name, value, type = "text") => { const i = el("input", { name, type }); i.value = value || ""; return el("td", {}, i); };
-  row.append(sel("obligor", o.obligor), sel("obligee", o.obligee), inp("action", o.action), inp("amount", o.amount),
+  // The kind decides how the term is phrased (server/agreements/text.py); older terms have none and read as
+  // a payment when they carry an amount.
+  const kind = el("select", { name: "kind" });
+  kind.replaceChildren(...KINDS.map((k) => el("option", { value: k }, t(`agreement.kind_${k}`))));
+  kind.value = o.kind || (o.amount ? "payment" : "action");
+  row.append(el("td", {}, kind), sel("obligor", o.obligor), sel("obligee", o.obligee), inp("action", o.action), inp("amount", o.amount),
     inp("method", o.method), inp("place", o.place), inp("deadline", o.deadline, "date"));
   const del = el("button", { type: "button", class: "btn btn-sm btn-ghost" }, "✕");
   del.addEventListener("click", () => row.remove());
@@ -159,7 +166,7 @@ function draftContent() {
   });
   const obligations = [...document.querySelectorAll("#obligations tbody tr")].map((r) => {
     const v = (n) => r.querySelector(`[name=${n}]`).value;
-    return { key: r.dataset.key, obligor: v("obligor"), obligee: v("obligee"), action: v("action"), amount: v("amount"),
+    return { key: r.dataset.key, kind: v("kind"), obligor: v("obligor"), obligee: v("obligee"), action: v("action"), amount: v("amount"),
       method: v("method"), place: v("place"), deadline: v("deadline") };
   });
   return { dispute_type: f.dispute_type.value, parties, obligations, facts: f.facts.value, issues: lines(f.issues.value),

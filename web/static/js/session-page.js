@@ -19,6 +19,12 @@ async function copy(input, button) {
   setTimeout(() => { button.textContent = before; }, 2000);
 }
 
+// Without CONCORD_PUBLIC_URL the server writes the join link as a path: this browser's own address
+// completes it (never a header the server received).
+for (const input of document.querySelectorAll("input[data-path]")) {
+  input.value = new URL(input.value, location.href).href;
+}
+
 for (const btn of document.querySelectorAll("[data-copy]")) {
   btn.addEventListener("click", () => {
     const input = document.querySelector(btn.dataset.copy);

@@ -144,6 +144,10 @@ export default {
   "playback.done": "done",
   "playback.failed": "failed",
 
+  "agreement.kind_payment": "Payment",
+  "agreement.kind_action": "Action",
+  "agreement.kind_abstention": "Abstention",
+  "agreement.kind_restoration": "Restoration",
   "agreement.pad_empty": "Sign inside the box",
   "agreement.pad_signed": "Signed",
   "agreement.answer_code": "The 6-digit code the mediator gave you",

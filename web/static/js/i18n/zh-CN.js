@@ -145,6 +145,10 @@ export default {
   "playback.done": "已完成",
   "playback.failed": "失败",
 
+  "agreement.kind_payment": "给付金钱",
+  "agreement.kind_action": "履行行为",
+  "agreement.kind_abstention": "不作为",
+  "agreement.kind_restoration": "恢复原状",
   "agreement.pad_empty": "请在框内手写签名",
   "agreement.pad_signed": "已签名",
   "agreement.answer_code": "调解员告知的 6 位验证码",
