@@ -111,7 +111,7 @@ class JanusConnection:
             self._ws = await self._http.ws_connect(
                 self.url, protocols=("janus-protocol",), timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
                 max_msg_size=self.max_msg_size, heartbeat=30.0)
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
             await self._http.close()
             raise JanusClosed(f"cannot connect to {self.url}: {e.__class__.__name__}") from e
         self._reader = asyncio.create_task(self._read(), name=f"janus-reader {self.url}")
@@ -208,7 +208,7 @@ class JanusConnection:
             try:
                 await self._ws.send_json(msg)
                 return await asyncio.wait_for(fut, limit)
-            except asyncio.TimeoutError as e:
+            except TimeoutError as e:
                 raise JanusTimeout(name, limit) from e
             except (ConnectionError, RuntimeError, aiohttp.ClientError) as e:
                 raise JanusClosed(f"send failed: {e.__class__.__name__}") from e
@@ -358,7 +358,7 @@ class PluginHandle:
                     return ev
         try:
             return await asyncio.wait_for(pick(), timeout)
-        except asyncio.TimeoutError as e:
+        except TimeoutError as e:
             raise JanusTimeout("wait for event", timeout) from e
 
     async def request(self, body: Mapping[str, Any], **kw: Any) -> JSON:
@@ -553,7 +553,7 @@ class JanusAdmin:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
                 async with http.post(self.url + path, json=body) as r:
                     data = await r.json(content_type=None)
-        except asyncio.TimeoutError as e:
+        except TimeoutError as e:
             raise JanusTimeout(f"admin/{janus}", self.timeout) from e
         except (aiohttp.ClientError, OSError, ValueError) as e:
             raise JanusClosed(f"admin API unreachable: {e.__class__.__name__}") from e

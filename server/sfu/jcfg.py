@@ -143,14 +143,14 @@ class JanusConfig:
         }
         for section, items in self.extra.items():
             core.setdefault(section, {}).update(items)
-        http = {
+        http: dict[str, dict[str, Value]] = {
             "general": {"json": "plain", "base_path": "/janus", "http": True, "port": self.http_port,
                         "ip": self.bind_ip, "https": False},
             "admin": {"admin_base_path": "/admin", "admin_http": True, "admin_port": self.admin_port,
                       "admin_ip": self.bind_ip, "admin_https": False},
             "cors": {},
         }
-        ws = {
+        ws: dict[str, dict[str, Value]] = {
             "general": {"json": "plain", "ws": True, "ws_port": self.ws_port, "ws_ip": self.bind_ip,
                         "wss": False, "ws_logging": "err,warn"},
             "admin": {"admin_ws": False, "admin_wss": False},
@@ -158,7 +158,7 @@ class JanusConfig:
         }
         # admin_key: rooms are created (and RTP forwarders opened) only by whoever holds it, i.e. Concord.
         # lock_rooms would also stop listing rooms without it; Concord creates every room with its own secret.
-        videoroom = {"general": {"admin_key": self.admin_key, "lock_rtp_forward": True, "string_ids": True,
+        videoroom: dict[str, dict[str, Value]] = {"general": {"admin_key": self.admin_key, "lock_rtp_forward": True, "string_ids": True,
                                  "events": False}}
         return {
             "janus.jcfg": render(core),

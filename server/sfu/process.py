@@ -104,7 +104,7 @@ class JanusProcess:
                         async with http.ws_connect(self.config.ws_url, protocols=("janus-protocol",)) as ws:
                             await ws.close()
                         return
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+                except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
                     pass
                 if time.monotonic() > deadline:
                     raise JanusStartError(f"Janus did not answer within {timeout:g} s: {self.log_tail()}")

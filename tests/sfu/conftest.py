@@ -49,7 +49,10 @@ def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusTarget]:
     ws, http, admin = free_ports(3)
     # aiortc gathers host candidates on every non-loopback address; Janus must offer one it can reach.
     # Only that address is used, so ICE does not wait on unreachable IPv6 or bridge interfaces.
+    # Janus skips loopback interfaces for ICE whatever ice_enforce_list says (docs/sfu.md), so the host
+    # needs one other address; traffic to it stays on this machine.
     ip = local_ipv4()
+    need("a non-loopback IPv4 address for Janus's ICE", ip is not None)
     rtp_lo = 21000 + (os.getpid() % 400) * 100
     cfg = JanusConfig(api_secret=secrets.token_urlsafe(24), admin_secret=secrets.token_urlsafe(24),
                       admin_key=secrets.token_urlsafe(24), ws_port=ws, http_port=http, admin_port=admin,

@@ -6,11 +6,15 @@ import asyncio
 import contextlib
 import time
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from server.sfu.janus import Feed, JanusSession, VideoRoomHandle
 from tests.media.synthetic import SyntheticAudio, SyntheticVideo
+
+
+# aiortc falls back to a public STUN server when given no configuration: these tests reach nothing outside.
+NO_STUN = RTCConfiguration(iceServers=[])
 
 
 class Publisher:
@@ -21,7 +25,7 @@ class Publisher:
         self.session = session
         self.room = room
         self.name = name
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(NO_STUN)
         self.video = SyntheticVideo(160, 90, fps=15)
         self.audio = SyntheticAudio()
         self.pc.addTrack(self.audio)
@@ -55,7 +59,7 @@ class Subscriber:
     def __init__(self, session: JanusSession, room: str) -> None:
         self.session = session
         self.room = room
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(NO_STUN)
         self.handle: VideoRoomHandle | None = None
         self.frames = {"audio": 0, "video": 0}
         self.last = {"audio": 0.0, "video": 0.0}
