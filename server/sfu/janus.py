@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,9 @@ class _Waiter:
     future: asyncio.Future[JSON]
     accept_ack: bool
     name: str
+    # Runs in the reader on a success answer, before any later message is read: a new session or handle
+    # is registered before the events Janus may send for it right after.
+    hook: Callable[[JSON], None] | None = None
 
 
 def _txn() -> str:
@@ -138,7 +141,7 @@ class JanusConnection:
             if not w.future.done():
                 w.future.set_exception(JanusClosed(reason))
         self._waiters.clear()
-        for s in self._sessions.values():
+        for s in list(self._sessions.values()):
             s._closed(reason)
         if self._ws is not None and not self._ws.closed:
             await self._ws.close()
@@ -182,6 +185,12 @@ class JanusConnection:
                     err = data.get("error") or {}
                     w.future.set_exception(JanusError(int(err.get("code", 0)), str(err.get("reason", "")), w.name))
                 else:
+                    if w.hook is not None:
+                        try:
+                            w.hook(data)
+                        except Exception as e:  # a malformed answer fails this request, not the reader
+                            w.future.set_exception(JanusError(0, f"malformed answer: {e!r}", w.name))
+                            return
                     w.future.set_result(data)
             return
         session = self._sessions.get(data.get("session_id") or 0)
@@ -189,7 +198,7 @@ class JanusConnection:
             session._event(data)
 
     async def request(self, body: Mapping[str, Any], *, accept_ack: bool = False,
-                      timeout: float | None = None) -> JSON:
+                      timeout: float | None = None, hook: Callable[[JSON], None] | None = None) -> JSON:
         """Send one Janus API request and wait for its answer (``ack`` only if ``accept_ack``)."""
         if self.closed.is_set() or self._ws is None:
             raise JanusClosed(self.close_reason or "not connected")
@@ -204,7 +213,7 @@ class JanusConnection:
             msg["apisecret"] = self._secret
         async with self._slots:
             fut: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
-            self._waiters[txn] = _Waiter(fut, accept_ack, name)
+            self._waiters[txn] = _Waiter(fut, accept_ack, name, hook)
             try:
                 await self._ws.send_json(msg)
                 return await asyncio.wait_for(fut, limit)
@@ -219,11 +228,16 @@ class JanusConnection:
         return await self.request({"janus": "info"})
 
     async def create_session(self, *, keepalive_s: float = KEEPALIVE_S) -> JanusSession:
-        r = await self.request({"janus": "create"})
-        session = JanusSession(self, int(r["data"]["id"]), keepalive_s)
-        self._sessions[session.id] = session
-        session._start()
-        return session
+        made: list[JanusSession] = []
+
+        def register(r: JSON) -> None:
+            session = JanusSession(self, int(r["data"]["id"]), keepalive_s)
+            self._sessions[session.id] = session
+            made.append(session)
+
+        await self.request({"janus": "create"}, hook=register)
+        made[0]._start()
+        return made[0]
 
     def _forget(self, session: JanusSession) -> None:
         self._sessions.pop(session.id, None)
@@ -267,11 +281,16 @@ class JanusSession:
         body: JSON = {"janus": "attach", "plugin": plugin}
         if opaque_id:
             body["opaque_id"] = opaque_id
-        r = await self.request(body)
         cls = VideoRoomHandle if plugin == VIDEOROOM else PluginHandle
-        handle = cls(self, int(r["data"]["id"]), plugin, self.conn.events_max)
-        self.handles[handle.id] = handle
-        return handle
+        made: list[PluginHandle] = []
+
+        def register(r: JSON) -> None:
+            handle = cls(self, int(r["data"]["id"]), plugin, self.conn.events_max)
+            self.handles[handle.id] = handle
+            made.append(handle)
+
+        await self.request(body, hook=register)
+        return made[0]
 
     async def attach_videoroom(self, *, opaque_id: str | None = None) -> VideoRoomHandle:
         h = await self.attach(VIDEOROOM, opaque_id=opaque_id)
@@ -293,7 +312,7 @@ class JanusSession:
         if not self.ended.is_set():
             self.end_reason = reason
             self.ended.set()
-        for h in self.handles.values():
+        for h in list(self.handles.values()):
             h._closed(reason)
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()

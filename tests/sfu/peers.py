@@ -12,7 +12,6 @@ from aiortc.mediastreams import MediaStreamError
 from server.sfu.janus import Feed, JanusSession, VideoRoomHandle
 from tests.media.synthetic import SyntheticAudio, SyntheticVideo
 
-
 # aiortc falls back to a public STUN server when given no configuration: these tests reach nothing outside.
 NO_STUN = RTCConfiguration(iceServers=[])
 

@@ -14,8 +14,8 @@ from server.sfu.plan import (
     audio_forwarded,
     janus_participant_id,
     janus_room_id,
-    media_plan,
     may_subscribe,
+    media_plan,
     peer_of_participant,
     visible_feeds,
 )
