@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import shutil
 import socket
 import subprocess
@@ -45,6 +46,15 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
             s.close()
 
 
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def local_ipv4() -> str | None:
     """The first non-loopback IPv4 address of this host, as aiortc's ICE gathers it (None if none)."""
     import ifaddr  # aioice's own dependency
@@ -63,6 +73,9 @@ class JanusProcess:
         self.binary = binary or janus_binary()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.config_dir / "janus.log"
+        # A name only this process answers with in ``info``, so readiness is never read off another Janus
+        # that already holds the ports.
+        self.instance_name = f"{config.server_name}-{secrets.token_hex(4)}"
 
     def __repr__(self) -> str:
         pid = self.proc.pid if self.proc else None
@@ -76,14 +89,19 @@ class JanusProcess:
         """Write the config and start ``janus`` (not yet ready: see ``wait_ready``)."""
         if self.binary is None:
             raise JanusStartError("the janus executable is not installed (Debian: apt-get install janus)")
+        taken = [p for p in (self.config.ws_port, self.config.http_port, self.config.admin_port)
+                 if not port_free(self.config.bind_ip, p)]
+        if taken:
+            raise JanusStartError(f"ports already in use on {self.config.bind_ip}: {taken}")
         self.config.write(self.config_dir)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([self.binary, "-F", str(self.config_dir), "-o", "-D"],
+            self.proc = subprocess.Popen([self.binary, "-F", str(self.config_dir), "-o", "-D",
+                                          "-n", self.instance_name],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
 
     async def start(self, *, timeout: float = 20.0) -> JanusProcess:
-        self.spawn()
+        self.spawn()  # raises before starting anything when a port is taken
         try:
             await self.wait_ready(timeout)
         except BaseException:
@@ -99,7 +117,10 @@ class JanusProcess:
                     raise JanusStartError(f"janus exited with {self.proc.returncode}: {self.log_tail()}")
                 try:
                     async with http.get(self.config.http_url + "/info") as r:
-                        info_ok = r.status == 200 and (await r.json(content_type=None)).get("janus") == "server_info"
+                        info = await r.json(content_type=None) if r.status == 200 else {}
+                    if info.get("janus") == "server_info" and info.get("server-name") != self.instance_name:
+                        raise JanusStartError("another Janus answers on this instance's HTTP port")
+                    info_ok = info.get("janus") == "server_info"
                     if info_ok:
                         async with http.ws_connect(self.config.ws_url, protocols=("janus-protocol",)) as ws:
                             await ws.close()

@@ -189,6 +189,10 @@ async def test_destroying_the_room_cleans_up(janus: JanusTarget) -> None:
         await sub.subscribe([pub.id])
         await sub.wait_frames("video", 5)
         assert session.id in await admin.list_sessions()
+        handles = await admin.list_handles(session.id)
+        assert {control.id, pub.handle.id, sub.handle.id} <= set(handles)  # type: ignore[union-attr]
+        info = await admin.handle_info(session.id, pub.handle.id)  # type: ignore[union-attr]
+        assert info["plugin"] == "janus.plugin.videoroom"
         try:
             with pytest.raises(JanusError) as e:
                 await control.destroy_room(spec.room, secret="wrong")
