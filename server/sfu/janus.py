@@ -547,12 +547,18 @@ class VideoRoomHandle(PluginHandle):
         await self.message({"request": "configure", "streams": [s]})
 
     async def update_subscription(self, *, subscribe: Iterable[Mapping[str, Any]] = (),
-                                  unsubscribe: Iterable[Mapping[str, Any]] = ()) -> JSON | None:
-        """Add or drop streams on an existing subscription; returns a new SDP offer if one is needed."""
-        body: JSON = {"request": "update", "subscribe": [dict(s) for s in subscribe],
-                      "unsubscribe": [dict(s) for s in unsubscribe]}
-        _, jsep = await self.message(body)
-        return jsep
+                                  unsubscribe: Iterable[Mapping[str, Any]] = ()) -> tuple[JSON, JSON | None]:
+        """Add and/or drop streams on an existing subscription. Returns the ``updated`` data (the whole
+        new ``streams`` layout) and Janus's new SDP offer, to be answered with ``start``."""
+        body: JSON = {"request": "update"}
+        sub, unsub = [dict(s) for s in subscribe], [dict(s) for s in unsubscribe]
+        if not sub and not unsub:
+            raise ValueError("update needs streams to subscribe to or to drop")
+        if sub:
+            body["subscribe"] = sub
+        if unsub:
+            body["unsubscribe"] = unsub
+        return await self.message(body)
 
 
 class JanusAdmin:

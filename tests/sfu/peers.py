@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
@@ -61,6 +62,7 @@ class Subscriber:
         self.pc = RTCPeerConnection(NO_STUN)
         self.handle: VideoRoomHandle | None = None
         self.frames = {"audio": 0, "video": 0}
+        self.by_mid: dict[str, int] = {}
         self.last = {"audio": 0.0, "video": 0.0}
         self.streams: list[dict] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -70,10 +72,12 @@ class Subscriber:
             self._tasks.append(asyncio.create_task(self._drain(track)))
 
     async def _drain(self, track) -> None:  # type: ignore[no-untyped-def]
+        mid = next((str(t.mid) for t in self.pc.getTransceivers() if t.receiver.track is track), "?")
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
             while True:
                 await track.recv()
                 self.frames[track.kind] += 1
+                self.by_mid[mid] = self.by_mid.get(mid, 0) + 1
                 self.last[track.kind] = time.monotonic()
 
     async def subscribe(self, feeds: list[str], private_id: int | None = None) -> None:
@@ -85,8 +89,29 @@ class Subscriber:
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         await self.handle.start({"type": "answer", "sdp": self.pc.localDescription.sdp})
 
-    def mid(self, kind: str) -> str:
-        return next(str(s["mid"]) for s in self.streams if s.get("type") == kind)
+    async def update(self, subscribe: Sequence[str] = (), unsubscribe: Sequence[str] = ()) -> None:
+        """Change the subscribed feeds and renegotiate (Janus offers, we answer with ``start``)."""
+        assert self.handle is not None
+        updated, offer = await self.handle.update_subscription(
+            subscribe=[{"feed": f} for f in subscribe], unsubscribe=[{"feed": f} for f in unsubscribe])
+        self.streams = list(updated.get("streams") or [])
+        assert offer is not None and offer["type"] == "offer"
+        await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], offer["type"]))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        await self.handle.start({"type": "answer", "sdp": self.pc.localDescription.sdp})
+
+    def mid(self, kind: str, feed: str | None = None) -> str:
+        return next(str(s["mid"]) for s in self.streams
+                    if s.get("type") == kind and (feed is None or str(s.get("feed_id")) == feed)
+                    and s.get("active", True))
+
+    async def wait_mid(self, mid: str, count: int, timeout: float = 30.0) -> None:
+        target = self.by_mid.get(mid, 0) + count
+        deadline = time.monotonic() + timeout
+        while self.by_mid.get(mid, 0) < target:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"stream {mid}: {self.by_mid.get(mid, 0)} frames, wanted {target}")
+            await asyncio.sleep(0.05)
 
     async def wait_frames(self, kind: str, count: int, timeout: float = 30.0) -> None:
         """Until ``count`` more frames of ``kind`` arrived."""

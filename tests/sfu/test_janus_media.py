@@ -115,6 +115,39 @@ async def test_server_side_mute_stops_audio_that_the_client_keeps_sending(room: 
         await pub.close()
 
 
+async def test_subscription_follows_visibility_changes(room: Room) -> None:
+    """Concord decides which feeds a participant receives: adding a feed (someone joins the viewer's
+    sub-room) and dropping one (someone leaves it) renegotiate the same PeerConnection."""
+    a = Publisher(room.session, room.spec.room, "甲")
+    b = Publisher(room.session, room.spec.room, "乙")
+    await a.publish()
+    await b.publish()
+    sub = Subscriber(room.session, room.spec.room)
+    try:
+        await sub.subscribe([a.id])
+        a_video = sub.mid("video", a.id)
+        await sub.wait_mid(a_video, 10)
+        assert {str(s["feed_id"]) for s in sub.streams} == {a.id}
+
+        await sub.update(subscribe=[b.id])
+        b_video = sub.mid("video", b.id)
+        await sub.wait_mid(b_video, 10)
+        await sub.wait_mid(a_video, 5)  # the first feed kept flowing through the renegotiation
+
+        await sub.update(unsubscribe=[a.id])
+        assert {str(s["feed_id"]) for s in sub.streams if s.get("active", True) and s.get("feed_id")} == {b.id}
+        await asyncio.sleep(1.0)
+        a_frames = sub.by_mid.get(a_video, 0)
+        await sub.wait_mid(b_video, 15)
+        assert sub.by_mid.get(a_video, 0) == a_frames, "a dropped feed still arrives"
+        with pytest.raises(ValueError):
+            await sub.handle.update_subscription()  # type: ignore[union-attr]
+    finally:
+        await sub.close()
+        await a.close()
+        await b.close()
+
+
 async def test_moderate_needs_the_room_secret(room: Room) -> None:
     pub = Publisher(room.session, room.spec.room, "当事人")
     await pub.publish()

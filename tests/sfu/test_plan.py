@@ -30,9 +30,9 @@ def test_names() -> None:
     pid = janus_participant_id("pa1b2c3d4e5")
     assert pid == "p-pa1b2c3d4e5" and peer_of_participant(pid) == "pa1b2c3d4e5"
     assert peer_of_participant("1234") is None and peer_of_participant("p-") is None
-    for bad in ("", "a b", "x" * 129, "é"):
+    for bad_id in ("", "a b", "x" * 129, "é"):
         with pytest.raises(ValueError):
-            janus_participant_id(bad)
+            janus_participant_id(bad_id)
 
 
 def test_roles_map_to_publish_and_subscribe() -> None:
