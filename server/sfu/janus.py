@@ -429,6 +429,9 @@ class RoomSpec:
     # Subscriptions tied to a publisher's private_id: off, Concord itself decides who subscribes to what.
     require_pvtid: bool = False
     audiolevel_event: bool = False
+    # Hidden from VideoRoom's ``list`` unless the admin key is given (defence in depth: only Concord
+    # holds the API secret anyway).
+    is_private: bool = True
 
     def __repr__(self) -> str:
         return f"RoomSpec({self.room!r}, publishers={self.publishers})"
@@ -438,7 +441,8 @@ class RoomSpec:
                    "description": self.description or self.room, "publishers": self.publishers,
                    "bitrate": self.bitrate, "fir_freq": self.fir_freq, "audiocodec": self.audiocodec,
                    "videocodec": self.videocodec, "notify_joining": self.notify_joining,
-                   "require_pvtid": self.require_pvtid, "audiolevel_event": self.audiolevel_event}
+                   "require_pvtid": self.require_pvtid, "audiolevel_event": self.audiolevel_event,
+                   "is_private": self.is_private}
         if admin_key is not None:
             b["admin_key"] = admin_key
         return b
@@ -474,6 +478,14 @@ class VideoRoomHandle(PluginHandle):
     async def exists(self, room: str) -> bool:
         data, _ = await self.message({"request": "exists", "room": room})
         return bool(data.get("exists"))
+
+    async def list_rooms(self, *, admin_key: str | None) -> list[JSON]:
+        """Rooms on this instance (``room``, ``num_participants``, ...); private ones need the admin key."""
+        body: JSON = {"request": "list"}
+        if admin_key is not None:
+            body["admin_key"] = admin_key
+        data, _ = await self.message(body)
+        return list(data.get("list") or [])
 
     async def list_participants(self, room: str) -> list[JSON]:
         data, _ = await self.message({"request": "listparticipants", "room": room})

@@ -59,13 +59,17 @@ async def _publish_and_subscribe(room: Room) -> tuple[Publisher, Subscriber]:
     return pub, sub
 
 
-async def test_publish_and_subscribe_video_and_audio(room: Room) -> None:
+async def test_publish_and_subscribe_video_and_audio(room: Room, janus: JanusTarget) -> None:
     pub, sub = await _publish_and_subscribe(room)
     try:
         kinds = sorted(s["type"] for s in sub.streams)
         assert kinds == ["audio", "video"]
         participants = await room.control.list_participants(room.spec.room)
         assert [(p["id"], p["display"], p["publisher"]) for p in participants] == [(pub.id, "主持人", True)]
+        assert room.spec.room not in {r["room"] for r in await room.control.list_rooms(admin_key=None)}
+        rooms = {r["room"]: r for r in await room.control.list_rooms(admin_key=janus.admin_key)}
+        assert rooms[room.spec.room]["num_participants"] == 1 and rooms[room.spec.room]["is_private"]
+        assert "secret" not in rooms[room.spec.room]
         # Layer choice is accepted on a subscribed video stream (aiortc publishes one layer, so 0 is all).
         await sub.handle.configure_stream(sub.mid("video"), substream=0, temporal=0)  # type: ignore[union-attr]
         await sub.wait_frames("video", 5)
