@@ -56,3 +56,22 @@ async def test_start_fails_clearly_on_a_taken_port(tmp_path: Path) -> None:
         assert second.proc is None  # stopped, not left running
     finally:
         await first.stop()
+
+
+async def test_a_dropped_socket_ends_its_sessions_on_janus(janus) -> None:  # type: ignore[no-untyped-def]
+    """No destroy sent: Janus itself ends the sessions of a WebSocket that went away (docs/sfu.md)."""
+    from server.sfu.janus import JanusAdmin
+
+    admin = JanusAdmin(janus.admin_url, janus.admin_secret)
+    conn = await JanusConnection.connect(janus.ws_url, janus.api_secret)
+    session = await conn.create_session()
+    await session.attach_videoroom()
+    assert session.id in await admin.list_sessions()
+    await conn._shutdown("socket dropped")  # what the reader does when the socket breaks
+    assert session.ended.is_set()
+    for _ in range(50):
+        if session.id not in await admin.list_sessions():
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("Janus kept the session of a closed socket")
