@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import NameObject
+from pypdf.generic import NameObject, NullObject
 
 from server.agreements.content import canonical_json
 from server.agreements.export import export_agreement_pdf
@@ -30,6 +30,8 @@ def with_manifest(pdf: bytes, manifest: dict[str, Any] | bytes, *, rewrite: bool
     """Swap in a different manifest, as an incremental update that leaves the sealed drawn revision in place
     (so each test meets the check it aims at), or ``rewrite`` the whole file (what a PDF editor does)."""
     w = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf))) if rewrite else PdfWriter(io.BytesIO(pdf), incremental=True)
+    if not rewrite:
+        w._add_object(NullObject())  # pypdf reuses the number of the previous revision's xref stream
     names = w._root_object.get("/Names")
     if names is not None:
         del names.get_object()[NameObject("/EmbeddedFiles")]
