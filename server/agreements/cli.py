@@ -32,7 +32,39 @@ def _configure_verify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default="data", help="data directory whose keyring is trusted (default ./data)")
     p.add_argument("--require-trusted", action="store_true",
                    help="fail when no trusted keyring is available, instead of warning")
+    p.add_argument("--checkpoint-key", action="append", metavar="KEY",
+                   help="the city's ledger checkpoint key: its key_id (as `concord checkpoint export` prints it), "
+                        "a checkpoint JSON from that command, or a key directory; repeatable (default: "
+                        "DATA_DIR/ledger_keys when it exists)")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+
+def _checkpoint_keys(args: argparse.Namespace) -> set[str] | None:
+    """Key ids of the trusted checkpoint key. Raises ValueError/OSError for an unreadable argument."""
+    from server.agreements.keys import TrustedKeys
+    from server.checkpoints import KEY_DIR as LEDGER_KEY_DIR
+    from server.checkpoints import SignedTreeHead
+
+    out: set[str] = set()
+    for v in args.checkpoint_key or []:
+        path = Path(v)
+        if path.is_dir():
+            out |= set(TrustedKeys.load(path).by_id)
+        elif path.is_file():
+            sth = SignedTreeHead.from_dict(json.loads(path.read_text("utf-8")))
+            if not sth.signature_ok():
+                raise ValueError(f"the checkpoint in {path} does not verify")
+            out.add(sth.key_id)
+        elif len(v) == 16 and all(c in "0123456789abcdef" for c in v):
+            out.add(v)
+        else:
+            raise ValueError(f"{v} is neither a 16-hex key id, a checkpoint file nor a key directory")
+    if args.checkpoint_key:
+        return out
+    default = Path(args.data_dir) / LEDGER_KEY_DIR
+    if default.is_dir() and any(default.glob("*.json")):
+        return set(TrustedKeys.load(default).by_id)
+    return None
 
 
 def _trusted(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -61,6 +93,7 @@ def verify_agreement(args: argparse.Namespace) -> int:
         return 2
     try:
         trusted = _trusted(args)
+        ledger_keys = _checkpoint_keys(args)
     except (OSError, ValueError) as e:
         print(f"error: cannot load the keyring: {e}", file=sys.stderr)
         return 2
@@ -68,7 +101,7 @@ def verify_agreement(args: argparse.Namespace) -> int:
         print("FAILED unknown_key: no trusted keyring (pass --keyring)", file=sys.stderr)
         return 1
     try:
-        result = verify_pdf(data, trusted, check_pades=True)
+        result = verify_pdf(data, trusted, check_pades=True, ledger_keys=ledger_keys)
     except UploadRefused as e:
         print(f"FAILED {e.code}: {e.en}", file=sys.stderr)
         return 1
@@ -82,6 +115,7 @@ def verify_agreement(args: argparse.Namespace) -> int:
         for s in result.signers:
             print(f"  signed {s['seq']}: {s['name']} ({s['role']}) at {s['at']} via {s['check']} key {s['key_id']}")
         print(f"  PDF signature (PAdES): {result.pdf_signature}")
+        print(f"  manifest {result.manifest_format or '?'}; ledger inclusion proof: {result.ledger_proof}")
         if result.trusted_by:
             print(f"  keys trusted by {result.trusted_by}")
         for w in result.warnings:
