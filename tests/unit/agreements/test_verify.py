@@ -42,10 +42,13 @@ def with_manifest(pdf: bytes, manifest: dict[str, Any] | bytes, *, rewrite: bool
     return out.getvalue()
 
 
-def flip_outside_pages(pdf: bytes) -> bytes:
-    """Flip one byte of the /Creator string: inside the PAdES signed range, outside every page digest."""
-    m = re.search(rb"/Creator \((.)", pdf)
-    assert m is not None
+def flip_outside_pages(pdf: bytes, *, drawn: bool = False) -> bytes:
+    """Flip one byte of a /Creator string: inside the PAdES signed range, outside every page. The last one
+    is in a revision after the drawn one (only the PDF signature covers it); ``drawn``: the first one, in
+    the drawn revision (its sealed SHA-256 covers it too)."""
+    found = list(re.finditer(rb"/Creator \((.)", pdf))
+    assert len(found) >= 2
+    m = found[0] if drawn else found[-1]
     out = bytearray(pdf)
     out[m.start(1)] ^= 0x01
     return bytes(out)
@@ -80,9 +83,17 @@ def test_a_byte_flipped_inside_the_signed_range_fails(exported: bytes, trusted: 
     # A byte that no page draws (the document information) and that the manifest does not hold.
     tampered = flip_outside_pages(exported)
     r = verify_pdf(tampered, trusted)
-    assert not r.ok and r.primary.check == "text_changed" and "drawn revision" in r.primary.message
-    assert r.failed("file_changed")  # and the PDF signature sees it too
-    assert not verify_pdf(tampered, trusted, check_pades=False).ok  # the sealed drawn bytes alone catch it
+    assert not r.ok and r.primary.check == "file_changed" and "PAdES" in r.primary.message
+    assert verify_pdf(tampered, trusted, check_pades=False).ok  # only the PDF signature sees this change
+
+
+def test_a_byte_flipped_in_the_drawn_revision_fails_even_without_pades(exported: bytes, trusted: TrustedKeys) -> None:
+    # The same, in the drawn revision (manifest format 2 seals its SHA-256): both checks see it.
+    tampered = flip_outside_pages(exported, drawn=True)
+    r = verify_pdf(tampered, trusted)
+    assert [f.check for f in r.failures] == ["text_changed", "file_changed"]
+    assert "drawn revision (bytes 0–" in r.primary.message
+    assert not verify_pdf(tampered, trusted, check_pades=False).ok
 
 
 def test_content_appended_after_the_signature_fails(exported: bytes, trusted: TrustedKeys) -> None:
