@@ -9,7 +9,7 @@ agreement that took effect before checkpoints existed gets one signed at its fir
 
 The manifest's ``ledger`` member (format ``concord-inclusion/1``)::
 
-    {"format": "concord-inclusion/1",
+    {"format": "concord-inclusion/1", "chain", "seq", "event_hash",               # as `checkpoint prove`
      "event": {"v", "chain", "seq", "type", "at", "data", "prev_hash", "hash"},   # docs/ledger.md export form
      "leaf_index": 41, "path": ["<hex>", ...],                                    # RFC 6962 PATH
      "checkpoint": {"format": "concord-checkpoint/1", "size", "root", "timestamp", "key_id",
@@ -43,8 +43,8 @@ LABEL = ("账本包含证明无效", "ledger inclusion proof invalid")
 
 def entry(event: ledger.Event, leaf_index: int, path: list[str], head: SignedTreeHead) -> dict[str, Any]:
     """The manifest's ``ledger`` member."""
-    return {"format": FORMAT, "event": event.export(), "leaf_index": leaf_index, "path": list(path),
-            "checkpoint": head.as_dict()}
+    return {"format": FORMAT, "chain": event.chain, "seq": event.seq, "event_hash": event.hash,
+            "event": event.export(), "leaf_index": leaf_index, "path": list(path), "checkpoint": head.as_dict()}
 
 
 def event_of(d: Any) -> ledger.Event:
@@ -110,6 +110,8 @@ def check(manifest: dict[str, Any], export_record: dict[str, Any], res: Result,
             or data.get("version") != export_record.get("version")
             or data.get("document_hash") != export_record.get("document_hash")):
         problems.append("the leaf: the embedded event is not this agreement version's effective event")
+    if (proof.get("chain"), proof.get("seq"), proof.get("event_hash")) != (ev.chain, ev.seq, ev.hash):
+        problems.append("the leaf: the proof's chain, seq or event_hash is not its event's")
     if expected != ev.hash:
         problems.append(f"the leaf: the export seal names effective event {expected}, not {ev.hash}")
     # 2. The audit path, from the leaf hash to the signed root.

@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 import io
 import json
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,6 +115,7 @@ def verify_pdf_member(entry: dict[str, Any], d: PdfInput) -> list[str]:
     (lambda p: p["event"]["data"].__setitem__("signatures", 3), "the leaf: the embedded event does not hash"),
     (lambda p: p["event"].__setitem__("at", p["event"]["at"] + 1), "the leaf: the embedded event does not hash"),
     (lambda p: p.__setitem__("leaf_index", p["leaf_index"] + 1), "the audit path does not lead from leaf 7"),
+    (lambda p: p.__setitem__("seq", 9), "the leaf: the proof's chain, seq or event_hash is not its event's"),
     (lambda p: p["path"].__setitem__(0, "00" * 32), "the audit path does not lead"),
     (lambda p: p["path"].pop(), "the audit path does not lead"),
     (lambda p: p["checkpoint"].__setitem__("root", "ab" * 32), "the audit path does not lead"),
@@ -217,3 +220,19 @@ def test_cli_checks_the_proof_against_a_kept_checkpoint(proven: bytes, keyring: 
     assert r.returncode == 1 and out["check"] == "ledger_proof" and out["ledger_proof"] == "invalid"
     r = run("verify-agreement", str(pdf), "--checkpoint-key", "not-a-key", cwd=tmp_path)
     assert r.returncode == 2 and "not-a-key" in r.stderr
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_javascript_verifier_accepts_the_embedded_proof(proven: bytes, tmp_path: Path) -> None:
+    """The manifest's ledger member is also `concord checkpoint prove`'s format: the JS verifier, written
+    from docs/ledger.md alone, checks it as extracted from the PDF."""
+    member = tmp_path / "ledger.json"
+    member.write_text(json.dumps(manifest_of(proven)["ledger"], ensure_ascii=False))
+    tool = Path(__file__).resolve().parents[3] / "tools" / "verify-ledger.mjs"
+    r = subprocess.run(["node", str(tool), "--proof", str(member)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("OK case:7 seq 4 is leaf 6 of the tree of 10"), r.stdout + r.stderr
+    bad = manifest_of(proven)["ledger"]
+    bad["path"][0] = "00" * 32
+    member.write_text(json.dumps(bad))
+    r = subprocess.run(["node", str(tool), "--proof", str(member)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
