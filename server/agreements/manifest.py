@@ -212,12 +212,16 @@ def drawn_revision_failures(data: bytes, reader: PdfReader, drawn: Any) -> list[
         return [f"the PDF has {len(pages)} pages; {drawn['page_count']} were drawn and sealed"]
     seen: set[int] = set()
     for i, (page, old) in enumerate(zip(pages, old_pages, strict=True), start=1):
-        keys = (set(page.keys()) | set(old.keys())) - _PAGE_FREE
-        if not all(k in page and k in old and _same(page.raw_get(k), old.raw_get(k)) for k in keys):
-            out.append(f"page {i} no longer draws what was sealed (its page entries changed)")
+        try:
+            keys = (set(page.keys()) | set(old.keys())) - _PAGE_FREE
+            if not all(k in page and k in old and _same(page.raw_get(k), old.raw_get(k)) for k in keys):
+                out.append(f"page {i} no longer draws what was sealed (its page entries changed)")
+                continue
+            later = _later_objects(reader, [page.raw_get(k) for k in keys], n, seen)
+        except Exception as e:  # a damaged object: the page was changed or broken
+            out.append(f"page {i} was changed: it cannot be read ({type(e).__name__})")
             continue
-        later = _later_objects(reader, [page.raw_get(k) for k in keys], n, seen)
-        if later:
+        if later is not None:
             out.append(f"page {i} no longer draws what was sealed (object {later} was redefined after export)")
     return out
 

@@ -236,3 +236,21 @@ def test_the_javascript_verifier_accepts_the_embedded_proof(proven: bytes, tmp_p
     member.write_text(json.dumps(bad))
     r = subprocess.run(["node", str(tool), "--proof", str(member)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
+
+
+def test_a_byte_flipped_in_the_manifest_revision_fails_without_crashing(proven: bytes, trusted: TrustedKeys) -> None:
+    """The revision that holds the manifest and the proof: every flipped byte fails a named check, without an
+    exception. (A flip in the PAdES revision's own structure can hide the signature from the reader: that
+    is the PAdES check's to refuse, docs/agreements.md "Verification".)"""
+    from server.security.uploads import UploadRefused
+
+    n = manifest_of(proven)["export"]["record"]["drawn"]["byte_range"][1]
+    end = proven.index(b"%%EOF", n) + 5
+    for pos in range(n, end, max(1, (end - n) // 41)):
+        bad = bytearray(proven)
+        bad[pos] ^= 0x01
+        try:
+            r = verify_pdf(bytes(bad), trusted, ledger_keys={CITY_ID})
+        except UploadRefused:
+            continue  # refused before reading: also not a pass
+        assert not r.ok and r.primary is not None, pos
