@@ -735,9 +735,13 @@ async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
     if not data:
         raise bad_request("the uploaded file is empty", "empty_file")
     trusted = trusted_keys(request.app)
+    cfg = request.app["config"]  # the inclusion proof's tree head must be signed by this city's ledger key
+    city = {k.key_id for k in checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key).public_keys(
+        checkpoints.KEY_NAME)} or None
     try:
         result = await asyncio.get_running_loop().run_in_executor(
-            request.app["verify_executor"], functools.partial(verify_pdf, data, trusted, check_pades=True))
+            request.app["verify_executor"], functools.partial(verify_pdf, data, trusted, check_pades=True,
+                                                              ledger_keys=city))
     except UploadRefused as e:
         raise ApiError(e.status, e.code, e.message) from e
     out = result.as_dict()

@@ -5,7 +5,8 @@ Checks, each with a stable name that the CLI and the /verify page report:
 - ``manifest_missing``: not a readable PDF, or no ``concord-manifest.json`` inside;
 - ``manifest_malformed``: the manifest is not valid JSON of the expected shape;
 - ``text_changed``: the text does not hash to the signed document hash, or a page no longer draws what was
-  sealed at export (content, fonts, images), or something was overlaid on a page;
+  sealed at export (manifest format 2: the drawn revision's bytes or the objects its pages use; format 1:
+  the per-page digests), or something was overlaid on a page;
 - ``unknown_key``: a signature names a key that is not in the file, not in the trusted keyring, or was
   retired before it signed;
 - ``signature_invalid``: an Ed25519 signature does not verify, or a record belongs to another document or

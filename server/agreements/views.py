@@ -35,6 +35,9 @@ CHECK_EXPLAIN = {
     "signature_invalid": ("至少一个签名无法核验，或签名记录被调换。",
                           "At least one signature does not verify, or the records were rearranged."),
     "signer_missing": ("缺少当事人、调解员或印章的签署。", "A party, the mediator or the seal has not signed."),
+    "ledger_proof": ("协议生效记录的账本包含证明无法核验：生效事件、审计路径或市级账本签名与记录不符。",
+                     "The proof that the agreement's taking effect is in the city's ledger does not verify: the "
+                     "event, its audit path or the ledger's signed tree head does not match."),
     "file_changed": ("文件在签章后被改动：PDF 电子签章覆盖范围内的内容与签章时不一致，或签章后追加了内容。",
                      "The file was changed after it was sealed: bytes covered by the PDF signature differ, or "
                      "content was added after it."),

@@ -81,7 +81,15 @@ async def test_an_effective_agreement_carries_the_proof_of_its_effect(client) ->
     assert party.ok and party.ledger_proof.startswith("verified")
     r = await client.post("/api/verify", data=pdf, headers={"Content-Type": "application/pdf"})
     out = await r.json()
-    assert r.status == 200 and out["ok"]
+    assert r.status == 200 and out["ok"] and out["ledger_proof"].startswith("verified")
+    assert not any("checkpoint key" in w for w in out["warnings"])  # the server trusts its own city key
+    # A proof under another key is refused by the public endpoint, naming the check.
+    from tests.unit.agreements.test_verify import with_manifest
+
+    m = manifest_of(pdf)
+    m["ledger"]["checkpoint"]["key_id"] = "0123456789abcdef"
+    r = await client.post("/api/verify", data=with_manifest(pdf, m), headers={"Content-Type": "application/pdf"})
+    assert r.status == 422 and (await r.json())["error"]["code"] == "ledger_proof"
 
     # An agreement that took effect before checkpoints existed gets one signed at its first export.
     async with client.app["db"].session() as s:
