@@ -41,11 +41,11 @@ from server.agreements.export import (  # noqa: E402
     export_agreement_pdf,
     pades_sign,
 )
-from server.agreements.keys import Keyring, TrustedKeys, key_id_of  # noqa: E402
+from server.agreements.keys import Keyring, key_id_of  # noqa: E402
 from server.agreements.manifest import MANIFEST_FORMAT_V1, export_record_v1, page_digests  # noqa: E402
 from server.agreements.pdf import PdfInput, render_agreement, render_plain_text  # noqa: E402
-from server.agreements.sample import sample_content, signed_sample  # noqa: E402
 from server.agreements.verify import verify_pdf  # noqa: E402
+from tests.support.agreement_sample import sample_content, signed_sample  # noqa: E402
 
 CPU: dict[str, float] = {}  # name -> median CPU seconds (robust when other work shares the 2 cores)
 
@@ -139,7 +139,7 @@ def main() -> int:
     pages = len(PdfReader(io.BytesIO(pdf)).pages)  # type: ignore[arg-type]
     signers = len(d.records)
 
-    trusted = TrustedKeys(keys, "bench")
+    trusted = ring.trusted("bench")  # its keys, the city root and the CRL
     after_ok = verify_pdf(pdf, trusted, ledger_keys={city})  # type: ignore[arg-type]
     assert after_ok.ok and after_ok.ledger_proof.startswith("verified"), after_ok.failures
     assert verify_pdf(old, trusted).ok  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""The ``concord`` command line (see CONTRACT.md)."""
+"""The ``concord`` command line (stable names: docs/api.md, "Stable names"; details: docs/operations.md)."""
 
 from __future__ import annotations
 

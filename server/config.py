@@ -1,4 +1,4 @@
-"""Runtime configuration from flags and environment variables (see CONTRACT.md)."""
+"""Runtime configuration from flags and environment variables (docs/api.md "Stable names", docs/operations.md)."""
 
 from __future__ import annotations
 

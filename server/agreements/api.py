@@ -60,7 +60,10 @@ DETAIL = r.schema("AgreementDetail", {"allOf": [AGREEMENT, r.obj(
 VERIFY_RESULT = r.schema("AgreementVerification", r.obj(
     ["ok", "check", "message", "failures"], ok={"type": "boolean"}, check={"type": "string", "nullable": True},
     message=r.string(), failures=r.array({"type": "object"}), number=r.string(), version=r.integer(),
-    document_hash=r.string(), signers=r.array({"type": "object"})))
+    document_hash=r.string(), signers=r.array({"type": "object"}), pdf_signature=r.string(),
+    pades={"type": "object", "description": "profile (B-B/B-T), signer, unit, serial, signed_at, time_source"},
+    checks=r.array(r.obj(["name", "ok", "detail"], name=r.string(), ok={"type": "boolean", "nullable": True},
+                         detail=r.string()))))
 ID = [r.path_param("id")]
 # Every agreement endpoint refuses query parameters it does not declare (400).
 route = functools.partial(r.route, strict_query=True)
@@ -94,7 +97,8 @@ def keyring(app: web.Application) -> Keyring:
 
 
 def trusted_keys(app: web.Application) -> TrustedKeys:
-    return TrustedKeys(keyring(app).public_keys(), "this server's keyring")
+    """This server's public keys, its city root certificate and its current CRL."""
+    return keyring(app).trusted("this server's keyring")
 
 
 def viewer_language(request: web.Request) -> str:
@@ -600,7 +604,17 @@ async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded,
     loop = asyncio.get_running_loop()
     from server.agreements.export import export_agreement_pdf  # the PDF stack loads on first use
 
-    return await loop.run_in_executor(None, functools.partial(export_agreement_pdf, d, keys, sealer, proof=proof))
+    try:
+        return await loop.run_in_executor(None, functools.partial(export_agreement_pdf, d, keys, sealer,
+                                                                       proof=proof))
+    except Exception as e:
+        from pyhanko.sign.timestamps.common_utils import TimestampRequestError  # heavy: loaded on first use
+
+        if isinstance(e, TimestampRequestError):  # B-T asked for (CONCORD_TSA_URL); never a silent B-B
+            raise ApiError(503, "tsa_unavailable", "时间戳服务暂不可用，请稍后再导出。 / The timestamp authority "
+                                                   "(CONCORD_TSA_URL) is unreachable; export again later.",
+                           retry_after=30) from e
+        raise
 
 
 def pdf_response(data: bytes, name: str) -> web.Response:
@@ -613,7 +627,7 @@ def pdf_response(data: bytes, name: str) -> web.Response:
 
 
 @route("GET", "/api/agreements/{id}/pdf", summary="Export as PDF (signed, sealed manifest embedded)",
-         tag="agreements", params=ID, response_content_type="application/pdf", errors=(404,))
+         tag="agreements", params=ID, response_content_type="application/pdf", errors=(404, 503))
 async def export_pdf(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:

@@ -30,6 +30,10 @@ def _configure_verify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keyring", help="trusted public keyring: a JSON export or a server's key directory "
                                      f"(default: DATA_DIR/{KEY_DIR} when it exists)")
     p.add_argument("--data-dir", default="data", help="data directory whose keyring is trusted (default ./data)")
+    p.add_argument("--root", action="append", default=[],
+                   help="a trusted root certificate for the PDF signature (PEM or DER; concord ca export), "
+                        "besides the keyring's")
+    p.add_argument("--crl", action="append", default=[], help="a CRL from that root (DER or PEM; /ca/crl.der)")
     p.add_argument("--require-trusted", action="store_true",
                    help="fail when no trusted keyring is available, instead of warning")
     p.add_argument("--checkpoint-key", action="append", metavar="KEY",
@@ -79,6 +83,8 @@ def _trusted(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def verify_agreement(args: argparse.Namespace) -> int:
+    from server.agreements.ca import load_certificates
+    from server.agreements.keys import TrustedKeys
     from server.agreements.verify import MAX_PDF, verify_pdf
     from server.security.uploads import UploadRefused
 
@@ -94,10 +100,16 @@ def verify_agreement(args: argparse.Namespace) -> int:
     try:
         trusted = _trusted(args)
         ledger_keys = _checkpoint_keys(args)
+        roots = [c for f in args.root for c in load_certificates(Path(f).read_bytes())]
+        crls = [Path(f).read_bytes() for f in args.crl]
     except (OSError, ValueError) as e:
-        print(f"error: cannot load the keyring: {e}", file=sys.stderr)
+        print(f"error: cannot load the keyring, root or CRL: {e}", file=sys.stderr)
         return 2
-    if trusted is None and args.require_trusted:
+    if trusted is None and roots:
+        trusted = TrustedKeys([], "", roots, crls, keys_given=False)
+    elif trusted is not None:
+        trusted.add_trust(roots, crls)
+    if (trusted is None or not trusted.keys_given) and args.require_trusted:
         print("FAILED unknown_key: no trusted keyring (pass --keyring)", file=sys.stderr)
         return 1
     try:
@@ -114,8 +126,13 @@ def verify_agreement(args: argparse.Namespace) -> int:
                 print(f"  also {f}")
         for s in result.signers:
             print(f"  signed {s['seq']}: {s['name']} ({s['role']}) at {s['at']} via {s['check']} key {s['key_id']}")
-        print(f"  PDF signature (PAdES): {result.pdf_signature}")
+        pades = result.pades
+        print(f"  PDF signature (PAdES): {result.pdf_signature}"
+              + (f", {pades['profile']}, {pades['signer']} certificate {pades['serial']}, signed at "
+                 f"{pades['signed_at']} ({pades['time_source']} time)" if pades.get("serial") else ""))
         print(f"  manifest {result.manifest_format or '?'}; ledger inclusion proof: {result.ledger_proof}")
+        for c in result.every_check():
+            print(f"  check {c.name}: {'ok' if c.ok else 'FAILED' if c.ok is False else 'not checked'}")
         if result.trusted_by:
             print(f"  keys trusted by {result.trusted_by}")
         for w in result.warnings:
@@ -181,6 +198,8 @@ async def agreement_proofs(db: Database, args: argparse.Namespace) -> int:
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 
+
+from server.agreements import ca_cli  # noqa: E402,F401  (registers ``concord ca``)
 
 cli.EXTRA_COMMANDS["verify-agreement"] = (_configure_verify, verify_agreement)
 cli.EXTRA_COMMANDS["agreement-keys"] = (_configure_keys, agreement_keys)

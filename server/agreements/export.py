@@ -12,6 +12,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pypdf import PdfReader, PdfWriter
 
+from server.agreements.ca import UnitSeal
 from server.agreements.content import canonical_json
 from server.agreements.document import FORMAT, FORMAT_V1
 from server.agreements.keys import PublicKeyInfo, b64
@@ -23,13 +24,15 @@ from server.agreements.text import render_judicial_application
 
 @dataclass(frozen=True)
 class Sealer:
-    """The unit key that seals an export (the same key that signs the records)."""
+    """The unit key that seals an export (the same Ed25519 key that signs the records), and the unit's
+    seal certificate from the city CA, whose ECDSA key makes the PDF signature (PAdES)."""
 
     unit: str
     key_id: str
     private_key: Ed25519PrivateKey
     unit_name: str = ""
-    key_created_at: str = ""  # ISO 8601; the self-issued PAdES certificate starts then
+    key_created_at: str = ""  # ISO 8601
+    seal: UnitSeal | None = None
 
     def sign(self, payload: dict[str, Any]) -> str:
         return b64(self.private_key.sign(canonical_json(payload)))
@@ -86,15 +89,11 @@ def export_agreement_pdf(d: PdfInput, keys: list[PublicKeyInfo], sealer: Sealer,
 
 
 def pades_sign(pdf: bytes, sealer: Sealer, d: PdfInput) -> bytes:
-    from datetime import UTC, datetime
-
     from server.agreements import pades
 
-    created = datetime.fromisoformat(sealer.key_created_at.replace("Z", "+00:00")) if sealer.key_created_at \
-        else datetime(2020, 1, 1, tzinfo=UTC)
-    cert = pades.unit_certificate(sealer.private_key, sealer.key_id, sealer.unit,
-                                  sealer.unit_name or d.content.unit_name, created)
-    return pades.sign_pdf(pdf, sealer.private_key, cert, reason=f"人民调解协议书 {d.content.number} 电子签章",
+    if sealer.seal is None:
+        raise ValueError(f"unit {sealer.unit} has no seal certificate to sign the PDF with")
+    return pades.sign_pdf(pdf, sealer.seal, reason=f"人民调解协议书 {d.content.number} 电子签章",
                           location=d.content.unit_name)
 
 

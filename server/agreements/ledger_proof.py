@@ -83,6 +83,8 @@ def check(manifest: dict[str, Any], export_record: dict[str, Any], res: Result,
             res.ledger_proof = "absent (exported without an inclusion proof)"
         else:
             res.ledger_proof = f"not applicable (the agreement was {state or 'not effective'} when exported)"
+        if not expected:
+            res.check(CHECK, None, res.ledger_proof)
         return
     problems: list[str] = []
     try:
@@ -136,6 +138,8 @@ def check(manifest: dict[str, Any], export_record: dict[str, Any], res: Result,
     res.ledger_proof = "invalid" if problems else (
         f"verified: event {ev.chain} #{ev.seq} is leaf {index} of the tree of {sth.size} leaves signed "
         f"{sth.as_dict()['time']} by key {sth.key_id}")
+    if not problems:
+        res.check(CHECK, True, res.ledger_proof)
 
 
 def standalone(events: list[ledger.Event], index: int, timestamp_ms: int, key_id: str,

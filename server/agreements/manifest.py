@@ -21,21 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pypdf import PdfReader
-from pypdf.generic import (
-    ArrayObject,
-    BooleanObject,
-    DictionaryObject,
-    FloatObject,
-    IndirectObject,
-    NameObject,
-    NullObject,
-    NumberObject,
-    StreamObject,
-    TextStringObject,
-)
+if TYPE_CHECKING:
+    from pypdf import PdfReader
+    from pypdf.generic import DictionaryObject
 
 MANIFEST_NAME = "concord-manifest.json"
 MANIFEST_FORMAT_V1 = "concord-agreement-manifest/1"
@@ -61,10 +51,14 @@ class _Digester:
     """A canonical walk over the objects a page uses. Shared objects (fonts) are hashed once."""
 
     def __init__(self) -> None:
+        from pypdf import generic  # heavy: loaded on first use
+
+        self.g = generic
         self.memo: dict[tuple[int, int], bytes] = {}
 
     def digest(self, obj: Any, path: tuple = ()) -> bytes:
-        if isinstance(obj, IndirectObject):
+        g = self.g
+        if isinstance(obj, g.IndirectObject):
             ref = (obj.idnum, obj.generation)
             if ref in self.memo:
                 return self.memo[ref]
@@ -73,26 +67,26 @@ class _Digester:
             out = hashlib.sha256(self.digest(obj.get_object(), path + (ref,))).digest()
             self.memo[ref] = out
             return out
-        if isinstance(obj, StreamObject):
+        if isinstance(obj, g.StreamObject):
             head = self._dict(obj, path)
             return b"S" + head + hashlib.sha256(obj.get_data()).digest()
-        if isinstance(obj, DictionaryObject):
+        if isinstance(obj, g.DictionaryObject):
             return self._dict(obj, path)
-        if isinstance(obj, ArrayObject):
+        if isinstance(obj, g.ArrayObject):
             return b"[" + b",".join(self.digest(x, path) for x in obj) + b"]"
-        if isinstance(obj, NameObject):
+        if isinstance(obj, g.NameObject):
             return b"/" + str(obj).encode("utf-8", "surrogatepass")
-        if isinstance(obj, TextStringObject):
+        if isinstance(obj, g.TextStringObject):
             return b"(" + obj.get_original_bytes() + b")"
         if isinstance(obj, bytes):
             return b"(" + bytes(obj) + b")"
-        if isinstance(obj, BooleanObject):
+        if isinstance(obj, g.BooleanObject):
             return b"T" if obj else b"F"
-        if isinstance(obj, NumberObject):
+        if isinstance(obj, g.NumberObject):
             return b"%d" % int(obj)
-        if isinstance(obj, FloatObject):
+        if isinstance(obj, g.FloatObject):
             return f"{float(obj):.6f}".encode()
-        if obj is None or isinstance(obj, NullObject):
+        if obj is None or isinstance(obj, g.NullObject):
             return b"null"
         return repr(obj).encode()
 
@@ -170,6 +164,8 @@ def _defined_at(reader: PdfReader, idnum: int, gen: int) -> int | None:
 
 def _same(a: Any, b: Any) -> bool:
     """Structural equality of two direct values read from two readers; references compare by number."""
+    from pypdf.generic import IndirectObject
+
     if isinstance(a, IndirectObject) or isinstance(b, IndirectObject):
         return (isinstance(a, IndirectObject) and isinstance(b, IndirectObject)
                 and (a.idnum, a.generation) == (b.idnum, b.generation))
@@ -228,6 +224,8 @@ def drawn_revision_failures(data: bytes, reader: PdfReader, drawn: Any) -> list[
 
 def _later_objects(reader: PdfReader, roots: list[Any], n: int, seen: set[int]) -> int | None:
     """The first object reachable from ``roots`` whose newest definition lies at or after byte ``n``."""
+    from pypdf.generic import IndirectObject
+
     stack = list(roots)
     while stack:
         obj = stack.pop()

@@ -390,7 +390,7 @@ async def party_comment(request: web.Request) -> web.Response:
 
 @route("GET", "/api/agreements/{id}/party/pdf", summary="The party's copy of the effective agreement (PDF)",
          tag="agreements", auth=False, params=ID + CREDENTIAL_QUERY + TICKET_QUERY,
-         response_content_type="application/pdf", errors=(403, 404, 409))
+         response_content_type="application/pdf", errors=(403, 404, 409, 503))
 async def party_pdf(request: web.Request) -> web.Response:
     pg = await resolve(request, request.query)
     async with transaction(request) as s:

@@ -431,7 +431,7 @@ def sealer(keyring: Keyring, unit: Unit) -> Sealer:
 
     kid, key = keyring.signing_key(unit.code)
     created = next((k.created_at for k in keyring.public_keys(unit.code) if k.key_id == kid), "")
-    return Sealer(unit.code, kid, key, unit.name, created)
+    return Sealer(unit.code, kid, key, unit.name, created, keyring.city_ca().unit_seal(unit.code, unit.name))
 
 
 def summary(ld: Loaded) -> dict[str, Any]:

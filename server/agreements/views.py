@@ -38,9 +38,16 @@ CHECK_EXPLAIN = {
     "ledger_proof": ("协议生效记录的账本包含证明无法核验：生效事件、审计路径或市级账本签名与记录不符。",
                      "The proof that the agreement's taking effect is in the city's ledger does not verify: the "
                      "event, its audit path or the ledger's signed tree head does not match."),
+    "pades_missing": ("文件缺少 PDF 电子签章：本平台导出的协议书都带有调解委员会的电子签章，签章被删除或文件被截断。",
+                      "The file has no PDF signature: every agreement Concord exports carries the committee's, "
+                      "so it was removed or the file was cut short."),
     "file_changed": ("文件在签章后被改动：PDF 电子签章覆盖范围内的内容与签章时不一致，或签章后追加了内容。",
                      "The file was changed after it was sealed: bytes covered by the PDF signature differ, or "
                      "content was added after it."),
+    "pades_untrusted": ("PDF 电子签章的证书不是本市根证书为该调解委员会签发的。",
+                        "The PDF signature's certificate was not issued to this committee by the city's root."),
+    "pades_revoked": ("签章时，该调解委员会的签章证书已被吊销。",
+                      "The committee's seal certificate had been revoked when this file was signed."),
 }
 
 
@@ -180,7 +187,29 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
                                                           "link": link, "check": check, "problem": problem})
 
 
+async def crl(request: web.Request) -> web.Response:
+    """The city CA's current CRL (DER), at the URL the seal certificates name (public, no login)."""
+    ca = request.app["agreement_keys"].city_ca()
+    if not ca.exists():
+        raise ApiError(404, "not_found", "no certificate authority on this server yet")
+    return web.Response(body=ca.crl(), content_type="application/pkix-crl",
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+
+async def root_certificate(request: web.Request) -> web.Response:
+    """The city root certificate (DER), to import into a PDF reader as a trust anchor."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    root = request.app["agreement_keys"].city_ca().root_certificate()
+    if root is None:
+        raise ApiError(404, "not_found", "no certificate authority on this server yet")
+    return web.Response(body=root.public_bytes(Encoding.DER), content_type="application/pkix-cert",
+                        headers={"Content-Disposition": 'attachment; filename="concord-root.cer"'})
+
+
 def setup(app: web.Application) -> None:
+    app.router.add_get("/ca/crl.der", crl)
+    app.router.add_get("/ca/root.cer", root_certificate)
     app.router.add_get("/agreements/{id}/sign", sign_page)
     app.router.add_get("/agreements", list_page)
     app.router.add_get("/agreements/{id}", detail_page)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 def qr_svg(data: str, box_size: int = 8) -> str:
     """A standalone SVG drawing ``data`` as a QR code (medium error correction, printable)."""
-    import qrcode  # loads with the first QR code, not at start-up
-    import qrcode.image.svg
+    import qrcode  # heavy: loaded on first use; loads with the first QR code, not at start-up
+    import qrcode.image.svg  # heavy: loaded on first use
 
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=2,
                        image_factory=qrcode.image.svg.SvgPathImage)

@@ -25,12 +25,6 @@ async def unit_by_code(s: AsyncSession, code: str) -> Unit | None:
     return (await s.execute(select(Unit).where(Unit.code == code))).scalar_one_or_none()
 
 
-async def units_under(s: AsyncSession, path: str) -> list[Unit]:
-    """The unit at ``path`` and all its descendants, in tree order."""
-    q = select(Unit).where(Unit.path.startswith(path, autoescape=True)).order_by(Unit.path)
-    return list((await s.execute(q)).scalars())
-
-
 async def add_unit(s: AsyncSession, code: str, name: str, tier: Tier, parent: Unit | None) -> Unit:
     if parent is None and tier != Tier.CITY:
         raise DirectoryError("only a city has no parent")

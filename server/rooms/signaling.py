@@ -1,4 +1,4 @@
-"""``GET /ws``: the signaling WebSocket, protocol version 1 (CONTRACT.md, docs/protocol.md).
+"""``GET /ws``: the signaling WebSocket, protocol version 1 (docs/protocol.md).
 
 The handler parses, authorises and hands over to the node's ``RoomHub``; the room logic lives in the pure
 ``Room``. Limits (docs/protocol.md, "Limits"):

@@ -349,8 +349,8 @@ async def join_as_staff(request: web.Request) -> web.StreamResponse:
 
 async def invitation_qr(request: web.Request) -> web.StreamResponse:
     """The invitation link as a QR code (SVG), for a party to scan with a phone."""
-    import qrcode
-    import qrcode.image.svg
+    import qrcode  # heavy: loaded on first use
+    import qrcode.image.svg  # heavy: loaded on first use
 
     actor = await require_login(request)
     inv_id = path_id(request, "inv", "no such invitation")

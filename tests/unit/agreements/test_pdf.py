@@ -81,7 +81,7 @@ def test_missing_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_device_summary() -> None:
-    from server.agreements.sample import UA_PHONE
+    from tests.support.agreement_sample import UA_PHONE
 
     assert device_summary(UA_PHONE) == "手机 Android Chrome 126"
     assert device_summary("") == "未知设备"
@@ -103,7 +103,7 @@ def test_rare_character_falls_back_to_the_full_font(keyring) -> None:  # type: i
 
     from server.agreements.export import export_agreement_pdf
     from server.agreements.fonts import common_font, font_for
-    from server.agreements.sample import sample_content, signed_sample
+    from tests.support.agreement_sample import sample_content, signed_sample
 
     assert common_font() is not None
     assert font_for("张三")[0] == common_font()

@@ -18,8 +18,8 @@ from server.agreements.export import export_agreement_pdf
 from server.agreements.keys import Keyring, TrustedKeys, b64
 from server.agreements.manifest import MANIFEST_NAME
 from server.agreements.pdf import render_plain_text
-from server.agreements.sample import sample_content, signed_sample, stroke_png
 from server.agreements.verify import verify_pdf
+from tests.support.agreement_sample import sample_content, signed_sample, stroke_png
 
 
 def manifest_of(pdf: bytes) -> dict[str, Any]:
@@ -63,8 +63,13 @@ def test_intact_export_verifies(exported: bytes, trusted: TrustedKeys) -> None:
     r = verify_pdf(exported, trusted)
     assert r.ok, r.failures
     assert len(r.signers) == 4 and r.trusted_by == "test keyring" and not r.warnings
+    # Without a trusted root the PDF signature cannot be trusted: that fails (closed), naming the check.
     untrusted = verify_pdf(exported, None)
-    assert untrusted.ok and untrusted.warnings
+    assert not untrusted.ok and untrusted.primary.check == "pades_untrusted" and untrusted.warnings
+    # The root alone (no keyring): the seal is trusted, the record keys are checked against the file.
+    roots_only = TrustedKeys([], "", trusted.roots, trusted.crls, keys_given=False)
+    r = verify_pdf(exported, roots_only)
+    assert r.ok and r.trusted_by is None and r.warnings and r.pades["trusted"] and r.pades["revoked"] is False
 
 
 def test_a_rewritten_pdf_fails_as_a_changed_file(exported: bytes, trusted: TrustedKeys) -> None:
@@ -260,7 +265,7 @@ def test_rotation_keeps_old_agreements_valid(tmp_path: Path) -> None:
     d, sealer = signed_sample(ring)
     pdf = export_agreement_pdf(d, ring.public_keys(), sealer)
     ring.rotate("340321001")
-    assert check(pdf, TrustedKeys(ring.public_keys(), "rotated")) is None
+    assert check(pdf, ring.trusted("rotated")) is None
 
 
 def test_pades_signature_covers_the_export(exported: bytes, trusted: TrustedKeys) -> None:

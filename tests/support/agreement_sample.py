@@ -1,4 +1,4 @@
-"""A fictional, fully signed agreement (张三, 李四 ...) for demos, tests and the benchmark.
+"""A fictional, fully signed agreement (张三, 李四 ...) for tests and the benchmarks (not in the wheel).
 
 The signatures are real: real Ed25519 keys from a real Keyring, drawn PNG strokes, the real signing order.
 """
@@ -94,4 +94,5 @@ def signed_sample(keyring: Keyring, content: AgreementContent | None = None, *, 
                  state="effective", records=state.records, images=images, verify_url=verify_url,
                  exported_at=seal_at, effective_at=seal_at, commitments=commitments, audience=audience)
     created = next(k.created_at for k in keyring.public_keys(content.unit_code) if k.key_id == key_id)
-    return d, Sealer(content.unit_code, key_id, key, content.unit_name, created)
+    return d, Sealer(content.unit_code, key_id, key, content.unit_name, created,
+                     keyring.city_ca().unit_seal(content.unit_code, content.unit_name))

@@ -6,7 +6,8 @@ connection, and reconnecting means a fresh RTCPeerConnection per peer plus the r
 all its candidates in the SDP; browser candidates that arrive are added with ``candidate_from_sdp``, and
 held until the remote description is set.
 
-Used by the media tests and benches, and a starting point for hardware terminals written in Python.
+Used by the media tests and bench/join.py (which imports it from tests.support); it is not part of the
+wheel. A starting point for hardware terminals written in Python.
 """
 
 from __future__ import annotations
