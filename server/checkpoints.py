@@ -202,9 +202,19 @@ async def inclusion(s: AsyncSession, chain: str, seq: int) -> InclusionProof | N
                            .order_by(LedgerCheckpoint.id).limit(1))).scalar_one_or_none()
     if row is None:
         return None
-    lv = await ledger_store.leaves(s)
-    hashes = [x.hash() for x in lv[:row.tree_size]]
-    path = [p.hex() for p in merkle.inclusion_proof(hashes, leaf.index)]
+    # From the last intact checkpoint at or before the leaf: its frontier, then only the leaves signed in
+    # between (an export reads the leaves of one checkpoint interval, not the whole tree).
+    before = (await s.execute(select(LedgerCheckpoint).where(LedgerCheckpoint.tree_size <= leaf.index)
+                              .order_by(LedgerCheckpoint.tree_size.desc(), LedgerCheckpoint.id.desc()).limit(1))
+              ).scalar_one_or_none()
+    fr = _frontier_of(before) or []
+    start = before.tree_size if fr and before is not None else 0
+    lv = await ledger_store.leaves(s, start, row.tree_size)
+    if [x.index for x in lv] != list(range(start, row.tree_size)):
+        return None  # leaves missing: `concord verify-log --checkpoint` names what happened
+    hashes = [x.hash() for x in lv]
+    fr = merkle.extend(fr, hashes, 0, leaf.index - start)
+    path = [p.hex() for p in merkle.inclusion_proof_from(fr, hashes[leaf.index - start:])]
     return InclusionProof(chain, seq, leaf.event_hash, leaf.index, path, row.head())
 
 

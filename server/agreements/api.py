@@ -469,8 +469,9 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
                                           version, doc_hash, ev, image)
         if effective:
             await hand_over(request, s, ld)
-            # The ledger's tree head is signed the moment an agreement takes effect, in this transaction:
-            # `concord checkpoint prove --chain <its chain> --seq <its effective event>` proves it later.
+            # The ledger's tree head is signed the moment an agreement takes effect, in this transaction,
+            # after its effective event: every PDF exported from now on embeds the event's inclusion proof
+            # against this checkpoint (server/agreements/ledger_proof.py, docs/agreements.md).
             cfg = request.app["config"]
             await checkpoints.sign_checkpoint(s, checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key),
                                               f"agreement {ld.agreement.number} effective")
@@ -594,15 +595,22 @@ async def present(request: web.Request) -> web.Response:
 
 async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded, audience: str) -> bytes:
     """The agreement PDF for its reader: ``store.STAFF`` (the unit's archive copy) or ``store.PARTY_COPY``."""
+    from server.agreements import ledger_proof
+
     d = await store.pdf_input(s, ld, verify_base(request), audience)
     ring = keyring(request.app)
     sealer = store.sealer(ring, ld.unit)
     keys = ring.public_keys(ld.unit.code)
+    cfg = request.app["config"]
+    # The inclusion proof of the effective event, against the checkpoint signed when it took effect.
+    proof = await ledger_proof.for_export(s, ld.agreement, ld.version.number,
+                                          checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key))
     loop = asyncio.get_running_loop()
     from server.agreements.export import export_agreement_pdf  # the PDF stack loads on first use
 
     try:
-        return await loop.run_in_executor(None, export_agreement_pdf, d, keys, sealer)
+        return await loop.run_in_executor(None, functools.partial(export_agreement_pdf, d, keys, sealer,
+                                                                       proof=proof))
     except Exception as e:
         from pyhanko.sign.timestamps.common_utils import TimestampRequestError  # heavy: loaded on first use
 
@@ -750,9 +758,13 @@ async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
     if not data:
         raise bad_request("the uploaded file is empty", "empty_file")
     trusted = trusted_keys(request.app)
+    cfg = request.app["config"]  # the inclusion proof's tree head must be signed by this city's ledger key
+    city = {k.key_id for k in checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key).public_keys(
+        checkpoints.KEY_NAME)} or None
     try:
         result = await asyncio.get_running_loop().run_in_executor(
-            request.app["verify_executor"], functools.partial(verify_pdf, data, trusted, check_pades=True))
+            request.app["verify_executor"], functools.partial(verify_pdf, data, trusted, check_pades=True,
+                                                              ledger_keys=city))
     except UploadRefused as e:
         raise ApiError(e.status, e.code, e.message) from e
     out = result.as_dict()

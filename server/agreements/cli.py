@@ -36,7 +36,39 @@ def _configure_verify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crl", action="append", default=[], help="a CRL from that root (DER or PEM; /ca/crl.der)")
     p.add_argument("--require-trusted", action="store_true",
                    help="fail when no trusted keyring is available, instead of warning")
+    p.add_argument("--checkpoint-key", action="append", metavar="KEY",
+                   help="the city's ledger checkpoint key: its key_id (as `concord checkpoint export` prints it), "
+                        "a checkpoint JSON from that command, or a key directory; repeatable (default: "
+                        "DATA_DIR/ledger_keys when it exists)")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+
+def _checkpoint_keys(args: argparse.Namespace) -> set[str] | None:
+    """Key ids of the trusted checkpoint key. Raises ValueError/OSError for an unreadable argument."""
+    from server.agreements.keys import TrustedKeys
+    from server.checkpoints import KEY_DIR as LEDGER_KEY_DIR
+    from server.checkpoints import SignedTreeHead
+
+    out: set[str] = set()
+    for v in args.checkpoint_key or []:
+        path = Path(v)
+        if path.is_dir():
+            out |= set(TrustedKeys.load(path).by_id)
+        elif path.is_file():
+            sth = SignedTreeHead.from_dict(json.loads(path.read_text("utf-8")))
+            if not sth.signature_ok():
+                raise ValueError(f"the checkpoint in {path} does not verify")
+            out.add(sth.key_id)
+        elif len(v) == 16 and all(c in "0123456789abcdef" for c in v):
+            out.add(v)
+        else:
+            raise ValueError(f"{v} is neither a 16-hex key id, a checkpoint file nor a key directory")
+    if args.checkpoint_key:
+        return out
+    default = Path(args.data_dir) / LEDGER_KEY_DIR
+    if default.is_dir() and any(default.glob("*.json")):
+        return set(TrustedKeys.load(default).by_id)
+    return None
 
 
 def _trusted(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -67,6 +99,7 @@ def verify_agreement(args: argparse.Namespace) -> int:
         return 2
     try:
         trusted = _trusted(args)
+        ledger_keys = _checkpoint_keys(args)
         roots = [c for f in args.root for c in load_certificates(Path(f).read_bytes())]
         crls = [Path(f).read_bytes() for f in args.crl]
     except (OSError, ValueError) as e:
@@ -80,7 +113,7 @@ def verify_agreement(args: argparse.Namespace) -> int:
         print("FAILED unknown_key: no trusted keyring (pass --keyring)", file=sys.stderr)
         return 1
     try:
-        result = verify_pdf(data, trusted, check_pades=True)
+        result = verify_pdf(data, trusted, check_pades=True, ledger_keys=ledger_keys)
     except UploadRefused as e:
         print(f"FAILED {e.code}: {e.en}", file=sys.stderr)
         return 1
@@ -97,6 +130,7 @@ def verify_agreement(args: argparse.Namespace) -> int:
         print(f"  PDF signature (PAdES): {result.pdf_signature}"
               + (f", {pades['profile']}, {pades['signer']} certificate {pades['serial']}, signed at "
                  f"{pades['signed_at']} ({pades['time_source']} time)" if pades.get("serial") else ""))
+        print(f"  manifest {result.manifest_format or '?'}; ledger inclusion proof: {result.ledger_proof}")
         for c in result.every_check():
             print(f"  check {c.name}: {'ok' if c.ok else 'FAILED' if c.ok is False else 'not checked'}")
         if result.trusted_by:

@@ -1,4 +1,5 @@
-"""Exporting an agreement: draw the PDF, digest its pages, seal the export, embed the manifest."""
+"""Exporting an agreement: draw the PDF, seal the drawn bytes and the document hash, embed the manifest (with
+the inclusion proof of the effective ledger event), sign the whole file (PAdES)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from server.agreements.ca import UnitSeal
 from server.agreements.content import canonical_json
 from server.agreements.document import FORMAT, FORMAT_V1
 from server.agreements.keys import PublicKeyInfo, b64
-from server.agreements.manifest import MANIFEST_FORMAT, MANIFEST_NAME, export_record, page_digests
+from server.agreements.manifest import MANIFEST_FORMAT, MANIFEST_NAME, export_record
 from server.agreements.pdf import PdfInput, local_time, render_agreement, render_plain_text
 from server.agreements.signing import SignedRecord
 from server.agreements.text import render_judicial_application
@@ -38,7 +39,7 @@ class Sealer:
 
 
 def build_manifest(d: PdfInput, keys: list[PublicKeyInfo], export: dict[str, Any], export_sig: str,
-                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                   extra: dict[str, Any] | None = None, ledger: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest holds only what the copy's reader may see: the content as it travels (format 2:
     confidential contact fields as salted commitments, the salts never leave the server) and, on the
     staff copy alone, each signature's full IP address and user agent with the salts that open the
@@ -57,6 +58,7 @@ def build_manifest(d: PdfInput, keys: list[PublicKeyInfo], export: dict[str, Any
         "signatures": [signature_entry(d, r) for r in d.records],
         "keys": [k.as_dict() for k in keys],
         "export": {"record": export, "signature": export_sig},
+        "ledger": ledger,
     }
 
 
@@ -67,15 +69,19 @@ def signature_entry(d: PdfInput, r: SignedRecord) -> dict[str, Any]:
     return out
 
 
-def export_agreement_pdf(d: PdfInput, keys: list[PublicKeyInfo], sealer: Sealer, *, pades: bool = True) -> bytes:
-    """The full export: the drawn PDF plus, as an incremental update, the sealed manifest attachment."""
+def export_agreement_pdf(d: PdfInput, keys: list[PublicKeyInfo], sealer: Sealer, *, pades: bool = True,
+                         proof: dict[str, Any] | None = None) -> bytes:
+    """The full export: the drawn PDF, then as incremental updates the sealed manifest attachment and the
+    PAdES signature. ``proof``: the manifest's ``ledger`` member (server/agreements/ledger_proof.py), the
+    inclusion proof of the effective event; the export seal names that event, so it cannot be taken out."""
     raw = render_agreement(d)
-    pages = page_digests(PdfReader(io.BytesIO(raw)))
-    record = export_record(d.content.number, d.version, d.document_hash, pages, d.exported_at,
-                           sealer.unit, sealer.key_id)
+    page_count = len(PdfReader(io.BytesIO(raw)).pages)
+    effective_event = proof["event"]["hash"] if proof else None
+    record = export_record(d.content.number, d.version, d.state, d.document_hash, raw, page_count,
+                           effective_event, d.exported_at, sealer.unit, sealer.key_id)
     needed = {r.payload["key_id"] for r in d.records} | {sealer.key_id}
     used = [k for k in keys if k.key_id in needed]
-    manifest = build_manifest(d, used, record, sealer.sign(record))
+    manifest = build_manifest(d, used, record, sealer.sign(record), ledger=proof)
     out = attach_manifest(raw, manifest)
     if pades:
         out = pades_sign(out, sealer, d)
@@ -92,12 +98,16 @@ def pades_sign(pdf: bytes, sealer: Sealer, d: PdfInput) -> bytes:
 
 
 def attach_manifest(pdf: bytes, manifest: dict[str, Any]) -> bytes:
+    """An incremental update: the drawn bytes stay, unchanged, the start of the file (format 2 seals them)."""
     writer = PdfWriter(io.BytesIO(pdf), incremental=True)
     data = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
     writer.add_attachment(MANIFEST_NAME, data)
     out = io.BytesIO()
     writer.write(out)
-    return out.getvalue()
+    result = out.getvalue()
+    if not result.startswith(pdf):
+        raise RuntimeError("the manifest was not appended as an incremental update")
+    return result
 
 
 def judicial_application_pdf(d: PdfInput, court: str = "") -> bytes:

@@ -5,12 +5,15 @@ Checks, each with a stable name that the CLI and the /verify page report:
 - ``manifest_missing``: not a readable PDF, or no ``concord-manifest.json`` inside;
 - ``manifest_malformed``: the manifest is not valid JSON of the expected shape;
 - ``text_changed``: the text does not hash to the signed document hash, or a page no longer draws what was
-  sealed at export (content, fonts, images), or something was overlaid on a page;
+  sealed at export (manifest format 2: the drawn revision's bytes or the objects its pages use; format 1:
+  the per-page digests), or something was overlaid on a page;
 - ``unknown_key``: a signature names a key that is not in the file, not in the trusted keyring, or was
   retired before it signed;
 - ``signature_invalid``: an Ed25519 signature does not verify, or a record belongs to another document or
   version, or its handwritten image was replaced, or the records' order/chain is broken;
 - ``signer_missing``: a party, the mediator or the seal has no signature;
+- ``ledger_proof``: the inclusion proof of the agreement's effective ledger event (manifest format 2) fails:
+  the leaf, the audit path, the tree head's signature or the checkpoint key (server/agreements/ledger_proof.py);
 - ``pades_missing``: the file has no PDF signature (PAdES) although every manifest says the export was
   sealed with one: it was stripped, or the revision that carried it was cut off;
 - ``file_changed``: the PDF signature no longer matches: a byte inside its signed range was changed, or
@@ -45,10 +48,13 @@ from server.agreements.document import FORMAT, FORMATS, document_hash
 from server.agreements.keys import PublicKeyInfo, TrustedKeys, unb64
 from server.agreements.manifest import (
     EXPORT_FORMAT,
-    MANIFEST_FORMAT,
+    EXPORT_FORMAT_V1,
+    MANIFEST_FORMAT_V1,
+    MANIFEST_FORMATS,
     MANIFEST_NAME,
     MAX_MANIFEST,
     DamagedPage,
+    drawn_revision_failures,
     page_digests,
     unexpected_annotations,
 )
@@ -68,9 +74,9 @@ if TYPE_CHECKING:
     from pypdf import PdfReader
 
 CHECKS = ["manifest_missing", "manifest_malformed", "text_changed", "unknown_key", "signature_invalid",
-          "signer_missing", "pades_missing", "file_changed", "pades_untrusted", "pades_revoked"]
+          "signer_missing", "ledger_proof", "pades_missing", "file_changed", "pades_untrusted", "pades_revoked"]
 MANIFEST_CHECKS = CHECKS[:6]
-PADES_CHECKS = CHECKS[6:10]
+PADES_CHECKS = CHECKS[7:11]
 CHECK_LABELS = {
     "manifest_missing": ("缺少签署清单", "manifest missing"),
     "manifest_malformed": ("签署清单格式错误", "manifest malformed"),
@@ -78,6 +84,7 @@ CHECK_LABELS = {
     "unknown_key": ("未知的签名密钥", "unknown key"),
     "signature_invalid": ("签名无效", "signature invalid"),
     "signer_missing": ("缺少签署人", "signer missing"),
+    "ledger_proof": ("账本包含证明无效", "ledger inclusion proof invalid"),
     "pades_missing": ("缺少 PDF 电子签章", "PDF signature missing"),
     "file_changed": ("文件在签章后被改动", "file changed after signing"),
     "pades_untrusted": ("PDF 电子签章的证书不可信", "PDF signature not trusted"),
@@ -144,6 +151,8 @@ class Result:
     pdf_signature: str = "not checked"  # PAdES: intact | absent | broken | extended
     pades: dict[str, Any] = field(default_factory=dict)  # profile, signer, unit, serial, signed_at, ...
     unit: str = ""  # the agreement's unit, whose certificate must sign
+    manifest_format: str = ""
+    ledger_proof: str = "not checked"  # verified: ... | absent | not applicable (...) | invalid | malformed
 
     @property
     def failures(self) -> list[Check]:
@@ -198,6 +207,7 @@ class Result:
                 "number": self.number, "version": self.version, "document_hash": self.document_hash,
                 "state": self.state, "signers": self.signers, "trusted_by": self.trusted_by,
                 "warnings": self.warnings, "pdf_signature": self.pdf_signature, "pades": self.pades,
+                "manifest_format": self.manifest_format, "ledger_proof": self.ledger_proof,
                 "checks": [c.as_dict() for c in self.every_check()]}
 
     def summary(self) -> str:
@@ -230,19 +240,23 @@ def read_manifest(reader: PdfReader) -> bytes | None:
     return found[0]
 
 
-def verify_pdf(data: bytes, trusted: TrustedKeys | None = None, *, check_pades: bool = True) -> Result:
+def verify_pdf(data: bytes, trusted: TrustedKeys | None = None, *, check_pades: bool = True,
+               ledger_keys: set[str] | None = None) -> Result:
     """The one verdict on a file. ``check_pades=False`` skips the PAdES check (about 0.1 s), for tests
     that look only at the manifest checks; a broken PAdES signature is otherwise a failure.
+    ``ledger_keys``: the key ids of the city's checkpoint key (``concord checkpoint export``); without
+    them the inclusion proof's tree head is checked against the key it carries, with a warning.
 
     Raises UploadRefused for a PDF beyond the parsing limits (total inflated bytes, objects, filters,
     depth: server/security/uploads.py): a refusal to read it, not a verdict on an agreement."""
     if len(data) <= MAX_PDF and data.startswith(b"%PDF-"):
         check_pdf(data)
     with pypdf_limits():
-        return _verify_pdf(data, trusted, check_pades)
+        return _verify_pdf(data, trusted, check_pades, ledger_keys)
 
 
-def _verify_pdf(data: bytes, trusted: TrustedKeys | None, check_pades: bool) -> Result:
+def _verify_pdf(data: bytes, trusted: TrustedKeys | None, check_pades: bool,
+                ledger_keys: set[str] | None = None) -> Result:
     res = Result()
     if len(data) > MAX_PDF:
         res.fail("manifest_missing", f"the file is larger than {MAX_PDF // (1024 * 1024)} MiB")
@@ -273,7 +287,8 @@ def _verify_pdf(data: bytes, trusted: TrustedKeys | None, check_pades: bool) -> 
     res.check("manifest_missing", True, CHECK_PASSED["manifest_missing"])
     try:
         manifest = json.loads(raw.decode("utf-8"))
-        _check_manifest(manifest, reader, trusted if trusted and trusted.keys_given else None, res)
+        _check_manifest(manifest, reader, trusted if trusted and trusted.keys_given else None, res,
+                        ledger_keys)
     except (ValueError, UnicodeDecodeError) as e:
         res.fail("manifest_malformed", f"the manifest is not valid JSON ({e.__class__.__name__})")
     except _Malformed as e:
@@ -319,9 +334,12 @@ def _commitments(doc: dict[str, Any], content: dict[str, Any]) -> dict[str, str]
     return commitments
 
 
-def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res: Result) -> None:
-    if not isinstance(m, dict) or m.get("format") != MANIFEST_FORMAT:
-        raise _Malformed(f"the manifest's format is not {MANIFEST_FORMAT}")
+def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res: Result,
+                    ledger_keys: set[str] | None = None) -> None:
+    if not isinstance(m, dict) or m.get("format") not in MANIFEST_FORMATS:
+        raise _Malformed(f"the manifest's format is not one of {', '.join(MANIFEST_FORMATS)}")
+    v1 = m["format"] == MANIFEST_FORMAT_V1
+    res.manifest_format = m["format"]
     doc = _req(m, "document", dict, "manifest")
     if doc.get("format") not in FORMATS:
         raise _Malformed(f"document.format is not one of {', '.join(FORMATS)}")
@@ -368,8 +386,8 @@ def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res:
                 and isinstance(opened[k].get("salt"), str) for k in EVIDENCE_FIELDS)):
             raise _Malformed(f"signatures[{i}].evidence is not a value and salt per field")
         records.append((SignedRecord(payload, sig, opened), image))
-    for k in ("document_hash", "pages", "key_id", "version", "agreement"):
-        _req(exp_rec, k, (str, list, int), "export.record")
+    for k in ("document_hash", "pages" if v1 else "drawn", "key_id", "version", "agreement"):
+        _req(exp_rec, k, (str, list, int, dict), "export.record")
 
     res.number = content.number
     res.version = exp_rec.get("version") if isinstance(exp_rec.get("version"), int) else 0
@@ -399,8 +417,8 @@ def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res:
     actual = document_hash(content_raw, text, commitments)
     if actual != claimed:
         res.fail("text_changed", "the agreement text or content does not match its document hash")
-    if exp_rec.get("format") != EXPORT_FORMAT:
-        raise _Malformed(f"export.record.format is not {EXPORT_FORMAT}")
+    if exp_rec.get("format") != (EXPORT_FORMAT_V1 if v1 else EXPORT_FORMAT):
+        raise _Malformed(f"export.record.format is not {EXPORT_FORMAT_V1 if v1 else EXPORT_FORMAT}")
     if exp_rec["document_hash"] != actual:
         res.fail("text_changed", "the document is not the one sealed at export")
     ek = key_for(exp_rec["key_id"], "the export seal", None)
@@ -411,17 +429,15 @@ def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res:
             ok = False
         if not ok:
             res.fail("signature_invalid", "the export seal does not verify (the export record was altered)")
-    try:
-        pages = page_digests(reader)
-        sealed = exp_rec["pages"]
-        if len(pages) != len(sealed):
-            res.fail("text_changed", f"the PDF has {len(pages)} pages; {len(sealed)} were sealed")
-        else:
-            changed = [str(i + 1) for i, (a, b) in enumerate(zip(pages, sealed, strict=True)) if a != b]
-            if changed:
-                res.fail("text_changed", f"page {', '.join(changed)} no longer shows what was signed")
-    except DamagedPage as e:
-        res.fail("text_changed", f"page {e.page} was changed: it {e.reason}")
+    if not v1:
+        try:
+            reader.stream.seek(0)
+            for problem in drawn_revision_failures(reader.stream.read(), reader, exp_rec["drawn"]):
+                res.fail("text_changed", problem)
+        except ValueError as e:
+            raise _Malformed(str(e)) from e
+    else:
+        _sealed_pages_v1(reader, exp_rec, res)
     overlays = unexpected_annotations(reader)
     if overlays:
         res.fail("text_changed", f"page {', '.join(map(str, overlays))} has content laid over it")
@@ -488,3 +504,27 @@ def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res:
         names = "、".join(f"{s.name or s.kind}（{ {PARTY: '当事人', MEDIATOR: '调解员', SEAL: '印章'}[s.kind] }）"
                          for s in missing)
         res.fail("signer_missing", f"not signed by: {names}")
+
+    # 4. Format 2: the inclusion proof of the effective ledger event.
+    if not v1:
+        from server.agreements import ledger_proof
+
+        ledger_proof.check(m, exp_rec, res, ledger_keys)
+    else:
+        res.ledger_proof = f"absent ({MANIFEST_FORMAT_V1}: exported before inclusion proofs)"
+        res.check("ledger_proof", None, res.ledger_proof)
+
+
+def _sealed_pages_v1(reader: PdfReader, exp_rec: dict[str, Any], res: Result) -> None:
+    """Format 1's export seal: a digest per page over a walk of the pypdf objects it uses."""
+    try:
+        pages = page_digests(reader)
+        sealed = exp_rec["pages"]
+        if len(pages) != len(sealed):
+            res.fail("text_changed", f"the PDF has {len(pages)} pages; {len(sealed)} were sealed")
+        else:
+            changed = [str(i + 1) for i, (a, b) in enumerate(zip(pages, sealed, strict=True)) if a != b]
+            if changed:
+                res.fail("text_changed", f"page {', '.join(changed)} no longer shows what was signed")
+    except DamagedPage as e:
+        res.fail("text_changed", f"page {e.page} was changed: it {e.reason}")

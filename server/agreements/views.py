@@ -35,6 +35,9 @@ CHECK_EXPLAIN = {
     "signature_invalid": ("至少一个签名无法核验，或签名记录被调换。",
                           "At least one signature does not verify, or the records were rearranged."),
     "signer_missing": ("缺少当事人、调解员或印章的签署。", "A party, the mediator or the seal has not signed."),
+    "ledger_proof": ("协议生效记录的账本包含证明无法核验：生效事件、审计路径或市级账本签名与记录不符。",
+                     "The proof that the agreement's taking effect is in the city's ledger does not verify: the "
+                     "event, its audit path or the ledger's signed tree head does not match."),
     "pades_missing": ("文件缺少 PDF 电子签章：本平台导出的协议书都带有调解委员会的电子签章，签章被删除或文件被截断。",
                       "The file has no PDF signature: every agreement Concord exports carries the committee's, "
                       "so it was removed or the file was cut short."),
