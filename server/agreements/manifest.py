@@ -164,7 +164,7 @@ def _defined_at(reader: PdfReader, idnum: int, gen: int) -> int | None:
 
 def _same(a: Any, b: Any) -> bool:
     """Structural equality of two direct values read from two readers; references compare by number."""
-    from pypdf.generic import IndirectObject
+    from pypdf.generic import IndirectObject  # heavy: loaded on first use
 
     if isinstance(a, IndirectObject) or isinstance(b, IndirectObject):
         return (isinstance(a, IndirectObject) and isinstance(b, IndirectObject)
@@ -182,7 +182,7 @@ def _same(a: Any, b: Any) -> bool:
 def drawn_revision_failures(data: bytes, reader: PdfReader, drawn: Any) -> list[str]:
     """What is wrong with format 2's sealed drawn revision in file ``data`` (read by ``reader``); empty when
     the file's first N bytes hash to the sealed digest and its pages still draw exactly that revision."""
-    from pypdf import PdfReader as Reader
+    from pypdf import PdfReader as Reader  # heavy: loaded on first use
 
     if not (isinstance(drawn, dict) and isinstance(drawn.get("byte_range"), list)
             and len(drawn["byte_range"]) == 2 and drawn["byte_range"][0] == 0
@@ -224,7 +224,7 @@ def drawn_revision_failures(data: bytes, reader: PdfReader, drawn: Any) -> list[
 
 def _later_objects(reader: PdfReader, roots: list[Any], n: int, seen: set[int]) -> int | None:
     """The first object reachable from ``roots`` whose newest definition lies at or after byte ``n``."""
-    from pypdf.generic import IndirectObject
+    from pypdf.generic import IndirectObject  # heavy: loaded on first use
 
     stack = list(roots)
     while stack:
