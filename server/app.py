@@ -27,19 +27,19 @@ log = logging.getLogger("concord")
 
 # Each feature module has ``setup(app)``; it adds routes, app keys and start-up/clean-up hooks.
 FEATURES = [
-    "server.api.directory",
-    "server.recording.feature",
-    "server.views.pages",
-    "server.views.directory",
-    "server.api.cases",
-    "server.views.cases",
-    "server.views.intake",
-    "server.agreements.api",
-    "server.sessions.api",
-    "server.rooms.signaling",
-    "server.dashboard.api",
-    "server.dashboard.views",
-    "server.views.sessions",
+    "server.directory.http.api",
+    "server.recording.http",
+    "server.pages.site",
+    "server.directory.http.pages",
+    "server.cases.http.api",
+    "server.cases.http.pages",
+    "server.intake.http.pages",
+    "server.agreements.http.api",
+    "server.sessions.http.api",
+    "server.rooms.http.signaling",
+    "server.dashboard.http.api",
+    "server.dashboard.http.pages",
+    "server.sessions.http.pages",
     "server.checkpoint_watch",
 ]
 

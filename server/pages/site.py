@@ -8,11 +8,11 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from server import access
-from server.api.directory import authenticate, experts_for
 from server.auth import SESSION_COOKIE, SESSION_TTL, current_actor, issue_session_cookie, sign_out
+from server.directory.http.api import authenticate, experts_for
 from server.directory.models import Staff, Unit
 from server.errors import ApiError
-from server.views.render import check_csrf, is_https, language, render, require_login
+from server.pages.render import check_csrf, is_https, language, render, require_login
 
 ERROR_HEADINGS = {
     400: ("请求有误", "Bad request"),

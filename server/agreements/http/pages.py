@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, policy
-from server.agreements import party, store, workflow
+from server.agreements import store, workflow
 from server.agreements.content import DISPUTE_TYPES
 from server.agreements.document import short_hash
+from server.agreements.http import party
 from server.agreements.models import Agreement
 from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
@@ -20,8 +21,8 @@ from server.api.params import path_id
 from server.directory.models import Unit
 from server.errors import ApiError
 from server.i18n import localise, pick
+from server.pages.render import language, render, require_login
 from server.policy import Actor
-from server.views.render import language, render, require_login
 
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -54,7 +55,7 @@ def beijing(iso: str | None) -> str:
     """A UTC ISO time from a signature record, on the Beijing clock."""
     from datetime import datetime
 
-    from server.views.render import local
+    from server.pages.render import local
 
     if not iso:
         return ""
@@ -145,7 +146,7 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
 
 
 async def verify_submit(request: web.Request) -> web.StreamResponse:
-    from server.agreements.api import check_upload, read_upload, verify_slot
+    from server.agreements.http.api import check_upload, read_upload, verify_slot
 
     try:
         async with verify_slot(request):

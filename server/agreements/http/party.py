@@ -31,7 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, policy
 from server.agreements import store, workflow
-from server.agreements.api import (
+from server.agreements.cases_link import may_reveal
+from server.agreements.content import view
+from server.agreements.http.api import (
     DETAIL,
     ID,
     MAX_BODY,
@@ -51,14 +53,12 @@ from server.agreements.api import (
     transaction,
     verify_base,
 )
-from server.agreements.cases_link import may_reveal
-from server.agreements.content import view
 from server.agreements.signing import PARTY, Evidence
 from server.api import registry as r
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
+from server.pages.render import local
 from server.security import tokens
-from server.views.render import local
 
 CHECK_PURPOSE = "agreement-check"
 READ_PURPOSE = "agreement-read"

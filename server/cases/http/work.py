@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from server import access
 from server.api import registry as r
-from server.api.cases import CODE_PARAM, ctx, domain, path_int, req, route
 from server.auth import require_actor
 from server.cases import notices, notifications, present, supervision
+from server.cases.http.api import CODE_PARAM, ctx, domain, path_int, req, route
 from server.cases.models import Case, SupervisionOrder
 from server.cases.queries import get_visible
 from server.errors import bad_request, field, read_json
@@ -191,8 +191,8 @@ CONSULT_ID = r.path_param("cid")
                        grant_hours=r.integer(minimum=1, maximum=336)))
 @domain
 async def request_consultation(request: web.Request) -> web.Response:
-    from server.api.cases import staff_ids
     from server.cases import consultations
+    from server.cases.http.api import staff_ids
 
     actor = await require_actor(request)
     body = await read_json(request)
@@ -312,8 +312,8 @@ PETITION = r.schema("Petition", r.obj(
                        item=r.string(maxLength=32), parties=r.array(r.ref("CasePartyInput"))))
 @domain
 async def register_petition(request: web.Request) -> web.Response:
-    from server.api.cases import draft_from
     from server.cases import petitions
+    from server.cases.http.api import draft_from
     from server.cases.queries import facts
 
     actor = await require_actor(request)
@@ -334,8 +334,8 @@ async def register_petition(request: web.Request) -> web.Response:
                        scheduled_at=r.string(format="date-time"), title=r.string(maxLength=200)))
 @domain
 async def petition_hearing(request: web.Request) -> web.Response:
-    from server.api.cases import staff_ids
     from server.cases import petitions
+    from server.cases.http.api import staff_ids
 
     actor = await require_actor(request)
     body = await read_json(request)

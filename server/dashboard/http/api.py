@@ -19,8 +19,8 @@ from server.auth import require_actor
 from server.dashboard import present, queries
 from server.dashboard.present import UnitInfo
 from server.errors import bad_request, forbidden, not_found
+from server.pages.render import attachment, language
 from server.policy import Actor
-from server.views.render import attachment, language
 
 UNIT_CODE = re.compile(r"^[0-9]{6,12}$")
 TABLE_NAMES = ["by_category", "by_grade", "by_status", "by_tier", "trend", "overdue", "evaluation"]
@@ -188,7 +188,7 @@ async def evaluation_xlsx(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     # The routes are registered by the decorators above (server.api.registry); the clock comes from the
-    # case module (server.api.cases), which tests set to a fixed time.
+    # case module (server.cases.http.api), which tests set to a fixed time.
     if "clock" not in app:
         from server.cases.clock import Clock
 

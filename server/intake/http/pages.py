@@ -9,18 +9,18 @@ from sqlalchemy import select
 from server import access
 from server.cases import documents, intake, public_status
 from server.cases.errors import CaseError
+from server.cases.http.pages import _page, base_url
 from server.cases.models import Case
 from server.cases.permissions import ON_CASE
 from server.cases.qr import qr_svg
 from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.errors import ApiError
+from server.pages.render import check_csrf, language, local, render, require_login
 from server.security import tokens
 from server.security.attempts import attempts
 from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
-from server.views.cases import _page, base_url
-from server.views.render import check_csrf, language, local, render, require_login
 
 PER_IP_PER_HOUR = 10  # a village's shared connection may carry several families
 PER_PHONE_PER_DAY = 3

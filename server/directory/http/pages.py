@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from server.api.directory import (
+from server.directory.http.api import (
     ROLES,
     SPECIALTIES,
     TIERS,
@@ -20,8 +20,8 @@ from server.directory.models import Unit
 from server.directory.queries import staff_at, staff_counts
 from server.directory.tree import build_tree
 from server.errors import ApiError
+from server.pages.render import check_csrf, render, require_login
 from server.policy import can_manage_staff, can_view_unit
-from server.views.render import check_csrf, render, require_login
 
 
 async def _tree(request: web.Request, root_path: str):  # type: ignore[no-untyped-def]

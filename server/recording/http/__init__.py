@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy import select, update
 
-from server.recording import api, views  # noqa: F401  (routes register on import)
+from server.recording.http import api, pages  # noqa: F401  (routes register on import)
 from server.recording.jobs import JobQueue, QueueFull
 from server.recording.models import PlaybackJob
 from server.recording.playback import Playback
@@ -50,9 +50,9 @@ def segment_seconds() -> float:
 
 
 def setup(app: web.Application) -> None:
-    from server.views.sessions import add_room_module
+    from server.sessions.http.pages import add_room_module
 
-    views.setup(app)
+    pages.setup(app)
     # Room page panel modules (join.html loads each): the minutes (笔录) panel, with its control-bar button.
     add_room_module("/static/js/minutes.js", button=("minutes", "doc", "笔录", "Minutes"))
     config = app["config"]

@@ -9,9 +9,9 @@ from aiohttp import web
 from markupsafe import Markup
 
 from server.dashboard import present, svg
-from server.dashboard.api import dashboard_data, scope
+from server.dashboard.http.api import dashboard_data, scope
 from server.directory.labels import TIER_LABELS
-from server.views.render import language, render, require_login
+from server.pages.render import language, render, require_login
 
 GRADE_COLORS = {"red": "#dc2626", "orange": "#ea580c", "yellow": "#eab308", "blue": "#2563eb", "green": "#16a34a"}
 OPEN_COLOR, DONE_COLOR, OVERDUE_COLOR = "#d97706", "#16a34a", "#dc2626"

@@ -486,4 +486,4 @@ async def _deadline_watch(app: web.Application):  # type: ignore[no-untyped-def]
 
 
 # Supervision, notifications, notices, consultations, petitions, DV and sessions routes: registered on import.
-from server.api import case_work  # noqa: E402,F401
+from server.cases.http import work  # noqa: E402,F401

@@ -99,7 +99,7 @@ def trusted_keys(app: web.Application) -> TrustedKeys:
 
 def viewer_language(request: web.Request) -> str:
     """The browser's chosen language (the pages' cookie), else Accept-Language; API clients get English."""
-    from server.views.render import LANG_COOKIE
+    from server.pages.render import LANG_COOKIE
 
     chosen = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or ""
     if not chosen:
@@ -771,15 +771,15 @@ def setup(app: web.Application) -> None:
     app.on_cleanup.append(_stop_verify_executor)
     app.on_startup.append(_warm_fonts)
     try:  # the room page's agreement panel (the sessions views collect feature modules)
-        from server.views.sessions import add_room_module
+        from server.sessions.http.pages import add_room_module
     except ImportError:
         pass
     else:
         add_room_module("/static/js/agreement-room.js", button=("agreement", "doc", "协议", "Agreement"))
-    from server.agreements import views
+    from server.agreements.http import pages as views
 
     views.setup(app)
 
 
 # The party's routes (reached from their invitation) register with the same registry.
-from server.agreements import party  # noqa: E402,F401
+from server.agreements.http import party  # noqa: E402,F401

@@ -5,7 +5,7 @@ check CSRF, call the service and render. The live room itself is the ES modules 
 
 Feature modules add a room panel (minutes, agreement review) without touching this file:
 
-    from server.views.sessions import add_room_module
+    from server.sessions.http.pages import add_room_module
     add_room_module("/static/js/minutes.js", button=("minutes", "doc", "笔录", "Minutes"))
 
 The module registers its panel with ``registerPanel`` from ``/static/js/panels.js``; the optional button
@@ -27,12 +27,12 @@ from server.api.params import path_id
 from server.cases.errors import CaseError
 from server.cases.queries import codes_by_id, find_case, pick_list
 from server.errors import ApiError
+from server.pages.render import check_csrf, csrf_token, language, render, require_login
 from server.policy import Actor, can_host_session, within
 from server.security.clientip import client_ip, origin
 from server.security.ratelimit import RateLimiter
 from server.sessions import kinds, service
 from server.sessions.service import SessionError
-from server.views.render import check_csrf, csrf_token, language, render, require_login
 
 # ---- extension point: room panels -----------------------------------------------------------------
 

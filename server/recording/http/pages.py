@@ -13,14 +13,14 @@ from server.api import registry as r
 from server.errors import ApiError, forbidden, not_found
 from server.i18n import pick
 from server.ledger_store import events, verify_chain
+from server.pages.render import language, render, require_login
 from server.recording import minutes as minutes_store
-from server.recording.api import readable_session, session_and_unit, session_id
+from server.recording.http.api import readable_session, session_and_unit, session_id
 from server.recording.models import COMPOSITE, SEGMENT, TRACK, Recording
 from server.recording.store import list_recordings
 from server.sessions import kinds
+from server.sessions.http.pages import STATE_LABELS
 from server.sessions.service import record as session_facts
-from server.views.render import language, render, require_login
-from server.views.sessions import STATE_LABELS
 
 # type -> (中文, English): how each ledger event reads on the timeline.
 EVENT_LABELS: dict[str, tuple[str, str]] = {
@@ -185,7 +185,7 @@ async def get_playback(request: web.Request) -> web.Response:
 @r.route("POST", "/api/sessions/{id}/playback", summary="Compose the playback file again (queued job)",
          tag="record", params=[r.path_param("id")], response=JOB, status=202, errors=(403, 404, 409, 429))
 async def post_playback(request: web.Request) -> web.Response:
-    from server.recording.feature import queue_playback
+    from server.recording.http import queue_playback
     from server.recording.jobs import QueueFull
 
     actor, sess, _, rec = await readable_session(request, access.Kind.RECORDING)

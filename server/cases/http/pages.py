@@ -17,7 +17,6 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from server import access, tables
-from server.api.cases import case_filter, draft_from
 from server.api.params import MAX_ID, parse_id, parse_int, path_id
 from server.cases import (
     case_sessions,
@@ -36,6 +35,7 @@ from server.cases import (
     workflow,
 )
 from server.cases.errors import CaseError, zh_for
+from server.cases.http.api import case_filter, draft_from
 from server.cases.labels import event_label, labeller, notification_title
 from server.cases.models import Case, CaseParty
 from server.cases.notices import ancestors_or_self
@@ -47,9 +47,9 @@ from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
 from server.idnumbers import invalid_message as invalid_id_message
+from server.pages.render import attachment, check_csrf, language, local, render, require_login
 from server.policy import Actor
 from server.security.clientip import origin
-from server.views.render import attachment, check_csrf, language, local, render, require_login
 
 log = logging.getLogger(__name__)
 PER_PAGE = 20
@@ -134,7 +134,7 @@ def _when(form: Mapping[str, Any], name: str) -> datetime | None:
 
 
 async def _ids(s: Any, usernames: list[str]) -> list[int]:
-    from server.api.cases import staff_ids
+    from server.cases.http.api import staff_ids
 
     return await staff_ids(s, [u for u in usernames if u][:50])
 
