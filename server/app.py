@@ -27,19 +27,15 @@ log = logging.getLogger("concord")
 
 # Each feature module has ``setup(app)``; it adds routes, app keys and start-up/clean-up hooks.
 FEATURES = [
-    "server.directory.http.api",
+    "server.directory.http",
     "server.recording.http",
     "server.pages.site",
-    "server.directory.http.pages",
-    "server.cases.http.api",
-    "server.cases.http.pages",
-    "server.intake.http.pages",
-    "server.agreements.http.api",
-    "server.sessions.http.api",
-    "server.rooms.http.signaling",
-    "server.dashboard.http.api",
-    "server.dashboard.http.pages",
-    "server.sessions.http.pages",
+    "server.cases.http",
+    "server.intake.http",
+    "server.agreements.http",
+    "server.sessions.http",
+    "server.rooms.http",
+    "server.dashboard.http",
     "server.checkpoint_watch",
 ]
 

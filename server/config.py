@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from server.security.clientip import parse_networks
+
 ROOT = Path(__file__).resolve().parent.parent
 # A source checkout: web/ and recordings/ sit beside server/. An installed wheel carries web/ as the
 # package server.web instead, and ROOT is site-packages, which is no place for recordings.
@@ -83,8 +85,6 @@ def _seconds(name: str, default: float) -> float:
 
 
 def _trusted_proxies() -> tuple:
-    from server.security.clientip import parse_networks
-
     try:
         return parse_networks(os.environ.get("CONCORD_TRUSTED_PROXIES", ""))
     except ValueError as e:

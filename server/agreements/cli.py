@@ -18,8 +18,11 @@ from sqlalchemy import select
 from server import cli
 from server.agreements import store
 from server.agreements.commitments import evidence_commitments
+from server.agreements.keys import Keyring, KeyStoreError, TrustedKeys
 from server.agreements.models import Agreement
+from server.config import Config
 from server.db import Database
+from server.security.uploads import UploadRefused
 
 KEY_DIR = "agreement_keys"
 
@@ -36,7 +39,6 @@ def _configure_verify(p: argparse.ArgumentParser) -> None:
 
 
 def _trusted(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from server.agreements.keys import TrustedKeys
 
     if args.keyring:
         return TrustedKeys.load(Path(args.keyring))
@@ -48,7 +50,6 @@ def _trusted(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def verify_agreement(args: argparse.Namespace) -> int:
     from server.agreements.verify import MAX_PDF, verify_pdf
-    from server.security.uploads import UploadRefused
 
     path = Path(args.file)
     try:
@@ -100,9 +101,6 @@ def _configure_keys(p: argparse.ArgumentParser) -> None:
 
 
 def agreement_keys(args: argparse.Namespace) -> int:
-    from server.agreements.keys import Keyring, KeyStoreError
-    from server.config import Config
-
     cfg = Config.load(args.data_dir)
     ring = Keyring(cfg.data_dir / KEY_DIR, cfg.secret_key)
     try:

@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import ledger, ledger_store
-from server.agreements import performance, workflow
+from server.agreements import cases_link, performance, workflow
 from server.agreements.commitments import new_salts, openings, redact
-from server.agreements.content import AgreementContent, parse_content, ready_to_freeze
+from server.agreements.content import AgreementContent, clause_keys, parse_content, ready_to_freeze
 from server.agreements.document import committed_hash, short_hash
 from server.agreements.keys import Keyring
 from server.agreements.models import (
@@ -28,7 +28,8 @@ from server.agreements.models import (
     AgreementVersion,
 )
 from server.agreements.signing import Evidence, SignedRecord, SigningError, SigningState
-from server.agreements.text import render_text
+from server.agreements.text import obligation_sentence, render_text
+from server.agreements.versions import changes
 from server.db import dialect_name
 from server.directory.models import Unit
 from server.policy import Actor
@@ -184,7 +185,6 @@ async def save_version(s: AsyncSession, actor: Actor, ld: Loaded, base_version: 
                          document_hash=h, salts=salts, note=note[:500], created_by=actor.id, created_at=now)
     s.add(v)
     await s.flush()
-    from server.agreements.versions import changes
 
     await log(s, a, "version_saved", {"version": v.number, "document_hash": h, "note": v.note, "by": _who(actor),
                                       "changes": [str(c) for c in changes(old, content)][:50]})
@@ -332,7 +332,6 @@ async def sign(s: AsyncSession, keyring: Keyring, ld: Loaded, kind: str, key: st
 
 async def add_comment(s: AsyncSession, ld: Loaded, version: int, clause: str, text: str, author_name: str,
                       author_role: str, staff_id: int | None, invitation_id: int | None) -> AgreementComment:
-    from server.agreements.content import clause_keys
 
     if version != ld.agreement.current_version:
         raise StoreError(409, "stale_version", f"version {ld.agreement.current_version} is current, not {version}")
@@ -357,8 +356,6 @@ async def comments(s: AsyncSession, agreement_id: int) -> list[AgreementComment]
 async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str, status: str, note: str,
                              proof_sha256: str | None) -> AgreementPerformance:
     """One update on an obligation, with its proof: an evidence upload of the case, named by SHA-256."""
-    from server.agreements import cases_link
-    from server.agreements.text import obligation_sentence
 
     a = ld.agreement
     if a.state != workflow.EFFECTIVE:

@@ -15,6 +15,7 @@ from server.cases.catalog import Kind, Source
 from server.cases.errors import Invalid
 from server.cases.models import Case
 from server.cases.notifications import notify, unit_handlers
+from server.cases.queries import facts
 from server.cases.service import CaseDraft, Ctx, PartyDraft, register
 from server.directory.models import Staff, Unit
 
@@ -115,7 +116,6 @@ async def submit(s: AsyncSession, ctx: Ctx, f: IntakeForm) -> Case:
         handlers = await unit_handlers(s, unit.parent_id)
     recipients = handlers + ([contact.id] if contact else [])
     if case.restricted:
-        from server.cases.queries import facts
 
         named = (await facts(s, case, ctx.now)).named
         recipients = [i for i in recipients if i in named]

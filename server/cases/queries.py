@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from server.cases import codes
 from server.cases.errors import NotFound
 from server.cases.models import Case, CaseAccess, CaseAssignee, CaseUnit
+from server.cases.notifications import unit_handlers, unit_leads
 from server.cases.permissions import CaseFacts
 from server.cases.workflow import HANDLING
 from server.db import dialect_name
@@ -179,7 +180,6 @@ async def case_audience(s: AsyncSession, case: Case, f: CaseFacts, *, parent_lea
 
     For a restricted case only named staff are told anything, so a notification never reveals it to others.
     """
-    from server.cases.notifications import unit_handlers, unit_leads
 
     ids = list(f.assignees) + await unit_handlers(s, case.unit_id)
     if parent_leads:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, ledger, ledger_store
+from server.cases.hooks import settings_for_case
 from server.cases.queries import path_prefix
 from server.db import Database, utcnow
 from server.directory.models import Staff, Unit
@@ -182,7 +183,6 @@ async def create_session(db_s: AsyncSession, actor: Actor, *, kind: str, title: 
     settings: dict[str, Any] = {}
     if case_id is not None:
         # The case must be one the caller can see; a domestic-violence case defaults to shuttle mediation.
-        from server.cases.hooks import settings_for_case
 
         found = await settings_for_case(db_s, actor, case_id)
         if found is None:

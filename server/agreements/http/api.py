@@ -18,13 +18,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, checkpoints, policy
-from server.agreements import store, workflow
-from server.agreements.content import DISPUTE_TYPES, view
+from server.agreements import cases_link, fonts, store, workflow
+from server.agreements.cases_link import CaseLinkError
+from server.agreements.content import DISPUTE_TYPES, ContentError, mask_id, parse_content, view
 from server.agreements.document import short_hash
 from server.agreements.images import ImageError, clean_signature, decode_data_url
 from server.agreements.keys import Keyring, TrustedKeys
-from server.agreements.models import Agreement
+from server.agreements.models import Agreement, AgreementVersion
 from server.agreements.signing import MEDIATOR, SEAL, Evidence
+from server.agreements.text import obligation_sentence
 from server.agreements.verify import MAX_PDF, verify_pdf
 from server.agreements.versions import changes, text_diff
 from server.api import registry as r
@@ -32,10 +34,14 @@ from server.api.params import MAX_ID, parse_int, path_id
 from server.auth import require_actor
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
+from server.pages.render import LANG_COOKIE
 from server.policy import Actor
 from server.security.clientip import client_ip, origin
 from server.security.passwords import check_password
 from server.security.uploads import UploadRefused
+from server.sessions.http.pages import add_room_module
+from server.sessions.models import Session
+from server.sessions.service import room_meta
 
 KEY_DIR = "agreement_keys"
 MAX_BODY = 512 * 1024  # signature images come as data URLs
@@ -52,6 +58,7 @@ AGREEMENT = r.schema("Agreement", r.obj(
     frozen_at={"type": "string", "nullable": True}, effective_at={"type": "string", "nullable": True},
     closed_reason={"type": "string", "nullable": True}, row_version=r.integer(),
 ))
+
 CONTENT = r.schema("AgreementContent", {"type": "object", "description": "parties, facts, issues, obligations, "
                                         "default_clause, judicial_confirmation, ... (docs/agreements.md)"})
 DETAIL = r.schema("AgreementDetail", {"allOf": [AGREEMENT, r.obj(
@@ -99,7 +106,6 @@ def trusted_keys(app: web.Application) -> TrustedKeys:
 
 def viewer_language(request: web.Request) -> str:
     """The browser's chosen language (the pages' cookie), else Accept-Language; API clients get English."""
-    from server.pages.render import LANG_COOKIE
 
     chosen = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or ""
     if not chosen:
@@ -118,8 +124,6 @@ def now_iso() -> str:
 @asynccontextmanager
 async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
     """One DB transaction; a StoreError rolls it back and becomes the JSON error."""
-    from server.agreements.cases_link import CaseLinkError
-    from server.agreements.content import ContentError
 
     try:
         async with request.app["db"].session() as s:
@@ -150,7 +154,6 @@ def agreement_id(request: web.Request) -> int:
 async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor) -> dict[str, Any]:
     """The agreement for a member of staff. A confidential party's address and phone are shown only to
     those who may reveal them on the agreement's case (its handlers); others get them withheld."""
-    from server.agreements import cases_link
 
     st = await store.signing_state(s, ld)
     out = store.summary(ld)
@@ -168,7 +171,6 @@ async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor) -> dict[str, A
 
 async def check_session(s: AsyncSession, actor: Actor, session_id: int, case_id: int | None) -> None:
     """The session an agreement is reviewed in must exist, be visible to the drafter and be about its case."""
-    from server.sessions.models import Session
 
     row = (await s.execute(select(Session, Unit).join(Unit, Unit.id == Session.unit_id)
                            .where(Session.id == session_id))).first()
@@ -180,7 +182,6 @@ async def check_session(s: AsyncSession, actor: Actor, session_id: int, case_id:
 
 def masked_text(ld: store.Loaded) -> str:
     """The text as shown in views: ID numbers masked (only the signed PDF carries them in full)."""
-    from server.agreements.content import mask_id
 
     text = ld.version.text
     for p in ld.content.parties:
@@ -213,7 +214,6 @@ async def create_agreement(request: web.Request) -> web.Response:
     unit_code = field(body, "unit", str, required=False, max_len=32) or actor.unit_code
     dtype = field(body, "dispute_type", str, required=False, max_len=32)
     async with transaction(request) as s:
-        from server.agreements import cases_link
 
         case = None
         if case_code and case_code.strip():  # the code people know (340321-2026-000002)
@@ -262,7 +262,6 @@ async def list_agreements(request: web.Request) -> web.Response:
         q = q.where(Agreement.session_id == int_param(request.query["session_id"], "session_id"))
     if "for_session" in request.query:
         # What a live session can present: its own agreements and every agreement of its case.
-        from server.sessions.models import Session
 
         sid = int_param(request.query["for_session"], "for_session")
         case_of = select(Session.case_id).where(Session.id == sid).scalar_subquery()
@@ -309,8 +308,6 @@ async def save_draft(request: web.Request) -> web.Response:
 @route("GET", "/api/agreements/{id}/versions", summary="Every version with its hash", tag="agreements",
          params=ID, response=r.obj(["versions"], versions=r.array({"type": "object"})), errors=(404,))
 async def list_versions(request: web.Request) -> web.Response:
-    from server.agreements.models import AgreementVersion
-
     actor = await require_actor(request)
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request))
@@ -328,8 +325,6 @@ async def list_versions(request: web.Request) -> web.Response:
          response=r.obj(["changes", "text_diff"], changes=r.array({"type": "object"}), text_diff=r.string()),
          errors=(400, 404))
 async def diff_versions(request: web.Request) -> web.Response:
-    from server.agreements.content import mask_id, parse_content
-
     actor = await require_actor(request)
     if "from" not in request.query or "to" not in request.query:
         raise bad_request("give from and to version numbers", "missing_field")
@@ -354,7 +349,6 @@ async def _simple(request: web.Request, action: str) -> web.Response:
         check = policy.can_void_agreement if action == "void" else policy.can_draft_agreement
         ld = await loaded_for(s, actor, agreement_id(request), check)
         if action == "freeze":
-            from server.agreements import cases_link
 
             ld = await store.freeze(s, actor, ld, int_field(body, "version"))
             why = await cases_link.frozen(s, ld.agreement.case_id, ld.agreement.id)
@@ -486,8 +480,6 @@ async def apply_seal(request: web.Request) -> web.Response:
 
 async def hand_over(request: web.Request, s: AsyncSession, ld: store.Loaded) -> None:
     """The agreement took effect: its obligations go to the case's follow-ups (ledgered either way)."""
-    from server.agreements import cases_link
-    from server.agreements.text import obligation_sentence
 
     c = ld.content
     obligations = [{"obligor": c.party(o.obligor).name, "obligee": c.party(o.obligee).name,
@@ -552,9 +544,6 @@ async def room_payload(s: AsyncSession, ld: store.Loaded, by: str) -> dict[str, 
          response=r.obj(["session_id", "agreement"], session_id=r.integer(), agreement={"type": "object",
                                                                                        "nullable": True}))
 async def present(request: web.Request) -> web.Response:
-    from server.sessions.models import Session
-    from server.sessions.service import room_meta
-
     actor = await require_actor(request)
     body = await read_json(request, 4096) if request.can_read_body else {}
     show = field(body, "show", bool, required=False, default=True)
@@ -755,8 +744,6 @@ async def _stop_verify_executor(app: web.Application) -> None:
 
 
 async def _warm_fonts(app: web.Application) -> None:
-    from server.agreements import fonts
-
     # Cut the CJK font subset in the background, so the first export does not wait for it.
     app["agreement_font_warmup"] = asyncio.get_running_loop().run_in_executor(None, fonts.warm_up)
 
@@ -770,16 +757,5 @@ def setup(app: web.Application) -> None:
     app["verify_executor"] = concurrent.futures.ThreadPoolExecutor(VERIFY_SLOTS, thread_name_prefix="verify")
     app.on_cleanup.append(_stop_verify_executor)
     app.on_startup.append(_warm_fonts)
-    try:  # the room page's agreement panel (the sessions views collect feature modules)
-        from server.sessions.http.pages import add_room_module
-    except ImportError:
-        pass
-    else:
-        add_room_module("/static/js/agreement-room.js", button=("agreement", "doc", "协议", "Agreement"))
-    from server.agreements.http import pages as views
-
-    views.setup(app)
-
-
-# The party's routes (reached from their invitation) register with the same registry.
-from server.agreements.http import party  # noqa: E402,F401
+    # the room page's agreement panel (the sessions views collect feature modules)
+    add_room_module("/static/js/agreement-room.js", button=("agreement", "doc", "协议", "Agreement"))

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, policy
-from server.agreements import store, workflow
+from server.agreements import cases_link, store, workflow
 from server.agreements.content import DISPUTE_TYPES
 from server.agreements.document import short_hash
 from server.agreements.http import party
+from server.agreements.http.api import check_upload, read_upload, verify_slot
 from server.agreements.models import Agreement
 from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
@@ -21,8 +22,9 @@ from server.api.params import path_id
 from server.directory.models import Unit
 from server.errors import ApiError
 from server.i18n import localise, pick
-from server.pages.render import language, render, require_login
+from server.pages.render import language, local, render, require_login
 from server.policy import Actor
+from server.sessions.service import list_sessions
 
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -55,8 +57,6 @@ def beijing(iso: str | None) -> str:
     """A UTC ISO time from a signature record, on the Beijing clock."""
     from datetime import datetime
 
-    from server.pages.render import local
-
     if not iso:
         return ""
     try:
@@ -73,7 +73,6 @@ def _verify_context(result: dict | None, known: dict | None, error: str | None =
 
 async def list_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
-    from server.agreements import cases_link
 
     async with request.app["db"].session() as s:
         rows = (await s.execute(
@@ -91,10 +90,6 @@ async def list_page(request: web.Request) -> web.StreamResponse:
 
 async def _open_sessions(s: AsyncSession, actor: Actor) -> list[tuple[int, str, datetime | None]]:
     """(id, title, start) of the mediation sessions still to be held or live: the drafting form's picker."""
-    try:
-        from server.sessions.service import list_sessions
-    except ImportError:
-        return []
     out = []
     for state in ("live", "scheduled"):
         out += [(x.id, x.title, x.scheduled_at) for x, _ in await list_sessions(s, actor, state=state,
@@ -107,8 +102,6 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     aid = path_id(request, "id", "no such agreement")
     try:
         async with request.app["db"].session() as s:
-            from server.agreements import cases_link
-
             ld = await store.load(s, aid)
             rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, access.now_for(request.app))
             if not access.sees(actor, rec):
@@ -146,8 +139,6 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
 
 
 async def verify_submit(request: web.Request) -> web.StreamResponse:
-    from server.agreements.http.api import check_upload, read_upload, verify_slot
-
     try:
         async with verify_slot(request):
             data = await read_upload(request)

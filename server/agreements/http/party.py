@@ -56,9 +56,12 @@ from server.agreements.http.api import (
 from server.agreements.signing import PARTY, Evidence
 from server.api import registry as r
 from server.auth import require_actor
+from server.cases.qr import qr_svg
 from server.errors import ApiError, bad_request, field, read_json
 from server.pages.render import local
 from server.security import tokens
+from server.sessions import service as sessions_service
+from server.sessions.models import Invitation, Session
 
 CHECK_PURPOSE = "agreement-check"
 READ_PURPOSE = "agreement-read"
@@ -95,14 +98,6 @@ class PartyGrant:
         if self.link_party is not None:
             return {"link": self.nonce}
         return {"invitation": self.invitation_id}
-
-
-def _sessions():  # type: ignore[no-untyped-def]
-    try:
-        from server.sessions import service
-    except ImportError as e:
-        raise ApiError(503, "sessions_unavailable", "invitations are not available on this server") from e
-    return service
 
 
 def link_code_hash(secret: bytes, nonce: str, code: str) -> str:
@@ -146,7 +141,7 @@ async def resolve(request: web.Request, source: Any) -> PartyGrant:
             raise bad_request("field link must be the token of a signing link", "invalid_field", field="link")
         return _link(request, link)
     token = source.get("invitation") if hasattr(source, "get") else None
-    service = _sessions()
+    service = sessions_service
     if not isinstance(token, str) or not token:
         raise bad_request("missing field: invitation (or link)", "missing_field", field="invitation")
     if len(token) > 4096:
@@ -159,7 +154,6 @@ async def resolve(request: web.Request, source: Any) -> PartyGrant:
                        f"this invitation cannot be used: {e.message}") from e
     if grant.staff_id is not None or grant.nonce is None or grant.role not in ("party", "agent"):
         raise ApiError(403, "not_a_signer", "only a party's own invitation leads to signing")
-    from server.sessions.models import Invitation
 
     async with request.app["db"].session() as s:
         inv_id = (await s.execute(select(Invitation.id).where(Invitation.nonce == grant.nonce))).scalar_one()
@@ -178,7 +172,6 @@ async def party_of(s: AsyncSession, pg: PartyGrant, agreement: int) -> tuple[sto
     a = ld.agreement
     linked = a.session_id == pg.session_id
     if not linked and a.case_id is not None:
-        from server.sessions.models import Session
 
         case_of_session = (await s.execute(select(Session.case_id).where(Session.id == pg.session_id))).scalar_one()
         linked = case_of_session == a.case_id
@@ -197,7 +190,7 @@ def answer_matches(secret: bytes, pg: PartyGrant, answer: str, id_number: str) -
             return bool(pg.code_hash) and hmac.compare_digest(
                 link_code_hash(secret, pg.nonce[1:], answer), pg.code_hash or "")
         return _same_last4(answer, id_number)
-    ok = bool(_sessions().check_matches(secret, pg.grant, answer))
+    ok = bool(sessions_service.check_matches(secret, pg.grant, answer))
     if ok and pg.check_method == "id_last4" and id_number:
         ok = _same_last4(answer, id_number)
     return ok
@@ -424,8 +417,6 @@ def sms_text(unit_name: str, number: str, name: str, url: str, method: str, expi
                      ttl_days={**r.integer(), "nullable": True}),
        response=SIGN_LINK)
 async def create_sign_link(request: web.Request) -> web.Response:
-    from server.cases.qr import qr_svg  # loads qrcode with the first link
-
     actor = await require_actor(request)
     body = await read_json(request, 4096)
     party = field(body, "party", str, max_len=16)

@@ -14,12 +14,14 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import select
 
+from server import ledger
 from server.api import registry as r
 from server.api.params import path_id, query_int
 from server.auth import require_actor
-from server.cases import catalog, present, service
+from server.cases import catalog, documents, followups, overdue, present, service
 from server.cases.clock import Clock
 from server.cases.errors import CaseError
+from server.cases.followups import follow_up_from, record_follow_up
 from server.cases.queries import CaseFilter, facts, get_visible, page
 from server.cases.service import CaseDraft, Ctx, party_from
 from server.cases.workflow import Action, State
@@ -314,8 +316,6 @@ async def transition_case(request: web.Request) -> web.Response:
          response=r.obj(["events"], events=r.array(EVENT), verified={"type": "boolean"}))
 @domain
 async def case_log(request: web.Request) -> web.Response:
-    from server import ledger
-
     actor = await require_actor(request)
     c = ctx(request)
     async with request.app["db"].session() as s:
@@ -358,8 +358,6 @@ OBLIGATION = req(["obligor", "content"], obligor=r.string(maxLength=100), oblige
          response=r.obj(["id"], id=r.integer(), satisfaction=r.integer()))
 @domain
 async def add_follow_up(request: web.Request) -> web.Response:
-    from server.cases.followups import follow_up_from, record_follow_up
-
     actor = await require_actor(request)
     draft = follow_up_from(await read_json(request))
     c = ctx(request)
@@ -375,8 +373,6 @@ async def add_follow_up(request: web.Request) -> web.Response:
          response=r.obj(["obligations"], obligations=r.array({"type": "object"})))
 @domain
 async def add_obligations(request: web.Request) -> web.Response:
-    from server.cases import followups
-
     actor = await require_actor(request)
     body = await read_json(request)
     items = body.get("obligations")
@@ -398,8 +394,6 @@ async def add_obligations(request: web.Request) -> web.Response:
                         content_type=r.string(), bytes=r.integer(), url=r.string()))
 @domain
 async def upload_document(request: web.Request) -> web.Response:
-    from server.cases import documents
-
     actor = await require_actor(request)
     if not request.content_type.startswith("multipart/form-data"):
         raise ApiError(415, "unsupported_media_type", "send the file as multipart/form-data (field 'file')")
@@ -447,8 +441,6 @@ async def upload_document(request: web.Request) -> web.Response:
 async def download_document(request: web.Request) -> web.StreamResponse:
     from urllib.parse import quote
 
-    from server.cases import documents
-
     actor = await require_actor(request)
     doc_id = path_int(request, "doc_id")
     c = ctx(request)
@@ -475,15 +467,9 @@ async def _deadline_watch(app: web.Application):  # type: ignore[no-untyped-def]
     """The overdue/deadline scanner runs inside the server (config.schedulers), on the app's clock."""
     import asyncio
 
-    from server.cases import overdue
-
     stop = asyncio.Event()
     task = asyncio.create_task(overdue.run(app["db"], app["clock"].now, app["config"].secret_key,
                                            app["cases_scan_interval_s"], stop))
     yield
     stop.set()
     await task
-
-
-# Supervision, notifications, notices, consultations, petitions, DV and sessions routes: registered on import.
-from server.cases.http import work  # noqa: E402,F401

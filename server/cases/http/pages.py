@@ -35,13 +35,22 @@ from server.cases import (
     workflow,
 )
 from server.cases.errors import CaseError, zh_for
-from server.cases.http.api import case_filter, draft_from
+from server.cases.http.api import case_filter, draft_from, staff_ids
 from server.cases.labels import event_label, labeller, notification_title
 from server.cases.models import Case, CaseParty
 from server.cases.notices import ancestors_or_self
-from server.cases.permissions import ON_CASE
+from server.cases.permissions import ON_CASE, can_issue_notice
 from server.cases.qr import qr_svg
-from server.cases.queries import facts, filtered, find_case, get_visible, page, path_prefix, pick_list
+from server.cases.queries import (
+    CaseFilter,
+    facts,
+    filtered,
+    find_case,
+    get_visible,
+    page,
+    path_prefix,
+    pick_list,
+)
 from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
@@ -134,16 +143,12 @@ def _when(form: Mapping[str, Any], name: str) -> datetime | None:
 
 
 async def _ids(s: Any, usernames: list[str]) -> list[int]:
-    from server.cases.http.api import staff_ids
-
     return await staff_ids(s, [u for u in usernames if u][:50])
 
 
 # ---- list, export, register -----------------------------------------------------------------------------
 
 async def case_list(request: web.Request) -> web.StreamResponse:
-    from server.cases.queries import CaseFilter
-
     actor = await require_login(request)
     error = None
     try:
@@ -567,8 +572,6 @@ async def notifications_read(request: web.Request) -> web.StreamResponse:
 
 
 async def notices_page(request: web.Request, error: str | None = None, status: int = 200) -> web.StreamResponse:
-    from server.cases.permissions import can_issue_notice
-
     actor = await require_login(request)
     async with request.app["db"].session() as s:
         items = await notices.board(s, actor, limit=100)

@@ -12,10 +12,20 @@ from sqlalchemy import select
 from server import access
 from server.api import registry as r
 from server.auth import require_actor
-from server.cases import notices, notifications, present, supervision
-from server.cases.http.api import CODE_PARAM, ctx, domain, path_int, req, route
+from server.cases import (
+    case_sessions,
+    consultations,
+    dv,
+    notices,
+    notifications,
+    petitions,
+    present,
+    supervision,
+)
+from server.cases.case_sessions import parse_when
+from server.cases.http.api import CODE_PARAM, ctx, domain, draft_from, path_int, req, route, staff_ids
 from server.cases.models import Case, SupervisionOrder
-from server.cases.queries import get_visible
+from server.cases.queries import facts, get_visible
 from server.errors import bad_request, field, read_json
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -191,9 +201,6 @@ CONSULT_ID = r.path_param("cid")
                        grant_hours=r.integer(minimum=1, maximum=336)))
 @domain
 async def request_consultation(request: web.Request) -> web.Response:
-    from server.cases import consultations
-    from server.cases.http.api import staff_ids
-
     actor = await require_actor(request)
     body = await read_json(request)
     specialty = field(body, "specialty", max_len=32)
@@ -212,8 +219,6 @@ async def request_consultation(request: web.Request) -> web.Response:
 @route("GET", "/api/consultations", summary="An expert's consultation inbox: requests to take and those taken",
          tag="consultations", response=r.obj(["consultations"], consultations=r.array(CONSULTATION)))
 async def consultation_inbox(request: web.Request) -> web.Response:
-    from server.cases import consultations
-
     actor = await require_actor(request)
     async with request.app["db"].session() as s:
         rows = await consultations.inbox(s, actor, request.app["clock"].now())
@@ -227,9 +232,6 @@ async def consultation_inbox(request: web.Request) -> web.Response:
          request=req(None, scheduled_at=r.string(format="date-time")))
 @domain
 async def accept_consultation(request: web.Request) -> web.Response:
-    from server.cases import consultations
-    from server.cases.case_sessions import parse_when
-
     actor = await require_actor(request)
     cid = path_int(request, "cid")
     body = await read_json(request)
@@ -246,8 +248,6 @@ async def accept_consultation(request: web.Request) -> web.Response:
          request=req(None, reason=r.string(maxLength=1000)))
 @domain
 async def decline_consultation(request: web.Request) -> web.Response:
-    from server.cases import consultations
-
     actor = await require_actor(request)
     cid = path_int(request, "cid")
     body = await read_json(request)
@@ -264,8 +264,6 @@ async def decline_consultation(request: web.Request) -> web.Response:
          request=req(["opinion"], opinion=r.string(minLength=1, maxLength=10000)))
 @domain
 async def consultation_opinion(request: web.Request) -> web.Response:
-    from server.cases import consultations
-
     actor = await require_actor(request)
     cid = path_int(request, "cid")
     body = await read_json(request)
@@ -282,8 +280,6 @@ async def consultation_opinion(request: web.Request) -> web.Response:
          tag="consultations", params=[CODE_PARAM, CONSULT_ID], errors=(403, 404, 409), response=CONSULTATION)
 @domain
 async def cancel_consultation(request: web.Request) -> web.Response:
-    from server.cases import consultations
-
     actor = await require_actor(request)
     cid = path_int(request, "cid")
     c = ctx(request)
@@ -312,10 +308,6 @@ PETITION = r.schema("Petition", r.obj(
                        item=r.string(maxLength=32), parties=r.array(r.ref("CasePartyInput"))))
 @domain
 async def register_petition(request: web.Request) -> web.Response:
-    from server.cases import petitions
-    from server.cases.http.api import draft_from
-    from server.cases.queries import facts
-
     actor = await require_actor(request)
     body = await read_json(request)
     draft = draft_from({k: v for k, v in body.items() if k not in ("source", "kind", "grade", "domestic_violence")})
@@ -334,9 +326,6 @@ async def register_petition(request: web.Request) -> web.Response:
                        scheduled_at=r.string(format="date-time"), title=r.string(maxLength=200)))
 @domain
 async def petition_hearing(request: web.Request) -> web.Response:
-    from server.cases import petitions
-    from server.cases.http.api import staff_ids
-
     actor = await require_actor(request)
     body = await read_json(request)
     when = parse_time(body, "scheduled_at")
@@ -356,8 +345,6 @@ async def petition_hearing(request: web.Request) -> web.Response:
                        reply_due_at=r.string(format="date-time")))
 @domain
 async def petition_outcome(request: web.Request) -> web.Response:
-    from server.cases import petitions
-
     actor = await require_actor(request)
     body = await read_json(request)
     outcome = field(body, "outcome", max_len=5000)
@@ -375,8 +362,6 @@ async def petition_outcome(request: web.Request) -> web.Response:
          request=req(["reply"], reply=r.string(minLength=1, maxLength=5000)))
 @domain
 async def petition_reply(request: web.Request) -> web.Response:
-    from server.cases import petitions
-
     actor = await require_actor(request)
     body = await read_json(request)
     reply = field(body, "reply", max_len=5000)
@@ -399,8 +384,6 @@ async def petition_reply(request: web.Request) -> web.Response:
          response=r.obj(["id", "stage"], id=r.integer(), stage=r.string()))
 @domain
 async def dv_response(request: web.Request) -> web.Response:
-    from server.cases import dv
-
     actor = await require_actor(request)
     body = await read_json(request)
     stage = field(body, "stage", max_len=32)
@@ -430,8 +413,6 @@ def _session_json(sess) -> dict:  # type: ignore[no-untyped-def]
          request=req(None, title=r.string(maxLength=200), scheduled_at=r.string(format="date-time")))
 @domain
 async def schedule_session(request: web.Request) -> web.Response:
-    from server.cases import case_sessions
-
     actor = await require_actor(request)
     body = await read_json(request)
     title = field(body, "title", required=False, max_len=200, default="")
@@ -450,8 +431,6 @@ async def schedule_session(request: web.Request) -> web.Response:
          request=req(["reason"], reason=r.string(minLength=1, maxLength=1000)))
 @domain
 async def joint_override(request: web.Request) -> web.Response:
-    from server.cases import case_sessions
-
     actor = await require_actor(request)
     sid = path_int(request, "sid")
     body = await read_json(request)

@@ -16,6 +16,7 @@ from aiohttp import web
 from server import access, tables
 from server.api import registry as r
 from server.auth import require_actor
+from server.cases.clock import Clock
 from server.dashboard import present, queries
 from server.dashboard.present import UnitInfo
 from server.errors import bad_request, forbidden, not_found
@@ -190,6 +191,5 @@ def setup(app: web.Application) -> None:
     # The routes are registered by the decorators above (server.api.registry); the clock comes from the
     # case module (server.cases.http.api), which tests set to a fixed time.
     if "clock" not in app:
-        from server.cases.clock import Clock
 
         app["clock"] = Clock()

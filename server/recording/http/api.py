@@ -11,7 +11,7 @@ from sqlalchemy import select
 from server import access, ledger
 from server.api import registry as r
 from server.api.params import MAX_ID, path_id, query_int
-from server.auth import require_actor
+from server.auth import current_actor, require_actor
 from server.directory.models import Unit
 from server.errors import ApiError, field, forbidden, not_found, read_json
 from server.ledger_store import append, events, verify_chain
@@ -20,6 +20,7 @@ from server.recording import minutes as minutes_store
 from server.recording.models import Recording
 from server.recording.store import list_recordings, recording_json
 from server.sessions.models import Session
+from server.sessions.service import SessionError, resolve_join
 from server.sessions.service import record as session_facts
 
 EVENT = r.schema("LedgerEvent", r.obj(
@@ -172,7 +173,6 @@ async def download_recording(request: web.Request) -> web.StreamResponse:
 
 async def party_in_room(request: web.Request, sid: int, token: str) -> None:
     """A participant reads the minutes with their join token while admitted to the live room."""
-    from server.sessions.service import SessionError, resolve_join
 
     try:
         grant = await resolve_join(request.app["db"], request.app["config"].secret_key, token, session_hint=sid,
@@ -192,8 +192,6 @@ async def party_in_room(request: web.Request, sid: int, token: str) -> None:
                   "description": "a participant's join token instead of a staff login (current version only)"}],
          response=MINUTES, errors=(400, 401, 403, 404))
 async def get_minutes(request: web.Request) -> web.Response:
-    from server.auth import current_actor
-
     join_token = request.headers.get("X-Join-Token")
     if await current_actor(request) is None and join_token:
         sid = session_id(request)

@@ -16,6 +16,8 @@ from server.ledger_store import events, verify_chain
 from server.pages.render import language, render, require_login
 from server.recording import minutes as minutes_store
 from server.recording.http.api import readable_session, session_and_unit, session_id
+from server.recording.http.feature import queue_playback
+from server.recording.jobs import QueueFull
 from server.recording.models import COMPOSITE, SEGMENT, TRACK, Recording
 from server.recording.store import list_recordings
 from server.sessions import kinds
@@ -185,9 +187,6 @@ async def get_playback(request: web.Request) -> web.Response:
 @r.route("POST", "/api/sessions/{id}/playback", summary="Compose the playback file again (queued job)",
          tag="record", params=[r.path_param("id")], response=JOB, status=202, errors=(403, 404, 409, 429))
 async def post_playback(request: web.Request) -> web.Response:
-    from server.recording.http import queue_playback
-    from server.recording.jobs import QueueFull
-
     actor, sess, _, rec = await readable_session(request, access.Kind.RECORDING)
     if not access.may(actor, access.Action.COMPOSE, rec):
         raise forbidden("only the session's hosts start a compose")
