@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import ledger, ledger_store
-from server.agreements import cases_link, performance, workflow
+from server.agreements import performance, workflow
 from server.agreements.commitments import new_salts, openings, redact
 from server.agreements.content import AgreementContent, clause_keys, parse_content, ready_to_freeze
 from server.agreements.document import committed_hash, short_hash
@@ -30,6 +30,7 @@ from server.agreements.models import (
 from server.agreements.signing import Evidence, SignedRecord, SigningError, SigningState
 from server.agreements.text import obligation_sentence, render_text
 from server.agreements.versions import changes
+from server.cases import agreement_link as cases_link
 from server.db import dialect_name
 from server.directory.models import Unit
 from server.policy import Actor

@@ -18,8 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, checkpoints, policy
-from server.agreements import cases_link, fonts, store, workflow
-from server.agreements.cases_link import CaseLinkError
+from server.agreements import fonts, store, workflow
 from server.agreements.content import DISPUTE_TYPES, ContentError, mask_id, parse_content, view
 from server.agreements.document import short_hash
 from server.agreements.images import ImageError, clean_signature, decode_data_url
@@ -32,6 +31,8 @@ from server.agreements.versions import changes, text_diff
 from server.api import registry as r
 from server.api.params import MAX_ID, parse_int, path_id
 from server.auth import require_actor
+from server.cases import agreement_link as cases_link
+from server.cases.agreement_link import CaseLinkError
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
 from server.pages.render import LANG_COOKIE

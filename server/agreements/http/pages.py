@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, policy
-from server.agreements import cases_link, store, workflow
+from server.agreements import store, workflow
 from server.agreements.content import DISPUTE_TYPES
 from server.agreements.document import short_hash
 from server.agreements.http import party
@@ -19,6 +19,7 @@ from server.agreements.models import Agreement
 from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
 from server.api.params import path_id
+from server.cases import agreement_link as cases_link
 from server.directory.models import Unit
 from server.errors import ApiError
 from server.i18n import localise, pick

@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, policy
 from server.agreements import store, workflow
-from server.agreements.cases_link import may_reveal
 from server.agreements.content import view
 from server.agreements.http.api import (
     DETAIL,
@@ -56,6 +55,7 @@ from server.agreements.http.api import (
 from server.agreements.signing import PARTY, Evidence
 from server.api import registry as r
 from server.auth import require_actor
+from server.cases.agreement_link import may_reveal
 from server.cases.qr import qr_svg
 from server.errors import ApiError, bad_request, field, read_json
 from server.pages.render import local
