@@ -27,10 +27,10 @@ from server.agreements.models import (
     AgreementSignature,
     AgreementVersion,
 )
+from server.agreements.ports import CaseLink
 from server.agreements.signing import Evidence, SignedRecord, SigningError, SigningState
 from server.agreements.text import obligation_sentence, render_text
 from server.agreements.versions import changes
-from server.cases import agreement_link as cases_link
 from server.db import dialect_name
 from server.directory.models import Unit
 from server.policy import Actor
@@ -355,7 +355,7 @@ async def comments(s: AsyncSession, agreement_id: int) -> list[AgreementComment]
 
 
 async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str, status: str, note: str,
-                             proof_sha256: str | None) -> AgreementPerformance:
+                             proof_sha256: str | None, cases: CaseLink) -> AgreementPerformance:
     """One update on an obligation, with its proof: an evidence upload of the case, named by SHA-256."""
 
     a = ld.agreement
@@ -367,7 +367,7 @@ async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str
         raise StoreError(400, "invalid_field", str(e)) from e
     proof = None
     if proof_sha256:
-        proof = await cases_link.proof_document(s, a.case_id, proof_sha256)
+        proof = await cases.proof_document(s, a.case_id, proof_sha256)
         if proof is None:
             raise StoreError(400, "invalid_field", "proof_sha256 names no evidence uploaded to the case",
                              field="proof_sha256")
@@ -376,7 +376,7 @@ async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str
                                proof_type=proof[1] if proof else None, staff_id=actor.id, at=datetime.now(UTC))
     s.add(row)
     await s.flush()
-    synced = await cases_link.performance(s, a.id, a.case_id, obligation_sentence(ld.content.obligation(key),
+    synced = await cases.performance(s, a.id, a.case_id, obligation_sentence(ld.content.obligation(key),
                                                                                   ld.content), status)
     await log(s, a, "performance", {"obligation": key, "status": status, "note": note,
                                     "proof_sha256": row.proof_sha256, "proof_name": row.proof_name,

@@ -1,5 +1,8 @@
 """Where agreements meet the case module: drafts prefilled from a case, and the case moved along when an
-agreement is frozen or takes effect (its obligations handed to the follow-ups)."""
+agreement is frozen or takes effect (its obligations handed to the follow-ups).
+
+This module is the case module's implementation of ``server.agreements.ports.CaseLink``; ``server.app`` hands
+it to the agreements feature, which never imports ``server.cases`` itself."""
 
 from __future__ import annotations
 
@@ -11,26 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access
 from server.agreements.drafts import CaseParty, CaseSummary, draft_dict
+from server.agreements.ports import CaseLinkError
+from server.cases import followups, hooks, models, queries
+from server.cases.models import CaseDocument, CaseObligation
+from server.cases.permissions import can
+from server.cases.service import Ctx
 from server.directory.models import Unit
 from server.policy import Actor
 
 
-class CaseLinkError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def _cases():  # type: ignore[no-untyped-def]
-    try:
-        from server.cases import models, queries
-    except ImportError as e:  # the case module is not installed in this build
-        raise CaseLinkError(400, "cases_unavailable", "this server has no case module; give the content") from e
-    return models, queries
-
-
 async def visible_case(s: AsyncSession, actor: Actor, case_id: int) -> Any:
-    models, queries = _cases()
     case = (await s.execute(select(models.Case).where(models.Case.id == case_id,
                                                       access.scope_cases(actor, datetime.now(UTC))))).scalar_one_or_none()
     if case is None:
@@ -42,7 +35,6 @@ async def case_code(s: AsyncSession, case_id: int | None) -> str:
     """The case code people know (340321-2026-000002), for links and labels; "" without a case."""
     if case_id is None:
         return ""
-    models, _ = _cases()
     return (await s.execute(select(models.Case.code).where(models.Case.id == case_id))).scalar_one_or_none() or ""
 
 
@@ -51,11 +43,6 @@ async def may_reveal(s: AsyncSession, actor: Actor, case_id: int | None) -> bool
     ``reveal_confidential`` rule). An agreement made outside a case: its unit's staff, as before."""
     if case_id is None:
         return True
-    try:
-        from server.cases.permissions import can
-    except ImportError:
-        return False
-    models, queries = _cases()
     case = (await s.execute(select(models.Case).where(models.Case.id == case_id))).scalar_one_or_none()
     if case is None:
         return False
@@ -64,7 +51,6 @@ async def may_reveal(s: AsyncSession, actor: Actor, case_id: int | None) -> bool
 
 async def visible_case_by_code(s: AsyncSession, actor: Actor, code: str) -> Any:
     """A case named by its code, as users know it; hidden and unknown ones alike are 404."""
-    models, queries = _cases()
     case = (await s.execute(select(models.Case).where(models.Case.code == code.strip(),
                                                       access.scope_cases(actor, datetime.now(UTC))))).scalar_one_or_none()
     if case is None:
@@ -74,10 +60,6 @@ async def visible_case_by_code(s: AsyncSession, actor: Actor, code: str) -> Any:
 
 async def open_cases(s: AsyncSession, actor: Actor, limit: int = 200) -> list[tuple[str, str]]:
     """(code, title) of the cases the actor sees that may still get an agreement: the drafting form's picker."""
-    try:
-        models, queries = _cases()
-    except CaseLinkError:
-        return []
     done = ("closed", "archived", "rejected", "withdrawn", "failed")
     rows = (await s.execute(select(models.Case.code, models.Case.title).where(
         access.scope_cases(actor, datetime.now(UTC)), models.Case.status.not_in(done))
@@ -86,7 +68,6 @@ async def open_cases(s: AsyncSession, actor: Actor, limit: int = 200) -> list[tu
 
 
 async def prefill(s: AsyncSession, actor: Actor, case_id: int, unit: Unit, dispute_type: str | None) -> dict[str, Any]:
-    models, _ = _cases()
     case = await visible_case(s, actor, case_id)
     rows = (await s.execute(select(models.CaseParty).where(models.CaseParty.case_id == case.id)
                             .order_by(models.CaseParty.id))).scalars()
@@ -104,11 +85,6 @@ async def frozen(s: AsyncSession, case_id: int | None, agreement_id: int) -> str
     """Freezing for signature moves a case in mediation to agreement signing. Returns what was not done."""
     if case_id is None:
         return None
-    try:
-        from server.cases import hooks
-        from server.cases.service import Ctx
-    except ImportError:
-        return "no case module"
     return await hooks.agreement_frozen(s, Ctx(datetime.now(UTC)), case_id, agreement_id)
 
 
@@ -118,11 +94,6 @@ async def took_effect(s: AsyncSession, secret: bytes, agreement_id: int, case_id
     be done (the signature stands regardless: a case in an unexpected state is for staff to sort out)."""
     if case_id is None:
         return "no case"
-    try:
-        from server.cases import followups, hooks
-        from server.cases.service import Ctx
-    except ImportError:
-        return "no case module"
     items = [followups.ObligationDraft(obligor=o["obligor"], obligee=o["obligee"], content=o["content"],
                                        due_at=o["due_at"]) for o in obligations]
     return await hooks.agreement_effective(s, Ctx(datetime.now(UTC), secret), case_id, agreement_id, items)
@@ -132,10 +103,6 @@ async def proof_document(s: AsyncSession, case_id: int | None, sha256: str) -> t
     """The case's evidence upload with this SHA-256, as (filename, content type); None if there is none."""
     if case_id is None:
         return None
-    try:
-        from server.cases.models import CaseDocument
-    except ImportError:
-        return None
     doc = (await s.execute(select(CaseDocument).where(CaseDocument.case_id == case_id,
                                                       CaseDocument.sha256 == sha256).limit(1))).scalar_one_or_none()
     return (doc.filename, doc.content_type) if doc else None
@@ -144,10 +111,6 @@ async def proof_document(s: AsyncSession, case_id: int | None, sha256: str) -> t
 async def performance(s: AsyncSession, agreement_id: int, case_id: int | None, content: str, status: str) -> bool:
     """Mirror an obligation's performance onto the case's obligation (the follow-ups read it there)."""
     if case_id is None:
-        return False
-    try:
-        from server.cases.models import CaseObligation
-    except ImportError:
         return False
     row = (await s.execute(select(CaseObligation).where(
         CaseObligation.case_id == case_id, CaseObligation.agreement_id == agreement_id,

@@ -25,17 +25,10 @@ from server.cases.permissions import CaseFacts
 from server.cases.workflow import HANDLING
 from server.db import dialect_name
 from server.directory.models import Unit
+from server.directory.queries import path_prefix
 from server.directory.tiers import Role
 from server.ids import parse_id
 from server.policy import Actor
-
-
-def path_prefix(column: Any, prefix: str) -> ColumnElement[bool]:
-    """``column`` starts with ``prefix`` as an index-friendly range (paths end in '/', next is '0')."""
-    if not prefix:
-        return column.is_not(None)
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return and_(column >= prefix, column < upper)
 
 
 def live_access(actor_id: int, now: datetime, kinds: tuple[str, ...] | None = None) -> ColumnElement[bool]:

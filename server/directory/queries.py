@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from server import ledger_store
 from server.directory.models import Staff, Unit
@@ -15,6 +16,14 @@ from server.ledger import DIRECTORY_CHAIN
 from server.security.passwords import hash_password
 
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def path_prefix(column: Any, prefix: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix`` as an index-friendly range (paths end in '/', next is '0')."""
+    if not prefix:
+        return column.is_not(None)
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper)
 
 
 class DirectoryError(ValueError):

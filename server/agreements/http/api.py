@@ -21,9 +21,11 @@ from server import access, checkpoints, policy
 from server.agreements import fonts, store, workflow
 from server.agreements.content import DISPUTE_TYPES, ContentError, mask_id, parse_content, view
 from server.agreements.document import short_hash
+from server.agreements.http.keys import CASE_LINK
 from server.agreements.images import ImageError, clean_signature, decode_data_url
 from server.agreements.keys import Keyring, TrustedKeys
 from server.agreements.models import Agreement, AgreementVersion
+from server.agreements.ports import CaseLink, CaseLinkError
 from server.agreements.signing import MEDIATOR, SEAL, Evidence
 from server.agreements.text import obligation_sentence
 from server.agreements.verify import MAX_PDF, verify_pdf
@@ -31,8 +33,6 @@ from server.agreements.versions import changes, text_diff
 from server.api import registry as r
 from server.api.params import MAX_ID, parse_int, path_id
 from server.auth import require_actor
-from server.cases import agreement_link as cases_link
-from server.cases.agreement_link import CaseLinkError
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
 from server.pages.render import LANG_COOKIE
@@ -152,13 +152,13 @@ def agreement_id(request: web.Request) -> int:
     return path_id(request, "id", "no such agreement")
 
 
-async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor) -> dict[str, Any]:
+async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor, cases: CaseLink) -> dict[str, Any]:
     """The agreement for a member of staff. A confidential party's address and phone are shown only to
     those who may reveal them on the agreement's case (its handlers); others get them withheld."""
 
     st = await store.signing_state(s, ld)
     out = store.summary(ld)
-    reveal = await cases_link.may_reveal(s, actor, ld.agreement.case_id)
+    reveal = await cases.may_reveal(s, actor, ld.agreement.case_id)
     out["content"] = view(ld.content, None, staff=reveal)
     out["text"] = masked_text(ld)
     out["signatures"] = [{"seq": rec.payload["seq"], "slot": rec.slot, "name": rec.payload["signer"]["name"],
@@ -218,12 +218,12 @@ async def create_agreement(request: web.Request) -> web.Response:
 
         case = None
         if case_code and case_code.strip():  # the code people know (340321-2026-000002)
-            case = await cases_link.visible_case_by_code(s, actor, case_code)
+            case = await request.app[CASE_LINK].visible_case_by_code(s, actor, case_code)
             if case_id is not None and case_id != case.id:
                 raise bad_request("case_id and case_code name different cases", "invalid_field", field="case_code")
             case_id = case.id
         elif case_id is not None:
-            case = await cases_link.visible_case(s, actor, case_id)
+            case = await request.app[CASE_LINK].visible_case(s, actor, case_id)
         unit: Unit | None
         if case is not None and "unit" not in body:
             unit = (await s.execute(select(Unit).where(Unit.id == case.unit_id))).scalar_one()
@@ -237,13 +237,13 @@ async def create_agreement(request: web.Request) -> web.Response:
             await check_session(s, actor, session_id, case_id)
         raw = dict(content)
         if case_id is not None:
-            prefill = await cases_link.prefill(s, actor, case_id, unit, dtype)
+            prefill = await request.app[CASE_LINK].prefill(s, actor, case_id, unit, dtype)
             raw = {**prefill, **raw}
         if dtype:
             raw["dispute_type"] = dtype
         raw.setdefault("mediator_name", actor.name if actor.role == "mediator" else "")
         ld = await store.create(s, actor, unit, raw, case_id=case_id, session_id=session_id)
-        out = await detail(s, ld, actor)
+        out = await detail(s, ld, actor, request.app[CASE_LINK])
     return web.json_response(out, status=201)
 
 
@@ -286,7 +286,7 @@ async def get_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request))
-        out = await detail(s, ld, actor)
+        out = await detail(s, ld, actor, request.app[CASE_LINK])
     return web.json_response(out)
 
 
@@ -302,7 +302,7 @@ async def save_draft(request: web.Request) -> web.Response:
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
         ld = await store.save_version(s, actor, ld, base, content, note)
-        out = await detail(s, ld, actor)
+        out = await detail(s, ld, actor, request.app[CASE_LINK])
     return web.json_response(out)
 
 
@@ -352,14 +352,14 @@ async def _simple(request: web.Request, action: str) -> web.Response:
         if action == "freeze":
 
             ld = await store.freeze(s, actor, ld, int_field(body, "version"))
-            why = await cases_link.frozen(s, ld.agreement.case_id, ld.agreement.id)
+            why = await request.app[CASE_LINK].frozen(s, ld.agreement.case_id, ld.agreement.id)
             if why:
                 await store.log(s, ld.agreement, "case_note", {"note": why})
         elif action == "reopen":
             ld = await store.reopen(s, actor, ld)
         elif action in ("withdraw", "void"):
             ld = await store.close(s, actor, ld, action, field(body, "reason", str, max_len=2000))
-        out = await detail(s, ld, actor)
+        out = await detail(s, ld, actor, request.app[CASE_LINK])
     return web.json_response(out)
 
 
@@ -397,7 +397,7 @@ async def amend(request: web.Request) -> web.Response:
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
         new = await store.amend(s, actor, ld)
-        out = await detail(s, new, actor)
+        out = await detail(s, new, actor, request.app[CASE_LINK])
     return web.json_response(out, status=201)
 
 
@@ -461,7 +461,7 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
             cfg = request.app["config"]
             await checkpoints.sign_checkpoint(s, checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key),
                                               f"agreement {ld.agreement.number} effective")
-        out = await detail(s, ld, actor)
+        out = await detail(s, ld, actor, request.app[CASE_LINK])
     return web.json_response(out, status=201)
 
 
@@ -487,7 +487,7 @@ async def hand_over(request: web.Request, s: AsyncSession, ld: store.Loaded) -> 
                     "content": obligation_sentence(o, c),
                     "due_at": datetime.fromisoformat(o.deadline + "T23:59:59+08:00") if o.deadline else None}
                    for o in c.obligations]
-    why = await cases_link.took_effect(s, request.app["config"].secret_key, ld.agreement.id,
+    why = await request.app[CASE_LINK].took_effect(s, request.app["config"].secret_key, ld.agreement.id,
                                        ld.agreement.case_id, obligations)
     await store.log(s, ld.agreement, "handed_to_case", {"obligations": len(obligations), "note": why or ""})
 
@@ -655,7 +655,8 @@ async def record_performance(request: web.Request) -> web.Response:
         raise bad_request("proof_sha256 must be 64 lowercase hex digits", "invalid_field")
     async with transaction(request) as s:
         ld = await loaded_for(s, actor, agreement_id(request), policy.can_record_performance)
-        row = await store.record_performance(s, actor, ld, request.match_info["key"][:16], status, note, proof)
+        row = await store.record_performance(s, actor, ld, request.match_info["key"][:16], status, note, proof,
+                                             request.app[CASE_LINK])
         out = {"obligation": row.obligation, "status": row.status, "note": row.note,
                "proof_sha256": row.proof_sha256, "at": store.iso(row.at)}
     return web.json_response(out, status=201)

@@ -15,11 +15,11 @@ from server.agreements.content import DISPUTE_TYPES
 from server.agreements.document import short_hash
 from server.agreements.http import party
 from server.agreements.http.api import check_upload, read_upload, verify_slot
+from server.agreements.http.keys import CASE_LINK
 from server.agreements.models import Agreement
 from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
 from server.api.params import path_id
-from server.cases import agreement_link as cases_link
 from server.directory.models import Unit
 from server.errors import ApiError
 from server.i18n import localise, pick
@@ -81,7 +81,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
             .where(access.scope_agreements(actor, access.now_for(request.app), Unit.path, Agreement.case_id))
             .order_by(Agreement.id.desc()).limit(200))).all()
         can_draft = actor.role in policy.AGREEMENT_ROLES
-        cases = await cases_link.open_cases(s, actor) if can_draft else []
+        cases = await request.app[CASE_LINK].open_cases(s, actor) if can_draft else []
         sessions = await _open_sessions(s, actor) if can_draft else []
     items = [{"a": a, "unit": u, "short": None} for a, u in rows]
     return await render(request, "agreements/list.html", {
@@ -107,7 +107,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
             rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, access.now_for(request.app))
             if not access.sees(actor, rec):
                 raise ApiError(404, "not_found", "no such agreement")
-            case_code = await cases_link.case_code(s, ld.agreement.case_id)
+            case_code = await request.app[CASE_LINK].case_code(s, ld.agreement.case_id)
     except store.StoreError as e:
         raise ApiError(e.status, e.code, e.message) from e
     a = ld.agreement

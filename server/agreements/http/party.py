@@ -52,10 +52,10 @@ from server.agreements.http.api import (
     transaction,
     verify_base,
 )
+from server.agreements.http.keys import CASE_LINK
 from server.agreements.signing import PARTY, Evidence
 from server.api import registry as r
 from server.auth import require_actor
-from server.cases.agreement_link import may_reveal
 from server.cases.qr import qr_svg
 from server.errors import ApiError, bad_request, field, read_json
 from server.pages.render import local
@@ -445,7 +445,7 @@ async def create_sign_link(request: web.Request) -> web.Response:
             "expires_at": store.iso(expires), "by": {"staff": actor.id, "name": actor.name}})
         number, unit_name = ld.agreement.number, ld.unit.name
         # The phone to text the link to: a confidential one only for the case's handlers.
-        phone = p.phone if not p.confidential or await may_reveal(s, actor, ld.agreement.case_id) else ""
+        phone = p.phone if not p.confidential or await request.app[CASE_LINK].may_reveal(s, actor, ld.agreement.case_id) else ""
     url = f"{verify_base(request).removesuffix('/verify')}/agreements/{ld.agreement.id}/sign?link={token}"
     return web.json_response({
         "party": party, "name": p.name, "method": method, "url": url, "token": token, "code": code,

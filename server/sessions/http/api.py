@@ -14,6 +14,7 @@ from server.errors import ApiError, bad_request, field, read_json
 from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
 from server.sessions import kinds, service
+from server.sessions.http.keys import CASE_GATE
 from server.sessions.models import STATES
 from server.sessions.service import SessionError
 
@@ -76,7 +77,8 @@ async def create(request: web.Request) -> web.Response:
         scheduled = service.parse_time(when) if when else None
         async with request.app["db"].session() as s:
             sess, u = await service.create_session(s, actor, kind=kind, title=title, unit_code=unit,
-                                                   case_id=case_id, scheduled_at=scheduled)
+                                                   case_id=case_id, scheduled_at=scheduled,
+                                                   cases=request.app[CASE_GATE])
             out = service.session_json(sess, u)
     except SessionError as e:
         raise _err(e) from None

@@ -24,14 +24,13 @@ from aiohttp import web
 
 from server import access
 from server.api.params import path_id
-from server.cases.errors import CaseError
-from server.cases.queries import codes_by_id, find_case, pick_list
 from server.errors import ApiError
 from server.pages.render import check_csrf, csrf_token, language, render, require_login
 from server.policy import Actor, can_host_session, within
 from server.security.clientip import client_ip, origin
 from server.security.ratelimit import RateLimiter
 from server.sessions import kinds, service
+from server.sessions.http.keys import CASE_GATE
 from server.sessions.service import SessionError
 
 # ---- extension point: room panels -----------------------------------------------------------------
@@ -171,7 +170,7 @@ async def sessions_page(request: web.Request, form_error: str | None = None, for
     async with request.app["db"].session() as s:
         rows = await service.list_sessions(s, actor, state=state or None, kind=kind or None, limit=200,
                                            now=access.now_for(request.app))
-        case_codes = await codes_by_id(s, {x.case_id for x, _ in rows if x.case_id})
+        case_codes = await request.app[CASE_GATE].codes_by_id(s, {x.case_id for x, _ in rows if x.case_id})
     units = await _hostable_units(request, actor)
     return await render(request, "sessions/list.html", {
         **_labels(request),
@@ -189,7 +188,7 @@ async def sessions_page(request: web.Request, form_error: str | None = None, for
 
 async def _case_choices(request: web.Request, actor: Actor) -> list[tuple[str, str]]:
     async with request.app["db"].read() as s:
-        return await pick_list(s, actor, request.app["clock"].now())
+        return await request.app[CASE_GATE].pick_list(s, actor, request.app["clock"].now())
 
 
 async def create_session(request: web.Request) -> web.StreamResponse:
@@ -204,10 +203,9 @@ async def create_session(request: web.Request) -> web.StreamResponse:
                                    values, 400)
     case_id = None
     if values["case_id"].strip():  # the case code as shown everywhere (340321-2026-000002)
-        try:
-            async with request.app["db"].read() as s:
-                case_id = (await find_case(s, actor, values["case_id"], request.app["clock"].now())).id
-        except CaseError:
+        async with request.app["db"].read() as s:
+            case_id = await request.app[CASE_GATE].case_id_for(s, actor, values["case_id"], request.app["clock"].now())
+        if case_id is None:
             return await sessions_page(request, "没有这个案件编号，或您无权查看该案件。" if zh else
                                        "No case with that code that you may see.", values, 400)
     try:
@@ -215,7 +213,7 @@ async def create_session(request: web.Request) -> web.StreamResponse:
         async with request.app["db"].session() as s:
             sess, _unit = await service.create_session(s, actor, kind=values["kind"], title=title,
                                                        unit_code=values["unit"], case_id=case_id,
-                                                       scheduled_at=when)
+                                                       scheduled_at=when, cases=request.app[CASE_GATE])
             new_id = sess.id
     except SessionError as e:
         msg = {
@@ -240,7 +238,7 @@ async def session_page(request: web.Request, *, new_invitation: dict | None = No
             raise _api_error(e) from None
         manage = await service.can_manage(s, actor, sess, unit, access.now_for(request.app))
         my_role = await service.staff_join_role(s, actor, sess, unit)
-        case_code = (await codes_by_id(s, {sess.case_id})).get(sess.case_id) if sess.case_id else None
+        case_code = (await request.app[CASE_GATE].codes_by_id(s, {sess.case_id})).get(sess.case_id) if sess.case_id else None
         invitations = []
         if manage:
             for inv in await service.list_invitations(s, sess.id):
