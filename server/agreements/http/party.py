@@ -56,8 +56,8 @@ from server.agreements.http.keys import CASE_LINK
 from server.agreements.signing import PARTY, Evidence
 from server.api import registry as r
 from server.auth import require_actor
-from server.cases.qr import qr_svg
 from server.errors import ApiError, bad_request, field, read_json
+from server.pages.qr import qr_svg
 from server.pages.render import local
 from server.security import tokens
 from server.sessions import service as sessions_service

@@ -40,7 +40,6 @@ from server.cases.labels import event_label, labeller, notification_title
 from server.cases.models import Case, CaseParty
 from server.cases.notices import ancestors_or_self
 from server.cases.permissions import ON_CASE, can_issue_notice
-from server.cases.qr import qr_svg
 from server.cases.queries import (
     CaseFilter,
     facts,
@@ -56,6 +55,7 @@ from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
 from server.idnumbers import invalid_message as invalid_id_message
+from server.pages.qr import qr_svg
 from server.pages.render import attachment, check_csrf, language, local, render, require_login
 from server.policy import Actor
 from server.security.clientip import origin

@@ -12,10 +12,10 @@ from server.cases.errors import CaseError
 from server.cases.http.pages import _page, base_url
 from server.cases.models import Case
 from server.cases.permissions import ON_CASE
-from server.cases.qr import qr_svg
 from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.errors import ApiError
+from server.pages.qr import qr_svg
 from server.pages.render import check_csrf, language, local, render, require_login
 from server.security import tokens
 from server.security.attempts import attempts
