@@ -24,7 +24,7 @@ from server.cases.notifications import unit_handlers, unit_leads
 from server.cases.permissions import CaseFacts
 from server.cases.workflow import HANDLING
 from server.db import dialect_name
-from server.directory.models import Unit
+from server.directory.models import Staff, Unit
 from server.directory.queries import path_prefix
 from server.directory.tiers import Role
 from server.ids import parse_id
@@ -182,3 +182,8 @@ async def case_audience(s: AsyncSession, case: Case, f: CaseFacts, *, parent_lea
     if case.restricted:
         ids = [i for i in ids if i in f.named or i in f.grantees]
     return list(dict.fromkeys(ids))
+
+
+async def staff_by_username(s: AsyncSession, usernames: list[str]) -> dict[str, int]:
+    """Username -> staff id for those of ``usernames`` that exist."""
+    return dict((await s.execute(select(Staff.username, Staff.id).where(Staff.username.in_(usernames)))).all())

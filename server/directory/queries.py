@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from server import ledger_store
+from server.db import Database
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Tier
 from server.ledger import DIRECTORY_CHAIN
+from server.policy import Actor, expert_scope
 from server.security.passwords import hash_password
 
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -138,3 +140,17 @@ async def record(s: AsyncSession, type: str, staff: Staff | None = None, **data:
         data = {"username": staff.username, "role": staff.role, **data}
     await ledger_store.append(s, DIRECTORY_CHAIN, type, data)
 
+
+async def experts_for(db: Database, actor: Actor, *, specialty: str | None = None, tier: str | None = None,
+                      name: str | None = None) -> list[tuple[Staff, Unit]]:
+    """The expert directory query shared by the API and the page (filters already validated)."""
+    subtree, ancestors = expert_scope(actor)
+    async with db.read() as s:
+        return await find_experts(s, subtree, ancestors, specialty=specialty, tier=tier, name=name)
+
+
+async def sign_in_row(s: AsyncSession, username: str) -> tuple[Staff, Unit] | None:
+    """The staff member signing in with ``username``, with their unit (None when there is no such account)."""
+    row = (await s.execute(
+        select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id).where(Staff.username == username))).first()
+    return (row[0], row[1]) if row is not None else None

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from server import access
 from server.auth import SESSION_COOKIE, SESSION_TTL, current_actor, issue_session_cookie, sign_out
-from server.directory.http.api import authenticate, experts_for
+from server.directory.http.signin import authenticate
 from server.directory.models import Staff, Unit
+from server.directory.queries import experts_for
 from server.errors import ApiError
 from server.pages.render import check_csrf, is_https, language, render, require_login
 

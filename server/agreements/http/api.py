@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,24 +21,23 @@ from server.agreements import fonts, store, workflow
 from server.agreements.content import DISPUTE_TYPES, ContentError, mask_id, parse_content, view
 from server.agreements.document import short_hash
 from server.agreements.http.keys import CASE_LINK
+from server.agreements.http.verifying import check_upload, keyring, read_upload, verify_slot
 from server.agreements.images import ImageError, clean_signature, decode_data_url
-from server.agreements.keys import Keyring, TrustedKeys
+from server.agreements.keys import Keyring
 from server.agreements.models import Agreement, AgreementVersion
 from server.agreements.ports import CaseLink, CaseLinkError
 from server.agreements.signing import MEDIATOR, SEAL, Evidence
 from server.agreements.text import obligation_sentence
-from server.agreements.verify import MAX_PDF, verify_pdf
 from server.agreements.versions import changes, text_diff
 from server.api import registry as r
 from server.api.params import MAX_ID, parse_int, path_id
 from server.auth import require_actor
 from server.directory.models import Staff, Unit
-from server.errors import ApiError, bad_request, field, forbidden, not_found, read_body, read_json
+from server.errors import ApiError, bad_request, field, forbidden, not_found, read_json
 from server.pages.render import LANG_COOKIE
 from server.policy import Actor
 from server.security.clientip import client_ip, origin
 from server.security.passwords import check_password
-from server.security.uploads import UploadRefused
 from server.sessions.http.pages import add_room_module
 from server.sessions.models import Session
 from server.sessions.service import room_meta
@@ -47,7 +45,6 @@ from server.sessions.service import room_meta
 KEY_DIR = "agreement_keys"
 MAX_BODY = 512 * 1024  # signature images come as data URLs
 VERIFY_SLOTS = 2  # verifications running at once (each bounded: server/security/uploads.py)
-VERIFY_QUEUE = 4  # and waiting for a slot; more at once are refused (429)
 
 AGREEMENT = r.schema("Agreement", r.obj(
     ["id", "number", "state", "version", "document_hash", "short_hash"],
@@ -95,14 +92,6 @@ def int_param(value: str, name: str) -> int:
 def opt(schema: dict[str, Any]) -> dict[str, Any]:
     """An optional field: null means the same as leaving it out (``errors.field``)."""
     return {**schema, "nullable": True}
-
-
-def keyring(app: web.Application) -> Keyring:
-    return app["agreement_keys"]
-
-
-def trusted_keys(app: web.Application) -> TrustedKeys:
-    return TrustedKeys(keyring(app).public_keys(), "this server's keyring")
 
 
 def viewer_language(request: web.Request) -> str:
@@ -663,71 +652,6 @@ async def record_performance(request: web.Request) -> web.Response:
 
 
 # ---- public verification -------------------------------------------------------------------------
-
-async def read_upload(request: web.Request) -> bytes:
-    """The PDF from a multipart form (field ``file``) or a raw application/pdf body, within the limit."""
-    if request.content_length is not None and request.content_length > MAX_PDF + 64 * 1024:
-        raise ApiError(413, "too_large", f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
-    ctype = request.content_type
-    if ctype.startswith("multipart/"):
-        try:
-            return await _multipart_file(request)
-        except (ValueError, AssertionError, RuntimeError) as e:  # no boundary, truncated or garbled parts
-            raise bad_request("the upload is not a valid multipart form", "invalid_upload") from e
-    if ctype in ("application/pdf", "application/octet-stream"):
-        return await read_body(request, MAX_PDF, f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
-    raise ApiError(415, "unsupported_media_type", "upload the PDF as multipart/form-data or application/pdf")
-
-
-async def _multipart_file(request: web.Request) -> bytes:
-    reader = await request.multipart()
-    while True:
-        part = await reader.next()
-        if part is None:
-            raise bad_request("no file in the upload (field name: file)", "missing_field")
-        if not isinstance(part, BodyPartReader) or part.name != "file":
-            continue  # another field, or a nested multipart/* part
-        data = bytearray()
-        while chunk := await part.read_chunk(64 * 1024):
-            data += chunk
-            if len(data) > MAX_PDF:
-                raise ApiError(413, "too_large", f"the file is over {MAX_PDF // (1024 * 1024)} MiB")
-        return bytes(data)
-
-
-@asynccontextmanager
-async def verify_slot(request: web.Request) -> AsyncIterator[None]:
-    """Held from reading the upload to the verdict: VERIFY_SLOTS at a time, each within the parsing limits
-    (server/security/uploads.py). At most VERIFY_QUEUE more wait their turn (the server buffers part of
-    a waiting upload); beyond that, 429 at once, so memory stays bounded however many arrive."""
-    slots: asyncio.Semaphore = request.app["verify_slots"]
-    if slots.locked() and request.app["verify_waiting"] >= VERIFY_QUEUE:
-        raise ApiError(429, "busy", "核验请求过多，请稍后再试。 / Too many verifications at once; try again shortly.",
-                       retry_after=5)
-    request.app["verify_waiting"] += 1
-    try:
-        await slots.acquire()
-    finally:
-        request.app["verify_waiting"] -= 1
-    try:
-        yield
-    finally:
-        slots.release()
-
-
-async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
-    if not data:
-        raise bad_request("the uploaded file is empty", "empty_file")
-    trusted = trusted_keys(request.app)
-    try:
-        result = await asyncio.get_running_loop().run_in_executor(
-            request.app["verify_executor"], functools.partial(verify_pdf, data, trusted, check_pades=True))
-    except UploadRefused as e:
-        raise ApiError(e.status, e.code, e.message) from e
-    out = result.as_dict()
-    out["sha256"] = hashlib.sha256(data).hexdigest()
-    return out
-
 
 @route("POST", "/api/verify", summary="Verify an exported agreement PDF (public, no login)", tag="agreements",
          auth=False, response=VERIFY_RESULT, errors=(400, 413, 415, 422, 429))

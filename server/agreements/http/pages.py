@@ -14,8 +14,8 @@ from server.agreements import store, workflow
 from server.agreements.content import DISPUTE_TYPES
 from server.agreements.document import short_hash
 from server.agreements.http import party
-from server.agreements.http.api import check_upload, read_upload, verify_slot
 from server.agreements.http.keys import CASE_LINK
+from server.agreements.http.verifying import check_upload, read_upload, verify_slot
 from server.agreements.models import Agreement
 from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS

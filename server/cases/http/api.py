@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -22,10 +21,11 @@ from server.cases import catalog, documents, followups, overdue, present, servic
 from server.cases.clock import Clock
 from server.cases.errors import CaseError
 from server.cases.followups import follow_up_from, record_follow_up
-from server.cases.queries import CaseFilter, facts, get_visible, page
-from server.cases.service import CaseDraft, Ctx, party_from
+from server.cases.http.forms import case_filter, draft_from, staff_ids
+from server.cases.queries import facts, get_visible, page
+from server.cases.service import Ctx
 from server.cases.workflow import Action, State
-from server.directory.models import Staff, Unit
+from server.directory.models import Unit
 from server.errors import ApiError, bad_request, field, read_json
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -121,52 +121,6 @@ def path_int(request: web.Request, name: str) -> int:
     return path_id(request, name)
 
 
-def _date_query(request: web.Request, name: str) -> date | None:
-    raw = request.query.get(name)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as e:
-        raise bad_request(f"{name} must be a date (YYYY-MM-DD)", "invalid_query") from e
-
-
-FLAGS = ("1", "0", "true", "false")
-
-
-async def case_filter(request: web.Request, actor: Any, *, strict: bool = True) -> CaseFilter:
-    """The list filters from the query string. ``strict`` (the API) refuses empty or malformed values that
-    the page's GET form may leave behind."""
-    q = request.query
-    if strict:
-        for name in ("status", "unit", "from", "to", "page", "per_page", "overdue", "mine"):
-            if name in q and q[name] == "":
-                raise bad_request(f"{name} is empty", "invalid_query")
-        for name in ("overdue", "mine"):
-            if name in q and q[name] not in FLAGS:
-                raise bad_request(f"{name} must be one of {', '.join(FLAGS)}", "invalid_query")
-    statuses = [x for x in q.get("status", "").split(",") if x]
-    if any(x not in set(State) for x in statuses):
-        raise bad_request("unknown status", "invalid_query")
-    unit_path = None
-    if q.get("unit"):
-        cache = request.app["units_cache"]
-        await cache.all(request.app["db"])
-        u = cache.by_code.get(q["unit"])
-        if u is None:
-            raise ApiError(404, "not_found", "unknown unit")
-        unit_path = u["path"]
-    for name in ("category", "item", "grade", "kind", "source", "q"):
-        if len(q.get(name, "")) > 100:
-            raise bad_request(f"{name} is too long", "invalid_query")
-    return CaseFilter(
-        status=statuses or None, category=q.get("category") or None, item=q.get("item") or None,
-        grade=q.get("grade") or None, kind=q.get("kind") or None, source=q.get("source") or None,
-        unit_path=unit_path, overdue=q.get("overdue") in ("1", "true"), mine=q.get("mine") in ("1", "true"),
-        q=q.get("q") or None, opened_from=_date_query(request, "from"), opened_to=_date_query(request, "to"),
-    )
-
-
 STATES_RE = "|".join(State)
 LIST_PARAMS = [
     r.query("status", r.string(pattern=f"^({STATES_RE})(,({STATES_RE}))*$"), "comma-separated states"),
@@ -205,40 +159,6 @@ async def list_cases(request: web.Request) -> web.Response:
             Unit.id.in_({case.unit_id for case, _ in rows} or {-1})))).scalars()}
     return web.json_response({"cases": [present.summary(case, units.get(case.unit_id), c.now) for case, _ in rows],
                               "total": total, "page": page_no, "per_page": per_page})
-
-
-async def staff_ids(s: Any, usernames: Any, name: str = "staff") -> list[int]:
-    if usernames is None:
-        return []
-    if not isinstance(usernames, list) or len(usernames) > 50 or not all(isinstance(u, str) for u in usernames):
-        raise bad_request(f"{name} must be a list of usernames", "invalid_field", field=name)
-    if not usernames:
-        return []
-    rows = dict((await s.execute(select(Staff.username, Staff.id).where(Staff.username.in_(usernames)))).all())
-    missing = [u for u in usernames if u not in rows]
-    if missing:
-        raise bad_request(f"unknown staff: {', '.join(missing[:5])}", "unknown_staff", field=name)
-    return [rows[u] for u in usernames]
-
-
-def draft_from(body: dict[str, Any]) -> CaseDraft:
-    parties = body.get("parties") or []
-    if not isinstance(parties, list):
-        raise bad_request("parties must be a list", "invalid_field", field="parties")
-    dv = body.get("domestic_violence")
-    dv = False if dv is None else dv
-    if not isinstance(dv, bool):
-        raise bad_request("domestic_violence must be true or false", "invalid_field", field="domestic_violence")
-    return CaseDraft(
-        unit_code=field(body, "unit", max_len=32), title=field(body, "title", max_len=200),
-        summary=field(body, "summary", required=False, max_len=5000, default=""),
-        source=field(body, "source", required=False, max_len=32, default=catalog.Source.WALK_IN),
-        kind=field(body, "kind", required=False, max_len=32, default=catalog.Kind.DISPUTE),
-        category=field(body, "category", required=False, max_len=32),
-        item=field(body, "item", required=False, max_len=32),
-        grade=field(body, "grade", required=False, max_len=16), domestic_violence=dv,
-        parties=[party_from(p) for p in parties],
-    )
 
 
 @route("POST", "/api/cases", summary="Register a case (state registered)", tag="cases", status=201,

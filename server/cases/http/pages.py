@@ -35,7 +35,7 @@ from server.cases import (
     workflow,
 )
 from server.cases.errors import CaseError, zh_for
-from server.cases.http.api import case_filter, draft_from, staff_ids
+from server.cases.http.forms import case_filter, draft_from, staff_ids
 from server.cases.labels import event_label, labeller, notification_title
 from server.cases.models import Case, CaseParty
 from server.cases.notices import ancestors_or_self

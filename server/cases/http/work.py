@@ -23,7 +23,8 @@ from server.cases import (
     supervision,
 )
 from server.cases.case_sessions import parse_when
-from server.cases.http.api import CODE_PARAM, ctx, domain, draft_from, path_int, req, route, staff_ids
+from server.cases.http.api import CODE_PARAM, ctx, domain, path_int, req, route
+from server.cases.http.forms import draft_from, staff_ids
 from server.cases.models import Case, SupervisionOrder
 from server.cases.queries import facts, get_visible
 from server.errors import bad_request, field, read_json

@@ -11,23 +11,24 @@ from sqlalchemy.exc import IntegrityError
 
 from server.api import registry as r
 from server.auth import actor_of, issue_api_token, require_actor, sign_out
+from server.directory.http.signin import (
+    LOGIN_ADDRESS_LIMIT,
+    LOGIN_WINDOW_S,
+    authenticate,
+)
 from server.directory.models import Staff, Unit
-from server.directory.queries import DirectoryError, add_staff, find_experts
+from server.directory.queries import DirectoryError, add_staff, experts_for
 from server.directory.tiers import Role, Specialty, Tier
 from server.errors import (
-    ApiError,
     bad_request,
     conflict,
     field,
     forbidden,
     not_found,
     read_json,
-    unauthorized,
 )
-from server.policy import Actor, can_list_staff, can_manage_staff, can_view_unit, expert_scope
-from server.security.attempts import Attempts, attempts
-from server.security.clientip import client_ip
-from server.security.passwords import DUMMY_HASH, check_password
+from server.policy import Actor, can_list_staff, can_manage_staff, can_view_unit
+from server.security.attempts import attempts
 
 log = logging.getLogger("concord.directory")
 
@@ -51,41 +52,6 @@ EXPERT = r.schema("Expert", r.obj(
     unit=r.string(), unit_name=r.string(), tier=r.string(enum=TIERS),
 ))
 
-LOGIN_FAILURE = "用户名或密码错误 / wrong username or password"
-
-
-# Wrong passwords count per (account, address) pair: five lock that account from that address only, so
-# nobody can lock a colleague out from elsewhere. One address also has a wider budget across all accounts,
-# so it cannot try five passwords on every account in turn.
-LOGIN_PAIR_LIMIT = 5
-LOGIN_ADDRESS_LIMIT = 30
-LOGIN_WINDOW_S = 300
-
-
-def login_keys(username: str, ip: str) -> tuple[str, str]:
-    """The (account, address) key and the address key; the address comes from server.security.clientip."""
-    return f"user:{username.lower()}|ip:{ip}", f"ip:{ip}"
-
-
-async def authenticate(request: web.Request, username: str, password: str) -> tuple[Staff, Unit]:
-    """Shared by the API and the login form: rate-limited, same answer whether or not the user exists."""
-    by_pair: Attempts = request.app["login_limiter"]
-    by_address: Attempts = request.app["login_address_limiter"]
-    pair, address = login_keys(username, client_ip(request))
-    if await by_pair.blocked(pair) or await by_address.blocked(address):
-        raise ApiError(429, "rate_limited", "too many failed logins; try again later")
-    async with request.app["db"].read() as s:
-        row = (await s.execute(
-            select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id).where(Staff.username == username)
-        )).first()
-    staff_hash = row[0].password_hash if row and row[0].active else DUMMY_HASH
-    ok = check_password(password, staff_hash) and row is not None and row[0].active
-    if not ok or row is None:
-        await by_pair.fail(pair)
-        await by_address.fail(address)
-        raise unauthorized(LOGIN_FAILURE)
-    await by_pair.reset(pair)
-    return row[0], row[1]
 
 
 async def visible_unit(request: web.Request, actor: Actor, code: str) -> dict[str, Any]:
@@ -197,14 +163,6 @@ async def list_staff(request: web.Request) -> web.Response:
 def expert_json(st: Staff, un: Unit) -> dict[str, Any]:
     return {"id": st.id, "username": st.username, "name": st.name, "specialties": list(st.specialties or []),
             "unit": un.code, "unit_name": un.name, "tier": un.tier}
-
-
-async def experts_for(db: Any, actor: Actor, *, specialty: str | None = None, tier: str | None = None,
-                      name: str | None = None) -> list[tuple[Staff, Unit]]:
-    """The expert directory query shared by the API and the page (filters already validated)."""
-    subtree, ancestors = expert_scope(actor)
-    async with db.read() as s:
-        return await find_experts(s, subtree, ancestors, specialty=specialty, tier=tier, name=name)
 
 
 @r.route("GET", "/api/experts", summary="Experts the caller may call on (own subtree and own ancestors)",
