@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import ledger, ledger_store
+from server import access, ledger, ledger_store
 from server.agreements import performance, workflow
 from server.agreements.commitments import new_salts, openings, redact
 from server.agreements.content import AgreementContent, clause_keys, parse_content, ready_to_freeze
@@ -448,3 +448,11 @@ async def find_by_hash(s: AsyncSession, h: str) -> tuple[Agreement, AgreementVer
                            .join(Unit, Unit.id == Agreement.unit_id)
                            .where(AgreementVersion.document_hash == h).limit(1))).first()
     return (row[0], row[1], row[2]) if row else None
+
+
+async def visible_agreements(s: AsyncSession, actor: Actor, now: datetime, limit: int = 200) -> list[Any]:
+    """(agreement, unit) rows the actor may see, newest first: the agreements list page."""
+    return list((await s.execute(
+        select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id)
+        .where(access.scope_agreements(actor, now, Unit.path, Agreement.case_id))
+        .order_by(Agreement.id.desc()).limit(limit))).all())

@@ -5,13 +5,10 @@ from __future__ import annotations
 import secrets
 
 from aiohttp import web
-from sqlalchemy import func, select
 
-from server import access
 from server.auth import SESSION_COOKIE, SESSION_TTL, current_actor, issue_session_cookie, sign_out
 from server.directory.http.signin import authenticate
-from server.directory.models import Staff, Unit
-from server.directory.queries import experts_for
+from server.directory.queries import experts_for, home_counts
 from server.errors import ApiError
 from server.pages.render import check_csrf, is_https, language, render, require_login
 
@@ -91,12 +88,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def home(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     async with request.app["db"].read() as s:
-        unit = (await s.execute(select(Unit).where(Unit.id == actor.unit_id))).scalar_one()
-        in_scope = access.scope_units(actor, Unit.path)
-        units = (await s.execute(select(func.count()).select_from(Unit).where(in_scope))).scalar_one()
-        staff = (await s.execute(
-            select(func.count()).select_from(Staff).join(Unit, Staff.unit_id == Unit.id)
-            .where(in_scope, Staff.active.is_(True)))).scalar_one()
+        unit, units, staff = await home_counts(s, actor)
     # The same query as the expert directory, so both pages count the same experts.
     experts = len(await experts_for(request.app["db"], actor))
     return await render(request, "home.html", {

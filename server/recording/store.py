@@ -206,3 +206,9 @@ def recording_json(r: Recording) -> dict:
 
 
 __all__ = ["DbRecordingEvents", "list_recordings", "node_id", "recording_json", "segment_json", "asdict"]
+
+
+async def has_segments(s: AsyncSession, session_id: int) -> bool:
+    """Whether the session recorded anything (a compose needs segments)."""
+    return (await s.execute(select(Recording.id).where(Recording.session_id == session_id,
+                                                       Recording.artefact == SEGMENT).limit(1))).first() is not None

@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, policy
@@ -16,11 +15,9 @@ from server.agreements.document import short_hash
 from server.agreements.http import party
 from server.agreements.http.keys import CASE_LINK
 from server.agreements.http.verifying import check_upload, read_upload, verify_slot
-from server.agreements.models import Agreement
 from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
 from server.api.params import path_id
-from server.directory.models import Unit
 from server.errors import ApiError
 from server.i18n import localise, pick
 from server.pages.render import language, local, render, require_login
@@ -76,10 +73,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
 
     async with request.app["db"].session() as s:
-        rows = (await s.execute(
-            select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id)
-            .where(access.scope_agreements(actor, access.now_for(request.app), Unit.path, Agreement.case_id))
-            .order_by(Agreement.id.desc()).limit(200))).all()
+        rows = await store.visible_agreements(s, actor, access.now_for(request.app))
         can_draft = actor.role in policy.AGREEMENT_ROLES
         cases = await request.app[CASE_LINK].open_cases(s, actor) if can_draft else []
         sessions = await _open_sessions(s, actor) if can_draft else []

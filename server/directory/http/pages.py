@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from server.directory.http.api import (
     ROLES,
@@ -16,8 +15,7 @@ from server.directory.http.api import (
     parse_new_staff,
     visible_unit,
 )
-from server.directory.models import Unit
-from server.directory.queries import staff_at, staff_counts
+from server.directory.queries import staff_at, staff_counts, unit_by_id
 from server.directory.tree import build_tree
 from server.errors import ApiError
 from server.pages.render import check_csrf, render, require_login
@@ -67,7 +65,7 @@ async def unit_page(request: web.Request, form_error: str | None = None, form: d
         crumbs.insert(0, p["json"])
         parent = p["json"]["parent"]
     async with request.app["db"].read() as s:
-        unit = (await s.execute(select(Unit).where(Unit.id == u["id"]))).scalar_one()
+        unit = await unit_by_id(s, u["id"])
         staff = await staff_at(s, u["id"])
     return await render(request, "unit.html", {
         "unit": unit, "node": root, "crumbs": crumbs, "staff": staff,

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from server import access, ledger
 from server.api import registry as r
@@ -18,8 +17,8 @@ from server.recording import minutes as minutes_store
 from server.recording.http.api import readable_session, session_and_unit, session_id
 from server.recording.http.feature import queue_playback
 from server.recording.jobs import QueueFull
-from server.recording.models import COMPOSITE, SEGMENT, TRACK, Recording
-from server.recording.store import list_recordings
+from server.recording.models import COMPOSITE, SEGMENT, TRACK
+from server.recording.store import has_segments, list_recordings
 from server.sessions import kinds
 from server.sessions.http.pages import STATE_LABELS
 from server.sessions.service import record as session_facts
@@ -191,8 +190,7 @@ async def post_playback(request: web.Request) -> web.Response:
     if not access.may(actor, access.Action.COMPOSE, rec):
         raise forbidden("only the session's hosts start a compose")
     async with request.app["db"].session() as s:
-        has = (await s.execute(select(Recording.id).where(Recording.session_id == sess.id,
-                                                          Recording.artefact == SEGMENT).limit(1))).first()
+        has = await has_segments(s, sess.id)
     if not has:
         raise ApiError(409, "nothing_recorded", "this session has no recordings")
     try:
