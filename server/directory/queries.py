@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from server import access, ledger_store
+from server import ledger_store
 from server.db import Database
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Tier
@@ -156,10 +156,9 @@ async def sign_in_row(s: AsyncSession, username: str) -> tuple[Staff, Unit] | No
     return (row[0], row[1]) if row is not None else None
 
 
-async def home_counts(s: AsyncSession, actor: Actor) -> tuple[Unit, int, int]:
-    """The actor's unit, and how many units and active staff are in the actor's scope (the home page)."""
+async def home_counts(s: AsyncSession, actor: Actor, in_scope: ColumnElement[bool]) -> tuple[Unit, int, int]:
+    """The actor's unit, and how many units and active staff are ``in_scope`` (the actor's; the home page)."""
     unit = (await s.execute(select(Unit).where(Unit.id == actor.unit_id))).scalar_one()
-    in_scope = access.scope_units(actor, Unit.path)
     units = (await s.execute(select(func.count()).select_from(Unit).where(in_scope))).scalar_one()
     staff = (await s.execute(
         select(func.count()).select_from(Staff).join(Unit, Staff.unit_id == Unit.id)

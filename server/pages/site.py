@@ -6,8 +6,10 @@ import secrets
 
 from aiohttp import web
 
+from server import access
 from server.auth import SESSION_COOKIE, SESSION_TTL, current_actor, issue_session_cookie, sign_out
 from server.directory.http.signin import authenticate
+from server.directory.models import Unit
 from server.directory.queries import experts_for, home_counts
 from server.errors import ApiError
 from server.pages.render import check_csrf, is_https, language, render, require_login
@@ -88,7 +90,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def home(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     async with request.app["db"].read() as s:
-        unit, units, staff = await home_counts(s, actor)
+        unit, units, staff = await home_counts(s, actor, access.scope_units(actor, Unit.path))
     # The same query as the expert directory, so both pages count the same experts.
     experts = len(await experts_for(request.app["db"], actor))
     return await render(request, "home.html", {

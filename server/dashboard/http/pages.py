@@ -9,7 +9,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from server.dashboard import present, svg
-from server.dashboard.http.api import dashboard_data, scope
+from server.dashboard.http.scope import dashboard_data, scope
 from server.directory.labels import TIER_LABELS
 from server.pages.render import language, render, require_login
 

@@ -6,22 +6,18 @@ import json
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from server import access, ledger
 from server.api import registry as r
 from server.api.params import MAX_ID, path_id, query_int
-from server.auth import current_actor, require_actor
-from server.directory.models import Unit
+from server.auth import current_actor
 from server.errors import ApiError, field, forbidden, not_found, read_json
 from server.ledger_store import append, events, verify_chain
-from server.policy import Actor
 from server.recording import minutes as minutes_store
+from server.recording.http.sessions import readable_session, session_id
 from server.recording.models import Recording
 from server.recording.store import list_recordings, recording_json
-from server.sessions.models import Session
 from server.sessions.service import SessionError, resolve_join
-from server.sessions.service import record as session_facts
 
 EVENT = r.schema("LedgerEvent", r.obj(
     ["seq", "type", "at", "data", "prev_hash", "hash"],
@@ -45,32 +41,6 @@ MINUTES = r.schema("Minutes", r.obj(
 ))
 
 SID = r.path_param("id")
-
-
-async def session_and_unit(request: web.Request, sid: int) -> tuple[Session, Unit]:
-    async with request.app["db"].session() as s:
-        row = (await s.execute(select(Session, Unit).join(Unit, Session.unit_id == Unit.id)
-                               .where(Session.id == sid))).first()
-    if row is None:
-        raise not_found("no such session")
-    return row[0], row[1]
-
-
-def session_id(request: web.Request) -> int:
-    return path_id(request, "id", "no such session")
-
-
-async def readable_session(request: web.Request, kind: access.Kind = access.Kind.LOG
-                           ) -> tuple[Actor, Session, Unit, access.Record]:
-    """The session and its record facts when the access policy lets the caller see this part of it; 404
-    otherwise (a restricted case's session does not exist for staff off its list)."""
-    actor = await require_actor(request)
-    sess, unit = await session_and_unit(request, session_id(request))
-    async with request.app["db"].session() as s:
-        rec = await session_facts(s, sess, unit, kind, access.now_for(request.app))
-    if not access.may(actor, access.Action.VIEW, rec):
-        raise not_found("no such session")
-    return actor, sess, unit, rec
 
 
 # ---- the session log ---------------------------------------------------------------------------------

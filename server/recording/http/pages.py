@@ -14,8 +14,8 @@ from server.i18n import pick
 from server.ledger_store import events, verify_chain
 from server.pages.render import language, render, require_login
 from server.recording import minutes as minutes_store
-from server.recording.http.api import readable_session, session_and_unit, session_id
 from server.recording.http.feature import queue_playback
+from server.recording.http.sessions import readable_session, session_and_unit, session_id
 from server.recording.jobs import QueueFull
 from server.recording.models import COMPOSITE, SEGMENT, TRACK
 from server.recording.store import has_segments, list_recordings
