@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from server.cases import catalog
 from server.cases.catalog import Kind, Source
 from server.cases.errors import Invalid
 from server.cases.models import Case
 from server.cases.notifications import notify, unit_handlers
+from server.cases.permissions import ON_CASE
 from server.cases.queries import facts
 from server.cases.service import CaseDraft, Ctx, PartyDraft, register
 from server.directory.models import Staff, Unit
@@ -122,3 +124,30 @@ async def submit(s: AsyncSession, ctx: Ctx, f: IntakeForm) -> Case:
     await notify(s, recipients, "case.intake", f"群众求助{'（视频）' if f.wants_video else ''}：{case.code}",
                  f.description[:200], case, ctx.now)
     return case
+
+
+# ---- the staff a petition or a contact card names -------------------------------------------------
+
+
+def _handles_cases() -> ColumnElement[bool]:
+    return Staff.active.is_(True) & Staff.role.in_([str(r) for r in ON_CASE])
+
+
+async def handler_by_username(s: AsyncSession, username: str, scope: ColumnElement[bool] | None = None
+                              ) -> tuple[Staff, Unit] | None:
+    """An active staff member who handles cases, with their unit; ``scope`` limits the units (a card page)."""
+    q = select(Staff, Unit).join(Unit, Unit.id == Staff.unit_id).where(Staff.username == username, _handles_cases())
+    if scope is not None:
+        q = q.where(scope)
+    row = (await s.execute(q)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def unit_in_scope(s: AsyncSession, code: str, scope: ColumnElement[bool]) -> Unit | None:
+    return (await s.execute(select(Unit).where(Unit.code == code, scope))).scalar_one_or_none()
+
+
+async def handlers_at(s: AsyncSession, unit_id: int) -> list[Staff]:
+    """The unit's active case handlers, for its contact card."""
+    return list((await s.execute(select(Staff).where(Staff.unit_id == unit_id, _handles_cases())
+                                 .order_by(Staff.id))).scalars())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -13,7 +12,6 @@ from urllib.parse import urlencode
 from aiohttp import web
 from markupsafe import Markup
 from multidict import MultiDictProxy
-from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from server import access, tables
@@ -25,6 +23,7 @@ from server.cases import (
     documents,
     dv,
     followups,
+    lookups,
     notices,
     notifications,
     petitions,
@@ -37,8 +36,7 @@ from server.cases import (
 from server.cases.errors import CaseError, zh_for
 from server.cases.http.forms import case_filter, draft_from, staff_ids
 from server.cases.labels import event_label, labeller, notification_title
-from server.cases.models import Case, CaseParty
-from server.cases.notices import ancestors_or_self
+from server.cases.models import Case
 from server.cases.permissions import ON_CASE, can_issue_notice
 from server.cases.queries import (
     CaseFilter,
@@ -47,7 +45,6 @@ from server.cases.queries import (
     find_case,
     get_visible,
     page,
-    path_prefix,
     pick_list,
 )
 from server.cases.service import Ctx
@@ -160,7 +157,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     async with request.app["db"].session() as s:
         rows, total = await page(s, actor, f, c.now, page_no, PER_PAGE)
-        units = await _units_in(s, actor)
+        units = await lookups.units_in(s, actor)
     cases = [{**present.summary(case, None, c.now), "unit_name": name} for case, name in rows]
     query = {k: v for k, v in request.query.items() if k != "page"}
     pages = max(1, -(-total // PER_PAGE))
@@ -169,11 +166,6 @@ async def case_list(request: web.Request) -> web.StreamResponse:
         "qs": lambda **kw: urlencode({**query, **kw}), "filters": request.query, "units": units,
         "states": list(workflow.State), "can_register": actor.role in ON_CASE, "error": error,
     })
-
-
-async def _units_in(s: Any, actor: Actor) -> list[Unit]:
-    return list((await s.execute(select(Unit).where(access.scope_units(actor, Unit.path)).order_by(Unit.path)
-                                 .limit(500))).scalars())
 
 
 CASE_COLUMNS = [("code", "案件编号", "Case code"), ("title", "标题", "Title"), ("category", "类别", "Category"),
@@ -194,11 +186,7 @@ async def case_table(request: web.Request) -> tables.Table:
             .order_by(Case.created_at.desc()).limit(10_000)
         rows = (await s.execute(q)).all()
         ids = [case.id for case, _ in rows]
-        parties: dict[int, list[CaseParty]] = {}
-        for i in range(0, len(ids), 500):
-            for p in (await s.execute(select(CaseParty).where(CaseParty.case_id.in_(ids[i:i + 500]))
-                                      .order_by(CaseParty.id))).scalars():
-                parties.setdefault(p.case_id, []).append(p)
+        parties = await lookups.parties_of(s, ids)
     lang = language(request)
     yes, no = ("yes", "no") if lang == "en" else ("是", "否")
     lab = labeller(lang)
@@ -230,7 +218,7 @@ async def case_new(request: web.Request, error: str | None = None, form: dict | 
                    status: int = 200) -> web.StreamResponse:
     actor = await require_login(request)
     async with request.app["db"].session() as s:
-        units = await _units_in(s, actor)
+        units = await lookups.units_in(s, actor)
     return await _page(request, "cases/new.html", {"units": units, "error": error, "form": form or {},
                                                    "party_roles": catalog.PARTY_ROLES}, status=status)
 
@@ -269,25 +257,6 @@ async def case_create(request: web.Request) -> web.StreamResponse:
 
 # ---- the case file ---------------------------------------------------------------------------------------
 
-async def _line_staff(s: Any, case: Case, roles: AbstractSet[str]) -> list[tuple[Staff, Unit]]:
-    """Staff in the case unit's line (the unit, its ancestors, its descendants) with one of ``roles``."""
-    rows = (await s.execute(select(Staff, Unit).join(Unit, Unit.id == Staff.unit_id).where(
-        Staff.active.is_(True), Staff.role.in_([str(r) for r in roles]),
-        or_(Unit.path.in_(ancestors_or_self(case.unit_path)), path_prefix(Unit.path, case.unit_path)),
-    ).order_by(Unit.path, Staff.id).limit(300))).all()
-    return list(rows)
-
-
-async def _route_targets(s: Any, case: Case) -> list[Unit]:
-    parent = service.parent_path(case.unit_path)
-    q = select(Unit).where(or_(
-        Unit.path.in_(ancestors_or_self(case.unit_path)),
-        path_prefix(Unit.path, case.unit_path),
-        (path_prefix(Unit.path, parent) & (Unit.tier == case.unit_tier)) if parent else Unit.id < 0,
-    )).where(Unit.path != case.unit_path).order_by(Unit.path).limit(400)
-    return list((await s.execute(q)).scalars())
-
-
 async def case_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     code = request.match_info["code"]
@@ -305,14 +274,14 @@ async def case_page(request: web.Request) -> web.StreamResponse:
         verified = (await service.verify_case_chain(s, case)).ok
         extra: dict[str, Any] = {}
         if d["actions"]:
-            candidates = await _route_targets(s, case)
+            candidates = await lookups.route_targets(s, case)
             # Each action offers only the units it may go to (下派: only below), none preselected.
             extra["targets"] = {a: service.route_choices(actor, workflow.Action(a), case, candidates)
                                 for a in d["actions"] if a == "triage" or a in workflow.TRANSFER_ACTIONS}
         if d["actions"] or d["can"]["petition"] or d["can"]["manage_access"]:
-            extra["line_staff"] = await _line_staff(s, case, ON_CASE)
+            extra["line_staff"] = await lookups.line_staff(s, case, ON_CASE)
         if d["can"]["petition"]:
-            extra["panel_staff"] = await _line_staff(s, case, petitions.PANEL_ROLES)
+            extra["panel_staff"] = await lookups.line_staff(s, case, petitions.PANEL_ROLES)
         if d["can"]["consult"]:
             extra["suggested_specialty"], extra["experts"] = await consultations.suggested_experts(s, case)
     cache = request.app["units_cache"]
@@ -359,8 +328,7 @@ async def party_copy(request: web.Request) -> web.StreamResponse:
         facts = await access.case_facts(s, case.id, c.now)
         if not access.may(actor, access.Action.EDIT, access.Record(access.Kind.CASE, case.unit_path, case=facts)):
             raise ApiError(403, "forbidden", "only those handling the case print a party's copy")
-        rows = list((await s.execute(select(CaseParty).where(CaseParty.case_id == case.id)
-                                     .order_by(CaseParty.id))).scalars())
+        rows = await lookups.parties_of_case(s, case.id)
         unit = await s.get(Unit, case.unit_id)
     reader = next((p for p in rows if p.id == pid), None)
     if reader is None:

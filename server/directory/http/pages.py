@@ -6,16 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from server.directory.http.api import (
-    ROLES,
-    SPECIALTIES,
-    TIERS,
-    create_staff,
-    experts_for,
-    parse_new_staff,
-    visible_unit,
-)
-from server.directory.queries import staff_at, staff_counts, unit_by_id
+from server.directory.http.staff import ROLES, SPECIALTIES, TIERS, create_staff, parse_new_staff, visible_unit
+from server.directory.queries import experts_for, staff_at, staff_counts, unit_by_id
 from server.directory.tree import build_tree
 from server.errors import ApiError
 from server.pages.render import check_csrf, render, require_login

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 from markupsafe import Markup
-from sqlalchemy import select
 
 from server import access
 from server.cases import documents, intake, public_status
 from server.cases.errors import CaseError
 from server.cases.http.pages import _page, base_url
 from server.cases.models import Case
-from server.cases.permissions import ON_CASE
 from server.cases.service import Ctx
-from server.directory.models import Staff, Unit
+from server.directory.models import Unit
 from server.errors import ApiError
 from server.pages.qr import qr_svg
 from server.pages.render import check_csrf, language, local, render, require_login
@@ -39,9 +37,7 @@ async def _form(request: web.Request, form: intake.IntakeForm | None = None, err
         staff = None
         hint = request.query.get("staff") or (form.staff if form else None)
         if hint:
-            staff = (await s.execute(select(Staff, Unit).join(Unit, Unit.id == Staff.unit_id).where(
-                Staff.username == hint[:64], Staff.active.is_(True), Staff.role.in_([str(r) for r in ON_CASE]))
-            )).first()
+            staff = await intake.handler_by_username(s, hint[:64])
     selected = (form.unit if form else None) or request.query.get("unit", "")[:32]
     if not selected and staff:
         selected = staff[1].code
@@ -97,13 +93,10 @@ async def unit_card(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     code = request.match_info["code"][:32]
     async with request.app["db"].session() as s:
-        unit = (await s.execute(select(Unit).where(Unit.code == code, access.scope_units(actor, Unit.path)))
-                ).scalar_one_or_none()
+        unit = await intake.unit_in_scope(s, code, access.scope_units(actor, Unit.path))
         if unit is None:
             raise ApiError(404, "not_found", "unknown unit")
-        staff = list((await s.execute(select(Staff).where(Staff.unit_id == unit.id, Staff.active.is_(True),
-                                                          Staff.role.in_([str(r) for r in ON_CASE]))
-                                      .order_by(Staff.id))).scalars())
+        staff = await intake.handlers_at(s, unit.id)
     url = f"{base_url(request)}/intake?unit={unit.code}"
     return await render(request, "cases/card.html", {"unit": unit, "person": None, "url": url,
                                                      "qr": Markup(qr_svg(url)), "staff": staff,
@@ -114,9 +107,7 @@ async def staff_card(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     username = request.match_info["username"][:64]
     async with request.app["db"].session() as s:
-        row = (await s.execute(select(Staff, Unit).join(Unit, Unit.id == Staff.unit_id).where(
-            Staff.username == username, Staff.active.is_(True), Staff.role.in_([str(r) for r in ON_CASE]),
-            access.scope_units(actor, Unit.path)))).first()
+        row = await intake.handler_by_username(s, username, access.scope_units(actor, Unit.path))
     if row is None:
         raise ApiError(404, "not_found", "unknown staff")
     person, unit = row
