@@ -6,13 +6,15 @@ from aiohttp import web
 from markupsafe import Markup
 
 from server import access
-from server.cases import documents, intake, public_status
+from server.cases import documents
 from server.cases.errors import CaseError
 from server.cases.http.pages import _page, base_url
 from server.cases.models import Case
 from server.cases.service import Ctx
 from server.directory.models import Unit
 from server.errors import ApiError
+from server.intake import public_status
+from server.intake import service as intake
 from server.pages.qr import qr_svg
 from server.pages.render import check_csrf, language, local, render, require_login
 from server.security import tokens
