@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from server.agreements.http.keys import CASE_LINK
 from server.api import (
     openapi,  # noqa: F401  (registers /api/openapi.json)
     registry,
 )
 from server.auth import ActorCache
+from server.cases import agreement_link, session_link
 from server.config import Config
 from server.db import Database
 from server.db.migrate import upgrade
@@ -23,24 +25,21 @@ from server.metrics import Metrics, count_requests, healthz, metrics
 from server.publicurl import warn_if_unset
 from server.security.attempts import attempts
 from server.security.headers import security_headers
+from server.sessions.http.keys import CASE_GATE
 
 log = logging.getLogger("concord")
 
 # Each feature module has ``setup(app)``; it adds routes, app keys and start-up/clean-up hooks.
 FEATURES = [
-    "server.api.directory",
-    "server.recording.feature",
-    "server.views.pages",
-    "server.views.directory",
-    "server.api.cases",
-    "server.views.cases",
-    "server.views.intake",
-    "server.agreements.api",
-    "server.sessions.api",
-    "server.rooms.signaling",
-    "server.dashboard.api",
-    "server.dashboard.views",
-    "server.views.sessions",
+    "server.directory.http",
+    "server.recording.http",
+    "server.pages.site",
+    "server.cases.http",
+    "server.intake.http",
+    "server.agreements.http",
+    "server.sessions.http",
+    "server.rooms.http",
+    "server.dashboard.http",
     "server.checkpoint_watch",
 ]
 
@@ -64,6 +63,11 @@ def create_app(config: Config, *, migrate: bool = True) -> web.Application:
     # Failed passwords and identity answers, counted across nodes when Redis is configured.
     app["login_limiter"] = attempts(app, "login", limit=5, window_s=300)
     app["bus_name"] = "redis" if config.redis_url else "local"
+    # Cross-domain interfaces (docs/architecture.md): each consumer declares a small protocol, the app wires
+    # the implementation. "An agreement took effect, so advance its case": agreements -> cases.
+    app[CASE_LINK] = agreement_link
+    # "A session belongs to a case, so ask the case for access": sessions -> cases.
+    app[CASE_GATE] = session_link
 
     for name in FEATURES:
         module = importlib.import_module(name)

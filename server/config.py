@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from server.publicurl import parse_public_url
+from server.security.clientip import parse_networks
 
 ROOT = Path(__file__).resolve().parent.parent
 # A source checkout: web/ and recordings/ sit beside server/. An installed wheel carries web/ as the
@@ -85,8 +86,6 @@ def _seconds(name: str, default: float) -> float:
 
 
 def _trusted_proxies() -> tuple:
-    from server.security.clientip import parse_networks
-
     try:
         return parse_networks(os.environ.get("CONCORD_TRUSTED_PROXIES", ""))
     except ValueError as e:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from server import __version__
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -83,7 +85,6 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as e:  # the database is down: say so, do not crash
         return web.json_response({"status": "error", "database": db.backend, "detail": type(e).__name__},
                                  status=503)
-    from server import __version__
 
     return web.json_response({"status": "ok", "version": __version__, "database": db.backend,
                               "bus": request.app["bus_name"]})

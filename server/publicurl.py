@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+from server.qr import qr_svg
+
 log = logging.getLogger("concord")
 
 PLACEHOLDER = "未配置公开地址"
@@ -51,12 +53,10 @@ def base(holder: Any) -> str | None:
 
 
 def _config(holder: Any) -> Any:
-    from aiohttp import web
-
-    if isinstance(holder, web.BaseRequest):
-        holder = holder.app  # type: ignore[attr-defined]
-    if isinstance(holder, web.Application):
-        return holder["config"]
+    """A request's or an app's Config, or the Config itself (plain Python: no aiohttp here)."""
+    app = getattr(holder, "app", holder)  # a request knows its app
+    if hasattr(app, "router"):  # an aiohttp Application
+        return app["config"]
     return holder  # a Config
 
 
@@ -93,7 +93,6 @@ def qr_or_placeholder(holder: Any, path: str, box_size: int = 8) -> str:
     url = absolute(holder, path)
     if url is None:
         return placeholder_svg()
-    from server.cases.qr import qr_svg
 
     return qr_svg(url, box_size=box_size)
 

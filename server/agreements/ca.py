@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import NameOID
 
-from server.agreements.keys import _UNIT_RE, KeyStoreError, b64, unb64
+from server.agreements.keyfile import _UNIT_RE, KeyStoreError, b64, unb64
 
 CA_FORMAT = "concord-ca/1"
 DEFAULT_ROOT_NAME = "Concord 人民调解电子印章根证书"

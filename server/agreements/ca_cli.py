@@ -24,13 +24,14 @@ from sqlalchemy import select
 from server import cli
 from server.agreements.ca import CityCA, load_crl, parse_iso
 from server.agreements.keys import Keyring, KeyStoreError
+from server.config import Config
 from server.db import Database
+from server.directory.models import Unit
 
 KEY_DIR = "agreement_keys"
 
 
 def _ca(args: argparse.Namespace) -> CityCA:
-    from server.config import Config
 
     cfg = Config.load(args.data_dir)
     return Keyring(cfg.data_dir / KEY_DIR, cfg.secret_key).city_ca()
@@ -68,7 +69,6 @@ def fingerprint(der: bytes) -> str:
 
 
 async def _unit_name(db: Database, args: argparse.Namespace) -> int:
-    from server.directory.models import Unit
 
     async with db.session() as s:
         name = (await s.execute(select(Unit.name).where(Unit.code == args.unit))).scalar_one_or_none()

@@ -17,9 +17,15 @@ from sqlalchemy import select
 
 from server import cli
 from server.agreements import store
+from server.agreements.ca import load_certificates
 from server.agreements.commitments import evidence_commitments
+from server.agreements.keys import Keyring, KeyStoreError, TrustedKeys
 from server.agreements.models import Agreement
+from server.checkpoints import KEY_DIR as LEDGER_KEY_DIR
+from server.config import Config
 from server.db import Database
+from server.security.uploads import UploadRefused
+from server.treehead import SignedTreeHead
 
 KEY_DIR = "agreement_keys"
 
@@ -45,9 +51,6 @@ def _configure_verify(p: argparse.ArgumentParser) -> None:
 
 def _checkpoint_keys(args: argparse.Namespace) -> set[str] | None:
     """Key ids of the trusted checkpoint key. Raises ValueError/OSError for an unreadable argument."""
-    from server.agreements.keys import TrustedKeys
-    from server.checkpoints import KEY_DIR as LEDGER_KEY_DIR
-    from server.checkpoints import SignedTreeHead
 
     out: set[str] = set()
     for v in args.checkpoint_key or []:
@@ -72,7 +75,6 @@ def _checkpoint_keys(args: argparse.Namespace) -> set[str] | None:
 
 
 def _trusted(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from server.agreements.keys import TrustedKeys
 
     if args.keyring:
         return TrustedKeys.load(Path(args.keyring))
@@ -83,10 +85,7 @@ def _trusted(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def verify_agreement(args: argparse.Namespace) -> int:
-    from server.agreements.ca import load_certificates
-    from server.agreements.keys import TrustedKeys
     from server.agreements.verify import MAX_PDF, verify_pdf
-    from server.security.uploads import UploadRefused
 
     path = Path(args.file)
     try:
@@ -151,9 +150,6 @@ def _configure_keys(p: argparse.ArgumentParser) -> None:
 
 
 def agreement_keys(args: argparse.Namespace) -> int:
-    from server.agreements.keys import Keyring, KeyStoreError
-    from server.config import Config
-
     cfg = Config.load(args.data_dir)
     ring = Keyring(cfg.data_dir / KEY_DIR, cfg.secret_key)
     try:

@@ -8,18 +8,16 @@ everything signed before stays verifiable. Plain Python; file I/O only.
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -29,26 +27,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-if TYPE_CHECKING:
-    from server.agreements.ca import CityCA
+from server.agreements.ca import CityCA, load_certificates, stored_trust
+from server.agreements.keyfile import _UNIT_RE, KeyStoreError, b64, unb64
 
 KEYRING_FORMAT = "concord-keyring/1"
 CA_SUBDIR = "ca"  # the city trust chain (ca.py) lives beside the unit keys
-_UNIT_RE = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
-
-
-class KeyStoreError(Exception):
-    """A key file is missing, unreadable, or does not decrypt with this server's secret."""
-
-
-def b64(b: bytes) -> str:
-    return base64.b64encode(b).decode("ascii")
-
-
-def unb64(s: str) -> bytes:
-    return base64.b64decode(s.encode("ascii"), validate=True)
-
-
 def key_id_of(public_raw: bytes) -> str:
     return hashlib.sha256(public_raw).hexdigest()[:16]
 
@@ -216,7 +199,6 @@ class Keyring:
     def city_ca(self) -> CityCA:
         """The city's trust chain for the PDF signatures, kept beside the keys (``<dir>/ca``)."""
         if self._ca is None:
-            from server.agreements.ca import CityCA
 
             self._ca = CityCA(self.dir / CA_SUBDIR, self._secret)
         return self._ca
@@ -259,7 +241,6 @@ class TrustedKeys:
     @classmethod
     def load(cls, path: Path) -> TrustedKeys:
         """A keyring export (JSON file) or a key directory of a server."""
-        from server.agreements.ca import load_certificates, stored_trust
 
         path = Path(path)
         if path.is_dir():

@@ -25,13 +25,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from server import ledger, merkle
-from server.checkpoints import SignedTreeHead
+from server.treehead import SignedTreeHead, sign_head
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from server.agreements.verify import Result
 
@@ -146,35 +143,6 @@ def standalone(events: list[ledger.Event], index: int, timestamp_ms: int, key_id
                key: Any) -> tuple[list[str], SignedTreeHead]:
     """The audit path of ``events[index]`` in the tree over ``events`` (in that order) and its head signed
     with ``key``: for building a proof without a database (tests, benchmarks, ``concord demo`` data)."""
-    from server.checkpoints import sign_head
-
     hashes = [merkle.leaf_hash(bytes.fromhex(e.hash)) for e in events]
     head = sign_head(len(hashes), merkle.root_of_hashes(hashes).hex(), timestamp_ms, key_id, key)
     return [p.hex() for p in merkle.inclusion_proof(hashes, index)], head
-
-
-async def for_export(s: AsyncSession, agreement: Any, version: int, keyring: Any) -> dict[str, Any] | None:
-    """The ``ledger`` member for an export of ``agreement`` (version ``version``): None unless that version
-    took effect. Its proof is against the first checkpoint covering the effective event, which is the one
-    signed in the transaction that made it effective; an agreement that took effect before checkpoints
-    existed gets one signed now (in the caller's transaction, with ``keyring``: the city's ledger keyring)."""
-    from server import checkpoints, ledger_store
-    from server.agreements.store import chain_of
-
-    if agreement.effective_at is None:
-        return None
-    chain = chain_of(agreement)
-    rows = (await s.execute(select(ledger_store.LedgerEvent).where(
-        ledger_store.LedgerEvent.chain == chain, ledger_store.LedgerEvent.type == EFFECTIVE)
-        .order_by(ledger_store.LedgerEvent.seq.desc()))).scalars()
-    ev = next((r.to_event() for r in rows if isinstance(r.data, dict) and r.data.get("agreement") == agreement.id
-               and r.data.get("version") == version), None)
-    if ev is None:
-        return None  # this version never took effect (an earlier one did)
-    proof = await checkpoints.inclusion(s, chain, ev.seq)
-    if proof is None:
-        await checkpoints.sign_checkpoint(s, keyring, f"export of agreement {agreement.number}")
-        proof = await checkpoints.inclusion(s, chain, ev.seq)
-    if proof is None or proof.event_hash != ev.hash:
-        return None
-    return entry(ev, proof.index, proof.path, proof.checkpoint)

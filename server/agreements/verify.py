@@ -42,6 +42,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from server.agreements import ledger_proof
 from server.agreements.commitments import CONTACT_FIELDS, EVIDENCE_FIELDS, HEX64, field_name, opens
 from server.agreements.content import ContentError, canonical_json, parse_content
 from server.agreements.document import FORMAT, FORMATS, document_hash
@@ -507,7 +508,6 @@ def _check_manifest(m: Any, reader: PdfReader, trusted: TrustedKeys | None, res:
 
     # 4. Format 2: the inclusion proof of the effective ledger event.
     if not v1:
-        from server.agreements import ledger_proof
 
         ledger_proof.check(m, exp_rec, res, ledger_keys)
     else:

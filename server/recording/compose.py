@@ -23,6 +23,7 @@ import av
 import numpy as np
 from av.video.codeccontext import VideoCodecContext
 
+from server.agreements.fonts import FontMissing, find_font
 from server.media.codecs import opus_template
 from server.media.segments import sha256_file, time_base
 from server.security.files import private, private_dir
@@ -161,7 +162,6 @@ def label_for(name: str, cw: int, ch: int) -> Label | None:
     (server/agreements/fonts.py); a name too wide for the tile is cut with "…"."""
     from PIL import Image, ImageDraw, ImageFont  # heavy: loaded on first use
 
-    from server.agreements.fonts import FontMissing, find_font
 
     name = " ".join(name.split())[:64]
     if not name or cw < 40 or ch < 24:

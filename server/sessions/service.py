@@ -24,13 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, ledger, ledger_store
-from server.cases.queries import path_prefix
 from server.db import Database, utcnow
 from server.directory.models import Staff, Unit
+from server.directory.queries import path_prefix
 from server.policy import Actor, can_host_session, within
 from server.security import tokens
 from server.sessions import kinds
 from server.sessions.models import Invitation, Session
+from server.sessions.ports import CaseGate
 
 JOIN_PURPOSE = "join"
 STAFF_JOIN_TTL_S = 6 * 3600
@@ -171,7 +172,8 @@ async def load(db_s: AsyncSession, actor: Actor, session_id: int, kind: access.K
 
 
 async def create_session(db_s: AsyncSession, actor: Actor, *, kind: str, title: str, unit_code: str,
-                         case_id: int | None, scheduled_at: datetime | None) -> tuple[Session, Unit]:
+                         case_id: int | None, scheduled_at: datetime | None,
+                         cases: CaseGate) -> tuple[Session, Unit]:
     if kind not in kinds.KINDS:
         raise SessionError(400, "invalid_field", f"kind must be one of {', '.join(kinds.KINDS)}")
     unit = (await db_s.execute(select(Unit).where(Unit.code == unit_code))).scalar_one_or_none()
@@ -182,9 +184,8 @@ async def create_session(db_s: AsyncSession, actor: Actor, *, kind: str, title: 
     settings: dict[str, Any] = {}
     if case_id is not None:
         # The case must be one the caller can see; a domestic-violence case defaults to shuttle mediation.
-        from server.cases.hooks import settings_for_case
 
-        found = await settings_for_case(db_s, actor, case_id)
+        found = await cases.settings_for_case(db_s, actor, case_id)
         if found is None:
             raise SessionError(404, "not_found", "no such case")
         settings = found

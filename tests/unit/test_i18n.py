@@ -72,7 +72,7 @@ def test_session_timeline_lines_are_in_one_language() -> None:
     from datetime import UTC, datetime
 
     from server.ledger import Event
-    from server.recording.views import summary
+    from server.recording.http.pages import summary
 
     def ev(type_: str, data: dict) -> Event:
         return Event("session:1", 1, type_, datetime(2026, 3, 1, tzinfo=UTC), data, "0" * 64, "1" * 64)
@@ -87,7 +87,7 @@ def test_the_recorder_is_named_in_the_pages_language_on_the_timeline() -> None:
     from datetime import UTC, datetime
 
     from server.ledger import Event
-    from server.recording.views import summary
+    from server.recording.http.pages import summary
     from server.rooms.hub import RoomHub
 
     name = RoomHub.attach_system_peer.__kwdefaults__["name"]  # what the recorder peer is called in a room
