@@ -33,6 +33,9 @@ RUN groupadd --system --gid 10001 concord \
  && chown concord:concord /data /recordings
 
 ENV CONCORD_RECORDINGS_DIR=/recordings
+# Set at run time: CONCORD_PUBLIC_URL=https://your.domain is the only source of the links printed in
+# agreement PDFs, QR codes and text messages (unset: a warning at start and "未配置公开地址" in them);
+# the other variables are listed in docs/operations.md.
 
 # /data: SQLite database and the generated secret key (single-node use); /recordings: media segments.
 VOLUME ["/data", "/recordings"]

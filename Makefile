@@ -36,6 +36,7 @@ bench: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check server tests bench
 	$(BIN)/mypy server
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -34,10 +34,10 @@ from bench.common import env, free_port, machine, peak_rss_mib, python, stop, wa
 from server.agreements.export import export_agreement_pdf  # noqa: E402
 from server.agreements.keys import Keyring  # noqa: E402
 from server.agreements.manifest import MANIFEST_NAME  # noqa: E402
-from server.agreements.sample import sample_content, signed_sample  # noqa: E402
 from server.config import _load_secret  # noqa: E402
 from server.security.uploads import MIB, PDF_LIMITS  # noqa: E402
 from tests.support import bombs  # noqa: E402
+from tests.support.agreement_sample import sample_content, signed_sample  # noqa: E402
 
 # The stated bound: the genuine baseline's peak plus this much, whatever the file (docs/security.md).
 BOUND_ABOVE_BASELINE_MIB = 480  # 2 verifications x 160 MiB running + 4 waiting x 40 MiB

@@ -29,8 +29,8 @@ from aiortc import RTCPeerConnection
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.rooms.client import RoomClient  # noqa: E402
 from tests.media.synthetic import SyntheticAudio, SyntheticVideo  # noqa: E402
+from tests.support.room_client import RoomClient  # noqa: E402
 from tests.support.servers import Api, run_cli, server_env, start_node, wait_healthy  # noqa: E402
 
 

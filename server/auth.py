@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
@@ -170,7 +169,3 @@ async def require_actor(request: web.Request, roles: set[str] | None = None) -> 
     if roles is not None and actor.role not in roles:
         raise forbidden()
     return actor
-
-
-def actor_json(actor: Actor) -> dict[str, Any]:
-    return actor.as_dict()

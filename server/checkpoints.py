@@ -19,19 +19,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import BigInteger, Integer, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server import jcs, ledger, ledger_store, merkle
-from server.agreements.keys import Keyring, PublicKeyInfo, b64, key_id_of, unb64
+from server import ledger, ledger_store, merkle
+from server.agreements.keys import Keyring
 from server.db.base import Base
+from server.treehead import FORMAT as FORMAT  # re-exported: the checkpoint format belongs with its store too
+from server.treehead import KEY_NAME, SignedTreeHead, sign_head
+from server.treehead import signed_message as signed_message
 
-FORMAT = "concord-checkpoint/1"
 KEY_DIR = "ledger_keys"
-KEY_NAME = "city"  # the one ledger key of the deployment, under KEY_DIR
 
 
 class LedgerCheckpoint(Base):
@@ -55,54 +54,6 @@ class LedgerCheckpoint(Base):
 
 def ledger_keyring(data_dir: Path, secret: bytes) -> Keyring:
     return Keyring(Path(data_dir) / KEY_DIR, secret)
-
-
-# ---- the signed tree head (pure) ----------------------------------------------------------------------
-
-def signed_message(size: int, root: str, timestamp_ms: int) -> bytes:
-    """The bytes the city key signs: JCS of the format, root (hex), size and time (ms since the epoch)."""
-    return jcs.canonicalize({"format": FORMAT, "root": root, "size": size, "timestamp": timestamp_ms})
-
-
-@dataclass(frozen=True)
-class SignedTreeHead:
-    size: int
-    root: str  # hex
-    timestamp_ms: int
-    key_id: str
-    public_key: str  # base64 of the raw 32 bytes
-    signature: str  # base64 of the 64 bytes
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "size": self.size, "root": self.root, "timestamp": self.timestamp_ms,
-                "time": ledger.from_epoch_ms(self.timestamp_ms).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                "key_id": self.key_id, "public_key": self.public_key, "signature": self.signature}
-
-    def signature_ok(self) -> bool:
-        try:
-            key = PublicKeyInfo(KEY_NAME, self.key_id, self.public_key, "")
-            raw = unb64(self.public_key)
-            return (len(raw) == 32 and key_id_of(raw) == self.key_id
-                    and key.verify(unb64(self.signature), signed_message(self.size, self.root, self.timestamp_ms)))
-        except ValueError:
-            return False
-
-    @classmethod
-    def from_dict(cls, d: Any) -> SignedTreeHead:
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ValueError(f"not a Concord checkpoint ({FORMAT})")
-        size, root, ts = d.get("size"), d.get("root"), d.get("timestamp")
-        kid, pub, sig = d.get("key_id"), d.get("public_key"), d.get("signature")
-        if not (isinstance(size, int) and size >= 0 and isinstance(root, str) and len(root) == 64
-                and isinstance(ts, int) and all(isinstance(x, str) for x in (kid, pub, sig))):
-            raise ValueError("the checkpoint lacks size, root, timestamp, key_id, public_key or signature")
-        return cls(size, root, ts, str(kid), str(pub), str(sig))
-
-
-def sign_head(size: int, root: str, timestamp_ms: int, key_id: str, key: Ed25519PrivateKey) -> SignedTreeHead:
-    pub = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    sig = key.sign(signed_message(size, root, timestamp_ms))
-    return SignedTreeHead(size, root, timestamp_ms, key_id, b64(pub), b64(sig))
 
 
 # ---- persistence ----------------------------------------------------------------------------------------
@@ -202,9 +153,19 @@ async def inclusion(s: AsyncSession, chain: str, seq: int) -> InclusionProof | N
                            .order_by(LedgerCheckpoint.id).limit(1))).scalar_one_or_none()
     if row is None:
         return None
-    lv = await ledger_store.leaves(s)
-    hashes = [x.hash() for x in lv[:row.tree_size]]
-    path = [p.hex() for p in merkle.inclusion_proof(hashes, leaf.index)]
+    # From the last intact checkpoint at or before the leaf: its frontier, then only the leaves signed in
+    # between (an export reads the leaves of one checkpoint interval, not the whole tree).
+    before = (await s.execute(select(LedgerCheckpoint).where(LedgerCheckpoint.tree_size <= leaf.index)
+                              .order_by(LedgerCheckpoint.tree_size.desc(), LedgerCheckpoint.id.desc()).limit(1))
+              ).scalar_one_or_none()
+    fr = _frontier_of(before) or []
+    start = before.tree_size if fr and before is not None else 0
+    lv = await ledger_store.leaves(s, start, row.tree_size)
+    if [x.index for x in lv] != list(range(start, row.tree_size)):
+        return None  # leaves missing: `concord verify-log --checkpoint` names what happened
+    hashes = [x.hash() for x in lv]
+    fr = merkle.extend(fr, hashes, 0, leaf.index - start)
+    path = [p.hex() for p in merkle.inclusion_proof_from(fr, hashes[leaf.index - start:])]
     return InclusionProof(chain, seq, leaf.event_hash, leaf.index, path, row.head())
 
 

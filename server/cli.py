@@ -1,4 +1,4 @@
-"""The ``concord`` command line (see CONTRACT.md)."""
+"""The ``concord`` command line (stable names: docs/api.md, "Stable names"; details: docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,22 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from server.app import create_app
+from server.auth import now_ms
 from server.config import Config, ConfigError, missing_web_files, redact_url
 from server.db import Database
 from server.db.migrate import upgrade
+from server.directory.demo import DEMO_PASSWORD, seed
+from server.directory.queries import (
+    DirectoryError,
+    add_staff,
+    add_unit,
+    record,
+    set_active,
+    set_password,
+    unit_by_code,
+)
+from server.directory.tiers import Tier
 from server.security.files import lock_down, private_umask
 
 
@@ -38,8 +51,6 @@ def _with_db(fn: Callable[[Database, argparse.Namespace], Awaitable[int]]) -> Ca
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from server.app import create_app
-
     cfg = Config.load(args.data_dir, args.host, args.port)
     missing = missing_web_files(cfg.web_dir)
     if missing:
@@ -61,8 +72,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 async def _demo(db: Database, args: argparse.Namespace) -> int:
-    from server.directory.demo import DEMO_PASSWORD, seed
-
     async with db.session() as s:
         accounts = await seed(s, ledger=True)
     cfg = Config.load(args.data_dir)
@@ -85,8 +94,6 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 
 async def _user_add(db: Database, args: argparse.Namespace) -> int:
-    from server.directory.queries import DirectoryError, add_staff, record, unit_by_code
-
     password = _read_password(args)
     if password is None:
         return 2
@@ -109,7 +116,6 @@ async def _user_add(db: Database, args: argparse.Namespace) -> int:
 
 async def _change_account(db: Database, change: Callable[..., Awaitable[Any]], *args: Any) -> Any:
     """Run one account change in a transaction; a refusal is printed and gives None."""
-    from server.directory.queries import DirectoryError
 
     try:
         async with db.session() as s:
@@ -120,9 +126,6 @@ async def _change_account(db: Database, change: Callable[..., Awaitable[Any]], *
 
 
 async def _user_passwd(db: Database, args: argparse.Namespace) -> int:
-    from server.auth import now_ms
-    from server.directory.queries import set_password
-
     password = _read_password(args)
     if password is None:
         return 2
@@ -134,9 +137,6 @@ async def _user_passwd(db: Database, args: argparse.Namespace) -> int:
 
 
 async def _user_set_active(db: Database, args: argparse.Namespace) -> int:
-    from server.auth import now_ms
-    from server.directory.queries import set_active
-
     active = args.user_command == "activate"
     staff = await _change_account(db, set_active, args.username, active, now_ms())
     if staff is None:
@@ -146,9 +146,6 @@ async def _user_set_active(db: Database, args: argparse.Namespace) -> int:
 
 
 async def _unit_add(db: Database, args: argparse.Namespace) -> int:
-    from server.directory.queries import DirectoryError, add_unit, record, unit_by_code
-    from server.directory.tiers import Tier
-
     try:
         tier = Tier(args.tier)
     except ValueError:

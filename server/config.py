@@ -1,4 +1,4 @@
-"""Runtime configuration from flags and environment variables (see CONTRACT.md)."""
+"""Runtime configuration from flags and environment variables (docs/api.md "Stable names", docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import secrets
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+from server.publicurl import parse_public_url
+from server.security.clientip import parse_networks
 
 ROOT = Path(__file__).resolve().parent.parent
 # A source checkout: web/ and recordings/ sit beside server/. An installed wheel carries web/ as the
@@ -83,12 +86,39 @@ def _seconds(name: str, default: float) -> float:
 
 
 def _trusted_proxies() -> tuple:
-    from server.security.clientip import parse_networks
-
     try:
         return parse_networks(os.environ.get("CONCORD_TRUSTED_PROXIES", ""))
     except ValueError as e:
         raise ConfigError(f"CONCORD_TRUSTED_PROXIES: {e}") from e
+
+
+def _public_url() -> str | None:
+    try:
+        return parse_public_url(os.environ.get("CONCORD_PUBLIC_URL"))
+    except ValueError as e:
+        raise ConfigError(f"CONCORD_PUBLIC_URL {e}") from e
+
+
+def parse_janus_urls(raw: str) -> tuple[str, ...]:
+    """CONCORD_JANUS_URL: one or more Janus WebSocket API URLs, separated by commas or whitespace."""
+    urls = tuple(u.rstrip("/") for u in raw.replace(",", " ").split())
+    for u in urls:
+        if not (u.startswith("ws://") or u.startswith("wss://")) or len(u.split("://", 1)[1]) == 0:
+            raise ConfigError(f"CONCORD_JANUS_URL: {u!r} is not a ws:// or wss:// URL")
+    if len(set(urls)) != len(urls):
+        raise ConfigError("CONCORD_JANUS_URL lists the same instance twice")
+    return urls
+
+
+def _janus() -> dict:
+    urls = parse_janus_urls(os.environ.get("CONCORD_JANUS_URL", ""))
+    api_secret = os.environ.get("CONCORD_JANUS_API_SECRET") or None
+    admin_key = os.environ.get("CONCORD_JANUS_ADMIN_KEY") or None
+    if urls and not (api_secret and admin_key):
+        # Concord never drives an open Janus: without the secret anyone on the network could use it.
+        raise ConfigError("CONCORD_JANUS_URL needs CONCORD_JANUS_API_SECRET and CONCORD_JANUS_ADMIN_KEY")
+    return {"janus_urls": urls, "janus_api_secret": api_secret, "janus_admin_key": admin_key,
+            "janus_admin_secret": os.environ.get("CONCORD_JANUS_ADMIN_SECRET") or None}
 
 
 @dataclass
@@ -117,6 +147,16 @@ class Config:
     # GET /metrics answers only with "Authorization: Bearer <this>" (CONCORD_METRICS_TOKEN); unset, it is
     # refused (403), so the app port never hands out its counters (docs/operations.md, "Monitoring").
     metrics_token: str | None = None
+    # The address residents and courts open (CONCORD_PUBLIC_URL, e.g. https://tiaojie.example.gov.cn): the only
+    # source of absolute URLs in documents, QR codes and messages (server/publicurl.py). Unset: a warning at
+    # start, and documents say "未配置公开地址" instead of trusting a request's Host header.
+    public_url: str | None = None
+    # The SFU backend (docs/sfu.md): Janus WebSocket API URLs (CONCORD_JANUS_URL, a list); empty means
+    # mesh only. The secrets stay on the server: never sent to browsers, never logged, not in repr().
+    janus_urls: tuple[str, ...] = ()
+    janus_api_secret: str | None = field(default=None, repr=False)
+    janus_admin_key: str | None = field(default=None, repr=False)
+    janus_admin_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 8080) -> Config:
@@ -141,6 +181,8 @@ class Config:
             room_grace_s=_seconds("CONCORD_ROOM_GRACE_S", 60.0),
             room_idle_end_s=_seconds("CONCORD_ROOM_IDLE_END_S", 7200.0),
             metrics_token=os.environ.get("CONCORD_METRICS_TOKEN") or None,
+            public_url=_public_url(),
+            **_janus(),
         )
 
 

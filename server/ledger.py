@@ -106,7 +106,7 @@ class Event:
     v: int = 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {  # the API's event shape (CONTRACT.md); export() is the form a verifier re-hashes
+        return {  # the API's event shape (docs/api.md, "Stable names"); export() is the form a verifier re-hashes
             "seq": self.seq,
             "type": self.type,
             "at": format_time(self.at),

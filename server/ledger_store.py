@@ -148,12 +148,14 @@ async def integrate(s: AsyncSession) -> int:
     return 0 if top is None else int(top) + 1
 
 
-async def leaves(s: AsyncSession, start: int = 0) -> list[Leaf]:
-    """The tree's leaves from index ``start`` on, in index order (as stored: verification checks that they
-    are dense and match their events)."""
-    rows = await s.execute(select(LedgerLeaf.leaf_index, LedgerLeaf.event_id, LedgerLeaf.chain, LedgerLeaf.seq,
-                                  LedgerLeaf.event_hash).where(LedgerLeaf.leaf_index >= start)
-                           .order_by(LedgerLeaf.leaf_index))
+async def leaves(s: AsyncSession, start: int = 0, end: int | None = None) -> list[Leaf]:
+    """The tree's leaves from index ``start`` on (before ``end``), in index order (as stored: verification
+    checks that they are dense and match their events)."""
+    q = select(LedgerLeaf.leaf_index, LedgerLeaf.event_id, LedgerLeaf.chain, LedgerLeaf.seq,
+               LedgerLeaf.event_hash).where(LedgerLeaf.leaf_index >= start)
+    if end is not None:
+        q = q.where(LedgerLeaf.leaf_index < end)
+    rows = await s.execute(q.order_by(LedgerLeaf.leaf_index))
     return [Leaf(int(i or 0), e, c, q, h) for i, e, c, q, h in rows]  # the query has only indexed leaves
 
 

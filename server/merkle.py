@@ -88,6 +88,31 @@ def _path(m: int, d: Sequence[bytes], lo: int, hi: int) -> list[bytes]:
     return _path(m - k, d, lo + k, hi) + [root_of_hashes(d, lo, lo + k)]
 
 
+def inclusion_proof_from(frontier: Sequence[tuple[int, bytes]], rest: Sequence[bytes]) -> list[bytes]:
+    """PATH of leaf ``i`` in a tree of ``i + len(rest)`` leaves, from the frontier of its first ``i`` leaves
+    (see ``extend``) and the leaf hashes ``rest`` from ``i`` on: O(log n + len(rest)), without the leaves
+    before ``i``. The left siblings on a leaf's path are the aligned subtrees that tile ``[0, i)``: the
+    frontier's entries, largest first."""
+    i = sum(n for n, _ in frontier)
+    if not rest:
+        raise ValueError(f"leaf {i} is not in a tree of {i}")
+    left = iter(frontier)
+    out: list[bytes] = []
+    lo, hi = 0, i + len(rest)
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if i < lo + k:
+            out.append(root_of_hashes(rest, lo + k - i, hi - i))
+            hi = lo + k
+        else:
+            size, h = next(left)
+            if size != k:
+                raise ValueError("the frontier does not match the tree's shape")
+            out.append(h)
+            lo += k
+    return out[::-1]
+
+
 def consistency_proof(hashes: Sequence[bytes], old_size: int) -> list[bytes]:
     """RFC 6962 PROOF(m, D[n]): that the tree of the first ``old_size`` leaves is a prefix of this one."""
     n = len(hashes)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from server import __version__
 from server.services import services
 
 
@@ -85,7 +86,6 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as e:  # the database is down: say so, do not crash
         return web.json_response({"status": "error", "database": db.backend, "detail": type(e).__name__},
                                  status=503)
-    from server import __version__
 
     return web.json_response({"status": "ok", "version": __version__, "database": db.backend,
                               "bus": services(request).bus_name})

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from server.clock import Clock
-from server.config import Config
 
 if TYPE_CHECKING:
     import jinja2
 
     from server.agreements.keys import Keyring
     from server.auth import ActorCache
+    from server.config import Config
     from server.db import Database
     from server.directory.cache import UnitCache
     from server.metrics import Metrics

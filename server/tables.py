@@ -63,9 +63,9 @@ def _sheet_title(title: str, used: set[str]) -> str:
 
 def xlsx_bytes(tables: Sequence[Table], lang: str = "zh-CN", about: Sequence[tuple[str, Any]] = ()) -> bytes:
     """One sheet per table (plus an "about" sheet with ``about`` rows when given)."""
-    from openpyxl import Workbook  # loads with the first Excel export, not at start-up
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    from openpyxl import Workbook  # heavy: loaded on first use
+    from openpyxl.styles import Font  # heavy: loaded on first use
+    from openpyxl.utils import get_column_letter  # heavy: loaded on first use
 
     wb = Workbook()
     wb.remove(wb.active)

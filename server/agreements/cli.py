@@ -17,9 +17,15 @@ from sqlalchemy import select
 
 from server import cli
 from server.agreements import store
+from server.agreements.ca import load_certificates
 from server.agreements.commitments import evidence_commitments
+from server.agreements.keys import Keyring, KeyStoreError, TrustedKeys
 from server.agreements.models import Agreement
+from server.checkpoints import KEY_DIR as LEDGER_KEY_DIR
+from server.config import Config
 from server.db import Database
+from server.security.uploads import UploadRefused
+from server.treehead import SignedTreeHead
 
 KEY_DIR = "agreement_keys"
 
@@ -30,13 +36,45 @@ def _configure_verify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keyring", help="trusted public keyring: a JSON export or a server's key directory "
                                      f"(default: DATA_DIR/{KEY_DIR} when it exists)")
     p.add_argument("--data-dir", default="data", help="data directory whose keyring is trusted (default ./data)")
+    p.add_argument("--root", action="append", default=[],
+                   help="a trusted root certificate for the PDF signature (PEM or DER; concord ca export), "
+                        "besides the keyring's")
+    p.add_argument("--crl", action="append", default=[], help="a CRL from that root (DER or PEM; /ca/crl.der)")
     p.add_argument("--require-trusted", action="store_true",
                    help="fail when no trusted keyring is available, instead of warning")
+    p.add_argument("--checkpoint-key", action="append", metavar="KEY",
+                   help="the city's ledger checkpoint key: its key_id (as `concord checkpoint export` prints it), "
+                        "a checkpoint JSON from that command, or a key directory; repeatable (default: "
+                        "DATA_DIR/ledger_keys when it exists)")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
 
 
+def _checkpoint_keys(args: argparse.Namespace) -> set[str] | None:
+    """Key ids of the trusted checkpoint key. Raises ValueError/OSError for an unreadable argument."""
+
+    out: set[str] = set()
+    for v in args.checkpoint_key or []:
+        path = Path(v)
+        if path.is_dir():
+            out |= set(TrustedKeys.load(path).by_id)
+        elif path.is_file():
+            sth = SignedTreeHead.from_dict(json.loads(path.read_text("utf-8")))
+            if not sth.signature_ok():
+                raise ValueError(f"the checkpoint in {path} does not verify")
+            out.add(sth.key_id)
+        elif len(v) == 16 and all(c in "0123456789abcdef" for c in v):
+            out.add(v)
+        else:
+            raise ValueError(f"{v} is neither a 16-hex key id, a checkpoint file nor a key directory")
+    if args.checkpoint_key:
+        return out
+    default = Path(args.data_dir) / LEDGER_KEY_DIR
+    if default.is_dir() and any(default.glob("*.json")):
+        return set(TrustedKeys.load(default).by_id)
+    return None
+
+
 def _trusted(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from server.agreements.keys import TrustedKeys
 
     if args.keyring:
         return TrustedKeys.load(Path(args.keyring))
@@ -48,7 +86,6 @@ def _trusted(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def verify_agreement(args: argparse.Namespace) -> int:
     from server.agreements.verify import MAX_PDF, verify_pdf
-    from server.security.uploads import UploadRefused
 
     path = Path(args.file)
     try:
@@ -61,14 +98,21 @@ def verify_agreement(args: argparse.Namespace) -> int:
         return 2
     try:
         trusted = _trusted(args)
+        ledger_keys = _checkpoint_keys(args)
+        roots = [c for f in args.root for c in load_certificates(Path(f).read_bytes())]
+        crls = [Path(f).read_bytes() for f in args.crl]
     except (OSError, ValueError) as e:
-        print(f"error: cannot load the keyring: {e}", file=sys.stderr)
+        print(f"error: cannot load the keyring, root or CRL: {e}", file=sys.stderr)
         return 2
-    if trusted is None and args.require_trusted:
+    if trusted is None and roots:
+        trusted = TrustedKeys([], "", roots, crls, keys_given=False)
+    elif trusted is not None:
+        trusted.add_trust(roots, crls)
+    if (trusted is None or not trusted.keys_given) and args.require_trusted:
         print("FAILED unknown_key: no trusted keyring (pass --keyring)", file=sys.stderr)
         return 1
     try:
-        result = verify_pdf(data, trusted, check_pades=True)
+        result = verify_pdf(data, trusted, check_pades=True, ledger_keys=ledger_keys)
     except UploadRefused as e:
         print(f"FAILED {e.code}: {e.en}", file=sys.stderr)
         return 1
@@ -81,7 +125,13 @@ def verify_agreement(args: argparse.Namespace) -> int:
                 print(f"  also {f}")
         for s in result.signers:
             print(f"  signed {s['seq']}: {s['name']} ({s['role']}) at {s['at']} via {s['check']} key {s['key_id']}")
-        print(f"  PDF signature (PAdES): {result.pdf_signature}")
+        pades = result.pades
+        print(f"  PDF signature (PAdES): {result.pdf_signature}"
+              + (f", {pades['profile']}, {pades['signer']} certificate {pades['serial']}, signed at "
+                 f"{pades['signed_at']} ({pades['time_source']} time)" if pades.get("serial") else ""))
+        print(f"  manifest {result.manifest_format or '?'}; ledger inclusion proof: {result.ledger_proof}")
+        for c in result.every_check():
+            print(f"  check {c.name}: {'ok' if c.ok else 'FAILED' if c.ok is False else 'not checked'}")
         if result.trusted_by:
             print(f"  keys trusted by {result.trusted_by}")
         for w in result.warnings:
@@ -100,9 +150,6 @@ def _configure_keys(p: argparse.ArgumentParser) -> None:
 
 
 def agreement_keys(args: argparse.Namespace) -> int:
-    from server.agreements.keys import Keyring, KeyStoreError
-    from server.config import Config
-
     cfg = Config.load(args.data_dir)
     ring = Keyring(cfg.data_dir / KEY_DIR, cfg.secret_key)
     try:
@@ -147,6 +194,8 @@ async def agreement_proofs(db: Database, args: argparse.Namespace) -> int:
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 
+
+from server.agreements import ca_cli  # noqa: E402,F401  (registers ``concord ca``)
 
 cli.EXTRA_COMMANDS["verify-agreement"] = (_configure_verify, verify_agreement)
 cli.EXTRA_COMMANDS["agreement-keys"] = (_configure_keys, agreement_keys)

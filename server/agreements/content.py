@@ -25,6 +25,14 @@ DISPUTE_TYPES: dict[str, tuple[str, str]] = {
     "traffic": ("交通事故损害赔偿纠纷", "Traffic accident"),
 }
 
+# What an obligation asks of the obligor; the text is phrased by kind (server/agreements/text.py).
+OBLIGATION_KINDS: dict[str, tuple[str, str]] = {
+    "payment": ("给付金钱", "Payment"),
+    "action": ("履行行为", "Action"),
+    "abstention": ("不作为", "Abstention"),
+    "restoration": ("恢复原状", "Restoration"),
+}
+
 MAX_PARTIES = 10
 MAX_OBLIGATIONS = 40
 MAX_ITEMS = 30
@@ -55,7 +63,7 @@ _FIELD_LABELS = {
     "address": ("住址", "address"), "agent": ("代理人", "agent"), "key": ("编号", "key"),
     "obligor": ("义务人", "obligor"), "obligee": ("权利人", "obligee"), "action": ("事项", "action"),
     "amount": ("金额", "amount"), "method": ("方式", "method"), "place": ("地点", "place"),
-    "deadline": ("期限", "deadline"), "facts": ("纠纷主要事实", "facts"), "issues": ("争议事项", "issues"),
+    "deadline": ("期限", "deadline"), "kind": ("类型", "kind"), "facts": ("纠纷主要事实", "facts"), "issues": ("争议事项", "issues"),
     "other_terms": ("其他条款", "other terms"), "default_clause": ("违约责任", "default clause"),
     "mediator_name": ("人民调解员", "mediator"), "dispute_type": ("纠纷类型", "dispute type"),
     "parties": ("当事人", "parties"), "obligations": ("协议条款", "terms"), "number": ("协议编号", "number"),
@@ -102,7 +110,15 @@ class Obligation:
     amount: str = ""  # yuan, as a decimal string, when money is involved
     method: str = ""  # how, e.g. "银行转账"
     place: str = ""  # where
-    deadline: str = ""  # ISO date: by when
+    deadline: str = ""  # ISO date: by when (for an abstention: until when)
+    # payment, action, abstention or restoration (OBLIGATION_KINDS). "" in content saved before kinds
+    # existed: read as a payment when there is an amount, else an action (``effective_kind``). An empty kind
+    # is left out of the canonical form, so those versions keep their document hashes.
+    kind: str = ""
+
+    @property
+    def effective_kind(self) -> str:
+        return self.kind or ("payment" if self.amount else "action")
 
 
 @dataclass(frozen=True)
@@ -148,7 +164,7 @@ class AgreementContent:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["parties"] = [asdict(p) for p in self.parties]
-        d["obligations"] = [asdict(o) for o in self.obligations]
+        d["obligations"] = [_obligation_dict(o) for o in self.obligations]
         d["issues"] = list(self.issues)
         d["other_terms"] = list(self.other_terms)
         return d
@@ -159,6 +175,13 @@ class AgreementContent:
     @classmethod
     def from_dict(cls, raw: Any) -> AgreementContent:
         return parse_content(raw)
+
+
+def _obligation_dict(o: Obligation) -> dict[str, Any]:
+    d = asdict(o)
+    if not o.kind:
+        del d["kind"]  # content from before kinds hashes as it always did
+    return d
 
 
 def canonical_json(value: Any) -> bytes:
@@ -252,10 +275,19 @@ def parse_obligation(raw: Any, i: int, party_keys: set[str]) -> Obligation:
             date.fromisoformat(deadline)
         except ValueError as e:
             raise ContentError(f"{where}deadline", "must be a date like 2026-12-31", "应为日期，如 2026-12-31") from e
+    kind = _str(raw, "kind", where, max_len=16)
+    if kind and kind not in OBLIGATION_KINDS:
+        raise ContentError(f"{where}kind", f"must be one of {', '.join(OBLIGATION_KINDS)}",
+                           "应为给付金钱、履行行为、不作为或恢复原状之一")
+    amount = parse_amount(_str(raw, "amount", where, max_len=20), f"{where}amount")
+    if kind == "payment" and not amount:
+        raise ContentError(f"{where}amount", "is required for a payment", "给付金钱的条款必须填写金额")
+    if kind == "abstention" and amount:
+        raise ContentError(f"{where}amount", "has no place in an abstention", "不作为的条款不填写金额")
     return Obligation(key=key, obligor=obligor, obligee=obligee,
                       action=_str(raw, "action", where, required=True, max_len=500),
-                      amount=parse_amount(_str(raw, "amount", where, max_len=20), f"{where}amount"),
-                      method=_str(raw, "method", where), place=_str(raw, "place", where), deadline=deadline)
+                      amount=amount, method=_str(raw, "method", where), place=_str(raw, "place", where),
+                      deadline=deadline, kind=kind)
 
 
 def parse_content(raw: Any) -> AgreementContent:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from server.agreements.content import DISPUTE_TYPES, AgreementContent, ContentError, parse_content
+from server.idnumbers import normalise, valid_resident_id
 
 # Default clauses per dispute type: editable text that the mediator usually keeps.
 _MONEY_DEFAULT = (
@@ -73,7 +74,6 @@ def draft_from_case(case: CaseSummary, number: str, mediator_name: str, *,
 def draft_dict(case: CaseSummary, number: str, mediator_name: str, *,
                judicial_confirmation: bool = False) -> dict:
     """The unvalidated first draft (the number may still be blank: the store assigns it)."""
-    from server.idnumbers import normalise, valid_resident_id
 
     dtype = dispute_type_of(case.dispute_type)
     if dtype is None:

@@ -79,8 +79,8 @@ def _subset_path(source: str, index: int) -> Path:
 
 
 def _build(source: str, index: int, target: Path) -> None:
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
+    from fontTools import subset  # heavy: loaded on first use
+    from fontTools.ttLib import TTFont  # heavy: loaded on first use
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.with_suffix(".lock"), "a") as lock:
@@ -103,7 +103,7 @@ def _build(source: str, index: int, target: Path) -> None:
 
 @lru_cache(maxsize=4)
 def _covered(path: str) -> frozenset[int]:
-    from fontTools.ttLib import TTFont
+    from fontTools.ttLib import TTFont  # heavy: loaded on first use
 
     return frozenset(TTFont(path, lazy=True).getBestCmap())
 

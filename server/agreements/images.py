@@ -7,8 +7,6 @@ import binascii
 import hashlib
 import io
 
-from PIL import Image, UnidentifiedImageError
-
 MAX_BYTES = 256 * 1024
 MAX_W, MAX_H = 1600, 800
 MIN_W, MIN_H = 100, 40
@@ -40,6 +38,8 @@ def clean_signature(raw: bytes) -> tuple[bytes, str]:
     """Validate a drawn signature and return (normalised PNG, its SHA-256).
 
     Refused: not a PNG, over the size limits, a blank (or nearly blank) canvas."""
+    from PIL import Image, UnidentifiedImageError  # heavy: loaded on first use
+
     if len(raw) > MAX_BYTES:
         raise ImageError("signature_too_large", f"the signature image is over {MAX_BYTES // 1024} KiB")
     if not raw.startswith(b"\x89PNG\r\n\x1a\n"):

@@ -8,12 +8,10 @@ everything signed before stays verifiable. Plain Python; file I/O only.
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -28,22 +27,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
+from server.agreements.ca import CityCA, load_certificates, stored_trust
+from server.agreements.keyfile import _UNIT_RE, KeyStoreError, b64, unb64
+
 KEYRING_FORMAT = "concord-keyring/1"
-_UNIT_RE = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
-
-
-class KeyStoreError(Exception):
-    """A key file is missing, unreadable, or does not decrypt with this server's secret."""
-
-
-def b64(b: bytes) -> str:
-    return base64.b64encode(b).decode("ascii")
-
-
-def unb64(s: str) -> bytes:
-    return base64.b64decode(s.encode("ascii"), validate=True)
-
-
+CA_SUBDIR = "ca"  # the city trust chain (ca.py) lives beside the unit keys
 def key_id_of(public_raw: bytes) -> str:
     return hashlib.sha256(public_raw).hexdigest()[:16]
 
@@ -96,6 +84,8 @@ class Keyring:
 
     def __init__(self, directory: Path, secret: bytes) -> None:
         self.dir = Path(directory)
+        self._secret = secret
+        self._ca: CityCA | None = None
         self._wrap = AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=b"concord-agreement-keys",
                                  info=b"unit-seal-keys/1").derive(secret))
         self._cache: dict[str, tuple[str, Ed25519PrivateKey]] = {}
@@ -206,17 +196,44 @@ class Keyring:
     def public_key(self, key_id: str) -> PublicKeyInfo | None:
         return next((k for k in self.public_keys() if k.key_id == key_id), None)
 
+    def city_ca(self) -> CityCA:
+        """The city's trust chain for the PDF signatures, kept beside the keys (``<dir>/ca``)."""
+        if self._ca is None:
+
+            self._ca = CityCA(self.dir / CA_SUBDIR, self._secret)
+        return self._ca
+
+    def trusted(self, source: str = "this server's keyring") -> TrustedKeys:
+        """What this server trusts: its public keys, its root certificate and its current CRL."""
+        ca = self.city_ca()
+        crl = ca.crl() if ca.exists() else None
+        root = ca.root_certificate()
+        return TrustedKeys(self.public_keys(), source, [root] if root else [], [crl] if crl else [])
+
     def export(self) -> dict[str, Any]:
-        """The public keyring, to publish for offline verifiers (no private material)."""
-        return {"format": KEYRING_FORMAT, "keys": [k.as_dict() for k in self.public_keys()]}
+        """The public keyring, to publish for offline verifiers (no private material): the Ed25519 keys,
+        and the city root certificate (PEM) and current CRL (base64 DER) when the CA exists."""
+        from cryptography.hazmat.primitives.serialization import Encoding as Enc
+
+        out: dict[str, Any] = {"format": KEYRING_FORMAT, "keys": [k.as_dict() for k in self.public_keys()]}
+        ca = self.city_ca()
+        root = ca.root_certificate()
+        if root is not None:
+            out["ca"] = {"roots": [root.public_bytes(Enc.PEM).decode("ascii")], "crls": [b64(ca.crl())]}
+        return out
 
 
 class TrustedKeys:
-    """Public keys a verifier trusts: from a published keyring file or a server's key directory."""
+    """What a verifier trusts: public keys, and root certificates (with their CRLs) for the PDF signature;
+    from a published keyring file or a server's key directory."""
 
-    def __init__(self, keys: list[PublicKeyInfo], source: str) -> None:
+    def __init__(self, keys: list[PublicKeyInfo], source: str, roots: list[x509.Certificate] | None = None,
+                 crls: list[bytes] | None = None, *, keys_given: bool = True) -> None:
         self.by_id = {k.key_id: k for k in keys}
         self.source = source
+        self.keys_given = keys_given  # False: only roots were given; keys are checked against the file
+        self.roots = list(roots or [])
+        self.crls = list(crls or [])
 
     def __contains__(self, key_id: str) -> bool:
         return key_id in self.by_id
@@ -224,14 +241,24 @@ class TrustedKeys:
     @classmethod
     def load(cls, path: Path) -> TrustedKeys:
         """A keyring export (JSON file) or a key directory of a server."""
+
         path = Path(path)
         if path.is_dir():
             keys = []
             for f in sorted(path.glob("*.json")):
                 doc = json.loads(f.read_text("utf-8"))
                 keys += [PublicKeyInfo.from_dict(k) for k in doc.get("keys", [])]
-            return cls(keys, str(path))
+            roots, crls = stored_trust(path / CA_SUBDIR)
+            return cls(keys, str(path), roots, crls)
         doc = json.loads(path.read_text("utf-8"))
         if not isinstance(doc, dict) or doc.get("format") != KEYRING_FORMAT:
             raise ValueError(f"{path} is not a Concord keyring ({KEYRING_FORMAT})")
-        return cls([PublicKeyInfo.from_dict(k) for k in doc.get("keys", [])], str(path))
+        ca: dict[str, Any] = doc["ca"] if isinstance(doc.get("ca"), dict) else {}
+        roots = [c for pem in ca.get("roots", []) for c in load_certificates(str(pem).encode())]
+        crls = [unb64(c) for c in ca.get("crls", [])]
+        return cls([PublicKeyInfo.from_dict(k) for k in doc.get("keys", [])], str(path), roots, crls)
+
+    def add_trust(self, roots: list[x509.Certificate], crls: list[bytes]) -> None:
+        """More roots and CRLs (``--root``, ``--crl``)."""
+        self.roots += roots
+        self.crls += crls

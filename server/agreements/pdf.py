@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import qrcode
 from fpdf import FPDF
@@ -21,9 +22,11 @@ from server.agreements.commitments import mask_ip, ua_family
 from server.agreements.content import AgreementContent
 from server.agreements.document import short_hash
 from server.agreements.fonts import FontMissing, find_font, font_for
+from server.agreements.linebreak import break_lines
 from server.agreements.signing import MEDIATOR, PARTY, SEAL, SignedRecord
-from server.agreements.text import side_label
+from server.agreements.text import cn_date, side_label
 from server.clock import BEIJING
+from server.publicurl import PLACEHOLDER, PLACEHOLDER_EN
 
 SEAL_RED = (200, 16, 16)
 HEADING_RE = re.compile(r"^([一二三四五六七八九十]+、|当事人$|请求事项$|事实和理由$|申请人承诺$|申请人$)")
@@ -97,6 +100,16 @@ class AgreementPdf(FPDF):
     def font(self, size: float) -> None:
         self.set_font("cjk", "", size)
 
+    def wrap(self, text: str, w: float = 0) -> str:
+        """``text`` broken into lines for a cell ``w`` wide (0: to the right margin) by the rules of
+        linebreak.py (避头尾, whole words, hash groups), in the current font."""
+        width = (w or self.w - self.r_margin - self.x) - 2 * self.c_margin - 0.01
+        return "\n".join(break_lines(text, width, self.get_string_width))
+
+    def text_block(self, w: float, h: float, text: str, **kwargs: Any) -> None:
+        """A paragraph: multi_cell on lines already broken by ``wrap`` (fpdf2 alone breaks anywhere)."""
+        self.multi_cell(w, h, self.wrap(text, w), wrapmode=WrapMode.CHAR, **kwargs)
+
     def bold(self, size: float):  # type: ignore[no-untyped-def]
         """Bold text for the block inside ``with``: the outlines are stroked as well as filled."""
         self.set_font("cjk", "", size)
@@ -118,10 +131,10 @@ def _paragraphs(pdf: AgreementPdf, lines: list[str], size: float = 11) -> None:
         if HEADING_RE.match(line):
             pdf.ln(1.5)
             with pdf.bold(size + 1):
-                pdf.multi_cell(0, 7.5, line, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                pdf.text_block(0, 7.5, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             pdf.font(size)
         else:
-            pdf.multi_cell(0, 6.6, line, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.text_block(0, 6.6, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _title(pdf: AgreementPdf, lines: list[str]) -> list[str]:
@@ -187,7 +200,7 @@ def _signature_block(pdf: AgreementPdf, d: PdfInput) -> None:
         if rec is not None and img:
             pdf.image(io.BytesIO(img), x=pdf.l_margin + 42, y=y, h=20, keep_aspect_ratio=True, w=55)
             pdf.set_xy(pdf.l_margin + 100, y + 3)
-            pdf.multi_cell(70, 5.5, f"{rec.payload['typed_name']}\n{local_time(rec.payload['at'])}",
+            pdf.text_block(70, 5.5, f"{rec.payload['typed_name']}\n{local_time(rec.payload['at'])}",
                            new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         else:
             pdf.set_draw_color(150, 150, 150)
@@ -205,7 +218,7 @@ def _signature_block(pdf: AgreementPdf, d: PdfInput) -> None:
     if seal is not None:
         draw_seal(pdf, pdf.w - pdf.r_margin - 30, y + 18, d.content.unit_name)
         pdf.set_xy(pdf.l_margin, y + 24)
-        pdf.cell(0, 7, f"生效日期：{local_time(seal.payload['at'], '%Y年%m月%d日')}")
+        pdf.cell(0, 7, f"生效日期：{cn_date(local_time(seal.payload['at'], '%Y-%m-%d'))}")  # a Beijing date
     pdf.set_y(y + 42)
 
 
@@ -242,7 +255,20 @@ def _certificate(pdf: AgreementPdf, d: PdfInput) -> None:
     if d.verify_url:
         pdf.font(7)
         pdf.set_xy(pdf.w - pdf.r_margin - qr_size - 8, top + qr_size + 1)
-        pdf.multi_cell(qr_size + 8, 3.5, "扫码核验\n" + d.verify_url, align="C")
+        pdf.text_block(qr_size + 8, 3.5, "扫码核验\n" + d.verify_url, align="C")
+    else:  # no CONCORD_PUBLIC_URL: say so rather than print an address taken from a request
+        x = pdf.w - pdf.r_margin - qr_size
+        pdf.set_draw_color(150, 150, 150)
+        pdf.set_dash_pattern(dash=1.2, gap=0.8)
+        pdf.rect(x, top, qr_size, qr_size)
+        pdf.set_dash_pattern()
+        pdf.set_draw_color(0, 0, 0)
+        pdf.font(8)
+        pdf.set_xy(x, top + qr_size / 2 - 5)
+        pdf.cell(qr_size, 5, PLACEHOLDER, align="C")
+        pdf.font(5.5)
+        pdf.set_xy(x, top + qr_size / 2)
+        pdf.cell(qr_size, 4, PLACEHOLDER_EN, align="C")
     pdf.set_y(max(meta_end, pdf.get_y()) + 4)
     with pdf.bold(11):
         pdf.cell(0, 7, "签署记录（北京时间）", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -250,10 +276,17 @@ def _certificate(pdf: AgreementPdf, d: PdfInput) -> None:
     checks = {"id_last4": "身份证后四位核验", "code": "一次性验证码核验", "password": "账户密码核验"}
     pdf.set_fill_color(235, 235, 235)
     pdf.set_draw_color(120, 120, 120)
-    with pdf.table(col_widths=(6, 29, 29, 33, 23, 26, 24), line_height=4.2, text_align="LEFT",
+    cols = (6, 29, 29, 33, 23, 26, 24)
+
+    def row(cells: list[str]) -> list[str]:
+        # Each cell broken by the rules of linebreak.py: whole words ("Chrome", "aiohttp"), hashes in
+        # groups of 8, 避头尾; the table's own wrapping then has nothing left to break.
+        return [pdf.wrap(c, pdf.epw * w / sum(cols)) for c, w in zip(cells, cols, strict=True)]
+
+    with pdf.table(col_widths=cols, line_height=4.2, text_align="LEFT",
                    wrapmode=WrapMode.CHAR, first_row_as_headings=True,
                    headings_style=FontFace(emphasis=None, fill_color=(235, 235, 235))) as table:
-        table.row(["#", "签署人 / 角色", "身份核验", "时间", "IP 地址", "设备", "签名图像摘要"])
+        table.row(row(["#", "签署人 / 角色", "身份核验", "时间", "IP 地址", "设备", "签名图像摘要"]))
         for r in d.records:
             p = r.payload
             signer = p["signer"]
@@ -263,24 +296,24 @@ def _certificate(pdf: AgreementPdf, d: PdfInput) -> None:
                     f"同意电子签署：{'是' if p['consent'] else '否'}"
             when = local_time(p["at"]) + (f"\n阅读全文 {local_time(p['read_at'], '%H:%M:%S')}" if p.get("read_at") else "")
             ip, device = evidence_shown(d, r)
-            table.row([str(p["seq"]), who, check, when, ip, device, (p.get("image_sha256") or "印章（无手写图像）")[:16]])
+            table.row(row([str(p["seq"]), who, check, when, ip, device,
+                           (p.get("image_sha256") or "印章（无手写图像）")[:16]]))
     pdf.ln(3)
     pdf.font(8)
-    pdf.multi_cell(0, 4.2, (
+    pdf.text_block(0, 4.2, (
         "每条签署记录绑定：文档摘要、签署人身份与角色、身份核验方式及结果、同意电子签署、阅读全文时间、签署时间、IP 地址、"
         "设备信息与手写签名图像摘要，并由调解单位的 Ed25519 印章密钥签名；记录按顺序相互链接（当事人、调解员、印章）。"
         "本文件内嵌机器可读清单 concord-manifest.json（含签署记录、签名图像与公钥），"
         "可使用 concord verify-agreement 离线核验，或在核验页面上传本文件核验。任何对文本或签名的改动都会导致核验失败。"
         "依申请保密的住址、电话不随文件流转，清单中仅含其加盐摘要，原值由调解单位存档。"),
-        wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1)
-    pdf.multi_cell(0, 4.2, COPY_NOTE["staff" if d.staff else "party"], wrapmode=WrapMode.CHAR,
-                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.text_block(0, 4.2, COPY_NOTE["staff" if d.staff else "party"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if d.records:
         pdf.ln(1)
-        pdf.multi_cell(0, 4.2, "签名密钥：" + "；".join(sorted({f"{r.payload['unit']} {r.payload['key_id']}"
+        pdf.text_block(0, 4.2, "签名密钥：" + "；".join(sorted({f"{r.payload['unit']} {r.payload['key_id']}"
                                                                 for r in d.records})),
-                       wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 COPY_NOTE = {
@@ -306,7 +339,7 @@ def render_agreement(d: PdfInput) -> bytes:
     import json
 
     drawn = d.text + json.dumps(d.content.to_dict(), ensure_ascii=False) + json.dumps(
-        [r.payload for r in d.records], ensure_ascii=False) + d.verify_url
+        [r.payload for r in d.records], ensure_ascii=False) + d.verify_url + PLACEHOLDER
     pdf = AgreementPdf(f"{d.content.number} · 核对码 {short_hash(d.document_hash)}", drawn)
     pdf.set_title(f"人民调解协议书 {d.content.number}")
     pdf.set_subject(f"document sha256 {d.document_hash}")

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import ledger, ledger_store
-from server.agreements import performance, workflow
+from server import access, checkpoints, ledger, ledger_store
+from server.agreements import ledger_proof, performance, workflow
 from server.agreements.commitments import new_salts, openings, redact
-from server.agreements.content import AgreementContent, parse_content, ready_to_freeze
+from server.agreements.content import AgreementContent, clause_keys, parse_content, ready_to_freeze
 from server.agreements.document import committed_hash, short_hash
 from server.agreements.keys import Keyring
 from server.agreements.models import (
@@ -27,8 +27,10 @@ from server.agreements.models import (
     AgreementSignature,
     AgreementVersion,
 )
+from server.agreements.ports import CaseLink
 from server.agreements.signing import Evidence, SignedRecord, SigningError, SigningState
-from server.agreements.text import render_text
+from server.agreements.text import obligation_sentence, render_text
+from server.agreements.versions import changes
 from server.db import dialect_name
 from server.directory.models import Unit
 from server.failures import DomainError, Kind
@@ -178,7 +180,6 @@ async def save_version(s: AsyncSession, actor: Actor, ld: Loaded, base_version: 
                          document_hash=h, salts=salts, note=note[:500], created_by=actor.id, created_at=now)
     s.add(v)
     await s.flush()
-    from server.agreements.versions import changes
 
     await log(s, a, "version_saved", {"version": v.number, "document_hash": h, "note": v.note, "by": _who(actor),
                                       "changes": [str(c) for c in changes(old, content)][:50]})
@@ -324,7 +325,6 @@ async def sign(s: AsyncSession, keyring: Keyring, ld: Loaded, kind: str, key: st
 
 async def add_comment(s: AsyncSession, ld: Loaded, version: int, clause: str, text: str, author_name: str,
                       author_role: str, staff_id: int | None, invitation_id: int | None, *, now: datetime) -> AgreementComment:
-    from server.agreements.content import clause_keys
 
     if version != ld.agreement.current_version:
         raise StoreError(Kind.CONFLICT, "stale_version", f"version {ld.agreement.current_version} is current, not {version}")
@@ -347,10 +347,8 @@ async def comments(s: AsyncSession, agreement_id: int) -> list[AgreementComment]
 
 
 async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str, status: str, note: str,
-                             proof_sha256: str | None, *, now: datetime) -> AgreementPerformance:
+                             proof_sha256: str | None, cases: CaseLink, *, now: datetime) -> AgreementPerformance:
     """One update on an obligation, with its proof: an evidence upload of the case, named by SHA-256."""
-    from server.agreements import cases_link
-    from server.agreements.text import obligation_sentence
 
     a = ld.agreement
     if a.state != workflow.EFFECTIVE:
@@ -361,7 +359,7 @@ async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str
         raise StoreError(Kind.INVALID, "invalid_field", str(e)) from e
     proof = None
     if proof_sha256:
-        proof = await cases_link.proof_document(s, a.case_id, proof_sha256)
+        proof = await cases.proof_document(s, a.case_id, proof_sha256)
         if proof is None:
             raise StoreError(Kind.INVALID, "invalid_field", "proof_sha256 names no evidence uploaded to the case",
                              field="proof_sha256")
@@ -370,7 +368,7 @@ async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str
                                proof_type=proof[1] if proof else None, staff_id=actor.id, at=now)
     s.add(row)
     await s.flush()
-    synced = await cases_link.performance(s, a.id, a.case_id, obligation_sentence(ld.content.obligation(key),
+    synced = await cases.performance(s, a.id, a.case_id, obligation_sentence(ld.content.obligation(key),
                                                                                   ld.content), status)
     await log(s, a, "performance", {"obligation": key, "status": status, "note": note,
                                     "proof_sha256": row.proof_sha256, "proof_name": row.proof_name,
@@ -389,7 +387,8 @@ async def progress(s: AsyncSession, ld: Loaded, today: date) -> list[performance
 STAFF, PARTY_COPY = "staff", "party"  # the audiences an agreement PDF is built for
 
 
-async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str, audience: str = PARTY_COPY, *, now: datetime) -> PdfInput:
+async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str | None, audience: str = PARTY_COPY, *,
+                    now: datetime) -> PdfInput:
     """What an export draws and embeds. Every copy carries the content as it travels (format 2: a
     confidential party's address and phone blanked and committed to); only the staff copy carries the
     signature evidence in full (the IP addresses and user agents, with their salts)."""
@@ -407,7 +406,8 @@ async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str, audience: str
     return PdfInput(
         content=parse_content(content), text=v.text, version=v.number, document_hash=v.document_hash,
         state=a.state, records=[SignedRecord(r.record, r.signature, r.evidence if staff else None) for r in rows],
-        images={r.slot: r.image for r in rows if r.image}, verify_url=f"{verify_base}?h={v.document_hash}",
+        images={r.slot: r.image for r in rows if r.image},
+        verify_url=f"{verify_base}?h={v.document_hash}" if verify_base else "",
         exported_at=iso(now.replace(microsecond=0)) or "", effective_at=iso(a.effective_at),
         amends=amends, draft=a.state == workflow.DRAFT, commitments=commitments, audience=audience,
     )
@@ -423,7 +423,7 @@ def sealer(keyring: Keyring, unit: Unit) -> Sealer:
 
     kid, key = keyring.signing_key(unit.code)
     created = next((k.created_at for k in keyring.public_keys(unit.code) if k.key_id == kid), "")
-    return Sealer(unit.code, kid, key, unit.name, created)
+    return Sealer(unit.code, kid, key, unit.name, created, keyring.city_ca().unit_seal(unit.code, unit.name))
 
 
 def summary(ld: Loaded) -> dict[str, Any]:
@@ -442,3 +442,35 @@ async def find_by_hash(s: AsyncSession, h: str) -> tuple[Agreement, AgreementVer
                            .join(Unit, Unit.id == Agreement.unit_id)
                            .where(AgreementVersion.document_hash == h).limit(1))).first()
     return (row[0], row[1], row[2]) if row else None
+
+
+async def visible_agreements(s: AsyncSession, actor: Actor, now: datetime, limit: int = 200) -> list[Any]:
+    """(agreement, unit) rows the actor may see, newest first: the agreements list page."""
+    return list((await s.execute(
+        select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id)
+        .where(access.scope_agreements(actor, now, Unit.path, Agreement.case_id))
+        .order_by(Agreement.id.desc()).limit(limit))).all())
+
+
+async def ledger_proof_for_export(s: AsyncSession, agreement: Any, version: int, keyring: Any) -> dict[str, Any] | None:
+    """The ``ledger`` member for an export of ``agreement`` (version ``version``): None unless that version
+    took effect. Its proof is against the first checkpoint covering the effective event, which is the one
+    signed in the transaction that made it effective; an agreement that took effect before checkpoints
+    existed gets one signed now (in the caller's transaction, with ``keyring``: the city's ledger keyring)."""
+    if agreement.effective_at is None:
+        return None
+    chain = chain_of(agreement)
+    rows = (await s.execute(select(ledger_store.LedgerEvent).where(
+        ledger_store.LedgerEvent.chain == chain, ledger_store.LedgerEvent.type == ledger_proof.EFFECTIVE)
+        .order_by(ledger_store.LedgerEvent.seq.desc()))).scalars()
+    ev = next((r.to_event() for r in rows if isinstance(r.data, dict) and r.data.get("agreement") == agreement.id
+               and r.data.get("version") == version), None)
+    if ev is None:
+        return None  # this version never took effect (an earlier one did)
+    proof = await checkpoints.inclusion(s, chain, ev.seq)
+    if proof is None:
+        await checkpoints.sign_checkpoint(s, keyring, f"export of agreement {agreement.number}")
+        proof = await checkpoints.inclusion(s, chain, ev.seq)
+    if proof is None or proof.event_hash != ev.hash:
+        return None
+    return ledger_proof.entry(ev, proof.index, proof.path, proof.checkpoint)

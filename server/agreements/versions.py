@@ -17,7 +17,7 @@ FIELD_LABELS = {
 PARTY_LABELS = {"name": "姓名", "id_number": "身份证号", "phone": "电话", "address": "住址",
                 "confidential": "信息保密", "agent": "代理人"}
 OBLIGATION_LABELS = {"obligor": "义务人", "obligee": "权利人", "action": "事项", "amount": "金额",
-                     "method": "方式", "place": "地点", "deadline": "期限"}
+                     "method": "方式", "place": "地点", "deadline": "期限", "kind": "类型"}
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,3 @@ async def cancel(s: AsyncSession, ctx: Ctx, actor: Actor, case: Case, consultati
     await s.flush()
     await append_event(s, ctx, case, "consultation.cancelled", {"id": c.id, "by": actor_ref(actor)})
     return c
-
-
-def expires_soon(c: Consultation, now: datetime) -> bool:
-    return bool(c.grant_expires_at and now < c.grant_expires_at < now + timedelta(hours=6))

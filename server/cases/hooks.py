@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.access import scope_cases
 from server.cases import followups, service
 from server.cases.errors import CaseError
 from server.cases.models import Case
@@ -71,8 +72,6 @@ async def settings_for_case(s: AsyncSession, actor: Any, case_id: Any, *, now: d
     cannot see that case (unknown, forged or restricted: the caller answers 404)."""
 
     from sqlalchemy import select
-
-    from server.access import scope_cases  # access reads this package's models
 
     if not isinstance(case_id, int) or isinstance(case_id, bool) or not 0 < case_id < 2**31:
         return None

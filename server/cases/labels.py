@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from server.agreements.workflow import EVENT_LABELS as AGREEMENT_EVENTS
 from server.cases import catalog, workflow
 
 Tr = Callable[[str, str], str]
@@ -124,7 +125,6 @@ def event_label(type_: str, lang: str) -> str:
         zh, eng = EVENT_LABELS[type_]
         return eng if en else zh
     if type_.startswith("agreement."):
-        from server.agreements.workflow import EVENT_LABELS as AGREEMENT_EVENTS
 
         if type_ in AGREEMENT_EVENTS:
             return AGREEMENT_EVENTS[type_][1 if en else 0]

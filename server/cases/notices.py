@@ -13,7 +13,7 @@ from server.cases.errors import Conflict, Denied, Invalid
 from server.cases.models import Case, Notice
 from server.cases.permissions import can_issue_notice
 from server.cases.queries import codes_by_id, get_visible
-from server.cases.service import Ctx, _text
+from server.cases.service import Ctx, _text, actor_ref, append_event
 from server.directory.models import Staff, Unit
 from server.ledger import format_time
 from server.policy import Actor
@@ -44,7 +44,6 @@ async def publish(s: AsyncSession, ctx: Ctx, actor: Actor, kind: str, title: str
     s.add(n)
     await s.flush()
     if case is not None:
-        from server.cases.service import actor_ref, append_event
 
         await append_event(s, ctx, case, "notice.published", {"id": n.id, "kind": kind, "title": n.title,
                                                               "by": actor_ref(actor)})

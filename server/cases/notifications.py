@@ -13,6 +13,7 @@ from server.cases.models import Case, Notification
 from server.cases.permissions import HANDLERS, LEADS
 from server.db import rowcount
 from server.directory.models import Staff
+from server.ledger import format_time
 
 
 async def unit_handlers(s: AsyncSession, unit_id: int, roles: Iterable[str] = HANDLERS) -> list[int]:
@@ -38,8 +39,6 @@ async def notify(s: AsyncSession, staff_ids: Iterable[int], kind: str, title: st
 
 
 def notification_json(n: Notification) -> dict[str, Any]:
-    from server.ledger import format_time
-
     return {"id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "link": n.link,
             "created_at": format_time(n.created_at), "read": n.read_at is not None}
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from server.cases.workflow import Action, UnitRef
-from server.directory.tiers import Role
+from server.directory.tiers import Role, Tier
 from server.policy import Actor
 
 
@@ -139,6 +139,4 @@ def can_assign_to(staff_unit_path: str, staff_role: str, owner_path: str) -> boo
 
 
 def can_issue_notice(actor: Actor) -> bool:
-    from server.directory.tiers import Tier
-
     return actor.role in LEADS and actor.tier in (Tier.CITY, Tier.COUNTY, Tier.TOWNSHIP)

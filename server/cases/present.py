@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import ledger_store
+from server.agreements.models import Agreement
 from server.cases import privacy, workflow
 from server.cases.models import (
     Case,
@@ -146,10 +147,6 @@ async def detail(s: AsyncSession, case: Case, actor: Actor, f: CaseFacts, now: d
 
 async def _agreements(s: AsyncSession, case: Case) -> list[dict[str, Any]]:
     """The case's mediation agreements (the agreements module's table; absent in a build without it)."""
-    try:
-        from server.agreements.models import Agreement
-    except ImportError:
-        return []
     rows = (await s.execute(select(Agreement).where(Agreement.case_id == case.id).order_by(Agreement.id))).scalars()
     return [{"id": a.id, "number": a.number, "state": a.state, "effective_at": iso(a.effective_at),
              "url": f"/agreements/{a.id}"} for a in rows]

@@ -20,21 +20,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from server.cases import codes
 from server.cases.errors import NotFound
 from server.cases.models import Case, CaseAccess, CaseAssignee, CaseUnit
+from server.cases.notifications import unit_handlers, unit_leads
 from server.cases.permissions import CaseFacts
 from server.cases.workflow import HANDLING
 from server.db import dialect_name
-from server.directory.models import Unit
+from server.directory.models import Staff, Unit
+from server.directory.queries import path_prefix
 from server.directory.tiers import Role
 from server.ids import parse_id
 from server.policy import Actor
-
-
-def path_prefix(column: Any, prefix: str) -> ColumnElement[bool]:
-    """``column`` starts with ``prefix`` as an index-friendly range (paths end in '/', next is '0')."""
-    if not prefix:
-        return column.is_not(None)
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return and_(column >= prefix, column < upper)
 
 
 def live_access(actor_id: int, now: datetime, kinds: tuple[str, ...] | None = None) -> ColumnElement[bool]:
@@ -179,7 +173,6 @@ async def case_audience(s: AsyncSession, case: Case, f: CaseFacts, *, parent_lea
 
     For a restricted case only named staff are told anything, so a notification never reveals it to others.
     """
-    from server.cases.notifications import unit_handlers, unit_leads
 
     ids = list(f.assignees) + await unit_handlers(s, case.unit_id)
     if parent_leads:
@@ -189,3 +182,8 @@ async def case_audience(s: AsyncSession, case: Case, f: CaseFacts, *, parent_lea
     if case.restricted:
         ids = [i for i in ids if i in f.named or i in f.grantees]
     return list(dict.fromkeys(ids))
+
+
+async def staff_by_username(s: AsyncSession, usernames: list[str]) -> dict[str, int]:
+    """Username -> staff id for those of ``usernames`` that exist."""
+    return dict((await s.execute(select(Staff.username, Staff.id).where(Staff.username.in_(usernames)))).all())

@@ -4,8 +4,9 @@ Triggers on ``cases`` keep ``case_rollup`` exact on every insert, update and del
 case workflow, follow-ups, the intake form, a script). ``rebuild`` recomputes it from scratch (after a
 bulk load, or to check it). The same expressions serve both, for SQLite and PostgreSQL.
 
-The migration ``0008_dashboard`` creates the triggers from this module; changing the SQL here needs a new
-migration that drops and recreates them.
+The migration ``0008_dashboard`` holds a frozen copy of this SQL as it was when written; changing the SQL
+here needs a new migration that drops and recreates the triggers (tests/unit/test_packaging.py compares the
+two so the change cannot go unnoticed).
 """
 
 from __future__ import annotations

@@ -5,16 +5,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from server import ledger_store
+from server.db import Database
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Tier
 from server.ledger import DIRECTORY_CHAIN
+from server.policy import Actor, expert_scope
 from server.security.passwords import hash_password
 
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def path_prefix(column: Any, prefix: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix`` as an index-friendly range (paths end in '/', next is '0')."""
+    if not prefix:
+        return column.is_not(None)
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper)
 
 
 class DirectoryError(ValueError):
@@ -23,12 +34,6 @@ class DirectoryError(ValueError):
 
 async def unit_by_code(s: AsyncSession, code: str) -> Unit | None:
     return (await s.execute(select(Unit).where(Unit.code == code))).scalar_one_or_none()
-
-
-async def units_under(s: AsyncSession, path: str) -> list[Unit]:
-    """The unit at ``path`` and all its descendants, in tree order."""
-    q = select(Unit).where(Unit.path.startswith(path, autoescape=True)).order_by(Unit.path)
-    return list((await s.execute(q)).scalars())
 
 
 async def add_unit(s: AsyncSession, code: str, name: str, tier: Tier, parent: Unit | None) -> Unit:
@@ -129,3 +134,31 @@ async def record(s: AsyncSession, type: str, staff: Staff | None = None, **data:
         data = {"username": staff.username, "role": staff.role, **data}
     await ledger_store.append(s, DIRECTORY_CHAIN, type, data)
 
+
+async def experts_for(db: Database, actor: Actor, *, specialty: str | None = None, tier: str | None = None,
+                      name: str | None = None) -> list[tuple[Staff, Unit]]:
+    """The expert directory query shared by the API and the page (filters already validated)."""
+    subtree, ancestors = expert_scope(actor)
+    async with db.read() as s:
+        return await find_experts(s, subtree, ancestors, specialty=specialty, tier=tier, name=name)
+
+
+async def sign_in_row(s: AsyncSession, username: str) -> tuple[Staff, Unit] | None:
+    """The staff member signing in with ``username``, with their unit (None when there is no such account)."""
+    row = (await s.execute(
+        select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id).where(Staff.username == username))).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def home_counts(s: AsyncSession, actor: Actor, in_scope: ColumnElement[bool]) -> tuple[Unit, int, int]:
+    """The actor's unit, and how many units and active staff are ``in_scope`` (the actor's; the home page)."""
+    unit = (await s.execute(select(Unit).where(Unit.id == actor.unit_id))).scalar_one()
+    units = (await s.execute(select(func.count()).select_from(Unit).where(in_scope))).scalar_one()
+    staff = (await s.execute(
+        select(func.count()).select_from(Staff).join(Unit, Staff.unit_id == Unit.id)
+        .where(in_scope, Staff.active.is_(True)))).scalar_one()
+    return unit, units, staff
+
+
+async def unit_by_id(s: AsyncSession, unit_id: int) -> Unit:
+    return (await s.execute(select(Unit).where(Unit.id == unit_id))).scalar_one()

@@ -4,7 +4,7 @@
 - path and query integers (ids are 32-bit: an id outside 1..MAX_ID is simply not found);
 - the client's address and origin (trusted-proxy logic in :mod:`server.security.clientip`);
 - CSRF for pages (double-submit token bound to a per-browser cookie);
-- the case context of a request (its "now" from the app's clock, and the server secret).
+- a request's business "now", from the app's clock (the case context is server.cases.http.context).
 
 Only the web layer imports this package (it imports aiohttp).
 """
@@ -16,7 +16,6 @@ from typing import Any
 
 from aiohttp import web
 
-from server.cases.service import Ctx
 from server.errors import STATUS, ApiError, bad_request
 from server.failures import DomainError, Kind
 from server.ids import MAX_ID, parse_id, parse_int
@@ -25,7 +24,7 @@ from server.security.clientip import client_ip, is_https, origin
 from server.services import services
 
 __all__ = [
-    "CSRF_SEED", "MAX_ID", "STATUS", "api_error", "check_csrf", "client_ip", "csrf_token", "ctx", "http_status",
+    "CSRF_SEED", "MAX_ID", "STATUS", "api_error", "check_csrf", "client_ip", "csrf_token", "http_status",
     "is_https", "kind_of", "now_of", "origin", "parse_id", "parse_int", "path_id", "query_id", "query_int", "status_of",
 ]
 
@@ -117,8 +116,3 @@ async def check_csrf(request: web.Request) -> dict[str, Any]:
 def now_of(request: web.Request) -> datetime:
     """"Now" for a request's business: the app's clock (server.clock.Clock; tests set it)."""
     return services(request).clock.now()
-
-
-def ctx(request: web.Request) -> Ctx:
-    """The case context of a request: "now" from the app's clock, and the server secret."""
-    return Ctx(services(request).clock.now(), services(request).config.secret_key)

@@ -14,9 +14,10 @@ import io
 import struct
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import av
-from av.stream import Stream
+if TYPE_CHECKING:
+    from av.stream import Stream
 
 VP8_START_CODE = b"\x9d\x01\x2a"
 OPUS_SAMPLE_RATE = 48000
@@ -111,6 +112,8 @@ def opus_template(channels: int = 2) -> Stream:
     with _templates_lock:
         stream = _templates.get(channels)
         if stream is None:
+            import av  # heavy: loaded on first use
+
             container = av.open(io.BytesIO(_ogg_opus(channels)), format="ogg")
             stream = container.streams.audio[0]
             _templates[channels] = stream  # the stream keeps its container alive

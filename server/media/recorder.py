@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -288,10 +287,3 @@ def _ice_ufrag(sdp: str) -> str | None:
         if line.startswith("a=ice-ufrag:"):
             return line[len("a=ice-ufrag:"):].strip()
     return None
-
-
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-def safe_name(value: str) -> str:
-    return _SAFE.sub("_", value)[:64] or "_"

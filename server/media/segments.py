@@ -30,8 +30,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
-import av
-
 from server.media.codecs import OPUS_SAMPLE_RATE, VIDEO_CLOCK, opus_packet_samples, opus_template, vp8_header
 from server.security.files import open_private, private_dir
 
@@ -268,6 +266,8 @@ class TrackWriter:
         assert seg is not None
         rel = p.ts - seg.start_ts
         duration = max(1, min(duration, self._max_ticks - rel))
+        import av  # heavy: loaded on first use
+
         packet = av.Packet(p.data)
         packet.stream = seg.stream
         packet.time_base = Fraction(1, self.track.clock)
@@ -296,6 +296,8 @@ class TrackWriter:
             self._size = size
         if self.track.kind == "video" and self._size:
             info.width, info.height = self._size
+        import av  # heavy: loaded on first use
+
         try:
             private_dir(self.dir)
             open_private(self.root / rel_path).close()  # created 0600 first: PyAV then writes into it
@@ -343,6 +345,8 @@ class TrackWriter:
             return
         self._open = None
         info = seg.info
+        import av  # heavy: loaded on first use
+
         try:
             seg.container.close()
             info.sha256, info.bytes = sha256_file(self.root / info.path)

@@ -1,7 +1,8 @@
 """After the session: one file per track (remuxed, no transcoding) and one composite playback file.
 
 The composite is a grid of every video track with all audio tracks mixed, laid on one timeline by each
-segment's wall-clock start. It is the only place media is decoded and re-encoded, and it runs after
+segment's wall-clock start. Each video keeps its proportions inside its cell (letterboxed or pillarboxed
+in black) and carries its participant's display name in the bottom-left corner. It is the only place media is decoded and re-encoded, and it runs after
 the session in the job queue's background thread. Memory stays bounded: each track is decoded as a
 stream (one frame held per video track, a second of samples per audio track).
 
@@ -22,6 +23,7 @@ import av
 import numpy as np
 from av.video.codeccontext import VideoCodecContext
 
+from server.agreements.fonts import FontMissing, find_font
 from server.media.codecs import opus_template
 from server.media.segments import sha256_file, time_base
 from server.security.files import private, private_dir
@@ -98,8 +100,35 @@ def remux_track(track: Track, out_path: Path) -> Output:
 
 # ---- composite ----------------------------------------------------------------------------------------
 
-def _video_frames(track: Track, t0: float, cw: int, ch: int) -> Iterator[tuple[float, np.ndarray]]:
-    """(time on the composite timeline, yuv420p cell as one (ch*3/2, cw) array), in order."""
+Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # Y, U, V of one cell (yuv420p)
+BLACK_Y, NEUTRAL_UV = 16, 128
+
+
+def fit(fw: int, fh: int, cw: int, ch: int) -> tuple[int, int, int, int]:
+    """A ``fw``×``fh`` picture scaled into a ``cw``×``ch`` cell keeping its proportions: (x, y, w, h) of
+    the picture in the cell, even numbers (yuv420p), centred; the rest of the cell is black bars."""
+    scale = min(cw / fw, ch / fh)
+    w = max(2, min(cw, round(fw * scale)) & ~1)
+    h = max(4, min(ch, round(fh * scale)) & ~3)  # the chroma planes pack two rows to a luma row
+    return ((cw - w) // 2) & ~1, ((ch - h) // 2) & ~1, w, h
+
+
+def _letterboxed(frame: av.VideoFrame, cw: int, ch: int) -> Planes:
+    """The frame in a cell: scaled to fit without distortion, letterboxed or pillarboxed in black."""
+    x, y, w, h = fit(frame.width, frame.height, cw, ch)
+    img = frame.reformat(width=w, height=h, format="yuv420p").to_ndarray()
+    yp = np.full((ch, cw), BLACK_Y, np.uint8)
+    up = np.full((ch // 2, cw // 2), NEUTRAL_UV, np.uint8)
+    vp = np.full((ch // 2, cw // 2), NEUTRAL_UV, np.uint8)
+    q = h // 4  # the chroma planes follow the luma rows, packed two chroma rows to a luma row
+    yp[y:y + h, x:x + w] = img[:h]
+    up[y // 2:(y + h) // 2, x // 2:(x + w) // 2] = img[h:h + q].reshape(h // 2, w // 2)
+    vp[y // 2:(y + h) // 2, x // 2:(x + w) // 2] = img[h + q:h + 2 * q].reshape(h // 2, w // 2)
+    return yp, up, vp
+
+
+def _video_frames(track: Track, t0: float, cw: int, ch: int) -> Iterator[tuple[float, Planes]]:
+    """(time on the composite timeline, the cell's planes), in order."""
     for seg in track.segments:
         try:
             with av.open(str(seg.path)) as src:
@@ -107,9 +136,64 @@ def _video_frames(track: Track, t0: float, cw: int, ch: int) -> Iterator[tuple[f
                     if frame.pts is None:
                         continue
                     t = seg.start - t0 + float(frame.pts * time_base(frame.time_base))
-                    yield t, frame.reformat(width=cw, height=ch, format="yuv420p").to_ndarray()
+                    yield t, _letterboxed(frame, cw, ch)
         except (av.FFmpegError, OSError):
             continue  # a damaged segment leaves a black cell, not a failed compose
+
+
+@dataclass
+class Label:
+    """A name drawn on a tile: white text on a dark band in the cell's bottom-left corner."""
+    x: int
+    y: int
+    alpha: np.ndarray  # (h, w) text coverage, 0..1
+
+    @property
+    def h(self) -> int:
+        return int(self.alpha.shape[0])
+
+    @property
+    def w(self) -> int:
+        return int(self.alpha.shape[1])
+
+
+def label_for(name: str, cw: int, ch: int) -> Label | None:
+    """The participant's display name as a label for a ``cw``×``ch`` tile, in the agreements' CJK font
+    (server/agreements/fonts.py); a name too wide for the tile is cut with "…"."""
+    from PIL import Image, ImageDraw, ImageFont  # heavy: loaded on first use
+
+
+    name = " ".join(name.split())[:64]
+    if not name or cw < 40 or ch < 24:
+        return None
+    size = max(10, min(24, ch // 12))
+    try:
+        path, index = find_font()
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.truetype(path, size, index=index)
+    except (FontMissing, OSError):
+        font = ImageFont.load_default()
+    pad = max(2, size // 4) & ~1
+    room = cw - 4 * pad
+    text = name
+    while text and font.getlength(text) > room:
+        text = text[:-1]
+    if text != name:
+        text = text[:-1] + "…" if len(text) > 1 else text
+    tw = int(math.ceil(font.getlength(text)))
+    w, h = (tw + 2 * pad + 1) & ~1, (size + 2 * pad + 1) & ~1
+    img = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(img).text((pad, pad + size // 2), text, fill=255, font=font, anchor="lm")
+    return Label(pad, (ch - h - pad) & ~1, np.asarray(img, np.float32) / 255.0)
+
+
+def draw_label(y: np.ndarray, u: np.ndarray, v: np.ndarray, cx: int, cy: int, label: Label) -> None:
+    """The label on the frame's planes at the tile whose top-left corner is (cx, cy)."""
+    x0, y0 = cx + label.x, cy + label.y
+    band = y[y0:y0 + label.h, x0:x0 + label.w].astype(np.float32)
+    band = band * 0.35 + BLACK_Y * 0.65  # a dark band keeps the name legible on any picture
+    y[y0:y0 + label.h, x0:x0 + label.w] = (band + (235.0 - band) * label.alpha).astype(np.uint8)
+    u[y0 // 2:(y0 + label.h) // 2, x0 // 2:(x0 + label.w) // 2] = NEUTRAL_UV
+    v[y0 // 2:(y0 + label.h) // 2, x0 // 2:(x0 + label.w) // 2] = NEUTRAL_UV
 
 
 def _audio_chunks(track: Track, t0: float) -> Iterator[tuple[int, np.ndarray]]:
@@ -132,13 +216,14 @@ def _audio_chunks(track: Track, t0: float) -> Iterator[tuple[int, np.ndarray]]:
 
 
 class _Cell:
-    def __init__(self, frames: Iterator[tuple[float, np.ndarray]], end: float) -> None:
+    def __init__(self, frames: Iterator[tuple[float, Planes]], end: float, label: Label | None = None) -> None:
         self.frames = frames
         self.end = end
-        self.current: np.ndarray | None = None
-        self.next: tuple[float, np.ndarray] | None = next(frames, None)
+        self.label = label
+        self.current: Planes | None = None
+        self.next: tuple[float, Planes] | None = next(frames, None)
 
-    def at(self, t: float) -> np.ndarray | None:
+    def at(self, t: float) -> Planes | None:
         while self.next is not None and self.next[0] <= t:
             self.current = self.next[1]
             self.next = next(self.frames, None)
@@ -186,7 +271,7 @@ def compose(tracks: list[Track], out_path: Path, progress: Callable[[float], Non
     total = max(t.end for t in tracks) - t0
     cols, rows = grid(len(videos))
     cw, ch = (OUT_W // cols) & ~1, (OUT_H // rows) & ~1
-    cells = [_Cell(_video_frames(t, t0, cw, ch), t.end - t0) for t in videos]
+    cells = [_Cell(_video_frames(t, t0, cw, ch), t.end - t0, label_for(t.label, cw, ch)) for t in videos]
     voices = [_Voice(_audio_chunks(t, t0)) for t in audios]
 
     tmp = out_path.with_name(out_path.name + ".part")
@@ -214,10 +299,11 @@ def compose(tracks: list[Track], out_path: Path, progress: Callable[[float], Non
                 if img is None:
                     continue
                 cx, cy = (k % cols) * cw, (k // cols) * ch
-                y[cy:cy + ch, cx:cx + cw] = img[:ch]
-                q = ch // 4
-                u[cy // 2:cy // 2 + ch // 2, cx // 2:cx // 2 + cw // 2] = img[ch:ch + q].reshape(ch // 2, cw // 2)
-                v[cy // 2:cy // 2 + ch // 2, cx // 2:cx // 2 + cw // 2] = img[ch + q:ch + 2 * q].reshape(ch // 2, cw // 2)
+                y[cy:cy + ch, cx:cx + cw] = img[0]
+                u[cy // 2:cy // 2 + ch // 2, cx // 2:cx // 2 + cw // 2] = img[1]
+                v[cy // 2:cy // 2 + ch // 2, cx // 2:cx // 2 + cw // 2] = img[2]
+                if cell.label is not None:
+                    draw_label(y, u, v, cx, cy, cell.label)
             frame = av.VideoFrame.from_ndarray(np.concatenate([y.ravel(), u.ravel(), v.ravel()])
                                                .reshape(OUT_H * 3 // 2, OUT_W), format="yuv420p")
             frame.pts = i

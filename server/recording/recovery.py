@@ -57,8 +57,8 @@ class RecoveryReport:
 
 def salvage(path: Path, kind: str) -> Salvage:
     """Remux whatever packets of a half-written segment can be read into a finished file, in place."""
-    import av  # PyAV loads when something needs salvaging, not at every start-up
-    from av.video.codeccontext import VideoCodecContext
+    import av  # heavy: loaded on first use; PyAV loads when something needs salvaging, not at every start-up
+    from av.video.codeccontext import VideoCodecContext  # heavy: loaded on first use
 
     if not path.is_file():
         return Salvage(False, error="no file")

@@ -23,9 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server import ledger
 from server.db import Database
 from server.db.base import utcnow
+from server.directory.models import Unit
 from server.ledger_store import append
 from server.media.segments import SegmentInfo, TrackInfo, WriterStats
 from server.recording.models import SEGMENT, Recording, RecordingRun
+from server.sessions.models import Session
 
 log = logging.getLogger("concord.recorder")
 
@@ -206,3 +208,16 @@ def recording_json(r: Recording) -> dict:
 
 
 __all__ = ["DbRecordingEvents", "list_recordings", "node_id", "recording_json", "segment_json", "asdict"]
+
+
+async def has_segments(s: AsyncSession, session_id: int) -> bool:
+    """Whether the session recorded anything (a compose needs segments)."""
+    return (await s.execute(select(Recording.id).where(Recording.session_id == session_id,
+                                                       Recording.artefact == SEGMENT).limit(1))).first() is not None
+
+
+async def session_with_unit(s: AsyncSession, session_id: int) -> tuple[Session, Unit] | None:
+    """The recorded session and its unit; None when there is no such session."""
+    row = (await s.execute(select(Session, Unit).join(Unit, Session.unit_id == Unit.id)
+                           .where(Session.id == session_id))).first()
+    return (row[0], row[1]) if row is not None else None

@@ -32,7 +32,7 @@ from server.rooms import permissions
 from server.rooms.bus import Bus, pos_key
 from server.rooms.connection import Connection, SystemConnection, SystemPeer
 from server.rooms.event_writer import RoomEventWriter
-from server.rooms.protocol import dumps
+from server.rooms.protocol import ProtocolError, dumps, parse
 from server.rooms.room import (
     GRACE_S,
     IDLE_END_S,
@@ -194,7 +194,6 @@ class RoomHub:
 
     async def system_send(self, session_id: int, peer_id: str, message: dict[str, Any]) -> str | None:
         """A system peer sends a client message (normally ``signal``). Errors also reach its ``deliver``."""
-        from server.rooms.protocol import ProtocolError, parse
 
         conn = self._system_conn(session_id, peer_id)
         try:

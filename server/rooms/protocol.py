@@ -1,4 +1,4 @@
-"""Signaling protocol v1 (CONTRACT.md): parsing and validating client messages. Plain Python, no I/O.
+"""Signaling protocol v1 (docs/protocol.md): parsing and validating client messages. Plain Python, no I/O.
 
 Every refusal is a ``ProtocolError`` with a stable ``code``; the handler sends it as
 ``{"type": "error", "code", "message", "ref"}`` and keeps the connection open.

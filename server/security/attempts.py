@@ -12,12 +12,12 @@ import hashlib
 import logging
 import time
 import uuid
-from typing import Any, Protocol
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any, Protocol
 
 from server.security.ratelimit import RateLimiter
-from server.services import services
+
+if TYPE_CHECKING:
+    from server.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +113,13 @@ def redis_client(url: str) -> Any:
     return aioredis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, max_connections=16)
 
 
-def attempts(app: web.Application, name: str, limit: int, window_s: float) -> Attempts:
-    """The counter for ``name``: in Redis when the app has a Redis URL, else on this node."""
-    svc = services(app)
+def attempts(svc: Services, name: str, limit: int, window_s: float) -> Attempts:
+    """The counter for ``name`` in the app's services: in Redis when the app has a Redis URL, else on this
+    node. The Redis client is shared (``svc.attempts_redis``); the app closes it on clean-up."""
     config = svc.config
     url = config.redis_url
     if not url:
         return LocalAttempts(limit, window_s)
     if svc.attempts_redis is None:
         svc.attempts_redis = redis_client(url)
-
-        async def close(app: web.Application) -> None:
-            await services(app).attempts_redis.aclose()
-
-        app.on_cleanup.append(close)
     return RedisAttempts(svc.attempts_redis, name, limit, window_s, config.redis_prefix)

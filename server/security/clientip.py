@@ -121,5 +121,6 @@ def host(request: web.Request) -> str:
 
 
 def origin(request: web.Request) -> str:
-    """``scheme://host`` for links the server prints (invitations, QR codes, the verify address)."""
+    """``scheme://host`` as the browser addressed it. Never written into a document, QR code or message:
+    those take CONCORD_PUBLIC_URL (server/publicurl.py)."""
     return f"{scheme(request)}://{host(request)}"

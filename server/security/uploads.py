@@ -26,10 +26,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
-from pypdf._configuration import CURRENT_CONFIGURATION, get_configuration
-from pypdf.errors import LimitReachedError
-
 from server.failures import DomainError, Kind
 
 MIB = 1024 * 1024
@@ -194,6 +190,8 @@ def _check_filters(names: list[bytes]) -> None:
 def pypdf_limits(limits: PdfLimits = PDF_LIMITS) -> Iterator[None]:
     """pypdf's own limits for the parse that follows ``check_pdf``: depth, pages, no byte-wise zlib recovery
     (its output is not what check_pdf counted). A context variable: other threads keep pypdf's defaults."""
+    from pypdf._configuration import CURRENT_CONFIGURATION, get_configuration  # heavy: loaded on first use
+    from pypdf.errors import LimitReachedError  # heavy: loaded on first use
 
     config = get_configuration().with_overwrites(
         zlib_maximum_output_length=limits.max_inflated, zlib_maximum_recovery_input_length=0,
@@ -215,6 +213,8 @@ def check_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, i
 
     Nothing is decoded: Pillow reads only the header here. Formats Pillow cannot open (HEIC without a
     plugin) are not judged: the caller decides."""
+    from PIL import Image, UnidentifiedImageError  # heavy: loaded on first use
+
     try:
         with Image.open(io.BytesIO(data)) as img:
             w, h = img.size

@@ -23,15 +23,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, ledger, ledger_store
-from server.cases.queries import path_prefix
 from server.clock import BEIJING
 from server.db import Database, utcnow
 from server.directory.models import Staff, Unit
+from server.directory.queries import path_prefix
 from server.failures import DomainError, Kind
 from server.policy import Actor, can_host_session, within
 from server.security import tokens
 from server.sessions import kinds
 from server.sessions.models import Invitation, Session
+from server.sessions.ports import CaseGate
 
 JOIN_PURPOSE = "join"
 STAFF_JOIN_TTL_S = 6 * 3600
@@ -165,7 +166,8 @@ async def load(db_s: AsyncSession, actor: Actor, session_id: int, kind: access.K
 
 
 async def create_session(db_s: AsyncSession, actor: Actor, *, kind: str, title: str, unit_code: str,
-                         case_id: int | None, scheduled_at: datetime | None, now: datetime) -> tuple[Session, Unit]:
+                         case_id: int | None, scheduled_at: datetime | None, now: datetime,
+                         cases: CaseGate) -> tuple[Session, Unit]:
     if kind not in kinds.KINDS:
         raise SessionError(Kind.INVALID, "invalid_field", f"kind must be one of {', '.join(kinds.KINDS)}")
     unit = (await db_s.execute(select(Unit).where(Unit.code == unit_code))).scalar_one_or_none()
@@ -176,9 +178,8 @@ async def create_session(db_s: AsyncSession, actor: Actor, *, kind: str, title: 
     settings: dict[str, Any] = {}
     if case_id is not None:
         # The case must be one the caller can see; a domestic-violence case defaults to shuttle mediation.
-        from server.cases.hooks import settings_for_case
 
-        found = await settings_for_case(db_s, actor, case_id, now=now)
+        found = await cases.settings_for_case(db_s, actor, case_id, now=now)
         if found is None:
             raise SessionError(Kind.NOT_FOUND, "not_found", "no such case")
         settings = found

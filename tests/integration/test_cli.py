@@ -156,6 +156,7 @@ def test_serve_logs_one_line_and_answers_healthz(tmp_path: Path) -> None:
     env.pop("CONCORD_SECRET_KEY", None)
     env.pop("CONCORD_DATABASE_URL", None)
     env.pop("CONCORD_REDIS_URL", None)
+    env.pop("CONCORD_PUBLIC_URL", None)  # as `make run`: it serves, and warns
     proc = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -191,6 +192,7 @@ def test_serve_logs_one_line_and_answers_healthz(tmp_path: Path) -> None:
     # Exactly one line of its own on stdout; the key never appears in any output.
     assert out.strip() == ""
     assert secret and secret not in out + err
+    assert "WARNING concord: CONCORD_PUBLIC_URL is not set" in err and "未配置公开地址" in err
 
 
 def test_serve_redacts_database_password(tmp_path: Path) -> None:
@@ -204,6 +206,12 @@ def test_serve_redacts_database_password(tmp_path: Path) -> None:
 def test_bad_ice_servers_env_is_a_clear_error(tmp_path: Path) -> None:
     r = concord("db", "upgrade", data_dir=tmp_path, CONCORD_ICE_SERVERS="[not json")
     assert r.returncode == 2 and "CONCORD_ICE_SERVERS" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_public_url_is_a_clear_error(tmp_path: Path) -> None:
+    r = concord("db", "upgrade", data_dir=tmp_path, CONCORD_PUBLIC_URL="https://user@evil.example/")
+    assert r.returncode == 2 and "CONCORD_PUBLIC_URL" in r.stderr
     assert "Traceback" not in r.stderr
 
 

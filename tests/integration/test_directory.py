@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from server.api.directory import LOGIN_ADDRESS_LIMIT
+from server.directory.http.signin import LOGIN_ADDRESS_LIMIT
 from server.security import tokens
 from server.services import services
 from tests.conftest import login

@@ -1,4 +1,5 @@
-"""Installing: the wheel carries web/, `concord serve` refuses to run without it, and /favicon.ico exists."""
+"""Installing: the wheel carries web/ and the migrations but no test code, `concord serve` refuses to run
+without web/, and /favicon.ico exists."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sysconfig
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,20 @@ def _get(url: str) -> tuple[int, str, bytes]:
         return e.code, e.headers.get("Content-Type", ""), e.read()
 
 
+def _check_wheel_contents(wheel: Path) -> None:
+    """web/ and the migrations are in; nothing that only the tests or benchmarks use is."""
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names} == {"server", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1]
+                                                + ".dist-info"}, sorted({n.split("/")[0] for n in names})
+    assert "server/web/templates/login.html" in names and "server/web/static/css/concord.css" in names
+    versions = {Path(n).name for n in names if n.startswith("server/db/migrations/versions/")}
+    assert versions == {p.name for p in (ROOT / "server" / "db" / "migrations" / "versions").glob("*.py")}
+    assert "server/db/migrations/env.py" in names
+    for test_only in ("server/rooms/client.py", "server/agreements/sample.py"):
+        assert test_only not in names
+    assert not [n for n in names if "room_client" in n or "agreement_sample" in n or "/tests/" in n]
+
+
 @pytest.mark.slow
 def test_wheel_installed_in_a_fresh_venv_serves_the_login_page_from_an_empty_directory(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
@@ -70,6 +86,7 @@ def test_wheel_installed_in_a_fresh_venv_serves_the_login_page_from_an_empty_dir
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
     assert "project.license" not in build.stdout + build.stderr
     wheel = next(dist.glob("concord-*.whl"))
+    _check_wheel_contents(wheel)
 
     # A fresh venv; its dependencies come from this interpreter's site-packages (a path in a .pth file),
     # so nothing is downloaded and the checkout itself is not importable from there.

@@ -8,8 +8,8 @@ import dataclasses
 
 import pytest
 
-from server.api.directory import LOGIN_ADDRESS_LIMIT, LOGIN_PAIR_LIMIT
 from server.directory.demo import DEMO_PASSWORD
+from server.directory.http.signin import LOGIN_ADDRESS_LIMIT, LOGIN_PAIR_LIMIT
 from server.security.clientip import parse_networks
 from server.services import services
 

@@ -202,6 +202,7 @@ async def draft_agreement(med: Any, journey: Journey, code: str) -> None:
     # The mediator writes the terms and saves a new version: the case code stays.
     await med.click("#add-obligation")
     row = "#obligations tbody tr:last-child"
+    await med.select_option(f"{row} select[name=kind]", "action")  # 履行行为: phrased without 向…
     await med.select_option(f"{row} select[name=obligor]", label=LI)
     await med.select_option(f"{row} select[name=obligee]", label=ZHANG)
     await med.fill(f"{row} input[name=action]", "拆除越界围墙并恢复原界桩")
@@ -214,7 +215,7 @@ async def draft_agreement(med: Any, journey: Journey, code: str) -> None:
     await med.wait_for_function(f"document.querySelector('#version-no').textContent.trim() !== {version!r}")
     assert await med.is_hidden("#error"), await med.inner_text("#error")
     text = await med.inner_text("#doc-text")
-    assert f"案件编号：{code}" in text and "拆除越界围墙" in text
+    assert f"案件编号：{code}" in text and "拆除越界围墙" in text and f"向{ZHANG}拆除" not in text
     await journey.step(med, "agreement-saved")
     async with med.expect_navigation():
         await med.click("#freeze")

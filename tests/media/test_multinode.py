@@ -17,10 +17,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from server.rooms.client import RoomClient
 from tests.conftest import PG_ADMIN_URL, need, pg_available
 from tests.media.synthetic import SyntheticAudio, SyntheticVideo
 from tests.media.test_room_mesh import media_both_ways
+from tests.support.room_client import RoomClient
 from tests.support.servers import (
     Api,
     create_pg_database,

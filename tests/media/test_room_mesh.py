@@ -1,6 +1,6 @@
 """Real aiortc peers through the real server on loopback: lobby, media both ways, sub-rooms, removal, resume.
 
-No WebRTC mocks: each participant is an aiortc RTCPeerConnection mesh (server.rooms.client.RoomClient)
+No WebRTC mocks: each participant is an aiortc RTCPeerConnection mesh (tests.support.room_client.RoomClient)
 sending synthetic video and audio; frames are counted after decoding. Signaling goes through /ws.
 """
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from server.rooms.client import RoomClient
 from tests.media.synthetic import SyntheticAudio, SyntheticVideo
+from tests.support.room_client import RoomClient
 from tests.support.rooms import invite, make_session, staff_token
 
 pytestmark = [pytest.mark.media, pytest.mark.slow]

@@ -1,3 +1,6 @@
+import ast
+from pathlib import Path
+
 from server.security.clientip import forwarded_client, parse_networks
 
 PROXY = parse_networks("172.28.0.0/24, 10.0.0.1")
@@ -23,3 +26,20 @@ def test_parse_networks_rejects_garbage() -> None:
     with pytest.raises(ValueError):
         parse_networks("10.0.0.0/8, banana")
     assert parse_networks("") == ()
+
+
+def test_only_the_clientip_module_reads_the_socket_peer() -> None:
+    """``request.remote`` is the proxy's address behind a trusted proxy: every other module asks
+    ``client_ip(request)``, which applies CONCORD_TRUSTED_PROXIES (agreements/api.py once did not)."""
+    server = Path(__file__).resolve().parents[2] / "server"
+    readers = []
+    for path in server.rglob("*.py"):
+        if path == server / "security" / "clientip.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            peer = isinstance(node, ast.Attribute) and node.attr == "remote" and isinstance(node.value, ast.Name)
+            if peer and "req" in node.value.id.lower():  # type: ignore[union-attr]
+                readers.append(f"{path.relative_to(server.parent)}:{node.lineno}")
+            if isinstance(node, ast.Constant) and node.value == "peername":
+                readers.append(f"{path.relative_to(server.parent)}:{node.lineno}")
+    assert readers == [], f"read the peer address without client_ip(): {readers}"

@@ -72,7 +72,7 @@ def test_session_timeline_lines_are_in_one_language() -> None:
     from datetime import UTC, datetime
 
     from server.ledger import Event
-    from server.recording.views import summary
+    from server.recording.http.pages import summary
 
     def ev(type_: str, data: dict) -> Event:
         return Event("session:1", 1, type_, datetime(2026, 3, 1, tzinfo=UTC), data, "0" * 64, "1" * 64)
@@ -87,7 +87,7 @@ def test_the_recorder_is_named_in_the_pages_language_on_the_timeline() -> None:
     from datetime import UTC, datetime
 
     from server.ledger import Event
-    from server.recording.views import summary
+    from server.recording.http.pages import summary
     from server.rooms.hub import RoomHub
 
     name = RoomHub.attach_system_peer.__kwdefaults__["name"]  # what the recorder peer is called in a room
@@ -107,8 +107,7 @@ def test_room_clients_show_one_side_of_server_sent_names(tmp_path) -> None:  # t
     if node is None:
         pytest.skip("node is not installed")
     js = Path(__file__).resolve().parents[2] / "web" / "static" / "js"
-    for name in ("concord.js", "signaling.js"):
-        (tmp_path / name).write_text((js / name).read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copytree(js, tmp_path, dirs_exist_ok=True)  # signaling.js imports i18n.js and its catalogues
     msg = {"type": "welcome", "name": "张三", "peers": [{"id": "r", "name": "录像 / Recorder", "role": "recorder"}],
            "lobby": [{"id": "x", "name": "录像 / Recorder"}], "room": {"lobby": [{"id": "y", "name": "李四"}]}}
     for lang, want in (("zh-CN", "录像"), ("en", "Recorder")):

@@ -3,6 +3,7 @@ properties: every proof verifies, every tampered proof fails."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -137,3 +138,18 @@ def test_a_frontier_extended_later_gives_the_same_root(a: int, b: int) -> None:
     assert merkle.frontier_root(fr) == merkle.root_of_hashes(hs[:a])
     assert sum(n for n, _ in fr) == a and bin(a).count("1") == len(fr)
     assert merkle.frontier_root(merkle.extend(fr, hs, a)) == merkle.root_of_hashes(hs)
+
+
+def test_inclusion_proof_from_a_frontier_equals_the_full_path() -> None:
+    """An export proves its leaf from the last checkpoint's frontier and the leaves after it alone."""
+    for n in range(1, 80):
+        hs = [merkle.leaf_hash(n.to_bytes(2, "big") + j.to_bytes(2, "big")) for j in range(n)]
+        root = merkle.root_of_hashes(hs)
+        for i in range(n):
+            path = merkle.inclusion_proof_from(merkle.extend([], hs, 0, i), hs[i:])
+            assert path == merkle.inclusion_proof(hs, i)
+            assert merkle.verify_inclusion(hs[i], i, n, path, root)
+    with pytest.raises(ValueError):
+        merkle.inclusion_proof_from(merkle.extend([], [merkle.leaf_hash(b"a")] * 3), [])
+    with pytest.raises(ValueError):  # a frontier whose sizes are not the binary form of its size
+        merkle.inclusion_proof_from([(1, b"\0" * 32), (2, b"\0" * 32)], [merkle.leaf_hash(b"x")] * 3)

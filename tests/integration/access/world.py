@@ -22,7 +22,6 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
 from server import ledger
-from server.agreements.sample import SAMPLE_IDS, sample_content
 from server.auth import issue_session_cookie
 from server.cases.models import Case, CaseAccess, Consultation
 from server.directory.demo import DEMO_PASSWORD
@@ -34,6 +33,7 @@ from server.recording.store import DbRecordingEvents
 from server.security import csrf
 from server.services import services
 from tests.integration.agreements.helpers import data_url
+from tests.support.agreement_sample import SAMPLE_IDS, sample_content
 
 # The DV case's confidential values: unique strings found nowhere else, so any hit is a leak.
 MARK_ADDR = "MARKER-ADDR-7f3a"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.agreements.sample import sample_content, stroke_png
 from server.directory.demo import DEMO_PASSWORD
+from tests.support.agreement_sample import sample_content, stroke_png
 
 PNG_URL = "data:image/png;base64,"
 

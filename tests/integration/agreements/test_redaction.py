@@ -174,7 +174,9 @@ async def test_no_export_carries_the_victims_contact_and_each_still_verifies(cli
     for what, data in copies.items():
         no_hits(data, MARKERS, what)  # downloaded by the named mediator, who may see the values
 
-    # Every copy of the agreement still verifies, in the API and on the command line.
+    # Every copy of the agreement still verifies, in the API and on the command line. (Loaded again: the
+    # first export made the city root, whose certificate the PDF signature chains to.)
+    trusted = TrustedKeys.load(services(client.app).config.data_dir / "agreement_keys")
     for what in ("staff copy", "party copy of 王五", "party copy of 赵六"):
         result = verify_pdf(copies[what], trusted, check_pades=True)
         assert result.ok and result.pdf_signature == "intact", (what, result.failures)

@@ -9,8 +9,8 @@ import io
 import aiohttp
 
 from server.agreements.export import export_agreement_pdf
-from server.agreements.sample import signed_sample
 from server.services import services
+from tests.support.agreement_sample import signed_sample
 from tests.unit.agreements.test_verify import flip_outside_pages
 
 

@@ -7,7 +7,7 @@ import pytest
 from server.agreements.export import Sealer, export_agreement_pdf
 from server.agreements.keys import Keyring, TrustedKeys
 from server.agreements.pdf import PdfInput
-from server.agreements.sample import sample_content, signed_sample
+from tests.support.agreement_sample import sample_content, signed_sample
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,8 @@ def keyring(tmp_path_factory: pytest.TempPathFactory) -> Keyring:
 @pytest.fixture(scope="module")
 def trusted(keyring: Keyring) -> TrustedKeys:
     keyring.signing_key("340321001")
-    return TrustedKeys(keyring.public_keys(), "test keyring")
+    keyring.city_ca().init()
+    return keyring.trusted("test keyring")
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from server.agreements.keys import Keyring
 from tests.conftest import cli_env
 
@@ -22,11 +24,21 @@ def test_valid_file_exits_zero(exported_file: Path, keyring: Keyring, tmp_path: 
     r = run("verify-agreement", str(exported_file), "--keyring", str(ring), cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("OK agreement 龙亢调字〔2026〕第12号 version 1") and "keys trusted by" in r.stdout
-    # Without a keyring it still verifies, but says the keys were only checked against the file.
+    assert "PAdES): intact, B-B, 龙亢镇人民调解委员会" in r.stdout and "check pades_revoked: ok" in r.stdout
+    # Without anything to trust, the PDF signature cannot be trusted: it fails (closed).
     r = run("verify-agreement", str(exported_file), cwd=tmp_path)
-    assert r.returncode == 0 and "warning: no trusted keyring" in r.stdout
-    r = run("verify-agreement", str(exported_file), "--require-trusted", cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout.startswith("FAILED pades_untrusted: no trusted root"), r.stdout
+    # With the exported root alone it verifies, and says the record keys were only checked against the file.
+    root = tmp_path / "root.pem"
+    cert = keyring.city_ca().root_certificate()
+    assert cert is not None
+    root.write_bytes(cert.public_bytes(Encoding.PEM))
+    r = run("verify-agreement", str(exported_file), "--root", str(root), cwd=tmp_path)
+    assert r.returncode == 0 and "warning: no trusted keyring" in r.stdout, r.stdout
+    r = run("verify-agreement", str(exported_file), "--root", str(root), "--require-trusted", cwd=tmp_path)
     assert r.returncode == 1 and "unknown_key" in r.stderr
+    r = run("verify-agreement", str(exported_file), "--root", str(exported_file), cwd=tmp_path)
+    assert r.returncode == 2 and "cannot load" in r.stderr
 
 
 def test_tampered_file_exits_one_naming_the_check(exported_file: Path, tmp_path: Path) -> None:

@@ -16,10 +16,10 @@ from server.agreements.export import export_agreement_pdf
 from server.agreements.keys import Keyring, TrustedKeys, b64
 from server.agreements.manifest import MANIFEST_NAME
 from server.agreements.pdf import PdfInput
-from server.agreements.sample import UA_PHONE, sample_content, signed_sample
 from server.agreements.signing import GENESIS, RECORD_FORMAT_V1, SignedRecord, record_hash
 from server.agreements.text import render_text
 from server.agreements.verify import verify_pdf
+from tests.support.agreement_sample import UA_PHONE, sample_content, signed_sample
 from tests.support.leaks import find_leaks
 from tests.unit.agreements.test_verify import with_manifest
 
@@ -69,7 +69,7 @@ def test_masks() -> None:
 def test_both_copies_verify_and_only_the_staff_copy_opens_the_evidence(tmp_path) -> None:  # type: ignore[no-untyped-def]
     ring = Keyring(tmp_path, b"secret")
     staff_in, sealer = signed_sample(ring, dv_content(), audience="staff")
-    trusted = TrustedKeys(ring.public_keys(), "test")
+    trusted = ring.trusted("test")
     staff = export_agreement_pdf(staff_in, ring.public_keys(), sealer)
     party_in = PdfInput(**{**staff_in.__dict__, "audience": "party",
                            "records": [SignedRecord(r.payload, r.signature) for r in staff_in.records]})
@@ -88,7 +88,7 @@ def test_commitment_tampering_is_caught(tmp_path) -> None:  # type: ignore[no-un
     ring = Keyring(tmp_path, b"secret")
     d, sealer = signed_sample(ring, dv_content())
     pdf = export_agreement_pdf(d, ring.public_keys(), sealer, pades=False)
-    trusted = TrustedKeys(ring.public_keys(), "test")
+    trusted = ring.trusted("test")
     m = manifest_of(pdf)
     m["document"]["commitments"]["p2.phone"] = commit("13900000000", "00" * 16)  # another phone
     assert verify_pdf(with_manifest(pdf, m), trusted).primary.check == "text_changed"
@@ -121,7 +121,7 @@ def legacy_export(ring: Keyring) -> tuple[bytes, TrustedKeys]:
         prev = record_hash(p, sig)
     old = PdfInput(content=content, text=text, version=1, document_hash=h, state="effective", records=records,
                    images=d.images, verify_url=d.verify_url, exported_at=d.exported_at, effective_at=d.effective_at)
-    return export_agreement_pdf(old, ring.public_keys(), sealer), TrustedKeys(ring.public_keys(), "test")
+    return export_agreement_pdf(old, ring.public_keys(), sealer), ring.trusted("test")
 
 
 def test_format_1_files_still_verify(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from server.agreements.content import (
     valid_id_number,
     view,
 )
-from server.agreements.sample import SAMPLE_IDS, sample_content
+from tests.support.agreement_sample import SAMPLE_IDS, sample_content
 
 
 def raw(**over):  # type: ignore[no-untyped-def]

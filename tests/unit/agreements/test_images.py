@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from server.agreements.images import ImageError, clean_signature, decode_data_url
-from server.agreements.sample import stroke_png
+from tests.support.agreement_sample import stroke_png
 
 
 def png(img: Image.Image) -> bytes:

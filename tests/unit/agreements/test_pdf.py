@@ -81,7 +81,7 @@ def test_missing_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_device_summary() -> None:
-    from server.agreements.sample import UA_PHONE
+    from tests.support.agreement_sample import UA_PHONE
 
     assert device_summary(UA_PHONE) == "手机 Android Chrome 126"
     assert device_summary("") == "未知设备"
@@ -103,7 +103,7 @@ def test_rare_character_falls_back_to_the_full_font(keyring) -> None:  # type: i
 
     from server.agreements.export import export_agreement_pdf
     from server.agreements.fonts import common_font, font_for
-    from server.agreements.sample import sample_content, signed_sample
+    from tests.support.agreement_sample import sample_content, signed_sample
 
     assert common_font() is not None
     assert font_for("张三")[0] == common_font()
@@ -117,3 +117,27 @@ def test_rare_character_falls_back_to_the_full_font(keyring) -> None:  # type: i
     page = pymupdf.open(stream=pdf, filetype="pdf")[0]
     glyphs = [c for span in page.get_texttrace() for c in span["chars"] if chr(c[0]) == "堃"]
     assert glyphs and all(g[1] != 0 for g in glyphs)
+
+
+def test_judicial_application_carries_every_term_and_beijing_dates(keyring) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12: the application left out the dispute type's standard term 3, and dated itself in UTC. An
+    agreement sealed at 17:04 UTC on 5 Dec takes effect on 6 Dec in Beijing, in both documents."""
+    from datetime import UTC, datetime
+
+    from server.agreements.text import agreement_terms
+    from tests.support.agreement_sample import sample_content, signed_sample
+
+    d, _ = signed_sample(keyring, sample_content(obligations=2), start=datetime(2026, 12, 5, 17, 0, tzinfo=UTC))
+    terms = agreement_terms(d.text)
+    # Two obligations, the labour-wages standard term, the other term: four, numbered as signed.
+    assert [t.split(". ")[0] for t in terms] == ["1", "2", "3", "4"]
+    assert "上述款项足额支付后" in terms[2]
+    app = "".join(p.get_text() for p in pymupdf.open(stream=judicial_application_pdf(d), filetype="pdf"))
+    flat = app.replace("\n", "")
+    for t in terms:
+        assert t in flat, t
+    assert "于2026年12月6日经龙亢镇人民调解委员会" in flat and "2026年12月5日" not in flat
+    from server.agreements.export import export_agreement_pdf
+
+    pdf = pymupdf.open(stream=export_agreement_pdf(d, keyring.public_keys(), _), filetype="pdf")
+    assert any("生效日期：2026年12月6日" in p.get_text() for p in pdf)

@@ -4,8 +4,8 @@ import pytest
 
 from server.agreements.document import freeze
 from server.agreements.keys import Keyring
-from server.agreements.sample import sample_content
 from server.agreements.signing import GENESIS, MEDIATOR, PARTY, SEAL, Evidence, SigningError, SigningState
+from tests.support.agreement_sample import sample_content
 
 
 def ev(name: str = "", image: str | None = "ab" * 32, method: str = "id_last4", consent: bool = True) -> Evidence:

@@ -5,8 +5,8 @@ import pytest
 from server.agreements.content import DISPUTE_TYPES, parse_content
 from server.agreements.document import document_hash, freeze, short_hash
 from server.agreements.drafts import CaseParty, CaseSummary, draft_from_case
-from server.agreements.sample import sample_content
 from server.agreements.text import cn_count, render_judicial_application, render_text, rmb_upper
+from tests.support.agreement_sample import sample_content
 
 
 @pytest.mark.parametrize("amount, words", [

@@ -11,24 +11,27 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import NameObject
+from pypdf.generic import NameObject, NullObject
 
 from server.agreements.content import canonical_json
 from server.agreements.export import export_agreement_pdf
 from server.agreements.keys import Keyring, TrustedKeys, b64
 from server.agreements.manifest import MANIFEST_NAME
 from server.agreements.pdf import render_plain_text
-from server.agreements.sample import sample_content, signed_sample, stroke_png
 from server.agreements.verify import verify_pdf
+from tests.support.agreement_sample import sample_content, signed_sample, stroke_png
 
 
 def manifest_of(pdf: bytes) -> dict[str, Any]:
     return json.loads(PdfReader(io.BytesIO(pdf)).attachments[MANIFEST_NAME][0])
 
 
-def with_manifest(pdf: bytes, manifest: dict[str, Any] | bytes) -> bytes:
-    """Rewrite the PDF with a different manifest (what an attacker with a PDF editor would do)."""
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+def with_manifest(pdf: bytes, manifest: dict[str, Any] | bytes, *, rewrite: bool = False) -> bytes:
+    """Swap in a different manifest, as an incremental update that leaves the sealed drawn revision in place
+    (so each test meets the check it aims at), or ``rewrite`` the whole file (what a PDF editor does)."""
+    w = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf))) if rewrite else PdfWriter(io.BytesIO(pdf), incremental=True)
+    if not rewrite:
+        w._add_object(NullObject())  # pypdf reuses the number of the previous revision's xref stream
     names = w._root_object.get("/Names")
     if names is not None:
         del names.get_object()[NameObject("/EmbeddedFiles")]
@@ -39,10 +42,13 @@ def with_manifest(pdf: bytes, manifest: dict[str, Any] | bytes) -> bytes:
     return out.getvalue()
 
 
-def flip_outside_pages(pdf: bytes) -> bytes:
-    """Flip one byte of the /Creator string: inside the PAdES signed range, outside every page digest."""
-    m = re.search(rb"/Creator \((.)", pdf)
-    assert m is not None
+def flip_outside_pages(pdf: bytes, *, drawn: bool = False) -> bytes:
+    """Flip one byte of a /Creator string: inside the PAdES signed range, outside every page. The last one
+    is in a revision after the drawn one (only the PDF signature covers it); ``drawn``: the first one, in
+    the drawn revision (its sealed SHA-256 covers it too)."""
+    found = list(re.finditer(rb"/Creator \((.)", pdf))
+    assert len(found) >= 2
+    m = found[0] if drawn else found[-1]
     out = bytearray(pdf)
     out[m.start(1)] ^= 0x01
     return bytes(out)
@@ -57,16 +63,25 @@ def test_intact_export_verifies(exported: bytes, trusted: TrustedKeys) -> None:
     r = verify_pdf(exported, trusted)
     assert r.ok, r.failures
     assert len(r.signers) == 4 and r.trusted_by == "test keyring" and not r.warnings
+    # Without a trusted root the PDF signature cannot be trusted: that fails (closed), naming the check.
     untrusted = verify_pdf(exported, None)
-    assert untrusted.ok and untrusted.warnings
+    assert not untrusted.ok and untrusted.primary.check == "pades_untrusted" and untrusted.warnings
+    # The root alone (no keyring): the seal is trusted, the record keys are checked against the file.
+    roots_only = TrustedKeys([], "", trusted.roots, trusted.crls, keys_given=False)
+    r = verify_pdf(exported, roots_only)
+    assert r.ok and r.trusted_by is None and r.warnings and r.pades["trusted"] and r.pades["revoked"] is False
 
 
-def test_a_rewritten_pdf_fails_only_as_a_changed_file(exported: bytes, trusted: TrustedKeys) -> None:
-    # Everything signed is unchanged, but the file is no longer the one sealed: the PAdES check refuses it.
-    rewritten = with_manifest(exported, manifest_of(exported))
+def test_a_rewritten_pdf_fails_as_a_changed_file(exported: bytes, trusted: TrustedKeys) -> None:
+    # Everything signed is unchanged, but the file is no longer the one sealed: its drawn bytes (manifest
+    # format 2) and the PAdES signature both refuse it.
+    rewritten = with_manifest(exported, manifest_of(exported), rewrite=True)
     r = verify_pdf(rewritten, trusted)
-    assert [f.check for f in r.failures] == ["file_changed"] and r.pdf_signature == "broken"
-    assert verify_pdf(rewritten, trusted, check_pades=False).ok
+    assert [f.check for f in r.failures] == ["text_changed", "file_changed"] and r.pdf_signature == "broken"
+    assert "drawn revision" in r.primary.message
+    appended = with_manifest(exported, manifest_of(exported))  # the same manifest, appended: only PAdES sees it
+    r = verify_pdf(appended, trusted)
+    assert [f.check for f in r.failures] == ["file_changed"] and r.pdf_signature == "extended"
 
 
 def test_a_byte_flipped_inside_the_signed_range_fails(exported: bytes, trusted: TrustedKeys) -> None:
@@ -75,6 +90,15 @@ def test_a_byte_flipped_inside_the_signed_range_fails(exported: bytes, trusted: 
     r = verify_pdf(tampered, trusted)
     assert not r.ok and r.primary.check == "file_changed" and "PAdES" in r.primary.message
     assert verify_pdf(tampered, trusted, check_pades=False).ok  # only the PDF signature sees this change
+
+
+def test_a_byte_flipped_in_the_drawn_revision_fails_even_without_pades(exported: bytes, trusted: TrustedKeys) -> None:
+    # The same, in the drawn revision (manifest format 2 seals its SHA-256): both checks see it.
+    tampered = flip_outside_pages(exported, drawn=True)
+    r = verify_pdf(tampered, trusted)
+    assert [f.check for f in r.failures] == ["text_changed", "file_changed"]
+    assert "drawn revision (bytes 0–" in r.primary.message
+    assert not verify_pdf(tampered, trusted, check_pades=False).ok
 
 
 def test_content_appended_after_the_signature_fails(exported: bytes, trusted: TrustedKeys) -> None:
@@ -94,12 +118,15 @@ def test_flipped_byte_in_page_text(exported: bytes, trusted: TrustedKeys) -> Non
     tampered = bytearray(exported)
     tampered[data + 40] ^= 0x01
     r = verify_pdf(bytes(tampered), trusted)
-    assert r.primary.check == "text_changed" and "page 1" in r.primary.message
+    assert r.primary.check == "text_changed" and "drawn revision" in r.primary.message
 
 
-def test_rewritten_page_text(exported: bytes, trusted: TrustedKeys) -> None:
-    """A valid PDF whose page 1 draws different glyphs (e.g. another number), manifest untouched."""
-    w = PdfWriter(clone_from=PdfReader(io.BytesIO(exported)))
+@pytest.mark.parametrize("incremental", [False, True])
+def test_rewritten_page_text(exported: bytes, trusted: TrustedKeys, incremental: bool) -> None:
+    """A valid PDF whose page 1 draws different glyphs (e.g. another number), manifest untouched: rewritten
+    (the sealed drawn bytes differ) or appended as an update that redefines the page's content stream."""
+    w = PdfWriter(io.BytesIO(exported), incremental=True) if incremental else PdfWriter(
+        clone_from=PdfReader(io.BytesIO(exported)))
     page = w.pages[0]
     content = page.get_contents()
     data = content.get_data()
@@ -112,7 +139,8 @@ def test_rewritten_page_text(exported: bytes, trusted: TrustedKeys) -> None:
     out = io.BytesIO()
     w.write(out)
     r = verify_pdf(out.getvalue(), trusted)
-    assert r.primary.check == "text_changed" and "page 1" in r.primary.message
+    assert r.primary.check == "text_changed"
+    assert ("page 1 no longer draws" if incremental else "drawn revision") in r.primary.message, r.failures
 
 
 def test_manifest_text_edited(exported: bytes, trusted: TrustedKeys) -> None:
@@ -237,7 +265,7 @@ def test_rotation_keeps_old_agreements_valid(tmp_path: Path) -> None:
     d, sealer = signed_sample(ring)
     pdf = export_agreement_pdf(d, ring.public_keys(), sealer)
     ring.rotate("340321001")
-    assert check(pdf, TrustedKeys(ring.public_keys(), "rotated")) is None
+    assert check(pdf, ring.trusted("rotated")) is None
 
 
 def test_pades_signature_covers_the_export(exported: bytes, trusted: TrustedKeys) -> None:

@@ -1,7 +1,7 @@
 from server.agreements.content import parse_content
-from server.agreements.sample import sample_content
 from server.agreements.text import render_text
 from server.agreements.versions import changes, text_diff
+from tests.support.agreement_sample import sample_content
 
 
 def test_changes_are_readable_and_keyed() -> None:

@@ -1,20 +1,11 @@
 // The agreement panel of the room page: when the mediator presents a draft, everyone sees the same
 // version and its short hash (a room-state change), reads the text and comments on a clause. Parties use
 // their own join token (their invitation); staff use their login. Load it as a room module.
+import { api } from "./concord.js";
+import { label, t } from "./i18n.js";
 import { registerPanel } from "./panels.js";
-import { clauseLabel, clauseOptions, errorText } from "./agreement-labels.js";
+import { clauseOptions, commentText, errorText } from "./agreement-labels.js";
 
-const TXT = {
-  none: ["调解员尚未展示协议。", "The mediator has not presented an agreement yet."],
-  version: ["第 {v} 版", "version {v}"], code: ["核对码", "Check code"],
-  same: ["请核对：每个人屏幕上的核对码应完全一致。", "Compare aloud: everyone's check code must be identical."],
-  signed: ["已签署 {n}/{m}", "Signed {n}/{m}"], comment: ["对条款提意见", "Comment on a clause"],
-  send: ["提交", "Send"], sign: ["去签署（本人手机）", "Sign (on your own phone)"],
-  present: ["展示", "Present"], stop: ["停止展示", "Stop presenting"], refresh: ["刷新", "Refresh"],
-  mine: ["本会议及其案件的协议", "Agreements of this session and its case"], failed: ["操作失败：", "Failed: "],
-  states: { draft: ["草稿", "Draft"], signing: ["签署中", "Signing"], effective: ["已生效", "Effective"],
-    withdrawn: ["已撤回", "Withdrawn"], voided: ["已作废", "Voided"], superseded: ["已变更", "Superseded"] },
-};
 const PARTY_ROLES = new Set(["party", "agent"]);
 
 // The room page has its own stylesheet; the document styles (pre-wrapped text, the check code) come along.
@@ -22,54 +13,37 @@ if (!document.querySelector('link[href^="/static/css/agreements.css"]')) {
   document.head.append(Object.assign(document.createElement("link"), { rel: "stylesheet", href: "/static/css/agreements.css" }));
 }
 
-function csrf() {
-  const m = document.querySelector('meta[name="csrf-token"]') || document.querySelector('input[name="csrf_token"]');
-  return m ? (m.content || m.value || "") : "";
-}
-
-async function call(url, method = "GET", body) {
-  const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-  if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf();
-  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-  const r = await fetch(url, opts);
-  const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw Object.assign(new Error((data.error && data.error.message) || r.statusText), { code: data.error && data.error.code });
-  return data;
-}
+// The API's JSON calls (concord.js adds the CSRF header and the page's language).
+const call = (url, method = "GET", body = undefined) => api(url, { method, body });
 
 registerPanel({
   id: "agreement",
   order: 45,
-  title: ["协议", "Agreement"],
+  title: "agreement.room.title",
   mount(el, ctx) {
-    const tr = (k, vars = {}) => {
-      const pair = TXT[k];
-      let s = ctx.lang === "en" ? pair[1] : pair[0];
-      for (const [a, b] of Object.entries(vars)) s = s.replace(`{${a}}`, b);
-      return s;
-    };
-    const pick = (zh, en) => (ctx.lang === "en" ? en : zh);
-    const fail = (err) => { q(".ag-error").textContent = tr("failed") + errorText(err, pick); };
+    const msg = (k, vars) => t(`agreement.room.${k}`, vars);
+    const stateName = (state) => label("agreement.state.", state);
+    const fail = (err) => { q(".ag-error").textContent = msg("failed") + errorText(err); };
     const isParty = () => PARTY_ROLES.has(ctx.me.role);
     el.innerHTML = `<div class="agreement-panel stack">
       <p class="small muted ag-none"></p>
       <div class="ag-shown" hidden>
         <p><strong class="ag-number"></strong> · <span class="ag-version"></span> · <span class="ag-state"></span> · <span class="ag-signed"></span></p>
-        <p class="ag-code-line">${tr("code")} <span class="hash ag-code"></span></p>
-        <p class="small muted">${tr("same")}</p>
+        <p class="ag-code-line">${msg("code")} <span class="hash ag-code"></span></p>
+        <p class="small muted">${msg("same")}</p>
         <div class="doc-text ag-text" tabindex="0"></div>
-        <form class="form ag-comment"><label class="small">${tr("comment")}</label>
+        <form class="form ag-comment"><label class="small">${msg("comment")}</label>
           <div class="row"><select name="clause"></select><input name="text" maxlength="2000" required class="ag-grow">
-          <button class="btn btn-sm" type="submit">${tr("send")}</button></div></form>
+          <button class="btn btn-sm" type="submit">${msg("send")}</button></div></form>
         <ul class="small ag-comments"></ul>
         <p class="ag-sign-line" hidden><a class="btn btn-primary ag-sign" target="_blank" rel="noopener"></a></p>
       </div>
-      <div class="ag-mod" hidden><h3 class="small">${tr("mine")}</h3><ul class="small ag-list"></ul></div>
+      <div class="ag-mod" hidden><h3 class="small">${msg("mine")}</h3><ul class="small ag-list"></ul></div>
       <p class="small ag-error" role="alert"></p>
     </div>`;
     const q = (s) => el.querySelector(s);
-    q(".ag-none").textContent = tr("none");
-    q(".ag-sign").textContent = tr("sign");
+    q(".ag-none").textContent = msg("none");
+    q(".ag-sign").textContent = msg("sign");
     let shownKey = "";
 
     const partyQuery = () => `invitation=${encodeURIComponent(ctx.token)}`;
@@ -84,10 +58,9 @@ registerPanel({
       q(".ag-shown").hidden = !a;
       if (!a) { shownKey = ""; return; }
       q(".ag-number").textContent = a.number;
-      q(".ag-version").textContent = tr("version", { v: a.version });
-      const st = TXT.states[a.state] || [a.state, a.state];
-      q(".ag-state").textContent = ctx.lang === "en" ? st[1] : st[0];
-      q(".ag-signed").textContent = tr("signed", { n: a.signed, m: a.required });
+      q(".ag-version").textContent = t("agreement.version", { v: a.version });
+      q(".ag-state").textContent = stateName(a.state);
+      q(".ag-signed").textContent = msg("signed", { n: a.signed, m: a.required });
       q(".ag-code").textContent = a.short_hash;
       el.closest("section")?.setAttribute("data-agreement-hash", a.short_hash);
       const key = `${a.id}:${a.version}:${a.signed}:${a.comments}:${a.state}`;
@@ -96,10 +69,10 @@ registerPanel({
       try {
         const d = await details(a);
         q(".ag-text").textContent = d.text || "";
-        q(".ag-comment select").replaceChildren(...clauseOptions(d.content, pick).map(([k, label]) => new Option(label, k)));
+        q(".ag-comment select").replaceChildren(...clauseOptions(d.content).map(([k, label]) => new Option(label, k)));
         q(".ag-comments").replaceChildren(...(d.comments || []).map((c) => {
           const li = document.createElement("li");
-          li.textContent = `[${pick("第", "v")}${c.version}${pick("版", "")} · ${clauseLabel(c.clause, d.content, pick)}] ${c.author}：${c.text}`;
+          li.textContent = commentText(c, d.content);
           return li;
         }));
         const canSign = isParty() && a.state === "signing" && !d.signed;
@@ -129,11 +102,11 @@ registerPanel({
         const { agreements } = await call(`/api/agreements?for_session=${ctx.config.session_id}`);
         q(".ag-list").replaceChildren(...agreements.map((a) => {
           const li = document.createElement("li");
-          li.textContent = `${a.number} · ${tr("version", { v: a.version })} · ${a.short_hash} · ${pick(...(TXT.states[a.state] || [a.state, a.state]))} `;
+          li.textContent = `${a.number} · ${t("agreement.version", { v: a.version })} · ${a.short_hash} · ${stateName(a.state)} `;
           const b = document.createElement("button");
           b.type = "button";
           b.className = "btn btn-sm ag-present";
-          b.textContent = tr("present");
+          b.textContent = msg("present");
           b.addEventListener("click", () => call(`/api/agreements/${a.id}/present`, "POST",
             { session_id: ctx.config.session_id }).then(loadMine, fail));
           li.append(b);
@@ -142,7 +115,7 @@ registerPanel({
         const stop = document.createElement("button");
         stop.type = "button";
         stop.className = "btn btn-sm btn-ghost";
-        stop.textContent = tr("stop");
+        stop.textContent = msg("stop");
         stop.addEventListener("click", () => {
           const a = ctx.room.agreement;
           if (a) call(`/api/agreements/${a.id}/present`, "POST", { session_id: ctx.config.session_id, show: false })

@@ -1,9 +1,10 @@
 // A party signs on their own device: identity check → open and read the full text → consent, typed name
 // and a handwritten signature. Each step unlocks the next; the server checks every step again. The page
 // comes from a signing link (?link=, printed as a QR code or sent by text) or the party's invitation.
-import { api, tr } from "/static/js/concord.js";
+import { api } from "/static/js/concord.js";
+import { t } from "/static/js/i18n.js";
 import { SignaturePad } from "/static/js/signature-pad.js";
-import { clauseLabel, clauseOptions, errorText } from "/static/js/agreement-labels.js";
+import { clauseOptions, commentText, errorText } from "/static/js/agreement-labels.js";
 
 const root = document.getElementById("sign");
 const id = root.dataset.id;
@@ -17,7 +18,7 @@ const pad = new SignaturePad($("#pad"), { onChange: () => update() });
 function showError(err) {
   const box = $("#error");
   box.hidden = false;
-  box.textContent = errorText(err, tr);
+  box.textContent = errorText(err);
 }
 
 function update() {
@@ -29,14 +30,14 @@ function update() {
   $("#consent").disabled = !ready;
   $("#typed").disabled = !ready;
   const empty = pad.isEmpty();
-  $("#pad-state").textContent = empty ? tr("请在框内手写签名", "Sign inside the box") : tr("已签名", "Signed");
+  $("#pad-state").textContent = empty ? t("agreement.pad_empty") : t("agreement.pad_signed");
   $("#submit").disabled = !(ready && $("#consent").checked && !empty && $("#typed").value.trim());
 }
 
 function checkLabel(method) {
   $("#answer-label").textContent = method === "code"
-    ? tr("调解员告知的 6 位验证码", "The 6-digit code the mediator gave you")
-    : tr("身份证号码后四位", "Last 4 characters of your ID number");
+    ? t("agreement.answer_code")
+    : t("agreement.answer_id_last4");
   if (method === "code") $("#answer").inputMode = "numeric";
 }
 
@@ -50,18 +51,18 @@ async function load() {
       $("#summary").textContent = "";
       throw new Error(root.dataset.problem);
     }
-    $("#summary").textContent = tr("请先核验身份，再查看协议。", "Check your identity to see the agreement.");
+    $("#summary").textContent = t("agreement.check_first_to_see");
     return;
   }
   const q = `${credQuery}&ticket=${encodeURIComponent(state.ticket)}`;
   const info = state.info = await api(`/api/agreements/${id}/party?${q}`);
-  $("#summary").textContent = `${info.number} · ${info.name} · ${tr("第", "version ")}${info.version}${tr(" 版", "")} · ${tr("核对码", "check code")} ${info.short_hash}`;
+  $("#summary").textContent = `${info.number} · ${info.name} · ${t("agreement.version", { v: info.version })} · ${t("agreement.check_code")} ${info.short_hash}`;
   $("#v-no").textContent = info.version;
   $("#v-hash").textContent = info.short_hash;
   checkLabel(info.check);
-  $("#c-clause").replaceChildren(...clauseOptions(info.content, tr).map(([k, label]) => new Option(label, k)));
+  $("#c-clause").replaceChildren(...clauseOptions(info.content).map(([k, label]) => new Option(label, k)));
   $("#comments").replaceChildren(...info.comments.map((c) => Object.assign(document.createElement("div"),
-    { className: "comment", textContent: `[${tr("第", "v")}${c.version}${tr("版", "")} · ${clauseLabel(c.clause, info.content, tr)}] ${c.author}：${c.text}` })));
+    { className: "comment", textContent: commentText(c, info.content) })));
   if (info.signed) {
     $("#steps").hidden = true;
     $("#done").hidden = false;
@@ -71,7 +72,7 @@ async function load() {
     $("#pdf-link").href = `/api/agreements/${id}/party/pdf?${q}`;
   } else if (info.state !== "signing" && !info.signed) {
     $("#steps").hidden = true;
-    showError(new Error(tr("该协议当前不在签署阶段。", "This agreement is not open for signing.")));
+    showError(new Error(t("agreement.not_signing")));
   }
 }
 
@@ -117,7 +118,7 @@ window.addEventListener("resize", () => { if (pad.isEmpty()) pad.resize(); });
 
 $("#sign-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  if (pad.isEmpty()) return showError(new Error(tr("请先手写签名", "Please sign by hand first")));
+  if (pad.isEmpty()) return showError(new Error(t("agreement.sign_by_hand_first")));
   $("#submit").disabled = true;
   try {
     await api(`/api/agreements/${id}/party/sign`, { method: "POST", body: {
@@ -133,7 +134,7 @@ $("#sign-form").addEventListener("submit", async (e) => {
 $("#comment-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = e.target;
-  if (!state.info) return showError(new Error(tr("请先核验身份。", "Check your identity first.")));
+  if (!state.info) return showError(new Error(t("agreement.check_first")));
   try {
     await api(`/api/agreements/${id}/party/comments`, { method: "POST",
       body: { ...cred, version: state.info.version, clause: f.clause.value, text: f.text.value } });

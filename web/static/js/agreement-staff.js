@@ -1,23 +1,22 @@
 // The staff workspace for one agreement: text, signatures, versions and diffs, the draft editor,
 // freezing, the mediator's signature, the seal, comments and performance.
-import { api, tr } from "/static/js/concord.js";
+import { api } from "/static/js/concord.js";
+import { dateTimeText, label, t } from "/static/js/i18n.js";
 import { SignaturePad } from "/static/js/signature-pad.js";
-import { clauseLabel, clauseOptions, errorText, signerText } from "/static/js/agreement-labels.js";
+import { clauseOptions, commentText, errorText, signerText } from "/static/js/agreement-labels.js";
+import { renderSignLinks } from "/static/js/agreement-sign-links.js";
 
 const root = document.getElementById("agreement");
 const id = root.dataset.id;
 const $ = (sel) => document.querySelector(sel);
 let current = null;
-const PERF = { pending: ["待履行", "Pending"], performed: ["已履行", "Performed"], partial: ["部分履行", "Partly performed"],
-  not_performed: ["未履行", "Not performed"] };
 // Stored in UTC, shown on the Beijing clock.
-const when = (iso) => (iso ? new Date(iso).toLocaleString(tr("zh-CN", "en-GB"), { timeZone: "Asia/Shanghai",
-  hour12: false }) : "");
+const when = (iso) => dateTimeText(iso, { hour12: false });
 
 function showError(err) {
   const box = $("#error");
   box.hidden = false;
-  box.textContent = errorText(err, tr);
+  box.textContent = errorText(err);
   box.scrollIntoView({ block: "center" });
 }
 
@@ -36,11 +35,11 @@ async function load() {
   $("#short-hash").textContent = current.short_hash;
   $("#version-no").textContent = current.version;
   const sigs = $("#signatures");
-  sigs.replaceChildren(...current.signatures.map((s) => el("li", {}, `${signerText(s, tr)} ${when(s.at)}`)));
+  sigs.replaceChildren(...current.signatures.map((s) => el("li", {}, `${signerText(s)} ${when(s.at)}`)));
   $("#missing").textContent = current.missing.length
-    ? tr("待签署：", "Still to sign: ") + current.missing.map((m) => m.name).join("、") : "";
+    ? t("agreement.still_to_sign") + current.missing.map((m) => m.name).join("、") : "";
   renderComments();
-  renderSignLinks();
+  renderSignLinks($("#sign-link-parties"), current, { id, onError: showError });
   fillEditor();
   await loadVersions();
   if ($("#perf-rows")) await loadPerformance();
@@ -49,9 +48,9 @@ async function load() {
 function renderComments() {
   const box = $("#comments");
   box.replaceChildren(...current.comments.map((c) => el("div", { class: "comment" },
-    `[${tr("第", "v")}${c.version}${tr("版", "")} · ${clauseLabel(c.clause, current.content, tr)}] ${c.author}：${c.text}`)));
+    commentText(c, current.content))));
   const sel = $("#c-clause");
-  sel.replaceChildren(...clauseOptions(current.content, tr).map(([k, label]) => el("option", { value: k }, label)));
+  sel.replaceChildren(...clauseOptions(current.content).map(([k, label]) => el("option", { value: k }, label)));
 }
 
 async function loadVersions() {
@@ -60,7 +59,7 @@ async function loadVersions() {
   list.replaceChildren(...versions.map((v) => {
     const li = el("li", {}, `v${v.version} · ${v.short_hash} · ${when(v.created_at)}${v.note ? " · " + v.note : ""} `);
     if (v.version > 1) {
-      const b = el("button", { class: "btn btn-sm btn-ghost", type: "button" }, tr("与上一版比较", "Diff with previous"));
+      const b = el("button", { class: "btn btn-sm btn-ghost", type: "button" }, t("agreement.diff_with_previous"));
       b.addEventListener("click", () => showDiff(v.version - 1, v.version));
       li.append(b);
     }
@@ -74,65 +73,6 @@ async function showDiff(a, b) {
     el("h3", {}, `v${a} → v${b}`),
     el("ul", {}, ...d.changes.map((c) => el("li", {}, c.summary))),
     el("pre", { class: "diff" }, d.text_diff));
-}
-
-// ---- signing links: one per party, with its QR code, to print or send by text message ------------------
-function renderSignLinks() {
-  const list = $("#sign-link-parties");
-  if (!list || list.dataset.filled) return;
-  list.dataset.filled = "1";
-  list.replaceChildren(...current.content.parties.map((p) => {
-    const method = el("select", { class: "sl-method", name: "method" },
-      el("option", { value: "id_last4", disabled: !p.id_number }, tr("核验身份证号后四位", "Check the last 4 of the ID number")),
-      el("option", { value: "code" }, tr("核验验证码（由您另行告知）", "Check a code (you tell it separately)")));
-    method.value = p.id_number ? "id_last4" : "code";
-    const make = el("button", { type: "button", class: "btn btn-sm sl-make" }, tr("生成签署链接和二维码", "Make the signing link and QR code"));
-    const card = el("div", { class: "sl-result" });
-    make.addEventListener("click", () => makeSignLink(p, method.value, card).catch(showError));
-    const li = el("li", { class: "sl-party" }, el("strong", {}, p.name), " ", method, " ", make, card);
-    li.dataset.party = p.key;
-    return li;
-  }));
-}
-
-async function makeSignLink(p, method, box) {
-  const link = await api(`/api/agreements/${id}/sign-links`, { method: "POST", body: { party: p.key, method } });
-  const qr = el("div", { class: "qr" });
-  qr.innerHTML = link.qr_svg;  // an SVG the server drew from the URL alone
-  const url = el("input", { class: "sl-url", readOnly: true, value: link.url });
-  url.setAttribute("aria-label", tr("签署链接", "Signing link"));
-  const copy = el("button", { type: "button", class: "btn btn-sm sl-copy no-print" }, tr("复制链接", "Copy link"));
-  copy.addEventListener("click", async () => {
-    url.select();
-    try { await navigator.clipboard.writeText(link.url); } catch { document.execCommand("copy"); }
-    copy.textContent = tr("已复制", "Copied");
-  });
-  const sms = el("a", { class: "btn btn-sm sl-sms no-print", href: `sms:${link.phone || ""}?body=${encodeURIComponent(link.sms_text)}` },
-    tr("用短信发送", "Send by text message"));
-  const print = el("button", { type: "button", class: "btn btn-sm sl-print no-print" }, tr("打印", "Print"));
-  const card = el("div", { class: "sign-link-card" },
-    el("h4", {}, `${tr("调解协议书签署", "Sign the mediation agreement")} ${current.number}`),
-    el("p", {}, `${tr("当事人", "Party")}：${link.name}`),
-    qr,
-    el("p", { class: "small" }, tr("请用手机扫描二维码或打开以下链接，核验身份后阅读并签署。", "Scan the QR code or open the link on your phone, check your identity, read and sign.")),
-    url,
-    el("p", { class: "small" }, `${tr("身份核验", "Identity check")}：${link.method === "code"
-      ? tr("调解员另行告知的 6 位验证码", "the 6-digit code the mediator tells you")
-      : tr("本人身份证号后四位", "the last 4 of your ID number")} · ${tr("有效期至", "valid until")} ${when(link.expires_at)}`),
-    el("div", { class: "row no-print" }, copy, sms, print));
-  if (link.code) {
-    card.append(el("p", { class: "no-print" }, tr("验证码（只显示这一次，请当面或电话告知本人，不要与链接放在一起）：", "Code (shown only now; tell the party in person or by phone, not with the link): "),
-      el("strong", { class: "sl-code" }, link.code)));
-  }
-  card.dataset.party = p.key;
-  print.addEventListener("click", () => {
-    card.classList.add("print-target");
-    document.body.classList.add("print-one");
-    window.print();
-    document.body.classList.remove("print-one");
-    card.classList.remove("print-target");
-  });
-  box.replaceChildren(card);
 }
 
 // ---- draft editor ----------------------------------------------------------------------------
@@ -160,12 +100,14 @@ function partyOptions() {
 }
 
 function refreshPartySelects() {
-  for (const sel of document.querySelectorAll("#obligations select")) {
+  for (const sel of document.querySelectorAll("#obligations select[name=obligor], #obligations select[name=obligee]")) {
     const v = sel.value;
     sel.replaceChildren(...partyOptions().map(([k, n]) => el("option", { value: k }, n)));
     sel.value = v;
   }
 }
+
+const KINDS = ["payment", "action", "abstention", "restoration"];
 
 function obligationRow(o = {}) {
   const row = el("tr");
@@ -177,7 +119,12 @@ function obligationRow(o = {}) {
     return el("td", {}, s);
   };
   const inp = (name, value, type = "text") => { const i = el("input", { name, type }); i.value = value || ""; return el("td", {}, i); };
-  row.append(sel("obligor", o.obligor), sel("obligee", o.obligee), inp("action", o.action), inp("amount", o.amount),
+  // The kind decides how the term is phrased (server/agreements/text.py); older terms have none and read as
+  // a payment when they carry an amount.
+  const kind = el("select", { name: "kind" });
+  kind.replaceChildren(...KINDS.map((k) => el("option", { value: k }, t(`agreement.kind_${k}`))));
+  kind.value = o.kind || (o.amount ? "payment" : "action");
+  row.append(el("td", {}, kind), sel("obligor", o.obligor), sel("obligee", o.obligee), inp("action", o.action), inp("amount", o.amount),
     inp("method", o.method), inp("place", o.place), inp("deadline", o.deadline, "date"));
   const del = el("button", { type: "button", class: "btn btn-sm btn-ghost" }, "✕");
   del.addEventListener("click", () => row.remove());
@@ -219,7 +166,7 @@ function draftContent() {
   });
   const obligations = [...document.querySelectorAll("#obligations tbody tr")].map((r) => {
     const v = (n) => r.querySelector(`[name=${n}]`).value;
-    return { key: r.dataset.key, obligor: v("obligor"), obligee: v("obligee"), action: v("action"), amount: v("amount"),
+    return { key: r.dataset.key, kind: v("kind"), obligor: v("obligor"), obligee: v("obligee"), action: v("action"), amount: v("amount"),
       method: v("method"), place: v("place"), deadline: v("deadline") };
   });
   return { dispute_type: f.dispute_type.value, parties, obligations, facts: f.facts.value, issues: lines(f.issues.value),
@@ -249,7 +196,7 @@ if (mform) {
   $("#mediator-clear").addEventListener("click", () => pad.clear());
   mform.addEventListener("submit", async (e) => {
     e.preventDefault();
-    if (pad.isEmpty()) return showError(new Error(tr("请先手写签名", "Please sign by hand first")));
+    if (pad.isEmpty()) return showError(new Error(t("agreement.sign_by_hand_first")));
     try {
       await api(`/api/agreements/${id}/sign/mediator`, { method: "POST", body: {
         version: current.version, document_hash: current.document_hash, consent: mform.consent.checked,
@@ -274,7 +221,7 @@ $("#amend")?.addEventListener("click", () => api(`/api/agreements/${id}/amend`, 
   .then((a) => { location.href = `/agreements/${a.id}`; }, showError));
 for (const b of document.querySelectorAll("[data-close]")) {
   b.addEventListener("click", async () => {
-    const reason = prompt(tr("请填写原因", "Give the reason"));
+    const reason = prompt(t("agreement.give_reason"));
     if (!reason) return;
     api(`/api/agreements/${id}/${b.dataset.close}`, { method: "POST", body: { reason } })
       .then(() => location.reload(), showError);
@@ -296,7 +243,7 @@ async function loadPerformance() {
   const { obligations } = await api(`/api/agreements/${id}/obligations`);
   $("#perf-rows").replaceChildren(...obligations.map((o) => el("tr", {},
     el("td", {}, `${o.key} ${o.action}${o.amount ? " " + o.amount + "元" : ""}`), el("td", {}, o.deadline || "—"),
-    el("td", {}, tr(...(PERF[o.status] || [o.status, o.status])) + (o.overdue ? tr("（逾期）", " (overdue)") : "")),
+    el("td", {}, label("agreement.perf.", o.status) + (o.overdue ? t("agreement.overdue") : "")),
     el("td", {}, o.note || ""))));
   const sel = $("#p-key");
   if (sel) sel.replaceChildren(...obligations.map((o) => el("option", { value: o.key }, `${o.key} ${o.action}`)));

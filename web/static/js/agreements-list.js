@@ -1,5 +1,6 @@
 // The agreements list page: the "new agreement" form (web/templates/agreements/list.html).
-import { api, tr } from "/static/js/concord.js";
+import { api } from "/static/js/concord.js";
+import { t } from "/static/js/i18n.js";
 const f = document.getElementById("new-agreement");
 if (f) f.addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -9,6 +10,6 @@ if (f) f.addEventListener("submit", async (e) => {
   try { const a = await api("/api/agreements", { method: "POST", body }); location.href = `/agreements/${a.id}`; }
   catch (err) {
     document.getElementById("na-error").textContent = err.code === "not_found" && body.case_code
-      ? tr(`没有编号为 ${body.case_code} 的案件，或您无权查看。`, `No case ${body.case_code} that you may see.`) : err.message;
+      ? t("agreement.new_no_case", { code: body.case_code }) : err.message;
   }
 });

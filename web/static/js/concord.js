@@ -5,6 +5,8 @@
 // Calls use the session cookie; a change (POST/PUT/PATCH/DELETE) must carry the CSRF token from
 // <meta name="csrf-token">, which api() adds. Errors throw ApiError with the server's code and a message in
 // the page's language: api() sends X-Concord-Lang, and the server adds error.display (server/i18n.py).
+// Words for people come from i18n.js (t(key)), the one translation system of the client.
+import { lang, pick } from "./i18n.js";
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -15,8 +17,8 @@ export class ApiError extends Error {
 }
 
 export function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.content : "";
+  const node = document.querySelector('meta[name="csrf-token"]') || document.querySelector('input[name="csrf_token"]');
+  return node ? node.content || node.value || "" : "";
 }
 
 export async function api(path, { method = "GET", body, headers = {} } = {}) {
@@ -41,21 +43,6 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
     throw new ApiError(resp.status, err.code || "error", err.display || pick(err.message || resp.statusText));
   }
   return data;
-}
-
-export const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";
-
-// tr("中文", "English") in scripts, like the templates.
-export function tr(zh, en) {
-  return lang === "en" ? en : zh;
-}
-
-// One side of a bilingual "中文 / English" message (as server/i18n.py pick); other text unchanged.
-const BILINGUAL = /^(.*[\u3400-\u9fff（）。].*?)\s+\/\s+([^\u3400-\u9fff]+)$/s;
-export function pick(text) {
-  const m = BILINGUAL.exec(text || "");
-  if (!m) return text || "";
-  return lang === "en" ? m[2].trim() : m[1].trim();
 }
 
 // Buttons marked data-print print the page (no inline onclick: the Content-Security-Policy forbids it).

@@ -3,27 +3,15 @@
 //
 // Nothing is fetched before the room welcomes us (a party in the lobby may not read). The first answer
 // decides: refused (401/403/404) means this participant has no access, so the tab goes and no poll runs.
-import { errorText } from "./i18n.js";
+import { csrfToken } from "./concord.js";
+import { errorText, t } from "./i18n.js";
 import { registerPanel } from "./panels.js";
 
 const POLL_MS = 15000;
-const TXT = {
-  save: ["保存", "Save"], saved: ["已保存 v", "Saved v"], saving: ["保存中…", "Saving…"],
-  stale: ["笔录已被他人更新，已载入最新版本，请合并后再保存。", "Someone else saved a newer version; it is loaded — merge and save again."],
-  empty: ["尚无笔录", "No minutes yet"], failed: ["保存失败：", "Save failed: "], refresh: ["刷新", "Refresh"],
-  unsaved: ["有未保存的修改", "Unsaved changes"], label: ["会议笔录", "Minutes"],
-  hint_write: ["由调解员记录，每次保存都会留痕。", "Kept by the mediator; every save is a ledgered version."],
-  hint_read: ["调解员记录的笔录（只读）。", "The minutes kept by the mediator (read-only)."],
-  by: ["记录人：", "By "],
-};
 // Answers that mean "not for you": stop asking.
 const NO_ACCESS = new Set([401, 403, 404]);
 
-function csrfToken(ctx) {
-  if (ctx.config && ctx.config.csrf_token) return ctx.config.csrf_token;
-  const m = document.querySelector('input[name="csrf_token"]');
-  return m ? m.value : "";
-}
+const csrf = (ctx) => (ctx.config && ctx.config.csrf_token) || csrfToken();
 
 // Per room page: null (not asked yet), true (readable) or false (refused: no tab).
 const state = { access: null };
@@ -31,10 +19,10 @@ const state = { access: null };
 registerPanel({
   id: "minutes",
   order: 40,
-  title: ["笔录", "Minutes"],
+  title: "minutes.title",
   visible: (ctx) => !!ctx.me.id && state.access === true,
   mount(el, ctx) {
-    const tr = (k) => (ctx.lang === "en" ? TXT[k][1] : TXT[k][0]);
+    const msg = (k) => t(`minutes.${k}`);
     const url = `/api/sessions/${ctx.config.session_id}/minutes`;
     let version = 0;
     let dirty = false;
@@ -52,15 +40,15 @@ registerPanel({
     const saveBtn = el.querySelector(".minutes-save");
     const refreshBtn = el.querySelector(".minutes-refresh");
     const status = el.querySelector(".minutes-status");
-    area.setAttribute("aria-label", tr("label"));
-    view.setAttribute("aria-label", tr("label"));
-    saveBtn.textContent = tr("save");
-    refreshBtn.textContent = tr("refresh");
+    area.setAttribute("aria-label", msg("label"));
+    view.setAttribute("aria-label", msg("label"));
+    saveBtn.textContent = msg("save");
+    refreshBtn.textContent = msg("refresh");
 
     const headers = () => {
       const h = { "Content-Type": "application/json" };
       if (ctx.token) h["X-Join-Token"] = ctx.token;
-      const c = csrfToken(ctx);
+      const c = csrf(ctx);
       if (c) h["X-CSRF-Token"] = c;
       return h;
     };
@@ -81,7 +69,7 @@ registerPanel({
       if (NO_ACCESS.has(r.status)) {
         state.access = false;
         stop();
-        ctx._refresh();
+        ctx.refresh();
         return;
       }
       if (!r.ok) return;
@@ -90,24 +78,24 @@ registerPanel({
       state.access = true;
       version = m.version;
       if (!dirty) area.value = m.text;
-      view.textContent = m.text || tr("empty");
+      view.textContent = m.text || msg("empty");
       view.classList.toggle("empty", !m.text);
-      status.textContent = m.version ? `v${m.version} · ${tr("by")}${m.author || ""}` : tr("empty");
-      if (first) ctx._refresh();
+      status.textContent = m.version ? `v${m.version} · ${msg("by")}${m.author || ""}` : msg("empty");
+      if (first) ctx.refresh();
     }
 
     async function save() {
       saveBtn.disabled = true;
-      status.textContent = tr("saving");
+      status.textContent = msg("saving");
       try {
         const r = await fetch(url, { method: "PUT", credentials: "same-origin", headers: headers(),
           body: JSON.stringify({ text: area.value, base_version: version }) });
         const body = await r.json();
-        if (r.status === 409) { dirty = false; await load(); status.textContent = tr("stale"); return; }
-        if (!r.ok) { status.textContent = tr("failed") + (errorText(body.error) || r.statusText); return; }
+        if (r.status === 409) { dirty = false; await load(); status.textContent = msg("stale"); return; }
+        if (!r.ok) { status.textContent = msg("failed") + (errorText(body.error) || r.statusText); return; }
         version = body.version;
         dirty = false;
-        status.textContent = tr("saved") + body.version;
+        status.textContent = msg("saved") + body.version;
       } finally {
         saveBtn.disabled = false;
       }
@@ -118,7 +106,7 @@ registerPanel({
       area.hidden = !write;
       view.hidden = write;
       saveBtn.hidden = !write;
-      hint.textContent = write ? tr("hint_write") : tr("hint_read");
+      hint.textContent = write ? msg("hint_write") : msg("hint_read");
     }
 
     // Welcomed (again, after a reconnect or an admission): ask once, and poll only if we may read.
@@ -129,7 +117,7 @@ registerPanel({
     }
     ctx.on("welcome", begin);
     ctx.on("finished", stop);
-    area.addEventListener("input", () => { dirty = true; status.textContent = tr("unsaved"); });
+    area.addEventListener("input", () => { dirty = true; status.textContent = msg("unsaved"); });
     saveBtn.addEventListener("click", save);
     refreshBtn.addEventListener("click", () => { dirty = false; load(); });
     applyRole();

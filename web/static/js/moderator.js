@@ -4,7 +4,8 @@
 
 import { roleName, t } from "./i18n.js";
 import { panels, registerPanel } from "./panels.js";
-import { confirmDialog, el, peerInfo, reconnectingText } from "./room.js";
+import { confirmDialog, el } from "./dom.js";
+import { peerInfo, reconnectingText } from "./room-state.js";
 
 const SUBROOM_MAX = 40;
 
@@ -32,10 +33,10 @@ export function promptSubroom(ctx, person) {
     el("button", { type: "button", class: "secondary", onclick: () => { input.value = n; } }, n)));
   const dlg = el("dialog", { class: "confirm move-dialog" },
     el("form", { method: "dialog" },
-      el("p", {}, `${t("mod.move")}${ctx.lang === "en" ? ": " : "："}${person.name}`),
+      el("p", {}, t("mod.move_who", { name: person.name })),
       el("label", {}, t("mod.subroom_name"), input), datalist, quick,
       el("div", { class: "actions" },
-        el("button", { value: "cancel", class: "secondary", formnovalidate: true }, ctx.lang === "en" ? "Cancel" : "取消"),
+        el("button", { value: "cancel", class: "secondary", formnovalidate: true }, t("common.cancel")),
         el("button", { value: "ok" }, t("mod.move")))));
   document.body.append(dlg);
   dlg.showModal();
@@ -56,7 +57,7 @@ function button(label, onclick, cls = "") {
 registerPanel({
   id: "moderate",
   order: 5,
-  title: ["主持", "Moderate"],
+  title: "mod.title",
   visible: (ctx) => ctx.isModerator(),
   mount(section, ctx) {
     const controls = el("div", { class: "mod-controls" });

@@ -3,14 +3,17 @@
 //
 //   import { registerPanel } from "/static/js/panels.js";
 //   registerPanel({
-//     id: "minutes", order: 40, title: ["笔录", "Minutes"],
+//     id: "minutes", order: 40, title: "minutes.title",   // a message key of i18n/zh-CN.js and en.js
 //     visible: (ctx) => ctx.isModerator(),          // optional; re-checked when roles or room change
 //     mount(el, ctx) { ... return { update(ctx) {}, unmount() {} }; },  // return value optional
 //   });
 //
-// `ctx` is the RoomContext from room.js: ctx.me, ctx.peers, ctx.room, ctx.send(msg),
+// `ctx` is the RoomApp from room.js: ctx.me, ctx.peers, ctx.room (read from its store), ctx.send(msg),
 // ctx.on(type, fn) for any server message type (including ones your feature adds), ctx.t, ctx.lang,
-// ctx.config (the page's JSON config), ctx.toast(text), ctx.openPanel(id), ctx.setBadge(id, text).
+// ctx.config (the page's JSON config), ctx.toast(text), ctx.openPanel(id), ctx.setBadge(id, text),
+// ctx.refresh() (render every view again). Built-in panels: room-panels.js; docs/client.md.
+
+import { t } from "./i18n.js";
 
 const registry = new Map();
 const listeners = new Set();
@@ -31,7 +34,7 @@ export function onRegister(fn) {
   return () => listeners.delete(fn);
 }
 
-export function panelTitle(spec, lang) {
-  if (Array.isArray(spec.title)) return lang === "en" ? spec.title[1] : spec.title[0];
-  return String(spec.title || spec.id);
+/** A panel's title is a message key of the catalogues (i18n/*.js). */
+export function panelTitle(spec) {
+  return t(spec.title || spec.id);
 }

@@ -1,5 +1,5 @@
 // Playback page: clicking a ledger event seeks the composite (and each track) to that moment.
-import { has, t as text } from "/static/js/i18n.js";
+import { label } from "/static/js/i18n.js";
 
 const root = document.getElementById("playback");
 const composite = document.getElementById("composite");
@@ -40,7 +40,7 @@ if (composite) {
     if (!r.ok) return;
     const job = await r.json();
     if (bar) bar.value = job.progress || 0;
-    if (state) state.textContent = has(`playback.${job.status}`) ? text(`playback.${job.status}`) : "";
+    if (state) state.textContent = label("playback.", job.status, "");
     if (job.status === "done") location.reload();
     else if (job.status === "queued" || job.status === "running") setTimeout(poll, 1500);
   };

@@ -1,7 +1,6 @@
 // The session page: copy invitation links, show the ID field only for the ID check, confirm cancel.
 
-const lang = document.documentElement.lang === "en" ? "en" : "zh-CN";
-const tr = (zh, en) => (lang === "en" ? en : zh);
+import { t } from "/static/js/i18n.js";
 
 async function copy(input, button) {
   const text = input.value;
@@ -16,8 +15,14 @@ async function copy(input, button) {
     try { ok = document.execCommand("copy"); } catch { ok = false; }
   }
   const before = button.textContent;
-  button.textContent = ok ? tr("已复制", "Copied") : tr("请手动复制", "Copy it by hand");
+  button.textContent = ok ? t("common.copied") : t("common.copy_by_hand");
   setTimeout(() => { button.textContent = before; }, 2000);
+}
+
+// Without CONCORD_PUBLIC_URL the server writes the join link as a path: this browser's own address
+// completes it (never a header the server received).
+for (const input of document.querySelectorAll("input[data-path]")) {
+  input.value = new URL(input.value, location.href).href;
 }
 
 for (const btn of document.querySelectorAll("[data-copy]")) {

@@ -1,4 +1,4 @@
-// The signaling socket: protocol v1 of CONTRACT.md ("GET /ws", JSON text frames).
+// The signaling socket: protocol v1 of docs/protocol.md ("GET /ws", JSON text frames).
 //
 // It joins with the invitation token, keeps the resume token the server hands out in `welcome`,
 // and after a drop reconnects with backoff, sending {"type":"join","token","resume"} so the server
@@ -6,7 +6,7 @@
 // after its type (`welcome`, `signal`, `peer-joined`, ...) plus a catch-all `message` event, so other
 // modules (minutes, agreements) can listen without touching this file.
 
-import { pick } from "./concord.js";
+import { pick } from "./i18n.js";
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const PING_EVERY_MS = 15000;

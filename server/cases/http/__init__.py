@@ -1,0 +1,14 @@
+"""Cases on the web. ``api`` (case files) and ``work`` (supervision, notifications, notices, consultations,
+petitions, DV, sessions) are the JSON API, registered with ``server.api.registry`` on import; ``pages`` are the
+server-rendered pages. ``setup`` is the feature entry point that ``server.app`` calls."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.cases.http import api, pages, work  # noqa: F401  (API routes register on import)
+
+
+def setup(app: web.Application) -> None:
+    api.setup(app)
+    pages.setup(app)

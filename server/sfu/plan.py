@@ -1,0 +1,142 @@
+"""Pure decisions for the SFU backend (no I/O): naming, roles → publish/subscribe, who may see whom,
+whose audio Janus forwards, and which simulcast layer each subscriber receives.
+
+``server.rooms.room.Room`` keeps deciding everything (roles, lobby, sub-rooms, floor, mute); these
+functions turn its state into what Concord asks Janus for (docs/sfu.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from server.sessions.kinds import SYSTEM_ROLES, KindRules, may_speak
+
+ROOM_PREFIX = "concord"
+
+
+def janus_room_id(session_id: int, *, generation: int = 0) -> str:
+    """The VideoRoom id of a session (Janus runs with ``string_ids``). ``generation`` > 0 names the room
+    recreated after a move to another instance, so a late request to the old one cannot touch it."""
+    if session_id <= 0 or generation < 0:
+        raise ValueError("session ids are positive, generations non-negative")
+    return f"{ROOM_PREFIX}-{session_id}" + (f"-g{generation}" if generation else "")
+
+
+def janus_participant_id(peer_id: str) -> str:
+    """A Concord peer's id in the VideoRoom: the same token, so events map back without a table."""
+    if not peer_id or len(peer_id) > 128 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in peer_id):
+        raise ValueError("peer ids are 1-128 characters of [A-Za-z0-9_-]")
+    return f"p-{peer_id}"
+
+
+def peer_of_participant(participant_id: str) -> str | None:
+    """Inverse of ``janus_participant_id`` (None for ids Concord did not make)."""
+    return participant_id[2:] if participant_id.startswith("p-") and len(participant_id) > 2 else None
+
+
+@dataclass(frozen=True)
+class MediaPlan:
+    """What a room role does on the SFU: publish a feed (camera + microphone) and/or subscribe."""
+
+    publish: bool
+    subscribe: bool
+
+
+def media_plan(role: str) -> MediaPlan:
+    """Every person publishes (a centre's thumbnail is how a host checks on it; whether its audio is
+    forwarded is the floor's business, ``audio_forwarded``) and subscribes. The recorder only subscribes."""
+    if role in SYSTEM_ROLES:
+        return MediaPlan(publish=False, subscribe=True)
+    return MediaPlan(publish=True, subscribe=True)
+
+
+def audio_forwarded(rules: KindRules, role: str, *, has_floor: bool, muted: bool) -> bool:
+    """Whether Janus relays this publisher's audio: the kind's speaking rule and a moderator's mute.
+    When False, Concord sends VideoRoom ``moderate`` (mute) for the audio mid; the client's own state
+    does not matter."""
+    return may_speak(rules, role, has_floor) and not muted
+
+
+@dataclass(frozen=True)
+class Party:
+    """The parts of a ``Room`` peer that decide visibility on the SFU."""
+
+    peer_id: str
+    subroom: str | None
+    admitted: bool = True
+    system: bool = False
+    recorded: bool = False  # Room.is_recorded(peer): the recorder may take this person's media
+
+
+def may_subscribe(viewer: Party, publisher: Party) -> bool:
+    """Whether ``viewer`` may receive ``publisher``'s feed: the same rule as ``Room.check_signal`` for
+    the mesh. Admitted people of the same sub-room see each other; the recorder takes only recorded
+    people. Concord enforces it by never asking Janus for any other subscription."""
+    if not (viewer.admitted and publisher.admitted) or viewer.peer_id == publisher.peer_id:
+        return False
+    if publisher.system:
+        return False
+    if viewer.system:
+        return publisher.recorded
+    return viewer.subroom == publisher.subroom
+
+
+def visible_feeds(viewer: Party, publishers: Iterable[Party]) -> list[str]:
+    return [p.peer_id for p in publishers if may_subscribe(viewer, p)]
+
+
+# -- simulcast layers --
+
+@dataclass(frozen=True)
+class Layer:
+    substream: int  # VideoRoom's index: 0 = lowest
+    height: int
+    bitrate: int  # bits/s the layer needs
+
+
+# Three layers as browsers publish them (docs/sfu.md): quarter, half and full resolution of 720p.
+LAYERS: tuple[Layer, ...] = (Layer(0, 180, 150_000), Layer(1, 360, 500_000), Layer(2, 720, 1_500_000))
+AUDIO_BITRATE = 48_000  # reserved per audio feed before any video: audio is never starved
+
+
+@dataclass(frozen=True)
+class View:
+    """One video a subscriber shows: the feed, the tile's height in device pixels, its priority
+    (active speaker or shared screen first)."""
+
+    feed: str
+    height: int
+    priority: bool = False
+
+
+def allocate_layers(views: Sequence[View], bandwidth: int, *, audio_feeds: int = 0, low_data: bool = False,
+                    layers: Sequence[Layer] = LAYERS) -> dict[str, int | None]:
+    """Choose a substream per viewed feed (None: pause that video).
+
+    Audio is reserved first. Every video then gets the lowest layer, priority feeds first, while the
+    bandwidth lasts (the rest pause). Left-over bandwidth raises feeds, priority first, each up to the
+    layer that fits its tile (the smallest layer at least as tall, so a 200 px tile gets 360p and a
+    thumbnail 180p). Low-data mode (省流量) never goes above the lowest layer.
+    """
+    if bandwidth < 0 or not layers:
+        raise ValueError("bandwidth must be >= 0 and layers non-empty")
+    order = sorted(views, key=lambda v: (not v.priority, -v.height))
+    budget = bandwidth - audio_feeds * AUDIO_BITRATE
+    chosen: dict[str, int | None] = {v.feed: None for v in views}
+    for v in order:
+        if budget >= layers[0].bitrate:
+            chosen[v.feed] = 0
+            budget -= layers[0].bitrate
+    if low_data:
+        return {f: (None if s is None else layers[0].substream) for f, s in chosen.items()}
+    for v in order:
+        if chosen[v.feed] is None:
+            continue
+        want = next((i for i, layer in enumerate(layers) if layer.height >= v.height), len(layers) - 1)
+        current = 0
+        while current < want and budget >= layers[current + 1].bitrate - layers[current].bitrate:
+            budget -= layers[current + 1].bitrate - layers[current].bitrate
+            current += 1
+        chosen[v.feed] = current
+    return {f: (None if s is None else layers[s].substream) for f, s in chosen.items()}

@@ -1,0 +1,93 @@
+"""Pure SFU decisions: naming, roles, visibility across sub-rooms, audio forwarding, layer choice."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.sessions.kinds import RULES
+from server.sfu.plan import (
+    AUDIO_BITRATE,
+    LAYERS,
+    Party,
+    View,
+    allocate_layers,
+    audio_forwarded,
+    janus_participant_id,
+    janus_room_id,
+    may_subscribe,
+    media_plan,
+    peer_of_participant,
+    visible_feeds,
+)
+
+
+def test_names() -> None:
+    assert janus_room_id(42) == "concord-42"
+    assert janus_room_id(42, generation=3) == "concord-42-g3"
+    for bad in (0, -1):
+        with pytest.raises(ValueError):
+            janus_room_id(bad)
+    pid = janus_participant_id("pa1b2c3d4e5")
+    assert pid == "p-pa1b2c3d4e5" and peer_of_participant(pid) == "pa1b2c3d4e5"
+    assert peer_of_participant("1234") is None and peer_of_participant("p-") is None
+    for bad_id in ("", "a b", "x" * 129, "é"):
+        with pytest.raises(ValueError):
+            janus_participant_id(bad_id)
+
+
+def test_roles_map_to_publish_and_subscribe() -> None:
+    assert media_plan("recorder").publish is False and media_plan("recorder").subscribe is True
+    for role in ("host", "mediator", "party", "observer", "expert", "agent", "interpreter"):
+        plan = media_plan(role)
+        assert plan.publish and plan.subscribe
+
+
+def test_audio_forwarded_follows_floor_and_mute() -> None:
+    dispatch, petition, mediation = RULES["dispatch"], RULES["petition"], RULES["mediation"]
+    assert audio_forwarded(dispatch, "host", has_floor=False, muted=False)
+    assert not audio_forwarded(dispatch, "observer", has_floor=False, muted=False)
+    assert audio_forwarded(dispatch, "observer", has_floor=True, muted=False)
+    assert not audio_forwarded(dispatch, "host", has_floor=False, muted=True)
+    assert not audio_forwarded(petition, "party", has_floor=False, muted=False)
+    assert audio_forwarded(petition, "mediator", has_floor=False, muted=False)
+    assert audio_forwarded(mediation, "party", has_floor=False, muted=False)
+    assert not audio_forwarded(mediation, "recorder", has_floor=True, muted=False)
+
+
+def test_subscriptions_stay_inside_the_subroom() -> None:
+    a = Party("a", None)
+    b = Party("b", None)
+    c = Party("c", "east", recorded=True)
+    d = Party("d", "east")
+    waiting = Party("w", None, admitted=False)
+    rec = Party("rec", None, system=True)
+    assert may_subscribe(a, b) and may_subscribe(c, d)
+    assert not may_subscribe(a, c) and not may_subscribe(c, a)
+    assert not may_subscribe(a, a)
+    assert not may_subscribe(a, waiting) and not may_subscribe(waiting, a)
+    assert not may_subscribe(a, rec)
+    # The recorder sits outside sub-rooms but takes only the people whose media is recorded.
+    assert may_subscribe(rec, c) and not may_subscribe(rec, d)
+    assert visible_feeds(d, [a, b, c, d, waiting, rec]) == ["c"]
+
+
+def test_layers_fit_viewport_bandwidth_and_priority() -> None:
+    big = 10_000_000
+    # Plenty of bandwidth: each feed up to the layer that fits its tile.
+    got = allocate_layers([View("speaker", 720, priority=True), View("thumb", 120), View("mid", 300)], big)
+    assert got == {"speaker": 2, "thumb": 0, "mid": 1}
+    # Low-data mode: the lowest layer for every video, whatever the bandwidth.
+    assert allocate_layers([View("speaker", 720, priority=True), View("mid", 300)], big, low_data=True) == {
+        "speaker": 0, "mid": 0}
+    # A tight link: the priority feed is raised first, the others stay low.
+    bw = 2 * AUDIO_BITRATE + LAYERS[0].bitrate * 2 + (LAYERS[1].bitrate - LAYERS[0].bitrate)
+    got = allocate_layers([View("other", 720), View("speaker", 720, priority=True)], bw, audio_feeds=2)
+    assert got == {"other": 0, "speaker": 1}
+    # Audio is reserved before any video: a link that carries only the audio pauses every video.
+    assert allocate_layers([View("a", 360), View("b", 360)], 3 * AUDIO_BITRATE, audio_feeds=3) == {
+        "a": None, "b": None}
+    # Room for one lowest layer only: the priority feed keeps its video.
+    one = LAYERS[0].bitrate + 10
+    assert allocate_layers([View("a", 360), View("s", 180, priority=True)], one) == {"a": None, "s": 0}
+    with pytest.raises(ValueError):
+        allocate_layers([], -1)
