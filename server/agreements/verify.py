@@ -271,7 +271,8 @@ def _verify_pdf(data: bytes, trusted: TrustedKeys | None, check_pades: bool,
 
         reader = PdfReader(io.BytesIO(data), strict=False)
         _ = len(reader.pages)
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError,
+            IndexError, AssertionError, EOFError) as e:  # a damaged xref can raise any of these
         res.fail("manifest_missing", f"the PDF cannot be read ({type(e).__name__})")
         return res
     try:

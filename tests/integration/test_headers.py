@@ -28,6 +28,8 @@ NOT_PAGES = {
     "/healthz": "JSON probe (headers checked below)",
     "/metrics": "Prometheus text (tests/integration/test_metrics.py)",
     "/favicon.ico": "an icon (headers checked below)",
+    "/ca/crl.der": "the city CA's CRL, DER (headers checked below)",
+    "/ca/root.cer": "the city root certificate, DER (headers checked below)",
     "/status/photo/{token}": "an image for a closed case's public status (needs a closing photo)",
 }
 
@@ -162,6 +164,7 @@ async def test_every_page_has_the_headers_and_no_inline_script_or_handler(client
 async def test_json_errors_files_and_redirects_carry_the_headers(client) -> None:  # type: ignore[no-untyped-def]
     h = await login(client, "admin")
     for url, headers in [("/api/units", h), ("/api/units", {}), ("/healthz", {}), ("/favicon.ico", {}),
+                         ("/ca/crl.der", {}), ("/ca/root.cer", {}),
                          ("/static/js/concord.js", {}), ("/api/openapi.json", {}), ("/", {}),
                          ("/api/no-such-thing", {})]:
         r = await client.get(url, headers=headers, allow_redirects=False)

@@ -178,8 +178,7 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
 async def crl(request: web.Request) -> web.Response:
     """The city CA's current CRL (DER), at the URL the seal certificates name (public, no login)."""
     ca = services(request).agreement_keys.city_ca()
-    if not ca.exists():
-        raise ApiError(404, "not_found", "no certificate authority on this server yet")
+    ca.init()  # a fresh server publishes its root and an empty CRL before its first seal (idempotent, locked)
     return web.Response(body=ca.crl(), content_type="application/pkix-crl",
                         headers={"Cache-Control": "public, max-age=3600"})
 
@@ -188,9 +187,7 @@ async def root_certificate(request: web.Request) -> web.Response:
     """The city root certificate (DER), to import into a PDF reader as a trust anchor."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    root = services(request).agreement_keys.city_ca().root_certificate()
-    if root is None:
-        raise ApiError(404, "not_found", "no certificate authority on this server yet")
+    root, _ = services(request).agreement_keys.city_ca().init()  # made now on a fresh server (idempotent)
     return web.Response(body=root.public_bytes(Encoding.DER), content_type="application/pkix-cert",
                         headers={"Content-Disposition": 'attachment; filename="concord-root.cer"'})
 

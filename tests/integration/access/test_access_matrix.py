@@ -137,6 +137,8 @@ ROUTES: dict[str, Row] = {
     "GET /api/openapi.json": Row("public"),
     "POST /api/auth/login": Row("public", {}),
     "POST /api/verify": Row("public", "verify"),
+    "GET /ca/crl.der": Row("public"),  # the city CA's revocation list: readers fetch it
+    "GET /ca/root.cer": Row("public"),  # the city root certificate, to import into readers
     "GET /cards/units/{code}": Row("township"),      # the printed intake card of a unit
     "GET /cards/staff/{username}": Row("township"),
     # ---- any staff ---------------------------------------------------------------------------------
