@@ -50,8 +50,8 @@ from server.auth import actor_of  # noqa: E402
 from server.cases import catalog  # noqa: E402
 from server.cases.models import Case  # noqa: E402
 from server.cases.queries import CaseFilter, page, path_prefix  # noqa: E402
+from server.clock import BEIJING  # noqa: E402
 from server.dashboard import present, queries, rollup_sql  # noqa: E402
-from server.dashboard.figures import LOCAL_TZ  # noqa: E402
 from server.dashboard.present import UnitInfo  # noqa: E402
 from server.db import Database  # noqa: E402
 from server.db.migrate import upgrade  # noqa: E402
@@ -108,7 +108,7 @@ def make_cases(n: int, units: list[dict[str, Any]], seed_: int = 42) -> Iterator
             "title": rng.choice(TITLES), "summary": "", "grade": risk, "risk_grade": risk, "domestic_violence": dv,
             "restricted": dv, "unit_id": unit["id"], "unit_path": unit["path"], "unit_tier": unit["tier"],
             "origin_unit_id": unit["id"], "registered_by": None, "created_at": created,
-            "opened_on": created.astimezone(LOCAL_TZ).date(), "triaged_at": None, "due_at": None,
+            "opened_on": created.astimezone(BEIJING).date(), "triaged_at": None, "due_at": None,
             "resolved_at": None, "closed_at": None, "archived_at": None, "outcome": None, "on_time": None,
             "days_to_close": None, "satisfaction": None, "warn_level": 0, "intake": None, "version": 3,
             "updated_at": created,

@@ -24,7 +24,7 @@ only in a room after ``may(actor, Action.JOIN, session)`` let a staff token in, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -262,12 +262,6 @@ def scope_case_refs(actor: Actor, now: datetime, case_id_column: object) -> Colu
 
 def nothing() -> ColumnElement[bool]:
     return false()
-
-
-def now_for(app: Any) -> datetime:
-    """"Now" for grant expiry: the app's clock (the case module keeps it; tests set it), else the wall clock."""
-    clock = app.get("clock") if hasattr(app, "get") else None
-    return clock.now() if clock is not None else datetime.now(UTC)
 
 
 def actor_of(staff: Staff, unit: Unit) -> Actor:

@@ -25,6 +25,7 @@ from server.metrics import Metrics, count_requests, healthz, metrics
 from server.publicurl import warn_if_unset
 from server.security.attempts import attempts
 from server.security.headers import security_headers
+from server.services import SERVICES, Services, services
 from server.sessions.http.keys import CASE_GATE
 
 log = logging.getLogger("concord")
@@ -48,21 +49,23 @@ MAX_BODY = 20 * 1024 * 1024  # evidence uploads; JSON bodies have their own smal
 
 async def favicon(request: web.Request) -> web.StreamResponse:
     """Browsers ask for /favicon.ico on every site, linked or not."""
-    return web.FileResponse(request.app["config"].web_dir / "static" / "favicon.ico",
+    return web.FileResponse(services(request).config.web_dir / "static" / "favicon.ico",
                             headers={"Content-Type": "image/x-icon", "Cache-Control": "public, max-age=86400"})
 
 
 def create_app(config: Config, *, migrate: bool = True) -> web.Application:
     app = web.Application(middlewares=[count_requests, error_middleware], client_max_size=MAX_BODY)
-    app["config"] = config
     app.on_response_prepare.append(security_headers)  # CSP, nosniff, Referrer-Policy on every response
-    app["db"] = Database(config.database_url)
-    app["metrics"] = Metrics()
-    app["units_cache"] = UnitCache()
-    app["actor_cache"] = ActorCache()
+    app[SERVICES] = svc = Services(
+        config=config,
+        db=Database(config.database_url),
+        metrics=Metrics(),
+        units_cache=UnitCache(),
+        actor_cache=ActorCache(),
+        bus_name="redis" if config.redis_url else "local",
+    )
     # Failed passwords and identity answers, counted across nodes when Redis is configured.
-    app["login_limiter"] = attempts(app, "login", limit=5, window_s=300)
-    app["bus_name"] = "redis" if config.redis_url else "local"
+    svc.login_limiter = attempts(svc, "login", limit=5, window_s=300)
     # Cross-domain interfaces (docs/architecture.md): each consumer declares a small protocol, the app wires
     # the implementation. "An agreement took effect, so advance its case": agreements -> cases.
     app[CASE_LINK] = agreement_link
@@ -83,11 +86,13 @@ def create_app(config: Config, *, migrate: bool = True) -> web.Application:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         warn_if_unset(config)  # documents then say "未配置公开地址" (server/publicurl.py)
         if migrate:
-            await upgrade(app["db"])
-        lag = asyncio.create_task(app["metrics"].watch_loop())
+            await upgrade(services(app).db)
+        lag = asyncio.create_task(services(app).metrics.watch_loop())
         yield
         lag.cancel()
-        await app["db"].close()
+        await services(app).db.close()
+        if services(app).attempts_redis is not None:  # the attempt counters' shared client (security.attempts)
+            await services(app).attempts_redis.aclose()
 
     # Runs before the features' own contexts, so the schema exists when they start.
     app.cleanup_ctx.insert(0, lifecycle)

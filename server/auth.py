@@ -13,10 +13,14 @@ from server.directory.queries import record
 from server.errors import ApiError, forbidden, unauthorized
 from server.policy import Actor
 from server.security import csrf, tokens
+from server.services import services
 
 API_TOKEN_TTL = 12 * 3600
 SESSION_COOKIE = "concord_session"
 SESSION_TTL = 12 * 3600
+# Per request: the caller (None when anonymous) and how they proved it ("bearer" or "cookie").
+ACTOR: web.RequestKey[Actor | None] = web.RequestKey("actor")
+AUTH_VIA = web.RequestKey("auth_via", str)
 
 
 # The caller (None for an unknown or inactive account) and the instant its earlier tokens stopped counting.
@@ -57,13 +61,13 @@ class ActorCache:
 
 
 async def cached_account(app: web.Application, staff_id: int) -> Account:
-    cache: ActorCache | None = app.get("actor_cache")
+    cache: ActorCache | None = services(app).actor_cache
     if cache is None:
-        return await load_account(app["db"], staff_id)
+        return await load_account(services(app).db, staff_id)
     now = time.monotonic()
     account = cache.get(staff_id, now)
     if account is None:
-        account = await load_account(app["db"], staff_id)
+        account = await load_account(services(app).db, staff_id)
         cache.put(staff_id, account, now)
     return account
 
@@ -107,18 +111,18 @@ def issue_session_cookie(secret: bytes, staff_id: int, nonce: str) -> str:
 
 async def sign_out(app: web.Application, staff_id: int, via: str) -> None:
     """End every session of the account: cookies and bearer tokens issued until now stop working."""
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         staff = (await s.execute(select(Staff).where(Staff.id == staff_id))).scalar_one()
         staff.signed_out_ms = now_ms()
         await record(s, "account.signed_out", staff, via=via)
-    cache: ActorCache | None = app.get("actor_cache")
+    cache: ActorCache | None = services(app).actor_cache
     if cache is not None:
         cache.forget(staff_id)
 
 
 async def _actor_from_token(request: web.Request, purpose: str, token: str) -> Actor | None:
     try:
-        body = tokens.verify(request.app["config"].secret_key, purpose, token)
+        body = tokens.verify(services(request).config.secret_key, purpose, token)
     except tokens.TokenError:
         return None
     sub, iat = body.get("sub"), body.get("iat", 0)
@@ -127,23 +131,22 @@ async def _actor_from_token(request: web.Request, purpose: str, token: str) -> A
     actor, signed_out_ms = await cached_account(request.app, sub)
     if signed_out_ms and iat <= signed_out_ms:  # a tie goes to the sign-out
         return None
-    request["token_body"] = body
     return actor
 
 
 async def current_actor(request: web.Request) -> Actor | None:
     """The caller, if authenticated: Authorization header first, then the session cookie."""
-    if "actor" in request:
-        return request["actor"]
+    if ACTOR in request:
+        return request[ACTOR]
     actor = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         actor = await _actor_from_token(request, "api", header[7:].strip())
-        request["auth_via"] = "bearer"
+        request[AUTH_VIA] = "bearer"
     elif SESSION_COOKIE in request.cookies:
         actor = await _actor_from_token(request, "session", request.cookies[SESSION_COOKIE])
-        request["auth_via"] = "cookie"
-    request["actor"] = actor
+        request[AUTH_VIA] = "cookie"
+    request[ACTOR] = actor
     return actor
 
 
@@ -157,11 +160,11 @@ async def require_actor(request: web.Request, roles: set[str] | None = None) -> 
     actor = await current_actor(request)
     if actor is None:
         raise unauthorized("missing, invalid or expired token")
-    if request.get("auth_via") == "cookie" and request.method not in SAFE_METHODS:
+    if request.get(AUTH_VIA) == "cookie" and request.method not in SAFE_METHODS:
         sent: object = request.headers.get(csrf.CSRF_HEADER)
         if not sent and request.content_type in FORM_TYPES:
             sent = (await request.post()).get(csrf.CSRF_FIELD)
-        if not csrf.valid(request.app["config"].secret_key, request.cookies.get(csrf.CSRF_COOKIE), sent):
+        if not csrf.valid(services(request).config.secret_key, request.cookies.get(csrf.CSRF_COOKIE), sent):
             raise ApiError(403, "csrf", "missing or invalid CSRF token; reload the page and try again")
     if roles is not None and actor.role not in roles:
         raise forbidden()

@@ -1,5 +1,5 @@
 """The server signs a ledger checkpoint at intervals (config.schedulers): every
-``app["checkpoint_interval_s"]`` (default one hour) when the tree has grown since the last one."""
+``services(app).checkpoint_interval_s`` (default one hour) when the tree has grown since the last one."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ from aiohttp import web
 
 from server import checkpoints
 from server.agreements.keys import KeyStoreError
+from server.services import services
 
 log = logging.getLogger(__name__)
 
 
 def setup(app: web.Application) -> None:
-    app["checkpoint_interval_s"] = 3600.0
-    if app["config"].schedulers:
+    if services(app).config.schedulers:
         app.cleanup_ctx.append(_watch)
 
 
 async def tick(app: web.Application) -> checkpoints.SignedTreeHead | None:
-    cfg = app["config"]
+    cfg = services(app).config
     ring = checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key)
-    async with app["db"].session() as s:
-        return await checkpoints.sign_if_due(s, ring, int(app["checkpoint_interval_s"] * 1000), datetime.now(UTC))
+    async with services(app).db.session() as s:
+        return await checkpoints.sign_if_due(s, ring, int(services(app).checkpoint_interval_s * 1000), datetime.now(UTC))
 
 
 async def _loop(app: web.Application) -> None:
@@ -39,7 +39,7 @@ async def _loop(app: web.Application) -> None:
             log.error("ledger checkpoint not signed: %s", e)
         except Exception:  # a database hiccup must not end the schedule
             log.exception("ledger checkpoint not signed")
-        await asyncio.sleep(min(60.0, app["checkpoint_interval_s"]))
+        await asyncio.sleep(min(60.0, services(app).checkpoint_interval_s))
 
 
 async def _watch(app: web.Application) -> AsyncIterator[None]:

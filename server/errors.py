@@ -9,7 +9,9 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from server.failures import DomainError, Kind
 from server.i18n import LANG_HEADER, language_of, localise
+from server.services import services
 
 log = logging.getLogger("concord")
 
@@ -55,6 +57,13 @@ def conflict(message: str, code: str = "conflict") -> ApiError:
     return ApiError(409, code, message)
 
 
+# The one place a domain error's kind (server.failures) becomes an HTTP status.
+STATUS: dict[Kind, int] = {
+    Kind.INVALID: 400, Kind.UNAUTHORIZED: 401, Kind.FORBIDDEN: 403, Kind.NOT_FOUND: 404, Kind.CONFLICT: 409,
+    Kind.GONE: 410, Kind.TOO_LARGE: 413, Kind.UNSUPPORTED: 415, Kind.UNREADABLE: 422, Kind.RATE_LIMITED: 429,
+    Kind.UNAVAILABLE: 503,
+}
+
 _STATUS_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
     409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
@@ -70,7 +79,10 @@ def _wants_json(request: web.Request) -> bool:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
-        return await handler(request)
+        try:
+            return await handler(request)
+        except DomainError as d:  # one a handler did not answer itself: the same shape, by its kind
+            raise ApiError(STATUS[d.kind], d.code, d.message, **d.extra) from d
     except ApiError as e:
         if _wants_json(request):
             return e.response(request)
@@ -114,7 +126,7 @@ def _undecodable_path(request: web.Request) -> bool:
 
 
 async def _html_error(request: web.Request, status: int, message: str) -> web.Response:
-    render = request.app.get("render_error")
+    render = services(request).render_error
     if render is not None:
         try:
             return await render(request, status, message)

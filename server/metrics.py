@@ -12,6 +12,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from server import __version__
+from server.services import services
 
 
 class Metrics:
@@ -73,13 +74,13 @@ def _esc(v: str) -> str:
 async def count_requests(request: web.Request, handler):  # type: ignore[no-untyped-def]
     resp = await handler(request)
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
-    request.app["metrics"].inc("concord_http_requests_total", method=request.method, route=route,
+    services(request).metrics.inc("concord_http_requests_total", method=request.method, route=route,
                                status=str(resp.status))
     return resp
 
 
 async def healthz(request: web.Request) -> web.Response:
-    db = request.app["db"]
+    db = services(request).db
     try:
         await db.ping()
     except Exception as e:  # the database is down: say so, do not crash
@@ -87,12 +88,12 @@ async def healthz(request: web.Request) -> web.Response:
                                  status=503)
 
     return web.json_response({"status": "ok", "version": __version__, "database": db.backend,
-                              "bus": request.app["bus_name"]})
+                              "bus": services(request).bus_name})
 
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text, for a scraper holding CONCORD_METRICS_TOKEN; without that setting, refused."""
-    token = request.app["config"].metrics_token
+    token = services(request).config.metrics_token
     if not token:
         return web.Response(status=403, text="metrics are off: set CONCORD_METRICS_TOKEN and scrape with "
                                              "Authorization: Bearer <token>\n", content_type="text/plain")
@@ -100,5 +101,5 @@ async def metrics(request: web.Request) -> web.Response:
     if not (sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].strip().encode(), token.encode())):
         return web.Response(status=401, text="metrics need Authorization: Bearer <CONCORD_METRICS_TOKEN>\n",
                             content_type="text/plain", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-    return web.Response(text=request.app["metrics"].render(), content_type="text/plain", charset="utf-8",
+    return web.Response(text=services(request).metrics.render(), content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})

@@ -47,17 +47,15 @@ def parse_public_url(raw: str | None) -> str | None:
 
 
 def base(holder: Any) -> str | None:
-    """The configured public URL of an app, request or config (None when unset)."""
+    """The configured public URL of a Config, or of the app's services (``services(request)``); None when
+    unset."""
     config = _config(holder)
     return getattr(config, "public_url", None)
 
 
 def _config(holder: Any) -> Any:
-    """A request's or an app's Config, or the Config itself (plain Python: no aiohttp here)."""
-    app = getattr(holder, "app", holder)  # a request knows its app
-    if hasattr(app, "router"):  # an aiohttp Application
-        return app["config"]
-    return holder  # a Config
+    """The Config of the app's services (server.services), or the Config itself (plain Python: no aiohttp)."""
+    return getattr(holder, "config", holder)
 
 
 def absolute(holder: Any, path: str) -> str | None:

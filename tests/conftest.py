@@ -20,6 +20,7 @@ import pytest
 from server.config import Config
 from server.db import Database
 from server.db.migrate import upgrade
+from server.services import services
 
 PG_ADMIN_URL = os.environ.get("CONCORD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CONCORD_TEST_REDIS", "redis://127.0.0.1:6379/15")
@@ -135,7 +136,7 @@ async def client(aiohttp_client, config: Config):  # type: ignore[no-untyped-def
 
     app = create_app(config)
     c = await aiohttp_client(app)
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await seed(s)
     return c
 

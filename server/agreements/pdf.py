@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import qrcode
 from fpdf import FPDF
@@ -26,17 +25,17 @@ from server.agreements.fonts import FontMissing, find_font, font_for
 from server.agreements.linebreak import break_lines
 from server.agreements.signing import MEDIATOR, PARTY, SEAL, SignedRecord
 from server.agreements.text import cn_date, side_label
+from server.clock import BEIJING
 from server.publicurl import PLACEHOLDER, PLACEHOLDER_EN
 
 SEAL_RED = (200, 16, 16)
 HEADING_RE = re.compile(r"^([一二三四五六七八九十]+、|当事人$|请求事项$|事实和理由$|申请人承诺$|申请人$)")
 __all__ = ["FontMissing", "PdfInput", "find_font", "render_agreement", "render_plain_text"]
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 def local_time(iso: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(LOCAL_TZ).strftime(fmt)
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(BEIJING).strftime(fmt)
     except ValueError:
         return iso
 

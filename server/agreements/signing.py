@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from server.agreements.commitments import evidence_commitments, evidence_openings, mask_ip, ua_family
 from server.agreements.content import AgreementContent, canonical_json, mask_id
 from server.agreements.keys import PublicKeyInfo, b64, unb64
+from server.failures import DomainError, Kind
 
 RECORD_FORMAT_V1 = "concord-signature/1"
 RECORD_FORMAT = "concord-signature/2"
@@ -33,14 +34,11 @@ ROLE_LABELS = {PARTY: "当事人", MEDIATOR: "人民调解员", SEAL: "人民调
 CHECK_METHODS = {"id_last4", "code", "password"}
 
 
-class SigningError(Exception):
-    """A refused signature. ``status`` is the HTTP status the web layer should use."""
+class SigningError(DomainError):
+    """A refused signature: out of turn or stale (a conflict), or not allowed, or not valid."""
 
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+    def __init__(self, code: str, message: str, kind: Kind = Kind.CONFLICT) -> None:
+        super().__init__(kind, code, message)
 
 
 @dataclass(frozen=True)
@@ -134,7 +132,7 @@ class SigningState:
         for s in required_signers(self.content):
             if s.kind == kind and s.key == key:
                 return s
-        raise SigningError("not_a_signer", "this person is not a signer of the agreement", 403)
+        raise SigningError("not_a_signer", "this person is not a signer of the agreement", Kind.FORBIDDEN)
 
     def check_may_sign(self, kind: str, key: str, version: int, document_hash: str) -> Signer:
         """Refuse a stale version, a stranger, a second signature and a signature out of order."""
@@ -157,13 +155,13 @@ class SigningState:
              unit: str, key_id: str, private_key: Ed25519PrivateKey) -> SignedRecord:
         signer = self.check_may_sign(kind, key, version, document_hash)
         if evidence.check_method not in CHECK_METHODS or evidence.check_result != "passed":
-            raise SigningError("identity_not_checked", "the signer's identity was not checked", 403)
+            raise SigningError("identity_not_checked", "the signer's identity was not checked", Kind.FORBIDDEN)
         if not evidence.consent:
-            raise SigningError("no_consent", "explicit consent to sign electronically is required", 400)
+            raise SigningError("no_consent", "explicit consent to sign electronically is required", Kind.INVALID)
         if kind != SEAL and not evidence.image_sha256:
-            raise SigningError("signature_empty", "a handwritten signature is required", 400)
+            raise SigningError("signature_empty", "a handwritten signature is required", Kind.INVALID)
         if kind != SEAL and evidence.typed_name.strip() != signer.name:
-            raise SigningError("typed_name_mismatch", f"the typed name must be exactly {signer.name}", 400)
+            raise SigningError("typed_name_mismatch", f"the typed name must be exactly {signer.name}", Kind.INVALID)
         id_masked = ""
         if kind == PARTY:
             id_masked = mask_id(self.content.party(key).id_number)

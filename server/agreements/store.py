@@ -7,7 +7,7 @@ The domain (content, workflow, signing) decides; this module loads, applies and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -33,6 +33,7 @@ from server.agreements.text import obligation_sentence, render_text
 from server.agreements.versions import changes
 from server.db import dialect_name
 from server.directory.models import Unit
+from server.failures import DomainError, Kind
 from server.policy import Actor
 
 if TYPE_CHECKING:  # the PDF stack (fpdf, fontTools) loads on the first export, not at start-up
@@ -40,13 +41,8 @@ if TYPE_CHECKING:  # the PDF stack (fpdf, fontTools) loads on the first export, 
     from server.agreements.pdf import PdfInput
 
 
-class StoreError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
+class StoreError(DomainError):
+    """A refused operation on an agreement: a kind (server.failures), a code and a message."""
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -83,7 +79,7 @@ async def load(s: AsyncSession, agreement_id: int, *, lock: bool = False) -> Loa
         q = q.with_for_update(of=Agreement)
     row = (await s.execute(q)).first()
     if row is None:
-        raise StoreError(404, "not_found", "no such agreement")
+        raise StoreError(Kind.NOT_FOUND, "not_found", "no such agreement")
     a, unit = row
     v = await version_row(s, a.id, a.current_version)
     return Loaded(a, unit, v)
@@ -93,7 +89,7 @@ async def version_row(s: AsyncSession, agreement_id: int, number: int) -> Agreem
     v = (await s.execute(select(AgreementVersion).where(AgreementVersion.agreement_id == agreement_id,
                                                         AgreementVersion.number == number))).scalar_one_or_none()
     if v is None:
-        raise StoreError(404, "not_found", f"no version {number}")
+        raise StoreError(Kind.NOT_FOUND, "not_found", f"no version {number}")
     return v
 
 
@@ -115,14 +111,13 @@ def _bump(a: Agreement, now: datetime) -> None:
 
 
 async def create(s: AsyncSession, actor: Actor, unit: Unit, raw: dict[str, Any], *, case_id: int | None,
-                 session_id: int | None, amends: Agreement | None = None) -> Loaded:
+                 session_id: int | None, amends: Agreement | None = None, now: datetime) -> Loaded:
     """A new draft, version 1. The number, unit and mediator default from the context when not given."""
-    now = datetime.now(UTC)
     raw = dict(raw)
     raw.setdefault("unit_code", unit.code)
     raw.setdefault("unit_name", unit.name)
     if raw.get("unit_code") != unit.code:
-        raise StoreError(400, "invalid_content", "content.unit_code must be the agreement's unit", field="unit_code")
+        raise StoreError(Kind.INVALID, "invalid_content", "content.unit_code must be the agreement's unit", field="unit_code")
     if not raw.get("number"):
         raw["number"] = await next_number(s, unit, now)
         if amends is not None:
@@ -138,7 +133,7 @@ async def create(s: AsyncSession, actor: Actor, unit: Unit, raw: dict[str, Any],
     try:
         await s.flush()
     except IntegrityError as e:
-        raise StoreError(409, "number_taken", f"agreement number {content.number} is already used") from e
+        raise StoreError(Kind.CONFLICT, "number_taken", f"agreement number {content.number} is already used") from e
     v = AgreementVersion(agreement_id=a.id, number=1, content=content.to_dict(), text=text,
                          document_hash=committed_hash(content.to_dict(), text, salts), salts=salts, note="",
                          created_by=actor.id, created_at=now)
@@ -155,15 +150,15 @@ async def _amend_count(s: AsyncSession, a: Agreement) -> int:
 
 
 async def save_version(s: AsyncSession, actor: Actor, ld: Loaded, base_version: int, raw: dict[str, Any],
-                       note: str = "") -> Loaded:
+                       note: str = "", *, now: datetime) -> Loaded:
     """A new draft version. Refused when frozen or signed (409), or when based on a stale version (409)."""
     a = ld.agreement
     try:
         workflow.transition(a.state, "edit")
     except workflow.WorkflowError as e:
-        raise StoreError(409, e.code, e.message) from e
+        raise StoreError(Kind.CONFLICT, e.code, e.message) from e
     if base_version != a.current_version:
-        raise StoreError(409, "stale_version", f"the draft changed meanwhile: version {a.current_version} is "
+        raise StoreError(Kind.CONFLICT, "stale_version", f"the draft changed meanwhile: version {a.current_version} is "
                                                f"current, you edited version {base_version}",
                          current_version=a.current_version)
     old = ld.content
@@ -178,7 +173,6 @@ async def save_version(s: AsyncSession, actor: Actor, ld: Loaded, base_version: 
         return ld  # nothing changed: no new version
     salts = new_salts(content.to_dict())  # fresh per version: a commitment says nothing across versions
     h = committed_hash(content.to_dict(), text, salts)
-    now = datetime.now(UTC)
     a.current_version += 1
     a.dispute_type = content.dispute_type
     _bump(a, now)
@@ -213,16 +207,15 @@ def _keep_id(p: Any, old: AgreementContent) -> Any:
     return p
 
 
-async def freeze(s: AsyncSession, actor: Actor, ld: Loaded, version: int) -> Loaded:
+async def freeze(s: AsyncSession, actor: Actor, ld: Loaded, version: int, *, now: datetime) -> Loaded:
     a = ld.agreement
     if version != a.current_version:
-        raise StoreError(409, "stale_version", f"version {a.current_version} is current, not {version}",
+        raise StoreError(Kind.CONFLICT, "stale_version", f"version {a.current_version} is current, not {version}",
                          current_version=a.current_version)
     problems = ready_to_freeze(ld.content)
     if problems:
-        raise StoreError(400, "not_ready", "the draft is not ready to sign: " + "; ".join(problems))
+        raise StoreError(Kind.INVALID, "not_ready", "the draft is not ready to sign: " + "; ".join(problems))
     _apply(a, "freeze")
-    now = datetime.now(UTC)
     a.frozen_at = now
     ld.version.frozen_at = now
     _bump(a, now)
@@ -234,38 +227,38 @@ def _apply(a: Agreement, action: str, **kw: Any) -> None:
     try:
         a.state = workflow.transition(a.state, action, **kw)
     except workflow.WorkflowError as e:
-        raise StoreError(409 if e.code != "reason_required" else 400, e.code, e.message) from e
+        raise StoreError(Kind.CONFLICT if e.code != "reason_required" else Kind.INVALID, e.code, e.message) from e
 
 
-async def reopen(s: AsyncSession, actor: Actor, ld: Loaded) -> Loaded:
+async def reopen(s: AsyncSession, actor: Actor, ld: Loaded, *, now: datetime) -> Loaded:
     a = ld.agreement
     n = await signature_count(s, a.id, a.current_version)
     _apply(a, "reopen", signatures=n)
     a.frozen_at = None
     ld.version.frozen_at = None
-    _bump(a, datetime.now(UTC))
+    _bump(a, now)
     await log(s, a, "reopened", {"version": a.current_version, "by": _who(actor)})
     return ld
 
 
-async def close(s: AsyncSession, actor: Actor, ld: Loaded, action: str, reason: str) -> Loaded:
+async def close(s: AsyncSession, actor: Actor, ld: Loaded, action: str, reason: str, *, now: datetime) -> Loaded:
     """Withdraw (before effect) or void (after), with a reason."""
     a = ld.agreement
     _apply(a, action, reason=reason)
     a.closed_reason = reason.strip()[:2000]
-    _bump(a, datetime.now(UTC))
+    _bump(a, now)
     await log(s, a, "withdrawn" if action == "withdraw" else "voided",
               {"version": a.current_version, "reason": a.closed_reason, "by": _who(actor)})
     return ld
 
 
-async def amend(s: AsyncSession, actor: Actor, ld: Loaded) -> Loaded:
+async def amend(s: AsyncSession, actor: Actor, ld: Loaded, *, now: datetime) -> Loaded:
     """An amendment: a new agreement whose first version copies the effective one and references it."""
     a = ld.agreement
     _apply(a, "amend")
     raw = dict(ld.version.content)
     raw["number"] = ""
-    new = await create(s, actor, ld.unit, raw, case_id=a.case_id, session_id=a.session_id, amends=a)
+    new = await create(s, actor, ld.unit, raw, case_id=a.case_id, session_id=a.session_id, amends=a, now=now)
     await log(s, a, "amendment_started", {"amendment": new.agreement.id, "amendment_number": new.agreement.number,
                                           "by": _who(actor)})
     return new
@@ -289,27 +282,26 @@ async def signing_state(s: AsyncSession, ld: Loaded) -> SigningState:
 
 
 async def sign(s: AsyncSession, keyring: Keyring, ld: Loaded, kind: str, key: str, version: int, doc_hash: str,
-               evidence: Evidence, image: bytes | None) -> tuple[SignedRecord, bool]:
+               evidence: Evidence, image: bytes | None, *, now: datetime) -> tuple[SignedRecord, bool]:
     """Add one signature; returns it and whether the agreement just took effect."""
     a = ld.agreement
     if a.state != workflow.SIGNING:
         if a.state == workflow.DRAFT:
-            raise StoreError(409, "not_frozen", "this agreement is still a draft; it is not open for signing")
-        raise StoreError(409, "not_signing", f"this agreement is {a.state}; it cannot be signed")
+            raise StoreError(Kind.CONFLICT, "not_frozen", "this agreement is still a draft; it is not open for signing")
+        raise StoreError(Kind.CONFLICT, "not_signing", f"this agreement is {a.state}; it cannot be signed")
     st = await signing_state(s, ld)
     key_id, private = keyring.signing_key(ld.unit.code)
     try:
         rec = st.sign(kind, key, version, doc_hash, evidence, ld.unit.code, key_id, private)
     except SigningError as e:
-        raise StoreError(e.status, e.code, e.message) from e
-    now = datetime.now(UTC)
+        raise StoreError(e.kind, e.code, e.message) from e
     s.add(AgreementSignature(agreement_id=a.id, version=version, seq=rec.payload["seq"], slot=rec.slot,
                              record=rec.payload, signature=rec.signature, image=image, evidence=rec.evidence,
                              created_at=now))
     try:
         await s.flush()
     except IntegrityError as e:  # two devices at once: the database keeps one
-        raise StoreError(409, "already_signed", "this signature was just recorded by another request") from e
+        raise StoreError(Kind.CONFLICT, "already_signed", "this signature was just recorded by another request") from e
     await log(s, a, "signed", {"version": version, "document_hash": doc_hash, "seq": rec.payload["seq"],
                                "signer": rec.payload["signer"], "check": rec.payload["check"],
                                "at": rec.payload["at"], "ip": evidence.ip,  # in full: the ledger keeps it
@@ -332,15 +324,15 @@ async def sign(s: AsyncSession, keyring: Keyring, ld: Loaded, kind: str, key: st
 
 
 async def add_comment(s: AsyncSession, ld: Loaded, version: int, clause: str, text: str, author_name: str,
-                      author_role: str, staff_id: int | None, invitation_id: int | None) -> AgreementComment:
+                      author_role: str, staff_id: int | None, invitation_id: int | None, *, now: datetime) -> AgreementComment:
 
     if version != ld.agreement.current_version:
-        raise StoreError(409, "stale_version", f"version {ld.agreement.current_version} is current, not {version}")
+        raise StoreError(Kind.CONFLICT, "stale_version", f"version {ld.agreement.current_version} is current, not {version}")
     if clause not in clause_keys(ld.content):
-        raise StoreError(400, "invalid_field", f"no clause {clause!r} in this agreement", field="clause")
+        raise StoreError(Kind.INVALID, "invalid_field", f"no clause {clause!r} in this agreement", field="clause")
     c = AgreementComment(agreement_id=ld.agreement.id, version=version, clause=clause, author_name=author_name,
                          author_role=author_role, staff_id=staff_id, invitation_id=invitation_id, text=text,
-                         created_at=datetime.now(UTC))
+                         created_at=now)
     s.add(c)
     await s.flush()
     await log(s, ld.agreement, "comment", {"version": version, "clause": clause, "text": text, "comment": c.id,
@@ -355,25 +347,25 @@ async def comments(s: AsyncSession, agreement_id: int) -> list[AgreementComment]
 
 
 async def record_performance(s: AsyncSession, actor: Actor, ld: Loaded, key: str, status: str, note: str,
-                             proof_sha256: str | None, cases: CaseLink) -> AgreementPerformance:
+                             proof_sha256: str | None, cases: CaseLink, *, now: datetime) -> AgreementPerformance:
     """One update on an obligation, with its proof: an evidence upload of the case, named by SHA-256."""
 
     a = ld.agreement
     if a.state != workflow.EFFECTIVE:
-        raise StoreError(409, "not_effective", "performance is recorded once the agreement is in effect")
+        raise StoreError(Kind.CONFLICT, "not_effective", "performance is recorded once the agreement is in effect")
     try:
         performance.check_update(ld.content, key, status, note)
     except performance.PerformanceError as e:
-        raise StoreError(400, "invalid_field", str(e)) from e
+        raise StoreError(Kind.INVALID, "invalid_field", str(e)) from e
     proof = None
     if proof_sha256:
         proof = await cases.proof_document(s, a.case_id, proof_sha256)
         if proof is None:
-            raise StoreError(400, "invalid_field", "proof_sha256 names no evidence uploaded to the case",
+            raise StoreError(Kind.INVALID, "invalid_field", "proof_sha256 names no evidence uploaded to the case",
                              field="proof_sha256")
     row = AgreementPerformance(agreement_id=a.id, obligation=key, status=status, note=note,
                                proof_sha256=proof_sha256, proof_name=proof[0] if proof else None,
-                               proof_type=proof[1] if proof else None, staff_id=actor.id, at=datetime.now(UTC))
+                               proof_type=proof[1] if proof else None, staff_id=actor.id, at=now)
     s.add(row)
     await s.flush()
     synced = await cases.performance(s, a.id, a.case_id, obligation_sentence(ld.content.obligation(key),
@@ -395,8 +387,8 @@ async def progress(s: AsyncSession, ld: Loaded, today: date) -> list[performance
 STAFF, PARTY_COPY = "staff", "party"  # the audiences an agreement PDF is built for
 
 
-async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str | None,
-                    audience: str = PARTY_COPY) -> PdfInput:
+async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str | None, audience: str = PARTY_COPY, *,
+                    now: datetime) -> PdfInput:
     """What an export draws and embeds. Every copy carries the content as it travels (format 2: a
     confidential party's address and phone blanked and committed to); only the staff copy carries the
     signature evidence in full (the IP addresses and user agents, with their salts)."""
@@ -416,7 +408,7 @@ async def pdf_input(s: AsyncSession, ld: Loaded, verify_base: str | None,
         state=a.state, records=[SignedRecord(r.record, r.signature, r.evidence if staff else None) for r in rows],
         images={r.slot: r.image for r in rows if r.image},
         verify_url=f"{verify_base}?h={v.document_hash}" if verify_base else "",
-        exported_at=iso(datetime.now(UTC).replace(microsecond=0)) or "", effective_at=iso(a.effective_at),
+        exported_at=iso(now.replace(microsecond=0)) or "", effective_at=iso(a.effective_at),
         amends=amends, draft=a.state == workflow.DRAFT, commitments=commitments, audience=audience,
     )
 

@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from server import __version__
-from server.api.params import MAX_ID
 from server.api.registry import OPERATIONS, SCHEMAS, ref, route
+from server.http import MAX_ID
 
 ERROR = {
     "type": "object",

@@ -6,7 +6,7 @@ it to the agreements feature, which never imports ``server.cases`` itself."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -20,14 +20,15 @@ from server.cases.models import CaseDocument, CaseObligation
 from server.cases.permissions import can
 from server.cases.service import Ctx
 from server.directory.models import Unit
+from server.failures import Kind
 from server.policy import Actor
 
 
-async def visible_case(s: AsyncSession, actor: Actor, case_id: int) -> Any:
+async def visible_case(s: AsyncSession, actor: Actor, case_id: int, *, now: datetime) -> Any:
     case = (await s.execute(select(models.Case).where(models.Case.id == case_id,
-                                                      access.scope_cases(actor, datetime.now(UTC))))).scalar_one_or_none()
+                                                      access.scope_cases(actor, now)))).scalar_one_or_none()
     if case is None:
-        raise CaseLinkError(404, "not_found", "no such case")  # unknown, forged or hidden: the same answer
+        raise CaseLinkError(Kind.NOT_FOUND, "not_found", "no such case")  # unknown, forged or hidden: the same answer
     return case
 
 
@@ -38,7 +39,7 @@ async def case_code(s: AsyncSession, case_id: int | None) -> str:
     return (await s.execute(select(models.Case.code).where(models.Case.id == case_id))).scalar_one_or_none() or ""
 
 
-async def may_reveal(s: AsyncSession, actor: Actor, case_id: int | None) -> bool:
+async def may_reveal(s: AsyncSession, actor: Actor, case_id: int | None, *, now: datetime) -> bool:
     """Whether the actor sees a confidential party's address and phone: the case's handlers (the case's
     ``reveal_confidential`` rule). An agreement made outside a case: its unit's staff, as before."""
     if case_id is None:
@@ -46,29 +47,30 @@ async def may_reveal(s: AsyncSession, actor: Actor, case_id: int | None) -> bool
     case = (await s.execute(select(models.Case).where(models.Case.id == case_id))).scalar_one_or_none()
     if case is None:
         return False
-    return can(actor, "reveal_confidential", await queries.facts(s, case, datetime.now(UTC)))
+    return can(actor, "reveal_confidential", await queries.facts(s, case, now))
 
 
-async def visible_case_by_code(s: AsyncSession, actor: Actor, code: str) -> Any:
+async def visible_case_by_code(s: AsyncSession, actor: Actor, code: str, *, now: datetime) -> Any:
     """A case named by its code, as users know it; hidden and unknown ones alike are 404."""
     case = (await s.execute(select(models.Case).where(models.Case.code == code.strip(),
-                                                      access.scope_cases(actor, datetime.now(UTC))))).scalar_one_or_none()
+                                                      access.scope_cases(actor, now)))).scalar_one_or_none()
     if case is None:
-        raise CaseLinkError(404, "not_found", f"no case {code.strip()!r} that you may see")
+        raise CaseLinkError(Kind.NOT_FOUND, "not_found", f"no case {code.strip()!r} that you may see")
     return case
 
 
-async def open_cases(s: AsyncSession, actor: Actor, limit: int = 200) -> list[tuple[str, str]]:
+async def open_cases(s: AsyncSession, actor: Actor, limit: int = 200, *, now: datetime) -> list[tuple[str, str]]:
     """(code, title) of the cases the actor sees that may still get an agreement: the drafting form's picker."""
     done = ("closed", "archived", "rejected", "withdrawn", "failed")
     rows = (await s.execute(select(models.Case.code, models.Case.title).where(
-        access.scope_cases(actor, datetime.now(UTC)), models.Case.status.not_in(done))
+        access.scope_cases(actor, now), models.Case.status.not_in(done))
         .order_by(models.Case.id.desc()).limit(limit))).all()
     return [(c, t or "") for c, t in rows]
 
 
-async def prefill(s: AsyncSession, actor: Actor, case_id: int, unit: Unit, dispute_type: str | None) -> dict[str, Any]:
-    case = await visible_case(s, actor, case_id)
+async def prefill(s: AsyncSession, actor: Actor, case_id: int, unit: Unit, dispute_type: str | None, *,
+                  now: datetime) -> dict[str, Any]:
+    case = await visible_case(s, actor, case_id, now=now)
     rows = (await s.execute(select(models.CaseParty).where(models.CaseParty.case_id == case.id)
                             .order_by(models.CaseParty.id))).scalars()
     parties = [CaseParty(name=p.name, id_number=p.id_number or "", phone=p.phone or "", address=p.address or "",
@@ -81,22 +83,22 @@ async def prefill(s: AsyncSession, actor: Actor, case_id: int, unit: Unit, dispu
     return raw
 
 
-async def frozen(s: AsyncSession, case_id: int | None, agreement_id: int) -> str | None:
+async def frozen(s: AsyncSession, case_id: int | None, agreement_id: int, *, now: datetime) -> str | None:
     """Freezing for signature moves a case in mediation to agreement signing. Returns what was not done."""
     if case_id is None:
         return None
-    return await hooks.agreement_frozen(s, Ctx(datetime.now(UTC)), case_id, agreement_id)
+    return await hooks.agreement_frozen(s, Ctx(now), case_id, agreement_id)
 
 
 async def took_effect(s: AsyncSession, secret: bytes, agreement_id: int, case_id: int | None,
-                      obligations: list[dict[str, Any]]) -> str | None:
+                      obligations: list[dict[str, Any]], *, now: datetime) -> str | None:
     """The case becomes agreement-effective and its follow-ups get the obligations. Returns what could not
     be done (the signature stands regardless: a case in an unexpected state is for staff to sort out)."""
     if case_id is None:
         return "no case"
     items = [followups.ObligationDraft(obligor=o["obligor"], obligee=o["obligee"], content=o["content"],
                                        due_at=o["due_at"]) for o in obligations]
-    return await hooks.agreement_effective(s, Ctx(datetime.now(UTC), secret), case_id, agreement_id, items)
+    return await hooks.agreement_effective(s, Ctx(now, secret), case_id, agreement_id, items)
 
 
 async def proof_document(s: AsyncSession, case_id: int | None, sha256: str) -> tuple[str, str] | None:

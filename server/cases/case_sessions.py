@@ -14,6 +14,7 @@ from server.cases import hooks, workflow
 from server.cases.errors import Conflict, Invalid, NotFound
 from server.cases.models import Case
 from server.cases.service import Ctx, _text, actor_ref, append_event, require
+from server.clock import BEIJING
 from server.policy import Actor
 from server.sessions.models import Session
 
@@ -82,7 +83,6 @@ async def joint_override(s: AsyncSession, ctx: Ctx, actor: Actor, case: Case, se
 def parse_when(value: Any) -> datetime | None:
     if value is None:
         return None
-    from zoneinfo import ZoneInfo
 
     if not isinstance(value, str) or len(value) > 40:
         raise Invalid("scheduled_at must be an ISO 8601 time", "invalid_field")
@@ -91,7 +91,7 @@ def parse_when(value: Any) -> datetime | None:
     except ValueError as e:
         raise Invalid("scheduled_at must be an ISO 8601 time", "invalid_field") from e
     if at.tzinfo is None:
-        at = at.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        at = at.replace(tzinfo=BEIJING)
     from datetime import UTC
 
     return at.astimezone(UTC)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.cases.errors import Invalid, NotFound, TooLarge, Unreadable, UnsupportedType
 from server.cases.models import Case, CaseDocument
 from server.cases.service import Ctx, _text, actor_ref, append_event, require
+from server.failures import Kind
 from server.policy import Actor
 from server.security.files import open_private, private_dir
 from server.security.uploads import UploadRefused, check_image, check_pdf
@@ -57,7 +58,7 @@ def check_file(ftype: FileType, data: bytes) -> None:
         elif ftype.content_type != "image/heic":  # Pillow cannot read HEIC headers without a plugin
             check_image(data)
     except UploadRefused as e:
-        raise (TooLarge if e.status == 413 else Unreadable)(e.en, e.code, zh=e.zh) from e
+        raise (TooLarge if e.kind is Kind.TOO_LARGE else Unreadable)(e.en, e.code, zh=e.zh) from e
 
 
 _SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff ]+")

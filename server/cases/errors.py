@@ -1,10 +1,13 @@
-"""Domain errors of the case module; the API maps ``status`` and ``code`` onto its JSON error shape.
+"""Domain errors of the case module; the web layer (server.http) maps ``kind`` and ``code`` onto its JSON
+error shape.
 
 ``message`` is English (API clients read it); pages show ``localized(lang)``: the Chinese text given with
-the error, else one kept for its code, else one for its status. A zh page never shows the English text.
+the error, else one kept for its code, else one for its kind. A zh page never shows the English text.
 """
 
 from __future__ import annotations
+
+from server.failures import DomainError, Kind
 
 # Chinese text per error code, for errors raised without their own.
 ZH_BY_CODE = {
@@ -54,78 +57,75 @@ ZH_BY_CODE = {
     "invalid_obligation": "履行事项填写有误，请检查后重试。",
     "invalid_transition_input": "填写的内容不完整，请检查后重试。",
 }
-ZH_BY_STATUS = {
-    400: "填写的内容有误，请检查后重试。",
-    403: "您无权执行此操作。",
-    404: "未找到该记录。",
-    409: "当前状态下不能执行此操作。",
-    413: "文件过大。",
-    422: "文件无法读取。",
-    415: "文件类型不支持，请上传照片（JPEG、PNG、WebP、HEIC）或PDF。",
+ZH_BY_KIND = {
+    Kind.INVALID: "填写的内容有误，请检查后重试。",
+    Kind.FORBIDDEN: "您无权执行此操作。",
+    Kind.NOT_FOUND: "未找到该记录。",
+    Kind.CONFLICT: "当前状态下不能执行此操作。",
+    Kind.TOO_LARGE: "文件过大。",
+    Kind.UNREADABLE: "文件无法读取。",
+    Kind.UNSUPPORTED: "文件类型不支持，请上传照片（JPEG、PNG、WebP、HEIC）或PDF。",
 }
 
 
-def zh_for(code: str, status: int) -> str:
-    return ZH_BY_CODE.get(code) or ZH_BY_STATUS.get(status, "操作未能完成。")
+def zh_for(code: str, kind: Kind | None) -> str:
+    return ZH_BY_CODE.get(code) or (ZH_BY_KIND.get(kind) if kind is not None else None) or "操作未能完成。"
 
 
-class CaseError(Exception):
-    status = 400
+class CaseError(DomainError):
+    kind = Kind.INVALID
     code = "invalid"
 
     def __init__(self, message: str, code: str | None = None, *, zh: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(self.kind, code or self.code, message)
         self.zh = zh
-        if code:
-            self.code = code
 
     def localized(self, lang: str) -> str:
         """The message for a page in ``lang``."""
         if lang == "en":
             return self.message
-        return self.zh or zh_for(self.code, self.status)
+        return self.zh or zh_for(self.code, self.kind)
 
 
 class Invalid(CaseError):
-    status = 400
+    kind = Kind.INVALID
     code = "invalid"
 
 
 class NotFound(CaseError):
     """Also what unlisted staff get for a restricted case: its existence is not confirmed."""
 
-    status = 404
+    kind = Kind.NOT_FOUND
     code = "not_found"
 
 
 class Denied(CaseError):
-    status = 403
+    kind = Kind.FORBIDDEN
     code = "forbidden"
 
 
 class Stale(CaseError):
-    status = 409
+    kind = Kind.CONFLICT
     code = "stale_version"
 
 
 class Conflict(CaseError):
-    status = 409
+    kind = Kind.CONFLICT
     code = "conflict"
 
 
 class TooLarge(CaseError):
-    status = 413
+    kind = Kind.TOO_LARGE
     code = "too_large"
 
 
 class Unreadable(CaseError):
     """A file of an accepted type that cannot be read (truncated, damaged, or unsupported inside)."""
 
-    status = 422
+    kind = Kind.UNREADABLE
     code = "unreadable"
 
 
 class UnsupportedType(CaseError):
-    status = 415
+    kind = Kind.UNSUPPORTED
     code = "unsupported_media_type"

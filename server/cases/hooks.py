@@ -9,6 +9,7 @@ already decided, and the ledger records which system acted).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,15 +67,14 @@ def session_settings(case: Case) -> dict[str, Any]:
     return out
 
 
-async def settings_for_case(s: AsyncSession, actor: Any, case_id: Any) -> dict[str, Any] | None:
+async def settings_for_case(s: AsyncSession, actor: Any, case_id: Any, *, now: datetime) -> dict[str, Any] | None:
     """For the sessions module: the settings of a new session linked to ``case_id``, or None when the actor
     cannot see that case (unknown, forged or restricted: the caller answers 404)."""
-    from datetime import UTC, datetime
 
     from sqlalchemy import select
 
     if not isinstance(case_id, int) or isinstance(case_id, bool) or not 0 < case_id < 2**31:
         return None
-    case = (await s.execute(select(Case).where(Case.id == case_id, scope_cases(actor, datetime.now(UTC))))
+    case = (await s.execute(select(Case).where(Case.id == case_id, scope_cases(actor, now)))
             ).scalar_one_or_none()
     return session_settings(case) if case is not None else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -50,7 +50,7 @@ async def publish(s: AsyncSession, ctx: Ctx, actor: Actor, kind: str, title: str
     return n
 
 
-async def board(s: AsyncSession, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
+async def board(s: AsyncSession, actor: Actor, limit: int = 50, *, now: datetime) -> list[dict[str, Any]]:
     """Notices from the actor's own unit and its ancestors, plus those its sub-units issued."""
     q = (select(Notice, Unit, Staff).join(Unit, Unit.id == Notice.unit_id).join(Staff, Staff.id == Notice.created_by)
          .where(access.scope_notices(actor))
@@ -59,7 +59,7 @@ async def board(s: AsyncSession, actor: Actor, limit: int = 50) -> list[dict[str
     # A notice names its case only to those who may see the case: one that became restricted (DV) after
     # the notice went out stays on the board without its code.
     ids = {n.case_id for n, _, _ in rows if n.case_id}
-    refs = select(Case.id).where(Case.id.in_(ids), access.scope_case_refs(actor, datetime.now(UTC), Case.id))
+    refs = select(Case.id).where(Case.id.in_(ids), access.scope_case_refs(actor, now, Case.id))
     shown = set((await s.execute(refs)).scalars()) if ids else set()
     codes = await codes_by_id(s, shown)
     return [{"id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "unit": u.code, "unit_name": u.name,

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +32,7 @@ from server.cases.notifications import notify, unit_handlers
 from server.cases.permissions import HANDLERS, ON_CASE, can, can_assign_to, can_register, can_route_to
 from server.cases.queries import facts
 from server.cases.workflow import Action, UnitRef, WorkflowError
+from server.clock import BEIJING
 from server.db import rowcount
 from server.directory.models import Staff, Unit
 from server.idnumbers import INVALID as INVALID_ID
@@ -40,7 +40,6 @@ from server.idnumbers import normalise as normalise_id
 from server.idnumbers import valid_resident_id
 from server.policy import Actor
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{4,19}$")
 
 
@@ -146,7 +145,7 @@ def parent_path(path: str) -> str:
 
 
 def _local_date(now: datetime):  # type: ignore[no-untyped-def]
-    return now.astimezone(LOCAL_TZ).date()
+    return now.astimezone(BEIJING).date()
 
 
 async def _append(s: AsyncSession, case: Case, type: str, data: dict[str, Any], ctx: Ctx) -> ledger.Event:

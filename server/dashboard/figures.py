@@ -20,11 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from server.cases.workflow import HANDLING
+from server.clock import BEIJING
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # Statuses in a fixed order, so generated SQL and tests are stable.
 HANDLING_STATUSES: tuple[str, ...] = tuple(sorted(str(s) for s in HANDLING))
 CONCLUDED = ("resolved", "failed")
@@ -120,7 +119,7 @@ def measures_of(case: CaseRow) -> Measures:
 
 
 def local_date(at: datetime) -> date:
-    return at.astimezone(LOCAL_TZ).date()
+    return at.astimezone(BEIJING).date()
 
 
 def week_start(d: date) -> date:
@@ -154,7 +153,7 @@ def trend_weeks(now: datetime, count: int = 12) -> list[date]:
 
 
 def week_bounds_utc(monday: date) -> tuple[datetime, datetime]:
-    start = datetime(monday.year, monday.month, monday.day, tzinfo=LOCAL_TZ).astimezone(UTC)
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=BEIJING).astimezone(UTC)
     return start, start + timedelta(weeks=1)
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from server.cases import catalog
 from server.cases.workflow import STATE_LABELS, State
-from server.dashboard.figures import LOCAL_TZ, Figures, Measures, suppress
+from server.clock import BEIJING
+from server.dashboard.figures import Figures, Measures, suppress
 from server.directory.labels import TIER_LABELS
 from server.directory.tiers import TIER_ORDER
 from server.ledger import format_time
@@ -193,4 +194,4 @@ def local_time(iso: str | None) -> str | None:
     """An API time (UTC, ISO 8601) as Asia/Shanghai wall-clock time, as the pages show it."""
     if not iso:
         return None
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")

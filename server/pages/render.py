@@ -18,20 +18,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
 
 from server.auth import SESSION_COOKIE, current_actor
+from server.clock import BEIJING
 from server.directory.labels import ROLE_LABELS, SPECIALTY_LABELS, TIER_LABELS, label
-from server.errors import ApiError
+from server.http import CSRF_SEED, csrf_token, is_https
 from server.i18n import LANG_COOKIE, language_of, localise, localise_context
 from server.policy import Actor
 from server.security import csrf
-from server.security.clientip import is_https
+from server.services import services
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 CSRF_FIELD = csrf.CSRF_FIELD
 CSRF_COOKIE = csrf.CSRF_COOKIE
 
@@ -50,7 +49,7 @@ NAV = [
 def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
-    return value.astimezone(LOCAL_TZ).strftime(fmt)
+    return value.astimezone(BEIJING).strftime(fmt)
 
 
 @jinja2.pass_context
@@ -60,10 +59,10 @@ def _say(ctx: Any, text: str | None) -> str:
 
 
 def environment(app: web.Application) -> jinja2.Environment:
-    env = app.get("jinja")
+    env = services(app).jinja
     if env is None:
         env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(app["config"].web_dir / "templates")),
+            loader=jinja2.FileSystemLoader(str(services(app).config.web_dir / "templates")),
             autoescape=jinja2.select_autoescape(["html", "xml", "j2"]),
             enable_async=False,
             # Templates change only with a deploy; skip the stat() per render.
@@ -71,32 +70,12 @@ def environment(app: web.Application) -> jinja2.Environment:
         )
         env.filters["local"] = local
         env.filters["say"] = _say
-        app["jinja"] = env
+        services(app).jinja = env
     return env
 
 
 def language(request: web.Request) -> str:
     return language_of(request.query, request.cookies)
-
-
-def csrf_token(request: web.Request) -> str:
-    """Double-submit token bound to a per-browser random cookie (set on first render)."""
-    seed = request.cookies.get(CSRF_COOKIE) or request.get("csrf_seed")
-    if not seed:
-        seed = request["csrf_seed"] = csrf.new_seed()
-    return csrf.token_for(request.app["config"].secret_key, seed)
-
-
-async def check_csrf(request: web.Request) -> dict[str, Any]:
-    """Read a form POST and refuse it (403) unless its CSRF token matches this browser's cookie."""
-    form = await request.post()
-    sent = form.get(CSRF_FIELD) or request.headers.get(csrf.CSRF_HEADER, "")
-    seed = request.cookies.get(CSRF_COOKIE)
-    if not seed:
-        raise ApiError(403, "csrf", "missing CSRF token; reload the page and try again")
-    if not csrf.valid(request.app["config"].secret_key, seed, sent):
-        raise ApiError(403, "csrf", "invalid CSRF token; reload the page and try again")
-    return dict(form)
 
 
 def _lang_url(request: web.Request, lang: str) -> str:
@@ -138,7 +117,7 @@ async def render(request: web.Request, template: str, context: dict[str, Any] | 
     actor = await current_actor(request)
     ctx = page_context(request, actor)
     # Other modules add to every page (the notification bell's count) without render.py knowing them.
-    for extra in request.app.get("page_extras", ()):
+    for extra in services(request).page_extras:
         ctx.update(await extra(request, actor))
     ctx.update(context or {})
     localise_context(ctx, ctx["lang"])
@@ -148,8 +127,8 @@ async def render(request: web.Request, template: str, context: dict[str, Any] | 
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "same-origin"
     resp.headers["Cache-Control"] = "no-store"
-    if request.get("csrf_seed"):
-        resp.set_cookie(CSRF_COOKIE, request["csrf_seed"], httponly=True, samesite="Lax", path="/",
+    if request.get(CSRF_SEED):
+        resp.set_cookie(CSRF_COOKIE, request[CSRF_SEED], httponly=True, samesite="Lax", path="/",
                         secure=is_https(request))
     if "lang" in request.query:
         resp.set_cookie(LANG_COOKIE, ctx["lang"], samesite="Lax", path="/", max_age=365 * 86400)
@@ -164,7 +143,7 @@ async def require_login(request: web.Request) -> Actor:
     return actor
 
 
-__all__ = ["SESSION_COOKIE", "check_csrf", "is_https", "local", "render", "require_login"]
+__all__ = ["SESSION_COOKIE", "is_https", "local", "render", "require_login"]
 
 
 def attachment(body: bytes, content_type: str, filename: str) -> web.Response:

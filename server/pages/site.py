@@ -12,7 +12,9 @@ from server.directory.http.signin import authenticate
 from server.directory.models import Unit
 from server.directory.queries import experts_for, home_counts
 from server.errors import ApiError
-from server.pages.render import check_csrf, is_https, language, render, require_login
+from server.http import check_csrf, is_https
+from server.pages.render import language, render, require_login
+from server.services import services
 
 ERROR_HEADINGS = {
     400: ("请求有误", "Bad request"),
@@ -70,7 +72,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             msg = "用户名或密码错误。" if zh else "Wrong username or password."
         return await render(request, "login.html", {"next": next_url, "username": username, "error": msg},
                             status=e.status)
-    cookie = issue_session_cookie(request.app["config"].secret_key, staff.id, secrets.token_urlsafe(8))
+    cookie = issue_session_cookie(services(request).config.secret_key, staff.id, secrets.token_urlsafe(8))
     resp = web.HTTPFound(next_url)
     resp.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_TTL, httponly=True, samesite="Lax", path="/",
                     secure=is_https(request))
@@ -89,10 +91,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def home(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
-    async with request.app["db"].read() as s:
+    async with services(request).db.read() as s:
         unit, units, staff = await home_counts(s, actor, access.scope_units(actor, Unit.path))
     # The same query as the expert directory, so both pages count the same experts.
-    experts = len(await experts_for(request.app["db"], actor))
+    experts = len(await experts_for(services(request).db, actor))
     return await render(request, "home.html", {
         "unit": unit, "counts": {"units": units, "staff": staff, "experts": experts},
     })
@@ -110,7 +112,7 @@ async def render_error(request: web.Request, status: int, message: str) -> web.R
 
 
 def setup(app: web.Application) -> None:
-    app["render_error"] = render_error
+    services(app).render_error = render_error
     app.router.add_get("/", home, name="home")
     app.router.add_get("/login", login_page, name="login")
     app.router.add_post("/login", login_submit)

@@ -12,9 +12,12 @@ import hashlib
 import logging
 import time
 import uuid
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from server.security.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from server.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -110,17 +113,13 @@ def redis_client(url: str) -> Any:
     return aioredis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, max_connections=16)
 
 
-def attempts(app: Any, name: str, limit: int, window_s: float) -> Attempts:
-    """The counter for ``name``: in Redis when the app has a Redis URL, else on this node."""
-    config = app["config"]
+def attempts(svc: Services, name: str, limit: int, window_s: float) -> Attempts:
+    """The counter for ``name`` in the app's services: in Redis when the app has a Redis URL, else on this
+    node. The Redis client is shared (``svc.attempts_redis``); the app closes it on clean-up."""
+    config = svc.config
     url = config.redis_url
     if not url:
         return LocalAttempts(limit, window_s)
-    if "attempts_redis" not in app:
-        app["attempts_redis"] = redis_client(url)
-
-        async def close(app: Any) -> None:
-            await app["attempts_redis"].aclose()
-
-        app.on_cleanup.append(close)
-    return RedisAttempts(app["attempts_redis"], name, limit, window_s, config.redis_prefix)
+    if svc.attempts_redis is None:
+        svc.attempts_redis = redis_client(url)
+    return RedisAttempts(svc.attempts_redis, name, limit, window_s, config.redis_prefix)

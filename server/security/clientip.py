@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
+from server.services import services
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -69,11 +71,11 @@ def _forwarded_for(value: str) -> str:
 
 
 def _trusted_peer(request: web.Request) -> bool:
-    return _trusted(request.remote, getattr(request.app["config"], "trusted_proxies", ()))
+    return _trusted(request.remote, getattr(services(request).config, "trusted_proxies", ()))
 
 
 def client_ip(request: web.Request) -> str:
-    proxies = getattr(request.app["config"], "trusted_proxies", ())
+    proxies = getattr(services(request).config, "trusted_proxies", ())
     xff = request.headers.get("X-Forwarded-For", "")
     if not xff and _trusted(request.remote, proxies) and "Forwarded" in request.headers:
         xff = ", ".join(_forwarded_for(h.get("for", "")) for h in forwarded_pairs(request.headers["Forwarded"]))

@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from server.failures import DomainError, Kind
+
 MIB = 1024 * 1024
 
 
@@ -41,19 +43,13 @@ PDF_LIMITS = PdfLimits()
 MAX_IMAGE_PIXELS = 50_000_000  # 50 megapixels: any phone photo; a decoded RGBA image this size is 200 MB
 
 
-class UploadRefused(Exception):
-    """A file beyond a parsing limit, or one that cannot be read at all."""
+class UploadRefused(DomainError):
+    """A file beyond a parsing limit (``Kind.TOO_LARGE``), or one that cannot be read (``Kind.UNREADABLE``)."""
 
-    def __init__(self, status: int, code: str, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.status = status
-        self.code = code
+    def __init__(self, kind: Kind, code: str, zh: str, en: str) -> None:
+        super().__init__(kind, code, f"{zh} / {en}")
         self.zh = zh
         self.en = en
-
-    @property
-    def message(self) -> str:
-        return f"{self.zh} / {self.en}"
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,7 @@ _CHUNK = 256 * 1024
 
 
 def _too_much(what_zh: str, what_en: str) -> UploadRefused:
-    return UploadRefused(413, "pdf_too_complex", f"PDF 文件超出处理上限：{what_zh}。",
+    return UploadRefused(Kind.TOO_LARGE, "pdf_too_complex", f"PDF 文件超出处理上限：{what_zh}。",
                          f"The PDF exceeds a processing limit: {what_en}.")
 
 
@@ -111,7 +107,7 @@ def check_pdf(data: bytes, limits: PdfLimits = PDF_LIMITS, *, strict: bool = Tru
     Flate, JBIG2, crypt filters, an indirect /Filter). Use it for files the server parses; evidence files
     are stored, not parsed, so there other filters are fine (their Flate streams are still counted)."""
     if not data.startswith(b"%PDF-"):
-        raise UploadRefused(422, "not_pdf", "文件不是 PDF。", "The file is not a PDF.")
+        raise UploadRefused(Kind.UNREADABLE, "not_pdf", "文件不是 PDF。", "The file is not a PDF.")
     too_many = _too_much(f"对象超过 {limits.max_objects} 个", f"more than {limits.max_objects} objects")
     starts: list[int] = []
     for m in _OBJ.finditer(data):
@@ -186,7 +182,7 @@ def _check_filters(names: list[bytes]) -> None:
         if (name in _FLATE and i == 0) or name in _PASS_THROUGH:
             continue
         shown = name.decode("latin-1")[:40]
-        raise UploadRefused(422, "pdf_unsupported", f"PDF 使用了不支持的压缩方式（{shown}）。",
+        raise UploadRefused(Kind.UNREADABLE, "pdf_unsupported", f"PDF 使用了不支持的压缩方式（{shown}）。",
                             f"The PDF uses an unsupported stream filter ({shown}).")
 
 
@@ -225,7 +221,7 @@ def check_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, i
     except Image.DecompressionBombError as e:
         raise _pixels(max_pixels) from e
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise UploadRefused(422, "image_unreadable", "图片无法读取（文件不完整或已损坏）。",
+        raise UploadRefused(Kind.UNREADABLE, "image_unreadable", "图片无法读取（文件不完整或已损坏）。",
                             "The image cannot be read (incomplete or damaged).") from e
     if w <= 0 or h <= 0 or w * h > max_pixels:
         raise _pixels(max_pixels)
@@ -234,5 +230,5 @@ def check_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, i
 
 def _pixels(max_pixels: int) -> UploadRefused:
     mp = max_pixels // 1_000_000
-    return UploadRefused(413, "image_too_large", f"图片尺寸超过 {mp} 百万像素。",
+    return UploadRefused(Kind.TOO_LARGE, "image_too_large", f"图片尺寸超过 {mp} 百万像素。",
                          f"The image is larger than {mp} megapixels.")

@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 
 
 class CaseGate(Protocol):
-    async def settings_for_case(self, s: AsyncSession, actor: Actor, case_id: Any) -> dict[str, Any] | None:
-        """The settings of a new session linked to ``case_id``; None when the actor cannot see that case."""
+    async def settings_for_case(self, s: AsyncSession, actor: Actor, case_id: Any, *,
+                                now: datetime) -> dict[str, Any] | None:
+        """The settings of a new session linked to ``case_id``; None when the actor cannot see that case
+        at ``now`` (the app clock's)."""
 
     async def case_id_for(self, s: AsyncSession, actor: Actor, ref: str, now: datetime) -> int | None:
         """The id of the case a person names in a form (its code), if the actor may see it."""

@@ -18,15 +18,16 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, ledger, ledger_store
+from server.clock import BEIJING
 from server.db import Database, utcnow
 from server.directory.models import Staff, Unit
 from server.directory.queries import path_prefix
+from server.failures import DomainError, Kind
 from server.policy import Actor, can_host_session, within
 from server.security import tokens
 from server.sessions import kinds
@@ -40,17 +41,10 @@ MAX_INVITE_TTL_S = 30 * 24 * 3600
 JOINABLE_STATES = ("scheduled", "live", "interrupted")
 CHECK_METHODS = ("none", "id_last4", "code")
 ID_LAST4 = re.compile(r"^[0-9]{3}[0-9X]$")
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
-class SessionError(Exception):
-    """A refusal with a stable code; the API maps ``status``; the socket sends ``code``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class SessionError(DomainError):
+    """A refusal with a stable code; the API maps its ``kind`` to a status; the socket sends ``code``."""
 
 
 @dataclass(frozen=True)
@@ -105,9 +99,9 @@ def parse_time(value: str) -> datetime:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError as e:
-        raise SessionError(400, "invalid_field", "scheduled_at must be ISO 8601") from e
+        raise SessionError(Kind.INVALID, "invalid_field", "scheduled_at must be ISO 8601") from e
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=LOCAL_TZ)
+        dt = dt.replace(tzinfo=BEIJING)
     return dt.astimezone(UTC)
 
 
@@ -156,15 +150,15 @@ async def load(db_s: AsyncSession, actor: Actor, session_id: int, kind: access.K
                now: datetime | None = None) -> tuple[Session, Unit]:
     """The session if the access policy lets the actor see it; 404 otherwise (unknown and hidden alike)."""
     if not 0 < session_id < 2**31:
-        raise SessionError(404, "not_found", "no such session")
+        raise SessionError(Kind.NOT_FOUND, "not_found", "no such session")
     row = (await db_s.execute(
         select(Session, Unit).join(Unit, Session.unit_id == Unit.id).where(Session.id == session_id)
     )).first()
     if row is None:
-        raise SessionError(404, "not_found", "no such session")
+        raise SessionError(Kind.NOT_FOUND, "not_found", "no such session")
     s, unit = row
     if not access.sees(actor, await record(db_s, s, unit, kind, now)):
-        raise SessionError(404, "not_found", "no such session")
+        raise SessionError(Kind.NOT_FOUND, "not_found", "no such session")
     return s, unit
 
 
@@ -172,22 +166,22 @@ async def load(db_s: AsyncSession, actor: Actor, session_id: int, kind: access.K
 
 
 async def create_session(db_s: AsyncSession, actor: Actor, *, kind: str, title: str, unit_code: str,
-                         case_id: int | None, scheduled_at: datetime | None,
+                         case_id: int | None, scheduled_at: datetime | None, now: datetime,
                          cases: CaseGate) -> tuple[Session, Unit]:
     if kind not in kinds.KINDS:
-        raise SessionError(400, "invalid_field", f"kind must be one of {', '.join(kinds.KINDS)}")
+        raise SessionError(Kind.INVALID, "invalid_field", f"kind must be one of {', '.join(kinds.KINDS)}")
     unit = (await db_s.execute(select(Unit).where(Unit.code == unit_code))).scalar_one_or_none()
     if unit is None or not within(actor, unit.path):
-        raise SessionError(404, "not_found", f"unknown unit {unit_code!r}")
+        raise SessionError(Kind.NOT_FOUND, "not_found", f"unknown unit {unit_code!r}")
     if not can_host_session(actor, unit.path, kind):
-        raise SessionError(403, "forbidden", f"your role may not host a {kind} session for this unit")
+        raise SessionError(Kind.FORBIDDEN, "forbidden", f"your role may not host a {kind} session for this unit")
     settings: dict[str, Any] = {}
     if case_id is not None:
         # The case must be one the caller can see; a domestic-violence case defaults to shuttle mediation.
 
-        found = await cases.settings_for_case(db_s, actor, case_id)
+        found = await cases.settings_for_case(db_s, actor, case_id, now=now)
         if found is None:
-            raise SessionError(404, "not_found", "no such case")
+            raise SessionError(Kind.NOT_FOUND, "not_found", "no such case")
         settings = found
     s = Session(kind=kind, title=title, unit_id=unit.id, case_id=case_id, state="scheduled",
                 scheduled_at=scheduled_at, created_by=actor.id, created_at=utcnow(), settings=settings)
@@ -220,9 +214,9 @@ async def cancel(db_s: AsyncSession, actor: Actor, session_id: int, now: datetim
     """Cancel a session that has not started; only its hosts may."""
     sess, unit = await load(db_s, actor, session_id, now=now)
     if not await can_manage(db_s, actor, sess, unit, now):
-        raise SessionError(403, "forbidden", "only the session's hosts may cancel it")
+        raise SessionError(Kind.FORBIDDEN, "forbidden", "only the session's hosts may cancel it")
     if sess.state not in ("scheduled", "interrupted"):
-        raise SessionError(409, "conflict", f"a {sess.state} session cannot be cancelled")
+        raise SessionError(Kind.CONFLICT, "conflict", f"a {sess.state} session cannot be cancelled")
     await set_state(db_s, sess, "cancelled", actor, "cancelled")
     return sess, unit
 
@@ -273,30 +267,30 @@ async def create_invitation(db_s: AsyncSession, secret: bytes, actor: Actor, s: 
                             ) -> tuple[Invitation, str | None]:
     """Returns the invitation and, for the ``code`` method, the 6-digit code (shown once, kept hashed)."""
     if not await can_manage(db_s, actor, s, unit, at):
-        raise SessionError(403, "forbidden", "only the session's hosts may invite")
+        raise SessionError(Kind.FORBIDDEN, "forbidden", "only the session's hosts may invite")
     if s.state not in JOINABLE_STATES:
-        raise SessionError(409, "session_closed", f"the session is {s.state}")
+        raise SessionError(Kind.CONFLICT, "session_closed", f"the session is {s.state}")
     r = kinds.rules(s.kind)
     if role not in r.roles:
-        raise SessionError(400, "invalid_field", f"role must be one of {', '.join(sorted(r.roles))}")
+        raise SessionError(Kind.INVALID, "invalid_field", f"role must be one of {', '.join(sorted(r.roles))}")
     staff_id = None
     if username:
         staff = (await db_s.execute(select(Staff).where(Staff.username == username))).scalar_one_or_none()
         if staff is None or not staff.active:
-            raise SessionError(404, "not_found", f"unknown staff account {username!r}")
+            raise SessionError(Kind.NOT_FOUND, "not_found", f"unknown staff account {username!r}")
         staff_id = staff.id
         name = name or staff.name
     if not name or not name.strip():
-        raise SessionError(400, "missing_field", "missing field: name")
+        raise SessionError(Kind.INVALID, "missing_field", "missing field: name")
     if check_method not in CHECK_METHODS:
-        raise SessionError(400, "invalid_field", "check.method must be id_last4 or code")
+        raise SessionError(Kind.INVALID, "invalid_field", "check.method must be id_last4 or code")
     nonce = secrets.token_hex(16)
     code = None
     hashed = None
     if check_method == "id_last4":
         v = normalise_check(check_method, check_value or "")
         if not ID_LAST4.match(v):
-            raise SessionError(400, "invalid_field", "check.value must be the last 4 characters of an ID number")
+            raise SessionError(Kind.INVALID, "invalid_field", "check.value must be the last 4 characters of an ID number")
         hashed = check_hash(secret, nonce, v)
     elif check_method == "code":
         code = f"{secrets.randbelow(1_000_000):06d}"
@@ -321,11 +315,11 @@ async def create_invitation(db_s: AsyncSession, secret: bytes, actor: Actor, s: 
 async def revoke_invitation(db_s: AsyncSession, actor: Actor, s: Session, unit: Unit, inv_id: int,
                             at: datetime | None = None) -> Invitation:
     if not await can_manage(db_s, actor, s, unit, at):
-        raise SessionError(403, "forbidden", "only the session's hosts may revoke invitations")
+        raise SessionError(Kind.FORBIDDEN, "forbidden", "only the session's hosts may revoke invitations")
     inv = (await db_s.execute(select(Invitation).where(Invitation.id == inv_id, Invitation.session_id == s.id))
            ).scalar_one_or_none()
     if inv is None:
-        raise SessionError(404, "not_found", "no such invitation")
+        raise SessionError(Kind.NOT_FOUND, "not_found", "no such invitation")
     if not inv.revoked:
         inv.revoked = True
         await ledger_store.append(db_s, ledger.session_chain(s.id), "invitation_revoked", {
@@ -364,22 +358,22 @@ async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint:
     try:
         body = tokens.verify(secret, JOIN_PURPOSE, token, now=now)
     except tokens.TokenError as e:
-        raise SessionError(401, e.code, e.message) from None
+        raise SessionError(Kind.UNAUTHORIZED, e.code, e.message) from None
     sid, role, name = body.get("sid"), body.get("role"), body.get("name")
     if not isinstance(sid, int) or not isinstance(role, str) or not isinstance(name, str):
-        raise SessionError(401, "token_malformed", "malformed token")
+        raise SessionError(Kind.UNAUTHORIZED, "token_malformed", "malformed token")
     if session_hint is not None and session_hint != sid:
-        raise SessionError(403, "wrong_session", "this invitation is for another session")
+        raise SessionError(Kind.FORBIDDEN, "wrong_session", "this invitation is for another session")
     async with db.session() as db_s:
         row = (await db_s.execute(
             select(Session, Unit).join(Unit, Session.unit_id == Unit.id).where(Session.id == sid))).first()
         if row is None:
-            raise SessionError(403, "wrong_session", "the session of this invitation does not exist")
+            raise SessionError(Kind.FORBIDDEN, "wrong_session", "the session of this invitation does not exist")
         s, unit = row
         if s.state == "cancelled":
-            raise SessionError(410, "session_cancelled", "this session was cancelled")
+            raise SessionError(Kind.GONE, "session_cancelled", "this session was cancelled")
         if s.state not in JOINABLE_STATES:
-            raise SessionError(410, "session_ended", "this session has ended")
+            raise SessionError(Kind.GONE, "session_ended", "this session has ended")
         r = kinds.rules(s.kind)
         staff_unit: Unit | None = None
         staff_id: int | None = None
@@ -389,9 +383,9 @@ async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint:
         if "n" in body:
             inv = (await db_s.execute(select(Invitation).where(Invitation.nonce == body["n"]))).scalar_one_or_none()
             if inv is None or inv.session_id != sid:
-                raise SessionError(403, "wrong_session", "this invitation is not for this session")
+                raise SessionError(Kind.FORBIDDEN, "wrong_session", "this invitation is not for this session")
             if inv.revoked:
-                raise SessionError(403, "token_revoked", "this invitation was withdrawn")
+                raise SessionError(Kind.FORBIDDEN, "token_revoked", "this invitation was withdrawn")
             role, name, nonce = inv.role, inv.name, inv.nonce
             method, hashed = inv.check_method, inv.check_hash
             staff_id = inv.staff_id
@@ -399,24 +393,24 @@ async def resolve_join(db: Database, secret: bytes, token: Any, *, session_hint:
             staff_id = body["staff"]
             issued_ms = body["iat"] if isinstance(body.get("iat"), int) else 0  # older tokens: before any sign-out
         else:
-            raise SessionError(401, "token_malformed", "malformed token")
+            raise SessionError(Kind.UNAUTHORIZED, "token_malformed", "malformed token")
         if staff_id is not None:
             srow = (await db_s.execute(select(Staff, Unit).join(Unit, Staff.unit_id == Unit.id)
                                        .where(Staff.id == staff_id))).first()
             if srow is None or not srow[0].active:
-                raise SessionError(403, "token_revoked", "this staff account is no longer active")
+                raise SessionError(Kind.FORBIDDEN, "token_revoked", "this staff account is no longer active")
             signed_out = srow[0].signed_out_ms or 0
             if issued_ms is not None and signed_out and issued_ms <= signed_out:  # a tie goes to the sign-out
-                raise SessionError(401, "token_revoked", "signed out since this link was made; log in again")
+                raise SessionError(Kind.UNAUTHORIZED, "token_revoked", "signed out since this link was made; log in again")
             staff_unit = srow[1]
             # A staff login's token is checked against the policy now, not when it was minted: a case that
             # became restricted, a name taken off its list or an expired grant closes the room to them. An
             # invitation (staff or party) was given on purpose by a host and stays valid for its holder.
             if nonce is None and not access.may(access.actor_of(srow[0], staff_unit), access.Action.JOIN,
                                                 await record(db_s, s, unit, now=at)):
-                raise SessionError(403, "not_allowed", "you may not join this session")
+                raise SessionError(Kind.FORBIDDEN, "not_allowed", "you may not join this session")
     if role not in r.roles:
-        raise SessionError(403, "forbidden", f"role {role!r} does not take part in a {s.kind} session")
+        raise SessionError(Kind.FORBIDDEN, "forbidden", f"role {role!r} does not take part in a {s.kind} session")
     of_unit = staff_unit is not None and unit.path.startswith(staff_unit.path)
     direct = kinds.enters_directly(r, role, staff=staff_id is not None, of_hosting_unit=of_unit)
     identity = f"staff:{staff_id}" if staff_id is not None else f"inv:{nonce}"

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import ClientSession, web
 
 from server.config import Config
+from server.services import services
 
 # TEAM.md flags, plus loopback ICE candidates so two pages on one box connect even without a LAN address.
 CHROMIUM_ARGS = [
@@ -105,7 +106,7 @@ async def live_server(tmp_path: Path, live_config: dict[str, Any]) -> AsyncItera
     port = _free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await seed(s)
     try:
         yield LiveServer(f"http://127.0.0.1:{port}", app)

@@ -11,6 +11,7 @@ import pytest
 from server.agreements.keys import TrustedKeys
 from server.agreements.verify import verify_pdf
 from server.directory.demo import DEMO_PASSWORD
+from server.services import services
 from tests.browser.conftest import DESKTOP, PHONE, poll, shot
 from tests.integration.agreements.helpers import content
 
@@ -134,7 +135,7 @@ async def test_parties_then_mediator_and_seal_in_the_browser(live_server, browse
         async with http.get(f"{url}/pdf?invitation={zhang['token']}&ticket={ticket}") as r:
             assert r.status == 200
             pdf = await r.read()
-    trusted = TrustedKeys.load(live_server.app["config"].data_dir / "agreement_keys")
+    trusted = TrustedKeys.load(services(live_server.app).config.data_dir / "agreement_keys")
     result = verify_pdf(pdf, trusted)
     assert result.ok, result.failures
     signers = {s["name"]: s for s in result.signers}

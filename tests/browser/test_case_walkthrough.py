@@ -11,16 +11,17 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from server import ledger, ledger_store
+from server.clock import BEIJING
 from server.directory.demo import DEMO_PASSWORD
+from server.services import services
 from tests.browser.conftest import DESKTOP, PHONE, shot, watch_csp
 
 pytestmark = [pytest.mark.browser]
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = BEIJING
 TIMEOUT_MS = 60_000
 # Every page of the walk reports here what the Content-Security-Policy refused: nothing, it must stay empty.
 CSP_REFUSED: list[str] = []
@@ -174,7 +175,7 @@ async def test_intake_to_closure_across_tiers(live_server: Any, browser: Any) ->
     assert code in await county.inner_text("#cases")
 
     # The case chain verifies, as `concord verify-log --case` would.
-    async with live_server.app["db"].session() as s:
+    async with services(live_server.app).db.session() as s:
         from sqlalchemy import select
 
         from server.cases.models import Case

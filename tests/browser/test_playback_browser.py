@@ -14,6 +14,7 @@ from server import ledger
 from server.ledger_store import append
 from server.media.segments import TrackInfo, TrackWriter
 from server.recording.store import DbRecordingEvents
+from server.services import services
 from tests.browser.conftest import poll, shot
 from tests.unit.test_segments import opus_packets, vp8_frames
 
@@ -42,8 +43,8 @@ class Collect:
 
 async def _record(app: Any, sid: int) -> float:
     """Write 6 s of one participant's video and audio through the real writer, persisted and ledgered."""
-    root = app["config"].recordings_dir
-    events = DbRecordingEvents(app["db"], sid, "browser-node")
+    root = services(app).config.recordings_dir
+    events = DbRecordingEvents(services(app).db, sid, "browser-node")
     t0 = time.time() - 10
     for no, kind in ((1, "video"), (2, "audio")):
         col = Collect()
@@ -64,15 +65,15 @@ async def test_playback_page_plays_and_seeks(live_server: Any, browser: Any) -> 
     token = await live_server.login("mediator")
     sid = (await live_server.api("POST", "/api/sessions", token,
                                  {"kind": "mediation", "title": "回放测试", "unit": "340321001"}))["id"]
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await append(s, ledger.session_chain(sid), "recording_on", {"by": "p-host", "by_name": "调解员张三"})
     t0 = await _record(app, sid)
-    async with app["db"].session() as s:  # something said 3 s into the recording
+    async with services(app).db.session() as s:  # something said 3 s into the recording
         await append(s, ledger.session_chain(sid), "chat", {"peer": "p-zhang", "name": "张三", "text": "我同意调解方案"},
                      at=datetime.fromtimestamp(t0 + 3.0, UTC))
-    job = await app["playback"].create_job(sid)
-    await app["playback"].run(sid, job)
-    assert (await app["playback"].latest_job(sid)).status == "done"
+    job = await services(app).playback.create_job(sid)
+    await services(app).playback.run(sid, job)
+    assert (await services(app).playback.latest_job(sid)).status == "done"
 
     page = await (await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})).new_page()
     from server.directory.demo import DEMO_PASSWORD

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from server.directory.models import Staff
 from server.recording.models import Recording
 from server.security import tokens
+from server.services import services
 from server.sessions import service
 from tests.integration.agreements.helpers import content, mediator_name
 from tests.integration.cases.helpers import act, create, hdr
@@ -38,12 +39,12 @@ async def dv_session(client) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     sid = (await r.json())["id"]
     r = await client.put(f"/api/sessions/{sid}/minutes", json={"text": SECRET_MINUTES, "base_version": 0}, headers=h)
     assert r.status == 200, await r.text()
-    root = client.app["config"].recordings_dir
+    root = services(client.app).config.recordings_dir
     rel = f"session-{sid}/track-001-video/seg-00000.webm"
     (root / rel).parent.mkdir(parents=True)
     payload = b"\x1a\x45\xdf\xa3" + b"webm" * 100
     (root / rel).write_bytes(payload)
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         rec = Recording(session_id=sid, artefact="segment", peer="p1", peer_name="王五", kind="video", track_no=1,
                         segment_index=0, path=rel, sha256=hashlib.sha256(payload).hexdigest(), bytes=len(payload),
                         duration_s=1.0, status="closed")
@@ -83,13 +84,13 @@ async def listed(client, h: dict[str, str], sid: int, **query: str) -> bool:  # 
 
 
 async def staff_id(client, username: str) -> int:  # type: ignore[no-untyped-def]
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         return int((await s.execute(select(Staff.id).where(Staff.username == username))).scalar_one())
 
 
 def minted(client, sid: int, staff: int, role: str = "mediator") -> str:  # type: ignore[no-untyped-def]
     """A staff join token as POST .../join-token mints it (e.g. held from before the name was taken off)."""
-    return tokens.sign(client.app["config"].secret_key, service.JOIN_PURPOSE,
+    return tokens.sign(services(client.app).config.secret_key, service.JOIN_PURPOSE,
                        {"sid": sid, "role": role, "name": "x", "staff": staff}, service.STAFF_JOIN_TTL_S)
 
 
@@ -213,7 +214,7 @@ async def test_expert_grant_expiry_closes_the_consultation(client) -> None:  # t
     assert await status_of(client, hx, "PUT", f"/api/sessions/{d['sid']}/minutes",
                            {"text": "x", "base_version": 1}) == 403
 
-    client.app["clock"].set(datetime.now(UTC) + timedelta(hours=3))  # the 2-hour grant has run out
+    services(client.app).clock.set(datetime.now(UTC) + timedelta(hours=3))  # the 2-hour grant has run out
     for method, path, body in reads(sid, d["rid"]) + writes(sid):
         assert await status_of(client, hx, method, path, body) == 404, (method, path)
     for method, path, body in reads(d["sid"], d["rid"]):

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from server.security.attempts import LocalAttempts, RedisAttempts, redis_client
+from server.services import services
 
 
 async def test_local_counts_to_the_limit_and_reset_clears() -> None:
@@ -76,7 +77,7 @@ async def test_password_guesses_spread_over_two_nodes_are_refused(
     shared = dataclasses.replace(config, redis_url=redis_url, redis_prefix=f"concord-test-{uuid.uuid4().hex[:8]}")
     node1 = await aiohttp_client(create_app(shared))
     node2 = await aiohttp_client(create_app(shared))
-    async with node1.app["db"].session() as s:
+    async with services(node1.app).db.session() as s:
         await seed(s)
     wrong = {"username": "mediator", "password": "guess-guess"}
     for node in (node1, node2, node1, node2, node1):

@@ -7,6 +7,7 @@ import time
 
 from server.directory.http.signin import LOGIN_ADDRESS_LIMIT
 from server.security import tokens
+from server.services import services
 from tests.conftest import login
 from tests.integration.test_pages import TOKEN, browser_login
 
@@ -126,7 +127,7 @@ async def test_unit_api_tier_filter(client) -> None:
 async def test_expired_and_wrong_purpose_tokens_are_401(client) -> None:
     h = await login(client, "admin")
     me = await (await client.get("/api/auth/me", headers=h)).json()
-    secret = client.app["config"].secret_key
+    secret = services(client.app).config.secret_key
     expired = tokens.sign(secret, "api", {"sub": me["id"]}, 3600, now=time.time() - 7200)
     r = await client.get("/api/units", headers={"Authorization": f"Bearer {expired}"})
     assert r.status == 401 and (await r.json())["error"]["code"] == "unauthorized"
@@ -274,7 +275,7 @@ async def test_login_limit_per_client_behind_trusted_proxy(aiohttp_client, confi
 
     app = create_app(replace(config, trusted_proxies=parse_networks("127.0.0.0/8")))
     c = await aiohttp_client(app)
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await seed(s)
 
     async def attempt(user: str, xff: str) -> int:
@@ -306,9 +307,9 @@ async def test_deactivated_account_loses_access(client) -> None:
 
     h = await login(client, "mediator")
     assert (await client.get("/api/auth/me", headers=h)).status == 200
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         await s.execute(update(Staff).where(Staff.username == "mediator").values(active=False))
-    client.app["actor_cache"].forget()  # what the node that changes an account does
+    services(client.app).actor_cache.forget()  # what the node that changes an account does
     r = await client.get("/api/auth/me", headers=h)
     assert r.status == 401
 

@@ -11,6 +11,7 @@ import pytest
 
 from server.publicurl import PLACEHOLDER
 from server.security.clientip import _forwarded_for, forwarded_pairs, parse_networks
+from server.services import services
 from tests.conftest import login
 from tests.support.rooms import invite, make_session
 
@@ -24,7 +25,7 @@ async def proxied(aiohttp_client, config):  # type: ignore[no-untyped-def]
 
     app = create_app(dataclasses.replace(config, trusted_proxies=parse_networks("127.0.0.1")))
     c = await aiohttp_client(app)
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await seed(s)
     return c
 

@@ -1,3 +1,4 @@
+from server.services import services
 from tests.conftest import login
 
 
@@ -57,10 +58,10 @@ async def test_api_logout_ends_every_session_of_the_account(client, aiohttp_clie
     for h in (laptop, phone):
         r = await client.get("/api/auth/me", headers=h)
         assert r.status == 401 and (await r.json())["error"]["code"] == "unauthorized"
-    node2.app["actor_cache"].forget()  # what its cache's few seconds of grace come to
+    services(node2.app).actor_cache.forget()  # what its cache's few seconds of grace come to
     assert (await node2.get("/api/auth/me", headers=phone)).status == 401
     assert (await client.get("/api/auth/me", headers=other)).status == 200  # other accounts untouched
-    async with client.app["db"].read() as s:
+    async with services(client.app).db.read() as s:
         from server import ledger
         from server.ledger_store import events, verify_chain
 
@@ -76,19 +77,19 @@ async def test_new_password_or_deactivation_ends_sessions(client) -> None:
     from server.directory.queries import set_active, set_password
 
     h = await login(client, "mediator")
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         await set_password(s, "mediator", "新的密码-long-enough", now_ms())
-    client.app["actor_cache"].forget()  # as on a node that did not make the change, after a few seconds
+    services(client.app).actor_cache.forget()  # as on a node that did not make the change, after a few seconds
     assert (await client.get("/api/auth/me", headers=h)).status == 401
     old = await client.post("/api/auth/login", json={"username": "mediator", "password": "concord-demo-2026"})
     assert old.status == 401
     h = await login(client, "mediator", "新的密码-long-enough")
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         await set_active(s, "mediator", False, now_ms())
-    client.app["actor_cache"].forget()
+    services(client.app).actor_cache.forget()
     assert (await client.get("/api/auth/me", headers=h)).status == 401
     r = await client.post("/api/auth/login", json={"username": "mediator", "password": "新的密码-long-enough"})
     assert r.status == 401
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         await set_active(s, "mediator", True, now_ms())
     await login(client, "mediator", "新的密码-long-enough")

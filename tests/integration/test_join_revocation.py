@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from server.auth import now_ms
 from server.directory.queries import set_active
+from server.services import services
 from tests.conftest import login
 from tests.support.rooms import connect, join, make_session, staff_token
 
@@ -46,12 +47,12 @@ async def test_logout_from_another_login_of_the_same_account_also_ends_it(client
 async def test_join_token_is_refused_after_deactivation_even_once_reactivated(client) -> None:  # type: ignore[no-untyped-def]
     sid, h = await make_session(client)
     token = await staff_token(client, h, sid)
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         await set_active(s, "mediator", False, now_ms())
-    client.app["actor_cache"].forget()
+    services(client.app).actor_cache.forget()
     p = await connect(client, token)
     assert (await p.expect("error"))["code"] == "token_revoked"
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         await set_active(s, "mediator", True, now_ms())
     assert await refused(client, token) == "token_revoked"
 

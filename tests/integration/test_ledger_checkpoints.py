@@ -19,6 +19,7 @@ from server import checkpoint_watch, checkpoints, ledger, merkle
 from server.db import Database
 from server.db.migrate import upgrade
 from server.ledger_store import append, events, integrate
+from server.services import services
 from tests.conftest import cli_env, login
 
 SECRET = "test-secret-key-not-for-production"
@@ -257,7 +258,7 @@ async def test_the_server_signs_on_its_schedule(client) -> None:  # type: ignore
     sth = await checkpoint_watch.tick(client.app)
     assert sth is not None and sth.size >= 1 and sth.signature_ok()
     assert await checkpoint_watch.tick(client.app) is None
-    key_dir = client.app["config"].data_dir / checkpoints.KEY_DIR
+    key_dir = services(client.app).config.data_dir / checkpoints.KEY_DIR
     assert (key_dir / "city.json").exists() and b"private" in (key_dir / "city.json").read_bytes()
 
 

@@ -19,6 +19,7 @@ from server import checkpoints, ledger
 from server.db import Database
 from server.db.migrate import upgrade
 from server.ledger_store import LedgerEvent, LedgerLeaf, append, events
+from server.services import services
 from tests.conftest import cli_env, login, need
 from tests.integration.agreements.helpers import content, mediator_body, mediator_name
 from tests.integration.agreements.test_signing_flow import party_sign, session_with_invitations
@@ -178,7 +179,7 @@ async def test_js_agrees_on_every_chain_of_an_agreement_that_took_effect(client,
     r = await client.post(f"/api/agreements/{aid}/seal", json=mediator_body(got, name, image=None), headers=h)
     assert r.status == 201 and (await r.json())["state"] == "effective"
 
-    db = client.app["db"]
+    db = services(client.app).db
     verdicts = await agree_on_every_chain(db, tmp_path)
     assert f"agreement:{aid}" in verdicts and f"session:{sid}" in verdicts and all(v.ok for v in verdicts.values())
     async with db.session() as s:

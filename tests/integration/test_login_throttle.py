@@ -11,6 +11,7 @@ import pytest
 from server.directory.demo import DEMO_PASSWORD
 from server.directory.http.signin import LOGIN_ADDRESS_LIMIT, LOGIN_PAIR_LIMIT
 from server.security.clientip import parse_networks
+from server.services import services
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ async def proxied(aiohttp_client, config):  # type: ignore[no-untyped-def]
 
     app = create_app(dataclasses.replace(config, trusted_proxies=parse_networks("127.0.0.1")))
     c = await aiohttp_client(app)
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await seed(s)
     return c
 

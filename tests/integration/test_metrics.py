@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from server.services import services
 from tests.conftest import login
 
 METRICS_TOKEN = "scrape-token-for-tests-0123456789"
@@ -21,7 +22,7 @@ async def scraped(aiohttp_client, config):  # type: ignore[no-untyped-def]
 
     app = create_app(dataclasses.replace(config, metrics_token=METRICS_TOKEN))
     c = await aiohttp_client(app)
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await seed(s)
     return c
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from server.api import openapi
-from server.api.params import MAX_ID, parse_id
+from server.http import MAX_ID, parse_id
 from tests.conftest import login
 from tests.integration.cases.helpers import create
 from tests.support.rooms import make_session

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from server.i18n import has_cjk
+from server.services import services
 from tests.integration.cases.helpers import create, hdr
 from tests.integration.cases.test_case_intake import good, token_for
 from tests.integration.cases.test_case_pages import page_login
@@ -21,7 +22,7 @@ async def test_intake_errors_are_in_one_language(client) -> None:  # type: ignor
     assert any(s.startswith("请填写姓名") for s in shown), shown
     assert not any("Enter your name" in s for s in shown)
 
-    client.app["intake_limiter"].reset("ip:127.0.0.1")
+    services(client.app).intake_limiter.reset("ip:127.0.0.1")
     token = await token_for(client, "/intake?unit=340321001001&lang=en")
     r = await client.post("/intake", data=good(token, name=""))
     shown = ALERTS.findall(await r.text())

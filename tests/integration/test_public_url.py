@@ -14,6 +14,7 @@ import pytest
 
 from server.publicurl import PLACEHOLDER, PLACEHOLDER_EN, WARNING, parse_public_url
 from server.security.clientip import parse_networks
+from server.services import services
 from tests.conftest import login
 from tests.integration.agreements.helpers import create_frozen
 from tests.integration.cases.helpers import create
@@ -32,7 +33,7 @@ async def _client(aiohttp_client, config, public_url: str | None):  # type: igno
     # The proxy on 127.0.0.1 is trusted: before, its X-Forwarded-Host went into every link.
     app = create_app(dataclasses.replace(config, public_url=public_url, trusted_proxies=parse_networks("127.0.0.1")))
     c = await aiohttp_client(app)
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await seed(s)
     return c
 

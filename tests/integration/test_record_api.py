@@ -11,12 +11,13 @@ from server import ledger
 from server.directory.models import Unit
 from server.ledger_store import append, events
 from server.recording.models import Recording
+from server.services import services
 from server.sessions.models import Session
 from tests.conftest import login
 
 
 async def _session(client, code: str = "340321001", kind: str = "mediation") -> int:  # type: ignore[no-untyped-def]
-    db = client.app["db"]
+    db = services(client.app).db
     async with db.session() as s:
         unit = (await s.execute(select(Unit).where(Unit.code == code))).scalar_one()
         sess = Session(kind=kind, title="宅基地纠纷调解", unit_id=unit.id, state="live", settings={})
@@ -71,13 +72,13 @@ async def test_jsonl_export_lines_rehash(client) -> None:  # type: ignore[no-unt
 
 async def test_recording_download_is_authorised_and_ledgered(client) -> None:  # type: ignore[no-untyped-def]
     sid = await _session(client)
-    root = client.app["config"].recordings_dir
+    root = services(client.app).config.recordings_dir
     rel = f"session-{sid}/track-001-video/seg-00000.webm"
     (root / rel).parent.mkdir(parents=True)
     payload = b"\x1a\x45\xdf\xa3" + b"webm" * 1000
     (root / rel).write_bytes(payload)
     digest = hashlib.sha256(payload).hexdigest()
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         rec = Recording(session_id=sid, artefact="segment", peer="p1", peer_name="张三", kind="video",
                         track_no=1, segment_index=0, path=rel, sha256=digest, bytes=len(payload),
                         duration_s=9.9, status="closed")
@@ -101,12 +102,12 @@ async def test_recording_download_is_authorised_and_ledgered(client) -> None:  #
                          headers=await login(client, "mediator_340322"))
     assert r.status == 404
     assert (await client.get(f"/api/sessions/{sid}/recordings/{rid + 99}/file", headers=h)).status == 404
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         evs = await events(s, ledger.session_chain(sid))
     downloads = [e for e in evs if e.type == "recording_downloaded"]
     assert len(downloads) == 1 and downloads[0].data["sha256"] == digest and downloads[0].data["by_name"]
 
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         (await s.get(Recording, rid)).status = "deleted"
     r = await client.get(f"/api/sessions/{sid}/recordings/{rid}/file", headers=h)
     assert r.status == 410 and (await r.json())["error"]["sha256"] == digest
@@ -136,6 +137,6 @@ async def test_minutes_versioned_and_ledgered(client) -> None:  # type: ignore[n
     assert (await r.json())["text"] == "双方到场。"
     r = await client.get(f"/api/sessions/{sid}/minutes/versions", headers=h)
     assert [v["version"] for v in (await r.json())["versions"]] == [1, 2]
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         evs = [e for e in await events(s, ledger.session_chain(sid)) if e.type == "minutes_saved"]
     assert [e.data["version"] for e in evs] == [1, 2] and evs[1].data["sha256"] == v2["sha256"]

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from server import ledger
 from server.directory.models import Unit
 from server.ledger_store import append
+from server.services import services
 from server.sessions.models import Session
 
 
@@ -22,7 +23,7 @@ async def _browser_login(client, username: str) -> None:  # type: ignore[no-unty
 
 
 async def test_record_page_shows_timeline_and_verification(client) -> None:  # type: ignore[no-untyped-def]
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         unit = (await s.execute(select(Unit).where(Unit.code == "340321001"))).scalar_one()
         sess = Session(kind="mediation", title="邻里纠纷", unit_id=unit.id, state="ended", settings={})
         s.add(sess)
@@ -43,7 +44,7 @@ async def test_record_page_shows_timeline_and_verification(client) -> None:  # t
 
 
 async def test_record_page_hidden_from_other_branch(client) -> None:  # type: ignore[no-untyped-def]
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         unit = (await s.execute(select(Unit).where(Unit.code == "340321001"))).scalar_one()
         sess = Session(kind="mediation", title="x", unit_id=unit.id, state="ended", settings={})
         s.add(sess)

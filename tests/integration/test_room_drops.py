@@ -9,6 +9,7 @@ import asyncio
 import pytest
 
 from server.config import Config
+from server.services import services
 from tests.integration.test_signaling import room_with_party
 from tests.support.rooms import Peer, invite, join, staff_token
 
@@ -43,7 +44,7 @@ async def wait_state(client, h: dict, sid: int, state: str, timeout: float = 8.0
 
 
 async def test_grace_period_comes_from_config(client) -> None:
-    assert client.server.app["room_hub"].grace_s == GRACE_S
+    assert services(client.server.app).room_hub.grace_s == GRACE_S
     _sid, _h, host, _party = await room_with_party(client)
     assert host.welcome["room"]["grace_s"] == GRACE_S
 
@@ -105,7 +106,7 @@ async def test_everybody_dropping_does_not_end_the_session(client) -> None:
     abort(party)
     abort(host)
     await asyncio.sleep(GRACE_S + 1.5)  # both places expired
-    room = client.server.app["room_hub"].rooms[sid].room
+    room = services(client.server.app).room_hub.rooms[sid].room
     assert room.empty and not room.ended
     assert await session_state(client, h, sid) == "live"
     # The mediator comes back: the same session, and the party's link still works.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+from server.services import services
 from tests.conftest import login
 from tests.integration.test_pages import browser_login
 
@@ -239,7 +240,7 @@ async def test_accepted_consultation_can_be_joined(client) -> None:
     from tests.integration.cases.helpers import act, create, hdr
 
     t0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
-    client.app["clock"].set(t0)
+    services(client.app).clock.set(t0)
     for when, shown in (((t0 + timedelta(hours=2)).isoformat(), "2026-11-30 11:00"), (None, "2026-11-30 09:00")):
         code = (await create(client))["code"]
         for a, extra in [("triage", {"grade": "yellow"}), ("accept", {}), ("assign", {"assignees": ["mediator"]})]:

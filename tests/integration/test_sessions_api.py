@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from server.security import tokens
+from server.services import services
 from tests.conftest import login
 from tests.support.rooms import invite, join, make_session, staff_token
 
@@ -160,22 +161,22 @@ async def test_session_goes_live_and_ends(client) -> None:
     sid, h = await make_session(client)
     host = await join(client, await staff_token(client, h, sid))
     app = client.server.app
-    await app["room_events"].flush()
+    await services(app).room_events.flush()
     s = await (await client.get(f"/api/sessions/{sid}", headers=h)).json()
     assert s["state"] == "live" and s["started_at"] and s["room"]["peers"][0]["role"] == "host"
     assert (await client.post(f"/api/sessions/{sid}/cancel", headers=h)).status == 409
     await host.send({"type": "leave"})
     assert await host.closed() == 1000
-    await app["room_events"].flush()
+    await services(app).room_events.flush()
     # Leaving is not ending: the session stays live for people to come back (until the idle timeout).
     s = await (await client.get(f"/api/sessions/{sid}", headers=h)).json()
     assert s["state"] == "live" and s["ended_at"] is None
     r = await client.post(f"/api/sessions/{sid}/end", headers=h)
     assert r.status == 200 and (await r.json())["state"] == "ended"
-    await app["room_events"].flush()
+    await services(app).room_events.flush()
     s = await (await client.get(f"/api/sessions/{sid}", headers=h)).json()
     assert s["state"] == "ended" and s["ended_at"]
-    async with app["db"].session() as db_s:
+    async with services(app).db.session() as db_s:
         from server import ledger, ledger_store
         events = await ledger_store.events(db_s, ledger.session_chain(sid))
         result = await ledger_store.verify_chain(db_s, ledger.session_chain(sid))
@@ -192,7 +193,7 @@ async def test_end_via_api_closes_room(client) -> None:
     room = await host.expect("room")
     assert room["room"]["state"] == "ended"
     assert await host.closed() == 4410
-    await client.server.app["room_events"].flush()
+    await services(client.server.app).room_events.flush()
     assert (await (await client.get(f"/api/sessions/{sid}", headers=h)).json())["state"] == "ended"
     assert (await client.post(f"/api/sessions/{sid}/end", headers=h)).status == 409
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from server.security import tokens
+from server.services import services
 from tests.conftest import login
 from tests.support.rooms import Peer, connect, invite, join, make_session, staff_token
 
@@ -171,7 +172,7 @@ async def test_first_message_must_be_join(client) -> None:
 
 
 async def test_join_timeout(client) -> None:
-    client.server.app["signaling"].join_timeout_s = 0.3
+    services(client.server.app).signaling.join_timeout_s = 0.3
     p = await connect(client)
     assert (await p.expect("error"))["code"] == "join_timeout"
     assert await p.closed() == 4400
@@ -191,7 +192,7 @@ async def test_ended_session_refuses_join(client) -> None:
     p = await connect(client, token)  # the room remembers it ended, before the database has caught up
     assert (await p.expect("error"))["code"] == "session_ended"
     assert await p.closed() == 4410
-    await client.server.app["room_events"].flush()
+    await services(client.server.app).room_events.flush()
     p = await connect(client, token)
     assert (await p.expect("error"))["code"] == "session_ended"
     assert await p.closed() == 4410
@@ -388,7 +389,7 @@ async def test_resume_after_socket_kill(client) -> None:
     upd = await host.expect("peer-updated")
     assert upd["peer"]["connected"] is True and upd["peer"]["epoch"] == 1 and upd["peer"]["subroom"] == "甲方"
     # The old resume token is spent: it no longer names the place (the identity still does).
-    assert client.server.app["room_hub"].rooms[sid].room.peers[party.peer_id].epoch == 1
+    assert services(client.server.app).room_hub.rooms[sid].room.peers[party.peer_id].epoch == 1
 
 
 async def test_second_tab_replaces_first(client) -> None:
@@ -399,7 +400,7 @@ async def test_second_tab_replaces_first(client) -> None:
 
 
 async def test_drop_expires_after_grace(client) -> None:
-    hub = client.server.app["room_hub"]
+    hub = services(client.server.app).room_hub
     hub.grace_s = 0.5
     sid, h, host, party = await room_with_party(client)
     hub.rooms[sid].room.grace_s = 0.5
@@ -409,7 +410,7 @@ async def test_drop_expires_after_grace(client) -> None:
 
 
 async def test_heartbeat_detects_dead_socket(client) -> None:
-    client.server.app["signaling"].heartbeat_s = 0.4
+    services(client.server.app).signaling.heartbeat_s = 0.4
     sid, h = await make_session(client)
     host = await join(client, await staff_token(client, h, sid))
     inv = await invite(client, h, sid, "外聘调解员", role="mediator")
@@ -444,7 +445,7 @@ async def test_media_state_reported(client) -> None:
 
 
 async def test_message_spam_is_rate_limited_then_closed(client) -> None:
-    st = client.server.app["signaling"]
+    st = services(client.server.app).signaling
     st.msg_rate, st.msg_burst = 5.0, 10.0
     sid, h, host, party = await room_with_party(client)
     for _ in range(40):
@@ -469,8 +470,8 @@ async def test_repeated_bad_messages_close(client) -> None:
 
 
 async def test_join_flood_is_rate_limited(client) -> None:
-    client.server.app["signaling"].join_limit = 5
-    client.server.app["ws_join_limiter"].limit = 5
+    services(client.server.app).signaling.join_limit = 5
+    services(client.server.app).ws_join_limiter.limit = 5
     sid, h = await make_session(client)
     token = await staff_token(client, h, sid)
     codes = []
@@ -513,7 +514,7 @@ async def test_ice_servers_with_turn_credentials(aiohttp_client, config) -> None
     config.turn_secret = "coturn-shared-secret"
     app = create_app(config)
     c = await aiohttp_client(app)
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await seed(s)
     sid, h = await make_session(c)
     p = await join(c, await staff_token(c, h, sid))
@@ -532,7 +533,7 @@ async def test_shuttle_session_keeps_parties_apart(client) -> None:
     from server.sessions.models import Session
 
     sid, h = await make_session(client)
-    db = client.server.app["db"]
+    db = services(client.server.app).db
     async with db.session() as s:
         await s.execute(update(Session).where(Session.id == sid).values(settings={"shuttle": True,
                                                                                  "joint_override": None}))
@@ -560,7 +561,7 @@ async def test_shuttle_session_keeps_parties_apart(client) -> None:
 
     async with db.session() as s:
         sess = await s.get(Session, sid)
-        await client.server.app["room_hub"].update_settings(room_meta(sess))
+        await services(client.server.app).room_hub.update_settings(room_meta(sess))
     assert (await host.expect("room", where=lambda m: m["room"]["shuttle"] is False))
     await host.send({"type": "move", "peer": parties[1].peer_id, "subroom": "张三"})
     assert (await parties[1].expect("moved"))["peers"] == [parties[0].peer_id]

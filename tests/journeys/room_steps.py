@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from server.clock import BEIJING
 from tests.journeys.conftest import TIMEOUT_MS
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 MEDIA_TIMEOUT_MS = 60_000
 
 TILE_BY_NAME = """(name) => [...document.querySelectorAll('#stage .tile:not(.local)')]

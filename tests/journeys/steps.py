@@ -11,12 +11,12 @@ import re
 import time
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from server.clock import BEIJING
 from tests.browser.test_agreement_signing import draw
 from tests.browser.test_room_browser import FRAMES_DECODED
 
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = BEIJING
 MEDIA_TIMEOUT_MS = 120_000  # live video on a loaded 2-core machine: slow, but every wait has a deadline
 
 REMOTE_VIDEO_PLAYING = """() => {

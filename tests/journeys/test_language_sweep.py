@@ -23,14 +23,15 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 from sqlalchemy import select
 
 from server.cases.models import Case, CaseParty
+from server.clock import BEIJING
 from server.directory.models import Staff, Unit
+from server.services import services
 from server.sessions.models import Session
 from tests.journeys.conftest import Journey, open_page, sign_in
 
@@ -175,7 +176,7 @@ async def seed_cases(server: Any) -> None:
     for action, extra in [("triage", {"grade": "yellow"}), ("accept", {}), ("assign", {"assignees": ["mediator"]})]:
         await server.api("POST", f"/api/cases/{code}/transitions", token, {"action": action, **extra})
     case = await server.api("GET", f"/api/cases/{code}", token)
-    start = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(days=1)).replace(hour=9, minute=30, second=0,
+    start = (datetime.now(BEIJING) + timedelta(days=1)).replace(hour=9, minute=30, second=0,
                                                                                    microsecond=0)
     first = await server.api("POST", "/api/sessions", token, {
         "kind": "mediation", "title": "钱八与邻居噪音纠纷调解", "unit": "340321001", "case_id": case["id"],
@@ -190,7 +191,7 @@ async def data_of(server: Any) -> tuple[list[str], frozenset[str]]:
     """Names that come from the data (units, people, case and session titles, the text made in setup),
     longest first, and the login names."""
     names = list(DATA_TEXT)
-    async with server.app["db"].read() as s:
+    async with services(server.app).db.read() as s:
         for column in (Unit.name, Staff.name, Case.title, CaseParty.name, CaseParty.address, Session.title):
             names += [n for n in (await s.execute(select(column))).scalars() if n]
         logins = frozenset((await s.execute(select(Staff.username))).scalars())

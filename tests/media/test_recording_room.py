@@ -18,6 +18,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from server import ledger
 from server.ledger_store import events, verify_chain
 from server.recording.store import list_recordings
+from server.services import services
 from tests.media.helpers import probe, sha256, wait_for
 from tests.media.synthetic import SyntheticAudio, SyntheticVideo
 from tests.support.rooms import invite, join, make_session, staff_token
@@ -37,8 +38,8 @@ async def _admit(client, host, h, sid, name):  # type: ignore[no-untyped-def]
 
 async def test_consenting_party_recorded_declining_party_not(client) -> None:  # type: ignore[no-untyped-def]
     app = client.app
-    app["recording"].max_segment_s = 3.0
-    root: Path = app["config"].recordings_dir
+    services(app).recording.max_segment_s = 3.0
+    root: Path = services(app).config.recordings_dir
     sid, h = await make_session(client, "mediator")
     host = await join(client, await staff_token(client, h, sid))
     zhang = await _admit(client, host, h, sid, "张三")
@@ -75,7 +76,7 @@ async def test_consenting_party_recorded_declining_party_not(client) -> None:  #
         await pc.setRemoteDescription(RTCSessionDescription(**answer["data"]["description"]))
 
         async def segments() -> list:
-            async with app["db"].session() as s:
+            async with services(app).db.session() as s:
                 return [r for r in await list_recordings(s, sid) if r.status == "closed"]
 
         seen: list = []
@@ -90,11 +91,11 @@ async def test_consenting_party_recorded_declining_party_not(client) -> None:  #
             await asyncio.sleep(0.2)
         await asyncio.sleep(5.0)
         await host.send({"type": "recording", "on": False})
-        await wait_for(lambda: sid not in app["recording"].active, timeout=30)
+        await wait_for(lambda: sid not in services(app).recording.active, timeout=30)
     finally:
         await pc.close()
 
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         rows = await list_recordings(s, sid)
         evs = await events(s, ledger.session_chain(sid))
         assert (await verify_chain(s, ledger.session_chain(sid))).ok
@@ -126,16 +127,16 @@ async def test_consenting_party_recorded_declining_party_not(client) -> None:  #
 
     # After recording: per-track files and the composite are made by the job queue.
     async def job_done() -> bool:
-        job = await app["playback"].latest_job(sid)
+        job = await services(app).playback.latest_job(sid)
         return job is not None and job.status in ("done", "failed")
 
     deadline = time.time() + 120
     while not await job_done():
         assert time.time() < deadline, "playback job did not finish"
         await asyncio.sleep(0.5)
-    job = await app["playback"].latest_job(sid)
+    job = await services(app).playback.latest_job(sid)
     assert job.status == "done", job.error
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         rows = await list_recordings(s, sid)
     composite = next(r for r in rows if r.artefact == "composite")
     info = probe(root / composite.path)
@@ -173,7 +174,7 @@ async def test_unwritable_recordings_dir_alerts_host_and_session_continues(clien
     app = client.app
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("x")
-    app["recording"].root = blocker / "recordings"  # mkdir fails: ENOTDIR, as for a dead mount
+    services(app).recording.root = blocker / "recordings"  # mkdir fails: ENOTDIR, as for a dead mount
     sid, h = await make_session(client, "mediator")
     host = await join(client, await staff_token(client, h, sid))
     zhang = await _admit(client, host, h, sid, "张三")
@@ -200,8 +201,8 @@ async def test_unwritable_recordings_dir_alerts_host_and_session_continues(clien
     finally:
         await pc.close()
     await host.send({"type": "recording", "on": False})
-    await wait_for(lambda: sid not in app["recording"].active, timeout=30)
-    async with app["db"].session() as s:
+    await wait_for(lambda: sid not in services(app).recording.active, timeout=30)
+    async with services(app).db.session() as s:
         evs = await events(s, ledger.session_chain(sid))
         rows = await list_recordings(s, sid)
     errors = [e for e in evs if e.type == "recording_error"]
@@ -219,7 +220,7 @@ async def _offer(pc: RTCPeerConnection, peer, rec_id: str) -> None:  # type: ign
 
 async def test_private_subroom_not_recorded_unless_host_includes_it(client) -> None:  # type: ignore[no-untyped-def]
     app = client.app
-    app["recording"].max_segment_s = 2.0
+    services(app).recording.max_segment_s = 2.0
     sid, h = await make_session(client, "mediator")
     host = await join(client, await staff_token(client, h, sid))
     zhang = await _admit(client, host, h, sid, "张三")
@@ -230,7 +231,7 @@ async def test_private_subroom_not_recorded_unless_host_includes_it(client) -> N
     pcs[0].addTrack(SyntheticAudio())
 
     async def tracks_started() -> list:
-        async with app["db"].session() as s:
+        async with services(app).db.session() as s:
             return [e for e in await events(s, ledger.session_chain(sid)) if e.type == "recording_track"]
 
     async def wait_tracks(n: int) -> list:
@@ -243,7 +244,7 @@ async def test_private_subroom_not_recorded_unless_host_includes_it(client) -> N
     async def wait_ended(n: int) -> None:
         deadline = time.time() + 30
         while True:
-            async with app["db"].session() as s:
+            async with services(app).db.session() as s:
                 ended = [e for e in await events(s, ledger.session_chain(sid)) if e.type == "recording_track_ended"]
             if len(ended) >= n:
                 return
@@ -270,8 +271,8 @@ async def test_private_subroom_not_recorded_unless_host_includes_it(client) -> N
         for pc in pcs:
             await pc.close()
     await host.send({"type": "recording", "on": False})
-    await wait_for(lambda: sid not in app["recording"].active, timeout=30)
-    async with app["db"].session() as s:
+    await wait_for(lambda: sid not in services(app).recording.active, timeout=30)
+    async with services(app).db.session() as s:
         evs = await events(s, ledger.session_chain(sid))
     decisions = [e.data.get("subrooms") for e in evs if e.type == "recording_on"]
     assert decisions == [[], ["背靠背A"]]

@@ -9,9 +9,8 @@ import concurrent.futures
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import or_, select
@@ -31,20 +30,20 @@ from server.agreements.signing import MEDIATOR, SEAL, Evidence
 from server.agreements.text import obligation_sentence, obligation_sentence_en
 from server.agreements.versions import changes, text_diff
 from server.api import registry as r
-from server.api.params import MAX_ID, parse_int, path_id
 from server.auth import require_actor
+from server.clock import BEIJING
 from server.directory.models import Staff, Unit
 from server.errors import ApiError, bad_request, field, forbidden, not_found, read_json
+from server.http import MAX_ID, client_ip, http_status, now_of, parse_int, path_id
 from server.pages.render import LANG_COOKIE
 from server.policy import Actor
-from server.security.clientip import client_ip
 from server.security.passwords import check_password
+from server.services import services
 from server.sessions.http.pages import add_room_module
 from server.sessions.models import Session
 from server.sessions.service import room_meta
 
 KEY_DIR = "agreement_keys"
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_BODY = 512 * 1024  # signature images come as data URLs
 VERIFY_SLOTS = 2  # verifications running at once (each bounded: server/security/uploads.py)
 
@@ -111,11 +110,11 @@ def viewer_language(request: web.Request) -> str:
 def verify_base(request: web.Request) -> str | None:
     """The verify page's address for documents: from CONCORD_PUBLIC_URL only, never from the request's
     Host header (None when unset: the PDF then says "未配置公开地址")."""
-    return publicurl.absolute(request, "/verify")
+    return publicurl.absolute(services(request), "/verify")
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def now_iso(now: datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @asynccontextmanager
@@ -123,20 +122,20 @@ async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
     """One DB transaction; a StoreError rolls it back and becomes the JSON error."""
 
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             yield s
     except store.StoreError as e:
-        raise ApiError(e.status, e.code, e.message, **e.extra) from e
+        raise ApiError(http_status(e), e.code, e.message, **e.extra) from e
     except CaseLinkError as e:
-        raise ApiError(e.status, e.code, e.message) from e
+        raise ApiError(http_status(e), e.code, e.message) from e
     except ContentError as e:
         raise ApiError(400, "invalid_content", e.localized(viewer_language(request)), field=e.field) from e
 
 
 async def loaded_for(s: AsyncSession, actor: Actor, agreement_id: int, check: Any = policy.can_view_agreement,
-                     now: datetime | None = None) -> store.Loaded:
+                     *, now: datetime) -> store.Loaded:
     ld = await store.load(s, agreement_id, lock=True)
-    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, now or datetime.now(UTC))
+    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, now)
     if not access.sees(actor, rec):
         raise not_found("no such agreement")  # do not reveal agreements outside the actor's tree or case
     if not check(actor, ld.unit.path):
@@ -148,13 +147,13 @@ def agreement_id(request: web.Request) -> int:
     return path_id(request, "id", "no such agreement")
 
 
-async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor, cases: CaseLink) -> dict[str, Any]:
+async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor, cases: CaseLink, *, now: datetime) -> dict[str, Any]:
     """The agreement for a member of staff. A confidential party's address and phone are shown only to
     those who may reveal them on the agreement's case (its handlers); others get them withheld."""
 
     st = await store.signing_state(s, ld)
     out = store.summary(ld)
-    reveal = await cases.may_reveal(s, actor, ld.agreement.case_id)
+    reveal = await cases.may_reveal(s, actor, ld.agreement.case_id, now=now)
     out["content"] = view(ld.content, None, staff=reveal)
     out["text"] = masked_text(ld)
     out["signatures"] = [{"seq": rec.payload["seq"], "slot": rec.slot, "name": rec.payload["signer"]["name"],
@@ -166,12 +165,12 @@ async def detail(s: AsyncSession, ld: store.Loaded, actor: Actor, cases: CaseLin
     return out
 
 
-async def check_session(s: AsyncSession, actor: Actor, session_id: int, case_id: int | None) -> None:
+async def check_session(s: AsyncSession, actor: Actor, session_id: int, case_id: int | None, *, now: datetime) -> None:
     """The session an agreement is reviewed in must exist, be visible to the drafter and be about its case."""
 
     row = (await s.execute(select(Session, Unit).join(Unit, Unit.id == Session.unit_id)
                            .where(Session.id == session_id))).first()
-    if row is None or not access.sees(actor, await access.session_record(s, row[0], row[1], datetime.now(UTC))):
+    if row is None or not access.sees(actor, await access.session_record(s, row[0], row[1], now)):
         raise not_found("no such session")
     if case_id is not None and row[0].case_id is not None and row[0].case_id != case_id:
         raise ApiError(409, "wrong_session", "that session is about another case")
@@ -214,12 +213,12 @@ async def create_agreement(request: web.Request) -> web.Response:
 
         case = None
         if case_code and case_code.strip():  # the code people know (340321-2026-000002)
-            case = await request.app[CASE_LINK].visible_case_by_code(s, actor, case_code)
+            case = await request.app[CASE_LINK].visible_case_by_code(s, actor, case_code, now=now_of(request))
             if case_id is not None and case_id != case.id:
                 raise bad_request("case_id and case_code name different cases", "invalid_field", field="case_code")
             case_id = case.id
         elif case_id is not None:
-            case = await request.app[CASE_LINK].visible_case(s, actor, case_id)
+            case = await request.app[CASE_LINK].visible_case(s, actor, case_id, now=now_of(request))
         unit: Unit | None
         if case is not None and "unit" not in body:
             unit = (await s.execute(select(Unit).where(Unit.id == case.unit_id))).scalar_one()
@@ -230,16 +229,16 @@ async def create_agreement(request: web.Request) -> web.Response:
         if not policy.can_draft_agreement(actor, unit.path):
             raise forbidden("only mediators and admins of the unit draft agreements")
         if session_id is not None:
-            await check_session(s, actor, session_id, case_id)
+            await check_session(s, actor, session_id, case_id, now=now_of(request))
         raw = dict(content)
         if case_id is not None:
-            prefill = await request.app[CASE_LINK].prefill(s, actor, case_id, unit, dtype)
+            prefill = await request.app[CASE_LINK].prefill(s, actor, case_id, unit, dtype, now=now_of(request))
             raw = {**prefill, **raw}
         if dtype:
             raw["dispute_type"] = dtype
         raw.setdefault("mediator_name", actor.name if actor.role == "mediator" else "")
-        ld = await store.create(s, actor, unit, raw, case_id=case_id, session_id=session_id)
-        out = await detail(s, ld, actor, request.app[CASE_LINK])
+        ld = await store.create(s, actor, unit, raw, case_id=case_id, session_id=session_id, now=now_of(request))
+        out = await detail(s, ld, actor, request.app[CASE_LINK], now=now_of(request))
     return web.json_response(out, status=201)
 
 
@@ -251,7 +250,7 @@ async def create_agreement(request: web.Request) -> web.Response:
 async def list_agreements(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     q = select(Agreement, Unit).join(Unit, Unit.id == Agreement.unit_id).where(
-        access.scope_agreements(actor, access.now_for(request.app), Unit.path, Agreement.case_id)
+        access.scope_agreements(actor, now_of(request), Unit.path, Agreement.case_id)
     ).order_by(Agreement.id.desc()).limit(200)
     if "case_id" in request.query:
         q = q.where(Agreement.case_id == int_param(request.query["case_id"], "case_id"))
@@ -281,8 +280,8 @@ async def list_agreements(request: web.Request) -> web.Response:
 async def get_agreement(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
-        out = await detail(s, ld, actor, request.app[CASE_LINK])
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
+        out = await detail(s, ld, actor, request.app[CASE_LINK], now=now_of(request))
     return web.json_response(out)
 
 
@@ -296,9 +295,9 @@ async def save_draft(request: web.Request) -> web.Response:
     content = field(body, "content", dict)
     note = field(body, "note", str, required=False, default="", max_len=500)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
-        ld = await store.save_version(s, actor, ld, base, content, note)
-        out = await detail(s, ld, actor, request.app[CASE_LINK])
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=now_of(request))
+        ld = await store.save_version(s, actor, ld, base, content, note, now=now_of(request))
+        out = await detail(s, ld, actor, request.app[CASE_LINK], now=now_of(request))
     return web.json_response(out)
 
 
@@ -307,7 +306,7 @@ async def save_draft(request: web.Request) -> web.Response:
 async def list_versions(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
         rows = (await s.execute(select(AgreementVersion).where(AgreementVersion.agreement_id == ld.agreement.id)
                                 .order_by(AgreementVersion.number))).scalars()
         out = [{"version": v.number, "document_hash": v.document_hash, "short_hash": short_hash(v.document_hash),
@@ -327,7 +326,7 @@ async def diff_versions(request: web.Request) -> web.Response:
         raise bad_request("give from and to version numbers", "missing_field")
     a_no, b_no = int_param(request.query["from"], "from"), int_param(request.query["to"], "to")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
         va = await store.version_row(s, ld.agreement.id, a_no)
         vb = await store.version_row(s, ld.agreement.id, b_no)
     ca, cb = parse_content(va.content), parse_content(vb.content)
@@ -344,18 +343,18 @@ async def _simple(request: web.Request, action: str) -> web.Response:
     body = await read_json(request, 16 * 1024) if request.can_read_body else {}
     async with transaction(request) as s:
         check = policy.can_void_agreement if action == "void" else policy.can_draft_agreement
-        ld = await loaded_for(s, actor, agreement_id(request), check)
+        ld = await loaded_for(s, actor, agreement_id(request), check, now=now_of(request))
         if action == "freeze":
 
-            ld = await store.freeze(s, actor, ld, int_field(body, "version"))
-            why = await request.app[CASE_LINK].frozen(s, ld.agreement.case_id, ld.agreement.id)
+            ld = await store.freeze(s, actor, ld, int_field(body, "version"), now=now_of(request))
+            why = await request.app[CASE_LINK].frozen(s, ld.agreement.case_id, ld.agreement.id, now=now_of(request))
             if why:
                 await store.log(s, ld.agreement, "case_note", {"note": why})
         elif action == "reopen":
-            ld = await store.reopen(s, actor, ld)
+            ld = await store.reopen(s, actor, ld, now=now_of(request))
         elif action in ("withdraw", "void"):
-            ld = await store.close(s, actor, ld, action, field(body, "reason", str, max_len=2000))
-        out = await detail(s, ld, actor, request.app[CASE_LINK])
+            ld = await store.close(s, actor, ld, action, field(body, "reason", str, max_len=2000), now=now_of(request))
+        out = await detail(s, ld, actor, request.app[CASE_LINK], now=now_of(request))
     return web.json_response(out)
 
 
@@ -391,9 +390,9 @@ async def void(request: web.Request) -> web.Response:
 async def amend(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
-        new = await store.amend(s, actor, ld)
-        out = await detail(s, new, actor, request.app[CASE_LINK])
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=now_of(request))
+        new = await store.amend(s, actor, ld, now=now_of(request))
+        out = await detail(s, new, actor, request.app[CASE_LINK], now=now_of(request))
     return web.json_response(out, status=201)
 
 
@@ -401,7 +400,7 @@ async def amend(request: web.Request) -> web.Response:
 
 async def _reauthenticate(request: web.Request, s: AsyncSession, actor: Actor, password: str) -> None:
     """Signing as staff re-checks the password: the session cookie alone is not the signer's own act."""
-    limiter = request.app["login_limiter"]
+    limiter = services(request).login_limiter
     key = f"sign:{actor.id}"
     if await limiter.blocked(key):
         raise ApiError(429, "rate_limited", "too many wrong passwords; try again later")
@@ -436,7 +435,7 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
     read_at = field(body, "read_at", str, required=False, default="", max_len=40)
     image, digest = (None, None) if kind == SEAL else signature_image(body)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
         if kind == MEDIATOR:
             if not policy.can_sign_as_mediator(actor, ld.unit.path):
                 raise forbidden("only a mediator signs as the mediator")
@@ -445,20 +444,20 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
         elif not policy.can_apply_seal(actor, ld.unit.code):
             raise forbidden("only the mediating unit's own staff apply its seal")
         await _reauthenticate(request, s, actor, password)
-        ev = Evidence(check_method="password", check_result="passed", consent=consent, read_at=read_at or now_iso(),
-                      at=now_iso(), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
+        ev = Evidence(check_method="password", check_result="passed", consent=consent, read_at=read_at or now_iso(now_of(request)),
+                      at=now_iso(now_of(request)), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
                       typed_name=typed, image_sha256=digest, staff=actor.username)
         rec, effective = await store.sign(s, keyring(request.app), ld, kind, MEDIATOR if kind == MEDIATOR else SEAL,
-                                          version, doc_hash, ev, image)
+                                          version, doc_hash, ev, image, now=now_of(request))
         if effective:
             await hand_over(request, s, ld)
             # The ledger's tree head is signed the moment an agreement takes effect, in this transaction,
             # after its effective event: every PDF exported from now on embeds the event's inclusion proof
             # against this checkpoint (server/agreements/ledger_proof.py, docs/agreements.md).
-            cfg = request.app["config"]
+            cfg = services(request).config
             await checkpoints.sign_checkpoint(s, checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key),
                                               f"agreement {ld.agreement.number} effective")
-        out = await detail(s, ld, actor, request.app[CASE_LINK])
+        out = await detail(s, ld, actor, request.app[CASE_LINK], now=now_of(request))
     return web.json_response(out, status=201)
 
 
@@ -484,8 +483,8 @@ async def hand_over(request: web.Request, s: AsyncSession, ld: store.Loaded) -> 
                     "content": obligation_sentence(o, c),
                     "due_at": datetime.fromisoformat(o.deadline + "T23:59:59+08:00") if o.deadline else None}
                    for o in c.obligations]
-    why = await request.app[CASE_LINK].took_effect(s, request.app["config"].secret_key, ld.agreement.id,
-                                       ld.agreement.case_id, obligations)
+    why = await request.app[CASE_LINK].took_effect(s, services(request).config.secret_key, ld.agreement.id,
+                                                   ld.agreement.case_id, obligations, now=now_of(request))
     await store.log(s, ld.agreement, "handed_to_case", {"obligations": len(obligations), "note": why or ""})
 
 
@@ -504,8 +503,8 @@ async def add_comment(request: web.Request) -> web.Response:
     if not text:
         raise bad_request("the comment is empty", "invalid_field", field="text")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
-        c = await store.add_comment(s, ld, version, clause, text, actor.name, "staff", actor.id, None)
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
+        c = await store.add_comment(s, ld, version, clause, text, actor.name, "staff", actor.id, None, now=now_of(request))
         out = comment_json(c)
     await notify_room(request.app, ld)
     return web.json_response(out, status=201)
@@ -513,13 +512,13 @@ async def add_comment(request: web.Request) -> web.Response:
 
 async def notify_room(app: web.Application, ld: store.Loaded) -> None:
     """A signature or comment landed: rooms showing this agreement refresh what they show."""
-    hub = app.get("room_hub")
+    hub = services(app).room_hub
     if hub is None:
         return
     for rep in list(getattr(hub, "rooms", {}).values()):
         shown = rep.room.agreement or {}
         if shown.get("id") == ld.agreement.id and not rep.room.ended:
-            async with app["db"].session() as s:
+            async with services(app).db.session() as s:
                 fresh = await store.load(s, ld.agreement.id)
                 payload = await room_payload(s, fresh, shown.get("by", ""))
             await hub.submit(rep, {"op": "agreement", "agreement": payload})
@@ -545,11 +544,11 @@ async def present(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 4096) if request.can_read_body else {}
     show = field(body, "show", bool, required=False, default=True)
-    hub = request.app.get("room_hub")
+    hub = services(request).room_hub
     if hub is None:
         raise ApiError(503, "rooms_unavailable", "live rooms are not running on this server")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=now_of(request))
         sid = int_field(body, "session_id", required=False) or ld.agreement.session_id
         if sid is None:
             raise bad_request("this agreement has no session; give session_id", "missing_field", field="session_id")
@@ -573,11 +572,11 @@ async def present(request: web.Request) -> web.Response:
 
 async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded, audience: str) -> bytes:
     """The agreement PDF for its reader: ``store.STAFF`` (the unit's archive copy) or ``store.PARTY_COPY``."""
-    d = await store.pdf_input(s, ld, verify_base(request), audience)
+    d = await store.pdf_input(s, ld, verify_base(request), audience, now=now_of(request))
     ring = keyring(request.app)
     sealer = store.sealer(ring, ld.unit)
     keys = ring.public_keys(ld.unit.code)
-    cfg = request.app["config"]
+    cfg = services(request).config
     # The inclusion proof of the effective event, against the checkpoint signed when it took effect.
     proof = await store.ledger_proof_for_export(s, ld.agreement, ld.version.number,
                                                 checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key))
@@ -611,7 +610,7 @@ def pdf_response(data: bytes, name: str) -> web.Response:
 async def export_pdf(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
         data = await render_export(request, s, ld, store.STAFF)
     return pdf_response(data, f"{ld.agreement.number}.pdf")
 
@@ -623,10 +622,10 @@ async def judicial_application(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     court = request.query.get("court", "")[:60]
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
         if ld.agreement.state != workflow.EFFECTIVE:
             raise ApiError(409, "not_effective", "the application is made once the agreement is in effect")
-        d = await store.pdf_input(s, ld, verify_base(request))
+        d = await store.pdf_input(s, ld, verify_base(request), now=now_of(request))
     from server.agreements.export import judicial_application_pdf
 
     data = await asyncio.get_running_loop().run_in_executor(None, judicial_application_pdf, d, court)
@@ -641,8 +640,8 @@ async def judicial_application(request: web.Request) -> web.Response:
 async def obligations(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request))
-        prog = await store.progress(s, ld, datetime.now(LOCAL_TZ).date())  # overdue by the Beijing date
+        ld = await loaded_for(s, actor, agreement_id(request), now=now_of(request))
+        prog = await store.progress(s, ld, now_of(request).astimezone(BEIJING).date())  # overdue by the Beijing date
 
     c = ld.content
     by_key = {o.key: o for o in c.obligations}
@@ -669,9 +668,9 @@ async def record_performance(request: web.Request) -> web.Response:
     if proof is not None and (len(proof) != 64 or any(c not in "0123456789abcdef" for c in proof)):
         raise bad_request("proof_sha256 must be 64 lowercase hex digits", "invalid_field")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_record_performance)
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_record_performance, now=now_of(request))
         row = await store.record_performance(s, actor, ld, request.match_info["key"][:16], status, note, proof,
-                                             request.app[CASE_LINK])
+                                             request.app[CASE_LINK], now=now_of(request))
         out = {"obligation": row.obligation, "status": row.status, "note": row.note,
                "proof_sha256": row.proof_sha256, "at": store.iso(row.at)}
     return web.json_response(out, status=201)
@@ -692,21 +691,20 @@ async def verify_upload(request: web.Request) -> web.Response:
 
 
 async def _stop_verify_executor(app: web.Application) -> None:
-    app["verify_executor"].shutdown(wait=False, cancel_futures=True)
+    services(app).verify_executor.shutdown(wait=False, cancel_futures=True)
 
 
 async def _warm_fonts(app: web.Application) -> None:
     # Cut the CJK font subset in the background, so the first export does not wait for it.
-    app["agreement_font_warmup"] = asyncio.get_running_loop().run_in_executor(None, fonts.warm_up)
+    services(app).agreement_font_warmup = asyncio.get_running_loop().run_in_executor(None, fonts.warm_up)
 
 
 def setup(app: web.Application) -> None:
-    app["agreement_keys"] = Keyring(app["config"].data_dir / KEY_DIR, app["config"].secret_key)
-    app["verify_slots"] = asyncio.Semaphore(VERIFY_SLOTS)
-    app["verify_waiting"] = 0
+    services(app).agreement_keys = Keyring(services(app).config.data_dir / KEY_DIR, services(app).config.secret_key)
+    services(app).verify_slots = asyncio.Semaphore(VERIFY_SLOTS)
     # Their own threads: memory a verification frees stays with its thread's malloc arena, so a few
     # threads keep what is retained to a few verifications' worth (the default pool has up to 32).
-    app["verify_executor"] = concurrent.futures.ThreadPoolExecutor(VERIFY_SLOTS, thread_name_prefix="verify")
+    services(app).verify_executor = concurrent.futures.ThreadPoolExecutor(VERIFY_SLOTS, thread_name_prefix="verify")
     app.on_cleanup.append(_stop_verify_executor)
     app.on_startup.append(_warm_fonts)
     # the room page's agreement panel (the sessions views collect feature modules)

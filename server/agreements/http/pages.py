@@ -17,11 +17,12 @@ from server.agreements.http.keys import CASE_LINK
 from server.agreements.http.verifying import check_upload, read_upload, verify_slot
 from server.agreements.performance import STATUS_LABELS
 from server.agreements.verify import CHECK_LABELS, KIND_LABELS, MAX_PDF, METHOD_LABELS
-from server.api.params import path_id
 from server.errors import ApiError
+from server.http import http_status, now_of, path_id
 from server.i18n import localise, pick
 from server.pages.render import language, local, render, require_login
 from server.policy import Actor
+from server.services import services
 from server.sessions.service import list_sessions
 
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -82,10 +83,10 @@ def _verify_context(result: dict | None, known: dict | None, error: str | None =
 async def list_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
 
-    async with request.app["db"].session() as s:
-        rows = await store.visible_agreements(s, actor, access.now_for(request.app))
+    async with services(request).db.session() as s:
+        rows = await store.visible_agreements(s, actor, now_of(request))
         can_draft = actor.role in policy.AGREEMENT_ROLES
-        cases = await request.app[CASE_LINK].open_cases(s, actor) if can_draft else []
+        cases = await request.app[CASE_LINK].open_cases(s, actor, now=now_of(request)) if can_draft else []
         sessions = await _open_sessions(s, actor) if can_draft else []
     items = [{"a": a, "unit": u, "short": None} for a, u in rows]
     return await render(request, "agreements/list.html", {
@@ -106,14 +107,14 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     aid = path_id(request, "id", "no such agreement")
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             ld = await store.load(s, aid)
-            rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, access.now_for(request.app))
+            rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, now_of(request))
             if not access.sees(actor, rec):
                 raise ApiError(404, "not_found", "no such agreement")
             case_code = await request.app[CASE_LINK].case_code(s, ld.agreement.case_id)
     except store.StoreError as e:
-        raise ApiError(e.status, e.code, e.message) from e
+        raise ApiError(http_status(e), e.code, e.message) from e
     a = ld.agreement
     return await render(request, "agreements/detail.html", {
         "a": a, "unit": ld.unit, "version": ld.version, "short": short_hash(ld.version.document_hash),
@@ -132,7 +133,7 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
     known = None
     h = request.query.get("h", "")
     if HASH_RE.match(h):
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             found = await store.find_by_hash(s, h)
         if found:
             a, v, unit = found
@@ -176,7 +177,7 @@ async def sign_page(request: web.Request) -> web.StreamResponse:
 
 async def crl(request: web.Request) -> web.Response:
     """The city CA's current CRL (DER), at the URL the seal certificates name (public, no login)."""
-    ca = request.app["agreement_keys"].city_ca()
+    ca = services(request).agreement_keys.city_ca()
     ca.init()  # a fresh server publishes its root and an empty CRL before its first seal (idempotent, locked)
     return web.Response(body=ca.crl(), content_type="application/pkix-crl",
                         headers={"Cache-Control": "public, max-age=3600"})
@@ -186,7 +187,7 @@ async def root_certificate(request: web.Request) -> web.Response:
     """The city root certificate (DER), to import into a PDF reader as a trust anchor."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    root, _ = request.app["agreement_keys"].city_ca().init()  # made now on a fresh server (idempotent)
+    root, _ = services(request).agreement_keys.city_ca().init()  # made now on a fresh server (idempotent)
     return web.Response(body=root.public_bytes(Encoding.DER), content_type="application/pkix-cert",
                         headers={"Content-Disposition": 'attachment; filename="concord-root.cer"'})
 

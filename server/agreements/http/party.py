@@ -56,8 +56,11 @@ from server.agreements.signing import PARTY, Evidence
 from server.api import registry as r
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
+from server.failures import Kind
+from server.http import http_status, now_of
 from server.pages.render import local
 from server.security import tokens
+from server.services import services
 from server.sessions import service as sessions_service
 from server.sessions.models import Invitation, Session
 
@@ -145,15 +148,15 @@ async def resolve(request: web.Request, source: Any) -> PartyGrant:
     if len(token) > 4096:
         raise bad_request("field invitation is too long", "invalid_field", field="invitation")
     try:
-        grant = await service.resolve_join(request.app["db"], request.app["config"].secret_key, token,
-                                           at=access.now_for(request.app))
+        grant = await service.resolve_join(services(request).db, services(request).config.secret_key, token,
+                                           at=now_of(request))
     except service.SessionError as e:
-        raise ApiError(403 if e.status in (401, 403) else e.status, "invalid_invitation",
+        raise ApiError(403 if e.kind in (Kind.UNAUTHORIZED, Kind.FORBIDDEN) else http_status(e), "invalid_invitation",
                        f"this invitation cannot be used: {e.message}") from e
     if grant.staff_id is not None or grant.nonce is None or grant.role not in ("party", "agent"):
         raise ApiError(403, "not_a_signer", "only a party's own invitation leads to signing")
 
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         inv_id = (await s.execute(select(Invitation.id).where(Invitation.nonce == grant.nonce))).scalar_one()
     return PartyGrant(inv_id, grant.nonce, grant.meta.session_id, grant.name, grant.check_method, grant)
 
@@ -195,7 +198,7 @@ def answer_matches(secret: bytes, pg: PartyGrant, answer: str, id_number: str) -
 
 
 def _secret(request: web.Request) -> bytes:
-    return request.app["config"].secret_key
+    return services(request).config.secret_key
 
 
 def _ticket(request: web.Request, raw: Any, pg: PartyGrant, agreement: int, party: str) -> dict[str, Any]:
@@ -216,8 +219,8 @@ def _same_last4(answer: str, id_number: str) -> bool:
 def _admitted(request: web.Request, pg: PartyGrant) -> bool:
     """The invitation's holder is admitted to its session's live room, where the door asked the same check
     (or the mediator let them in from the lobby): the in-room agreement panel reads with that."""
-    hub = request.app.get("room_hub")
-    rep = hub.rooms.get(pg.session_id) if hub is not None and pg.grant is not None else None
+    hub = services(request).room_hub
+    rep = hub.rooms.get(pg.session_id) if hub is not None and pg.grant is not None and pg.session_id is not None else None
     return rep is not None and any(p.identity == pg.grant.identity and p.admitted and not p.system
                                    for p in rep.room.peers.values())
 
@@ -236,7 +239,7 @@ def verified_party(request: web.Request, pg: PartyGrant, agreement: int, party: 
 async def require_party(request: web.Request, s: AsyncSession, pg: PartyGrant, ld: store.Loaded, party: str,
                         action: access.Action) -> None:
     who = verified_party(request, pg, ld.agreement.id, party)
-    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, access.now_for(request.app))
+    rec = await access.agreement_record(s, ld.unit, ld.agreement.case_id, now_of(request))
     if not access.may(who, action, rec, agreement_id=ld.agreement.id):
         raise ApiError(403, "identity_not_checked", "check your identity first (the check expires after "
                                                     "30 minutes)")
@@ -279,7 +282,7 @@ async def party_check(request: web.Request) -> web.Response:
     if pg.check_method not in CHECK_METHODS:
         raise ApiError(403, "identity_check_required", "this invitation has no identity check; ask the mediator "
                                                         "for an invitation with one (ID last 4 digits or a code)")
-    limiter = request.app["login_limiter"]
+    limiter = services(request).login_limiter
     key = pg.limiter_key
     if await limiter.blocked(key):
         raise ApiError(429, "rate_limited", "too many wrong answers; try again later")
@@ -317,7 +320,7 @@ async def party_text(request: web.Request) -> web.Response:
         await store.log(s, ld.agreement, "text_opened", {"party": party, "version": v.number,
                                                          "document_hash": v.document_hash})
     read = tokens.sign(_secret(request), READ_PURPOSE, {"a": ld.agreement.id, "n": pg.nonce, "v": v.number,
-                                                        "h": v.document_hash, "at": now_iso()}, TICKET_TTL_S)
+                                                        "h": v.document_hash, "at": now_iso(now_of(request))}, TICKET_TTL_S)
     return web.json_response({"text": masked_text(ld), "version": v.number, "document_hash": v.document_hash,
                               "short_hash": store.summary(ld)["short_hash"], "read_token": read})
 
@@ -350,9 +353,9 @@ async def party_sign(request: web.Request) -> web.Response:
         if read.get("v") != version or read.get("h") != doc_hash:
             raise ApiError(409, "stale_version", "the text you read is not the version being signed; read it again")
         ev = Evidence(check_method=ticket["m"], check_result="passed", consent=consent, read_at=read["at"],
-                      at=now_iso(), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
+                      at=now_iso(now_of(request)), ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
                       typed_name=typed, image_sha256=digest, invitation=pg.invitation_id)
-        rec, _ = await store.sign(s, keyring(request.app), ld, PARTY, party, version, doc_hash, ev, image)
+        rec, _ = await store.sign(s, keyring(request.app), ld, PARTY, party, version, doc_hash, ev, image, now=now_of(request))
     await notify_room(request.app, ld)
     return web.json_response({"seq": rec.payload["seq"], "signer": rec.payload["signer"]["name"],
                               "at": rec.payload["at"], "document_hash": doc_hash}, status=201)
@@ -373,7 +376,7 @@ async def party_comment(request: web.Request) -> web.Response:
     async with transaction(request) as s:
         ld, key = await party_of(s, pg, agreement_id(request))
         c = await store.add_comment(s, ld, version, clause, text, ld.content.party(key).name, "party", None,
-                                    pg.invitation_id)
+                                    pg.invitation_id, now=now_of(request))
         out = comment_json(c)
     await notify_room(request.app, ld)
     return web.json_response(out, status=201)
@@ -427,7 +430,7 @@ async def create_sign_link(request: web.Request) -> web.Response:
     if method is not None and method not in CHECK_METHODS:
         raise bad_request("method must be id_last4 or code", "invalid_field", field="method")
     async with transaction(request) as s:
-        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement)
+        ld = await loaded_for(s, actor, agreement_id(request), policy.can_draft_agreement, now=now_of(request))
         if ld.agreement.state not in (workflow.DRAFT, workflow.SIGNING):
             raise ApiError(409, "not_signing", f"this agreement is {ld.agreement.state}: nobody signs it any more")
         try:
@@ -445,13 +448,14 @@ async def create_sign_link(request: web.Request) -> web.Response:
             "expires_at": store.iso(expires), "by": {"staff": actor.id, "name": actor.name}})
         number, unit_name = ld.agreement.number, ld.unit.name
         # The phone to text the link to: a confidential one only for the case's handlers.
-        phone = p.phone if not p.confidential or await request.app[CASE_LINK].may_reveal(s, actor, ld.agreement.case_id) else ""
+        phone = p.phone if not p.confidential or await request.app[CASE_LINK].may_reveal(
+            s, actor, ld.agreement.case_id, now=now_of(request)) else ""
     # The link in the text message and QR code comes from CONCORD_PUBLIC_URL only (server/publicurl.py);
     # unset, they say so, and ``url`` is the path for the staff's own browser.
     path = f"/agreements/{ld.agreement.id}/sign?link={token}"
     return web.json_response({
-        "party": party, "name": p.name, "method": method, "url": publicurl.for_page(request, path), "token": token,
-        "code": code, "expires_at": store.iso(expires), "qr_svg": publicurl.qr_or_placeholder(request, path, 4),
-        "phone": phone, "public_url": publicurl.absolute(request, path) is not None,
-        "sms_text": sms_text(unit_name, number, p.name, publicurl.for_document(request, path), method,
+        "party": party, "name": p.name, "method": method, "url": publicurl.for_page(services(request), path), "token": token,
+        "code": code, "expires_at": store.iso(expires), "qr_svg": publicurl.qr_or_placeholder(services(request), path, 4),
+        "phone": phone, "public_url": publicurl.absolute(services(request), path) is not None,
+        "sms_text": sms_text(unit_name, number, p.name, publicurl.for_document(services(request), path), method,
                              local(expires))}, status=201)

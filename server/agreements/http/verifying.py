@@ -16,13 +16,15 @@ from server import checkpoints
 from server.agreements.keys import Keyring, TrustedKeys
 from server.agreements.verify import MAX_PDF, verify_pdf
 from server.errors import ApiError, bad_request, read_body
+from server.http import http_status
 from server.security.uploads import UploadRefused
+from server.services import services
 
 VERIFY_QUEUE = 4  # and waiting for a slot; more at once are refused (429)
 
 
 def keyring(app: web.Application) -> Keyring:
-    return app["agreement_keys"]
+    return services(app).agreement_keys
 
 
 def trusted_keys(app: web.Application) -> TrustedKeys:
@@ -66,15 +68,16 @@ async def verify_slot(request: web.Request) -> AsyncIterator[None]:
     """Held from reading the upload to the verdict: VERIFY_SLOTS at a time, each within the parsing limits
     (server/security/uploads.py). At most VERIFY_QUEUE more wait their turn (the server buffers part of
     a waiting upload); beyond that, 429 at once, so memory stays bounded however many arrive."""
-    slots: asyncio.Semaphore = request.app["verify_slots"]
-    if slots.locked() and request.app["verify_waiting"] >= VERIFY_QUEUE:
+    svc = services(request)
+    slots: asyncio.Semaphore = svc.verify_slots
+    if slots.locked() and svc.verify_waiting >= VERIFY_QUEUE:
         raise ApiError(429, "busy", "核验请求过多，请稍后再试。 / Too many verifications at once; try again shortly.",
                        retry_after=5)
-    request.app["verify_waiting"] += 1
+    svc.verify_waiting += 1
     try:
         await slots.acquire()
     finally:
-        request.app["verify_waiting"] -= 1
+        svc.verify_waiting -= 1
     try:
         yield
     finally:
@@ -85,15 +88,15 @@ async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
     if not data:
         raise bad_request("the uploaded file is empty", "empty_file")
     trusted = trusted_keys(request.app)
-    cfg = request.app["config"]  # the inclusion proof's tree head must be signed by this city's ledger key
+    cfg = services(request).config  # the inclusion proof's tree head must be signed by this city's ledger key
     city = {k.key_id for k in checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key).public_keys(
         checkpoints.KEY_NAME)} or None
     try:
         result = await asyncio.get_running_loop().run_in_executor(
-            request.app["verify_executor"], functools.partial(verify_pdf, data, trusted, check_pades=True,
+            services(request).verify_executor, functools.partial(verify_pdf, data, trusted, check_pades=True,
                                                               ledger_keys=city))
     except UploadRefused as e:
-        raise ApiError(e.status, e.code, e.message) from e
+        raise ApiError(http_status(e), e.code, e.message) from e
     out = result.as_dict()
     out["sha256"] = hashlib.sha256(data).hexdigest()
     return out

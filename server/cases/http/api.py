@@ -15,18 +15,18 @@ from sqlalchemy import select
 
 from server import ledger
 from server.api import registry as r
-from server.api.params import path_id, query_int
 from server.auth import require_actor
 from server.cases import catalog, documents, followups, overdue, present, service
-from server.cases.clock import Clock
 from server.cases.errors import CaseError
 from server.cases.followups import follow_up_from, record_follow_up
+from server.cases.http.context import ctx
 from server.cases.http.forms import case_filter, draft_from, staff_ids
 from server.cases.queries import facts, get_visible, page
-from server.cases.service import Ctx
 from server.cases.workflow import Action, State
 from server.directory.models import Unit
 from server.errors import ApiError, bad_request, field, read_json
+from server.http import http_status, path_id, query_int
+from server.services import services
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Every case route refuses query parameters it does not document.
@@ -107,13 +107,9 @@ def domain(fn: Handler) -> Handler:
         try:
             return await fn(request)
         except CaseError as e:
-            raise ApiError(e.status, e.code, e.message) from e
+            raise ApiError(http_status(e), e.code, e.message) from e
 
     return wrapper
-
-
-def ctx(request: web.Request) -> Ctx:
-    return Ctx(request.app["clock"].now(), request.app["config"].secret_key)
 
 
 def path_int(request: web.Request, name: str) -> int:
@@ -153,7 +149,7 @@ async def list_cases(request: web.Request) -> web.Response:
     page_no = query_int(request, "page", 1, 1, 100_000)
     per_page = query_int(request, "per_page", 20, 1, 200)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows, total = await page(s, actor, f, c.now, page_no, per_page)
         units = {u.id: u for u in (await s.execute(select(Unit).where(
             Unit.id.in_({case.unit_id for case, _ in rows} or {-1})))).scalars()}
@@ -169,7 +165,7 @@ async def create_case(request: web.Request) -> web.Response:
     body = await read_json(request)
     draft = draft_from(body)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         draft.named_staff = await staff_ids(s, body.get("named_staff"), "named_staff")
         case = await service.register(s, c, actor, draft)
         out = await present.detail(s, case, actor, await facts(s, case, c.now), c.now)
@@ -182,7 +178,7 @@ async def create_case(request: web.Request) -> web.Response:
 async def get_case(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now)
         out = await present.detail(s, case, actor, await facts(s, case, c.now), c.now)
     return web.json_response(out)
@@ -195,7 +191,7 @@ async def edit_case(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = {k: v for k, v in (await read_json(request)).items() if v is not None}
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         version = body.pop("version", None)
         await service.edit(s, c, actor, case, body, version)
@@ -221,7 +217,7 @@ async def transition_case(request: web.Request) -> web.Response:
     if body.get("agreement_id") is not None:
         params["agreement_id"] = field(body, "agreement_id", int)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         if body.get("assignees") is not None:
             params["assignees"] = await staff_ids(s, body["assignees"], "assignees")
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
@@ -238,7 +234,7 @@ async def transition_case(request: web.Request) -> web.Response:
 async def case_log(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now)
         events = await present.timeline(s, case)
         ok = (await service.verify_case_chain(s, case)).ok
@@ -254,7 +250,7 @@ async def named_staff(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         add = await staff_ids(s, body.get("add"), "add")
         remove = await staff_ids(s, body.get("remove"), "remove")
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
@@ -281,7 +277,7 @@ async def add_follow_up(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     draft = follow_up_from(await read_json(request))
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         fu = await record_follow_up(s, c, actor, case, draft)
     return web.json_response({"id": fu.id, "satisfaction": fu.satisfaction}, status=201)
@@ -301,7 +297,7 @@ async def add_obligations(request: web.Request) -> web.Response:
     drafts = [followups.obligation_from(x) for x in items]
     agreement_id = field(body, "agreement_id", int, required=False)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         rows = await followups.add_obligations(s, c, actor, case, drafts, agreement_id)
         out = [present.obligation_json(o, c.now) for o in rows]
@@ -345,9 +341,9 @@ async def upload_document(request: web.Request) -> web.Response:
     if data is None:
         raise bad_request("no file: send it in the multipart field 'file'", "missing_field", field="file")
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
-        doc = await documents.add_document(s, c, actor, case, request.app["config"].data_dir, filename=filename,
+        doc = await documents.add_document(s, c, actor, case, services(request).config.data_dir, filename=filename,
                                            data=data, kind=fields.get("kind") or "evidence",
                                            description=fields.get("description", ""))
         out = present.document_json(case, doc)
@@ -364,9 +360,9 @@ async def download_document(request: web.Request) -> web.StreamResponse:
     actor = await require_actor(request)
     doc_id = path_int(request, "doc_id")
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now)
-        doc, path = await documents.get_document(s, case, doc_id, request.app["config"].data_dir)
+        doc, path = await documents.get_document(s, case, doc_id, services(request).config.data_dir)
     resp = web.FileResponse(path, headers={
         "Content-Type": doc.content_type,
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(doc.filename)}",
@@ -377,9 +373,7 @@ async def download_document(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app["clock"] = Clock()
-    app["cases_scan_interval_s"] = 60.0
-    if app["config"].schedulers:
+    if services(app).config.schedulers:
         app.cleanup_ctx.append(_deadline_watch)
 
 
@@ -388,8 +382,8 @@ async def _deadline_watch(app: web.Application):  # type: ignore[no-untyped-def]
     import asyncio
 
     stop = asyncio.Event()
-    task = asyncio.create_task(overdue.run(app["db"], app["clock"].now, app["config"].secret_key,
-                                           app["cases_scan_interval_s"], stop))
+    task = asyncio.create_task(overdue.run(services(app).db, services(app).clock.now, services(app).config.secret_key,
+                                           services(app).cases_scan_interval_s, stop))
     yield
     stop.set()
     await task

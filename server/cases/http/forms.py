@@ -13,6 +13,7 @@ from server.cases.queries import CaseFilter, staff_by_username
 from server.cases.service import CaseDraft, party_from
 from server.cases.workflow import State
 from server.errors import ApiError, bad_request, field
+from server.services import services
 
 
 def _date_query(request: web.Request, name: str) -> date | None:
@@ -44,8 +45,8 @@ async def case_filter(request: web.Request, actor: Any, *, strict: bool = True) 
         raise bad_request("unknown status", "invalid_query")
     unit_path = None
     if q.get("unit"):
-        cache = request.app["units_cache"]
-        await cache.all(request.app["db"])
+        cache = services(request).units_cache
+        await cache.all(services(request).db)
         u = cache.by_code.get(q["unit"])
         if u is None:
             raise ApiError(404, "not_found", "unknown unit")

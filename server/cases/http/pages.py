@@ -15,7 +15,6 @@ from multidict import MultiDictProxy
 from sqlalchemy.exc import SQLAlchemyError
 
 from server import access, publicurl, tables
-from server.api.params import MAX_ID, parse_id, parse_int, path_id
 from server.cases import (
     case_sessions,
     catalog,
@@ -34,6 +33,7 @@ from server.cases import (
     workflow,
 )
 from server.cases.errors import CaseError, zh_for
+from server.cases.http.context import ctx
 from server.cases.http.forms import case_filter, draft_from, staff_ids
 from server.cases.labels import event_label, labeller, notification_title
 from server.cases.models import Case
@@ -51,18 +51,27 @@ from server.cases.service import Ctx
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Role, Specialty
 from server.errors import ApiError
+from server.failures import Kind
+from server.http import (
+    MAX_ID,
+    check_csrf,
+    http_status,
+    kind_of,
+    now_of,
+    parse_id,
+    parse_int,
+    path_id,
+    status_of,
+)
 from server.idnumbers import invalid_message as invalid_id_message
-from server.pages.render import attachment, check_csrf, language, local, render, require_login
+from server.pages.render import attachment, language, local, render, require_login
 from server.policy import Actor
+from server.services import services
 
 log = logging.getLogger(__name__)
 PER_PAGE = 20
 # A posted form as request.post() gives it: multi-selects keep every value (getall).
 Form = MultiDictProxy[Any]
-
-
-def ctx(request: web.Request) -> Ctx:
-    return Ctx(request.app["clock"].now(), request.app["config"].secret_key)
 
 
 def when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -91,7 +100,7 @@ def refusal(e: CaseError | ApiError, lang: str) -> str:
         return invalid_id_message(lang)
     if isinstance(e, CaseError):
         return e.localized(lang)
-    return e.message if lang == "en" else zh_for(e.code, e.status)
+    return e.message if lang == "en" else zh_for(e.code, kind_of(e.status))
 
 
 async def _act(request: web.Request, anchor: str,
@@ -105,11 +114,11 @@ async def _act(request: web.Request, anchor: str,
     code = request.match_info["code"]
     c = ctx(request)
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             case = await get_visible(s, actor, code, c.now, lock=True)
             ok = await fn(s, c, actor, case, form)
     except CaseError as e:
-        if e.status == 404:
+        if e.kind is Kind.NOT_FOUND:
             raise ApiError(404, "not_found", e.localized(lang)) from e
         raise _back(code, error=e.localized(lang), anchor=anchor) from e
     except ApiError as e:
@@ -149,7 +158,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
     except ApiError as e:
         f, page_no, error = CaseFilter(), 1, e.message
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows, total = await page(s, actor, f, c.now, page_no, PER_PAGE)
         units = await lookups.units_in(s, actor)
     cases = [{**present.summary(case, None, c.now), "unit_name": name} for case, name in rows]
@@ -175,7 +184,7 @@ async def case_table(request: web.Request) -> tables.Table:
     f = await case_filter(request, actor, strict=False)
     c = ctx(request)
     table = tables.Table("cases", ("案件清单", "Cases"), CASE_COLUMNS)
-    async with request.app["db"].read() as s:
+    async with services(request).db.read() as s:
         q = filtered(actor, f, c.now).add_columns(Unit.name).join(Unit, Unit.id == Case.unit_id) \
             .order_by(Case.created_at.desc()).limit(10_000)
         rows = (await s.execute(q)).all()
@@ -211,7 +220,7 @@ async def case_export_xlsx(request: web.Request) -> web.StreamResponse:
 async def case_new(request: web.Request, error: str | None = None, form: dict | None = None,
                    status: int = 200) -> web.StreamResponse:
     actor = await require_login(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         units = await lookups.units_in(s, actor)
     return await _page(request, "cases/new.html", {"units": units, "error": error, "form": form or {},
                                                    "party_roles": catalog.PARTY_ROLES}, status=status)
@@ -240,12 +249,12 @@ async def case_create(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     try:
         draft = draft_from(body)
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             case = await service.register(s, c, actor, draft)
             code = case.code
     except (CaseError, ApiError) as e:
         return await case_new(request, error=refusal(e, language(request)), form={k: v for k, v in form.items() if isinstance(v, str)},
-                              status=e.status if e.status in (400, 403, 409) else 400)
+                              status=status_of(e) if status_of(e) in (400, 403, 409) else 400)
     raise web.HTTPSeeOther(f"/cases/{code}?" + urlencode({"ok": "Registered." if language(request) == "en" else "已登记"}))
 
 
@@ -255,7 +264,7 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     code = request.match_info["code"]
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
             if code.isascii() and code.isdigit():  # an internal number from an old link: go to the case's code
                 raise web.HTTPFound(f"/cases/{(await find_case(s, actor, code, c.now)).code}")
@@ -278,16 +287,16 @@ async def case_page(request: web.Request) -> web.StreamResponse:
             extra["panel_staff"] = await lookups.line_staff(s, case, petitions.PANEL_ROLES)
         if d["can"]["consult"]:
             extra["suggested_specialty"], extra["experts"] = await consultations.suggested_experts(s, case)
-    cache = request.app["units_cache"]
-    await cache.all(request.app["db"])
+    cache = services(request).units_cache
+    await cache.all(services(request).db)
     for ev in events:
         ev["label"] = event_label(ev["type"], language(request))
     path = f"/cases/{case.code}"
     my_consultation = next((x for x in d["consultations"] if x["expert"] and x["expert"].get("id") == actor.id
                             and x["status"] == "accepted"), None)
     return await _page(request, "cases/detail.html", {
-        "c": d, "events": list(reversed(events)), "verified": verified, "qr": Markup(publicurl.qr_or_placeholder(request, path)),
-        "case_url": publicurl.for_document(request, path),
+        "c": d, "events": list(reversed(events)), "verified": verified, "qr": Markup(publicurl.qr_or_placeholder(services(request), path)),
+        "case_url": publicurl.for_document(services(request), path),
         "ok": request.query.get("ok", "")[:300], "error": request.query.get("error", "")[:300],
         "specialties": list(Specialty), "my_consultation": my_consultation, "case_path": case.unit_path,
         "needs": {a: workflow.RULES[workflow.Action(a)].needs for a in d["actions"]}, **extra,
@@ -300,13 +309,13 @@ async def case_qr(request: web.Request) -> web.StreamResponse:
     """The case code as a QR code (SVG) linking to its page; only for those who can see the case."""
     actor = await require_login(request)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
             case = await get_visible(s, actor, request.match_info["code"], c.now)
         except CaseError as e:
             raise ApiError(404, "not_found", "no such case") from e
     # The QR code encodes CONCORD_PUBLIC_URL's address only; unset, it is the 未配置公开地址 drawing.
-    return web.Response(text=publicurl.qr_or_placeholder(request, f"/cases/{case.code}"), content_type="image/svg+xml",
+    return web.Response(text=publicurl.qr_or_placeholder(services(request), f"/cases/{case.code}"), content_type="image/svg+xml",
                         headers={"Cache-Control": "private, no-store"})
 
 
@@ -315,7 +324,7 @@ async def party_copy(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     c = ctx(request)
     pid = path_id(request, "party_id", "no such party")
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
             case = await get_visible(s, actor, request.match_info["code"], c.now)
         except CaseError as e:
@@ -381,7 +390,7 @@ async def do_upload(request: web.Request) -> web.StreamResponse:
         if f is None or not hasattr(f, "file"):
             raise CaseError("choose a file to upload", "missing_field", zh="请选择要上传的文件。")
         data = f.file.read(documents.MAX_BYTES + 1)
-        await documents.add_document(s, c, actor, case, request.app["config"].data_dir, filename=f.filename,
+        await documents.add_document(s, c, actor, case, services(request).config.data_dir, filename=f.filename,
                                      data=data, kind=_str(form, "kind", 16) or "evidence",
                                      description=_str(form, "description", 500))
         return ("已上传", "Uploaded.")
@@ -517,7 +526,7 @@ async def do_petition(request: web.Request) -> web.StreamResponse:
 
 async def notifications_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows, unread = await notifications.inbox(s, actor.id, limit=100)
     lang = language(request)
     items = [{**notifications.notification_json(n), "label": event_label(n.kind, lang),
@@ -529,7 +538,7 @@ async def notifications_read(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     form = await check_csrf(request)
     nid = _str(form, "id", 12)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         one = [parse_id(nid) or -1] if nid.isascii() and nid.isdigit() else None  # no id: all of them
         await notifications.mark_read(s, actor.id, one, ctx(request).now)
     raise web.HTTPSeeOther("/notifications")
@@ -537,8 +546,8 @@ async def notifications_read(request: web.Request) -> web.StreamResponse:
 
 async def notices_page(request: web.Request, error: str | None = None, status: int = 200) -> web.StreamResponse:
     actor = await require_login(request)
-    async with request.app["db"].session() as s:
-        items = await notices.board(s, actor, limit=100)
+    async with services(request).db.session() as s:
+        items = await notices.board(s, actor, limit=100, now=now_of(request))
         choices = await pick_list(s, actor, ctx(request).now) if can_issue_notice(actor) else []
     return await _page(request, "cases/notices.html", {"items": items, "kinds": notices.KINDS, "error": error,
                                                        "can_issue": can_issue_notice(actor),
@@ -550,18 +559,18 @@ async def notices_post(request: web.Request) -> web.StreamResponse:
     form = await check_csrf(request)
     c = ctx(request)
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             await notices.publish(s, c, actor, _str(form, "kind", 16), _str(form, "title", 200),
                                   _str(form, "body", 10000), _str(form, "case", 32) or None)
     except CaseError as e:
-        return await notices_page(request, error=e.localized(language(request)), status=e.status)
+        return await notices_page(request, error=e.localized(language(request)), status=http_status(e))
     raise web.HTTPSeeOther("/notices")
 
 
 async def consultations_page(request: web.Request, error: str | None = None) -> web.StreamResponse:
     actor = await require_login(request)
-    async with request.app["db"].session() as s:
-        rows = await consultations.inbox(s, actor, request.app["clock"].now())
+    async with services(request).db.session() as s:
+        rows = await consultations.inbox(s, actor, now_of(request))
     items = [{**present.consultation_json(cons), "case_code": case.code, "case_title": case.title,
               "unit_name": unit.name, "item": case.item, "category": case.category} for cons, case, unit in rows]
     return await _page(request, "cases/consultations.html", {"items": items, "error": error,
@@ -574,7 +583,7 @@ async def consultation_answer(request: web.Request) -> web.StreamResponse:
     cid = _str(form, "id", 12)
     c = ctx(request)
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             if _str(form, "decision", 8) == "decline":
                 await consultations.decline(s, c, actor, parse_id(cid) or -1, _str(form, "reason", 1000))
                 raise web.HTTPSeeOther("/consultations")
@@ -591,7 +600,7 @@ async def unread_badge(request: web.Request, actor: Actor | None) -> dict[str, A
     if actor is None:
         return {}
     try:
-        async with request.app["db"].read() as s:
+        async with services(request).db.read() as s:
             return {"unread_notifications": await notifications.unread_count(s, actor.id)}
     except (SQLAlchemyError, OSError):
         log.warning("unread notification count unavailable", exc_info=True)
@@ -599,7 +608,7 @@ async def unread_badge(request: web.Request, actor: Actor | None) -> dict[str, A
 
 
 def setup(app: web.Application) -> None:
-    app["page_extras"] = [*app.get("page_extras", ()), unread_badge]
+    services(app).page_extras.append(unread_badge)
     r = app.router
     r.add_get("/cases", case_list, name="cases")
     r.add_get("/cases/export.csv", case_export)

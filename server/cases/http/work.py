@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import select
@@ -23,13 +22,15 @@ from server.cases import (
     supervision,
 )
 from server.cases.case_sessions import parse_when
-from server.cases.http.api import CODE_PARAM, ctx, domain, path_int, req, route
+from server.cases.http.api import CODE_PARAM, domain, path_int, req, route
+from server.cases.http.context import ctx
 from server.cases.http.forms import draft_from, staff_ids
 from server.cases.models import Case, SupervisionOrder
 from server.cases.queries import facts, get_visible
+from server.clock import BEIJING
 from server.errors import bad_request, field, read_json
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+from server.http import now_of
+from server.services import services
 
 
 def parse_time(body: dict[str, Any], name: str) -> datetime:
@@ -40,7 +41,7 @@ def parse_time(body: dict[str, Any], name: str) -> datetime:
     except ValueError as e:
         raise bad_request(f"{name} must be an ISO 8601 time", "invalid_field", field=name) from e
     if at.tzinfo is None:
-        at = at.replace(tzinfo=LOCAL_TZ)
+        at = at.replace(tzinfo=BEIJING)
     return at.astimezone(UTC)
 
 
@@ -63,7 +64,7 @@ async def issue_supervision(request: web.Request) -> web.Response:
     instruction = field(body, "instruction", max_len=2000)
     due_at = parse_time(body, "due_at")
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         order = await supervision.issue(s, c, actor, case, instruction, due_at)
         out = {**present.supervision_json(order), "case_code": case.code}
@@ -80,7 +81,7 @@ async def respond_supervision(request: web.Request) -> web.Response:
     body = await read_json(request)
     text = field(body, "response", max_len=5000)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         order = await supervision.respond(s, c, actor, case, order_id, text)
         out = {**present.supervision_json(order), "case_code": case.code}
@@ -101,7 +102,7 @@ async def list_supervision(request: web.Request) -> web.Response:
          .where(access.scope_cases(actor, c.now)).order_by(SupervisionOrder.due_at).limit(200))
     if status:
         q = q.where(SupervisionOrder.status == status)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows = (await s.execute(q)).all()
     out = [{**present.supervision_json(o), "case_code": case.code,
             "overdue": o.status == "open" and o.due_at < c.now} for o, case in rows]
@@ -123,7 +124,7 @@ async def list_notifications(request: web.Request) -> web.Response:
     if unread is not None and unread not in ("1", "0", "true", "false"):
         raise bad_request("unread must be 1, 0, true or false", "invalid_query")
     unread_only = unread in ("1", "true")
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows, unread_count = await notifications.inbox(s, actor.id, unread_only=unread_only, limit=100)
     return web.json_response({"notifications": [notifications.notification_json(n) for n in rows],
                               "unread": unread_count})
@@ -139,8 +140,8 @@ async def read_notifications(request: web.Request) -> web.Response:
     if ids is not None and (not isinstance(ids, list) or len(ids) > 1000 or not all(
             isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**31 for i in ids)):
         raise bad_request("ids must be a list of notification ids", "invalid_field", field="ids")
-    async with request.app["db"].session() as s:
-        n = await notifications.mark_read(s, actor.id, ids, request.app["clock"].now())
+    async with services(request).db.session() as s:
+        n = await notifications.mark_read(s, actor.id, ids, now_of(request))
     return web.json_response({"marked": n})
 
 
@@ -155,8 +156,8 @@ NOTICE = r.schema("Notice", r.obj(
          tag="notices", response=r.obj(["notices"], notices=r.array(NOTICE)))
 async def list_notices(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with request.app["db"].session() as s:
-        out = await notices.board(s, actor)
+    async with services(request).db.session() as s:
+        out = await notices.board(s, actor, now=now_of(request))
     return web.json_response({"notices": out})
 
 
@@ -175,10 +176,9 @@ async def publish_notice(request: web.Request) -> web.Response:
     text = field(body, "body", max_len=10000)
     case_code = field(body, "case", required=False, max_len=32)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         n = await notices.publish(s, c, actor, kind, title, text, case_code)
     return web.json_response({"id": n.id}, status=201)
-
 
 
 # ---- expert consultations (远程指导) ------------------------------------------------------------------
@@ -209,7 +209,7 @@ async def request_consultation(request: web.Request) -> web.Response:
     hours = field(body, "grant_hours", int, required=False, default=consultations.DEFAULT_HOURS)
     expert = field(body, "expert", required=False, max_len=64)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         target = (await staff_ids(s, [expert], "expert"))[0] if expert else None
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         cons = await consultations.request(s, c, actor, case, specialty, question, target, hours)
@@ -221,8 +221,8 @@ async def request_consultation(request: web.Request) -> web.Response:
          tag="consultations", response=r.obj(["consultations"], consultations=r.array(CONSULTATION)))
 async def consultation_inbox(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with request.app["db"].session() as s:
-        rows = await consultations.inbox(s, actor, request.app["clock"].now())
+    async with services(request).db.session() as s:
+        rows = await consultations.inbox(s, actor, now_of(request))
     return web.json_response({"consultations": [
         {**present.consultation_json(cons), "case_code": case.code, "unit_name": unit.name, "case_title": case.title}
         for cons, case, unit in rows]})
@@ -238,7 +238,7 @@ async def accept_consultation(request: web.Request) -> web.Response:
     body = await read_json(request)
     when = parse_when(body.get("scheduled_at"))
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         cons = await consultations.accept(s, c, actor, cid, when)
         out = present.consultation_json(cons)
     return web.json_response(out)
@@ -254,7 +254,7 @@ async def decline_consultation(request: web.Request) -> web.Response:
     body = await read_json(request)
     reason = field(body, "reason", required=False, max_len=1000, default="")
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         cons = await consultations.decline(s, c, actor, cid, reason)
         out = present.consultation_json(cons)
     return web.json_response(out)
@@ -270,7 +270,7 @@ async def consultation_opinion(request: web.Request) -> web.Response:
     body = await read_json(request)
     opinion = field(body, "opinion", max_len=10000)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         cons = await consultations.give_opinion(s, c, actor, case, cid, opinion)
         out = present.consultation_json(cons)
@@ -284,7 +284,7 @@ async def cancel_consultation(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     cid = path_int(request, "cid")
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         cons = await consultations.cancel(s, c, actor, case, cid)
         out = present.consultation_json(cons)
@@ -315,7 +315,7 @@ async def register_petition(request: web.Request) -> web.Response:
     subject = field(body, "subject", max_len=5000)
     petitioners = field(body, "petitioners", int, required=False, default=1)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case, _ = await petitions.register_petition(s, c, actor, draft, subject, petitioners)
         out = await present.detail(s, case, actor, await facts(s, case, c.now), c.now)
     return web.json_response(out, status=201)
@@ -332,7 +332,7 @@ async def petition_hearing(request: web.Request) -> web.Response:
     when = parse_time(body, "scheduled_at")
     title = field(body, "title", required=False, max_len=200, default="")
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         panel = await staff_ids(s, body.get("panel"), "panel")
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         pet = await petitions.schedule_hearing(s, c, actor, case, panel, when, title)
@@ -351,7 +351,7 @@ async def petition_outcome(request: web.Request) -> web.Response:
     outcome = field(body, "outcome", max_len=5000)
     due = parse_time(body, "reply_due_at") if body.get("reply_due_at") is not None else None
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         pet = await petitions.record_outcome(s, c, actor, case, outcome, due)
         out = present.petition_json(pet)
@@ -367,7 +367,7 @@ async def petition_reply(request: web.Request) -> web.Response:
     body = await read_json(request)
     reply = field(body, "reply", max_len=5000)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         pet = await petitions.record_reply(s, c, actor, case, reply)
         out = present.petition_json(pet)
@@ -393,7 +393,7 @@ async def dv_response(request: web.Request) -> web.Response:
     reference = field(body, "reference", required=False, max_len=64, default="")
     notes = field(body, "notes", required=False, max_len=2000, default="")
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         resp = await dv.record_response(s, c, actor, case, stage, authority, issued, reference, notes)
     return web.json_response({"id": resp.id, "stage": resp.stage}, status=201)
@@ -419,7 +419,7 @@ async def schedule_session(request: web.Request) -> web.Response:
     title = field(body, "title", required=False, max_len=200, default="")
     when = case_sessions.parse_when(body.get("scheduled_at"))
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         sess = await case_sessions.schedule_mediation(s, c, actor, case, title, when)
         out = _session_json(sess)
@@ -437,7 +437,7 @@ async def joint_override(request: web.Request) -> web.Response:
     body = await read_json(request)
     reason = field(body, "reason", max_len=1000)
     c = ctx(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         case = await get_visible(s, actor, request.match_info["code"], c.now, lock=True)
         sess = await case_sessions.joint_override(s, c, actor, case, sid, reason)
         out = _session_json(sess)

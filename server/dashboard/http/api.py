@@ -12,7 +12,6 @@ from aiohttp import web
 
 from server import tables
 from server.api import registry as r
-from server.cases.clock import Clock
 from server.dashboard import present
 from server.dashboard.http.scope import UNIT_CODE, dashboard_data, scope
 from server.errors import bad_request
@@ -143,8 +142,5 @@ async def evaluation_xlsx(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    # The routes are registered by the decorators above (server.api.registry); the clock comes from the
-    # case module (server.cases.http.api), which tests set to a fixed time.
-    if "clock" not in app:
-
-        app["clock"] = Clock()
+    """Nothing to add: the routes are registered by the decorators above (server.api.registry); the clock
+    is the app's (server.services), which tests set to a fixed time."""

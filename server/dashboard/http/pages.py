@@ -12,6 +12,7 @@ from server.dashboard import present, svg
 from server.dashboard.http.scope import dashboard_data, scope
 from server.directory.labels import TIER_LABELS
 from server.pages.render import language, render, require_login
+from server.services import services
 
 GRADE_COLORS = {"red": "#dc2626", "orange": "#ea580c", "yellow": "#eab308", "blue": "#2563eb", "green": "#16a34a"}
 OPEN_COLOR, DONE_COLOR, OVERDUE_COLOR = "#d97706", "#16a34a", "#dc2626"
@@ -66,7 +67,7 @@ def charts(data: dict[str, Any], lang: str) -> dict[str, Markup]:
 
 
 def unit_choices(request: web.Request, actor_path: str) -> list[dict[str, Any]]:
-    rows = request.app["units_cache"].rows
+    rows = services(request).units_cache.rows
     base = actor_path.count("/")
     return [{"code": x["json"]["code"], "name": x["json"]["name"], "depth": x["path"].count("/") - base}
             for x in rows if x["path"].startswith(actor_path)]

@@ -14,7 +14,9 @@ from server.auth import require_actor
 from server.dashboard import present, queries
 from server.dashboard.present import UnitInfo
 from server.errors import bad_request, forbidden, not_found
+from server.http import now_of
 from server.policy import Actor
+from server.services import services
 
 UNIT_CODE = re.compile(r"^[0-9]{6,12}$")
 
@@ -35,8 +37,8 @@ async def scope(request: web.Request) -> Scope:
     code = actor.unit_code if raw is None or raw == "" else raw
     if not UNIT_CODE.match(code):
         raise bad_request("unit must be a unit code (6 to 12 digits)", "invalid_unit", field="unit")
-    cache = request.app["units_cache"]
-    rows = await cache.all(request.app["db"])
+    cache = services(request).units_cache
+    rows = await cache.all(services(request).db)
     row = cache.by_code.get(code)
     if row is None:
         raise not_found(f"unknown unit {code}")
@@ -52,7 +54,7 @@ async def scope(request: web.Request) -> Scope:
 
 
 async def dashboard_data(request: web.Request, sc: Scope) -> dict[str, Any]:
-    now: datetime = request.app["clock"].now()
-    async with request.app["db"].session() as s:
+    now: datetime = now_of(request)
+    async with services(request).db.session() as s:
         fig = await queries.load(s, sc.actor, sc.unit.path, now, sc.tiers.get)
     return present.dashboard_json(fig, sc.unit, sc.children, sc.names)

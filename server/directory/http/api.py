@@ -26,6 +26,7 @@ from server.errors import (
 )
 from server.policy import can_list_staff
 from server.security.attempts import attempts
+from server.services import services
 
 log = logging.getLogger("concord.directory")
 
@@ -66,7 +67,7 @@ async def login(request: web.Request) -> web.Response:
     username = field(body, "username", max_len=64)
     password = field(body, "password", max_len=256)
     staff, unit = await authenticate(request, username, password)
-    token = issue_api_token(request.app["config"].secret_key, staff.id)
+    token = issue_api_token(services(request).config.secret_key, staff.id)
     return web.json_response({"token": token, "user": actor_of(staff, unit).as_dict()})
 
 
@@ -93,8 +94,8 @@ async def list_units(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     tier = _choice(request, "tier", TIERS)
     under = request.query.get("under")
-    cache = request.app["units_cache"]
-    await cache.all(request.app["db"])
+    cache = services(request).units_cache
+    await cache.all(services(request).db)
     root = (await visible_unit(request, actor, under))["path"] if under is not None else actor.unit_path
     # The list only changes when the tree does: serialise each (subtree, tier) answer once per reload.
     key = ("units", root, tier)
@@ -111,7 +112,7 @@ async def list_units(request: web.Request) -> web.Response:
 async def get_unit(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     u = await visible_unit(request, actor, request.match_info["code"])
-    rows = request.app["units_cache"].rows
+    rows = services(request).units_cache.rows
     children = [c["json"] for c in rows if c["json"]["parent"] == u["json"]["code"]]
     return web.json_response({**u["json"], "children": children})
 
@@ -138,7 +139,7 @@ async def list_staff(request: web.Request) -> web.Response:
         stmt = stmt.where(Unit.tier == tier)
     if q.get("q"):
         stmt = stmt.where(Staff.name.contains(q["q"][:50], autoescape=True))
-    async with request.app["db"].read() as s:
+    async with services(request).db.read() as s:
         rows = (await s.execute(stmt)).all()
     staff = [actor_of(st, un).as_dict() for st, un in rows if not spec or spec in (st.specialties or [])]
     return web.json_response({"staff": staff})
@@ -156,7 +157,7 @@ def expert_json(st: Staff, un: Unit) -> dict[str, Any]:
          response=r.obj(["experts"], experts=r.array(EXPERT)), strict_query=True)
 async def list_experts(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    rows = await experts_for(request.app["db"], actor, specialty=_choice(request, "specialty", SPECIALTIES),
+    rows = await experts_for(services(request).db, actor, specialty=_choice(request, "specialty", SPECIALTIES),
                              tier=_choice(request, "tier", TIERS), name=(request.query.get("q") or "")[:50] or None)
     return web.json_response({"experts": [expert_json(st, un) for st, un in rows]})
 
@@ -186,4 +187,4 @@ async def post_staff(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """Routes are registered through the registry; the address's login budget is wired here."""
-    app["login_address_limiter"] = attempts(app, "login-address", LOGIN_ADDRESS_LIMIT, LOGIN_WINDOW_S)
+    services(app).login_address_limiter = attempts(services(app), "login-address", LOGIN_ADDRESS_LIMIT, LOGIN_WINDOW_S)

@@ -10,14 +10,16 @@ from server.directory.http.staff import ROLES, SPECIALTIES, TIERS, create_staff,
 from server.directory.queries import experts_for, staff_at, staff_counts, unit_by_id
 from server.directory.tree import build_tree
 from server.errors import ApiError
-from server.pages.render import check_csrf, render, require_login
+from server.http import check_csrf
+from server.pages.render import render, require_login
 from server.policy import can_manage_staff, can_view_unit
+from server.services import services
 
 
 async def _tree(request: web.Request, root_path: str):  # type: ignore[no-untyped-def]
-    cache = request.app["units_cache"]
-    await cache.all(request.app["db"])
-    async with request.app["db"].read() as s:
+    cache = services(request).units_cache
+    await cache.all(services(request).db)
+    async with services(request).db.read() as s:
         by_id = await staff_counts(s)
     code_of = {row["id"]: code for code, row in cache.by_code.items()}
     by_code = {code_of[uid]: n for uid, n in by_id.items() if uid in code_of}
@@ -49,14 +51,14 @@ async def unit_page(request: web.Request, form_error: str | None = None, form: d
     u = await visible_unit(request, actor, request.match_info["code"])
     root = await _tree(request, u["path"])
     assert root is not None
-    cache = request.app["units_cache"]
+    cache = services(request).units_cache
     # Breadcrumbs stop at the actor's own unit: what lies above is not theirs to browse.
     crumbs: list[dict[str, Any]] = []
     parent = u["json"]["parent"]
     while parent and (p := cache.by_code.get(parent)) and can_view_unit(actor, p["path"]):
         crumbs.insert(0, p["json"])
         parent = p["json"]["parent"]
-    async with request.app["db"].read() as s:
+    async with services(request).db.read() as s:
         unit = await unit_by_id(s, u["id"])
         staff = await staff_at(s, u["id"])
     return await render(request, "unit.html", {
@@ -94,7 +96,7 @@ async def unit_add_staff(request: web.Request) -> web.StreamResponse:
 async def experts(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     filters = _safe_filters(request)
-    rows = await experts_for(request.app["db"], actor, specialty=filters["specialty"] or None,
+    rows = await experts_for(services(request).db, actor, specialty=filters["specialty"] or None,
                              tier=filters["tier"] or None, name=filters["q"] or None)
     return await render(request, "experts.html", {
         "experts": [{"staff": st, "unit": un, "linked": can_view_unit(actor, un.path)} for st, un in rows],

@@ -8,9 +8,10 @@ from aiohttp import web
 from server.directory.models import Staff, Unit
 from server.directory.queries import sign_in_row
 from server.errors import ApiError, unauthorized
+from server.http import client_ip
 from server.security.attempts import Attempts
-from server.security.clientip import client_ip
 from server.security.passwords import DUMMY_HASH, check_password
+from server.services import services
 
 LOGIN_FAILURE = "用户名或密码错误 / wrong username or password"
 
@@ -29,12 +30,12 @@ def login_keys(username: str, ip: str) -> tuple[str, str]:
 
 async def authenticate(request: web.Request, username: str, password: str) -> tuple[Staff, Unit]:
     """Shared by the API and the login form: rate-limited, same answer whether or not the user exists."""
-    by_pair: Attempts = request.app["login_limiter"]
-    by_address: Attempts = request.app["login_address_limiter"]
+    by_pair: Attempts = services(request).login_limiter
+    by_address: Attempts = services(request).login_address_limiter
     pair, address = login_keys(username, client_ip(request))
     if await by_pair.blocked(pair) or await by_address.blocked(address):
         raise ApiError(429, "rate_limited", "too many failed logins; try again later")
-    async with request.app["db"].read() as s:
+    async with services(request).db.read() as s:
         row = await sign_in_row(s, username)
     staff_hash = row[0].password_hash if row and row[0].active else DUMMY_HASH
     ok = check_password(password, staff_hash) and row is not None and row[0].active

@@ -14,6 +14,7 @@ from server.directory.queries import DirectoryError, add_staff, unit_by_id
 from server.directory.tiers import Role, Specialty, Tier
 from server.errors import bad_request, conflict, field, forbidden, not_found
 from server.policy import Actor, can_manage_staff, can_view_unit
+from server.services import services
 
 log = logging.getLogger("concord.directory")
 
@@ -24,7 +25,7 @@ SPECIALTIES = [str(x) for x in Specialty]
 
 async def visible_unit(request: web.Request, actor: Actor, code: str) -> dict[str, Any]:
     """The cached unit row for ``code``: 404 when no such unit, 403 when outside the actor's subtree."""
-    u = await request.app["units_cache"].get(request.app["db"], code)
+    u = await services(request).units_cache.get(services(request).db, code)
     if u is None:
         raise not_found(f"unknown unit {code[:40]!r}")
     if not can_view_unit(actor, u["path"]):
@@ -59,13 +60,13 @@ def parse_new_staff(body: dict[str, Any]) -> dict[str, Any]:
 
 async def create_staff(request: web.Request, actor: Actor, data: dict[str, Any]) -> tuple[Staff, Unit]:
     """Create one account at a unit in the admin's subtree (policy.can_manage_staff)."""
-    u = await request.app["units_cache"].get(request.app["db"], data["unit"])
+    u = await services(request).units_cache.get(services(request).db, data["unit"])
     if u is None:
         raise not_found(f"unknown unit {data['unit'][:40]!r}")
     if not can_manage_staff(actor, u["path"]):
         raise forbidden("only an administrator of this unit or one above it may add its staff")
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             unit = await unit_by_id(s, u["id"])
             staff = await add_staff(s, data["username"], data["name"], data["password"], data["role"], unit,
                                     data["specialties"], data["phone"])

@@ -15,13 +15,14 @@ from server.cases.models import Case
 from server.cases.service import Ctx
 from server.directory.models import Unit
 from server.errors import ApiError
+from server.http import check_csrf, client_ip
 from server.intake import public_status
 from server.intake import service as intake
-from server.pages.render import check_csrf, language, local, render, require_login
+from server.pages.render import language, local, render, require_login
 from server.security import tokens
 from server.security.attempts import attempts
-from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
+from server.services import services
 
 PER_IP_PER_HOUR = 10  # a village's shared connection may carry several families
 PER_PHONE_PER_DAY = 3
@@ -35,7 +36,7 @@ PHOTO_PURPOSE = "status-photo"
 
 async def _form(request: web.Request, form: intake.IntakeForm | None = None, error: str | None = None,
                 status: int = 200) -> web.Response:
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         units = await intake.intake_units(s)
         staff = None
         hint = request.query.get("staff") or (form.staff if form else None)
@@ -62,7 +63,7 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
     except ApiError:
         return await _form(request, error="The page expired; reload and try again." if en
                            else "页面已过期，请刷新后重新提交。", status=403)
-    limiter: RateLimiter = request.app["intake_limiter"]
+    limiter: RateLimiter = services(request).intake_limiter
     ip = client_ip(request)
     if data.get("website"):  # the honeypot field: people never see it, form-filling bots do
         limiter.hit(f"ip:{ip}")
@@ -75,27 +76,27 @@ async def intake_submit(request: web.Request) -> web.StreamResponse:
         limiter.hit(f"ip:{ip}")
         return await _form(request, f, status=400)
     phone_key = f"phone:{f.phone}"
-    if request.app["intake_phone_limiter"].blocked(phone_key):
+    if services(request).intake_phone_limiter.blocked(phone_key):
         return await _form(request, f, error="This phone number has reached today's limit." if en
                            else "该号码今日提交次数已达上限。", status=429)
-    clock = request.app["clock"]
+    clock = services(request).clock
     try:
-        async with request.app["db"].session() as s:
-            case = await intake.submit(s, Ctx(clock.now(), request.app["config"].secret_key), f)
+        async with services(request).db.session() as s:
+            case = await intake.submit(s, Ctx(clock.now(), services(request).config.secret_key), f)
             code = case.code
     except CaseError as e:
         limiter.hit(f"ip:{ip}")
         f.errors["unit"] = (e.localized("zh-CN"), e.localized("en"))
         return await _form(request, f, status=400)
     limiter.hit(f"ip:{ip}")
-    request.app["intake_phone_limiter"].hit(phone_key)
+    services(request).intake_phone_limiter.hit(phone_key)
     return await render(request, "cases/intake_done.html", {"code": code, "wants_video": f.wants_video})
 
 
 async def unit_card(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     code = request.match_info["code"][:32]
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         unit = await intake.unit_in_scope(s, code, access.scope_units(actor, Unit.path))
         if unit is None:
             raise ApiError(404, "not_found", "unknown unit")
@@ -107,7 +108,7 @@ async def unit_card(request: web.Request) -> web.StreamResponse:
 async def staff_card(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     username = request.match_info["username"][:64]
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         row = await intake.handler_by_username(s, username, access.scope_units(actor, Unit.path))
     if row is None:
         raise ApiError(404, "not_found", "unknown staff")
@@ -120,9 +121,9 @@ async def staff_card(request: web.Request) -> web.StreamResponse:
 def _card_links(request: web.Request, path: str) -> dict[str, Any]:
     """A printed contact card's QR code and links: from CONCORD_PUBLIC_URL only (server/publicurl.py);
     unset, the card says 未配置公开地址 and the on-screen link stays relative."""
-    return {"url": publicurl.for_page(request, path), "url_text": publicurl.for_document(request, path),
-            "qr": Markup(publicurl.qr_or_placeholder(request, path)),
-            "status_url": publicurl.for_document(request, "/status")}
+    return {"url": publicurl.for_page(services(request), path), "url_text": publicurl.for_document(services(request), path),
+            "qr": Markup(publicurl.qr_or_placeholder(services(request), path)),
+            "status_url": publicurl.for_document(services(request), "/status")}
 
 
 # ---- the resident's status page ------------------------------------------------------------------------
@@ -142,7 +143,7 @@ def _result(request: web.Request, st: public_status.PublicStatus) -> dict:
     zh, en = public_status.STAGES[st.stage]
     photo = None
     if st.closing_photo is not None:
-        token = tokens.sign(request.app["config"].secret_key, PHOTO_PURPOSE,
+        token = tokens.sign(services(request).config.secret_key, PHOTO_PURPOSE,
                             {"d": st.closing_photo.document_id, "c": st.closing_photo.case_id}, PHOTO_TTL_S)
         photo = {"url": f"/status/photo/{token}", "is_image": st.closing_photo.content_type.startswith("image/"),
                  "filename": st.closing_photo.filename}
@@ -166,14 +167,14 @@ async def status_lookup(request: web.Request) -> web.StreamResponse:
         return await _status_form(request, reference=ref[:32], status=400, error=(
             "Enter the reference number and the last 4 digits of your phone." if en
             else "请填写受理编号和手机号后4位。"))
-    by_ip, by_ref = request.app["status_ip_attempts"], request.app["status_ref_attempts"]
+    by_ip, by_ref = services(request).status_ip_attempts, services(request).status_ref_attempts
     ip_key, ref_key = f"ip:{client_ip(request)}", f"ref:{ref}"
     # Checked before the lookup: while blocked, even the right pair gets this answer.
     if await by_ip.blocked(ip_key) or await by_ref.blocked(ref_key):
         return await _status_form(request, reference=ref[:32], status=429, error=(
             "Too many attempts; try again in an hour, or call your mediation centre." if en
             else "查询次数过多，请一小时后再试，或致电调解中心。"))
-    async with request.app["db"].read() as s:
+    async with services(request).db.read() as s:
         st = await public_status.lookup(s, ref, last4)
     if st is None:
         await by_ip.fail(ip_key)
@@ -187,13 +188,13 @@ async def status_lookup(request: web.Request) -> web.StreamResponse:
 async def status_photo(request: web.Request) -> web.StreamResponse:
     """The closing photo, reached only through a signed link from a successful lookup."""
     try:
-        body = tokens.verify(request.app["config"].secret_key, PHOTO_PURPOSE, request.match_info["token"])
+        body = tokens.verify(services(request).config.secret_key, PHOTO_PURPOSE, request.match_info["token"])
         doc_id, case_id = int(body["d"]), int(body["c"])
     except (tokens.TokenError, KeyError, TypeError, ValueError) as e:
         raise ApiError(404, "not_found", "链接已失效，请重新查询。" if language(request) != "en"
                        else "The link has expired; look the request up again.") from e
-    data_dir = request.app["config"].data_dir
-    async with request.app["db"].read() as s:
+    data_dir = services(request).config.data_dir
+    async with services(request).db.read() as s:
         case = await s.get(Case, case_id)
         try:
             if case is None or case.status not in public_status.SHOWN_CLOSED:
@@ -209,13 +210,13 @@ async def status_photo(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app["status_ip_attempts"] = attempts(app, "status-ip", STATUS_FAILS_PER_IP, STATUS_WINDOW_S)
-    app["status_ref_attempts"] = attempts(app, "status-ref", STATUS_FAILS_PER_REFERENCE, STATUS_WINDOW_S)
+    services(app).status_ip_attempts = attempts(services(app), "status-ip", STATUS_FAILS_PER_IP, STATUS_WINDOW_S)
+    services(app).status_ref_attempts = attempts(services(app), "status-ref", STATUS_FAILS_PER_REFERENCE, STATUS_WINDOW_S)
     app.router.add_get("/status", status_page, name="status")
     app.router.add_post("/status", status_lookup)
     app.router.add_get("/status/photo/{token}", status_photo)
-    app["intake_limiter"] = RateLimiter(limit=PER_IP_PER_HOUR, window_s=3600)
-    app["intake_phone_limiter"] = RateLimiter(limit=PER_PHONE_PER_DAY, window_s=86400)
+    services(app).intake_limiter = RateLimiter(limit=PER_IP_PER_HOUR, window_s=3600)
+    services(app).intake_phone_limiter = RateLimiter(limit=PER_PHONE_PER_DAY, window_s=86400)
     app.router.add_get("/intake", intake_page, name="intake")
     app.router.add_post("/intake", intake_submit)
     app.router.add_get("/cards/units/{code}", unit_card)

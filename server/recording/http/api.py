@@ -9,14 +9,16 @@ from aiohttp import web
 
 from server import access, ledger
 from server.api import registry as r
-from server.api.params import MAX_ID, path_id, query_int
 from server.auth import current_actor
 from server.errors import ApiError, field, forbidden, not_found, read_json
+from server.failures import Kind
+from server.http import MAX_ID, now_of, path_id, query_int
 from server.ledger_store import append, events, verify_chain
 from server.recording import minutes as minutes_store
 from server.recording.http.sessions import readable_session, session_id
 from server.recording.models import Recording
 from server.recording.store import list_recordings, recording_json
+from server.services import services
 from server.sessions.service import SessionError, resolve_join
 
 EVENT = r.schema("LedgerEvent", r.obj(
@@ -55,7 +57,7 @@ async def get_log(request: web.Request) -> web.Response:
     after = query_int(request, "after", 0, 0, MAX_ID)
     limit = query_int(request, "limit", 10_000, 1, 10_000)
     chain = ledger.session_chain(sess.id)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         evs = await events(s, chain, after_seq=after, limit=limit)
         body: dict[str, Any] = {"events": [e.as_dict() for e in evs]}
         if request.query.get("verify") == "1":
@@ -77,7 +79,7 @@ async def export_log(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     after = 0
     while True:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             batch = await events(s, chain, after_seq=after, limit=1000)
         if not batch:
             break
@@ -103,7 +105,7 @@ def _dumps(v: Any) -> str:
          errors=(404,))
 async def get_recordings(request: web.Request) -> web.Response:
     _, sess, _, _ = await readable_session(request, access.Kind.RECORDING)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows = await list_recordings(s, sess.id)
     return web.json_response({"recordings": [recording_json(x) for x in rows]}, dumps=_dumps)
 
@@ -116,26 +118,26 @@ async def download_recording(request: web.Request) -> web.StreamResponse:
     if not access.may(actor, access.Action.DOWNLOAD, rec):
         raise forbidden("recordings are for the hosting staff of this unit and above")
     rid = path_id(request, "rid", "no such recording")
-    root = request.app["config"].recordings_dir.resolve()
-    async with request.app["db"].session() as s:
-        rec = await s.get(Recording, rid)
-        if rec is None or rec.session_id != sess.id:
+    root = services(request).config.recordings_dir.resolve()
+    async with services(request).db.session() as s:
+        row = await s.get(Recording, rid)
+        if row is None or row.session_id != sess.id:
             raise not_found("no such recording")
-        if rec.status in ("deleted", "discarded", "failed") or rec.status == "writing":
-            raise ApiError(410 if rec.status == "deleted" else 404, "not_available",
-                           f"this recording is {rec.status}", sha256=rec.sha256)
-        path = (root / rec.path).resolve()
+        if row.status in ("deleted", "discarded", "failed") or row.status == "writing":
+            raise ApiError(410 if row.status == "deleted" else 404, "not_available",
+                           f"this recording is {row.status}", sha256=row.sha256)
+        path = (root / row.path).resolve()
         if not path.is_relative_to(root) or not path.is_file():
             raise not_found("the file is missing")
         # A download is a request from the first byte; a player's later range requests are not new ones.
         rng = request.http_range
         if rng.start in (None, 0):
             await append(s, ledger.session_chain(sess.id), "recording_downloaded", {
-                "recording": rec.id, "path": rec.path, "sha256": rec.sha256, "by": actor.id,
+                "recording": row.id, "path": row.path, "sha256": row.sha256, "by": actor.id,
                 "by_name": actor.name, "by_unit": actor.unit_code,
             })
     resp = web.FileResponse(path, headers={"Content-Type": "video/webm", "Cache-Control": "private, no-store",
-                                           "X-Content-SHA256": rec.sha256 or ""})
+                                           "X-Content-SHA256": row.sha256 or ""})
     return resp
 
 
@@ -145,11 +147,11 @@ async def party_in_room(request: web.Request, sid: int, token: str) -> None:
     """A participant reads the minutes with their join token while admitted to the live room."""
 
     try:
-        grant = await resolve_join(request.app["db"], request.app["config"].secret_key, token, session_hint=sid,
-                                   at=access.now_for(request.app))
+        grant = await resolve_join(services(request).db, services(request).config.secret_key, token, session_hint=sid,
+                                   at=now_of(request))
     except SessionError as e:
-        raise ApiError(401 if e.status == 401 else 403, e.code, e.message) from e
-    hub = request.app.get("room_hub")
+        raise ApiError(401 if e.kind is Kind.UNAUTHORIZED else 403, e.code, e.message) from e
+    hub = services(request).room_hub
     rep = hub.rooms.get(sid) if hub is not None else None
     if rep is None or not any(p.identity == grant.identity and p.admitted and not p.system
                               for p in rep.room.peers.values()):
@@ -166,12 +168,12 @@ async def get_minutes(request: web.Request) -> web.Response:
     if await current_actor(request) is None and join_token:
         sid = session_id(request)
         await party_in_room(request, sid, join_token)
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             m = await minutes_store.current(s, sid)
         return web.json_response(minutes_store.minutes_json(m), dumps=_dumps)
     _, sess, _, _ = await readable_session(request, access.Kind.MINUTES)
     version = query_int(request, "version", 0, 0, MAX_ID)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         m = await minutes_store.current(s, sess.id, version or None)
     if version and m is None:
         raise not_found("no such version")
@@ -182,7 +184,7 @@ async def get_minutes(request: web.Request) -> web.Response:
          tag="record", params=[SID], response=r.obj(["versions"], versions=r.array(MINUTES)), errors=(404,))
 async def get_minutes_versions(request: web.Request) -> web.Response:
     _, sess, _, _ = await readable_session(request, access.Kind.MINUTES)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         vs = await minutes_store.versions(s, sess.id)
     return web.json_response({"versions": [minutes_store.minutes_json(v) for v in vs]}, dumps=_dumps)
 
@@ -200,7 +202,7 @@ async def put_minutes(request: web.Request) -> web.Response:
     text = field(body, "text", str, max_len=minutes_store.MAX_MINUTES_CHARS)
     base = field(body, "base_version", int)
     try:
-        async with request.app["db"].session() as s:
+        async with services(request).db.session() as s:
             m = await minutes_store.save(s, sess.id, text, base, actor.id, actor.name)
     except minutes_store.MinutesError as e:
         if e.code == "stale_version":

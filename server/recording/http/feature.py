@@ -15,6 +15,7 @@ from server.recording.playback import Playback
 from server.recording.recovery import recover
 from server.recording.service import RecordingService
 from server.recording.store import node_id
+from server.services import services
 from server.sessions.http.pages import add_room_module
 
 log = logging.getLogger("concord.recorder")
@@ -22,8 +23,8 @@ log = logging.getLogger("concord.recorder")
 
 async def queue_playback(app: web.Application, session_id: int, requested_by: int | None = None) -> int:
     """Queue (or find already queued) the playback job for a session. Raises QueueFull."""
-    playback: Playback = app["playback"]
-    jobs: JobQueue = app["jobs"]
+    playback: Playback = services(app).playback
+    jobs: JobQueue = services(app).jobs
     key = f"playback:{session_id}"
     if key in jobs._pending:
         job = await playback.latest_job(session_id)
@@ -33,7 +34,7 @@ async def queue_playback(app: web.Application, session_id: int, requested_by: in
     try:
         jobs.submit(key, lambda: playback.run(session_id, job_id))
     except QueueFull:
-        async with app["db"].session() as s:
+        async with services(app).db.session() as s:
             await s.execute(update(PlaybackJob).where(PlaybackJob.id == job_id)
                             .values(status="failed", error="job queue full; try again later"))
         raise
@@ -52,11 +53,11 @@ def segment_seconds() -> float:
 def setup(app: web.Application) -> None:
     # Room page panel modules (join.html loads each): the minutes (笔录) panel, with its control-bar button.
     add_room_module("/static/js/minutes.js", button=("minutes", "doc", "笔录", "Minutes"))
-    config = app["config"]
+    config = services(app).config
     node = node_id(config.port)
-    app["recording_node"] = node
-    app["playback"] = Playback(app["db"], config.recordings_dir, node)
-    app["jobs"] = JobQueue(limit=8)
+    services(app).recording_node = node
+    services(app).playback = Playback(services(app).db, config.recordings_dir, node)
+    services(app).jobs = JobQueue(limit=8)
 
     async def after_recording(session_id: int) -> None:
         try:
@@ -64,15 +65,15 @@ def setup(app: web.Application) -> None:
         except QueueFull:
             log.warning("playback for session %s not queued: job queue full", session_id)
 
-    service = RecordingService(app["db"], config.recordings_dir, node, ice_servers=config.ice_servers,
+    service = RecordingService(services(app).db, config.recordings_dir, node, ice_servers=config.ice_servers,
                                on_stopped=after_recording, max_segment_s=segment_seconds())
-    app["recording"] = service
+    services(app).recording = service
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await recover(app["db"], config.recordings_dir, node)
-        app["jobs"].start()
+        await recover(services(app).db, config.recordings_dir, node)
+        services(app).jobs.start()
         # Jobs cut short by a restart run again.
-        async with app["db"].session() as s:
+        async with services(app).db.session() as s:
             stale = list((await s.execute(select(PlaybackJob).where(
                 PlaybackJob.status.in_(("queued", "running"))))).scalars())
             for job in stale:
@@ -82,11 +83,11 @@ def setup(app: web.Application) -> None:
                 await queue_playback(app, sid)
             except QueueFull:
                 break
-        hub = app.get("room_hub")
+        hub = services(app).room_hub
         if hub is not None:
             service.attach(hub)
         yield
         await service.close()
-        await app["jobs"].close()
+        await services(app).jobs.close()
 
     app.cleanup_ctx.append(lifecycle)

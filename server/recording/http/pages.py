@@ -10,6 +10,7 @@ from aiohttp import web
 from server import access, ledger
 from server.api import registry as r
 from server.errors import ApiError, forbidden, not_found
+from server.http import now_of
 from server.i18n import pick
 from server.ledger_store import events, verify_chain
 from server.pages.render import language, render, require_login
@@ -19,6 +20,7 @@ from server.recording.http.sessions import readable_session, session_and_unit, s
 from server.recording.jobs import QueueFull
 from server.recording.models import COMPOSITE, SEGMENT, TRACK
 from server.recording.store import has_segments, list_recordings
+from server.services import services
 from server.sessions import kinds
 from server.sessions.http.pages import STATE_LABELS
 from server.sessions.service import record as session_facts
@@ -116,17 +118,17 @@ def _labels(request: web.Request, sess: Any, job: Any) -> dict[str, Any]:
 async def record_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     sess, unit = await session_and_unit(request, session_id(request))
-    async with request.app["db"].session() as s:
-        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, access.now_for(request.app))
+    async with services(request).db.session() as s:
+        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, now_of(request))
     if not access.may(actor, access.Action.VIEW, rec):
         raise not_found("no such session")
     chain = ledger.session_chain(sess.id)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         evs = await events(s, chain)
         verification = await verify_chain(s, chain)
         recs = await list_recordings(s, sess.id)
         minutes = await minutes_store.current(s, sess.id)
-    job = await request.app["playback"].latest_job(sess.id)
+    job = await services(request).playback.latest_job(sess.id)
     return await render(request, "session_record.html", {
         "session": sess, "unit": unit, "events": timeline(evs, lang=language(request)), "verification": verification,
         "head": evs[-1].hash if evs else ledger.GENESIS, "recordings": recs, "minutes": minutes,
@@ -139,19 +141,19 @@ async def record_page(request: web.Request) -> web.StreamResponse:
 async def playback_page(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     sess, unit = await session_and_unit(request, session_id(request))
-    async with request.app["db"].session() as s:
-        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, access.now_for(request.app))
+    async with services(request).db.session() as s:
+        rec = await session_facts(s, sess, unit, access.Kind.RECORDING, now_of(request))
     if not access.may(actor, access.Action.VIEW, rec):
         raise not_found("no such session")
     if not access.may(actor, access.Action.DOWNLOAD, rec):
         raise forbidden("recordings are for the hosting staff of this unit and above")
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         evs = await events(s, ledger.session_chain(sess.id))
         recs = await list_recordings(s, sess.id)
     composite = next((x for x in recs if x.artefact == COMPOSITE and x.status == "closed"), None)
     tracks = [x for x in recs if x.artefact == TRACK and x.status == "closed"]
     t0 = composite.started_at if composite else (min((x.started_at for x in tracks if x.started_at), default=None))
-    job = await request.app["playback"].latest_job(sess.id)
+    job = await services(request).playback.latest_job(sess.id)
     return await render(request, "session_playback.html", {
         "session": sess, "unit": unit, "composite": composite, "tracks": tracks, "job": job,
         "events": timeline(evs, t0, language(request)), "t0": t0,
@@ -170,17 +172,17 @@ JOB = r.schema("PlaybackJob", r.obj(
 def job_json(request: web.Request, job: Any) -> dict[str, Any]:
     if job is None:
         return {"id": None, "status": "none", "progress": 0.0, "error": None, "recording_id": None,
-                "waiting": request.app["jobs"].waiting}
-    live = request.app["playback"].progress.get(job.session_id)
+                "waiting": services(request).jobs.waiting}
+    live = services(request).playback.progress.get(job.session_id)
     return {"id": job.id, "status": job.status, "progress": live if live is not None else job.progress,
-            "error": job.error, "recording_id": job.recording_id, "waiting": request.app["jobs"].waiting}
+            "error": job.error, "recording_id": job.recording_id, "waiting": services(request).jobs.waiting}
 
 
 @r.route("GET", "/api/sessions/{id}/playback", summary="The playback (composite) job's status and progress",
          tag="record", params=[r.path_param("id")], response=JOB, errors=(404,))
 async def get_playback(request: web.Request) -> web.Response:
     _, sess, _, _ = await readable_session(request)
-    return web.json_response(job_json(request, await request.app["playback"].latest_job(sess.id)))
+    return web.json_response(job_json(request, await services(request).playback.latest_job(sess.id)))
 
 
 @r.route("POST", "/api/sessions/{id}/playback", summary="Compose the playback file again (queued job)",
@@ -189,7 +191,7 @@ async def post_playback(request: web.Request) -> web.Response:
     actor, sess, _, rec = await readable_session(request, access.Kind.RECORDING)
     if not access.may(actor, access.Action.COMPOSE, rec):
         raise forbidden("only the session's hosts start a compose")
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         has = await has_segments(s, sess.id)
     if not has:
         raise ApiError(409, "nothing_recorded", "this session has no recordings")
@@ -197,7 +199,7 @@ async def post_playback(request: web.Request) -> web.Response:
         await queue_playback(request.app, sess.id, actor.id)
     except QueueFull as e:
         raise ApiError(429, "queue_full", str(e)) from e
-    return web.json_response(job_json(request, await request.app["playback"].latest_job(sess.id)), status=202)
+    return web.json_response(job_json(request, await services(request).playback.latest_job(sess.id)), status=202)
 
 
 def setup(app: web.Application) -> None:

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
-from server import access
-from server.api.params import parse_id
 from server.errors import ApiError
+from server.http import client_ip, parse_id
 from server.media.ice import ice_servers
 from server.rooms.bus import make_bus
 from server.rooms.connection import SocketConnection
@@ -34,8 +33,8 @@ from server.rooms.hub import RoomHub
 from server.rooms.limits import AbuseGuard
 from server.rooms.protocol import HARD_MESSAGE_BYTES, ProtocolError, parse
 from server.security.attempts import Attempts, attempts
-from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
+from server.services import services
 from server.sessions.service import SessionError, check_matches, resolve_join
 
 log = logging.getLogger("concord.rooms")
@@ -87,15 +86,15 @@ _CLOSE_FOR = {"session_ended": CLOSE_GONE, "session_cancelled": CLOSE_GONE, "wro
 
 async def ws_handler(request: web.Request) -> web.StreamResponse:
     app = request.app
-    st: SignalingSettings = app["signaling"]
+    st: SignalingSettings = services(app).signaling
     ws = web.WebSocketResponse(heartbeat=st.heartbeat_s, max_msg_size=HARD_MESSAGE_BYTES, compress=False,
                                timeout=3.0)
     if not ws.can_prepare(request).ok:
         raise ApiError(400, "websocket_expected", "GET /ws speaks WebSocket (signaling protocol v1)")
     await ws.prepare(request)
     conn = SocketConnection(ws, client_ip(request))  # the browser's address, also behind a trusted proxy
-    app["metrics"].inc("concord_ws_connections_total")
-    hub: RoomHub = app["room_hub"]
+    services(app).metrics.inc("concord_ws_connections_total")
+    hub: RoomHub = services(app).room_hub
     try:
         await _serve(request, st, hub, conn)
     except Exception:
@@ -109,7 +108,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
 async def _serve(request: web.Request, st: SignalingSettings, hub: RoomHub, conn: SocketConnection) -> None:
     app = request.app
     ws = conn.ws
-    if app["ws_join_limiter"].hit(f"ip:{conn.remote}"):
+    if services(app).ws_join_limiter.hit(f"ip:{conn.remote}"):
         _fail(conn, "rate_limited", "too many connections from your address; wait a moment", CLOSE_ABUSE)
         return
     try:
@@ -133,20 +132,20 @@ async def _serve(request: web.Request, st: SignalingSettings, hub: RoomHub, conn
     hint = m.get("session")
     if hint is None:
         hint = parse_id(request.query.get("session"))
-    config = app["config"]
+    config = services(app).config
     try:
-        grant = await resolve_join(app["db"], config.secret_key, m["token"], session_hint=hint,
-                                   at=access.now_for(app))
+        grant = await resolve_join(services(app).db, config.secret_key, m["token"], session_hint=hint,
+                                   at=services(app).clock.now())
     except SessionError as e:
         _fail(conn, e.code, e.message, _CLOSE_FOR.get(e.code, CLOSE_UNAUTHORISED))
         return
-    if app["ws_identity_limiter"].hit(grant.identity):
+    if services(app).ws_identity_limiter.hit(grant.identity):
         _fail(conn, "rate_limited", "too many joins with this invitation; wait a minute", CLOSE_ABUSE)
         return
     resume = m.get("resume")
     if grant.check_method != "none" and not hub.resume_valid(grant, resume):
         key = f"check:{grant.nonce}"
-        limiter: Attempts = app["ws_check_limiter"]
+        limiter: Attempts = services(app).ws_check_limiter
         if await limiter.blocked(key):
             _fail(conn, "check_locked", "too many wrong answers; ask the mediator for a new invitation",
                   CLOSE_UNAUTHORISED)
@@ -199,39 +198,39 @@ async def _serve(request: web.Request, st: SignalingSettings, hub: RoomHub, conn
 
 async def _shutdown(app: web.Application) -> None:
     # Tell clients to come back (to this node after a restart, or to another): their places are kept.
-    hub: RoomHub = app["room_hub"]
+    hub: RoomHub = services(app).room_hub
     for conn in list(hub.conns.values()):
         if isinstance(conn, SocketConnection):
             conn.close(CLOSE_GOING_AWAY, "server restarting")
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
-    hub: RoomHub = app["room_hub"]
-    app["room_events"].start()
+    hub: RoomHub = services(app).room_hub
+    services(app).room_events.start()
     await hub.start()
     yield
     await hub.close()
-    await app["room_events"].close()
+    await services(app).room_events.close()
 
 
 def setup(app: web.Application) -> None:
-    config = app["config"]
-    st = app.get("signaling") or SignalingSettings.from_env()
-    app["signaling"] = st
+    config = services(app).config
+    st = services(app).signaling or SignalingSettings.from_env()
+    services(app).signaling = st
     node_id = secrets.token_hex(6)
     bus = make_bus(config.redis_url, node_id, prefix=config.redis_prefix)
-    writer = RoomEventWriter(app["db"])
+    writer = RoomEventWriter(services(app).db)
     hub = RoomHub(bus, writer, ice=lambda peer_id: ice_servers(config.ice_servers, config.turn_secret, peer_id),
                   grace_s=config.room_grace_s, idle_end_s=config.room_idle_end_s)
-    app["room_events"] = writer
-    app["room_hub"] = hub
-    app["ws_join_limiter"] = RateLimiter(limit=st.join_limit, window_s=st.join_window_s)
-    app["ws_identity_limiter"] = RateLimiter(limit=st.identity_join_limit, window_s=60)
-    app["ws_check_limiter"] = attempts(app, "identity-check", st.check_fail_limit, 900)
+    services(app).room_events = writer
+    services(app).room_hub = hub
+    services(app).ws_join_limiter = RateLimiter(limit=st.join_limit, window_s=st.join_window_s)
+    services(app).ws_identity_limiter = RateLimiter(limit=st.identity_join_limit, window_s=60)
+    services(app).ws_check_limiter = attempts(services(app), "identity-check", st.check_fail_limit, 900)
     app.router.add_get("/ws", ws_handler)
     app.on_shutdown.append(_shutdown)
     app.cleanup_ctx.append(_hub_ctx)
-    m = app["metrics"]
+    m = services(app).metrics
     m.gauge("concord_rooms", lambda: len(hub.rooms), "rooms this node holds")
     m.gauge("concord_room_connections", lambda: len(hub.conns), "room connections on this node")
     m.gauge("concord_signals_relayed", lambda: hub.relayed, "signal messages relayed since start")

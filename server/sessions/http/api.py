@@ -8,11 +8,11 @@ from aiohttp import web
 
 from server import access
 from server.api import registry as r
-from server.api.params import path_id, query_id, query_int
 from server.auth import require_actor
 from server.errors import ApiError, bad_request, field, read_json
-from server.security.clientip import client_ip
+from server.http import client_ip, http_status, now_of, path_id, query_id, query_int
 from server.security.ratelimit import RateLimiter
+from server.services import services
 from server.sessions import kinds, service
 from server.sessions.http.keys import CASE_GATE
 from server.sessions.models import STATES
@@ -39,19 +39,19 @@ SID = [r.path_param("id")]
 
 
 def _err(e: SessionError) -> ApiError:
-    return ApiError(e.status, e.code, e.message)
+    return ApiError(http_status(e), e.code, e.message)
 
 
 async def _load(s: Any, actor: Any, request: web.Request) -> tuple[Any, Any]:
     """The session named in the path, if the actor may see it; a JSON 404 otherwise."""
     try:
-        return await service.load(s, actor, _sid(request), now=access.now_for(request.app))
+        return await service.load(s, actor, _sid(request), now=now_of(request))
     except SessionError as e:
         raise _err(e) from None
 
 
 def _hub(request: web.Request) -> Any:
-    return request.app.get("room_hub")
+    return services(request).room_hub
 
 
 @r.route("POST", "/api/sessions", summary="Create a session (mediation, consultation, petition or dispatch)",
@@ -75,8 +75,8 @@ async def create(request: web.Request) -> web.Response:
     when = field(body, "scheduled_at", required=False, max_len=40)
     try:
         scheduled = service.parse_time(when) if when else None
-        async with request.app["db"].session() as s:
-            sess, u = await service.create_session(s, actor, kind=kind, title=title, unit_code=unit,
+        async with services(request).db.session() as s:
+            sess, u = await service.create_session(s, actor, now=now_of(request), kind=kind, title=title, unit_code=unit,
                                                    case_id=case_id, scheduled_at=scheduled,
                                                    cases=request.app[CASE_GATE])
             out = service.session_json(sess, u)
@@ -98,17 +98,17 @@ async def list_(request: web.Request) -> web.Response:
             raise bad_request(f"{name} must be one of: {', '.join(allowed)}", "invalid_filter", field=name)
     unit_path = None
     if q.get("unit"):
-        cache = request.app["units_cache"]
-        await cache.all(request.app["db"])
+        cache = services(request).units_cache
+        await cache.all(services(request).db)
         u = cache.by_code.get(q["unit"])
         if u is None or not access.sees(actor, access.Record(access.Kind.UNIT, u["path"])):
             raise ApiError(404, "not_found", "unknown unit")
         unit_path = u["path"]
     case_id = query_id(request, "case_id")
     limit = query_int(request, "limit", 100, 1, 200)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows = await service.list_sessions(s, actor, state=q.get("state"), kind=q.get("kind"), unit_path=unit_path,
-                                           case_id=case_id, limit=limit, now=access.now_for(request.app))
+                                           case_id=case_id, limit=limit, now=now_of(request))
         out = [service.session_json(x, u) for x, u in rows]
     return web.json_response({"sessions": out})
 
@@ -121,11 +121,11 @@ def _sid(request: web.Request) -> int:
          tag="sessions", params=SID, response=SESSION, errors=(404,))
 async def detail(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    secret = request.app["config"].secret_key
-    async with request.app["db"].session() as s:
+    secret = services(request).config.secret_key
+    async with services(request).db.session() as s:
         sess, unit = await _load(s, actor, request)
         out = service.session_json(sess, unit)
-        manage = await service.can_manage(s, actor, sess, unit, access.now_for(request.app))
+        manage = await service.can_manage(s, actor, sess, unit, now_of(request))
         out["can_moderate"] = manage
         out["my_role"] = await service.staff_join_role(s, actor, sess, unit)
         if manage:
@@ -147,9 +147,9 @@ async def _close_room(request: web.Request, sess: Any, reason: str) -> bool:
          params=SID, response=SESSION, errors=(403, 404, 409))
 async def cancel(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
-            sess, unit = await service.cancel(s, actor, _sid(request), access.now_for(request.app))
+            sess, unit = await service.cancel(s, actor, _sid(request), now_of(request))
         except SessionError as e:
             raise _err(e) from None
         out = service.session_json(sess, unit)
@@ -161,16 +161,16 @@ async def cancel(request: web.Request) -> web.Response:
          params=SID, response=SESSION, errors=(403, 404, 409))
 async def end(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    db = request.app["db"]
+    db = services(request).db
     async with db.session() as s:
         sess, unit = await _load(s, actor, request)
-        if not await service.can_manage(s, actor, sess, unit, access.now_for(request.app)):
+        if not await service.can_manage(s, actor, sess, unit, now_of(request)):
             raise ApiError(403, "forbidden", "only the session's hosts may end it")
         if sess.state not in ("live", "interrupted", "scheduled"):
             raise ApiError(409, "conflict", f"the session is already {sess.state}")
     took = await _close_room(request, sess, "ended_by_api")
     async with db.session() as s:
-        sess, unit = await service.load(s, actor, sess.id, now=access.now_for(request.app))
+        sess, unit = await service.load(s, actor, sess.id, now=now_of(request))
         if sess.state != "ended" and not took:
             await service.set_state(s, sess, "ended", actor, "ended_by_api")
         out = service.session_json(sess, unit)
@@ -199,14 +199,14 @@ async def invite(request: web.Request) -> web.Response:
     ttl_h = field(body, "ttl_hours", int, required=False)
     if ttl_h is not None and not 1 <= ttl_h <= 720:
         raise bad_request("ttl_hours must be 1-720", "invalid_field", field="ttl_hours")
-    secret = request.app["config"].secret_key
-    async with request.app["db"].session() as s:
+    secret = services(request).config.secret_key
+    async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _sid(request), now=access.now_for(request.app))
+            sess, unit = await service.load(s, actor, _sid(request), now=now_of(request))
             inv, code = await service.create_invitation(
                 s, secret, actor, sess, unit, role=role or kinds.rules(sess.kind).default_invite_role, name=name,
                 username=username, check_method=method, check_value=value,
-                ttl_s=ttl_h * 3600 if ttl_h else None, at=access.now_for(request.app))
+                ttl_s=ttl_h * 3600 if ttl_h else None, at=now_of(request))
         except SessionError as e:
             raise _err(e) from None
         out = service.invitation_json(secret, inv)
@@ -220,10 +220,10 @@ async def invite(request: web.Request) -> web.Response:
          errors=(403, 404))
 async def invitations(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    secret = request.app["config"].secret_key
-    async with request.app["db"].session() as s:
+    secret = services(request).config.secret_key
+    async with services(request).db.session() as s:
         sess, unit = await _load(s, actor, request)
-        if not await service.can_manage(s, actor, sess, unit, access.now_for(request.app)):
+        if not await service.can_manage(s, actor, sess, unit, now_of(request)):
             raise ApiError(403, "forbidden", "only the session's hosts see its invitations")
         out = [service.invitation_json(secret, i) for i in await service.list_invitations(s, sess.id)]
     return web.json_response({"invitations": out})
@@ -233,12 +233,12 @@ async def invitations(request: web.Request) -> web.Response:
          params=SID + [r.path_param("inv")], response=INVITATION, errors=(403, 404))
 async def revoke(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    secret = request.app["config"].secret_key
+    secret = services(request).config.secret_key
     inv_id = path_id(request, "inv", "no such invitation")
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _sid(request), now=access.now_for(request.app))
-            inv = await service.revoke_invitation(s, actor, sess, unit, inv_id, access.now_for(request.app))
+            sess, unit = await service.load(s, actor, _sid(request), now=now_of(request))
+            inv = await service.revoke_invitation(s, actor, sess, unit, inv_id, now_of(request))
         except SessionError as e:
             raise _err(e) from None
         out = service.invitation_json(secret, inv)
@@ -252,8 +252,8 @@ async def revoke(request: web.Request) -> web.Response:
          errors=(404, 409))
 async def join_token(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    secret = request.app["config"].secret_key
-    async with request.app["db"].session() as s:
+    secret = services(request).config.secret_key
+    async with services(request).db.session() as s:
         sess, unit = await _load(s, actor, request)
         if sess.state not in service.JOINABLE_STATES:
             raise ApiError(409, "session_closed", f"the session is {sess.state}")
@@ -270,16 +270,16 @@ async def join_token(request: web.Request) -> web.Response:
                         lobby={"type": "boolean"}),
          errors=(401, 403, 410, 429))
 async def describe(request: web.Request) -> web.Response:
-    limiter: RateLimiter = request.app["join_describe_limiter"]
+    limiter: RateLimiter = services(request).join_describe_limiter
     if limiter.hit(f"ip:{client_ip(request)}"):
         raise ApiError(429, "rate_limited", "too many requests; try again later")
     try:
-        out = await service.describe_join(request.app["db"], request.app["config"].secret_key,
-                                          request.match_info["token"], access.now_for(request.app))
+        out = await service.describe_join(services(request).db, services(request).config.secret_key,
+                                          request.match_info["token"], now_of(request))
     except SessionError as e:
         raise _err(e) from None
     return web.json_response(out)
 
 
 def setup(app: web.Application) -> None:
-    app["join_describe_limiter"] = RateLimiter(limit=120, window_s=60)
+    services(app).join_describe_limiter = RateLimiter(limit=120, window_s=60)

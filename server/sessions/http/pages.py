@@ -22,13 +22,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from server import access, publicurl
-from server.api.params import path_id
+from server import publicurl
 from server.errors import ApiError
-from server.pages.render import check_csrf, csrf_token, language, render, require_login
+from server.failures import Kind
+from server.http import check_csrf, client_ip, csrf_token, http_status, now_of, path_id
+from server.pages.render import language, render, require_login
 from server.policy import Actor, can_host_session, within
-from server.security.clientip import client_ip
 from server.security.ratelimit import RateLimiter
+from server.services import services
 from server.sessions import kinds, service
 from server.sessions.http.keys import CASE_GATE
 from server.sessions.service import SessionError
@@ -113,7 +114,7 @@ def _labels(request: web.Request) -> dict[str, Any]:
 
 
 def _api_error(e: SessionError) -> ApiError:
-    return ApiError(e.status, e.code, e.message)
+    return ApiError(http_status(e), e.code, e.message)
 
 
 def _session_id(request: web.Request) -> int:
@@ -140,13 +141,13 @@ def _share(request: web.Request, inv: dict[str, Any]) -> dict[str, Any]:
 def absolute(request: web.Request, path: str) -> str:
     """The link to show on the page: CONCORD_PUBLIC_URL + path, or the path itself when it is unset (the
     page's script completes it with the browser's own address). Never built from the request's Host."""
-    return publicurl.for_page(request, path)
+    return publicurl.for_page(services(request), path)
 
 
 async def _hostable_units(request: web.Request, actor: Actor) -> list[dict[str, Any]]:
     """Units in the actor's subtree where they may host at least one kind of session."""
-    cache = request.app["units_cache"]
-    await cache.all(request.app["db"])
+    cache = services(request).units_cache
+    await cache.all(services(request).db)
     out = []
     for code, row in cache.by_code.items():
         path = row["path"]
@@ -168,9 +169,9 @@ async def sessions_page(request: web.Request, form_error: str | None = None, for
     state = state if state in service.JOINABLE_STATES + ("ended", "cancelled") else ""
     kind = request.query.get("kind", "")
     kind = kind if kind in kinds.KINDS else ""
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         rows = await service.list_sessions(s, actor, state=state or None, kind=kind or None, limit=200,
-                                           now=access.now_for(request.app))
+                                           now=now_of(request))
         case_codes = await request.app[CASE_GATE].codes_by_id(s, {x.case_id for x, _ in rows if x.case_id})
     units = await _hostable_units(request, actor)
     return await render(request, "sessions/list.html", {
@@ -188,8 +189,8 @@ async def sessions_page(request: web.Request, form_error: str | None = None, for
 
 
 async def _case_choices(request: web.Request, actor: Actor) -> list[tuple[str, str]]:
-    async with request.app["db"].read() as s:
-        return await request.app[CASE_GATE].pick_list(s, actor, request.app["clock"].now())
+    async with services(request).db.read() as s:
+        return await request.app[CASE_GATE].pick_list(s, actor, now_of(request))
 
 
 async def create_session(request: web.Request) -> web.StreamResponse:
@@ -204,15 +205,15 @@ async def create_session(request: web.Request) -> web.StreamResponse:
                                    values, 400)
     case_id = None
     if values["case_id"].strip():  # the case code as shown everywhere (340321-2026-000002)
-        async with request.app["db"].read() as s:
-            case_id = await request.app[CASE_GATE].case_id_for(s, actor, values["case_id"], request.app["clock"].now())
+        async with services(request).db.read() as s:
+            case_id = await request.app[CASE_GATE].case_id_for(s, actor, values["case_id"], now_of(request))
         if case_id is None:
             return await sessions_page(request, "没有这个案件编号，或您无权查看该案件。" if zh else
                                        "No case with that code that you may see.", values, 400)
     try:
         when = service.parse_time(values["scheduled_at"]) if values["scheduled_at"].strip() else None
-        async with request.app["db"].session() as s:
-            sess, _unit = await service.create_session(s, actor, kind=values["kind"], title=title,
+        async with services(request).db.session() as s:
+            sess, _unit = await service.create_session(s, actor, now=now_of(request), kind=values["kind"], title=title,
                                                        unit_code=values["unit"], case_id=case_id,
                                                        scheduled_at=when, cases=request.app[CASE_GATE])
             new_id = sess.id
@@ -221,7 +222,7 @@ async def create_session(request: web.Request) -> web.StreamResponse:
             "forbidden": "您的角色不能在该单位主持此类会议。" if zh else "Your role may not host this kind of session there.",
             "not_found": "请选择您辖区内的单位。" if zh else "Choose a unit in your area.",
         }.get(e.code, e.message)
-        return await sessions_page(request, msg, values, e.status)
+        return await sessions_page(request, msg, values, http_status(e))
     raise web.HTTPSeeOther(f"/sessions/{new_id}")
 
 
@@ -231,20 +232,20 @@ async def create_session(request: web.Request) -> web.StreamResponse:
 async def session_page(request: web.Request, *, new_invitation: dict | None = None, form_error: str | None = None,
                        form: dict | None = None, status: int = 200) -> web.StreamResponse:
     actor = await require_login(request)
-    secret = request.app["config"].secret_key
-    async with request.app["db"].session() as s:
+    secret = services(request).config.secret_key
+    async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
+            sess, unit = await service.load(s, actor, _session_id(request), now=now_of(request))
         except SessionError as e:
             raise _api_error(e) from None
-        manage = await service.can_manage(s, actor, sess, unit, access.now_for(request.app))
+        manage = await service.can_manage(s, actor, sess, unit, now_of(request))
         my_role = await service.staff_join_role(s, actor, sess, unit)
         case_code = (await request.app[CASE_GATE].codes_by_id(s, {sess.case_id})).get(sess.case_id) if sess.case_id else None
         invitations = []
         if manage:
             for inv in await service.list_invitations(s, sess.id):
                 invitations.append(_share(request, service.invitation_json(secret, inv)))
-    hub = request.app.get("room_hub")
+    hub = services(request).room_hub
     room = hub.snapshot(sess.id) if hub is not None else None
     rules = kinds.rules(sess.kind)
     if new_invitation:
@@ -277,18 +278,18 @@ async def invite(request: web.Request) -> web.StreamResponse:
     if len(name) > MAX_NAME:
         return await session_page(request, form_error="姓名过长。" if zh else "The name is too long.",
                                   form=values, status=400)
-    secret = request.app["config"].secret_key
+    secret = services(request).config.secret_key
     try:
-        async with request.app["db"].session() as s:
-            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
+        async with services(request).db.session() as s:
+            sess, unit = await service.load(s, actor, _session_id(request), now=now_of(request))
             inv, code = await service.create_invitation(
                 s, secret, actor, sess, unit, role=values["role"] or kinds.rules(sess.kind).default_invite_role,
                 name=name or None, username=username, check_method=method,
                 check_value=values["id_last4"].strip() or None, ttl_s=None,
-                at=access.now_for(request.app))
+                at=now_of(request))
             out = service.invitation_json(secret, inv)
     except SessionError as e:
-        if e.status == 404 and e.code == "not_found" and "session" in e.message:
+        if e.kind is Kind.NOT_FOUND and e.code == "not_found" and "session" in e.message:
             raise _api_error(e) from None
         msg = {
             "forbidden": "只有本会议的主持人可以邀请。" if zh else "Only the session's hosts may invite.",
@@ -296,7 +297,7 @@ async def invite(request: web.Request) -> web.StreamResponse:
         }.get(e.code, e.message)
         if "check.value" in e.message:
             msg = "身份证后4位格式不对（数字，末位可为 X）。" if zh else "The last 4 of the ID must be digits (last may be X)."
-        return await session_page(request, form_error=msg, form=values, status=e.status)
+        return await session_page(request, form_error=msg, form=values, status=http_status(e))
     if code is not None:
         out["code"] = code
     # Rendered, not redirected: the 6-digit code is shown this once (only its hash is stored).
@@ -307,10 +308,10 @@ async def revoke(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     await check_csrf(request)
     inv_id = path_id(request, "inv", "no such invitation")
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
-            await service.revoke_invitation(s, actor, sess, unit, inv_id, access.now_for(request.app))
+            sess, unit = await service.load(s, actor, _session_id(request), now=now_of(request))
+            await service.revoke_invitation(s, actor, sess, unit, inv_id, now_of(request))
         except SessionError as e:
             raise _api_error(e) from None
     raise web.HTTPSeeOther(f"/sessions/{sess.id}#invitations")
@@ -319,12 +320,12 @@ async def revoke(request: web.Request) -> web.StreamResponse:
 async def cancel(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     await check_csrf(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
-            sess, _unit = await service.cancel(s, actor, _session_id(request), access.now_for(request.app))
+            sess, _unit = await service.cancel(s, actor, _session_id(request), now_of(request))
         except SessionError as e:
             raise _api_error(e) from None
-    hub = request.app.get("room_hub")
+    hub = services(request).room_hub
     if hub is not None:
         await hub.end_session(service.room_meta(sess), "cancelled")
     raise web.HTTPSeeOther(f"/sessions/{sess.id}")
@@ -334,15 +335,15 @@ async def join_as_staff(request: web.Request) -> web.StreamResponse:
     """The session page's "join" button: a short-lived staff join token, then the join page."""
     actor = await require_login(request)
     await check_csrf(request)
-    async with request.app["db"].session() as s:
+    async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
+            sess, unit = await service.load(s, actor, _session_id(request), now=now_of(request))
         except SessionError as e:
             raise _api_error(e) from None
         if sess.state not in service.JOINABLE_STATES:
             raise ApiError(409, "session_closed", f"the session is {sess.state}")
         role = await service.staff_join_role(s, actor, sess, unit)
-    token = service.staff_join_token(request.app["config"].secret_key, actor, sess, role)
+    token = service.staff_join_token(services(request).config.secret_key, actor, sess, role)
     raise web.HTTPSeeOther(service.join_url(token) + ("?" + urlencode({"lang": "en"}) if language(request) == "en" else ""))
 
 
@@ -353,18 +354,18 @@ async def invitation_qr(request: web.Request) -> web.StreamResponse:
 
     actor = await require_login(request)
     inv_id = path_id(request, "inv", "no such invitation")
-    secret = request.app["config"].secret_key
-    async with request.app["db"].session() as s:
+    secret = services(request).config.secret_key
+    async with services(request).db.session() as s:
         try:
-            sess, unit = await service.load(s, actor, _session_id(request), now=access.now_for(request.app))
+            sess, unit = await service.load(s, actor, _session_id(request), now=now_of(request))
         except SessionError as e:
             raise _api_error(e) from None
-        if not await service.can_manage(s, actor, sess, unit, access.now_for(request.app)):
+        if not await service.can_manage(s, actor, sess, unit, now_of(request)):
             raise ApiError(403, "forbidden", "only the session's hosts see its invitations")
         inv = next((i for i in await service.list_invitations(s, sess.id) if i.id == inv_id), None)
     if inv is None or inv.revoked:
         raise ApiError(404, "not_found", "no such invitation")
-    url = publicurl.absolute(request, service.join_url(service.invitation_token(secret, inv)))
+    url = publicurl.absolute(services(request), service.join_url(service.invitation_token(secret, inv)))
     if url is None:  # no CONCORD_PUBLIC_URL: the drawing says so instead of encoding a guessed host
         body = publicurl.placeholder_svg().encode()
     else:
@@ -384,14 +385,14 @@ async def invitation_qr(request: web.Request) -> web.StreamResponse:
 async def join_page(request: web.Request) -> web.StreamResponse:
     token = request.match_info["token"]
     lang = language(request)
-    limiter: RateLimiter = request.app["join_page_limiter"]
+    limiter: RateLimiter = services(request).join_page_limiter
     if limiter.hit(f"ip:{client_ip(request)}"):
         return await _join_error(request, "rate_limited", 429)
     try:
-        info = await service.describe_join(request.app["db"], request.app["config"].secret_key, token,
-                                           access.now_for(request.app))
+        info = await service.describe_join(services(request).db, services(request).config.secret_key, token,
+                                           now_of(request))
     except SessionError as e:
-        return await _join_error(request, e.code, e.status)
+        return await _join_error(request, e.code, http_status(e))
     sess = info["session"]
     config = {
         "token": token,
@@ -416,8 +417,8 @@ async def join_page(request: web.Request) -> web.StreamResponse:
         "kind_label": labels["kind_label"](sess["kind"]),
         "role_label": labels["room_role_label"](info["role"]),
         "config": config,
-        # add_room_module() entries, plus any a feature listed in app["room_modules"].
-        "room_modules": list(dict.fromkeys(ROOM_MODULES + list(request.app.get("room_modules", [])))),
+        # add_room_module() entries, plus any a feature listed in services(app).room_modules.
+        "room_modules": list(dict.fromkeys(ROOM_MODULES + services(request).room_modules)),
         "room_buttons": ROOM_BUTTONS,
     })
     # The token is in the URL: never leak it to other sites, and let camera/microphone be used here only.
@@ -436,7 +437,7 @@ async def _join_error(request: web.Request, code: str, status: int) -> web.Strea
 
 
 def setup(app: web.Application) -> None:
-    app["join_page_limiter"] = RateLimiter(limit=120, window_s=60)
+    services(app).join_page_limiter = RateLimiter(limit=120, window_s=60)
     r = app.router
     r.add_get("/sessions", sessions_page)
     r.add_post("/sessions", create_session)

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from server.app import create_app
 from server.config import Config
 from server.directory.demo import seed
+from server.services import services
 from tests.conftest import _reset_pg
 from tests.integration.access.world import World, build
 
@@ -37,7 +38,7 @@ async def world(world_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     # No shared cookie jar: each request carries exactly its actor's credentials, and nothing else.
     client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
     await client.start_server()
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await seed(s)
     try:
         yield await build(client)

@@ -31,6 +31,7 @@ from server.directory.tiers import Role
 from server.media.segments import SegmentInfo, TrackInfo
 from server.recording.store import DbRecordingEvents
 from server.security import csrf
+from server.services import services
 from tests.integration.agreements.helpers import data_url
 from tests.support.agreement_sample import SAMPLE_IDS, sample_content
 
@@ -170,7 +171,7 @@ def _silent_opus_webm(frames: int = 10) -> bytes:
 async def _recording(c: TestClient, sid: int) -> int:
     """One closed segment written the way the recorder writes it: a file, then the store's own events."""
     app = c.server.app
-    root: Path = app["config"].recordings_dir
+    root: Path = services(app).config.recordings_dir
     rel = f"session-{sid}/track-001-audio/seg-00000.webm"
     (root / rel).parent.mkdir(parents=True, exist_ok=True)
     payload = _silent_opus_webm()
@@ -179,7 +180,7 @@ async def _recording(c: TestClient, sid: int) -> int:
                       track_id="t-audio", track_no=1)
     now = datetime.now(UTC)
     seg = SegmentInfo(index=0, path=rel, start_offset_s=0.0, started_at=now.isoformat())
-    events = DbRecordingEvents(app["db"], sid, "matrix")
+    events = DbRecordingEvents(services(app).db, sid, "matrix")
     await events.track_started(track)
     await events.segment_opened(track, seg)
     seg.ended_at, seg.duration_s, seg.frames = (now + timedelta(seconds=0.2)).isoformat(), 0.2, 10
@@ -187,7 +188,7 @@ async def _recording(c: TestClient, sid: int) -> int:
     await events.segment_closed(track, seg)
     from server.recording.models import Recording
 
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         return (await s.execute(select(Recording.id).where(Recording.session_id == sid))).scalar_one()
 
 
@@ -237,12 +238,12 @@ async def _consult(c: TestClient, h: dict[str, str], code: str, expert: dict[str
 
 async def build(c: TestClient) -> World:
     app = c.server.app
-    secret: bytes = app["config"].secret_key
-    async with app["db"].session() as s:
+    secret: bytes = services(app).config.secret_key
+    async with services(app).db.session() as s:
         township = await unit_by_code(s, TOWNSHIP)
         assert township is not None
         await add_staff(s, STAFF_USERNAMES[GONE], "调解员离职甲", DEMO_PASSWORD, Role.MEDIATOR, township)
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         ids = dict((await s.execute(select(Staff.username, Staff.id))).all())
     staff_ids = {a: ids[u] for a, u in STAFF_USERNAMES.items()}
     creds: dict[str, Credentials] = {a: Credentials() for a in ACTORS}
@@ -318,11 +319,11 @@ async def build(c: TestClient) -> World:
 
     # Time passes for the expired expert's grants.
     past = datetime.now(UTC) - timedelta(hours=1)
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await s.execute(update(CaseAccess).where(CaseAccess.staff_id == staff_ids[EXPIRED]).values(expires_at=past))
         await s.execute(update(Consultation).where(Consultation.expert_id == staff_ids[EXPIRED])
                         .values(grant_expires_at=past))
-    app["actor_cache"].forget()
+    services(app).actor_cache.forget()
     # The sign-out ends every token and cookie the account was issued.
     await _ok(await c.post("/api/auth/logout", headers=creds[GONE].bearer), 200, 204)
     assert (await c.get("/api/auth/me", headers=creds[GONE].bearer)).status == 401

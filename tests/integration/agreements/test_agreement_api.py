@@ -8,6 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 from server.directory.demo import DEMO_PASSWORD
+from server.services import services
 from tests.conftest import login
 from tests.integration.agreements.helpers import (
     content,
@@ -131,7 +132,7 @@ async def test_comments_are_ledgered(client) -> None:  # type: ignore[no-untyped
     assert got["comments"][0]["clause"] == "t1"
     from server import ledger_store
 
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         events = await ledger_store.events(s, f"agreement:{a['id']}")
     assert [e.type for e in events] == ["agreement.created", "agreement.comment"]
     assert events[1].data["text"] == "期限能否延后一个月？"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from server import ledger_store
+from server.services import services
 from tests.conftest import login
 from tests.integration.cases.helpers import act, create, get
 
@@ -45,7 +46,7 @@ async def test_draft_prefilled_from_case_and_freeze_moves_case(client) -> None: 
     r = await client.post(f"/api/agreements/{a['id']}/freeze", json={"version": 2}, headers=h)
     assert r.status == 200, await r.text()
     assert (await get(client, "mediator", case["code"]))["status"] == "agreement_signing"
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         types = [e.type for e in await ledger_store.events(s, f"case:{case['id']}")]
     assert {"agreement.created", "agreement.version_saved", "agreement.frozen"} <= set(types)
     assert types.index("agreement.frozen") < types.index("case.begin_signing")

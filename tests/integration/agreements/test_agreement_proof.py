@@ -14,6 +14,7 @@ from server import checkpoints
 from server.agreements.keys import TrustedKeys
 from server.agreements.manifest import MANIFEST_NAME
 from server.agreements.verify import verify_pdf
+from server.services import services
 from tests.conftest import login
 from tests.integration.agreements.helpers import check_ticket, content, mediator_body, mediator_name
 from tests.integration.agreements.test_signing_flow import party_sign, session_with_invitations
@@ -43,9 +44,9 @@ async def make_effective(client, h) -> tuple[int, dict[str, Any]]:  # type: igno
 
 async def test_an_effective_agreement_carries_the_proof_of_its_effect(client) -> None:  # type: ignore[no-untyped-def]
     h = await login(client, "mediator")
-    cfg = client.app["config"]
+    cfg = services(client.app).config
     aid, li = await make_effective(client, h)
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         rows = (await s.execute(select(checkpoints.LedgerCheckpoint).order_by(checkpoints.LedgerCheckpoint.id))
                 ).scalars().all()
     at_effect = [c for c in rows if c.reason.endswith(" effective")]
@@ -67,7 +68,7 @@ async def test_an_effective_agreement_carries_the_proof_of_its_effect(client) ->
     assert at_effect[0].tree_size - 5 <= proof["leaf_index"] < at_effect[0].tree_size
 
     # Later checkpoints do not change what an export proves against.
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         later = await checkpoints.sign_checkpoint(s, checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key),
                                                   "interval")
     assert later.size >= at_effect[0].tree_size
@@ -92,12 +93,12 @@ async def test_an_effective_agreement_carries_the_proof_of_its_effect(client) ->
     assert r.status == 422 and (await r.json())["error"]["code"] == "ledger_proof"
 
     # An agreement that took effect before checkpoints existed gets one signed at its first export.
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         await s.execute(delete(checkpoints.LedgerCheckpoint))
     pdf = await (await client.get(f"/api/agreements/{aid}/pdf", headers=h)).read()
     result = verify_pdf(pdf, trusted, ledger_keys=city)
     assert result.ok and result.ledger_proof.startswith("verified"), result.failures
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         reasons = (await s.execute(select(checkpoints.LedgerCheckpoint.reason))).scalars().all()
     assert reasons == [f"export of agreement {manifest_of(pdf)['agreement']['number']}"]
 

@@ -24,6 +24,7 @@ from server.agreements.models import AgreementSignature, AgreementVersion
 from server.agreements.verify import verify_pdf
 from server.config import Config
 from server.security.clientip import parse_networks
+from server.services import services
 from tests.conftest import cli_env, login
 from tests.integration.agreements.helpers import data_url, mediator_body, mediator_name
 from tests.integration.cases.helpers import create as create_case
@@ -134,7 +135,7 @@ def no_hits(data: bytes, markers: set[str], what: str) -> None:
 async def test_no_export_carries_the_victims_contact_and_each_still_verifies(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ag = await effective_dv_agreement(client)
     aid, h, invs = ag["id"], ag["headers"], ag["invitations"]
-    trusted = TrustedKeys.load(client.app["config"].data_dir / "agreement_keys")
+    trusted = TrustedKeys.load(services(client.app).config.data_dir / "agreement_keys")
 
     staff = await (await client.get(f"/api/agreements/{aid}/pdf", headers=h)).read()
     copies = {"staff copy": staff}
@@ -175,14 +176,14 @@ async def test_no_export_carries_the_victims_contact_and_each_still_verifies(cli
 
     # Every copy of the agreement still verifies, in the API and on the command line. (Loaded again: the
     # first export made the city root, whose certificate the PDF signature chains to.)
-    trusted = TrustedKeys.load(client.app["config"].data_dir / "agreement_keys")
+    trusted = TrustedKeys.load(services(client.app).config.data_dir / "agreement_keys")
     for what in ("staff copy", "party copy of 王五", "party copy of 赵六"):
         result = verify_pdf(copies[what], trusted, check_pades=True)
         assert result.ok and result.pdf_signature == "intact", (what, result.failures)
         r = await client.post("/api/verify", data=copies[what], headers={"Content-Type": "application/pdf"})
         assert r.status == 200 and (await r.json())["ok"], what
     (tmp_path / "staff.pdf").write_bytes(staff)
-    ring = client.app["config"].data_dir / "agreement_keys"
+    ring = services(client.app).config.data_dir / "agreement_keys"
     cli = [sys.executable, "-m", "server", "verify-agreement", "--keyring", str(ring), "--require-trusted"]
     done = subprocess.run([*cli, str(tmp_path / "staff.pdf")], capture_output=True, text=True, env=cli_env(),
                           timeout=120)
@@ -211,7 +212,7 @@ async def test_no_export_carries_the_victims_contact_and_each_still_verifies(cli
     opened = m["signatures"][0]["evidence"]
     assert opened["ip"]["value"] == VICTIM_IP and opens(m["signatures"][0]["record"]["evidence_commitments"]["ip"],
                                                          VICTIM_IP, opened["ip"]["salt"])
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         from server import ledger_store
 
         signed = [e for e in await ledger_store.events(s, f"case:{ag['case']['id']}") if e.type == "agreement.signed"]
@@ -231,7 +232,7 @@ async def test_the_archive_proves_the_committed_values(client, capsys) -> None: 
     assert doc["format"] == "concord-agreement/2"
     assert set(doc["commitments"]) == {"p1.address", "p1.phone"}
     assert doc["content"]["parties"][0]["address"] == "" and doc["content"]["parties"][0]["phone"] == ""
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         v = (await s.execute(select(AgreementVersion).where(AgreementVersion.agreement_id == ag["id"],
                                                             AgreementVersion.number == 2))).scalar_one()
         proofs = store.proofs(v)
@@ -248,12 +249,12 @@ async def test_the_archive_proves_the_committed_values(client, capsys) -> None: 
     # The same from the command line's function (concord agreement-proofs NUMBER).
     number = (await (await client.get(f"/api/agreements/{ag['id']}", headers=ag["headers"])).json())["number"]
     capsys.readouterr()
-    assert await agreement_proofs(client.app["db"], argparse.Namespace(agreement=number, version=None)) == 0
+    assert await agreement_proofs(services(client.app).db, argparse.Namespace(agreement=number, version=None)) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["fields"] == proofs and printed["format"] == "concord-agreement/2"
     assert printed["signatures"][0]["ip"]["value"] == VICTIM_IP
     assert printed["signatures"][0]["ip"]["commitment"] == rows[0].record["evidence_commitments"]["ip"]
-    assert await agreement_proofs(client.app["db"], argparse.Namespace(agreement="无此协议", version=None)) == 1
+    assert await agreement_proofs(services(client.app).db, argparse.Namespace(agreement="无此协议", version=None)) == 1
 
 
 async def test_opened_evidence_that_does_not_match_fails(client) -> None:  # type: ignore[no-untyped-def]
@@ -262,7 +263,7 @@ async def test_opened_evidence_that_does_not_match_fails(client) -> None:  # typ
 
     ag = await effective_dv_agreement(client)
     staff = await (await client.get(f"/api/agreements/{ag['id']}/pdf", headers=ag["headers"])).read()
-    trusted = TrustedKeys.load(client.app["config"].data_dir / "agreement_keys")
+    trusted = TrustedKeys.load(services(client.app).config.data_dir / "agreement_keys")
     m = manifest_of(staff)
     m["signatures"][0]["evidence"]["ip"]["value"] = "192.0.2.1"
     r = verify_pdf(with_manifest(staff, m), trusted, check_pades=False)

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from server import ledger_store
+from server.services import services
 from tests.conftest import login
 from tests.integration.agreements.helpers import check_ticket, content, data_url, mediator_body, mediator_name
 from tests.integration.agreements.test_agreement_cases import case_in_mediation
@@ -114,7 +115,7 @@ async def test_parties_sign_from_links_without_any_session(client) -> None:  # t
     r = await client.get(f"/api/agreements/{aid}/party/pdf?link={zl}&ticket={ticket}")
     assert r.status == 200 and (await r.read()).startswith(b"%PDF")
     assert (await make_link(client, h, aid, "p1")).status == 409
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         types = [e.type for e in await ledger_store.events(s, f"agreement:{aid}")]
     assert types.count("agreement.sign_link_created") == 2 and types.count("agreement.signed") == 4
 

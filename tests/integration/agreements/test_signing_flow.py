@@ -9,6 +9,7 @@ from typing import Any
 from server import ledger_store
 from server.agreements.keys import TrustedKeys
 from server.agreements.verify import verify_pdf
+from server.services import services
 from tests.conftest import login
 from tests.integration.agreements.helpers import check_ticket, content, data_url, mediator_body, mediator_name
 from tests.integration.cases.helpers import act
@@ -115,7 +116,7 @@ async def test_two_parties_mediator_and_seal(client, tmp_path) -> None:  # type:
     # The export verifies offline with this server's keyring, for staff and for a party.
     r = await client.get(f"/api/agreements/{aid}/pdf", headers=h)
     pdf = await r.read()
-    trusted = TrustedKeys.load(client.app["config"].data_dir / "agreement_keys")
+    trusted = TrustedKeys.load(services(client.app).config.data_dir / "agreement_keys")
     result = verify_pdf(pdf, trusted, check_pades=True)
     assert result.ok, result.failures
     assert [s["name"] for s in result.signers] == ["张三", "李四", name, "龙亢镇"]
@@ -143,7 +144,7 @@ async def test_two_parties_mediator_and_seal(client, tmp_path) -> None:  # type:
     # The judicial confirmation application, and the ledger.
     r = await client.get(f"/api/agreements/{aid}/judicial-application.pdf?court=怀远县人民法院", headers=h)
     assert r.status == 200 and (await r.read()).startswith(b"%PDF")
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         events = await ledger_store.events(s, f"agreement:{aid}")
         ok = await ledger_store.verify_chain(s, f"agreement:{aid}")
     types = [e.type for e in events]
@@ -222,7 +223,7 @@ async def test_case_moves_to_effective_with_obligations(client) -> None:  # type
                               headers=h)).status == 201
     c = await get_case(client, "mediator", code)
     assert c["status"] == "agreement_effective"
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         chain = f"case:{case['id']}"
         ok = await ledger_store.verify_chain(s, chain)
         types = [e.type for e in await ledger_store.events(s, chain)]

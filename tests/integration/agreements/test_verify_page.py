@@ -9,12 +9,13 @@ import io
 import aiohttp
 
 from server.agreements.export import export_agreement_pdf
+from server.services import services
 from tests.support.agreement_sample import signed_sample
 from tests.unit.agreements.test_verify import flip_outside_pages
 
 
 def export_with_server_keys(client) -> bytes:  # type: ignore[no-untyped-def]
-    ring = client.app["agreement_keys"]
+    ring = services(client.app).agreement_keys
     d, sealer = signed_sample(ring)
     return export_agreement_pdf(d, ring.public_keys(), sealer)
 

@@ -14,6 +14,7 @@ from cryptography import x509
 
 from server.agreements.ca import load_crl
 from server.agreements.export import export_agreement_pdf
+from server.services import services
 from tests.conftest import cli_env
 from tests.integration.agreements.test_verify_page import upload
 from tests.support.agreement_sample import signed_sample
@@ -41,8 +42,8 @@ async def verdicts(client, pdf: bytes, data_dir: Path, tmp: Path) -> list[str | 
 
 
 async def test_cut_off_and_revoked_fail_in_cli_api_and_page(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    ring = client.app["agreement_keys"]
-    data_dir = client.app["config"].data_dir
+    ring = services(client.app).agreement_keys
+    data_dir = services(client.app).config.data_dir
     d, sealer = signed_sample(ring)
     pdf = export_agreement_pdf(d, ring.public_keys(), sealer)
     assert await verdicts(client, pdf, data_dir, tmp_path) == [None, None, None]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from server.cases.codes import format_code, serial_for
+from server.services import services
 from tests.conftest import cli_env
 from tests.integration.cases.helpers import act, create, get, hdr
 
@@ -17,7 +18,7 @@ async def test_register_and_code_format(client) -> None:
     assert case["status"] == "registered" and case["version"] == 1
     second = await create(client)
     # The serial is the county's counter through a keyed permutation (server/cases/codes.py), not the count.
-    secret = client.app["config"].secret_key
+    secret = services(client.app).config.secret_key
     year = int(case["code"].split("-")[1])
     assert case["code"] == format_code("340321", year, serial_for(secret, "340321", year, 1)) != \
         format_code("340321", year, 1)
@@ -157,7 +158,7 @@ async def test_concurrent_registrations_get_distinct_codes(client) -> None:
     assert len(set(got)) == 12
     # No number skipped or used twice: exactly the first twelve serials of the county's permutation.
     year = int(got[0].split("-")[1])
-    secret = client.app["config"].secret_key
+    secret = services(client.app).config.secret_key
     assert set(got) == {format_code("340321", year, serial_for(secret, "340321", year, n)) for n in range(1, 13)}
 
 
@@ -181,9 +182,9 @@ async def test_a_code_already_taken_is_skipped(client) -> None:  # type: ignore[
     from server.cases.models import CaseCounter
 
     first = await create(client)
-    async with client.app["db"].session() as s:  # as if the counter met a code it did not make
+    async with services(client.app).db.session() as s:  # as if the counter met a code it did not make
         await s.execute(update(CaseCounter).values(last=0))
     second = await create(client)
     year = int(first["code"].split("-")[1])
-    secret = client.app["config"].secret_key
+    secret = services(client.app).config.secret_key
     assert second["code"] == format_code("340321", year, serial_for(secret, "340321", year, 2)) != first["code"]

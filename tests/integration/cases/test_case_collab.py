@@ -9,6 +9,7 @@ from server import ledger_store
 from server.cases import followups, hooks
 from server.cases.service import Ctx
 from server.ledger import session_chain
+from server.services import services
 from tests.integration.cases.helpers import act, create, get, hdr
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -24,7 +25,7 @@ async def assigned(client, **kw) -> str:  # type: ignore[no-untyped-def]
 
 
 async def test_expert_consultation_with_timed_grant(client) -> None:
-    client.app["clock"].set(T0)
+    services(client.app).clock.set(T0)
     code = await assigned(client)
     h = await hdr(client, "mediator")
     hx = await hdr(client, "expert")  # 怀远县 land expert
@@ -64,7 +65,7 @@ async def test_expert_consultation_with_timed_grant(client) -> None:
                           json={"opinion": "以1998年确权图为准，建议现场复测。"})
     assert r.status == 200 and (await r.json())["status"] == "completed"
     # The grant is time-boxed: after 48 hours the case is gone for the expert.
-    client.app["clock"].set(T0 + timedelta(hours=49))
+    services(client.app).clock.set(T0 + timedelta(hours=49))
     await get(client, "expert", code, 404)
     log = await (await client.get(f"/api/cases/{code}/log", headers=h)).json()
     types = [e["type"] for e in log["events"]]
@@ -91,7 +92,7 @@ async def test_targeted_consultation_decline_and_cancel(client) -> None:
 
 
 async def test_petition_with_multi_tier_panel(client) -> None:
-    client.app["clock"].set(T0)
+    services(client.app).clock.set(T0)
     h = await hdr(client, "petition")  # city petition officer
     body = {"unit": "340321", "title": "征地补偿信访", "subject": "对征地补偿标准有异议", "petitioners": 3,
             "category": "social_management", "item": "construction",
@@ -130,7 +131,7 @@ async def test_petition_with_multi_tier_panel(client) -> None:
 
 
 async def test_dv_staged_responses_and_shuttle_sessions(client) -> None:
-    client.app["clock"].set(T0)
+    services(client.app).clock.set(T0)
     code = await assigned(client, title="家暴", category="policing", item="domestic_violence",
                           parties=[{"role": "victim", "name": "王五", "phone": "13700003333"},
                                    {"role": "perpetrator", "name": "赵六"}])
@@ -157,7 +158,7 @@ async def test_dv_staged_responses_and_shuttle_sessions(client) -> None:
     assert (await r.json())["settings"]["joint_override"]["reason"] == "受害人书面同意面对面调解"
     r = await client.post(url, headers=h, json={"reason": "again"})
     assert r.status == 409
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         evs = await ledger_store.events(s, session_chain(sess["id"]))
     assert [e.type for e in evs] == ["session_created", "joint_override"]
     # An ordinary case's sessions are not shuttle by default and refuse the override.
@@ -173,8 +174,8 @@ async def test_agreement_hooks_move_the_case(client) -> None:
     code = await assigned(client)
     await act(client, "mediator", code, "start_mediation")
     d = await get(client, "mediator", code)
-    ctx = Ctx(datetime.now(UTC), client.app["config"].secret_key)
-    async with client.app["db"].session() as s:
+    ctx = Ctx(datetime.now(UTC), services(client.app).config.secret_key)
+    async with services(client.app).db.session() as s:
         why = await hooks.agreement_effective(s, ctx, d["id"], 77, [
             followups.ObligationDraft(obligor="李四", content="赔偿3000元", due_at=datetime.now(UTC) + timedelta(days=30))])
     assert why is None
@@ -184,7 +185,7 @@ async def test_agreement_hooks_move_the_case(client) -> None:
     log = await (await client.get(f"/api/cases/{code}/log", headers=await hdr(client, "mediator"))).json()
     sys_events = [e for e in log["events"] if e["data"].get("by") == {"system": "agreements"}]
     assert [e["type"] for e in sys_events] == ["case.begin_signing", "case.make_effective", "obligations.added"]
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         assert await hooks.agreement_frozen(s, ctx, d["id"], 78) == "case is agreement_effective"
 
 
@@ -200,7 +201,7 @@ async def test_sessions_api_applies_case_rules(client) -> None:
     r = await client.post("/api/sessions", json=body, headers=await hdr(client, "mediator"))
     assert r.status == 201, await r.text()
     sid = (await r.json())["id"]
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         sess = await s.get(Session, sid)
         assert sess.settings["shuttle"] is True and room_meta(sess).shuttle is True
     # Someone who cannot see the case cannot attach a session to it (the county is not named on it).

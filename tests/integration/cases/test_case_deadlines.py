@@ -9,14 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 from server.cases import overdue
 from server.cases.service import Ctx
+from server.services import services
 from tests.integration.cases.helpers import act, create, get, hdr
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 async def scan(client, at: datetime) -> overdue.ScanResult:  # type: ignore[no-untyped-def]
-    async with client.app["db"].session() as s:
-        return await overdue.scan(s, Ctx(at, client.app["config"].secret_key))
+    async with services(client.app).db.session() as s:
+        return await overdue.scan(s, Ctx(at, services(client.app).config.secret_key))
 
 
 async def inbox(client, username: str) -> dict:  # type: ignore[no-untyped-def]
@@ -26,7 +27,7 @@ async def inbox(client, username: str) -> dict:  # type: ignore[no-untyped-def]
 
 
 async def test_grade_deadlines_and_overdue_warnings(client) -> None:
-    client.app["clock"].set(T0)
+    services(client.app).clock.set(T0)
     red = await create(client, title="红色纠纷")
     blue = await create(client, title="蓝色纠纷")
     await act(client, "mediator", red["code"], "triage", grade="red")
@@ -51,7 +52,7 @@ async def test_grade_deadlines_and_overdue_warnings(client) -> None:
     county = await inbox(client, "mediator_340321")
     assert any(n["kind"] == "case.overdue" and red["code"] in n["title"] for n in county["notifications"])
     # The overdue flag and filter follow the (fake) clock.
-    client.app["clock"].set(T0 + timedelta(hours=25))
+    services(client.app).clock.set(T0 + timedelta(hours=25))
     assert (await get(client, "mediator", red["code"]))["overdue"] is True
     r = await client.get("/api/cases?overdue=1", headers=await hdr(client, "mediator"))
     assert [c["code"] for c in (await r.json())["cases"]] == [red["code"]]
@@ -79,7 +80,7 @@ async def test_grade_deadlines_and_overdue_warnings(client) -> None:
 
 
 async def test_resolved_cases_are_not_overdue(client) -> None:
-    client.app["clock"].set(T0)
+    services(client.app).clock.set(T0)
     c = await create(client)
     code = c["code"]
     for a, kw in [("triage", {"grade": "red"}), ("accept", {}), ("assign", {"assignees": ["mediator"]}),
@@ -89,7 +90,7 @@ async def test_resolved_cases_are_not_overdue(client) -> None:
 
 
 async def test_supervision_order_flow(client) -> None:
-    client.app["clock"].set(T0)
+    services(client.app).clock.set(T0)
     c = await create(client)
     code = c["code"]
     due = (T0 + timedelta(days=2)).isoformat()
@@ -110,7 +111,7 @@ async def test_supervision_order_flow(client) -> None:
     assert (await scan(client, T0 + timedelta(days=2, minutes=1))).supervision_overdue == 1
     assert (await scan(client, T0 + timedelta(days=2, minutes=2))).supervision_overdue == 0
     assert any(n["kind"] == "supervision.overdue" for n in (await inbox(client, "supervisor"))["notifications"])
-    client.app["clock"].set(T0 + timedelta(days=2, minutes=3))
+    services(client.app).clock.set(T0 + timedelta(days=2, minutes=3))
     r = await client.get("/api/supervision?status=open", headers=await hdr(client, "supervisor"))
     listed = (await r.json())["orders"]
     assert listed[0]["id"] == order["id"] and listed[0]["overdue"] is True
@@ -129,7 +130,7 @@ async def test_supervision_order_flow(client) -> None:
 
 
 async def test_obligation_reminder_when_no_follow_up(client) -> None:
-    client.app["clock"].set(T0)
+    services(client.app).clock.set(T0)
     c = await create(client)
     code = c["code"]
     for a, kw in [("triage", {"grade": "yellow"}), ("accept", {}), ("assign", {"assignees": ["mediator"]}),
@@ -144,7 +145,7 @@ async def test_obligation_reminder_when_no_follow_up(client) -> None:
     await act(client, "mediator", code, "start_performance")
     assert (await scan(client, T0 + timedelta(days=9))).obligations_due == 0
     # A follow-up after the deadline covers the first obligation; the second gets a reminder.
-    client.app["clock"].set(T0 + timedelta(days=10, hours=1))
+    services(client.app).clock.set(T0 + timedelta(days=10, hours=1))
     r = await client.post(f"/api/cases/{code}/follow-ups", headers=h, json={
         "method": "visit", "satisfaction": 5, "recurrence_risk": "low",
         "performance": [{"obligation_id": obligations[0]["id"], "status": "performed"}]})
@@ -164,14 +165,14 @@ async def test_scheduler_runs_inside_the_server(aiohttp_client, config) -> None:
 
     config.schedulers = True
     app = create_app(config)
-    app["cases_scan_interval_s"] = 0.2
-    app["clock"].set(T0)
+    services(app).cases_scan_interval_s = 0.2
+    services(app).clock.set(T0)
     client = await aiohttp_client(app)
-    async with app["db"].session() as s:
+    async with services(app).db.session() as s:
         await seed(s)
     c = await create(client)
     await act(client, "mediator", c["code"], "triage", grade="red")
-    app["clock"].set(T0 + timedelta(days=2))
+    services(app).clock.set(T0 + timedelta(days=2))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         box = await inbox(client, "mediator")

@@ -10,6 +10,7 @@ import re
 from urllib.parse import unquote_plus
 
 from server.cases.labels import EVENT_LABELS, event_label, notification_title
+from server.services import services
 from tests.integration.cases.helpers import act, create, hdr
 from tests.integration.cases.test_case_intake import good, token_for
 from tests.integration.cases.test_case_pages import page_login
@@ -217,7 +218,7 @@ async def test_intake_errors_speak_one_language(client) -> None:
     token = await token_for(client)
     html = await (await client.post("/intake", data=good(token, phone="12"))).text()
     assert "请填写有效的手机号或座机号" in html and "Enter a valid phone number" not in html
-    client.app["intake_limiter"].reset("ip:127.0.0.1")
+    services(client.app).intake_limiter.reset("ip:127.0.0.1")
     token = await token_for(client, "/intake?unit=340321001001&lang=en")
     html = await (await client.post("/intake", data=good(token, phone="12", unit=""))).text()
     assert "Enter a valid phone number" in html and "Choose your village or township" in html

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
 from server.cases.codes import format_code, serial_for
+from server.clock import BEIJING
 from tests.live import api_slice, fuzz_schema, live_server
 
 CASE_TAGS = {"cases", "supervision", "notifications", "notices", "consultations", "petitions"}
-YEAR = datetime.now(ZoneInfo("Asia/Shanghai")).year
+YEAR = datetime.now(BEIJING).year
 # The server's key is fixed so the first case's code is known before it starts (codes are a keyed
 # permutation of the county's counter: server/cases/codes.py).
 FUZZ_SECRET = "case-fuzz-secret-key-not-for-production"

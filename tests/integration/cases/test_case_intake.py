@@ -7,6 +7,7 @@ import re
 from sqlalchemy import select
 
 from server.directory.models import Staff
+from server.services import services
 from tests.integration.cases.helpers import get, hdr
 from tests.integration.cases.test_case_pages import page_login
 
@@ -53,12 +54,12 @@ async def test_intake_refuses_bad_input_without_csrf_and_when_flooded(client) ->
     assert r.status == 403
     for bad in ({"phone": "12345"}, {"name": ""}, {"description": "太短"}, {"unit": "340300"},
                 {"unit": "340321"}, {"category_item": "policing:fraud"}, {"name": "<script>x</script>" * 10}):
-        client.app["intake_limiter"].reset("ip:127.0.0.1")
+        services(client.app).intake_limiter.reset("ip:127.0.0.1")
         r = await client.post("/intake", data=good(token, **bad))
         assert r.status == 400, bad
         assert "<script>x</script>" not in await r.text()
     # Ten attempts from one address in an hour: the next is refused even if valid.
-    client.app["intake_limiter"].reset("ip:127.0.0.1")
+    services(client.app).intake_limiter.reset("ip:127.0.0.1")
     for _ in range(10):
         r = await client.post("/intake", data=good(token, phone="12"))
         assert r.status == 400
@@ -73,11 +74,11 @@ async def test_intake_honeypot_and_per_phone_limit(client) -> None:
     token = await token_for(client)
     r = await client.post("/intake", data=good(token, website="http://spam"))
     assert r.status == 400
-    client.app["intake_limiter"].reset("ip:127.0.0.1")
+    services(client.app).intake_limiter.reset("ip:127.0.0.1")
     for _ in range(3):
         r = await client.post("/intake", data=good(token))
         assert r.status == 200
-    client.app["intake_limiter"].reset("ip:127.0.0.1")
+    services(client.app).intake_limiter.reset("ip:127.0.0.1")
     r = await client.post("/intake", data=good(token))
     assert r.status == 429  # the same phone number, a fourth time today
 
@@ -114,7 +115,7 @@ async def test_contact_cards_with_qr(client) -> None:
 async def test_public_intake_never_shows_a_staff_name(client) -> None:  # type: ignore[no-untyped-def]
     """Anyone can put any username in ?staff=: the page shows role and unit, not who the person is."""
     contact = re.compile(r'<div class="alert alert-info" id="intake-contact">([^<]*)</div>')
-    async with client.app["db"].session() as s:
+    async with services(client.app).db.session() as s:
         names = {u: n for u, n in (await s.execute(select(Staff.username, Staff.name))).all()}
     for username, role in (("admin", "管理员"), ("mediator", "调解员")):
         html = await (await client.get(f"/intake?staff={username}")).text()

@@ -8,6 +8,7 @@ import re
 
 import aiohttp
 
+from server.services import services
 from tests.integration.cases.helpers import act, hdr
 from tests.integration.cases.test_case_intake import TOKEN, good, token_for
 from tests.integration.cases.test_case_pages import page_login
@@ -36,7 +37,7 @@ async def look_up(client, reference: str, last4: str, lang: str = "") -> aiohttp
 
 def reset_limits(client) -> None:  # type: ignore[no-untyped-def]
     for name in ("status_ip_attempts", "status_ref_attempts"):
-        client.app[name]._limiter._hits.clear()
+        getattr(services(client.app), name)._limiter._hits.clear()
 
 
 async def test_reference_and_phone_show_progress_and_nothing_else(client) -> None:

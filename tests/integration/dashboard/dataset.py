@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from server.services import services
 from tests.integration.cases.helpers import act, create, hdr
 
 NOW = datetime(2026, 3, 20, 2, 0, tzinfo=UTC)
@@ -32,18 +33,18 @@ def at(month: int, day: int, hour: int = 2, year: int = 2026) -> datetime:
 
 
 async def _step(client, when: datetime, user: str, code: str, action: str, **body) -> dict:  # type: ignore[no-untyped-def]
-    client.app["clock"].set(when)
+    services(client.app).clock.set(when)
     return await act(client, user, code, action, **body)
 
 
 async def _new(client, when: datetime, user: str, unit: str, title: str, category: str, item: str, **kw) -> str:  # type: ignore[no-untyped-def]
-    client.app["clock"].set(when)
+    services(client.app).clock.set(when)
     case = await create(client, user, unit=unit, title=title, category=category, item=item, **kw)
     return case["code"]
 
 
 async def _visit(client, when: datetime, user: str, code: str, satisfaction: int) -> None:  # type: ignore[no-untyped-def]
-    client.app["clock"].set(when)
+    services(client.app).clock.set(when)
     r = await client.post(f"/api/cases/{code}/follow-ups", headers=await hdr(client, user),
                           json={"method": "visit", "satisfaction": satisfaction, "recurrence_risk": "low"})
     assert r.status == 201, await r.text()
@@ -115,5 +116,5 @@ async def build(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
     await _visit(client, at(1, 5, 12), m, i, 4)
     await _step(client, at(1, 6), m, i, "close")
 
-    client.app["clock"].set(NOW)
+    services(client.app).clock.set(NOW)
     return codes

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from server.cases.models import Case
 from server.dashboard import figures, rollup_sql
 from server.dashboard.models import CaseRollup
+from server.services import services
 from tests.integration.cases.helpers import hdr
 from tests.integration.dashboard.dataset import build
 
@@ -243,7 +244,7 @@ async def test_page_renders_charts_and_prints(client) -> None:
 
 async def test_rollup_triggers_match_recomputation(client) -> None:
     await build(client)
-    db = client.app["db"]
+    db = services(client.app).db
     # Edit, move and delete cases behind the workflow's back too: the triggers follow every write.
     async with db.session() as s:
         await s.execute(text("UPDATE cases SET category = 'services' WHERE status = 'registered'"))

@@ -1,8 +1,16 @@
-"""An injectable clock: the server asks it for "now", tests set and advance it."""
+"""Time for the whole server: an injectable clock for "now", and Beijing time defined once.
+
+Times are stored in UTC and shown in Beijing time (``BEIJING``). Business times (deadlines, signatures,
+grants, ledger entries) come from the app's :class:`Clock` (``services(request).clock``), which tests set
+and advance. No aiohttp here.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 class Clock:
