@@ -76,21 +76,22 @@ def for_page(holder: Any, path: str) -> str:
     return absolute(holder, path) or path
 
 
-def placeholder_svg(box: int = 160) -> str:
-    """What stands where a QR code would be when there is no public address to encode."""
-    zh, en = escape(PLACEHOLDER), escape(PLACEHOLDER_EN)
+def placeholder_svg(box: int = 160, lang: str = "zh-CN") -> str:
+    """What stands where a QR code would be when there is no public address to encode, in the reader's
+    language (``lang``: "en" or Chinese)."""
+    text = escape(PLACEHOLDER_EN if lang == "en" else PLACEHOLDER)
+    size = 11 if lang == "en" else 16
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{box}" height="{box}" viewBox="0 0 160 160" '
-            f'role="img" aria-label="{zh} / {en}"><rect x="1" y="1" width="158" height="158" fill="#fff" '
-            f'stroke="#999" stroke-dasharray="6 4"/><text x="80" y="76" text-anchor="middle" font-size="16" '
-            f'fill="#555">{zh}</text><text x="80" y="98" text-anchor="middle" font-size="9" fill="#777">{en}'
-            f'</text></svg>')
+            f'role="img" aria-label="{text}"><rect x="1" y="1" width="158" height="158" fill="#fff" '
+            f'stroke="#999" stroke-dasharray="6 4"/><text x="80" y="86" text-anchor="middle" font-size="{size}" '
+            f'fill="#555">{text}</text></svg>')
 
 
-def qr_or_placeholder(holder: Any, path: str, box_size: int = 8) -> str:
-    """An inline SVG QR code of the public URL of ``path``, or the placeholder drawing."""
+def qr_or_placeholder(holder: Any, path: str, box_size: int = 8, lang: str = "zh-CN") -> str:
+    """An inline SVG QR code of the public URL of ``path``, or the placeholder drawing in ``lang``."""
     url = absolute(holder, path)
     if url is None:
-        return placeholder_svg()
+        return placeholder_svg(lang=lang)
 
     return qr_svg(url, box_size=box_size)
 

@@ -125,7 +125,8 @@ async def test_unset_public_url_says_so_and_warns(unset, caplog) -> None:  # typ
     assert PLACEHOLDER in text and PLACEHOLDER_EN in text and "/verify?h=" not in text and "evil" not in text
     assert qr_pixels(got["pdf"]) == []  # no QR code at all: the placeholder box stands in its place
     assert PLACEHOLDER in got["sms"] and "http" not in got["sms"]
-    assert PLACEHOLDER in got["sign_qr"] and got["sign_url"].startswith("/agreements/")
+    # The drawing speaks the reader's language: an API client with no language cookie reads English.
+    assert PLACEHOLDER_EN in got["sign_qr"] and got["sign_url"].startswith("/agreements/")
     assert got["card"] == PLACEHOLDER
     assert PLACEHOLDER in got["case_qr"] and PLACEHOLDER in got["join_qr"]
     # The session page's copy field holds the path; its script completes it with the browser's address.

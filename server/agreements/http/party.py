@@ -50,6 +50,7 @@ from server.agreements.http.api import (
     route,
     signature_image,
     transaction,
+    viewer_language,
 )
 from server.agreements.http.keys import CASE_LINK
 from server.agreements.signing import PARTY, Evidence
@@ -455,7 +456,7 @@ async def create_sign_link(request: web.Request) -> web.Response:
     path = f"/agreements/{ld.agreement.id}/sign?link={token}"
     return web.json_response({
         "party": party, "name": p.name, "method": method, "url": publicurl.for_page(services(request), path), "token": token,
-        "code": code, "expires_at": store.iso(expires), "qr_svg": publicurl.qr_or_placeholder(services(request), path, 4),
+        "code": code, "expires_at": store.iso(expires), "qr_svg": publicurl.qr_or_placeholder(services(request), path, 4, viewer_language(request)),
         "phone": phone, "public_url": publicurl.absolute(services(request), path) is not None,
         "sms_text": sms_text(unit_name, number, p.name, publicurl.for_document(services(request), path), method,
                              local(expires))}, status=201)

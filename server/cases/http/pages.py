@@ -295,8 +295,8 @@ async def case_page(request: web.Request) -> web.StreamResponse:
     my_consultation = next((x for x in d["consultations"] if x["expert"] and x["expert"].get("id") == actor.id
                             and x["status"] == "accepted"), None)
     return await _page(request, "cases/detail.html", {
-        "c": d, "events": list(reversed(events)), "verified": verified, "qr": Markup(publicurl.qr_or_placeholder(services(request), path)),
-        "case_url": publicurl.for_document(services(request), path),
+        "c": d, "events": list(reversed(events)), "verified": verified, "qr": Markup(publicurl.qr_or_placeholder(services(request), path, lang=language(request))),
+        "case_url": publicurl.for_document(services(request), path, language(request)),
         "ok": request.query.get("ok", "")[:300], "error": request.query.get("error", "")[:300],
         "specialties": list(Specialty), "my_consultation": my_consultation, "case_path": case.unit_path,
         "needs": {a: workflow.RULES[workflow.Action(a)].needs for a in d["actions"]}, **extra,
@@ -315,7 +315,8 @@ async def case_qr(request: web.Request) -> web.StreamResponse:
         except CaseError as e:
             raise ApiError(404, "not_found", "no such case") from e
     # The QR code encodes CONCORD_PUBLIC_URL's address only; unset, it is the 未配置公开地址 drawing.
-    return web.Response(text=publicurl.qr_or_placeholder(services(request), f"/cases/{case.code}"), content_type="image/svg+xml",
+    return web.Response(text=publicurl.qr_or_placeholder(services(request), f"/cases/{case.code}",
+                                                                  lang=language(request)), content_type="image/svg+xml",
                         headers={"Cache-Control": "private, no-store"})
 
 

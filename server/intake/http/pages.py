@@ -121,9 +121,10 @@ async def staff_card(request: web.Request) -> web.StreamResponse:
 def _card_links(request: web.Request, path: str) -> dict[str, Any]:
     """A printed contact card's QR code and links: from CONCORD_PUBLIC_URL only (server/publicurl.py);
     unset, the card says 未配置公开地址 and the on-screen link stays relative."""
-    return {"url": publicurl.for_page(services(request), path), "url_text": publicurl.for_document(services(request), path),
-            "qr": Markup(publicurl.qr_or_placeholder(services(request), path)),
-            "status_url": publicurl.for_document(services(request), "/status")}
+    svc, lang = services(request), language(request)
+    return {"url": publicurl.for_page(svc, path), "url_text": publicurl.for_document(svc, path, lang),
+            "qr": Markup(publicurl.qr_or_placeholder(svc, path, lang=lang)),
+            "status_url": publicurl.for_document(svc, "/status", lang)}
 
 
 # ---- the resident's status page ------------------------------------------------------------------------

@@ -367,7 +367,7 @@ async def invitation_qr(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "not_found", "no such invitation")
     url = publicurl.absolute(services(request), service.join_url(service.invitation_token(secret, inv)))
     if url is None:  # no CONCORD_PUBLIC_URL: the drawing says so instead of encoding a guessed host
-        body = publicurl.placeholder_svg().encode()
+        body = publicurl.placeholder_svg(lang=language(request)).encode()
     else:
         img = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
         buf = io.BytesIO()
