@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from server import checkpoints
 from server.agreements.http.keys import CASE_LINK
 from server.api import (
     openapi,  # noqa: F401  (registers /api/openapi.json)
@@ -66,6 +67,7 @@ def create_app(config: Config, *, migrate: bool = True) -> web.Application:
     )
     # Failed passwords and identity answers, counted across nodes when Redis is configured.
     svc.login_limiter = attempts(svc, "login", limit=5, window_s=300)
+    svc.ledger_keys = checkpoints.ledger_keyring(config.data_dir, config.secret_key)
     # Cross-domain interfaces (docs/architecture.md): each consumer declares a small protocol, the app wires
     # the implementation. "An agreement took effect, so advance its case": agreements -> cases.
     app[CASE_LINK] = agreement_link

@@ -23,8 +23,7 @@ def setup(app: web.Application) -> None:
 
 
 async def tick(app: web.Application) -> checkpoints.SignedTreeHead | None:
-    cfg = services(app).config
-    ring = checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key)
+    ring = services(app).ledger_keys
     async with services(app).db.session() as s:
         return await checkpoints.sign_if_due(s, ring, int(services(app).checkpoint_interval_s * 1000), datetime.now(UTC))
 

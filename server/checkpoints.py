@@ -26,9 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from server import ledger, ledger_store, merkle
 from server.agreements.keys import Keyring
 from server.db.base import Base
-from server.treehead import FORMAT as FORMAT  # re-exported: the checkpoint format belongs with its store too
 from server.treehead import KEY_NAME, SignedTreeHead, sign_head
-from server.treehead import signed_message as signed_message
 
 KEY_DIR = "ledger_keys"
 
@@ -54,6 +52,11 @@ class LedgerCheckpoint(Base):
 
 def ledger_keyring(data_dir: Path, secret: bytes) -> Keyring:
     return Keyring(Path(data_dir) / KEY_DIR, secret)
+
+
+def city_key_ids(ring: Keyring) -> set[str] | None:
+    """Key ids of the city's ledger key, the one a checkpoint must be signed with; None before the first."""
+    return {k.key_id for k in ring.public_keys(KEY_NAME)} or None
 
 
 # ---- persistence ----------------------------------------------------------------------------------------

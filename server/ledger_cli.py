@@ -59,8 +59,7 @@ async def _verify_log(db: Database, args: argparse.Namespace) -> int:
             print(f"error: cannot read the checkpoint {args.checkpoint}: {e}", file=sys.stderr)
             return 2
     cfg = Config.load(args.data_dir)
-    trusted = {k.key_id for k in checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key)
-               .public_keys(checkpoints.KEY_NAME)} or None
+    trusted = checkpoints.city_key_ids(checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key))
     ok = True
     out: dict[str, object] = {}
     async with db.session() as s:

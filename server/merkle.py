@@ -146,16 +146,21 @@ def verify_inclusion(leaf_h: bytes, index: int, size: int, proof: Sequence[bytes
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             if not fn & 1:
-                while True:
-                    fn >>= 1
-                    sn >>= 1
-                    if fn & 1 or fn == 0:
-                        break
+                fn, sn = _climb(fn, sn)
         else:
             r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
     return sn == 0 and r == root_h
+
+
+def _climb(fn: int, sn: int) -> tuple[int, int]:
+    """RFC 9162's "right-shift fn and sn equally until either LSB(fn) is set or fn is 0" (§2.1.3.2, §2.1.4.2)."""
+    while True:
+        fn >>= 1
+        sn >>= 1
+        if fn & 1 or fn == 0:
+            return fn, sn
 
 
 def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes,
@@ -184,11 +189,7 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
             if not fn & 1:
-                while True:
-                    fn >>= 1
-                    sn >>= 1
-                    if fn & 1 or fn == 0:
-                        break
+                fn, sn = _climb(fn, sn)
         else:
             sr = node_hash(sr, c)
         fn >>= 1

@@ -57,6 +57,8 @@ class Services:
     bus_name: str
     clock: Clock = field(default_factory=Clock)
     login_limiter: Attempts = _by_setup("app")
+    # The city's ledger key, which signs checkpoints (server.checkpoints).
+    ledger_keys: Keyring = _by_setup("app")
     # The Redis client the attempt counters share (server.security.attempts), when Redis is configured.
     attempts_redis: Any = None
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 
-from server import checkpoints, ledger, merkle  # noqa: E402
+from server import ledger, merkle, treehead  # noqa: E402
 from server.agreements.keys import key_id_of  # noqa: E402
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "ledger.md"
@@ -46,7 +46,7 @@ def blocks() -> dict[str, str]:
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(RFC8032_SEED))
     pub = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     root = merkle.root_of_hashes(leaves).hex()
-    sth = checkpoints.sign_head(3, root, evs[-1].export()["at"], key_id_of(pub), key)
+    sth = treehead.sign_head(3, root, evs[-1].export()["at"], key_id_of(pub), key)
     tree = [f"leaf {i}: {x.hex()}" for i, x in enumerate(leaves)]
     tree += [f"root 2: {merkle.root_of_hashes(leaves[:2]).hex()}", f"root 3: {root}",
              "inclusion of leaf 1 in size 3: " + " ".join(p.hex() for p in merkle.inclusion_proof(leaves, 1)),
@@ -56,7 +56,7 @@ def blocks() -> dict[str, str]:
         "canonical": "\n".join(ledger.canonical(e.chain, e.seq, e.type, e.at, e.data, e.v).decode() for e in evs),
         "merkle": "\n".join(tree),
         "checkpoint": json.dumps(sth.as_dict(), ensure_ascii=False, indent=1),
-        "signed": checkpoints.signed_message(sth.size, sth.root, sth.timestamp_ms).decode(),
+        "signed": treehead.signed_message(sth.size, sth.root, sth.timestamp_ms).decode(),
     }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from server import checkpoints, ledger, merkle
+from server import ledger, merkle, treehead
 from tests.conftest import need
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,16 +81,16 @@ def test_the_example_tree_and_proofs() -> None:
 
 def test_the_example_checkpoint_is_signed_by_the_stated_key() -> None:
     d = json.loads(block("checkpoint"))
-    sth = checkpoints.SignedTreeHead.from_dict(d)
+    sth = treehead.SignedTreeHead.from_dict(d)
     assert sth.signature_ok() and sth.root == dict(x.split(": ", 1) for x in lines("merkle"))["root 3"]
-    signed = checkpoints.signed_message(sth.size, sth.root, sth.timestamp_ms).decode()
+    signed = treehead.signed_message(sth.size, sth.root, sth.timestamp_ms).decode()
     assert f"The signed bytes are `{signed}`" in DOC
     seed = re.search(r"secret seed\n`([0-9a-f]{64})`", DOC)
     assert seed
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(seed.group(1)))
-    again = checkpoints.sign_head(sth.size, sth.root, sth.timestamp_ms, sth.key_id, key)
+    again = treehead.sign_head(sth.size, sth.root, sth.timestamp_ms, sth.key_id, key)
     assert again == sth and d["time"] == "2026-01-02T03:06:00.000Z"
-    assert not checkpoints.SignedTreeHead.from_dict({**d, "size": 2}).signature_ok()
+    assert not treehead.SignedTreeHead.from_dict({**d, "size": 2}).signature_ok()
 
 
 def test_the_javascript_verifier_checks_the_example_checkpoint_and_an_inclusion_proof(tmp_path: Path) -> None:

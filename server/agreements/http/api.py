@@ -454,8 +454,7 @@ async def _staff_sign(request: web.Request, kind: str) -> web.Response:
             # The ledger's tree head is signed the moment an agreement takes effect, in this transaction,
             # after its effective event: every PDF exported from now on embeds the event's inclusion proof
             # against this checkpoint (server/agreements/ledger_proof.py, docs/agreements.md).
-            cfg = services(request).config
-            await checkpoints.sign_checkpoint(s, checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key),
+            await checkpoints.sign_checkpoint(s, services(request).ledger_keys,
                                               f"agreement {ld.agreement.number} effective")
         out = await detail(s, ld, actor, request.app[CASE_LINK], now=now_of(request))
     return web.json_response(out, status=201)
@@ -576,10 +575,8 @@ async def render_export(request: web.Request, s: AsyncSession, ld: store.Loaded,
     ring = keyring(request.app)
     sealer = store.sealer(ring, ld.unit)
     keys = ring.public_keys(ld.unit.code)
-    cfg = services(request).config
     # The inclusion proof of the effective event, against the checkpoint signed when it took effect.
-    proof = await store.ledger_proof_for_export(s, ld.agreement, ld.version.number,
-                                                checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key))
+    proof = await store.ledger_proof_for_export(s, ld.agreement, ld.version.number, services(request).ledger_keys)
     loop = asyncio.get_running_loop()
     from server.agreements.export import export_agreement_pdf  # the PDF stack loads on first use
 

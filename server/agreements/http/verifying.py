@@ -88,9 +88,8 @@ async def check_upload(request: web.Request, data: bytes) -> dict[str, Any]:
     if not data:
         raise bad_request("the uploaded file is empty", "empty_file")
     trusted = trusted_keys(request.app)
-    cfg = services(request).config  # the inclusion proof's tree head must be signed by this city's ledger key
-    city = {k.key_id for k in checkpoints.ledger_keyring(cfg.data_dir, cfg.secret_key).public_keys(
-        checkpoints.KEY_NAME)} or None
+    # The inclusion proof's tree head must be signed by this city's ledger key.
+    city = checkpoints.city_key_ids(services(request).ledger_keys)
     try:
         result = await asyncio.get_running_loop().run_in_executor(
             services(request).verify_executor, functools.partial(verify_pdf, data, trusted, check_pades=True,
