@@ -5,6 +5,8 @@ SQLite), tasks with notes and photos (issue 14, docs/councils.md)
 Revision ID: 0012_councils
 Revises: 0011_ledger_v2_checkpoints
 """
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,7 +18,7 @@ depends_on = None
 TS = sa.DateTime()
 
 
-def _fk(col: str, target: str, table: str, **kw: bool) -> sa.Column:
+def _fk(col: str, target: str, table: str, **kw: Any) -> sa.Column:
     ref_table = target.split(".")[0]
     return sa.Column(col, sa.Integer, sa.ForeignKey(target, name=f"fk_{table}_{col}_{ref_table}"), **kw)
 
