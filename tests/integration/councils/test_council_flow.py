@@ -133,7 +133,7 @@ async def test_a_council_decides_and_follows_through(client, config) -> None:  #
         "choice": "agree", "code": "000000" if codes[mem["party"]["id"]]["code"] != "000000" else "111111"}),
         403, "not_member")
     await refused(await client.post(f"/api/councils/votes/{vid}/ballots", headers=conv,
-                                    json={"choice": "maybe"}), 400, "bad_choice")
+                                    json={"choice": "maybe"}), 400, "invalid_field")
     closed = await ok(await client.post(f"/api/councils/votes/{vid}/close", headers=conv))
     assert closed["result"]["outcome"] == "passed"
     assert closed["result"]["tally"] == {"agree": 2, "against": 1, "abstain": 0, "cast": 3}
