@@ -56,3 +56,12 @@ async def attend_from_room(db: Database, clock: Clock, secret: bytes, session_id
         await service.record_attendance(s, ctx, None, meeting, member.id, mode=Attendance.ONLINE, present=present)
         out = await service.attendance_summary(s, meeting, ctx.today)
     return out
+
+
+async def attendance(db: Database, clock: Clock, session_id: int) -> dict[str, Any] | None:
+    """The attendance summary of the council meeting held in this room (None: not a council room)."""
+    async with db.session() as s:
+        meeting = await service.meeting_of_session(s, session_id)
+        if meeting is None:
+            return None
+        return await service.attendance_summary(s, meeting, Ctx(clock.now(), b"").today)

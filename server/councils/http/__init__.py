@@ -14,6 +14,7 @@ from server.councils.http import api  # noqa: F401  (registers /api/councils… 
 from server.services import services
 
 log = logging.getLogger("concord.councils")
+ATTENDANCE_COALESCE_S = 0.5  # one attendance broadcast per room per half second, however many join
 
 
 def setup(app: web.Application) -> None:
@@ -22,16 +23,25 @@ def setup(app: web.Application) -> None:
     if hub is None:
         return
     tasks: set[asyncio.Task[Any]] = set()
+    pending: set[int] = set()  # rooms with an attendance broadcast due (coalesced: a crowd joining at once)
 
     async def vote(session_id: int, identity: str, msg: dict[str, Any]) -> dict[str, Any]:
         return await room_votes.cast_from_room(svc.db, svc.clock, svc.config.secret_key, session_id, identity, msg)
 
-    async def attend(session_id: int, identity: str, present: bool) -> None:
-        summary = await room_votes.attend_from_room(svc.db, svc.clock, svc.config.secret_key, session_id, identity,
-                                                    present)
+    async def announce(session_id: int) -> None:
+        await asyncio.sleep(ATTENDANCE_COALESCE_S)
+        pending.discard(session_id)
+        summary = await room_votes.attendance(svc.db, svc.clock, session_id)
         if summary is not None:
             await hub.broadcast(session_id, {"type": "council_attendance",
                                              **{k: v for k, v in summary.items() if k != "attendees"}})
+
+    async def attend(session_id: int, identity: str, present: bool) -> None:
+        changed = await room_votes.attend_from_room(svc.db, svc.clock, svc.config.secret_key, session_id, identity,
+                                                    present)
+        if changed is not None and session_id not in pending:
+            pending.add(session_id)
+            await announce(session_id)
 
     def on_event(ev: Any) -> None:
         # Only council rooms matter; the listener runs on the node that applied the event, once.
