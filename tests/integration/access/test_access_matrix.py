@@ -420,7 +420,7 @@ def _fill(route: str, world: World, cw: CaseWorld | None, actor: str, session: s
     if path == "/static":
         return "/static/css/concord.css"
     values: dict[str, str] = {"username": STAFF_USERNAMES[NAMED], "token": "not-a-real-token"}
-    if path.startswith("/api/councils/"):
+    if path.startswith("/api/councils/") and "{" in path:
         which = COUNCIL_IDS[path.split("/")[3]]
         values |= {"id": str(world.council[which]), "member": str(world.council["spare_member"])}
     elif cw is None:
