@@ -4,7 +4,9 @@ room (wired to the room hub here); the pages module adds its own routes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -17,8 +19,34 @@ log = logging.getLogger("concord.councils")
 ATTENDANCE_COALESCE_S = 0.5  # one attendance broadcast per room per half second, however many join
 
 
+SWEEP_S = 15.0  # votes past their window are closed (and the room told) within this
+
+
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Background work (config.schedulers): close votes whose window passed, broadcasting the tally to their
+    room; once a day per task, remind overdue tasks (the cases' closed loop)."""
+    svc = services(app)
+    stop = asyncio.Event()
+
+    async def loop() -> None:
+        while not stop.is_set():
+            try:
+                await room_votes.sweep(svc.db, svc.clock, svc.config.secret_key, getattr(svc, "room_hub", None))
+            except Exception:
+                log.exception("council sweep failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SWEEP_S)
+
+    task = asyncio.create_task(loop(), name="council-sweeper")
+    yield
+    stop.set()
+    await task
+
+
 def setup(app: web.Application) -> None:
     svc = services(app)
+    if svc.config.schedulers:
+        app.cleanup_ctx.append(_sweeper)
     hub = getattr(svc, "room_hub", None)
     if hub is None:
         return

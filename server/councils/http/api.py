@@ -419,6 +419,16 @@ async def decide(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+@route("POST", "/api/councils/topics/{id}/case", summary="Turn a topic that is really a dispute into a case",
+       tag=TAG, params=ID, status=201, response=r.obj(["case_id"], case_id=r.integer()), errors=(403, 404, 409))
+async def spawn_case(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    async with service.transaction(services(request).db, ctx(request)) as s:
+        t = await service.get_topic(s, actor, path_id(request))
+        case_id = await service.spawn_case(s, ctx(request), actor, t)
+    return web.json_response({"case_id": case_id}, status=201)
+
+
 # ---- meetings ---------------------------------------------------------------------------------------
 
 

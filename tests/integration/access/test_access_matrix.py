@@ -308,6 +308,7 @@ ROUTES: dict[str, Row] = {
     "POST /api/councils/{id}/topics": Row("council_read", {"title": "矩阵议题"}),
     "GET /api/councils/topics/{id}": Row("council_read"),
     "POST /api/councils/topics/{id}/decision": Row("council_manage", {"action": "decline", "reason": "矩阵"}),
+    "POST /api/councils/topics/{id}/case": Row("council_manage", {}),
     "POST /api/councils/{id}/meetings": Row("council_manage", {"title": "矩阵会议", "place": "会议室",
                                                                "scheduled_at": "2030-01-02T10:00:00", "room": False}),
     "GET /api/councils/{id}/meetings": Row("council_read"),
