@@ -646,7 +646,6 @@ async def close_vote(request: web.Request) -> web.Response:
          response=CAST, errors=(400, 403, 404, 409, 413))
 async def ballot(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    await sweep(request)
     body = await read(request, 4 * 1024)
     choice, code = _str(body, "choice"), body.get("code")
     if code is not None and not isinstance(code, str):
