@@ -1138,7 +1138,7 @@ async def public_view(s: AsyncSession, council: Council, today: date) -> dict[st
         out_meetings.append({"id": m.id, "title": m.title, "place": m.place, "at": iso(m.scheduled_at),
                              "published_at": iso(m.published_at), "minutes": m.minutes,
                              "agenda": [{"title": i.title} for i in await agenda(s, m)],
-                             "votes": [{k: v[k] for k in ("question", "secret", "result")} for v in vs],
+                             "votes": [{k: v[k] for k in ("id", "question", "secret", "result")} for v in vs],
                              "tasks": [task_json(t, today) for t in ts]})
     open_topics = [t for t in await topics(s, council) if t.state not in (TopicState.MERGED,)]
     page = {"council": {"name": council.name, "neighbourhood": council.neighbourhood,
@@ -1148,6 +1148,15 @@ async def public_view(s: AsyncSession, council: Council, today: date) -> dict[st
                         "reason": t.reason or None} for t in open_topics]}
     _assert_public(page)
     return page
+
+
+async def public_vote(s: AsyncSession, council: Council, vote_id: int) -> Vote:
+    """A vote of a published meeting of ``council``, for the public receipt check (404 otherwise)."""
+    v = await s.get(Vote, vote_id)
+    m = await s.get(Meeting, v.meeting_id) if v is not None else None
+    if v is None or m is None or m.council_id != council.id or m.state != MeetingState.PUBLISHED:
+        raise not_found("vote")
+    return v
 
 
 def _assert_public(obj: Any) -> None:
