@@ -367,6 +367,7 @@ async def propose_topic(s: AsyncSession, ctx: Ctx, council: Council, *, title: s
             source = "case"
     t_title, t_body = _text(title, "title", 200), _text(body, "body", 4000, required=False)
     name = _text(proposer_name or (actor.name if actor else ""), "proposer_name", 100)
+    rules.check_publishable(t_title, t_body, name)  # topics are public: no phone or ID number in them
     t = Topic(council_id=council.id, public_code=_code(), title=t_title, body=t_body, state=TopicState.PROPOSED,
               source=source, proposer_name=name, proposer_staff_id=actor.id if actor else None, case_id=case_id,
               reason="", supports=0, created_at=ctx.now, updated_at=ctx.now)
@@ -433,6 +434,7 @@ async def decide_topic(s: AsyncSession, ctx: Ctx, actor: Actor, topic: Topic, ac
     topic.state = rules.advance_topic(topic.state, act, reason=reason, merged_into=merged_into, topic_id=topic.id)
     topic.updated_at = ctx.now
     if act == TopicAction.DECLINE:
+        rules.check_publishable(reason)
         topic.reason = reason.strip()
     if act == TopicAction.MERGE:
         topic.merged_into = merged_into

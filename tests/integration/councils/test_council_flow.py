@@ -269,6 +269,8 @@ async def test_a_council_decides_and_follows_through(client, config) -> None:  #
     assert t3["source"] == "case" and t3["case_id"] == spawned["case_id"]
     await refused(await client.post(f"/api/councils/{cid}/topics", headers=conv, json={
         "title": "看不见的案件", "case_id": 999999}), 404, "not_found")
+    await refused(await client.post(f"/api/councils/{cid}/topics", headers=conv, json={
+        "title": "请联系我", "body": "电话13912345678"}), 400, "personal_data")
 
     types = await chain_types(client, cid)
     for t in ("topic_spawned_case", "council_created", "member_added", "topic_proposed", "topic_supported", "topic_accepted",
