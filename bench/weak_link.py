@@ -80,8 +80,9 @@ async def main(args: argparse.Namespace) -> None:
                                                 cfg.api_secret, cfg.admin_key, warmup=args.warmup,
                                                 seconds=args.seconds, room_bitrate=args.room_kbps * 1000)
                         else:
+                            cap = args.room_kbps * 1000 if path == "mesh-capped" else None
                             fig = await run_mesh(browser, relay, turn.username, turn.password,
-                                                 warmup=args.warmup, seconds=args.seconds)
+                                                 warmup=args.warmup, seconds=args.seconds, video_cap=cap)
                     results.append(fig)
                     print(fig.line(), flush=True)
                 chromium_mib = chromium_rss_mib(None)
@@ -97,14 +98,17 @@ async def main(args: argparse.Namespace) -> None:
     print(f"\nlink: {args.rate_kbps} kbps each way, {args.delay_ms:g} ms one way ({2 * args.delay_ms:g} ms RTT), "
           f"{args.loss:.0%} loss each way, queue {imp.queue_bytes} B; window {args.seconds:g} s after "
           f"{args.warmup:g} s warm-up; SFU room bitrate cap {args.room_kbps} kbps")
-    print(f"{'path':<14}{'video fps':>10}{'video kbps':>11}{'concealed':>11}{'events':>8}{'target':>8}")
+    print(f"{'path':<14}{'sent fps':>9}{'recv fps':>9}{'video kbps':>11}{'concealed':>11}{'events':>8}"
+          f"{'overflow':>9}{'target':>8}")
     for f in results:
-        print(f"{f.path:<14}{f.video_fps:>10.1f}{f.video_kbps:>11.0f}{f.audio_concealment:>11.2%}"
-              f"{f.concealment_events:>8}{'met' if f.meets_target() else 'MISSED':>8}")
-    by = {f.path.split()[0].lower(): f for f in results}
-    if "sfu" in by and "mesh" in by and by["mesh"].video_fps:
-        print(f"SFU/mesh: video fps x{by['sfu'].video_fps / by['mesh'].video_fps:.2f}, "
-              f"concealment x{by['sfu'].audio_concealment / max(by['mesh'].audio_concealment, 1e-9):.2f}")
+        print(f"{f.path:<14}{f.sent_fps:>9.1f}{f.video_fps:>9.1f}{f.video_kbps:>11.0f}{f.audio_concealment:>11.2%}"
+              f"{f.concealment_events:>8}{f.link_down.get('overflow', 0):>9}{'met' if f.meets_target() else 'MISSED':>8}")
+    sfu = next((f for f in results if f.path.startswith("SFU")), None)
+    for mesh in (f for f in results if f.path.startswith("mesh")):
+        if sfu is not None:
+            fps = f"x{sfu.video_fps / mesh.video_fps:.2f}" if mesh.video_fps else "inf"
+            print(f"SFU / {mesh.path}: video fps {fps}, concealed audio "
+                  f"x{sfu.audio_concealment / max(mesh.audio_concealment, 1e-9):.2f}")
     print(f"peak RSS: Janus {janus_mib:.0f} MiB, coturn {turn_mib:.0f} MiB, Chromium (all processes) "
           f"{chromium_mib:.0f} MiB, bench process (mediator, relay, signalling) {me_mib:.0f} MiB")
 
@@ -118,5 +122,7 @@ if __name__ == "__main__":
     ap.add_argument("--loss", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--room-kbps", type=int, default=300, help="Janus room bitrate cap (REMB to the publisher)")
-    ap.add_argument("--paths", nargs="+", default=["sfu", "mesh"], choices=["sfu", "mesh"])
+    ap.add_argument("--paths", nargs="+", default=["sfu", "mesh-capped", "mesh"],
+                    choices=["sfu", "mesh-capped", "mesh"],
+                    help="mesh-capped: the mesh with the mediator's VP8 capped like the SFU room")
     asyncio.run(main(ap.parse_args()))

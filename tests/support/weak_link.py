@@ -13,7 +13,7 @@ of an impairing UDP relay (``tests/support/impair.py``) that forwards to coturn
 The figures come from the receiving browser's ``getStats()``: inbound-rtp video ``framesDecoded`` per
 second and audio ``concealedSamples / totalSamplesReceived`` over the window, after a warm-up.
 
-The mediator: 640x360 at 15 frames/s (a moving synthetic picture) and a voice-like sound. Its Opus encoder
+The mediator: 640x360 at 15 frames/s (a camera-like picture that uses the encoder's whole bitrate) and a voice-like sound. Its Opus encoder
 is set like a browser's voice encoder (32 kbps, in-band FEC with 10% expected loss) instead of aiortc's
 96 kbps without FEC: ``voice_opus``. aiortc cannot publish simulcast, so on the SFU path the room's
 ``bitrate`` cap (REMB from Janus; aiortc's VP8 floor is 250 kbps) keeps the single layer within the
@@ -34,6 +34,7 @@ import av
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.codecs.opus import OpusEncoder
+from aiortc.codecs.vpx import Vp8Encoder
 
 from server.sfu.janus import JanusConnection, RoomSpec
 from tests.media.synthetic import SyntheticVideo
@@ -116,10 +117,29 @@ def voice_opus(sender: RTCRtpSender) -> None:
     sender._RTCRtpSender__encoder = VoiceOpus()  # type: ignore[attr-defined]
 
 
+class CappedVp8(Vp8Encoder):
+    """aiortc's VP8 encoder that never goes above ``cap`` bits/s, whatever REMB says (aiortc has no
+    sender-side congestion control: without a cap it stays at 500 kbps on a link that carries less)."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__()
+        self.cap = cap
+        Vp8Encoder.target_bitrate.fset(self, cap)  # type: ignore[attr-defined]
+
+    @property  # type: ignore[override]
+    def target_bitrate(self) -> int:
+        return int(Vp8Encoder.target_bitrate.fget(self))  # type: ignore[attr-defined]
+
+    @target_bitrate.setter
+    def target_bitrate(self, bitrate: int) -> None:
+        Vp8Encoder.target_bitrate.fset(self, min(bitrate, self.cap))  # type: ignore[attr-defined]
+
+
 @dataclass
 class Figures:
     path: str
     seconds: float
+    sent_fps: float  # frames the mediator's track produced per second (a starved CPU shows here)
     video_fps: float
     frames_decoded: int
     frame_size: str
@@ -140,7 +160,7 @@ class Figures:
         return self.video_fps >= 10 and self.audio_concealment < 0.05
 
     def line(self) -> str:
-        return (f"{self.path}: video {self.video_fps:.1f} fps ({self.frame_size}, {self.video_kbps:.0f} kbps, "
+        return (f"{self.path}: video {self.video_fps:.1f} of {self.sent_fps:.1f} fps sent ({self.frame_size}, {self.video_kbps:.0f} kbps, "
                 f"{self.video_packets_lost} lost, {self.nacks} NACKs, {self.freezes} freezes); audio concealed "
                 f"{self.audio_concealment:.2%} ({self.concealment_events} events, {self.audio_packets_lost} of "
                 f"{self.audio_packets + self.audio_packets_lost} packets lost, {self.fec_packets} FEC); "
@@ -148,6 +168,26 @@ class Figures:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class CameraLikeVideo(SyntheticVideo):
+    """A picture that costs bits like a camera's: a textured scene panning slowly, a moving bar and fresh
+    sensor noise in every frame, so the VP8 encoder spends its whole target bitrate (the plain
+    ``SyntheticVideo`` compresses to ~80 kbps at 640x360 and would leave a 500 kbps link idle)."""
+
+    def __init__(self, width: int = 640, height: int = 360, fps: int = 15, cycle: int = 30) -> None:
+        super().__init__(width=16, height=16, fps=fps, cycle=1)
+        rng = np.random.default_rng(13)
+        scene = rng.integers(0, 256, (height // 8 + 1, (width + cycle * 4) // 8 + 1, 3), dtype=np.uint8)
+        scene = np.kron(scene, np.ones((8, 8, 1), np.uint8))  # 8x8 blocks: texture motion can predict
+        self._images = []
+        for i in range(cycle):
+            img = scene[:height, i * 4:i * 4 + width].astype(np.int16)
+            img = img + rng.integers(-10, 11, img.shape, dtype=np.int16)
+            x = (i * width // cycle) % width
+            img[:, x:x + width // 16] = (230, 200, 30)
+            frame = np.clip(img, 0, 255).astype(np.uint8)
+            self._images.append(av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p"))
 
 
 class SyntheticVoice(MediaStreamTrack):
@@ -192,12 +232,14 @@ class SyntheticVoice(MediaStreamTrack):
 class Mediator:
     """The aiortc mediator's media: video + tone, fresh tracks per PeerConnection."""
 
-    def __init__(self, width: int = 640, height: int = 360, fps: int = 15) -> None:
+    def __init__(self, width: int = 640, height: int = 360, fps: int = 15, video_cap: int | None = None) -> None:
         self.pc = RTCPeerConnection(NO_STUN)
-        self.video = SyntheticVideo(width, height, fps=fps)
+        self.video = CameraLikeVideo(width, height, fps=fps)
         self.audio = SyntheticVoice()
         voice_opus(self.pc.addTrack(self.audio))
-        self.pc.addTrack(self.video)
+        video = self.pc.addTrack(self.video)
+        if video_cap is not None:
+            video._RTCRtpSender__encoder = CappedVp8(video_cap)  # type: ignore[attr-defined]
 
     async def close(self) -> None:
         await self.pc.close()
@@ -246,7 +288,7 @@ def _link(shaper: Any, seconds: float) -> dict[str, Any]:
             "kbps": round(st.delivered_bytes * 8 / seconds / 1000), "max_queue": st.max_queue_bytes}
 
 
-async def measure(party: Party, path: str, warmup: float, seconds: float) -> Figures:
+async def measure(party: Party, mediator: Mediator, path: str, warmup: float, seconds: float) -> Figures:
     first = await party.wait_flowing()
     assert first.get("pair") is not None or first.get("local"), first
     await asyncio.sleep(warmup)
@@ -255,10 +297,12 @@ async def measure(party: Party, path: str, warmup: float, seconds: float) -> Fig
     base_down = asdict(relay.down.stats)
     base_up = asdict(relay.up.stats)
     a = await party.stats()
+    sent0 = mediator.video.frames_sent
     t0 = time.monotonic()
     await asyncio.sleep(seconds)
     b = await party.stats()
     dt = time.monotonic() - t0
+    sent = mediator.video.frames_sent - sent0
 
     def d(kind: str, key: str) -> float:
         return float(b.get(kind, {}).get(key, 0) or 0) - float(a.get(kind, {}).get(key, 0) or 0)
@@ -274,7 +318,7 @@ async def measure(party: Party, path: str, warmup: float, seconds: float) -> Fig
     video = b.get("video", {})
     pair = b.get("pair") or {}
     return Figures(
-        path=path, seconds=round(dt, 1), video_fps=d("video", "framesDecoded") / dt,
+        path=path, seconds=round(dt, 1), sent_fps=sent / dt, video_fps=d("video", "framesDecoded") / dt,
         frames_decoded=int(d("video", "framesDecoded")),
         frame_size=f"{video.get('frameWidth', 0)}x{video.get('frameHeight', 0)}",
         video_kbps=d("video", "bytesReceived") * 8 / dt / 1000,
@@ -314,7 +358,7 @@ async def run_sfu(browser: Any, relay: ImpairedRelay, turn_user: str, turn_passw
             answer = await party.answer({"type": offer["type"], "sdp": offer["sdp"]})
 
             await sub.start(answer)
-            return await measure(party, "SFU (Janus)", warmup, seconds)
+            return await measure(party, mediator, "SFU (Janus)", warmup, seconds)
         finally:
             await party.close()
             await mediator.close()
@@ -323,16 +367,18 @@ async def run_sfu(browser: Any, relay: ImpairedRelay, turn_user: str, turn_passw
 
 
 async def run_mesh(browser: Any, relay: ImpairedRelay, turn_user: str, turn_password: str, *,
-                   warmup: float = 5.0, seconds: float = 15.0) -> Figures:
-    """The mediator's aiortc PeerConnection offers straight to the party (peer-to-peer, same link)."""
-    mediator = Mediator()
+                   warmup: float = 5.0, seconds: float = 15.0, video_cap: int | None = None) -> Figures:
+    """The mediator's aiortc PeerConnection offers straight to the party (peer-to-peer, same link).
+    ``video_cap``: the VP8 encoder's ceiling (None: aiortc's own 500 kbps start and REMB)."""
+    mediator = Mediator(video_cap=video_cap)
     party = Party(browser, relay, turn_user, turn_password)
     try:
         await party.open()
         await mediator.pc.setLocalDescription(await mediator.pc.createOffer())
         answer = await party.answer({"type": "offer", "sdp": with_opus_fec(mediator.pc.localDescription.sdp)})
         await mediator.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
-        return await measure(party, "mesh (aiortc)", warmup, seconds)
+        label = "mesh" if video_cap is None else f"mesh {video_cap // 1000}k"
+        return await measure(party, mediator, label, warmup, seconds)
     finally:
         await party.close()
         await mediator.close()
