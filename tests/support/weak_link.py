@@ -71,11 +71,17 @@ window.inbound = async () => {
   const out = {state: window.pc ? window.pc.connectionState : 'none'};
   if (!window.pc) return out;
   const report = await window.pc.getStats();
+  let pairId = null;
   report.forEach((s) => {
     if (s.type === 'inbound-rtp') out[s.kind] = s;
-    if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') out.pair = s;
+    if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
     if (s.type === 'local-candidate') (out.local = out.local || []).push(s.candidateType);
   });
+  const pair = pairId && report.get(pairId);
+  if (pair) {
+    out.selected = {local: report.get(pair.localCandidateId).candidateType,
+                    remote: report.get(pair.remoteCandidateId).candidateType, rtt: pair.currentRoundTripTime};
+  }
   return out;
 };
 </script>"""
@@ -147,12 +153,17 @@ class Figures:
     video_packets_lost: int
     nacks: int
     freezes: int
+    plis: int  # keyframe requests the party sent
+    keyframes: int
+    frames_dropped: int
     audio_concealment: float  # concealedSamples / totalSamplesReceived over the window
     concealment_events: int
     audio_packets_lost: int
     audio_packets: int
     fec_packets: int
-    candidate: str
+    candidate: str  # type of the party's local candidate on the selected pair ("relay": through TURN)
+    gathered: str  # types of all the party's local candidates
+    rtt_ms: float  # the selected pair's round trip (STUN consent checks through the link)
     link_down: dict[str, Any] = field(default_factory=dict)
     link_up: dict[str, Any] = field(default_factory=dict)
 
@@ -161,10 +172,11 @@ class Figures:
 
     def line(self) -> str:
         return (f"{self.path}: video {self.video_fps:.1f} of {self.sent_fps:.1f} fps sent ({self.frame_size}, {self.video_kbps:.0f} kbps, "
-                f"{self.video_packets_lost} lost, {self.nacks} NACKs, {self.freezes} freezes); audio concealed "
+                f"{self.video_packets_lost} lost, {self.nacks} NACKs, {self.plis} PLIs, {self.keyframes} key frames, {self.frames_dropped} dropped, "
+                f"{self.freezes} freezes); audio concealed "
                 f"{self.audio_concealment:.2%} ({self.concealment_events} events, {self.audio_packets_lost} of "
                 f"{self.audio_packets + self.audio_packets_lost} packets lost, {self.fec_packets} FEC); "
-                f"link down: {self.link_down}")
+                f"candidate {self.candidate}, RTT {self.rtt_ms:.0f} ms; link down: {self.link_down}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -290,7 +302,6 @@ def _link(shaper: Any, seconds: float) -> dict[str, Any]:
 
 async def measure(party: Party, mediator: Mediator, path: str, warmup: float, seconds: float) -> Figures:
     first = await party.wait_flowing()
-    assert first.get("pair") is not None or first.get("local"), first
     await asyncio.sleep(warmup)
     relay = party.relay
     assert relay.up is not None and relay.down is not None
@@ -316,19 +327,21 @@ async def measure(party: Party, mediator: Mediator, path: str, warmup: float, se
 
     total = d("audio", "totalSamplesReceived")
     video = b.get("video", {})
-    pair = b.get("pair") or {}
+    selected = b.get("selected") or {}
     return Figures(
         path=path, seconds=round(dt, 1), sent_fps=sent / dt, video_fps=d("video", "framesDecoded") / dt,
         frames_decoded=int(d("video", "framesDecoded")),
         frame_size=f"{video.get('frameWidth', 0)}x{video.get('frameHeight', 0)}",
         video_kbps=d("video", "bytesReceived") * 8 / dt / 1000,
         video_packets_lost=int(d("video", "packetsLost")), nacks=int(d("video", "nackCount")),
-        freezes=int(d("video", "freezeCount")),
+        freezes=int(d("video", "freezeCount")), plis=int(d("video", "pliCount")),
+        keyframes=int(d("video", "keyFramesDecoded")), frames_dropped=int(d("video", "framesDropped")),
         audio_concealment=d("audio", "concealedSamples") / total if total else 1.0,
         concealment_events=int(d("audio", "concealmentEvents")),
         audio_packets_lost=int(d("audio", "packetsLost")), audio_packets=int(d("audio", "packetsReceived")),
         fec_packets=int(d("audio", "fecPacketsReceived")),
-        candidate=str(pair.get("localCandidateId", "")) and ",".join(sorted(set(b.get("local") or []))),
+        candidate=str(selected.get("local", "")), gathered=",".join(sorted(set(b.get("local") or []))),
+        rtt_ms=float(selected.get("rtt") or 0) * 1000,
         link_down=delta_link(relay.down, base_down), link_up=delta_link(relay.up, base_up))
 
 
