@@ -40,8 +40,10 @@ class Impairment:
     rate_bps: int = 500_000
     delay_s: float = 0.100
     loss: float = 0.05
-    # 0.4 s of queue at 500 kbps: a sender above the rate sees losses, not an ever-growing delay.
-    queue_bytes: int = 25_000
+    # 0.8 s of queue at 500 kbps, like the buffer of a mobile or DSL link: a key frame (up to ~1 s of a
+    # 300 kbps CBR encoder's budget) fits in it; a sender that stays above the rate sees losses, not an
+    # ever-growing delay.
+    queue_bytes: int = 50_000
     burst_bytes: int = 4_000
     seed: int = 13
 

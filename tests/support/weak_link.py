@@ -301,7 +301,7 @@ def _link(shaper: Any, seconds: float) -> dict[str, Any]:
 
 
 async def measure(party: Party, mediator: Mediator, path: str, warmup: float, seconds: float) -> Figures:
-    first = await party.wait_flowing()
+    await party.wait_flowing()
     await asyncio.sleep(warmup)
     relay = party.relay
     assert relay.up is not None and relay.down is not None
