@@ -63,7 +63,7 @@ async def main(args: argparse.Namespace) -> None:
     cfg = JanusConfig(api_secret=secrets.token_urlsafe(24), admin_secret=secrets.token_urlsafe(24),
                       admin_key=secrets.token_urlsafe(24), ws_port=ws, http_port=http, admin_port=admin,
                       ice_enforce_list=ip, rtp_port_range=(37000, 37199),
-                      extra={"media": {"max_nack_queue": args.nack_queue_ms}} if args.nack_queue_ms else {})
+                      extra={"media": {"min_nack_queue": args.nack_queue_ms}} if args.nack_queue_ms else {})
     janus = JanusProcess(cfg, Path(tempfile.mkdtemp(prefix="concord-bench-janus-")))
     turn = Coturn(relay_ip=ip, workdir=Path(tempfile.mkdtemp(prefix="concord-bench-turn-")))
     await janus.start()
@@ -98,7 +98,7 @@ async def main(args: argparse.Namespace) -> None:
     me_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nlink: {args.rate_kbps} kbps each way, {args.delay_ms:g} ms one way ({2 * args.delay_ms:g} ms RTT), "
           f"{args.loss:.0%} loss each way, queue {imp.queue_bytes} B; window {args.seconds:g} s after "
-          f"{args.warmup:g} s warm-up; SFU room bitrate cap {args.room_kbps} kbps, Janus max_nack_queue "
+          f"{args.warmup:g} s warm-up; SFU room bitrate cap {args.room_kbps} kbps, Janus min_nack_queue "
           f"{args.nack_queue_ms or 'default (200)'} ms")
     print(f"{'path':<14}{'sent fps':>9}{'recv fps':>9}{'video kbps':>11}{'concealed':>11}{'events':>8}"
           f"{'overflow':>9}{'target':>8}")
@@ -125,7 +125,7 @@ if __name__ == "__main__":
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--room-kbps", type=int, default=300, help="Janus room bitrate cap (REMB to the publisher)")
     ap.add_argument("--nack-queue-ms", type=int, default=1000,
-                    help="Janus's max_nack_queue (0: Janus's default, 200 ms, shorter than a weak link's RTT)")
+                    help="Janus's min_nack_queue (0: Janus's default, 200 ms, shorter than a weak link's RTT)")
     ap.add_argument("--paths", nargs="+", default=["sfu", "mesh-capped", "mesh"],
                     choices=["sfu", "mesh-capped", "mesh"],
                     help="mesh-capped: the mesh with the mediator's VP8 capped like the SFU room")

@@ -5,7 +5,7 @@ The party is Debian's Chromium whose ICE is forced through coturn (``iceTranspor
 the address of an impairing UDP relay (tests/support/impair.py: 500 kbps token bucket with a bounded
 queue, 100 ms each way, 5% seeded loss each way). The mediator (aiortc, unimpaired) publishes camera-like
 640x360 15 fps video and voice-like Opus with FEC to a VideoRoom capped at 300 kbps; Python relays the
-subscription SDP between Janus and the page. This Janus keeps 1 s of NACK history (``weak_janus``). Figures come from the page's getStats() over 15 s after a
+subscription SDP between Janus and the page. Figures come from the page's getStats() over 15 s after a
 5 s warm-up (tests/support/weak_link.py). bench/weak_link.py runs the same and the mesh beside it.
 
 Needs janus, coturn and Chromium: skipped without them, a failure with CONCORD_REQUIRE_SERVICES=1.
@@ -13,15 +13,11 @@ Needs janus, coturn and Chromium: skipped without them, a failure with CONCORD_R
 
 from __future__ import annotations
 
-import asyncio
-import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from server.sfu.jcfg import JanusConfig
-from server.sfu.process import JanusProcess, free_ports, janus_binary, local_ipv4
+from server.sfu.process import local_ipv4
 from tests.conftest import need
 from tests.sfu.conftest import JanusTarget
 from tests.support.impair import ImpairedRelay, Impairment
@@ -31,32 +27,6 @@ from tests.support.weak_link import CHROMIUM_ARGS, run_sfu
 pytestmark = [pytest.mark.media, pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
 LINK = Impairment(rate_bps=500_000, delay_s=0.100, loss=0.05, seed=13)
-
-
-@pytest.fixture(scope="module")
-def weak_janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusTarget]:
-    """A Janus like tests/sfu/conftest.py's, with a NACK history longer than the link's round trip:
-    Janus keeps ``max_nack_queue`` (default 200 ms) of sent packets per subscriber for retransmission,
-    and on a 200 ms link a second NACK for the same packet arrives after it left that history; the party
-    then asks for a key frame and drops frames until it arrives (measured: 49-94 frames dropped in 15 s
-    at the default, none at 1000 ms)."""
-    need("Janus", janus_binary() is not None)
-    ip = local_ipv4()
-    need("a non-loopback IPv4 address for Janus's ICE", ip is not None)
-    ws, http, admin = free_ports(3)
-    rtp_lo = 31000 + (os.getpid() % 300) * 100
-    cfg = JanusConfig(api_secret=secrets.token_urlsafe(24), admin_secret=secrets.token_urlsafe(24),
-                      admin_key=secrets.token_urlsafe(24), ws_port=ws, http_port=http, admin_port=admin,
-                      ice_enforce_list=ip, rtp_port_range=(rtp_lo, rtp_lo + 99),
-                      extra={"media": {"max_nack_queue": 1000}})
-    proc = JanusProcess(cfg, tmp_path_factory.mktemp("janus-weak"))
-    proc.spawn()
-    try:
-        asyncio.run(proc.wait_ready(30))
-        yield JanusTarget(cfg.ws_url, cfg.admin_url, cfg.api_secret, cfg.admin_secret, cfg.admin_key,
-                          proc.log_path)
-    finally:
-        proc.stop_sync()
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +55,10 @@ async def party_browser(chromium: str) -> AsyncIterator[object]:
 
 
 async def test_party_behind_a_weak_link_sees_and_hears_the_mediator_through_janus(
-        weak_janus: JanusTarget, coturn: Coturn, party_browser: object) -> None:
+        janus: JanusTarget, coturn: Coturn, party_browser: object) -> None:
     async with ImpairedRelay(coturn.address, LINK) as relay:
-        fig = await run_sfu(party_browser, relay, coturn.username, coturn.password, weak_janus.ws_url,
-                            weak_janus.api_secret, weak_janus.admin_key, warmup=5.0, seconds=15.0, room_bitrate=300_000)
+        fig = await run_sfu(party_browser, relay, coturn.username, coturn.password, janus.ws_url,
+                            janus.api_secret, janus.admin_key, warmup=5.0, seconds=15.0, room_bitrate=300_000)
     print(fig.line())
     # The media really crossed the emulated link, and only it: relay candidates only, about 5% of the
     # datagrams towards the party dropped, never more than the link's rate delivered.
