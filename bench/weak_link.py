@@ -124,8 +124,8 @@ if __name__ == "__main__":
     ap.add_argument("--loss", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--room-kbps", type=int, default=300, help="Janus room bitrate cap (REMB to the publisher)")
-    ap.add_argument("--nack-queue-ms", type=int, default=1000,
-                    help="Janus's min_nack_queue (0: Janus's default, 200 ms, shorter than a weak link's RTT)")
+    ap.add_argument("--nack-queue-ms", type=int, default=0,
+                    help="Janus's min_nack_queue in ms (0: its default, 200; Janus 1.1 grows the queue with the RTT)")
     ap.add_argument("--paths", nargs="+", default=["sfu", "mesh-capped", "mesh"],
                     choices=["sfu", "mesh-capped", "mesh"],
                     help="mesh-capped: the mesh with the mediator's VP8 capped like the SFU room")
