@@ -87,15 +87,6 @@ window.inbound = async () => {
 </script>"""
 
 
-@dataclass(frozen=True)
-class FecRoomSpec(RoomSpec):
-    """The room as Concord creates it, plus ``opus_fec``: Janus then offers ``useinbandfec=1`` to
-    subscribers, so their Opus decoder recovers a lost packet from the next one's redundancy."""
-
-    def body(self, admin_key: str | None) -> dict[str, Any]:
-        return {**super().body(admin_key), "opus_fec": True}
-
-
 class VoiceOpus(OpusEncoder):
     """Opus as a browser sends voice: 32 kbps with in-band FEC (``useinbandfec``), tuned for 10% loss."""
 
@@ -352,7 +343,7 @@ async def run_sfu(browser: Any, relay: ImpairedRelay, turn_user: str, turn_passw
     async with await JanusConnection.connect(ws_url, api_secret) as conn:
         session = await conn.create_session()
         control = await session.attach_videoroom()
-        spec = FecRoomSpec(room=f"weak-{secrets.token_hex(5)}", secret=secrets.token_urlsafe(16), publishers=4,
+        spec = RoomSpec(room=f"weak-{secrets.token_hex(5)}", secret=secrets.token_urlsafe(16), publishers=4,
                         bitrate=room_bitrate)
         await control.create_room(spec, admin_key=admin_key)
         mediator = Mediator()
