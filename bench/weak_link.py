@@ -79,7 +79,8 @@ async def main(args: argparse.Namespace) -> None:
                         if path == "sfu":
                             fig = await run_sfu(browser, relay, turn.username, turn.password, cfg.ws_url,
                                                 cfg.api_secret, cfg.admin_key, warmup=args.warmup,
-                                                seconds=args.seconds, room_bitrate=args.room_kbps * 1000)
+                                                seconds=args.seconds, room_bitrate=args.room_kbps * 1000,
+                                                fir_freq=args.fir_freq)
                         else:
                             cap = args.room_kbps * 1000 if path == "mesh-capped" else None
                             fig = await run_mesh(browser, relay, turn.username, turn.password,
@@ -124,6 +125,8 @@ if __name__ == "__main__":
     ap.add_argument("--loss", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--room-kbps", type=int, default=300, help="Janus room bitrate cap (REMB to the publisher)")
+    ap.add_argument("--fir-freq", type=int, default=10,
+                    help="VideoRoom fir_freq: a key-frame request to the publisher every N s (0: never)")
     ap.add_argument("--nack-queue-ms", type=int, default=0,
                     help="Janus's min_nack_queue in ms (0: its default, 200; Janus 1.1 grows the queue with the RTT)")
     ap.add_argument("--paths", nargs="+", default=["sfu", "mesh-capped", "mesh"],

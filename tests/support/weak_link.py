@@ -338,13 +338,13 @@ async def measure(party: Party, mediator: Mediator, path: str, warmup: float, se
 
 async def run_sfu(browser: Any, relay: ImpairedRelay, turn_user: str, turn_password: str, ws_url: str,
                   api_secret: str, admin_key: str, *, warmup: float = 5.0, seconds: float = 15.0,
-                  room_bitrate: int = 300_000) -> Figures:
+                  room_bitrate: int = 300_000, fir_freq: int = 10) -> Figures:
     """The mediator publishes to Janus; the party subscribes through the weak link."""
     async with await JanusConnection.connect(ws_url, api_secret) as conn:
         session = await conn.create_session()
         control = await session.attach_videoroom()
         spec = RoomSpec(room=f"weak-{secrets.token_hex(5)}", secret=secrets.token_urlsafe(16), publishers=4,
-                        bitrate=room_bitrate)
+                        bitrate=room_bitrate, fir_freq=fir_freq)
         await control.create_room(spec, admin_key=admin_key)
         mediator = Mediator()
         party = Party(browser, relay, turn_user, turn_password)
