@@ -13,8 +13,8 @@ of an impairing UDP relay (``tests/support/impair.py``) that forwards to coturn
 The figures come from the receiving browser's ``getStats()``: inbound-rtp video ``framesDecoded`` per
 second and audio ``concealedSamples / totalSamplesReceived`` over the window, after a warm-up.
 
-The mediator: 640x360 at 15 frames/s (a camera-like picture that uses the encoder's whole bitrate) and a voice-like sound. Its Opus encoder
-is set like a browser's voice encoder (32 kbps, in-band FEC with 10% expected loss) instead of aiortc's
+The mediator: 640x360 at 15 frames/s (a camera-like picture that uses the encoder's whole bitrate) and
+a voice-like sound. Its Opus encoder is set like a browser's voice encoder (32 kbps, in-band FEC with 10% expected loss) instead of aiortc's
 96 kbps without FEC: ``voice_opus``. aiortc cannot publish simulcast, so on the SFU path the room's
 ``bitrate`` cap (REMB from Janus; aiortc's VP8 floor is 250 kbps) keeps the single layer within the
 party's link; a Chromium publisher would send three layers and the party would take substream 0.
@@ -360,7 +360,6 @@ async def run_sfu(browser: Any, relay: ImpairedRelay, turn_user: str, turn_passw
             sub = await session.attach_videoroom()
             _, offer = await sub.join_subscriber(spec.room, [{"feed": str(joined["id"])}])
             answer = await party.answer({"type": offer["type"], "sdp": offer["sdp"]})
-
             await sub.start(answer)
             return await measure(party, mediator, "SFU (Janus)", warmup, seconds)
         finally:
