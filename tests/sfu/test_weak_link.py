@@ -13,7 +13,9 @@ Needs janus, coturn and Chromium: skipped without them, a failure with CONCORD_R
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +23,7 @@ from server.sfu.process import local_ipv4
 from tests.conftest import need
 from tests.sfu.conftest import JanusTarget
 from tests.support.impair import ImpairedRelay, Impairment
-from tests.support.turn import Coturn, turnserver_binary
+from tests.support.turn import Coturn, stun_binding_ok, turnserver_binary
 from tests.support.weak_link import CHROMIUM_ARGS, run_sfu
 
 pytestmark = [pytest.mark.media, pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -75,3 +77,16 @@ async def test_party_behind_a_weak_link_sees_and_hears_the_mediator_through_janu
     assert fig.video_fps >= 10, fig.line()
     assert fig.audio_concealment < 0.05, fig.line()
     assert fig.audio_packets > 600, fig.line()  # 50 packets/s for 15 s, less the losses
+
+
+def test_coturn_on_a_taken_port_fails_clearly_and_leaves_nothing_running(tmp_path: Path) -> None:
+    need("coturn (turnserver)", turnserver_binary() is not None)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        turn = Coturn(relay_ip="127.0.0.1", port=port, workdir=tmp_path)
+        with pytest.raises((TimeoutError, RuntimeError)) as e:
+            turn.start(timeout=3)
+        assert "did not answer STUN" in str(e.value) or "exited" in str(e.value)
+        assert turn.proc is not None and turn.proc.poll() is not None, "turnserver left running"
+        assert not stun_binding_ok(("127.0.0.1", port), timeout=0.3)

@@ -102,10 +102,10 @@ class Coturn:
             time.sleep(0.1)
         raise TimeoutError(f"turnserver did not answer STUN on {self.address}: {self.log_tail()}")
 
-    def start(self) -> Coturn:
+    def start(self, timeout: float = 15.0) -> Coturn:
         self.spawn()
         try:
-            self.wait_ready()
+            self.wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
