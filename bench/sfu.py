@@ -1,94 +1,834 @@
-"""SFU on Janus: join to first frame (the fan-out part of issue 13's bench comes next).
+"""SFU on Janus (issue 13): fan-out of a 720p simulcast publisher, the same fan-out through an aiortc relay,
+and join to first frame against the mesh.
 
-    python bench/sfu.py [--runs 10]
+    python bench/sfu.py                  # the full run (about 6 minutes)
+    python bench/sfu.py --quick          # a smoke run: 2 and 4 subscribers, short windows (about 1.5 minutes)
+    python bench/sfu.py --counts 10,25 --window 10 --relay-max 4 --join-runs 5
 
-Starts its own Janus (``server.sfu.process``) on free ports with a generated config, creates one
-VideoRoom room through ``server.sfu.janus``, then per run: an aiortc publisher (320x180 15 fps synthetic
-video + tone) joins and publishes; the clock ``publish`` runs from its join request to Janus's
-``webrtcup``. An aiortc subscriber then subscribes to that feed; ``first frame`` runs from its join
-request to its first decoded video frame. Prints medians and p90, Janus's CPU time and peak RSS.
+Everything runs on this machine: its own Janus 1.1 (``server.sfu.process``, generated config, random
+secrets), driven through ``server.sfu.janus`` by this process, which plays Concord's part.
+
+1. **Publisher.** Debian's Chromium (Playwright, fake camera 1280x720 at ``--fps``, fake microphone)
+   publishes three simulcast layers (rids l/m/h: 320x180, 640x360, 1280x720; at most 150 kbit/s, 500 kbit/s
+   and 2.5 Mbit/s). The page makes the SDP offer; this process hands it to Janus with the VideoRoom
+   ``publish`` request and gives Janus's answer back to the page: the browser never holds a Janus secret.
+   An encoded transform in the page appends a 20-byte trailer to every encoded video frame: magic, the
+   layer's SSRC, a per-layer frame number and the send time (``Date.now()``, the system clock).
+2. **Subscribers** run in separate worker processes (``--per-worker`` PeerConnections each, aiortc, no
+   STUN). They receive and never decode: the worker replaces aiortc's decoder thread by one that reads the
+   reassembled encoded frame, notes its arrival time (``time.time()``) and the trailer, and drops it.
+   Janus gives every subscriber the highest layer (VideoRoom's default). Per subscriber count (``--counts``,
+   10/25/50; subscribers are added to the ones already there), after a settling pause, over ``--window``
+   seconds of send time:
+   - Janus CPU: utime+stime of the Janus process from /proc over the window, as % of one core, divided by
+     the subscribers; also the marginal figure (minus the same window with no subscriber);
+   - frames: video frames each subscriber got whose send time falls in the window, against the frames the
+     browser sent on the top layer in that window (from the page's own count); frame rate min/median;
+   - loss: RTP packets lost / expected on the subscribers' video streams (aiortc receiver statistics);
+   - delay publish → receipt: arrival time minus the trailer's send time (after encoding, before
+     packetisation, to the moment the subscriber has the whole frame), both the same system clock;
+   - join to first frame: from each subscriber's join request to its first complete video frame.
+3. **aiortc relay**, same run, same page: the browser publishes one 720p layer to a Python process that
+   forwards it with ``aiortc.contrib.media.MediaRelay`` (decode once, one encoder per subscriber: what a
+   Python SFU on aiortc does) to aiortc subscribers in the same worker processes, 1, 2, 3, 4, 6, 8, ...
+   subscribers until the median subscriber gets under half of the frames sent (``--relay-max``). Relay CPU
+   per subscriber as above; frames counted by arrival time in the window (the relay re-encodes, so the
+   trailer does not survive and no delay is measured there).
+4. **Join to first frame, SFU against mesh**: two aiortc peers (320x240 15 fps, decoded), each publishing
+   to Janus and subscribing to the other, until both decoded a frame of the other; beside the same two peers
+   connected directly (``bench/join.py``'s ``direct_once``, the mesh's PeerConnection). Alternating runs;
+   neither includes Concord's own signaling (measured in bench/join.py).
+
+Prints every figure with its baseline and ratio, peak RSS of Janus, of this process, of the workers, of the
+relay; writes bench/out/sfu.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
+import resource
 import secrets
 import statistics
+import struct
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.sfu.janus import JanusConnection, RoomSpec  # noqa: E402
+from server.sfu.janus import JanusConnection, JanusSession, RoomSpec  # noqa: E402
 from server.sfu.jcfg import JanusConfig  # noqa: E402
 from server.sfu.process import JanusProcess, free_ports, janus_binary, local_ipv4  # noqa: E402
-from tests.sfu.peers import Publisher, Subscriber  # noqa: E402
+
+MAGIC = 0x434F4E43  # "CONC"
+TRAILER = struct.Struct("!IIId")  # magic, layer SSRC, frame number in that layer, send time (ms since epoch)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless=new", "--use-fake-ui-for-media-stream",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required", "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+]
+
+PAGE = r"""<!doctype html><html><head><meta charset="utf-8"><title>sfu bench publisher</title></head><body><script>
+const MAGIC = 0x434F4E43;
+let stream = null, pc = null;
+const sent = {};  // SSRC -> send times (ms) of its encoded video frames, index = frame number
+async function startMedia(fps) {
+  stream = await navigator.mediaDevices.getUserMedia(
+    {audio: true, video: {width: {exact: 1280}, height: {exact: 720}, frameRate: {ideal: fps}}});
+  return stream.getVideoTracks()[0].getSettings();
+}
+function gathered(p) {
+  return new Promise(ok => {
+    if (p.iceGatheringState === 'complete') return ok();
+    p.addEventListener('icegatheringstatechange', () => { if (p.iceGatheringState === 'complete') ok(); });
+  });
+}
+function mark(frame, ctl) {
+  const ssrc = frame.getMetadata().synchronizationSource;
+  const list = sent[ssrc] || (sent[ssrc] = []);
+  const t = Date.now();
+  const old = new Uint8Array(frame.data);
+  const buf = new ArrayBuffer(old.length + 20);
+  new Uint8Array(buf).set(old);
+  const dv = new DataView(buf, old.length);
+  dv.setUint32(0, MAGIC); dv.setUint32(4, ssrc); dv.setUint32(8, list.length); dv.setFloat64(12, t);
+  list.push(t);
+  frame.data = buf;
+  ctl.enqueue(frame);
+}
+async function offer(simulcast) {
+  if (pc) pc.close();
+  pc = new RTCPeerConnection({iceServers: [], encodedInsertableStreams: simulcast});
+  const a = pc.addTransceiver(stream.getAudioTracks()[0], {direction: 'sendonly'});
+  const enc = simulcast
+    ? [{rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000},
+       {rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500000},
+       {rid: 'h', scaleResolutionDownBy: 1, maxBitrate: 2500000}]
+    : [{maxBitrate: 2500000}];
+  const v = pc.addTransceiver(stream.getVideoTracks()[0], {direction: 'sendonly', sendEncodings: enc});
+  if (simulcast) {
+    const as = a.sender.createEncodedStreams();
+    as.readable.pipeTo(as.writable);
+    const vs = v.sender.createEncodedStreams();
+    vs.readable.pipeThrough(new TransformStream({transform: mark})).pipeTo(vs.writable);
+  }
+  await pc.setLocalDescription();
+  await gathered(pc);
+  return pc.localDescription.sdp;
+}
+async function answer(sdp) { await pc.setRemoteDescription({type: 'answer', sdp}); }
+async function outbound() {
+  const out = [];
+  (await pc.getStats()).forEach(s => {
+    if (s.type === 'outbound-rtp' && s.kind === 'video')
+      out.push({rid: s.rid || '', ssrc: s.ssrc, framesSent: s.framesSent || 0, framesEncoded: s.framesEncoded || 0,
+                width: s.frameWidth || 0, height: s.frameHeight || 0, fps: s.framesPerSecond || 0,
+                limit: s.qualityLimitationReason || '', bytesSent: s.bytesSent || 0,
+                target: s.targetBitrate || 0, active: s.active});
+  });
+  return out;
+}
+function sentIn(ssrc, t0, t1) { return (sent[ssrc] || []).filter(t => t >= t0 && t <= t1).length; }
+function stop() { if (pc) pc.close(); pc = null; }
+</script></body></html>"""
 
 
-def proc_stats(pid: int) -> tuple[float, float]:
-    """(CPU seconds, peak RSS in MB) of a process."""
+# ---------------------------------------------------------------- small helpers
+
+def proc_cpu(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    rss = next(int(line.split()[1]) / 1024 for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-               if line.startswith("VmHWM:"))
-    return cpu, rss
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
     s = sorted(values)
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
-async def main(runs: int) -> None:
+def no_stun() -> Any:
+    from aiortc import RTCConfiguration
+
+    return RTCConfiguration(iceServers=[])  # aiortc falls back to a public STUN server otherwise
+
+
+# ---------------------------------------------------------------- subscriber worker (separate process)
+
+class Rx:
+    """What one subscriber PeerConnection received (filled by the counting thread)."""
+
+    def __init__(self) -> None:
+        self.video: list[tuple[float, float, int, int]] = []  # (arrival s, send s or -1, layer SSRC, frame no)
+        self.audio = 0
+        self.first_video: float | None = None
+
+
+RX: dict[int, Rx] = {}  # id(track's queue) -> Rx
+
+
+def counting_worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -> None:
+    """Stands in for aiortc's ``decoder_worker``: reads each reassembled encoded frame and drops it."""
+    key = id(output_q)
+    while True:
+        task = input_q.get()
+        if task is None:
+            break
+        codec, frame = task
+        now = time.time()
+        rx = RX.setdefault(key, Rx())
+        if codec.name == "opus":
+            rx.audio += 1
+            continue
+        data = frame.data
+        if rx.first_video is None:
+            rx.first_video = now
+        if len(data) >= TRAILER.size:
+            magic, ssrc, n, sent_ms = TRAILER.unpack_from(data, len(data) - TRAILER.size)
+            if magic == MAGIC:
+                rx.video.append((now, sent_ms / 1000, ssrc, n))
+                continue
+        rx.video.append((now, -1.0, 0, 0))
+
+
+class Sub:
+    def __init__(self) -> None:
+        from aiortc import RTCPeerConnection
+
+        self.pc = RTCPeerConnection(no_stun())
+        self.t_join = time.time()
+        self.rx: Rx | None = None
+        self.handle: Any = None
+        self.mark_stats = (0, 0)
+
+    def bind(self) -> None:
+        for t in self.pc.getTransceivers():
+            if t.kind == "video" and t.receiver.track is not None:
+                self.rx = RX.setdefault(id(t.receiver.track._queue), Rx())
+        for t in self.pc.getTransceivers():
+            if t.kind == "audio" and t.receiver.track is not None:
+                RX.setdefault(id(t.receiver.track._queue), Rx())
+
+    async def video_stats(self) -> tuple[int, int]:
+        """(packets received, packets lost) on the video stream, from aiortc's receiver statistics."""
+        for t in self.pc.getTransceivers():
+            if t.kind == "video":
+                for s in (await t.receiver.getStats()).values():
+                    if s.type == "inbound-rtp":
+                        return int(s.packetsReceived), int(s.packetsLost)
+        return 0, 0
+
+
+async def worker_main() -> None:
+    import aiohttp
+    from aiortc import RTCSessionDescription, rtcrtpreceiver
+
+    rtcrtpreceiver.decoder_worker = counting_worker  # receive, never decode
+    subs: list[Sub] = []
+    conn: JanusConnection | None = None
+    session: JanusSession | None = None
+    http = aiohttp.ClientSession()
+    t_mark = 0.0
+    cpu_mark = 0.0
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    def reply(obj: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    async def wait_first(new: list[Sub], timeout: float) -> list[float | None]:
+        deadline = time.time() + timeout
+        while time.time() < deadline and any(s.rx is None or s.rx.first_video is None for s in new):
+            for s in new:
+                if s.rx is None:
+                    s.bind()
+            await asyncio.sleep(0.05)
+        return [(s.rx.first_video - s.t_join) if s.rx and s.rx.first_video else None for s in new]
+
+    async def janus_sub(cmd: dict[str, Any]) -> Sub:
+        assert session is not None
+        s = Sub()
+        s.handle = await session.attach_videoroom()
+        _, offer = await s.handle.join_subscriber(cmd["room"], [{"feed": cmd["feed"]}])
+        await s.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], offer["type"]))
+        await s.pc.setLocalDescription(await s.pc.createAnswer())
+        s.bind()
+        await s.handle.start({"type": "answer", "sdp": s.pc.localDescription.sdp})
+        return s
+
+    async def relay_sub(cmd: dict[str, Any]) -> Sub:
+        s = Sub()
+        s.pc.addTransceiver("audio", direction="recvonly")
+        s.pc.addTransceiver("video", direction="recvonly")
+        await s.pc.setLocalDescription(await s.pc.createOffer())
+        async with http.post(cmd["url"] + "/subscribe", json={"sdp": s.pc.localDescription.sdp}) as r:
+            ans = await r.json()
+        await s.pc.setRemoteDescription(RTCSessionDescription(ans["sdp"], "answer"))
+        s.bind()
+        return s
+
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        cmd = json.loads(line)
+        op = cmd["op"]
+        try:
+            if op in ("janus", "relay"):
+                if op == "janus" and conn is None:
+                    conn = await JanusConnection.connect(cmd["ws"], cmd["secret"], timeout=30)
+                    session = await conn.create_session()
+                make = janus_sub if op == "janus" else relay_sub
+                new = list(await asyncio.gather(*(make(cmd) for _ in range(cmd["n"]))))
+                subs.extend(new)
+                reply({"ok": True, "first": await wait_first(new, cmd.get("timeout", 30))})
+            elif op == "mark":
+                t_mark, cpu_mark = time.time(), self_cpu()
+                for s in subs:
+                    s.mark_stats = await s.video_stats()
+                reply({"ok": True, "t": t_mark})
+            elif op == "report":
+                t0, t1, by_send = cmd["t0"], cmd["t1"], cmd["by_send"]
+                out = []
+                for s in subs:
+                    rx = s.rx or Rx()
+                    if by_send:
+                        win = [v for v in rx.video if t0 <= v[1] <= t1]
+                    else:
+                        win = [v for v in rx.video if t0 <= v[0] <= t1]
+                    delays = sorted((v[0] - v[1]) * 1000 for v in win if v[1] > 0)
+                    rcv, lost = await s.video_stats()
+                    d_rcv, d_lost = rcv - s.mark_stats[0], lost - s.mark_stats[1]
+                    out.append({"frames": len(win), "layers": sorted({v[2] for v in win}),
+                                "delay_p50": pct(delays, 0.5) if delays else None,
+                                "delay_p95": pct(delays, 0.95) if delays else None,
+                                "delay_max": delays[-1] if delays else None,
+                                "delays": delays[:: max(1, len(delays) // 200)],
+                                "packets": d_rcv, "lost": d_lost, "audio": rx.audio})
+                reply({"ok": True, "subs": out, "cpu": self_cpu() - cpu_mark, "wall": time.time() - t_mark,
+                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+            elif op == "close":
+                for s in subs:
+                    await s.pc.close()
+                    if s.handle is not None:
+                        with contextlib.suppress(Exception):
+                            await s.handle.detach()
+                subs.clear()
+                RX.clear()
+                reply({"ok": True})
+            elif op == "exit":
+                break
+        except Exception as e:  # report, keep serving: the bench decides
+            reply({"ok": False, "error": f"{e.__class__.__name__}: {e}"})
+    if conn is not None:
+        await conn.close()
+    await http.close()
+
+
+class Worker:
+    """One subscriber process, driven over JSON lines on its stdin/stdout."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.n = 0
+        self.lock = asyncio.Lock()
+
+    @classmethod
+    async def spawn(cls) -> Worker:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).resolve()), "--worker",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=64 * 1024 * 1024)
+        return cls(proc)
+
+    async def call(self, **cmd: Any) -> dict[str, Any]:
+        async with self.lock:
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+            await self.proc.stdin.drain()
+            line = await self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.proc.pid} exited ({await self.proc.wait()})")
+        r = json.loads(line)
+        if not r.get("ok"):
+            raise RuntimeError(f"worker {self.proc.pid}: {r.get('error')}")
+        return r
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.call(op="exit"), 10)
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+        await self.proc.wait()
+
+
+class Pool:
+    def __init__(self, per_worker: int) -> None:
+        self.per_worker = per_worker
+        self.workers: list[Worker] = []
+        self.hwm: dict[int, float] = {}
+
+    async def add(self, total: int, **cmd: Any) -> list[float | None]:
+        """Grow to ``total`` subscribers, filling workers ``per_worker`` at a time."""
+        calls = []
+        have = sum(w.n for w in self.workers)
+        while have < total:
+            w = next((w for w in self.workers if w.n < self.per_worker), None)
+            if w is None:
+                w = await Worker.spawn()
+                self.workers.append(w)
+            k = min(self.per_worker - w.n, total - have)
+            w.n += k
+            have += k
+            calls.append(w.call(n=k, **cmd))
+        firsts: list[float | None] = []
+        for r in await asyncio.gather(*calls):
+            firsts += r["first"]
+        return firsts
+
+    async def each(self, **cmd: Any) -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(w.call(**cmd) for w in self.workers if w.n or cmd["op"] != "report")))
+
+    def note_rss(self) -> None:
+        for w in self.workers:
+            with contextlib.suppress(OSError):
+                self.hwm[w.proc.pid] = proc_hwm_mb(w.proc.pid)
+
+    async def close_subs(self) -> None:
+        self.note_rss()
+        await self.each(op="close")
+        for w in self.workers:
+            w.n = 0
+
+    async def stop(self) -> None:
+        self.note_rss()
+        await asyncio.gather(*(w.stop() for w in self.workers))
+
+
+# ---------------------------------------------------------------- the aiortc relay (separate process)
+
+async def relay_main() -> None:
+    from aiohttp import web
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.contrib.media import MediaRelay
+
+    relay = MediaRelay()
+    source: dict[str, Any] = {}
+    subs: list[Any] = []
+    pubs: list[Any] = []
+    got = {"video": 0}
+
+    async def sink(track: Any) -> None:  # keeps the source read when nobody subscribes; counts its frames
+        with contextlib.suppress(Exception):
+            while True:
+                await track.recv()
+                got[track.kind] = got.get(track.kind, 0) + 1
+
+    async def publish(request: web.Request) -> web.Response:
+        offer = await request.json()
+        pc = RTCPeerConnection(no_stun())
+        pubs.append(pc)
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            source[track.kind] = track
+            asyncio.ensure_future(sink(relay.subscribe(track, buffered=False)))
+
+        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return web.json_response({"sdp": pc.localDescription.sdp})
+
+    async def subscribe(request: web.Request) -> web.Response:
+        offer = await request.json()
+        pc = RTCPeerConnection(no_stun())
+        subs.append(pc)
+        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        for kind in ("audio", "video"):
+            if kind in source:
+                pc.addTrack(relay.subscribe(source[kind], buffered=False))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return web.json_response({"sdp": pc.localDescription.sdp})
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response({"frames_in": got.get("video", 0), "subs": len(subs)})
+
+    app = web.Application()
+    app.add_routes([web.post("/publish", publish), web.post("/subscribe", subscribe), web.get("/stats", stats)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_ports(1)[0]
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    sys.stdout.write(json.dumps({"port": port}) + "\n")
+    sys.stdout.flush()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.Event().wait()
+
+
+# ---------------------------------------------------------------- join to first frame: SFU pair vs mesh
+
+async def sfu_pair_once(session: JanusSession, room: str, w: int, h: int) -> float:
+    from tests.media.synthetic import SyntheticVideo
+    from tests.sfu.peers import Publisher, Subscriber
+
+    t0 = time.perf_counter()
+    pubs = [Publisher(session, room, n) for n in ("a", "b")]
+    for p in pubs:
+        big = SyntheticVideo(w, h, 15)
+        for s in p.pc.getSenders():
+            if s.track is p.video:
+                s.replaceTrack(big)
+        p.video.stop()
+        p.video = big
+    subs: list[Any] = []
+    try:
+        await asyncio.gather(*(p.publish() for p in pubs))
+        subs = [Subscriber(session, room), Subscriber(session, room)]
+        await asyncio.gather(subs[0].subscribe([pubs[1].id]), subs[1].subscribe([pubs[0].id]))
+        await asyncio.gather(*(s.wait_frames("video", 1, timeout=30) for s in subs))
+        return time.perf_counter() - t0
+    finally:
+        for s in subs:
+            await s.close()
+        for p in pubs:
+            await p.close()
+            p.video.stop()
+
+
+# ---------------------------------------------------------------- the bench
+
+def summarise(reports: list[dict[str, Any]], expected: int, window: float) -> dict[str, Any]:
+    subs = [s for r in reports for s in r["subs"]]
+    frames = [s["frames"] for s in subs]
+    delays = [d for s in subs for d in s["delays"]]
+    pk = sum(s["packets"] for s in subs)
+    lost = sum(max(0, s["lost"]) for s in subs)
+    return {
+        "subs": len(subs), "expected_frames": expected,
+        "frames_min": min(frames) if frames else 0, "frames_median": statistics.median(frames) if frames else 0,
+        "fps_min": (min(frames) / window) if frames else 0.0,
+        "fps_median": (statistics.median(frames) / window) if frames else 0.0,
+        "share_min": (min(frames) / expected) if frames and expected else 0.0,
+        "share_median": (statistics.median(frames) / expected) if frames and expected else 0.0,
+        "all_95": bool(frames) and expected > 0 and min(frames) >= 0.95 * expected,
+        "loss": lost / (pk + lost) if pk + lost else 0.0, "packets": pk,
+        "delay_p50": pct(delays, 0.5) if delays else None, "delay_p95": pct(delays, 0.95) if delays else None,
+        "delay_max_p95": max((s["delay_p95"] for s in subs if s["delay_p95"] is not None), default=None),
+        "layers": sorted({x for s in subs for x in s["layers"]}),
+        "worker_cpu_s": sum(r["cpu"] for r in reports),
+        "worker_rss_max_mb": max((r["rss_mb"] for r in reports), default=0.0),
+    }
+
+
+def fmt_ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f} ms"
+
+
+async def main(args: argparse.Namespace) -> None:
+    from playwright.async_api import async_playwright
+
     if janus_binary() is None:
         sys.exit("janus is not installed (apt-get install janus)")
-    ws, http, admin = free_ports(3)
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"{CHROMIUM} is missing (apt-get install chromium)")
+    ip = local_ipv4()
+    if ip is None:
+        sys.exit("Janus needs a non-loopback IPv4 address for ICE (docs/sfu.md)")
+    counts = [int(c) for c in args.counts.split(",")]
+    W = args.window
+    result: dict[str, Any] = {"machine": f"{os.cpu_count()} cores", "window_s": W, "fps": args.fps,
+                              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    load0 = os.getloadavg()
+
+    ws, http_port, admin = free_ports(3)
+    rtp_lo = 40000 + (os.getpid() % 100) * 200
     cfg = JanusConfig(api_secret=secrets.token_urlsafe(24), admin_secret=secrets.token_urlsafe(24),
-                      admin_key=secrets.token_urlsafe(24), ws_port=ws, http_port=http, admin_port=admin,
-                      ice_enforce_list=local_ipv4(), rtp_port_range=(36000, 36199))
-    proc = JanusProcess(cfg, Path(tempfile.mkdtemp(prefix="concord-bench-janus-")))
-    await proc.start()
-    assert proc.pid is not None
-    publish: list[float] = []
-    first: list[float] = []
+                      admin_key=secrets.token_urlsafe(24), ws_port=ws, http_port=http_port, admin_port=admin,
+                      ice_enforce_list=ip, rtp_port_range=(rtp_lo, rtp_lo + 199))
+    janus = JanusProcess(cfg, Path(tempfile.mkdtemp(prefix="concord-bench-janus-")))
+    await janus.start()
+    assert janus.pid is not None
+    jpid = janus.pid
+    pool = Pool(args.per_worker)
+    relay_proc: asyncio.subprocess.Process | None = None
+    pw = await async_playwright().start()
+    browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                       args=[*CHROMIUM_ARGS, f"--use-fake-device-for-media-stream=fps={args.fps}"])
     try:
+        page = await browser.new_page()
+        await page.route("http://127.0.0.1/sfu-bench",
+                         lambda route: route.fulfill(body=PAGE, content_type="text/html"))
+        await page.goto("http://127.0.0.1/sfu-bench")
+        settings = await page.evaluate(f"startMedia({args.fps})")
+        print(f"camera: {settings['width']}x{settings['height']} at {settings['frameRate']} fps (Chromium fake device)")
         async with await JanusConnection.connect(cfg.ws_url, cfg.api_secret) as conn:
             session = await conn.create_session()
             control = await session.attach_videoroom()
-            spec = RoomSpec(room="bench", secret=secrets.token_urlsafe(12))
+            spec = RoomSpec(room="bench", secret=secrets.token_urlsafe(12), bitrate=args.room_bitrate)
             await control.create_room(spec, admin_key=cfg.admin_key)
-            cpu0, _ = proc_stats(proc.pid)
-            for i in range(runs):
-                pub = Publisher(session, spec.room, f"p{i}")
-                t0 = time.monotonic()
-                await pub.publish()
-                t1 = time.monotonic()
-                sub = Subscriber(session, spec.room)
-                await sub.subscribe([pub.id])
-                await sub.wait_frames("video", 1)
-                t2 = time.monotonic()
-                publish.append(t1 - t0)
-                first.append(t2 - t1)
-                await sub.close()
-                await pub.close()
-            cpu1, rss = proc_stats(proc.pid)
+
+            # -- 1. fan-out through Janus
+            pub = await session.attach_videoroom()
+            joined = await pub.join_publisher(spec.room, display="publisher")
+            feed = str(joined["id"])
+            offer = await page.evaluate("offer(true)")
+            simulcast = "a=simulcast" in offer
+            ans = await pub.publish({"type": "offer", "sdp": offer})
+            await page.evaluate("sdp => answer(sdp)", ans["sdp"])
+            await pub.next_event(lambda e: e.janus == "webrtcup", timeout=30)
+            top = await wait_top_layer(page, args)
+            print(f"publisher: simulcast={'yes' if simulcast else 'NO'}; layers " + ", ".join(
+                f"{s['rid']} {s['width']}x{s['height']} {s['fps']:.0f} fps" for s in sorted(
+                    await page.evaluate("outbound()"), key=lambda s: s["width"])))
+            result["publisher"] = {"simulcast": simulcast, "top_ssrc": top["ssrc"]}
+
+            async def window(by_send: bool, nsubs: int, pid: int, stats_js: str | None) -> dict[str, Any]:
+                await asyncio.sleep(args.settle)
+                marks = await pool.each(op="mark") if nsubs else []
+                t0 = time.time()
+                c0 = proc_cpu(pid)
+                out0 = await page.evaluate(stats_js) if stats_js else None
+                await asyncio.sleep(W)
+                c1 = proc_cpu(pid)
+                t1 = time.time()
+                out1 = await page.evaluate(stats_js) if stats_js else None
+                await asyncio.sleep(1.0)  # frames sent just before t1 are still on their way
+                del marks
+                reports = await pool.each(op="report", t0=t0, t1=t1, by_send=by_send) if nsubs else []
+                cpu_pct = (c1 - c0) / (t1 - t0) * 100
+                return {"cpu_pct": cpu_pct, "t0": t0, "t1": t1, "reports": reports, "out0": out0, "out1": out1,
+                        "load": os.getloadavg()[0]}
+
+            base = await window(True, 0, jpid, None)
+            print(f"Janus with the publisher only: {base['cpu_pct']:.2f} % of a core")
+            result["janus_idle_pct"] = base["cpu_pct"]
+            rows = []
+            for n in counts:
+                firsts = await pool.add(n, op="janus", ws=cfg.ws_url, secret=cfg.api_secret, room=spec.room,
+                                        feed=feed, timeout=30)
+                w = await window(True, n, jpid, None)
+                expected = await page.evaluate("([s, a, b]) => sentIn(s, a, b)",
+                                               [top["ssrc"], w["t0"] * 1000, w["t1"] * 1000])
+                s = summarise(w["reports"], expected, w["t1"] - w["t0"])
+                got = [f for f in firsts if f is not None]
+                s.update(n=n, janus_pct=w["cpu_pct"], per_sub_pct=w["cpu_pct"] / n,
+                         marginal_pct=(w["cpu_pct"] - base["cpu_pct"]) / n, janus_rss_mb=proc_hwm_mb(jpid),
+                         join_first_p50=pct(got, 0.5) if got else None, join_first_max=max(got) if got else None,
+                         join_no_frame=len(firsts) - len(got), load=w["load"])
+                s["layers"] = ["top" if x == top["ssrc"] else str(x) for x in s["layers"]]
+                rows.append(s)
+                print(f"  {n:3d} subscribers: Janus {s['janus_pct']:.1f} % of a core = {s['per_sub_pct']:.3f} %/sub"
+                      f" (marginal {s['marginal_pct']:.3f} %), fps min/median {s['fps_min']:.1f}/"
+                      f"{s['fps_median']:.1f}, frames min {s['share_min']:.1%} of {expected}, loss {s['loss']:.2%},"
+                      f" delay p50/p95 {fmt_ms(s['delay_p50'])}/{fmt_ms(s['delay_p95'])}, load {w['load']:.1f}",
+                      flush=True)
+            result["janus"] = rows
+            await pool.close_subs()
+            with contextlib.suppress(Exception):
+                await pub.hangup()
+            await pub.detach()
+            result["janus_rss_mb"] = proc_hwm_mb(jpid)
+
+            # -- 2. the same fan-out through an aiortc relay (MediaRelay)
+            await page.evaluate("stop()")
+            relay_proc = await asyncio.create_subprocess_exec(
+                sys.executable, str(Path(__file__).resolve()), "--relay", stdout=asyncio.subprocess.PIPE)
+            assert relay_proc.stdout is not None
+            rport = json.loads(await relay_proc.stdout.readline())["port"]
+            rurl = f"http://127.0.0.1:{rport}"
+            import aiohttp
+
+            async with aiohttp.ClientSession() as http:
+                offer = await page.evaluate("offer(false)")
+                async with http.post(rurl + "/publish", json={"sdp": offer}) as r:
+                    ans = (await r.json())["sdp"]
+                await page.evaluate("sdp => answer(sdp)", ans)
+                await wait_single_layer(page, args)
+                rrows = []
+                n_have = 0
+                step = 0
+                steps = [1, 2, 3, 4, 6, 8, 12, 16, 25, 50]
+                while step < len(steps) and steps[step] <= args.relay_max:
+                    n = steps[step]
+                    firsts = await pool.add(n, op="relay", url=rurl, timeout=20)
+                    n_have = n
+                    w = await window(False, n, relay_proc.pid, "outbound()")
+                    sent = w["out1"][0]["framesSent"] - w["out0"][0]["framesSent"] if w["out0"] else 0
+                    s = summarise(w["reports"], sent, w["t1"] - w["t0"])
+                    got = [f for f in firsts if f is not None]
+                    s.update(n=n, relay_pct=w["cpu_pct"], per_sub_pct=w["cpu_pct"] / n,
+                             relay_rss_mb=proc_hwm_mb(relay_proc.pid), load=w["load"],
+                             join_first_p50=pct(got, 0.5) if got else None, join_no_frame=len(firsts) - len(got))
+                    rrows.append(s)
+                    print(f"  relay {n:3d} subscribers: {s['relay_pct']:.1f} % of a core = {s['per_sub_pct']:.2f} %/sub,"
+                          f" fps min/median {s['fps_min']:.1f}/{s['fps_median']:.1f}, frames median "
+                          f"{s['share_median']:.1%} min {s['share_min']:.1%} of {sent}, loss {s['loss']:.2%},"
+                          f" load {w['load']:.1f}", flush=True)
+                    step += 1
+                    if s["share_median"] < 0.5:
+                        break
+                del n_have
+                result["relay"] = rrows
+                await pool.close_subs()
+                await page.evaluate("stop()")
+            result["relay_rss_mb"] = max((r["relay_rss_mb"] for r in rrows), default=0.0)
+            relay_proc.terminate()
+            await relay_proc.wait()
+            relay_proc = None
+            await pool.stop()
+
+            # -- 3. join to first frame: SFU pair vs mesh (direct)
+            from bench.join import direct_once
+
+            jw, jh = 320, 240
+            await direct_once(jw, jh)  # warm-up outside the measurement
+            mesh, sfu = [], []
+            for _ in range(args.join_runs):
+                mesh.append(await direct_once(jw, jh))
+                sfu.append(await sfu_pair_once(session, spec.room, jw, jh))
+            result["join"] = {"mesh": mesh, "sfu": sfu}
             await control.destroy_room(spec.room, secret=spec.secret)
+        result["janus_rss_mb"] = proc_hwm_mb(jpid)
     finally:
-        await proc.stop()
-    print(f"runs: {runs}")
-    print(f"publish (join → webrtcup): median {statistics.median(publish) * 1000:.0f} ms, "
-          f"p90 {pct(publish, 0.9) * 1000:.0f} ms")
-    print(f"subscribe → first video frame: median {statistics.median(first) * 1000:.0f} ms, "
-          f"p90 {pct(first, 0.9) * 1000:.0f} ms, max {max(first) * 1000:.0f} ms")
-    print(f"Janus: {cpu1 - cpu0:.2f} CPU s over the runs, peak RSS {rss:.0f} MB")
+        if relay_proc is not None and relay_proc.returncode is None:
+            relay_proc.kill()
+            await relay_proc.wait()
+        await pool.stop()
+        await browser.close()
+        await pw.stop()
+        await janus.stop()
+    result["bench_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["workers_rss_mb"] = sorted(pool.hwm.values())
+    result["load"] = [load0[0], os.getloadavg()[0]]
+    report(result, args)
+
+
+async def wait_top_layer(page: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Until the browser sends its 720p layer at a steady rate (bandwidth estimation ramps up first)."""
+    deadline = time.monotonic() + args.rampup
+    best: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        out = await page.evaluate("outbound()")
+        best = max(out, key=lambda s: (s["width"], s["fps"]), default={})
+        if best and best["width"] >= 1280 and best["fps"] >= 0.8 * args.fps:
+            await asyncio.sleep(2.0)
+            return best
+        await asyncio.sleep(0.5)
+    print(f"warning: the top layer did not reach 1280 wide at {0.8 * args.fps:.0f} fps within {args.rampup} s: {best}")
+    if not best:
+        raise RuntimeError("the browser sends no video")
+    return best
+
+
+async def wait_single_layer(page: Any, args: argparse.Namespace) -> None:
+    deadline = time.monotonic() + args.rampup
+    while time.monotonic() < deadline:
+        out = await page.evaluate("outbound()")
+        if out and out[0]["fps"] >= 0.8 * args.fps and out[0]["width"] >= 1280:
+            await asyncio.sleep(2.0)
+            return
+        await asyncio.sleep(0.5)
+    print(f"warning: the relay publisher did not reach 1280 wide at {0.8 * args.fps:.0f} fps: "
+          f"{await page.evaluate('outbound()')}")
+
+
+def report(r: dict[str, Any], args: argparse.Namespace) -> None:
+    W = r["window_s"]
+    print(f"\n== SFU fan-out ({r['machine']}, {W:g} s windows, load average {r['load'][0]:.1f} → {r['load'][1]:.1f}) ==")
+    pub = r["publisher"]
+    print(f"publisher: Chromium, fake camera 1280x720 at {r['fps']} fps, "
+          f"{'3 simulcast layers (l/m/h)' if pub['simulcast'] else 'ONE layer (simulcast offer refused)'} + Opus;"
+          f" subscribers get the top layer, receive only (no decoding), {args.per_worker} per worker process")
+    print("\nJanus 1.1 VideoRoom (CPU per subscriber = Janus CPU over the window / subscribers; marginal = minus "
+          f"the publisher-only {r['janus_idle_pct']:.2f} %):")
+    print("| subs | Janus % core | per sub | marginal/sub | fps min/median | frames min (median) of sent | all ≥95% "
+          "| loss | delay p50 / p95 / worst sub p95 | join→1st frame p50/max | Janus RSS |")
+    for s in r["janus"]:
+        print(f"| {s['n']} | {s['janus_pct']:.1f} | {s['per_sub_pct']:.3f} % | {s['marginal_pct']:.3f} % | "
+              f"{s['fps_min']:.1f} / {s['fps_median']:.1f} | {s['share_min']:.1%} ({s['share_median']:.1%}) of "
+              f"{s['expected_frames']} | {'yes' if s['all_95'] else 'NO'} | {s['loss']:.2%} | {fmt_ms(s['delay_p50'])} / "
+              f"{fmt_ms(s['delay_p95'])} / {fmt_ms(s['delay_max_p95'])} | "
+              f"{fmt_ms((s['join_first_p50'] or 0) * 1000)} / {fmt_ms((s['join_first_max'] or 0) * 1000)}"
+              f"{' (' + str(s['join_no_frame']) + ' no frame)' if s['join_no_frame'] else ''} | {s['janus_rss_mb']:.0f} MB |")
+    print("\naiortc relay (MediaRelay, decode once + one VP8 encoder per subscriber), same page, one 720p layer:")
+    print("| subs | relay % core | per sub | fps min/median | frames min (median) of sent | all ≥95% | loss | relay RSS |")
+    for s in r["relay"]:
+        print(f"| {s['n']} | {s['relay_pct']:.1f} | {s['per_sub_pct']:.2f} % | {s['fps_min']:.1f} / {s['fps_median']:.1f} | "
+              f"{s['share_min']:.1%} ({s['share_median']:.1%}) of {s['expected_frames']} | "
+              f"{'yes' if s['all_95'] else 'NO'} | {s['loss']:.2%} | {s['relay_rss_mb']:.0f} MB |")
+    ok_relay = [s for s in r["relay"] if s["share_median"] >= 0.95]
+    survived = max((s["n"] for s in ok_relay), default=0)
+    relay_ref = [s["per_sub_pct"] for s in (ok_relay or r["relay"])]
+    relay_per_sub = statistics.median(relay_ref) if relay_ref else float("nan")
+    print(f"relay kept ≥95% of the frames (median subscriber) up to {survived} subscriber(s)")
+    print(f"\nCPU per subscriber, Janus : aiortc relay (relay: median of its rows"
+          f"{' with ≥95% frames' if ok_relay else ''}, {relay_per_sub:.2f} %/sub):")
+    for s in r["janus"]:
+        ratio = s["per_sub_pct"] / relay_per_sub if relay_per_sub else float("nan")
+        print(f"  {s['n']:3d} subs: {s['per_sub_pct']:.3f} % : {relay_per_sub:.2f} % = 1/{1 / ratio:.0f}"
+              f"  (goal ≤ 1/10: {'met' if ratio <= 0.1 else 'NOT met'}); every subscriber ≥95% of frames: "
+              f"{'yes' if s['all_95'] else 'NO'}")
+    r["relay_per_sub_pct"] = relay_per_sub
+    r["relay_survived"] = survived
+    j = r["join"]
+    mm, ms = statistics.median(j["mesh"]), statistics.median(j["sfu"])
+    print(f"\njoin → first decoded frame, two aiortc peers 320x240 15 fps, both ways, median of {len(j['sfu'])}:")
+    print(f"  mesh (direct PeerConnection): {mm:.3f} s (p90 {pct(j['mesh'], 0.9):.3f} s)")
+    print(f"  through Janus (publish + subscribe each): {ms:.3f} s (p90 {pct(j['sfu'], 0.9):.3f} s)   "
+          f"ratio {ms / mm:.2f}x")
+    print(f"\npeak RSS: Janus {r['janus_rss_mb']:.0f} MB; this process (Janus client, Concord's part) "
+          f"{r['bench_rss_mb']:.0f} MB; subscriber workers {', '.join(f'{x:.0f}' for x in r['workers_rss_mb'])} MB;"
+          f" aiortc relay {r['relay_rss_mb']:.0f} MB")
+    (ROOT / "bench" / "out").mkdir(exist_ok=True)
+    (ROOT / "bench" / "out" / "sfu.json").write_text(json.dumps(r, indent=1, default=str))
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=10)
-    asyncio.run(main(ap.parse_args().runs))
+    ap.add_argument("--counts", default="10,25,50", help="subscriber counts on Janus")
+    ap.add_argument("--window", type=float, default=20.0, help="measured seconds per step")
+    ap.add_argument("--settle", type=float, default=3.0, help="seconds after the subscribers joined")
+    ap.add_argument("--fps", type=int, default=30)
+    ap.add_argument("--per-worker", type=int, default=10, help="subscriber PeerConnections per worker process")
+    ap.add_argument("--relay-max", type=int, default=50)
+    ap.add_argument("--join-runs", type=int, default=10)
+    ap.add_argument("--rampup", type=float, default=40.0, help="seconds allowed for the 720p layer to start")
+    ap.add_argument("--room-bitrate", type=int, default=4_000_000,
+                    help="VideoRoom bitrate cap for the publisher (REMB); below ~1.5 Mbit/s Chromium drops 720p")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 2,4 subscribers, 4 s windows, relay ≤ 2")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--relay", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        asyncio.run(worker_main())
+    elif a.relay:
+        asyncio.run(relay_main())
+    else:
+        if a.quick:
+            a.counts, a.window, a.settle, a.relay_max, a.join_runs, a.per_worker = "2,4", 4.0, 2.0, 2, 2, 2
+        asyncio.run(main(a))
