@@ -112,9 +112,11 @@ async function offer(simulcast, marked) {
   pc = new RTCPeerConnection({iceServers: [], encodedInsertableStreams: marked});
   const a = pc.addTransceiver(stream.getAudioTracks()[0], {direction: 'sendonly'});
   const enc = simulcast
-    ? [{rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000},
+    // Highest first, as janus.js does: Janus 1.1 reads the rids of a=simulcast from the highest layer down
+    // (with l;m;h its "substream 2", the top one, is the 320x180 layer).
+    ? [{rid: 'h', scaleResolutionDownBy: 1, maxBitrate: 2500000},
        {rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500000},
-       {rid: 'h', scaleResolutionDownBy: 1, maxBitrate: 2500000}]
+       {rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000}]
     : [{maxBitrate: 2500000}];
   const v = pc.addTransceiver(stream.getVideoTracks()[0], {direction: 'sendonly', sendEncodings: enc});
   if (marked) {
@@ -137,6 +139,11 @@ async function outbound() {
                 limit: s.qualityLimitationReason || '', bytesSent: s.bytesSent || 0,
                 target: s.targetBitrate || 0, active: s.active});
   });
+  return out;
+}
+function sentAll(t0, t1) {
+  const out = {};
+  for (const ssrc in sent) out[ssrc] = sentIn(ssrc, t0, t1);
   return out;
 }
 function sentIn(ssrc, t0, t1) { return (sent[ssrc] || []).filter(t => t >= t0 && t <= t1).length; }
@@ -663,22 +670,28 @@ async def main(args: argparse.Namespace) -> None:
             for n in counts:
                 firsts = await pool.add(n, op="janus", ws=cfg.ws_url, secret=cfg.api_secret, room=spec.room,
                                         feed=feed, timeout=30)
-                w = await window(True, pool.busy(), jpid, None)
-                expected = await page.evaluate("([s, a, b]) => sentIn(s, a, b)",
-                                               [top["ssrc"], w["t0"] * 1000, w["t1"] * 1000])
+                w = await window(True, pool.busy(), jpid, "outbound()")
+                # Every layer encodes the same frames; if the browser dropped its top layer under load, Janus
+                # forwards the next one, so the reference is the layer that sent the most frames.
+                per_layer = await page.evaluate("([a, b]) => sentAll(a, b)", [w["t0"] * 1000, w["t1"] * 1000])
+                expected = max(per_layer.values(), default=0)
                 s = summarise(w["reports"], expected, w["t1"] - w["t0"])
                 got = [f for f in firsts if f is not None]
                 s.update(n=n, janus_pct=w["cpu_pct"], per_sub_pct=w["cpu_pct"] / n,
                          marginal_pct=(w["cpu_pct"] - base["cpu_pct"]) / n, janus_rss_mb=proc_hwm_mb(jpid),
                          join_first_p50=pct(got, 0.5) if got else None, join_first_max=max(got) if got else None,
                          join_no_frame=len(firsts) - len(got), load=w["load"])
-                s["layers"] = ["top" if x == top["ssrc"] else str(x) for x in s["layers"]]
+                rid = {o["ssrc"]: o["rid"] for o in w["out1"]}
+                s["layers"] = [rid.get(x, str(x)) for x in s["layers"]]
+                s["publisher_out"] = w["out1"]
+                h = max(w["out1"], key=lambda o: o["width"])
+                s["top_now"] = f"{h['rid']} {h['width']}x{h['height']} {h['fps']:.0f} fps limit={h['limit'] or 'none'}"
                 rows.append(s)
                 print(f"  {n:3d} subscribers: Janus {s['janus_pct']:.1f} % of a core = {s['per_sub_pct']:.3f} %/sub"
                       f" (marginal {s['marginal_pct']:.3f} %), fps min/median {s['fps_min']:.1f}/"
                       f"{s['fps_median']:.1f}, frames min {s['share_min']:.1%} of {expected}, loss {s['loss']:.2%},"
-                      f" delay p50/p95 {fmt_ms(s['delay_p50'])}/{fmt_ms(s['delay_p95'])}, load {w['load']:.1f}",
-                      flush=True)
+                      f" delay p50/p95 {fmt_ms(s['delay_p50'])}/{fmt_ms(s['delay_p95'])}, load {w['load']:.1f};"
+                      f" forwarded layer(s) {'/'.join(s['layers'])}, top layer now {s['top_now']}", flush=True)
             result["janus"] = rows
             await pool.close_subs()
             with contextlib.suppress(Exception):
@@ -822,14 +835,15 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     print("\nJanus 1.1 VideoRoom (CPU per subscriber = Janus CPU over the window / subscribers; marginal = minus "
           f"the publisher-only {r['janus_idle_pct']:.2f} %):")
     print("| subs | Janus % core | per sub | marginal/sub | fps min/median | frames min (median) of sent | all ≥95% "
-          "| loss | delay p50 / p95 / worst sub p95 | join→1st frame p50/max | Janus RSS |")
+          "| loss | delay p50 / p95 / worst sub p95 | join→1st frame p50/max | Janus RSS | layer | publisher's top layer |")
     for s in r["janus"]:
         print(f"| {s['n']} | {s['janus_pct']:.1f} | {s['per_sub_pct']:.3f} % | {s['marginal_pct']:.3f} % | "
               f"{s['fps_min']:.1f} / {s['fps_median']:.1f} | {s['share_min']:.1%} ({s['share_median']:.1%}) of "
               f"{s['expected_frames']} | {'yes' if s['all_95'] else 'NO'} | {s['loss']:.2%} | {fmt_ms(s['delay_p50'])} / "
               f"{fmt_ms(s['delay_p95'])} / {fmt_ms(s['delay_max_p95'])} | "
               f"{fmt_ms((s['join_first_p50'] or 0) * 1000)} / {fmt_ms((s['join_first_max'] or 0) * 1000)}"
-              f"{' (' + str(s['join_no_frame']) + ' no frame)' if s['join_no_frame'] else ''} | {s['janus_rss_mb']:.0f} MB |")
+              f"{' (' + str(s['join_no_frame']) + ' no frame)' if s['join_no_frame'] else ''} | {s['janus_rss_mb']:.0f} MB | "
+              f"{'/'.join(s['layers'])} | {s['top_now']} |")
     d = r["direct"]
     print(f"\nbaseline, the same browser straight to one aiortc receiver (a mesh link, one 720p layer): fps "
           f"{d['fps_median']:.1f}, frames {d['share_min']:.1%} of {d['expected_frames']}, loss {d['loss']:.2%}, "
