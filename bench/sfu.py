@@ -9,24 +9,27 @@ Everything runs on this machine: its own Janus 1.1 (``server.sfu.process``, gene
 secrets), driven through ``server.sfu.janus`` by this process, which plays Concord's part.
 
 1. **Publisher.** Debian's Chromium (Playwright, fake camera 1280x720 at ``--fps``, fake microphone)
-   publishes three simulcast layers (rids l/m/h: 320x180, 640x360, 1280x720; at most 150 kbit/s, 500 kbit/s
-   and 2.5 Mbit/s). The page makes the SDP offer; this process hands it to Janus with the VideoRoom
+   publishes three simulcast layers (rids h/m/l, highest first as Janus reads them: 1280x720, 640x360,
+   320x180; at most 2.5 Mbit/s, 500 kbit/s, 150 kbit/s). The page makes the SDP offer; this process hands it to Janus with the VideoRoom
    ``publish`` request and gives Janus's answer back to the page: the browser never holds a Janus secret.
    An encoded transform in the page appends a 20-byte trailer to every encoded video frame: magic, the
    layer's SSRC, a per-layer frame number and the send time (``Date.now()``, the system clock).
 2. **Subscribers** run in separate worker processes (``--per-worker`` PeerConnections each, aiortc, no
-   STUN). They receive and never decode: the worker replaces aiortc's decoder thread by one that reads the
-   reassembled encoded frame, notes its arrival time (``time.time()``) and the trailer, and drops it.
+   STUN). They receive and never decode: the worker replaces aiortc's RTP packet handler by one that keeps
+   the receive statistics and NACKs and counts the packet (no depacketising, jitter buffer or decoder); a
+   video frame counts when its last (marker) packet arrived with none missing since the previous frame.
    Janus gives every subscriber the highest layer (VideoRoom's default). Per subscriber count (``--counts``,
    10/25/50; subscribers are added to the ones already there), after a settling pause, over ``--window``
    seconds of send time:
    - Janus CPU: utime+stime of the Janus process from /proc over the window, as % of one core, divided by
      the subscribers; also the marginal figure (minus the same window with no subscriber);
    - frames: video frames each subscriber got whose send time falls in the window, against the frames the
-     browser sent on the top layer in that window (from the page's own count); frame rate min/median;
+     browser sent in that window on its busiest layer (the page's own count; all layers carry the same
+     frames); frame rate min/median;
    - loss: RTP packets lost / expected on the subscribers' video streams (aiortc receiver statistics);
-   - delay publish → receipt: arrival time minus the trailer's send time (after encoding, before
-     packetisation, to the moment the subscriber has the whole frame), both the same system clock;
+   - delay publish → receipt: arrival of the frame's last packet minus the trailer's send time (from the
+     encoder's output, before packetisation and pacing, to the moment the subscriber has the whole frame),
+     both read from the same system clock;
    - join to first frame: from each subscriber's join request to its first complete video frame.
 3. **aiortc relay**, same run, same page: the browser publishes one 720p layer to a Python process that
    forwards it with ``aiortc.contrib.media.MediaRelay`` (decode once, one encoder per subscriber: what a
@@ -119,6 +122,13 @@ async function offer(simulcast, marked) {
        {rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000}]
     : [{maxBitrate: 2500000}];
   const v = pc.addTransceiver(stream.getVideoTracks()[0], {direction: 'sendonly', sendEncodings: enc});
+  if (!simulcast) {
+    // aiortc's receiver estimates bandwidth low (REMB only); keep 1280x720 and give up frame rate instead, so
+    // the relay decodes and re-encodes what Janus forwards.
+    const p = v.sender.getParameters();
+    p.degradationPreference = 'maintain-resolution';
+    try { await v.sender.setParameters(p); } catch (e) { stream.getVideoTracks()[0].contentHint = 'detail'; }
+  }
   if (marked) {
     const as = a.sender.createEncodedStreams();
     as.readable.pipeTo(as.writable);
@@ -187,39 +197,77 @@ def no_stun() -> Any:
 # ---------------------------------------------------------------- subscriber worker (separate process)
 
 class Rx:
-    """What one subscriber PeerConnection received (filled by the counting thread)."""
+    """What one subscriber's receiver got: video frames (complete ones, by RTP marker) and audio packets."""
 
     def __init__(self) -> None:
         self.video: list[tuple[float, float, int, int]] = []  # (arrival s, send s or -1, layer SSRC, frame no)
         self.audio = 0
         self.first_video: float | None = None
+        self.incomplete = 0
+        self._marker: int | None = None  # RTP sequence number of the last frame's last packet
+        self._packets = 0  # packets since then
 
-
-RX: dict[int, Rx] = {}  # id(track's queue) -> Rx
-
-
-def counting_worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -> None:
-    """Stands in for aiortc's ``decoder_worker``: reads each reassembled encoded frame and drops it."""
-    key = id(output_q)
-    while True:
-        task = input_q.get()
-        if task is None:
-            break
-        codec, frame = task
-        now = getattr(frame, "arrival", None) or time.time()
-        rx = RX.setdefault(key, Rx())
-        if codec.name == "opus":
-            rx.audio += 1
-            continue
-        data = frame.data
-        if rx.first_video is None:
-            rx.first_video = now
+    def packet(self, packet: Any, now: float) -> None:
+        if self.first_video is None:
+            self.first_video = now
+        self._packets += 1
+        if not packet.marker:
+            return
+        # A frame ends with its marker packet; it is complete when every sequence number since the previous
+        # frame's marker arrived (a retransmission arriving after the marker counts it as incomplete).
+        seq = packet.sequence_number
+        complete = self._marker is not None and ((seq - self._marker) & 0xFFFF) == self._packets
+        self._marker, self._packets = seq, 0
+        if not complete:
+            self.incomplete += 1
+            return
+        data = packet.payload
         if len(data) >= TRAILER.size:
             magic, ssrc, n, sent_ms = TRAILER.unpack_from(data, len(data) - TRAILER.size)
             if magic == MAGIC:
-                rx.video.append((now, sent_ms / 1000, ssrc, n))
-                continue
-        rx.video.append((now, -1.0, 0, 0))
+                self.video.append((now, sent_ms / 1000, ssrc, n))
+                return
+        self.video.append((now, -1.0, 0, 0))
+
+
+RX: dict[int, Rx] = {}  # id(RTCRtpReceiver) -> Rx
+
+
+def receive_only() -> None:
+    """Make aiortc's receivers count instead of decode.
+
+    ``RTCRtpReceiver._handle_rtp_packet`` is replaced by one that keeps aiortc's receive statistics (packets,
+    loss, jitter, for its receiver reports) and NACKs, then counts the packet: no depacketising, jitter
+    buffer, decoder thread or decoding. What remains per packet is what any receiver pays: UDP, ICE, SRTP,
+    RTP parsing, RTCP. The encoded frame's trailer sits at the end of its last (marker) packet's payload.
+    """
+    from aiortc import rtcrtpreceiver
+
+    cls = rtcrtpreceiver.RTCRtpReceiver
+
+    async def handle(self: Any, packet: Any, arrival_time_ms: int) -> None:
+        now = time.time()
+        if not self._enabled:
+            return
+        codec = self._RTCRtpReceiver__codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        streams = self._RTCRtpReceiver__remote_streams
+        if packet.ssrc not in streams:
+            streams[packet.ssrc] = rtcrtpreceiver.StreamStatistics(codec.clockRate)
+        streams[packet.ssrc].add(packet)
+        if rtcrtpreceiver.is_rtx(codec):
+            return
+        nacks = self._RTCRtpReceiver__nack_generator
+        if nacks is not None and nacks.add(packet):
+            await self._send_rtcp_nack(packet.ssrc, sorted(nacks.missing))
+        rx = RX.setdefault(id(self), Rx())
+        if codec.name == "opus":
+            rx.audio += 1
+        else:
+            rx.packet(packet, now)
+
+    cls._handle_rtp_packet = handle  # type: ignore[method-assign]
 
 
 class Sub:
@@ -234,11 +282,8 @@ class Sub:
 
     def bind(self) -> None:
         for t in self.pc.getTransceivers():
-            if t.kind == "video" and t.receiver.track is not None:
-                self.rx = RX.setdefault(id(t.receiver.track._queue), Rx())
-        for t in self.pc.getTransceivers():
-            if t.kind == "audio" and t.receiver.track is not None:
-                RX.setdefault(id(t.receiver.track._queue), Rx())
+            if t.kind == "video":
+                self.rx = RX.setdefault(id(t.receiver), Rx())
 
     async def video_stats(self) -> tuple[int, int]:
         """(packets received, packets lost) on the video stream, from aiortc's receiver statistics."""
@@ -250,33 +295,11 @@ class Sub:
         return 0, 0
 
 
-def note_arrivals() -> None:
-    """Give each frame out of aiortc's jitter buffer the arrival time of its last packet. aiortc hands a
-    frame on only when the next frame's first packet arrives; that wait (one frame interval) is aiortc's,
-    not the path's, so the delay is measured to the frame's last packet."""
-    from aiortc import jitterbuffer
-
-    original = jitterbuffer.JitterBuffer.add
-
-    def add(self: Any, packet: Any) -> Any:
-        seen = self.__dict__.setdefault("_bench_arrival", {})
-        seen[packet.timestamp] = time.time()
-        while len(seen) > 64:
-            seen.pop(next(iter(seen)))
-        pli, frame = original(self, packet)
-        if frame is not None:
-            frame.arrival = seen.pop(frame.timestamp, None)
-        return pli, frame
-
-    jitterbuffer.JitterBuffer.add = add  # type: ignore[method-assign]
-
-
 async def worker_main() -> None:
     import aiohttp
-    from aiortc import RTCSessionDescription, rtcrtpreceiver
+    from aiortc import RTCSessionDescription
 
-    rtcrtpreceiver.decoder_worker = counting_worker  # receive, never decode
-    note_arrivals()
+    receive_only()
     subs: list[Sub] = []
     conn: JanusConnection | None = None
     session: JanusSession | None = None
@@ -366,7 +389,8 @@ async def worker_main() -> None:
                                 "delay_p95": pct(delays, 0.95) if delays else None,
                                 "delay_max": delays[-1] if delays else None,
                                 "delays": delays[:: max(1, len(delays) // 200)],
-                                "packets": d_rcv, "lost": d_lost, "audio": rx.audio})
+                                "packets": d_rcv, "lost": d_lost, "audio": rx.audio,
+                                "incomplete": rx.incomplete})
                 reply({"ok": True, "subs": out, "cpu": self_cpu() - cpu_mark, "wall": time.time() - t_mark,
                        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
             elif op == "close":
@@ -681,6 +705,8 @@ async def main(args: argparse.Namespace) -> None:
                          marginal_pct=(w["cpu_pct"] - base["cpu_pct"]) / n, janus_rss_mb=proc_hwm_mb(jpid),
                          join_first_p50=pct(got, 0.5) if got else None, join_first_max=max(got) if got else None,
                          join_no_frame=len(firsts) - len(got), load=w["load"])
+                s["sent_fps"] = expected / (w["t1"] - w["t0"])
+                s["per_sub_at_fps"] = s["per_sub_pct"] * args.fps / s["sent_fps"] if s["sent_fps"] else float("nan")
                 rid = {o["ssrc"]: o["rid"] for o in w["out1"]}
                 s["layers"] = [rid.get(x, str(x)) for x in s["layers"]]
                 s["publisher_out"] = w["out1"]
@@ -752,14 +778,19 @@ async def main(args: argparse.Namespace) -> None:
                              marginal_pct=(w["cpu_pct"] - rbase["cpu_pct"]) / n,
                              relay_rss_mb=proc_hwm_mb(relay_proc.pid), load=w["load"],
                              join_first_p50=pct(got, 0.5) if got else None, join_no_frame=len(firsts) - len(got))
+                    s["sent_fps"] = sent / (w["t1"] - w["t0"])
+                    s["per_sub_at_fps"] = s["per_sub_pct"] * args.fps / s["sent_fps"] if s["sent_fps"] else float("nan")
+                    o = w["out1"][0] if w["out1"] else {}
+                    s["top_now"] = f"{o.get('width')}x{o.get('height')} {o.get('fps', 0):.0f} fps limit={o.get('limit') or 'none'}"
                     rrows.append(s)
-                    print(f"  relay {n:3d} subscribers: {s['relay_pct']:.1f} % of a core = {s['per_sub_pct']:.2f} %/sub,"
+                    print(f"  relay {n:3d} subscribers: {s['relay_pct']:.1f} % of a core = {s['per_sub_pct']:.2f} %/sub"
+                          f" (marginal {s['marginal_pct']:.2f} %, {s['per_sub_at_fps']:.2f} % at {args.fps} fps),"
                           f" fps min/median {s['fps_min']:.1f}/{s['fps_median']:.1f}, frames median "
                           f"{s['share_median']:.1%} min {s['share_min']:.1%} of {sent}, loss {s['loss']:.2%},"
-                          f" load {w['load']:.1f}", flush=True)
+                          f" load {w['load']:.1f}; publisher now {s['top_now']}", flush=True)
                     step += 1
-                    if s["share_median"] < 0.5:
-                        break
+                    if s["share_median"] < 0.5 or s["fps_median"] < 0.5 * args.fps:
+                        break  # the frame rate collapsed
                 del n_have
                 result["relay"] = rrows
                 await pool.close_subs()
@@ -834,10 +865,13 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
           f" subscribers get the top layer, receive only (no decoding), {args.per_worker} per worker process")
     print("\nJanus 1.1 VideoRoom (CPU per subscriber = Janus CPU over the window / subscribers; marginal = minus "
           f"the publisher-only {r['janus_idle_pct']:.2f} %):")
-    print("| subs | Janus % core | per sub | marginal/sub | fps min/median | frames min (median) of sent | all ≥95% "
+    fps = r["fps"]
+    print(f"(at {fps} fps: per sub scaled from the frame rate the browser actually sent to {fps} fps)")
+    print(f"| subs | Janus % core | per sub | marginal/sub | per sub at {fps} fps | fps min/median | frames min (median) of sent | all ≥95% "
           "| loss | delay p50 / p95 / worst sub p95 | join→1st frame p50/max | Janus RSS | layer | publisher's top layer |")
     for s in r["janus"]:
         print(f"| {s['n']} | {s['janus_pct']:.1f} | {s['per_sub_pct']:.3f} % | {s['marginal_pct']:.3f} % | "
+              f"{s['per_sub_at_fps']:.3f} % | "
               f"{s['fps_min']:.1f} / {s['fps_median']:.1f} | {s['share_min']:.1%} ({s['share_median']:.1%}) of "
               f"{s['expected_frames']} | {'yes' if s['all_95'] else 'NO'} | {s['loss']:.2%} | {fmt_ms(s['delay_p50'])} / "
               f"{fmt_ms(s['delay_p95'])} / {fmt_ms(s['delay_max_p95'])} | "
@@ -857,18 +891,20 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
         f"{s['n']} subs {s['worker_cpu_s'] / W / s['n'] * 100:.2f} %/sub" for s in r["janus"]))
     print("\naiortc relay (MediaRelay, decode once + one VP8 encoder per subscriber), same page, one 720p layer:")
     print(f"(marginal = minus the publisher-only {r['relay_idle_pct']:.1f} %: receiving and decoding the publisher)")
-    print("| subs | relay % core | per sub | marginal/sub | fps min/median | frames min (median) of sent | all ≥95% | loss "
-          "| relay RSS |")
+    print(f"| subs | relay % core | per sub | marginal/sub | per sub at {fps} fps | fps min/median "
+          "| frames min (median) of sent | all ≥95% | loss | relay RSS | publisher |")
     for s in r["relay"]:
         print(f"| {s['n']} | {s['relay_pct']:.1f} | {s['per_sub_pct']:.2f} % | {s['marginal_pct']:.2f} % | "
+              f"{s['per_sub_at_fps']:.2f} % | "
               f"{s['fps_min']:.1f} / {s['fps_median']:.1f} | "
               f"{s['share_min']:.1%} ({s['share_median']:.1%}) of {s['expected_frames']} | "
-              f"{'yes' if s['all_95'] else 'NO'} | {s['loss']:.2%} | {s['relay_rss_mb']:.0f} MB |")
+              f"{'yes' if s['all_95'] else 'NO'} | {s['loss']:.2%} | {s['relay_rss_mb']:.0f} MB | {s['top_now']} |")
     ok_relay = [s for s in r["relay"] if s["share_median"] >= 0.95]
     survived = max((s["n"] for s in ok_relay), default=0)
     ref_rows = ok_relay or r["relay"]
     relay_per_sub = statistics.median([s["per_sub_pct"] for s in ref_rows]) if ref_rows else float("nan")
     relay_marginal = statistics.median([s["marginal_pct"] for s in ref_rows]) if ref_rows else float("nan")
+    relay_at_fps = statistics.median([s["per_sub_at_fps"] for s in ref_rows]) if ref_rows else float("nan")
     print(f"relay kept ≥95% of the frames (median subscriber) up to {survived} subscriber(s)")
     print(f"\nCPU per subscriber, Janus : aiortc relay (relay: median of its rows"
           f"{' with ≥95% of the frames' if ok_relay else ' (none kept 95%)'}: {relay_per_sub:.2f} %/sub, marginal "
@@ -880,7 +916,11 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
               f" marginal {s['marginal_pct']:.3f} % : {relay_marginal:.2f} % = {mratio:.3f} (1/{1 / mratio:.0f})"
               f"  goal ≤ 1/10: {'met' if max(ratio, mratio) <= 0.1 else 'NOT met'}; every subscriber ≥95% of frames: "
               f"{'yes' if s['all_95'] else 'NO'}")
+    print(f"  the same at {fps} fps (both scaled to the frame rate asked of the camera; relay {relay_at_fps:.2f} %/sub): "
+          + "; ".join(f"{s['n']} subs {s['per_sub_at_fps']:.3f} % = 1/{relay_at_fps / s['per_sub_at_fps']:.0f}"
+                      for s in r["janus"]))
     r["relay_per_sub_pct"] = relay_per_sub
+    r["relay_at_fps_pct"] = relay_at_fps
     r["relay_marginal_pct"] = relay_marginal
     r["relay_survived"] = survived
     j = r["join"]
