@@ -756,7 +756,7 @@ async def main(args: argparse.Namespace) -> None:
             async with aiohttp.ClientSession() as http:
                 offer = await page.evaluate("offer(false, false)")
                 async with http.post(rurl + "/publish", json={"sdp": offer}) as r:
-                    ans = (await r.json())["sdp"]
+                    ans = floor_bitrate((await r.json())["sdp"])
                 await page.evaluate("sdp => answer(sdp)", ans)
                 await wait_single_layer(page, args)
                 rbase = await window(False, [], relay_proc.pid, None)
@@ -825,6 +825,23 @@ async def main(args: argparse.Namespace) -> None:
     result["workers_rss_mb"] = sorted(pool.hwm.values())
     result["load"] = [load0[0], os.getloadavg()[0]]
     report(result, args)
+
+
+def floor_bitrate(answer: str, kbps: tuple[int, int, int] = (1500, 2000, 2500)) -> str:
+    """Add Chromium's x-google min/start/max bitrate to VP8 in the relay's answer. aiortc's receiver
+    estimates bandwidth with REMB only and low, and Chromium then sends 720p at about 13 fps; with the floor
+    it sends what it sends to Janus (whose transport-wide feedback lets it ramp up), so both paths carry the
+    same stream."""
+    import re
+
+    fm = "x-google-min-bitrate={};x-google-start-bitrate={};x-google-max-bitrate={}".format(*kbps)
+    out = []
+    for line in answer.split("\r\n"):
+        out.append(line)
+        m = re.match(r"a=rtpmap:(\d+) VP8/90000", line)
+        if m:
+            out.append(f"a=fmtp:{m.group(1)} {fm}")
+    return "\r\n".join(out)
 
 
 async def wait_top_layer(page: Any, args: argparse.Namespace) -> dict[str, Any]:
