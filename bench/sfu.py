@@ -269,6 +269,24 @@ def receive_only() -> None:
 
     cls._handle_rtp_packet = handle  # type: ignore[method-assign]
 
+    # A 1 MiB socket receive buffer per subscriber (the default is 208 KiB): on the shared machine a worker
+    # process is sometimes descheduled for tens of milliseconds, and 10 subscribers of 2.5 Mbit/s each fill
+    # the default buffer in that time.
+    import socket
+
+    from aioice import ice
+
+    made = ice.StunProtocol.connection_made
+
+    def connection_made(self: Any, transport: Any) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        made(self, transport)
+
+    ice.StunProtocol.connection_made = connection_made  # type: ignore[method-assign]
+
 
 class Sub:
     def __init__(self) -> None:
