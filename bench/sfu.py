@@ -1,7 +1,7 @@
 """SFU on Janus (issue 13): fan-out of a 720p simulcast publisher, the same fan-out through an aiortc relay,
 and join to first frame against the mesh.
 
-    python bench/sfu.py                  # the full run (about 6 minutes)
+    python bench/sfu.py                  # the full run (about 7 minutes)
     python bench/sfu.py --quick          # a smoke run: 2 and 4 subscribers, short windows (about 1.5 minutes)
     python bench/sfu.py --counts 10,25 --window 10 --relay-max 4 --join-runs 5
 
@@ -896,14 +896,14 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"\n== SFU fan-out ({r['machine']}, {W:g} s windows, load average {r['load'][0]:.1f} → {r['load'][1]:.1f}) ==")
     pub = r["publisher"]
     print(f"publisher: Chromium, fake camera 1280x720 at {r['fps']} fps, "
-          f"{'3 simulcast layers (l/m/h)' if pub['simulcast'] else 'ONE layer (simulcast offer refused)'} + Opus;"
+          f"{'3 simulcast layers (h/m/l)' if pub['simulcast'] else 'ONE layer (simulcast offer refused)'} + Opus;"
           f" subscribers get the top layer, receive only (no decoding), {args.per_worker} per worker process")
     print("\nJanus 1.1 VideoRoom (CPU per subscriber = Janus CPU over the window / subscribers; marginal = minus "
           f"the publisher-only {r['janus_idle_pct']:.2f} %):")
     fps = r["fps"]
     print(f"(at {fps} fps: per sub scaled from the frame rate the browser actually sent to {fps} fps)")
     print(f"| subs | Janus % core | per sub | marginal/sub | per sub at {fps} fps | fps min/median | frames min (median) of sent | all ≥95% "
-          "| loss | delay p50 / p95 / worst sub p95 | join→1st frame p50/max | Janus RSS | layer | publisher's top layer |")
+          "| loss | delay p50 / p95 / worst sub p95 | join→1st frame p50/max | Janus RSS | layer | publisher's top layer | load |")
     for s in r["janus"]:
         print(f"| {s['n']} | {s['janus_pct']:.1f} | {s['per_sub_pct']:.3f} % | {s['marginal_pct']:.3f} % | "
               f"{s['per_sub_at_fps']:.3f} % | "
@@ -912,7 +912,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
               f"{fmt_ms(s['delay_p95'])} / {fmt_ms(s['delay_max_p95'])} | "
               f"{fmt_ms((s['join_first_p50'] or 0) * 1000)} / {fmt_ms((s['join_first_max'] or 0) * 1000)}"
               f"{' (' + str(s['join_no_frame']) + ' no frame)' if s['join_no_frame'] else ''} | {s['janus_rss_mb']:.0f} MB | "
-              f"{'/'.join(s['layers'])} | {s['top_now']} |")
+              f"{'/'.join(s['layers'])} | {s['top_now']} | {s['load']:.1f} |")
     d = r["direct"]
     print(f"\nbaseline, the same browser straight to one aiortc receiver (a mesh link, one 720p layer): fps "
           f"{d['fps_median']:.1f}, frames {d['share_min']:.1%} of {d['expected_frames']}, loss {d['loss']:.2%}, "
@@ -927,13 +927,13 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     print("\naiortc relay (MediaRelay, decode once + one VP8 encoder per subscriber), same page, one 720p layer:")
     print(f"(marginal = minus the publisher-only {r['relay_idle_pct']:.1f} %: receiving and decoding the publisher)")
     print(f"| subs | relay % core | per sub | marginal/sub | per sub at {fps} fps | fps min/median "
-          "| frames min (median) of sent | all ≥95% | loss | relay RSS | publisher |")
+          "| frames min (median) of sent | all ≥95% | loss | relay RSS | publisher | load |")
     for s in r["relay"]:
         print(f"| {s['n']} | {s['relay_pct']:.1f} | {s['per_sub_pct']:.2f} % | {s['marginal_pct']:.2f} % | "
               f"{s['per_sub_at_fps']:.2f} % | "
               f"{s['fps_min']:.1f} / {s['fps_median']:.1f} | "
               f"{s['share_min']:.1%} ({s['share_median']:.1%}) of {s['expected_frames']} | "
-              f"{'yes' if s['all_95'] else 'NO'} | {s['loss']:.2%} | {s['relay_rss_mb']:.0f} MB | {s['top_now']} |")
+              f"{'yes' if s['all_95'] else 'NO'} | {s['loss']:.2%} | {s['relay_rss_mb']:.0f} MB | {s['top_now']} | {s['load']:.1f} |")
     ok_relay = [s for s in r["relay"] if s["share_median"] >= 0.95]
     survived = max((s["n"] for s in ok_relay), default=0)
     ref_rows = ok_relay or r["relay"]
