@@ -375,9 +375,12 @@ async def worker_main() -> None:
                     conn = await JanusConnection.connect(cmd["ws"], cmd["secret"], timeout=30)
                     session = await conn.create_session()
                 make = janus_sub if op == "janus" else relay_sub
-                new = list(await asyncio.gather(*(make(cmd) for _ in range(cmd["n"]))))
+                made = await asyncio.gather(*(make(cmd) for _ in range(cmd["n"])), return_exceptions=True)
+                new = [m for m in made if isinstance(m, Sub)]
+                errors = [f"{m.__class__.__name__}: {m}" for m in made if not isinstance(m, Sub)]
                 subs.extend(new)
-                reply({"ok": True, "first": await wait_first(new, cmd.get("timeout", 30))})
+                first: list[float | None] = await wait_first(new, cmd.get("timeout", 30))
+                reply({"ok": True, "first": first + [None] * len(errors), "errors": errors})
             elif op == "answer":  # a direct link from the browser (the mesh baseline)
                 s = Sub()
                 await s.pc.setRemoteDescription(RTCSessionDescription(cmd["sdp"], "offer"))
@@ -488,6 +491,8 @@ class Pool:
         firsts: list[float | None] = []
         for r in await asyncio.gather(*calls):
             firsts += r["first"]
+            for e in r.get("errors", []):
+                print(f"  a subscriber failed to join: {e}", flush=True)
         return firsts
 
     def busy(self) -> list[Worker]:
