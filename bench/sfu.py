@@ -752,7 +752,7 @@ async def main(args: argparse.Namespace) -> None:
             direct = await Worker.spawn()
             try:
                 offer = await page.evaluate("offer(false, true)")
-                ans = (await direct.call(op="answer", sdp=offer))["sdp"]
+                ans = floor_bitrate((await direct.call(op="answer", sdp=offer))["sdp"])
                 await page.evaluate("sdp => answer(sdp)", ans)
                 await wait_single_layer(page, args)
                 ssrc = (await page.evaluate("outbound()"))[0]["ssrc"]
