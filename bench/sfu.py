@@ -176,6 +176,15 @@ def proc_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
+def run_queue_wait(pid: int) -> float:
+    """Seconds the process's threads spent runnable but waiting for a CPU (/proc/<pid>/task/*/schedstat)."""
+    total = 0
+    for t in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int((t / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def self_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -698,17 +707,21 @@ async def main(args: argparse.Namespace) -> None:
                 await asyncio.gather(*(w.call(op="mark") for w in group))
                 t0 = time.time()
                 c0 = proc_cpu(pid)
+                q0 = [run_queue_wait(p) for p in [pid] + [w.proc.pid for w in group]]
                 out0 = await page.evaluate(stats_js) if stats_js else None
                 await asyncio.sleep(W)
                 c1 = proc_cpu(pid)
+                q1 = [run_queue_wait(p) for p in [pid] + [w.proc.pid for w in group]]
                 t1 = time.time()
                 out1 = await page.evaluate(stats_js) if stats_js else None
                 await asyncio.sleep(1.0)  # frames sent just before t1 are still on their way
                 reports = list(await asyncio.gather(*(w.call(op="report", t0=t0, t1=t1, by_send=by_send)
                                                       for w in group)))
                 cpu_pct = (c1 - c0) / (t1 - t0) * 100
+                waits = [(b - a) / (t1 - t0) for a, b in zip(q0, q1, strict=True)]
                 return {"cpu_pct": cpu_pct, "t0": t0, "t1": t1, "reports": reports, "out0": out0, "out1": out1,
-                        "load": os.getloadavg()[0]}
+                        "load": os.getloadavg()[0], "wait_server": waits[0],
+                        "wait_workers": max(waits[1:], default=0.0)}
 
             base = await window(True, [], jpid, None)
             print(f"Janus with the publisher only: {base['cpu_pct']:.2f} % of a core")
@@ -727,7 +740,8 @@ async def main(args: argparse.Namespace) -> None:
                 s.update(n=n, janus_pct=w["cpu_pct"], per_sub_pct=w["cpu_pct"] / n,
                          marginal_pct=(w["cpu_pct"] - base["cpu_pct"]) / n, janus_rss_mb=proc_hwm_mb(jpid),
                          join_first_p50=pct(got, 0.5) if got else None, join_first_max=max(got) if got else None,
-                         join_no_frame=len(firsts) - len(got), load=w["load"])
+                         join_no_frame=len(firsts) - len(got), load=w["load"], wait_janus=w["wait_server"],
+                         wait_workers=w["wait_workers"])
                 s["sent_fps"] = expected / (w["t1"] - w["t0"])
                 s["per_sub_at_fps"] = s["per_sub_pct"] * args.fps / s["sent_fps"] if s["sent_fps"] else float("nan")
                 rid = {o["ssrc"]: o["rid"] for o in w["out1"]}
@@ -740,7 +754,8 @@ async def main(args: argparse.Namespace) -> None:
                       f" (marginal {s['marginal_pct']:.3f} %), fps min/median {s['fps_min']:.1f}/"
                       f"{s['fps_median']:.1f}, frames min {s['share_min']:.1%} of {expected}, loss {s['loss']:.2%},"
                       f" delay p50/p95 {fmt_ms(s['delay_p50'])}/{fmt_ms(s['delay_p95'])}, load {w['load']:.1f};"
-                      f" forwarded layer(s) {'/'.join(s['layers'])}, top layer now {s['top_now']}", flush=True)
+                      f" forwarded layer(s) {'/'.join(s['layers'])}, top layer now {s['top_now']}; waiting for a CPU: Janus"
+                      f" {s['wait_janus']:.2f} s/s, busiest worker {s['wait_workers']:.2f} s/s", flush=True)
             result["janus"] = rows
             await pool.close_subs()
             with contextlib.suppress(Exception):
@@ -799,7 +814,8 @@ async def main(args: argparse.Namespace) -> None:
                     got = [f for f in firsts if f is not None]
                     s.update(n=n, relay_pct=w["cpu_pct"], per_sub_pct=w["cpu_pct"] / n,
                              marginal_pct=(w["cpu_pct"] - rbase["cpu_pct"]) / n,
-                             relay_rss_mb=proc_hwm_mb(relay_proc.pid), load=w["load"],
+                             relay_rss_mb=proc_hwm_mb(relay_proc.pid), load=w["load"], wait_relay=w["wait_server"],
+                             wait_workers=w["wait_workers"],
                              join_first_p50=pct(got, 0.5) if got else None, join_no_frame=len(firsts) - len(got))
                     s["sent_fps"] = sent / (w["t1"] - w["t0"])
                     s["per_sub_at_fps"] = s["per_sub_pct"] * args.fps / s["sent_fps"] if s["sent_fps"] else float("nan")
@@ -908,7 +924,8 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     fps = r["fps"]
     print(f"(at {fps} fps: per sub scaled from the frame rate the browser actually sent to {fps} fps)")
     print(f"| subs | Janus % core | per sub | marginal/sub | per sub at {fps} fps | fps min/median | frames min (median) of sent | all ≥95% "
-          "| loss | delay p50 / p95 / worst sub p95 | join→1st frame p50/max | Janus RSS | layer | publisher's top layer | load |")
+          "| loss | delay p50 / p95 / worst sub p95 | join→1st frame p50/max | Janus RSS | layer | publisher's top layer | load "
+          "| CPU wait Janus / worker |")
     for s in r["janus"]:
         print(f"| {s['n']} | {s['janus_pct']:.1f} | {s['per_sub_pct']:.3f} % | {s['marginal_pct']:.3f} % | "
               f"{s['per_sub_at_fps']:.3f} % | "
@@ -917,7 +934,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
               f"{fmt_ms(s['delay_p95'])} / {fmt_ms(s['delay_max_p95'])} | "
               f"{fmt_ms((s['join_first_p50'] or 0) * 1000)} / {fmt_ms((s['join_first_max'] or 0) * 1000)}"
               f"{' (' + str(s['join_no_frame']) + ' no frame)' if s['join_no_frame'] else ''} | {s['janus_rss_mb']:.0f} MB | "
-              f"{'/'.join(s['layers'])} | {s['top_now']} | {s['load']:.1f} |")
+              f"{'/'.join(s['layers'])} | {s['top_now']} | {s['load']:.1f} | {s['wait_janus']:.2f} / {s['wait_workers']:.2f} s/s |")
     d = r["direct"]
     print(f"\nbaseline, the same browser straight to one aiortc receiver (a mesh link, one 720p layer): fps "
           f"{d['fps_median']:.1f}, frames {d['share_min']:.1%} of {d['expected_frames']}, loss {d['loss']:.2%}, "
@@ -927,18 +944,21 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
         if s["delay_p50"] is not None and d["delay_p50"]:
             print(f"  {s['n']:3d} subs: {s['delay_p50']:.1f} ms vs {d['delay_p50']:.1f} ms = {s['delay_p50'] / d['delay_p50']:.2f}x"
                   f", +{s['delay_p50'] - d['delay_p50']:.1f} ms; p95 {s['delay_p95']:.1f} vs {d['delay_p95']:.1f} ms")
+    print("CPU wait = seconds per second that the process's threads were runnable but got no CPU (schedstat);"
+          " a busy worker waiting much means the receiving side, not Janus, was short of CPU")
     print("aiortc receive-only cost in the subscriber workers (no decoding): " + ", ".join(
         f"{s['n']} subs {s['worker_cpu_s'] / W / s['n'] * 100:.2f} %/sub" for s in r["janus"]))
     print("\naiortc relay (MediaRelay, decode once + one VP8 encoder per subscriber), same page, one 720p layer:")
     print(f"(marginal = minus the publisher-only {r['relay_idle_pct']:.1f} %: receiving and decoding the publisher)")
     print(f"| subs | relay % core | per sub | marginal/sub | per sub at {fps} fps | fps min/median "
-          "| frames min (median) of sent | all ≥95% | loss | relay RSS | publisher | load |")
+          "| frames min (median) of sent | all ≥95% | loss | relay RSS | publisher | load | CPU wait relay / worker |")
     for s in r["relay"]:
         print(f"| {s['n']} | {s['relay_pct']:.1f} | {s['per_sub_pct']:.2f} % | {s['marginal_pct']:.2f} % | "
               f"{s['per_sub_at_fps']:.2f} % | "
               f"{s['fps_min']:.1f} / {s['fps_median']:.1f} | "
               f"{s['share_min']:.1%} ({s['share_median']:.1%}) of {s['expected_frames']} | "
-              f"{'yes' if s['all_95'] else 'NO'} | {s['loss']:.2%} | {s['relay_rss_mb']:.0f} MB | {s['top_now']} | {s['load']:.1f} |")
+              f"{'yes' if s['all_95'] else 'NO'} | {s['loss']:.2%} | {s['relay_rss_mb']:.0f} MB | {s['top_now']} | {s['load']:.1f} | "
+              f"{s['wait_relay']:.2f} / {s['wait_workers']:.2f} s/s |")
     ok_relay = [s for s in r["relay"] if s["share_median"] >= 0.95]
     survived = max((s["n"] for s in ok_relay), default=0)
     ref_rows = ok_relay or r["relay"]
