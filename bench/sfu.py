@@ -926,6 +926,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"| subs | Janus % core | per sub | marginal/sub | per sub at {fps} fps | fps min/median | frames min (median) of sent | all ≥95% "
           "| loss | delay p50 / p95 / worst sub p95 | join→1st frame p50/max | Janus RSS | layer | publisher's top layer | load "
           "| CPU wait Janus / worker |")
+    print("|" + "---|" * 16)
     for s in r["janus"]:
         print(f"| {s['n']} | {s['janus_pct']:.1f} | {s['per_sub_pct']:.3f} % | {s['marginal_pct']:.3f} % | "
               f"{s['per_sub_at_fps']:.3f} % | "
@@ -952,6 +953,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"(marginal = minus the publisher-only {r['relay_idle_pct']:.1f} %: receiving and decoding the publisher)")
     print(f"| subs | relay % core | per sub | marginal/sub | per sub at {fps} fps | fps min/median "
           "| frames min (median) of sent | all ≥95% | loss | relay RSS | publisher | load | CPU wait relay / worker |")
+    print("|" + "---|" * 13)
     for s in r["relay"]:
         print(f"| {s['n']} | {s['relay_pct']:.1f} | {s['per_sub_pct']:.2f} % | {s['marginal_pct']:.2f} % | "
               f"{s['per_sub_at_fps']:.2f} % | "
