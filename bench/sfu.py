@@ -863,6 +863,8 @@ async def main(args: argparse.Namespace) -> None:
     result["bench_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["workers_rss_mb"] = sorted(pool.hwm.values())
     result["load"] = [load0[0], os.getloadavg()[0]]
+    (ROOT / "bench" / "out").mkdir(exist_ok=True)
+    (ROOT / "bench" / "out" / "sfu.json").write_text(json.dumps(result, indent=1, default=str))
     report(result, args)
 
 
