@@ -748,7 +748,10 @@ async def main(args: argparse.Namespace) -> None:
                 s["layers"] = [rid.get(x, str(x)) for x in s["layers"]]
                 s["publisher_out"] = w["out1"]
                 h = max(w["out1"], key=lambda o: o["width"])
-                s["top_now"] = f"{h['rid']} {h['width']}x{h['height']} {h['fps']:.0f} fps limit={h['limit'] or 'none'}"
+                h0 = next((o for o in w["out0"] if o["ssrc"] == h["ssrc"]), h)
+                s["top_kbps"] = (h["bytesSent"] - h0["bytesSent"]) * 8 / (w["t1"] - w["t0"]) / 1000
+                s["top_now"] = (f"{h['rid']} {h['width']}x{h['height']} {h['fps']:.0f} fps {s['top_kbps']:.0f} kbit/s"
+                                f" limit={h['limit'] or 'none'}")
                 rows.append(s)
                 print(f"  {n:3d} subscribers: Janus {s['janus_pct']:.1f} % of a core = {s['per_sub_pct']:.3f} %/sub"
                       f" (marginal {s['marginal_pct']:.3f} %), fps min/median {s['fps_min']:.1f}/"
