@@ -1,7 +1,7 @@
 """SFU on Janus (issue 13): fan-out of a 720p simulcast publisher, the same fan-out through an aiortc relay,
 and join to first frame against the mesh.
 
-    python bench/sfu.py                  # the full run (about 7 minutes)
+    python bench/sfu.py                  # the full run (about 5 minutes)
     python bench/sfu.py --quick          # a smoke run: 2 and 4 subscribers, short windows (about 1.5 minutes)
     python bench/sfu.py --counts 10,25 --window 10 --relay-max 4 --join-runs 5
 
@@ -34,7 +34,8 @@ secrets), driven through ``server.sfu.janus`` by this process, which plays Conco
 3. **aiortc relay**, same run, same page: the browser publishes one 720p layer to a Python process that
    forwards it with ``aiortc.contrib.media.MediaRelay`` (decode once, one encoder per subscriber: what a
    Python SFU on aiortc does) to aiortc subscribers in the same worker processes, 1, 2, 3, 4, 6, 8, ...
-   subscribers until the median subscriber gets under half of the frames sent (``--relay-max``). Relay CPU
+   subscribers until the median subscriber gets under half of the frames sent or under half the asked
+   frame rate (``--relay-max``). Relay CPU
    per subscriber as above; frames counted by arrival time in the window (the relay re-encodes, so the
    trailer does not survive and no delay is measured there).
 4. **Join to first frame, SFU against mesh**: two aiortc peers (320x240 15 fps, decoded), each publishing
