@@ -38,6 +38,7 @@ from server.rooms.hub import RoomEvent
 from server.services import services
 from server.sfu import terminals
 from server.sfu.http.terminals import TERMINALS
+from tests.browser.conftest import CHROMIUM_ARGS
 from tests.conftest import need
 from tests.media.helpers import probe, sha256
 from tests.media.synthetic import SyntheticAudio, SyntheticVideo
@@ -369,3 +370,55 @@ async def test_terminal_left_in_the_lobby_is_refused(client: Any, room: dict[str
     assert not client.app[TERMINALS].resources
     rep = services(client.app).room_hub.rooms[sid]
     assert [p.name for p in rep.room.peers.values()] == [rep.room.peers[host.peer_id].name]
+
+
+WHEP_IN_PAGE = """async ([url, token]) => {
+  const pc = new RTCPeerConnection({iceServers: []});
+  window.pc = pc;
+  pc.addTransceiver('audio', {direction: 'recvonly'});
+  pc.addTransceiver('video', {direction: 'recvonly'});
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise(done => {
+    if (pc.iceGatheringState === 'complete') return done();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && done();
+    setTimeout(done, 3000);
+  });
+  const r = await fetch(url, {method: 'POST', body: pc.localDescription.sdp,
+                              headers: {'Content-Type': 'application/sdp', 'Authorization': 'Bearer ' + token}});
+  const body = await r.text();
+  if (r.status !== 201) return {status: r.status, body};
+  await pc.setRemoteDescription({type: 'answer', sdp: body});
+  return {status: r.status, location: r.headers.get('Location')};
+}"""
+WHEP_STATS = """async () => { let v = 0, a = 0;
+  (await window.pc.getStats()).forEach(s => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') v = s.framesDecoded || 0;
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') a = s.packetsReceived || 0; });
+  return {state: window.pc.connectionState, video: v, audio: a}; }"""
+
+
+async def test_whep_in_chromium(client: Any, room: dict[str, Any], chromium: str) -> None:
+    """A browser is a WHEP player too: cross-origin (CORS preflight for the Bearer header), Chromium's
+    own offer, the answer Concord makes on top of Janus's offer; it decodes the host's video."""
+    from playwright.async_api import async_playwright  # heavy: loaded on first use
+
+    sid, h, host, base = room["sid"], room["h"], room["host"], room["base"]
+    screen = await invite(client, h, sid, "浏览器大屏", role="observer")
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = await b.new_page()
+            admitting = asyncio.create_task(admit(host, "浏览器大屏"))
+            res = await page.evaluate(WHEP_IN_PAGE, [f"{base}/whep/{sid}", screen["token"]])
+            await admitting
+            assert res["status"] == 201, res
+            assert res["location"].startswith(f"/whep/{sid}/")
+            deadline = time.monotonic() + 40
+            while True:
+                st = await page.evaluate(WHEP_STATS)
+                if st["video"] >= 30 and st["audio"] >= 25:
+                    break
+                assert time.monotonic() < deadline, st
+                await asyncio.sleep(0.5)
+        finally:
+            await b.close()
