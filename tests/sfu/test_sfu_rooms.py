@@ -53,8 +53,9 @@ def tracks() -> list:
 class Briefing:
     """A dispatch briefing: the county hosts, centres are invited (they knock, the host admits)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, tracks: Callable[[], list] = tracks) -> None:
         self.client = client
+        self.tracks = tracks
         self.base = str(client.make_url("/")).rstrip("/")
         self.made: list[SfuRoomClient] = []
         self.events: list[RoomEvent] = []
@@ -67,7 +68,7 @@ class Briefing:
         services(self.client.server.app).room_hub.add_listener(self.events.append)
 
     def person(self, token: str) -> SfuRoomClient:
-        c = SfuRoomClient(self.base, token, tracks=tracks)
+        c = SfuRoomClient(self.base, token, tracks=self.tracks)
         self.made.append(c)
         return c
 
@@ -111,7 +112,7 @@ async def receives(viewer: SfuRoomClient, peer: str | None, kind: str = "video",
     except TimeoutError:
         raise AssertionError(f"{viewer.peer_id} got {viewer.frames_from(peer, kind) - start} of {n} {kind} "
                              f"frames from {peer}; feeds {viewer.feeds}, all {viewer.sfu_frames} offers {viewer.offers}"
-                             f"{viewer.last_offer}") from None
+                             f"{[ln for ln in viewer.last_offer.splitlines() if 'ssrc' in ln or 'mid' in ln or 'm=' in ln]}") from None
 
 
 async def silent(viewer: SfuRoomClient, peer: str | None, kind: str, seconds: float = 2.0,
