@@ -109,6 +109,7 @@ class Resource:
     peer: TerminalPeer
     peer_id: str | None = None
     handle: VideoRoomHandle | None = None  # WHEP: our subscriber
+    served: set[str] = field(default_factory=set)  # WHEP: the peers whose feeds it was given
     created: float = field(default_factory=time.monotonic)
     watch: asyncio.Task[None] | None = None
     ended: bool = False
@@ -327,6 +328,9 @@ class Terminals:
         pools = {k: [str(s["mid"]) for s in streams if s.get("type") == k] for k in ("audio", "video")}
         mids: list[str | None] = [pools[k].pop(0) if k in pools and pools[k] else None for k in kinds]
         splice = sdp.splice_whep(offer, str(joffer["sdp"]), mids)
+        used = set(splice.mids.values())
+        res.served = {p for p in (plan.peer_of_participant(str(s.get("feed_id") or "")) for s in streams
+                                  if str(s.get("mid")) in used) if p}
         await h.start({"type": "answer", "sdp": splice.janus_answer})
         return splice.client_answer
 
@@ -359,6 +363,11 @@ class Terminals:
         up = False
         with contextlib.suppress(asyncio.CancelledError):
             while not res.ended:
+                if res.served and not res.served & self._publishing(res.session_id):
+                    # WHEP cannot renegotiate: end it, so the player's connection closes and it comes back
+                    # for whoever is the main feed now.
+                    await self.end(res.id, "feeds gone")
+                    return
                 try:
                     ev = await h.next_event(timeout=WATCH_S)
                 except JanusError:
@@ -374,6 +383,10 @@ class Terminals:
                 elif ev.janus in ("hangup", "detached"):
                     await self.end(res.id, ev.janus)
                     return
+
+    def _publishing(self, session_id: int) -> set[str]:
+        rep = self.hub.rooms.get(session_id)
+        return {p.id for p in rep.room.sfu_publishers()} if rep is not None else set()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         t = asyncio.ensure_future(coro)

@@ -420,5 +420,10 @@ async def test_whep_in_chromium(client: Any, room: dict[str, Any], chromium: str
                     break
                 assert time.monotonic() < deadline, st
                 await asyncio.sleep(0.5)
+            # The host it watches leaves: WHEP cannot renegotiate, so Concord ends the viewer (its
+            # PeerConnection closes) and the player may come back for the current main feed.
+            terms = client.app[TERMINALS]
+            await host.leave()
+            await until(lambda: terms.ended["feeds gone"] == 1 and not terms.resources, 20, "the viewer ended")
         finally:
             await b.close()
