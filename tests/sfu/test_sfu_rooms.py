@@ -297,3 +297,23 @@ async def test_without_janus_the_briefing_is_a_mesh(aiohttp_client: Any, db_url:
         assert not b.ledger("topology")
     finally:
         await b.close()
+
+
+async def test_layers_report_picks_substreams(briefing: Briefing) -> None:
+    host = await briefing.host()
+    a = await briefing.centre(host, "龙亢镇综治中心")
+    await receives(host, a.peer_id)
+    bridge = services(briefing.client.server.app).sfu
+    assert bridge is not None
+    pm = bridge.rooms[briefing.sid].peers[host.peer_id or ""]
+    video = next(str(s["mid"]) for s in pm.streams if s.get("type") == "video")
+    await host.set_layers({a.peer_id or "": 720}, bandwidth=5_000_000)
+    await until(lambda: pm.applied.get(video) == (True, 2))
+    await host.set_layers({a.peer_id or "": 720}, bandwidth=5_000_000, low_data=True)  # 省流量: lowest layer
+    await until(lambda: pm.applied.get(video) == (True, 0))
+    await host.set_layers({a.peer_id or "": 720}, bandwidth=60_000)  # not even the lowest layer: paused
+    await until(lambda: pm.applied.get(video) == (False, None))
+    assert await silent(host, a.peer_id, "video") == 0
+    await host.set_layers({a.peer_id or "": 180}, bandwidth=1_000_000)
+    await until(lambda: pm.applied.get(video) == (True, 0))
+    await receives(host, a.peer_id)  # audio is never starved, video comes back
