@@ -90,8 +90,13 @@ def salvage(path: Path, kind: str) -> Salvage:
     tmp = path.with_name(path.name + ".salvage")
     base = packets[0][1]
     end = 0
-    with av.open(str(tmp), "w", format="webm", container_options=CONTAINER_OPTIONS) as out:
-        if kind == "video":
+    h264 = path.suffix == ".mkv"  # Matroska segments hold H.264 (the writer's only non-WebM codec)
+    with av.open(str(tmp), "w", format="matroska" if h264 else "webm", container_options=CONTAINER_OPTIONS) as out:
+        if h264:
+            # The avcC CodecPrivate comes from the damaged file's header, which the writer wrote first.
+            with av.open(str(path)) as src:
+                st = out.add_stream_from_template(src.streams.video[0])
+        elif kind == "video":
             st = out.add_mux_stream("vp8", width=width, height=height)
         else:
             st = out.add_stream_from_template(opus_template())
