@@ -20,10 +20,12 @@ import io
 import struct
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from av.container import InputContainer
     from av.stream import Stream
+    from av.video.stream import VideoStream
 
 VP8_START_CODE = b"\x9d\x01\x2a"
 OPUS_SAMPLE_RATE = 48000
@@ -91,14 +93,14 @@ def h264_header(au: bytes) -> H264Header | None:
     return H264Header(H264_IDR in types, params)
 
 
-def h264_template(keyframe: bytes) -> tuple[Any, Stream]:
+def h264_template(keyframe: bytes) -> tuple[InputContainer, VideoStream]:
     """(container, stream): an H.264 stream whose parameters (avcC, size) a new Matroska stream copies.
 
     ``keyframe`` is one Annex B access unit with its SPS and PPS. The caller closes the container once
     the new stream was added. Raises ``av.FFmpegError`` or ``ValueError`` when it cannot be parsed."""
     import av  # heavy: loaded on first use
 
-    container = av.open(io.BytesIO(keyframe), format="h264")
+    container = av.open(io.BytesIO(keyframe), "r", format="h264")
     try:
         stream = container.streams.video[0]
         if not stream.codec_context.width or not stream.codec_context.extradata:

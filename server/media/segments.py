@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from server.media.codecs import (
     OPUS_SAMPLE_RATE,
@@ -43,6 +43,9 @@ from server.media.codecs import (
     vp8_header,
 )
 from server.security.files import open_private, private_dir
+
+if TYPE_CHECKING:
+    from av.stream import Stream
 
 log = logging.getLogger("concord.recorder")
 
@@ -338,6 +341,7 @@ class TrackWriter:
             container = av.open(str(self.root / rel_path), "w", format=self.track.container,
                                 container_options=CONTAINER_OPTIONS)
             try:
+                stream: Stream
                 if h264_key is not None:
                     template, tstream = h264_template(h264_key)
                     try:

@@ -267,14 +267,15 @@ async def test_recording_on_the_sfu(client: Any, room: dict[str, Any], tmp_path:
         await yes.send({"type": "consent", "recording": True})
         await no.send({"type": "consent", "recording": False})
 
-        async def closed_peers() -> set[str]:
+        async def closed_tracks() -> set[tuple[str | None, str]]:
             async with services(app).db.session() as s:
-                return {r.peer for r in await list_recordings(s, sid) if r.status == "closed"
+                return {(r.peer, r.kind) for r in await list_recordings(s, sid) if r.status == "closed"
                         and r.artefact == "segment"}
 
+        everyone = {(p, k) for p in (host.peer_id, yes.peer_id, term_id) for k in ("audio", "video")}
         deadline = time.monotonic() + 60
-        while not {host.peer_id, yes.peer_id, term_id} <= await closed_peers():
-            assert time.monotonic() < deadline, f"segments only for {await closed_peers()}"
+        while not everyone <= await closed_tracks():
+            assert time.monotonic() < deadline, f"segments only for {await closed_tracks()}"
             await asyncio.sleep(0.3)
         rec = services(app).recording.active[sid]
         assert rec.feeds is not None and set(rec.feeds.handles) == {host.peer_id, yes.peer_id, term_id}
@@ -296,9 +297,8 @@ async def test_recording_on_the_sfu(client: Any, room: dict[str, Any], tmp_path:
         evs = await events(s, ledger.session_chain(sid))
     segs = [r for r in rows if r.artefact == "segment"]
     assert {r.peer for r in segs} == {host.peer_id, yes.peer_id, term_id}
-    # The terminal's Opus is recorded like anyone's; its H.264 video is not (the recorder keeps VP8 only).
-    assert {(r.peer, r.kind) for r in segs} == {(p, k) for p in (host.peer_id, yes.peer_id) for k in ("audio", "video")
-                                                } | {(term_id, "audio")}
+    # The terminal's Opus and H.264 are recorded like anyone's: its video as sent, in Matroska segments.
+    assert {(r.peer, r.kind) for r in segs} == everyone
     assert no.peer_id not in "".join(str(p) for p in root.rglob("*"))
     assert not any(e.data.get("peer") == no.peer_id for e in evs if e.type.startswith("recording_"))
     ledgered = {e.data["path"]: e.data["sha256"] for e in evs if e.type == "recording_segment"}
@@ -306,8 +306,13 @@ async def test_recording_on_the_sfu(client: Any, room: dict[str, Any], tmp_path:
         if r.status != "closed":
             continue
         info = probe(root / r.path)
-        assert info["codec"] == ("vp8" if r.kind == "video" else "opus")
-        assert info["decoded"] == info["packets"] > 0
+        codec = ("h264" if r.peer == term_id else "vp8") if r.kind == "video" else "opus"
+        assert info["codec"] == r.codec == codec and r.path.endswith(".mkv" if codec == "h264" else ".webm")
+        assert info["decoded"] == info["packets"] > 0 and info["first_keyframe"]
+        if codec == "h264":
+            with av.open(str(root / r.path)) as c:
+                pic = next(iter(c.decode(video=0)))
+                assert (pic.width, pic.height) == (320, 180)  # the terminal's picture, not transcoded
         assert sha256(root / r.path) == r.sha256 == ledgered[r.path]
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from server.media.codecs import h264_header, h264_nal_units, opus_packet_samples, vp8_header
 from server.media.segments import SegmentInfo, TrackInfo, TrackWriter, sha256_file
+from server.recording.compose import Segment, Track, compose, remux_track
+from server.recording.recovery import salvage
 
 
 class Events:
@@ -303,3 +305,39 @@ def test_h264_keyframe_without_parameter_sets(tmp_path: Path) -> None:
     assert len(ev.closed) == 1 and ev.closed[0].frames == 8
     with av.open(str(tmp_path / ev.closed[0].path)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 8
+
+
+def test_h264_half_written_segment_is_salvaged_then_remuxed_and_composed(tmp_path: Path) -> None:
+    """After a crash the open H.264 segment is salvaged (Matroska, avcC kept); the per-track file stays
+    H.264 in Matroska (packets copied) and the composite decodes it next to a VP8 track."""
+    ev = Events()
+    w = TrackWriter(tmp_path, track("video", "h264"), ev, max_segment_s=2.0)
+    for data, ts in h264_frames(45, gop=15):
+        w.write(data, ts)
+    # No close(): the process "died" with its third segment open; what reached the file is salvaged.
+    assert len(ev.closed) == 2 and ev.opened[-1].status == "writing"
+    open_seg = tmp_path / ev.opened[-1].path
+    result = salvage(open_seg, "video")
+    assert result.ok and result.frames > 0, result
+    with av.open(str(open_seg)) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in c.decode(video=0)) == result.frames
+
+    t0 = 1_760_000_000.0
+    segs = [Segment(tmp_path / s.path, t0 + s.start_offset_s, s.duration_s or result.duration_s)
+            for s in ev.opened]
+    h264_track = Track("video", "县指挥中心终端", segs)
+    per_track = remux_track(h264_track, tmp_path / "track.mkv")
+    with av.open(str(per_track.path)) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in c.decode(video=0)) == 30 + result.frames
+    vp8_ev = Events()
+    vw = TrackWriter(tmp_path / "vp8", track("video"), vp8_ev, max_segment_s=10.0)
+    for data, ts in vp8_frames(30):
+        vw.write(data, ts)
+    vw.close()
+    vp8_track = Track("video", "张三", [Segment(tmp_path / "vp8" / s.path, t0, s.duration_s) for s in vp8_ev.closed])
+    out = compose([h264_track, vp8_track], tmp_path / "composite.webm")
+    assert out.duration_s >= 2.5
+    with av.open(str(out.path)) as c:
+        assert sum(1 for _ in c.decode(video=0)) >= 2.5 * 15
