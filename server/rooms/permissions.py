@@ -10,10 +10,10 @@ from __future__ import annotations
 from server.sessions.kinds import KINDS, MODERATOR_ROLES, PERSON_ROLES
 
 MODERATOR_ACTIONS = frozenset({"admit", "deny", "mute", "remove", "lock", "move", "floor", "recording", "end"})
-PARTICIPANT_ACTIONS = frozenset({"signal", "chat", "hand", "consent", "leave", "ping", "media"})
+PARTICIPANT_ACTIONS = frozenset({"signal", "chat", "hand", "consent", "leave", "ping", "media", "sfu"})
 # What a peer still waiting in the lobby may send.
 LOBBY_ACTIONS = frozenset({"leave", "ping"})
-SYSTEM_ACTIONS = frozenset({"signal", "leave", "ping"})
+SYSTEM_ACTIONS = frozenset({"signal", "leave", "ping", "sfu"})
 # A council meeting's members (``party``) and its convenor vote from the room; the gallery (observers) does not.
 # Whether the person holds a voting seat is the councils service's check.
 VOTING = {"council": frozenset({"party", "host", "mediator"})}

@@ -93,6 +93,7 @@ async def test_recording_download_is_authorised_and_ledgered(client) -> None:  #
 
     r = await client.get(f"/api/sessions/{sid}/recordings/{rid}/file", headers=h)
     assert r.status == 200 and await r.read() == payload
+    assert r.headers["Content-Type"] == "video/webm"
     r = await client.get(f"/api/sessions/{sid}/recordings/{rid}/file", headers={**h, "Range": "bytes=100-"})
     assert r.status == 206
     for who in ("observer", "expert"):
@@ -111,6 +112,27 @@ async def test_recording_download_is_authorised_and_ledgered(client) -> None:  #
         (await s.get(Recording, rid)).status = "deleted"
     r = await client.get(f"/api/sessions/{sid}/recordings/{rid}/file", headers=h)
     assert r.status == 410 and (await r.json())["error"]["sha256"] == digest
+
+
+async def test_h264_segment_downloads_as_matroska(client) -> None:  # type: ignore[no-untyped-def]
+    """A WHIP terminal's H.264 is kept in Matroska segments (.mkv): served as such, hash in the header."""
+    sid = await _session(client)
+    root = services(client.app).config.recordings_dir
+    rel = f"session-{sid}/track-002-video/seg-00000.mkv"
+    (root / rel).parent.mkdir(parents=True)
+    payload = b"\x1a\x45\xdf\xa3" + b"mkv!" * 1000
+    (root / rel).write_bytes(payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    async with services(client.app).db.session() as s:
+        rec = Recording(session_id=sid, artefact="segment", peer="p2", peer_name="县指挥中心终端", kind="video",
+                        codec="h264", track_no=2, segment_index=0, path=rel, sha256=digest, bytes=len(payload),
+                        duration_s=9.9, status="closed")
+        s.add(rec)
+        await s.flush()
+        rid = rec.id
+    r = await client.get(f"/api/sessions/{sid}/recordings/{rid}/file", headers=await login(client, "mediator"))
+    assert r.status == 200 and await r.read() == payload
+    assert r.headers["Content-Type"] == "video/x-matroska" and r.headers["X-Content-SHA256"] == digest
 
 
 async def test_minutes_versioned_and_ledgered(client) -> None:  # type: ignore[no-untyped-def]
