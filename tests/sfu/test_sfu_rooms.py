@@ -358,3 +358,24 @@ async def test_unreachable_janus_leaves_the_briefing_on_the_mesh(aiohttp_client:
         assert err["code"] == "not_sfu"
     finally:
         await b.close()
+
+
+async def test_relocation_renegotiates_in_place(briefing: Briefing) -> None:
+    """The failover step's move: a new Janus room (generation 1); everyone renegotiates, nobody rejoins."""
+    host = await briefing.host()
+    a = await briefing.centre(host, "龙亢镇综治中心")
+    await receives(a, host.peer_id)
+    await receives(host, a.peer_id)
+    bridge = services(briefing.client.server.app).sfu
+    assert bridge is not None
+    ids = (host.peer_id, a.peer_id)
+    assert await bridge.relocate(briefing.sid)
+    await host.wait(lambda: host.generation == 1 and a.generation == 1)
+    await receives(a, host.peer_id)
+    await receives(host, a.peer_id)
+    assert (host.peer_id, a.peer_id) == ids
+    assert bridge.rooms[briefing.sid].janus_room == f"concord-{briefing.sid}-g1"
+    moves = [m for m in briefing.ledger("topology") if m["cause"] == "failover"]
+    assert moves and moves[0]["generation"] == 1 and moves[0]["peers"] == 2
+    await until(lambda: any(s["cause"] == "failover" for s in briefing.ledger("topology_settled")))
+    assert not await bridge.relocate(999_999)
