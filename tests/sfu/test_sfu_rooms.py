@@ -378,4 +378,6 @@ async def test_relocation_renegotiates_in_place(briefing: Briefing) -> None:
     moves = [m for m in briefing.ledger("topology") if m["cause"] == "failover"]
     assert moves and moves[0]["generation"] == 1 and moves[0]["peers"] == 2
     await until(lambda: any(s["cause"] == "failover" for s in briefing.ledger("topology_settled")))
+    print("relocation settled in", [s["duration_ms"] for s in briefing.ledger("topology_settled")
+                                    if s["cause"] == "failover"][0], "ms")
     assert not await bridge.relocate(999_999)
