@@ -38,7 +38,7 @@ IDLE_END_S = 7200.0  # a live room with nobody in it ends this long after the la
 MAX_PEERS = 50  # a mesh is for small rooms; large briefings belong on an SFU backend
 MAX_PEERS_SFU = 2000  # on the SFU (docs/sfu.md): a city-wide briefing
 TOPOLOGIES = ("mesh", "sfu")  # how media flows: peer to peer, or through Janus (docs/sfu.md)
-TOPOLOGY_CAUSES = ("kind", "size", "failover")
+TOPOLOGY_CAUSES = ("kind", "size", "failover", "terminal")  # terminal: a WHIP/WHEP terminal joined
 MAX_SUBROOM_LEN = 40
 MAX_CHAT_LEN = 2000
 

@@ -317,7 +317,7 @@ class SfuBridge:
             publishers = [party(room, p) for p in room.sfu_publishers()]
             up = {p.peer_id for p in publishers}
             for p in local.values():
-                if not plan.media_plan(p.role).subscribe:
+                if not plan.media_plan(p.role).subscribe or not self._auto_subscribe(p):
                     continue
                 pm = self._peer_media(rm, p)
                 wanted = set(plan.visible_feeds(party(room, p), publishers))
@@ -349,6 +349,7 @@ class SfuBridge:
         assert inst.control is not None
         try:
             await inst.control.create_room(RoomSpec(room=jroom, secret=rm.secret, description=f"concord {sid}",
+                                                    videocodec=plan.VIDEO_CODECS,
                                                     publishers=MAX_PEERS_SFU),
                                            admin_key=self.cluster.admin_key)
         except JanusError as e:
@@ -567,6 +568,13 @@ class SfuBridge:
                     t.cancel()
 
     # ---- helpers -----------------------------------------------------------------------------------
+
+    def _auto_subscribe(self, p: Peer) -> bool:
+        """Whether the bridge subscribes this participant itself: not the recorder (server.sfu.recording
+        subscribes it once per recorded person) nor a WHIP/WHEP terminal (server.sfu.terminals)."""
+        if p.system:
+            return False
+        return bool(getattr(self.hub.conns.get(p.conn), "auto_subscribe", True))
 
     def _send(self, sid: int, peer_id: str, msg: dict[str, Any]) -> None:
         rep = self.hub.rooms.get(sid)
