@@ -38,9 +38,9 @@ from typing import Any
 from server.rooms.connection import Connection
 from server.rooms.hub import Replica, RoomHub
 from server.rooms.room import MAX_PEERS_SFU, Effect, Peer, Record, Room
+from server.sessions.kinds import MODERATOR_ROLES
 from server.sfu import plan
 from server.sfu.cluster import JanusCluster, JanusInstance, NoInstance
-from server.sessions.kinds import MODERATOR_ROLES
 from server.sfu.janus import (
     VR_NO_SUCH_FEED,
     VR_NO_SUCH_ROOM,
