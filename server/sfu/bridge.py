@@ -10,7 +10,8 @@ the room: ``server.rooms.room.Room`` does, and ``server.sfu.plan`` turns its sta
 - For a room on the SFU, this node ensures the VideoRoom exists (``plan.janus_room_id``; its secret is an
   HMAC of the server secret, so any node can moderate and kick) and, for each person whose connection it
   holds, a publisher handle (made when the browser sends ``sfu``/``publish``) and a subscriber handle.
-- After every room change it reconciles, per room: subscriptions (``plan.subscription_feeds``: sub-rooms
+- After every room change it reconciles, per room (one run at a time; inside it each person's requests in
+  order, up to ``CONCURRENCY`` people at once): subscriptions (``plan.subscription_feeds``: sub-rooms
   are isolated by Concord, browsers never name feeds; a hidden feed is paused; in a briefing a centre
   takes only the moderators and the floor holder), the server-side
   floor and mute (VideoRoom ``moderate`` by ``plan.audio_forwarded``), simulcast layers (``plan.allocate_layers``
@@ -31,7 +32,7 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +105,7 @@ class PeerMedia:
     visible: set[str] = field(default_factory=set)  # feeds the person may see now
     shown: list[dict[str, Any]] = field(default_factory=list)  # the feeds last told to the client
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one request at a time on this person's subscriber
 
 
 @dataclass(eq=False)
@@ -116,10 +118,12 @@ class RoomMedia:
     peers: dict[str, PeerMedia] = field(default_factory=dict)
     removed: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    speaker: str | None = None  # the active speaker (Janus talking events): the last who started talking
 
 
 class SfuBridge:
     START_TIMEOUT_S = 15.0  # an offer not answered by then is offered again
+    CONCURRENCY = 16  # Janus requests in flight per room while reconciling (one at a time per person)
 
     def __init__(self, hub: RoomHub, cluster: JanusCluster, secret_key: bytes, *,
                  mesh_limit: int = plan.MESH_LIMIT) -> None:
@@ -127,6 +131,7 @@ class SfuBridge:
         self.cluster = cluster
         self._key = secret_key
         self.mesh_limit = mesh_limit
+        self.concurrency = self.CONCURRENCY
         self.rooms: dict[int, RoomMedia] = {}
         self._dirty: set[int] = set()
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -224,7 +229,9 @@ class SfuBridge:
         pm = rm.peers.get(me.id) if rm is not None else None
         if rm is None or pm is None or pm.sub is None or not pm.awaiting_start:
             raise JanusError(0, "no subscription offer is waiting for an answer", "start")
-        async with rm.lock:
+        async with pm.lock:  # this person's handle only: the others' reconciling goes on meanwhile
+            if rm.peers.get(me.id) is not pm or pm.sub is None:
+                raise JanusError(0, "the subscription was closed meanwhile", "start")
             await pm.sub.start({"type": "answer", "sdp": answer_sdp})
             pm.awaiting_start = False
         self.schedule(rep.meta.session_id)
@@ -310,33 +317,55 @@ class SfuBridge:
         me = self.hub.node_id
         local = {p.id: p for p in room.peers.values() if p.node == me and p.connected and p.admitted}
         async with rm.lock:
-            for pid, pm in list(rm.peers.items()):
-                p = local.get(pid)
-                if p is None or p.epoch != pm.epoch:
-                    await self._drop_peer(rm, pm, kick=pid in rm.removed)
-            for pm in rm.peers.values():
-                if pm.pub is not None and pm.feed_up:
-                    await self._moderate(rm, room, local[pm.peer_id], pm)
+            # Per person, in order on that person's handles; across people, at most ``concurrency``
+            # Janus requests at once (a briefing's floor moving touches every centre's subscription).
+            gone = [pm for pid, pm in rm.peers.items() if (p := local.get(pid)) is None or p.epoch != pm.epoch]
+            await self._each([self._drop_peer(rm, pm, kick=pm.peer_id in rm.removed) for pm in gone])
             publishers = [party(room, p) for p in room.sfu_publishers()]
-            up = {p.peer_id for p in publishers}
-            for p in local.values():
-                if not plan.media_plan(p.role).subscribe or not self._auto_subscribe(p):
-                    continue
-                pm = self._peer_media(rm, p)
-                viewer = party(room, p)
-                visible = set(plan.visible_feeds(viewer, publishers))
-                wanted = set(plan.subscription_feeds(room.kind, viewer, publishers, floor=room.floor))
-                pm.visible = wanted
-                pm.subscribed &= up  # a feed that left Janus left the subscription with it
-                if pm.awaiting_start and time.monotonic() - pm.offered_at >= self.START_TIMEOUT_S:
-                    pm.awaiting_start = False  # never answered: offer again
-                # A feed still visible but no longer of interest (the floor moved on in a briefing) is
-                # unsubscribed; one hidden by a sub-room move stays subscribed, paused.
-                drop = (pm.subscribed & visible) - wanted
-                if not pm.awaiting_start and (wanted - pm.subscribed or drop):
-                    await self._subscribe(rm, p, pm, wanted - pm.subscribed, drop)
-                # Applied at once, even while an offer waits for its answer: isolation does not wait.
-                await self._apply_streams(rm, room, p, pm, wanted)
+            await self._each([self._sync_peer(rm, room, p, publishers) for p in local.values()])
+
+    async def _each(self, coros: list[Coroutine[Any, Any, None]]) -> None:
+        """Run one coroutine per person, ``concurrency`` at a time; the first failure is raised once all ended."""
+        if not coros:
+            return
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(c: Coroutine[Any, Any, None]) -> None:
+            async with sem:
+                await c
+
+        results = await asyncio.gather(*(bounded(c) for c in coros), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+
+    async def _sync_peer(self, rm: RoomMedia, room: Room, p: Peer, publishers: list[plan.Party]) -> None:
+        """One local person: the server-side floor and mute on their feed, then their subscription."""
+        pm = rm.peers.get(p.id)
+        if pm is not None and pm.pub is not None and pm.feed_up:
+            await self._moderate(rm, room, p, pm)
+        if not plan.media_plan(p.role).subscribe or not self._auto_subscribe(p):
+            return
+        pm = self._peer_media(rm, p)
+        async with pm.lock:
+            await self._sync_subscriber(rm, room, p, pm, publishers)
+
+    async def _sync_subscriber(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia,
+                               publishers: list[plan.Party]) -> None:
+        viewer = party(room, p)
+        visible = set(plan.visible_feeds(viewer, publishers))
+        wanted = set(plan.subscription_feeds(room.kind, viewer, publishers, floor=room.floor))
+        pm.visible = wanted
+        pm.subscribed &= {q.peer_id for q in publishers}  # a feed that left Janus left the subscription with it
+        if pm.awaiting_start and time.monotonic() - pm.offered_at >= self.START_TIMEOUT_S:
+            pm.awaiting_start = False  # never answered: offer again
+        # A feed still visible but no longer of interest (the floor moved on in a briefing) is
+        # unsubscribed; one hidden by a sub-room move stays subscribed, paused.
+        drop = (pm.subscribed & visible) - wanted
+        if not pm.awaiting_start and (wanted - pm.subscribed or drop):
+            await self._subscribe(rm, p, pm, wanted - pm.subscribed, drop)
+        # Applied at once, even while an offer waits for its answer: isolation does not wait.
+        await self._apply_streams(rm, room, p, pm, wanted)
 
     async def _room_media(self, rep: Replica) -> RoomMedia:
         sid = rep.meta.session_id
@@ -358,7 +387,7 @@ class SfuBridge:
         try:
             await inst.control.create_room(RoomSpec(room=jroom, secret=rm.secret, description=f"concord {sid}",
                                                     videocodec=plan.VIDEO_CODECS,
-                                                    publishers=MAX_PEERS_SFU),
+                                                    publishers=MAX_PEERS_SFU, audiolevel_event=True),
                                            admin_key=self.cluster.admin_key)
         except JanusError as e:
             if e.code != VR_ROOM_EXISTS:
@@ -400,6 +429,9 @@ class SfuBridge:
                     ev = await h.next_event(timeout=3600)
                 except JanusError:
                     continue
+                if ev.data.get("videoroom") == "talking":
+                    self._talking(rep, rm, plan.peer_of_participant(str(ev.data.get("id") or "")))
+                    continue
                 up = None
                 if ev.janus == "webrtcup":
                     up = True
@@ -414,6 +446,22 @@ class SfuBridge:
                 except Exception as e:
                     log.warning("could not report a feed: %s", type(e).__name__)
                 self.schedule(rm.session_id)
+
+    def _talking(self, rep: Replica, rm: RoomMedia, peer_id: str | None) -> None:
+        """Janus says a publisher started talking (every publisher handle of the room hears it, so this is
+        idempotent). Only someone whose audio is forwarded counts: a centre without the floor talking into
+        a muted microphone is not the active speaker. Local clients get ``sfu`` ``speaker``; layers follow."""
+        room = rep.room
+        p = room.peers.get(peer_id or "")
+        if p is None or rm.speaker == p.id or self.rooms.get(rm.session_id) is not rm:
+            return
+        if not plan.audio_forwarded(room.rules, p.role, has_floor=room.floor == p.id, muted=not p.audio):
+            return
+        rm.speaker = p.id
+        for q in room.peers.values():
+            if q.node == self.hub.node_id and q.connected and q.admitted and not q.system:
+                self._send(rm.session_id, q.id, {"type": "sfu", "op": "speaker", "peer": p.id})
+        self.schedule(rm.session_id)
 
     async def _moderate(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia) -> None:
         """Janus forwards this publisher's audio only if the room says so (``plan.audio_forwarded``: the
@@ -462,7 +510,8 @@ class SfuBridge:
     async def _apply_streams(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia, wanted: set[str]) -> None:
         """Pause every subscribed stream the person may not see (sub-rooms, a publisher gone from the
         room), resume the others, and give each shown video its simulcast layer (``plan.allocate_layers``
-        from the client's ``layers`` report; the floor holder and moderators first). One ``configure``."""
+        from the client's ``layers`` report; ``plan.feed_priority``: the active speaker and a shared screen, then
+        the floor holder and moderators). One ``configure``."""
         if pm.sub is None:
             return
         streams = [(str(s["mid"]), str(s.get("type")), plan.peer_of_participant(str(s.get("feed_id") or "")))
@@ -471,8 +520,11 @@ class SfuBridge:
         if pm.layers is not None:
             rep = pm.layers
             heights = {t["peer"]: int(t["height"]) for t in rep.get("tiles") or []}
-            priority = {room.floor} | {q.id for q in room.moderators()}
-            views = [plan.View(mid, heights.get(peer or "", 0), priority=peer in priority)
+            screens = [t["peer"] for t in rep.get("tiles") or [] if t.get("screen")]
+            moderators = [q.id for q in room.moderators()]
+            views = [plan.View(mid, heights.get(peer or "", 0),
+                               priority=plan.feed_priority(peer, speaker=rm.speaker, screens=screens,
+                                                           floor=room.floor, moderators=moderators))
                      for mid, kind, peer in streams if kind == "video" and peer in wanted]
             audio = sum(1 for _mid, kind, peer in streams if kind == "audio" and peer in wanted)
             chosen = plan.allocate_layers(views, int(rep.get("bandwidth") or DEFAULT_BANDWIDTH),
@@ -561,8 +613,7 @@ class SfuBridge:
         for pm in rm.peers.values():  # first stop listening: leaving makes Janus renegotiate the others
             for t in pm.tasks:
                 t.cancel()
-        for pm in list(rm.peers.values()):
-            await self._drop_peer(rm, pm, kick=False)
+        await self._each([self._drop_peer(rm, pm, kick=False) for pm in list(rm.peers.values())])
         rm.instance.rooms.discard(rm.janus_room)
         if destroy and rm.instance.up and rm.instance.control is not None:
             try:
