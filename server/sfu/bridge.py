@@ -10,8 +10,10 @@ the room: ``server.rooms.room.Room`` does, and ``server.sfu.plan`` turns its sta
 - For a room on the SFU, this node ensures the VideoRoom exists (``plan.janus_room_id``; its secret is an
   HMAC of the server secret, so any node can moderate and kick) and, for each person whose connection it
   holds, a publisher handle (made when the browser sends ``sfu``/``publish``) and a subscriber handle.
-- After every room change it reconciles, per room, serially: subscriptions (``plan.visible_feeds``:
-  sub-rooms are isolated by Concord, browsers never name feeds; a hidden feed is paused), the server-side
+- After every room change it reconciles, per room (one run at a time; inside it each person's requests in
+  order, up to ``CONCURRENCY`` people at once): subscriptions (``plan.subscription_feeds``: sub-rooms
+  are isolated by Concord, browsers never name feeds; a hidden feed is paused; in a briefing a centre
+  takes only the moderators and the floor holder), the server-side
   floor and mute (VideoRoom ``moderate`` by ``plan.audio_forwarded``), simulcast layers (``plan.allocate_layers``
   from the client's ``layers`` report), kicks of removed people, and the end of the session.
 - Browsers never see a Janus URL, id or secret: only SDP and Concord peer ids pass over ``/ws``.
@@ -30,13 +32,14 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from server.rooms.connection import Connection
 from server.rooms.hub import Replica, RoomHub
 from server.rooms.room import MAX_PEERS_SFU, Effect, Peer, Record, Room
+from server.sessions.kinds import MODERATOR_ROLES
 from server.sfu import plan
 from server.sfu.cluster import JanusCluster, JanusInstance, NoInstance
 from server.sfu.janus import (
@@ -78,7 +81,8 @@ def client_sdp(sdp: str) -> str:
 
 
 def party(room: Room, p: Peer) -> plan.Party:
-    return plan.Party(p.id, p.subroom, admitted=p.admitted, system=p.system, recorded=room.is_recorded(p))
+    return plan.Party(p.id, p.subroom, admitted=p.admitted, system=p.system, recorded=room.is_recorded(p),
+                      moderator=p.role in MODERATOR_ROLES)
 
 
 @dataclass(eq=False)
@@ -101,6 +105,7 @@ class PeerMedia:
     visible: set[str] = field(default_factory=set)  # feeds the person may see now
     shown: list[dict[str, Any]] = field(default_factory=list)  # the feeds last told to the client
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one request at a time on this person's subscriber
 
 
 @dataclass(eq=False)
@@ -113,10 +118,12 @@ class RoomMedia:
     peers: dict[str, PeerMedia] = field(default_factory=dict)
     removed: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    speaker: str | None = None  # the active speaker (Janus talking events): the last who started talking
 
 
 class SfuBridge:
     START_TIMEOUT_S = 15.0  # an offer not answered by then is offered again
+    CONCURRENCY = 16  # Janus requests in flight per room while reconciling (one at a time per person)
 
     def __init__(self, hub: RoomHub, cluster: JanusCluster, secret_key: bytes, *,
                  mesh_limit: int = plan.MESH_LIMIT) -> None:
@@ -124,6 +131,7 @@ class SfuBridge:
         self.cluster = cluster
         self._key = secret_key
         self.mesh_limit = mesh_limit
+        self.concurrency = self.CONCURRENCY
         self.rooms: dict[int, RoomMedia] = {}
         self._dirty: set[int] = set()
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -221,7 +229,9 @@ class SfuBridge:
         pm = rm.peers.get(me.id) if rm is not None else None
         if rm is None or pm is None or pm.sub is None or not pm.awaiting_start:
             raise JanusError(0, "no subscription offer is waiting for an answer", "start")
-        async with rm.lock:
+        async with pm.lock:  # this person's handle only: the others' reconciling goes on meanwhile
+            if rm.peers.get(me.id) is not pm or pm.sub is None:
+                raise JanusError(0, "the subscription was closed meanwhile", "start")
             await pm.sub.start({"type": "answer", "sdp": answer_sdp})
             pm.awaiting_start = False
         self.schedule(rep.meta.session_id)
@@ -233,6 +243,19 @@ class SfuBridge:
         pm = self._peer_media(rm, me)
         pm.layers = layers
         self.schedule(rep.meta.session_id)
+
+    async def relocate(self, session_id: int, instance: str | None = None) -> bool:
+        """Move a room on the SFU to a new Janus room (``generation`` + 1) on ``instance`` (default: the
+        least loaded instance that is up): the failover step. Every client gets ``topology`` and
+        renegotiates in place; the ledger records the move (cause ``failover``) and its duration. False if
+        this node holds no such room on the SFU."""
+        rep = self.hub.rooms.get(session_id)
+        if rep is None or rep.room.ended or rep.room.topology != plan.SFU:
+            return False
+        where = instance or self.cluster.place(session_id)
+        await self.hub.submit(rep, {"op": "topology", "topology": plan.SFU, "cause": "failover", "instance": where,
+                                    "generation": rep.room.sfu_generation + 1})
+        return True
 
     def rooms_on(self, instance_id: str) -> list[int]:
         """Sessions this node has on a Janus instance (for failover)."""
@@ -288,36 +311,61 @@ class SfuBridge:
         if rep is None or room is None or room.ended or room.topology != plan.SFU:
             if rm is not None:
                 await self._drop_room(rm, destroy=room is not None and room.ended)
+            self._creating.pop(sid, None)
             return
-        if rm is not None and (rm.generation != room.sfu_generation or rm.instance.id != room.sfu_instance):
-            await self._drop_room(rm, destroy=False)
-            rm = None
-        rm = rm or await self._room_media(rep)
+        rm = await self._room_media(rep)  # a new generation (failover) drops the old one's handles first
         me = self.hub.node_id
         local = {p.id: p for p in room.peers.values() if p.node == me and p.connected and p.admitted}
         async with rm.lock:
-            for pid, pm in list(rm.peers.items()):
-                p = local.get(pid)
-                if p is None or p.epoch != pm.epoch:
-                    await self._drop_peer(rm, pm, kick=pid in rm.removed)
-            for pm in rm.peers.values():
-                if pm.pub is not None and pm.feed_up:
-                    await self._moderate(rm, room, local[pm.peer_id], pm)
+            # Per person, in order on that person's handles; across people, at most ``concurrency``
+            # Janus requests at once (a briefing's floor moving touches every centre's subscription).
+            gone = [pm for pid, pm in rm.peers.items() if (p := local.get(pid)) is None or p.epoch != pm.epoch]
+            await self._each([self._drop_peer(rm, pm, kick=pm.peer_id in rm.removed) for pm in gone])
             publishers = [party(room, p) for p in room.sfu_publishers()]
-            up = {p.peer_id for p in publishers}
-            for p in local.values():
-                if not plan.media_plan(p.role).subscribe or not self._auto_subscribe(p):
-                    continue
-                pm = self._peer_media(rm, p)
-                wanted = set(plan.visible_feeds(party(room, p), publishers))
-                pm.visible = wanted
-                pm.subscribed &= up  # a feed that left Janus left the subscription with it
-                if pm.awaiting_start and time.monotonic() - pm.offered_at >= self.START_TIMEOUT_S:
-                    pm.awaiting_start = False  # never answered: offer again
-                if not pm.awaiting_start and wanted - pm.subscribed:
-                    await self._subscribe(rm, p, pm, wanted - pm.subscribed)
-                # Applied at once, even while an offer waits for its answer: isolation does not wait.
-                await self._apply_streams(rm, room, p, pm, wanted)
+            await self._each([self._sync_peer(rm, room, p, publishers) for p in local.values()])
+
+    async def _each(self, coros: list[Coroutine[Any, Any, None]]) -> None:
+        """Run one coroutine per person, ``concurrency`` at a time; the first failure is raised once all ended."""
+        if not coros:
+            return
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(c: Coroutine[Any, Any, None]) -> None:
+            async with sem:
+                await c
+
+        results = await asyncio.gather(*(bounded(c) for c in coros), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+
+    async def _sync_peer(self, rm: RoomMedia, room: Room, p: Peer, publishers: list[plan.Party]) -> None:
+        """One local person: the server-side floor and mute on their feed, then their subscription."""
+        pm = rm.peers.get(p.id)
+        if pm is not None and pm.pub is not None and pm.feed_up:
+            await self._moderate(rm, room, p, pm)
+        if not plan.media_plan(p.role).subscribe or not self._auto_subscribe(p):
+            return
+        pm = self._peer_media(rm, p)
+        async with pm.lock:
+            await self._sync_subscriber(rm, room, p, pm, publishers)
+
+    async def _sync_subscriber(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia,
+                               publishers: list[plan.Party]) -> None:
+        viewer = party(room, p)
+        visible = set(plan.visible_feeds(viewer, publishers))
+        wanted = set(plan.subscription_feeds(room.kind, viewer, publishers, floor=room.floor))
+        pm.visible = wanted
+        pm.subscribed &= {q.peer_id for q in publishers}  # a feed that left Janus left the subscription with it
+        if pm.awaiting_start and time.monotonic() - pm.offered_at >= self.START_TIMEOUT_S:
+            pm.awaiting_start = False  # never answered: offer again
+        # A feed still visible but no longer of interest (the floor moved on in a briefing) is
+        # unsubscribed; one hidden by a sub-room move stays subscribed, paused.
+        drop = (pm.subscribed & visible) - wanted
+        if not pm.awaiting_start and (wanted - pm.subscribed or drop):
+            await self._subscribe(rm, p, pm, wanted - pm.subscribed, drop)
+        # Applied at once, even while an offer waits for its answer: isolation does not wait.
+        await self._apply_streams(rm, room, p, pm, wanted)
 
     async def _room_media(self, rep: Replica) -> RoomMedia:
         sid = rep.meta.session_id
@@ -330,6 +378,8 @@ class SfuBridge:
         room = rep.room
         if rm is not None and rm.generation == room.sfu_generation and rm.instance.id == room.sfu_instance:
             return rm
+        if rm is not None:  # the room moved to a new Janus room: leave the old one first
+            await self._drop_room(rm, destroy=False)
         inst = self.cluster.instance(room.sfu_instance)
         jroom = plan.janus_room_id(sid, generation=room.sfu_generation)
         rm = RoomMedia(sid, jroom, inst, room.sfu_generation, room_secret(self._key, jroom))
@@ -337,7 +387,7 @@ class SfuBridge:
         try:
             await inst.control.create_room(RoomSpec(room=jroom, secret=rm.secret, description=f"concord {sid}",
                                                     videocodec=plan.VIDEO_CODECS,
-                                                    publishers=MAX_PEERS_SFU),
+                                                    publishers=MAX_PEERS_SFU, audiolevel_event=True),
                                            admin_key=self.cluster.admin_key)
         except JanusError as e:
             if e.code != VR_ROOM_EXISTS:
@@ -379,6 +429,9 @@ class SfuBridge:
                     ev = await h.next_event(timeout=3600)
                 except JanusError:
                     continue
+                if ev.data.get("videoroom") == "talking":
+                    self._talking(rep, rm, plan.peer_of_participant(str(ev.data.get("id") or "")))
+                    continue
                 up = None
                 if ev.janus == "webrtcup":
                     up = True
@@ -394,6 +447,22 @@ class SfuBridge:
                     log.warning("could not report a feed: %s", type(e).__name__)
                 self.schedule(rm.session_id)
 
+    def _talking(self, rep: Replica, rm: RoomMedia, peer_id: str | None) -> None:
+        """Janus says a publisher started talking (every publisher handle of the room hears it, so this is
+        idempotent). Only someone whose audio is forwarded counts: a centre without the floor talking into
+        a muted microphone is not the active speaker. Local clients get ``sfu`` ``speaker``; layers follow."""
+        room = rep.room
+        p = room.peers.get(peer_id or "")
+        if p is None or rm.speaker == p.id or self.rooms.get(rm.session_id) is not rm:
+            return
+        if not plan.audio_forwarded(room.rules, p.role, has_floor=room.floor == p.id, muted=not p.audio):
+            return
+        rm.speaker = p.id
+        for q in room.peers.values():
+            if q.node == self.hub.node_id and q.connected and q.admitted and not q.system:
+                self._send(rm.session_id, q.id, {"type": "sfu", "op": "speaker", "peer": p.id})
+        self.schedule(rm.session_id)
+
     async def _moderate(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia) -> None:
         """Janus forwards this publisher's audio only if the room says so (``plan.audio_forwarded``: the
         kind's speaking rule, the floor, a moderator's mute), whatever the client sends; its video follows
@@ -408,27 +477,32 @@ class SfuBridge:
                                                participant=plan.janus_participant_id(p.id), mid=mid, mute=mute)
             pm.muted[mid] = mute
 
-    async def _subscribe(self, rm: RoomMedia, p: Peer, pm: PeerMedia, add_feeds: set[str]) -> None:
-        """Add feeds to the person's subscription (Janus offers, the client answers with ``start``).
-        Feeds are never unsubscribed for visibility: a hidden feed is paused (``_apply_streams``), so
-        moving between sub-rooms costs no renegotiation; Janus drops a feed when its publisher leaves."""
+    async def _subscribe(self, rm: RoomMedia, p: Peer, pm: PeerMedia, add_feeds: set[str],
+                         drop_feeds: set[str] | None = None) -> None:
+        """Add feeds to (and drop feeds from) the person's subscription (Janus offers, the client answers
+        with ``start``). Feeds are not unsubscribed for sub-room visibility: a hidden feed is paused
+        (``_apply_streams``), so moving between sub-rooms costs no renegotiation; a briefing's floor
+        moving on drops its feed (``plan.subscription_feeds``); Janus drops a feed when its publisher leaves."""
         add = sorted(add_feeds)
         feeds = [{"feed": plan.janus_participant_id(f)} for f in add]
         offer: dict[str, Any] | None
         try:
             if pm.sub is None:
+                if not feeds:
+                    return
                 assert rm.instance.session is not None
                 pm.sub = await rm.instance.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
                 pm.tasks.append(asyncio.create_task(self._watch_subscriber(rm, p.id, pm, pm.sub)))
                 data, offer = await pm.sub.join_subscriber(rm.janus_room, feeds)
             else:
-                data, offer = await pm.sub.update_subscription(subscribe=feeds)
+                drop = [{"feed": plan.janus_participant_id(f)} for f in sorted(drop_feeds or ())]
+                data, offer = await pm.sub.update_subscription(subscribe=feeds, unsubscribe=drop)
         except JanusError as e:
             if e.code in (VR_NO_SUCH_FEED, VR_NO_SUCH_ROOM):
                 self._dirty.add(rm.session_id)  # a feed went away meanwhile: look again
                 return
             raise
-        pm.subscribed |= set(add)
+        pm.subscribed = (pm.subscribed | set(add)) - (drop_feeds or set())
         pm.streams = list(data.get("streams") or pm.streams)
         if offer is not None:
             self._send_offer(rm, p.id, pm, offer)
@@ -436,7 +510,8 @@ class SfuBridge:
     async def _apply_streams(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia, wanted: set[str]) -> None:
         """Pause every subscribed stream the person may not see (sub-rooms, a publisher gone from the
         room), resume the others, and give each shown video its simulcast layer (``plan.allocate_layers``
-        from the client's ``layers`` report; the floor holder and moderators first). One ``configure``."""
+        from the client's ``layers`` report; ``plan.feed_priority``: the active speaker and a shared screen, then
+        the floor holder and moderators). One ``configure``."""
         if pm.sub is None:
             return
         streams = [(str(s["mid"]), str(s.get("type")), plan.peer_of_participant(str(s.get("feed_id") or "")))
@@ -445,8 +520,11 @@ class SfuBridge:
         if pm.layers is not None:
             rep = pm.layers
             heights = {t["peer"]: int(t["height"]) for t in rep.get("tiles") or []}
-            priority = {room.floor} | {q.id for q in room.moderators()}
-            views = [plan.View(mid, heights.get(peer or "", 0), priority=peer in priority)
+            screens = [t["peer"] for t in rep.get("tiles") or [] if t.get("screen")]
+            moderators = [q.id for q in room.moderators()]
+            views = [plan.View(mid, heights.get(peer or "", 0),
+                               priority=plan.feed_priority(peer, speaker=rm.speaker, screens=screens,
+                                                           floor=room.floor, moderators=moderators))
                      for mid, kind, peer in streams if kind == "video" and peer in wanted]
             audio = sum(1 for _mid, kind, peer in streams if kind == "audio" and peer in wanted)
             chosen = plan.allocate_layers(views, int(rep.get("bandwidth") or DEFAULT_BANDWIDTH),
@@ -471,6 +549,8 @@ class SfuBridge:
             self._send(rm.session_id, p.id, {"type": "sfu", "op": "feeds", "feeds": shown})
 
     def _send_offer(self, rm: RoomMedia, peer_id: str, pm: PeerMedia, offer: dict[str, Any]) -> None:
+        if self.rooms.get(rm.session_id) is not rm or rm.peers.get(peer_id) is not pm:
+            return  # a Janus room or handle we are leaving (failover, reconnection): not the client's business
         pm.awaiting_start = True
         pm.offered_at = time.monotonic()
         pm.shown = self._feeds(pm, pm.visible)
@@ -530,9 +610,10 @@ class SfuBridge:
     async def _drop_room(self, rm: RoomMedia, *, destroy: bool) -> None:
         if self.rooms.get(rm.session_id) is rm:
             self.rooms.pop(rm.session_id, None)
-            self._creating.pop(rm.session_id, None)
-        for pm in list(rm.peers.values()):
-            await self._drop_peer(rm, pm, kick=False)
+        for pm in rm.peers.values():  # first stop listening: leaving makes Janus renegotiate the others
+            for t in pm.tasks:
+                t.cancel()
+        await self._each([self._drop_peer(rm, pm, kick=False) for pm in list(rm.peers.values())])
         rm.instance.rooms.discard(rm.janus_room)
         if destroy and rm.instance.up and rm.instance.control is not None:
             try:

@@ -70,6 +70,7 @@ class Party:
     admitted: bool = True
     system: bool = False
     recorded: bool = False  # Room.is_recorded(peer): the recorder may take this person's media
+    moderator: bool = False  # a role in MODERATOR_ROLES (the host of a briefing, the mediator)
 
 
 def may_subscribe(viewer: Party, publisher: Party) -> bool:
@@ -87,6 +88,22 @@ def may_subscribe(viewer: Party, publisher: Party) -> bool:
 
 def visible_feeds(viewer: Party, publishers: Iterable[Party]) -> list[str]:
     return [p.peer_id for p in publishers if may_subscribe(viewer, p)]
+
+
+# Kinds where one side briefs or hears many (视频调度, 视频信访): a non-moderator receives only the
+# moderators and whoever holds the floor, never every other centre.
+BRIEFING_KINDS = frozenset({"dispatch", "petition"})
+
+
+def subscription_feeds(kind: str, viewer: Party, publishers: Iterable[Party], *, floor: str | None) -> list[str]:
+    """The feeds ``viewer`` subscribes to: a subset of ``visible_feeds`` (the sub-room and recorder rules
+    always apply first). In a briefing kind a moderator takes everyone (thumbnails: the layer is
+    ``allocate_layers``'s business) and anyone else only the moderators and the floor holder, so the feed
+    set follows the floor. Other kinds (mediation, consultation): everyone of the sub-room."""
+    visible = [p for p in publishers if may_subscribe(viewer, p)]
+    if kind not in BRIEFING_KINDS or viewer.system or viewer.moderator:
+        return [p.peer_id for p in visible]
+    return [p.peer_id for p in visible if p.moderator or p.peer_id == floor]
 
 
 # -- simulcast layers --
@@ -110,7 +127,7 @@ class View:
 
     feed: str
     height: int
-    priority: bool = False
+    priority: int = 0  # higher first: feed_priority (a bool still works: True is 1)
 
 
 def allocate_layers(views: Sequence[View], bandwidth: int, *, audio_feeds: int = 0, low_data: bool = False,
@@ -124,7 +141,7 @@ def allocate_layers(views: Sequence[View], bandwidth: int, *, audio_feeds: int =
     """
     if bandwidth < 0 or not layers:
         raise ValueError("bandwidth must be >= 0 and layers non-empty")
-    order = sorted(views, key=lambda v: (not v.priority, -v.height))
+    order = sorted(views, key=lambda v: (-int(v.priority), -v.height))
     budget = bandwidth - audio_feeds * AUDIO_BITRATE
     chosen: dict[str, int | None] = {v.feed: None for v in views}
     for v in order:
@@ -143,6 +160,20 @@ def allocate_layers(views: Sequence[View], bandwidth: int, *, audio_feeds: int =
             current += 1
         chosen[v.feed] = current
     return {f: (None if s is None else layers[s].substream) for f, s in chosen.items()}
+
+
+def feed_priority(peer: str | None, *, speaker: str | None, screens: Iterable[str] = (), floor: str | None = None,
+                  moderators: Iterable[str] = ()) -> int:
+    """A viewed feed's priority for ``allocate_layers``: 2 for the active speaker (Janus's talking events)
+    and a shared screen (the viewer's client marks that tile), 1 for the floor holder and moderators, 0
+    for the rest."""
+    if peer is None:
+        return 0
+    if peer == speaker or peer in set(screens):
+        return 2
+    if peer == floor or peer in set(moderators):
+        return 1
+    return 0
 
 
 # -- topology --

@@ -117,9 +117,14 @@ async def receives(viewer: SfuRoomClient, peer: str | None, kind: str = "video",
 
 async def silent(viewer: SfuRoomClient, peer: str | None, kind: str, seconds: float = 2.0,
                  settle: float = 1.0) -> int:
-    """Frames of ``kind`` from ``peer`` over ``seconds``, after ``settle`` seconds for in-flight packets."""
+    """Frames of ``kind`` from ``peer`` over ``seconds``, once none came for ``settle`` seconds (within 10 s;
+    -1 if they never stopped)."""
     assert peer is not None
-    await asyncio.sleep(settle)
+    deadline = time.monotonic() + 10
+    while time.monotonic() - viewer.last_from(peer, kind) < settle:
+        if time.monotonic() > deadline:
+            return -1
+        await asyncio.sleep(0.05)
     before = viewer.frames_from(peer, kind)
     await asyncio.sleep(seconds)
     return viewer.frames_from(peer, kind) - before
@@ -131,9 +136,14 @@ async def hears(viewer: SfuRoomClient, n: int = 25, timeout: float = 40.0) -> No
     await viewer.wait(lambda: viewer.sfu_total["audio"] >= start + n, timeout)
 
 
-async def quiet(viewer: SfuRoomClient, seconds: float = 2.0, settle: float = 1.0) -> int:
-    """Audio frames from anyone over ``seconds``, after ``settle`` seconds for packets in flight."""
-    await asyncio.sleep(settle)
+async def quiet(viewer: SfuRoomClient, seconds: float = 2.0, settle: float = 1.0, stop_within: float = 10.0) -> int:
+    """Audio frames from anyone over ``seconds``, once the audio has stopped: ``settle`` seconds without a
+    frame (frames decoded late on a busy machine still count as arriving), within ``stop_within``."""
+    deadline = time.monotonic() + stop_within
+    while time.monotonic() - viewer.sfu_total_last["audio"] < settle:
+        if time.monotonic() > deadline:
+            return -1  # the audio never stopped
+        await asyncio.sleep(0.05)
     before = viewer.sfu_total["audio"]
     await asyncio.sleep(seconds)
     return viewer.sfu_total["audio"] - before
@@ -151,8 +161,7 @@ async def test_dispatch_publish_subscribe_and_server_floor(briefing: Briefing) -
     assert host.topology == "sfu"
     a = await briefing.centre(host, "龙亢镇综治中心")
     b = await briefing.centre(host, "河溜镇综治中心")
-    for viewer, peer in ((a, host.peer_id), (b, host.peer_id), (host, a.peer_id), (host, b.peer_id),
-                         (a, b.peer_id)):
+    for viewer, peer in ((a, host.peer_id), (b, host.peer_id), (host, a.peer_id), (host, b.peer_id)):
         await receives(viewer, peer, "video")
     # A briefing: only hosts speak. Janus forwards no centre's audio, whatever the centre sends: the host
     # (who subscribes to the two centres only) hears nothing, a centre hears the host.
@@ -175,6 +184,132 @@ async def test_dispatch_publish_subscribe_and_server_floor(briefing: Briefing) -
         assert i < 0, (secret, seen[max(0, i - 300):i + 100])
     assert sfu_cfg.janus_urls[0] not in seen and str(sfu_cfg.janus_api_secret) not in seen
     assert str(sfu_cfg.janus_admin_key) not in seen and f"concord-{briefing.sid}" not in seen
+
+
+async def test_briefing_centres_hold_the_host_and_the_floor_only(briefing: Briefing) -> None:
+    """A dispatch with a host and 4 centres: a centre's Janus subscription holds the host's feed only,
+    plus the floor holder's while it has the floor; the host holds every centre."""
+    host = await briefing.host()
+    centres = [await briefing.centre(host, f"第{i}综治中心") for i in range(1, 5)]
+    bridge = services(briefing.client.server.app).sfu
+    assert bridge is not None
+
+    def held(c: SfuRoomClient) -> set[str]:
+        return set(bridge.rooms[briefing.sid].peers[c.peer_id or ""].subscribed)
+
+    ids = {c.peer_id for c in centres}
+    for c in centres:
+        await receives(host, c.peer_id)
+        await receives(c, host.peer_id)
+    await until(lambda: all(held(c) == {host.peer_id} for c in centres) and held(host) == ids)
+    assert all(set(c.feeds.values()) == {host.peer_id} for c in centres)
+    a, b = centres[0], centres[1]
+    await host.send({"type": "floor", "peer": a.peer_id})
+    for c in centres[1:]:
+        await receives(c, a.peer_id)
+    await until(lambda: all(held(c) == {host.peer_id, a.peer_id} for c in centres[1:]) and held(a) == {host.peer_id})
+    # The floor moves on: the feed set follows it (A's feed is dropped, B's added).
+    await host.send({"type": "floor", "peer": b.peer_id})
+    others = [c for c in centres if c is not b]
+    await until(lambda: all(held(c) == {host.peer_id, b.peer_id} for c in others) and held(b) == {host.peer_id})
+    await receives(centres[2], b.peer_id)
+    await until(lambda: set(centres[2].feeds.values()) == {host.peer_id, b.peer_id})
+    assert await silent(centres[2], a.peer_id, "video") == 0
+    assert held(host) == ids
+
+
+class Watcher(SfuRoomClient):
+    """A centre that only receives (no publishing connection, frames not decoded): cheap enough for 20."""
+
+    async def _sfu_start(self) -> None:
+        await self._sfu_close()
+        self.published.set()
+
+
+async def test_floor_change_for_20_subscribers_concurrent_vs_serial(briefing: Briefing) -> None:
+    """A room change touching 20 subscriptions (the floor moves to a publishing centre, so 20 centres
+    subscribe to its feed): applied one Janus request at a time (bound 1) against 16 at once."""
+    host = await briefing.host()
+    speaker = await briefing.centre(host, "发言中心")
+    watchers = []
+    for i in range(20):
+        w = Watcher(briefing.base, (await invite(briefing.client, briefing.h, briefing.sid, f"收看{i}"))["token"],
+                    consume=False)
+        briefing.made.append(w)
+        if (await w.connect())["type"] == "lobby":
+            knock = await host.wait_message("knock", where=lambda m, n=f"收看{i}": m["peer"]["name"] == n)
+            await host.send({"type": "admit", "peer": knock["peer"]["id"]})
+        await w.wait(lambda w=w: w.peer_id is not None)
+        watchers.append(w)
+    bridge = services(briefing.client.server.app).sfu
+    assert bridge is not None
+    rm = bridge.rooms[briefing.sid]
+
+    def settled(feeds: set[str], answered: bool = True) -> bool:
+        pms = [rm.peers.get(w.peer_id or "") for w in watchers]
+        return all(pm is not None and pm.subscribed == feeds and not (answered and pm.awaiting_start) for pm in pms)
+
+    await until(lambda: settled({host.peer_id or ""}), 60)
+    took: dict[int, list[tuple[int, int]]] = {}
+    both = {host.peer_id or "", speaker.peer_id or ""}
+    for bound in (1, 16, 1, 16):
+        bridge.concurrency = bound
+        t0 = time.monotonic()
+        await host.send({"type": "floor", "peer": speaker.peer_id})
+        while not settled(both, answered=False):  # Janus has made every new offer
+            await asyncio.sleep(0.005)
+        offered = time.monotonic() - t0
+        await until(lambda: settled(both), 60)  # and every client has answered
+        took.setdefault(bound, []).append((round(offered * 1000), round((time.monotonic() - t0) * 1000)))
+        await host.send({"type": "floor", "peer": None})
+        await until(lambda: settled({host.peer_id or ""}), 60)
+    print(f"\nfloor change touching 20 subscriptions (ms to every offer, to every answer): serial {took[1]}, "
+          f"16 at once {took[16]}")
+    assert all(set(w.feeds.values()) == {host.peer_id} for w in watchers)
+
+
+class SilentAudio(SyntheticAudio):
+    """Digital silence in 20 ms frames (audio level 127 -dBov): never the active speaker."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tone = self._tone * 0
+
+
+async def test_active_speaker_from_janus_talking_events(briefing: Briefing) -> None:
+    """A loud publisher becomes the active speaker (Janus's talking events), is announced to clients and
+    gets the higher layer; a silent one never does, nor a loud centre whose audio Janus does not forward."""
+    briefing.tracks = lambda: [SyntheticVideo(160, 120, 15), SilentAudio()]
+    host = await briefing.host()
+    quiet_m = await briefing.centre(host, "县调解员乙", role="mediator")
+    briefing.tracks = tracks  # the 440 Hz tone
+    loud = await briefing.centre(host, "县调解员甲", role="mediator")
+    centre = await briefing.centre(host, "龙亢镇综治中心")  # loud too, but without the floor: not forwarded
+    msg = await centre.wait_message("sfu", timeout=40, where=lambda m: m.get("op") == "speaker")
+    assert msg["peer"] == loud.peer_id
+    await host.wait_message("sfu", where=lambda m: m.get("op") == "speaker")
+    bridge = services(briefing.client.server.app).sfu
+    assert bridge is not None
+    rm = bridge.rooms[briefing.sid]
+    assert rm.speaker == loud.peer_id
+    # The centre sees the three moderators on 144 kbps of audio + three lowest layers + one raise.
+    for peer in (host.peer_id, quiet_m.peer_id, loud.peer_id):
+        await receives(centre, peer)
+    ids = [host.peer_id or "", quiet_m.peer_id or "", loud.peer_id or ""]
+    bw = 3 * plan.AUDIO_BITRATE + 3 * plan.LAYERS[0].bitrate + plan.LAYERS[1].bitrate - plan.LAYERS[0].bitrate
+    await centre.set_layers({p: 720 for p in ids}, bandwidth=bw)
+    pm = rm.peers[centre.peer_id or ""]
+
+    def substreams() -> dict[str, Any]:
+        video = {str(st["mid"]): plan.peer_of_participant(str(st.get("feed_id") or "")) for st in pm.streams
+                 if st.get("type") == "video" and st.get("active", True)}
+        return {peer: pm.applied.get(mid) for mid, peer in video.items()}
+
+    await until(lambda: substreams() == {loud.peer_id: (True, 1), host.peer_id: (True, 0),
+                                         quiet_m.peer_id: (True, 0)})
+    await asyncio.sleep(3)  # silence stays silent, the centre's loud muted audio never counts
+    said = [m["peer"] for m in centre.messages + host.messages if m.get("type") == "sfu" and m.get("op") == "speaker"]
+    assert set(said) <= {loud.peer_id} and rm.speaker == loud.peer_id  # (wait_message took the first ones)
 
 
 async def test_subroom_isolation_on_the_sfu(briefing: Briefing) -> None:
@@ -211,7 +346,7 @@ async def test_mute_that_the_client_ignores(briefing: Briefing) -> None:
     await m.wait_message("muted")  # the client gets it and ignores it: its track keeps sending
     assert m.pub is not None and all(s.track is not None and s.track.readyState == "live" for s in m.pub.getSenders())
     assert await quiet(c) == 0
-    assert await quiet(host, settle=0) == 0
+    assert await quiet(host) == 0
     await receives(c, m.peer_id, "video")  # only the audio is held back
     # The person unmutes themselves: Janus forwards again.
     await m.send({"type": "media", "audio": True})
@@ -222,7 +357,7 @@ async def test_mute_that_the_client_ignores(briefing: Briefing) -> None:
 async def test_removal_kicks_the_janus_handle(briefing: Briefing) -> None:
     host = await briefing.host()
     a = await briefing.centre(host, "龙亢镇综治中心")
-    b = await briefing.centre(host, "河溜镇综治中心")
+    b = await briefing.centre(host, "县调解员", role="mediator")  # a moderator: subscribes to every centre
     await receives(b, a.peer_id)
     bridge = services(briefing.client.server.app).sfu
     assert bridge is not None
@@ -243,7 +378,7 @@ async def test_removal_kicks_the_janus_handle(briefing: Briefing) -> None:
         assert time.monotonic() < deadline, "the removed participant is still in the Janus room"
         await asyncio.sleep(0.1)
     assert await silent(b, a.peer_id, "video") == 0
-    assert await silent(host, a.peer_id, "video", settle=0) == 0
+    assert await silent(host, a.peer_id, "video") == 0
     await receives(b, host.peer_id)  # the others go on
 
 
@@ -348,3 +483,26 @@ async def test_unreachable_janus_leaves_the_briefing_on_the_mesh(aiohttp_client:
         assert err["code"] == "not_sfu"
     finally:
         await b.close()
+
+
+async def test_relocation_renegotiates_in_place(briefing: Briefing) -> None:
+    """The failover step's move: a new Janus room (generation 1); everyone renegotiates, nobody rejoins."""
+    host = await briefing.host()
+    a = await briefing.centre(host, "龙亢镇综治中心")
+    await receives(a, host.peer_id)
+    await receives(host, a.peer_id)
+    bridge = services(briefing.client.server.app).sfu
+    assert bridge is not None
+    ids = (host.peer_id, a.peer_id)
+    assert await bridge.relocate(briefing.sid)
+    await host.wait(lambda: host.generation == 1 and a.generation == 1)
+    await receives(a, host.peer_id)
+    await receives(host, a.peer_id)
+    assert (host.peer_id, a.peer_id) == ids
+    assert bridge.rooms[briefing.sid].janus_room == f"concord-{briefing.sid}-g1"
+    moves = [m for m in briefing.ledger("topology") if m["cause"] == "failover"]
+    assert moves and moves[0]["generation"] == 1 and moves[0]["peers"] == 2
+    await until(lambda: any(s["cause"] == "failover" for s in briefing.ledger("topology_settled")))
+    print("relocation settled in", [s["duration_ms"] for s in briefing.ledger("topology_settled")
+                                    if s["cause"] == "failover"][0], "ms")
+    assert not await bridge.relocate(999_999)
