@@ -387,7 +387,8 @@ class SfuBridge:
         try:
             await inst.control.create_room(RoomSpec(room=jroom, secret=rm.secret, description=f"concord {sid}",
                                                     videocodec=plan.VIDEO_CODECS,
-                                                    publishers=MAX_PEERS_SFU, audiolevel_event=True),
+                                                    publishers=MAX_PEERS_SFU, audiolevel_event=True,
+                                                    bitrate=plan.PUBLISHER_BITRATE),
                                            admin_key=self.cluster.admin_key)
         except JanusError as e:
             if e.code != VR_ROOM_EXISTS:

@@ -117,6 +117,9 @@ class Layer:
 
 # Three layers as browsers publish them (docs/sfu.md): quarter, half and full resolution of 720p.
 LAYERS: tuple[Layer, ...] = (Layer(0, 180, 150_000), Layer(1, 360, 500_000), Layer(2, 720, 1_500_000))
+# The room's REMB cap covers all of a publisher's layers together: below their sum the top layer starves
+# (bench/sfu.py measured 13 fps at 720p under Janus's default 1,024,000).
+PUBLISHER_BITRATE = sum(layer.bitrate for layer in LAYERS)
 AUDIO_BITRATE = 48_000  # reserved per audio feed before any video: audio is never starved
 
 

@@ -102,7 +102,7 @@ async def test_dispatch_briefing_host_and_six_centres(live_server: LiveServer, b
     await poll(centres[0], f"async (first) => (await ({decoded})()) > first + 10", first, timeout_s=30)
     # The browsers publish three simulcast layers.
     rids = await host.evaluate("window.concord.sfu.videoSender.getParameters().encodings.map((e) => e.rid)")
-    assert rids == ["q", "h", "f"]
+    assert rids == ["f", "h", "q"]  # highest first, as Janus reads them
     # The host reported its tiles; the server chose a layer for every centre's video from them.
     from server.services import services
 

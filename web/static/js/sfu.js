@@ -10,10 +10,12 @@
 
 import { summarise } from "./mesh.js";
 
+// Highest layer first: Janus 1.1 reads the rids of `a=simulcast` from the top down (as janus.js sends
+// them); listed lowest first, every subscriber of "substream 2" gets the quarter-size picture.
 const LAYERS = [
-  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
   { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
 ];
 const REPORT_MS = 4000;
 
