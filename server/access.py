@@ -58,6 +58,21 @@ class Kind(StrEnum):
     NOTICE = "notice"
     CONSULTATION = "consultation"
     FIGURE = "figure"  # a dashboard figure
+    # A residents' council and what hangs on it (server/councils, docs/councils.md). ``unit_path`` is the
+    # council's unit; ``council_roles`` the actor's own seats on it (a staff account can be a member).
+    COUNCIL = "council"
+    TOPIC = "topic"
+    MEETING = "meeting"
+    VOTE = "vote"
+    TASK = "task"
+
+
+COUNCIL_KINDS = frozenset({Kind.COUNCIL, Kind.TOPIC, Kind.MEETING, Kind.VOTE, Kind.TASK})
+# Staff of the council's own unit who manage it beside its convenor (community office staff).
+COUNCIL_STAFF_ROLES = frozenset({Role.ADMIN, Role.MEDIATOR, Role.GRID_WORKER})
+# Staff of a unit above who supervise (督办) a council's tasks.
+SUPERVISOR_ROLES = frozenset({Role.ADMIN, Role.MEDIATOR, Role.PETITION_OFFICER})
+COUNCIL_VOTING_ROLES = frozenset({"convenor", "party_rep", "resident_rep", "property"})
 
 
 class Action(StrEnum):
@@ -71,6 +86,8 @@ class Action(StrEnum):
     SEAL = "seal"  # an agreement: the unit's seal
     VOID = "void"
     PERFORM = "perform"  # record performance of an agreement
+    VOTE = "vote"  # a council member casts a ballot (with a staff login; residents vote through the room)
+    SUPERVISE = "supervise"  # the tier above supervises a council's tasks
     REVEAL = "reveal"  # a party's confidential contact in full
 
 
@@ -87,6 +104,8 @@ class Record:
     created_by: int | None = None
     # Staff invited to the session by account (their own invitation); see ``_sees_session``.
     invited: frozenset[int] = field(default_factory=frozenset)
+    # The actor's roles on the council a council record belongs to (server.councils.rules.MemberRole).
+    council_roles: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True)
@@ -142,6 +161,9 @@ def sees(actor: Actor, r: Record) -> bool:
             return policy.can_list_staff(actor, r.unit_path)
         case Kind.FIGURE:
             return policy.can_view_dashboard(actor, r.unit_path)
+        case Kind.COUNCIL | Kind.TOPIC | Kind.MEETING | Kind.VOTE | Kind.TASK:
+            # The council's unit and everything above it (the tier above supervises), and its own members.
+            return (policy.within(actor, r.unit_path) and actor.role != Role.EXPERT) or bool(r.council_roles)
     return False  # pragma: no cover  (every kind is matched above)
 
 
@@ -204,7 +226,21 @@ def may(actor: Actor | Party, action: Action | str, r: Record, *, agreement_id: 
                 return policy.can_manage_staff(actor, r.unit_path)
         case Kind.NOTICE | Kind.FIGURE:
             pass
+        case Kind.COUNCIL | Kind.TOPIC | Kind.MEETING | Kind.VOTE | Kind.TASK:
+            if action == Action.MANAGE:
+                return council_manager(actor, r)
+            if action == Action.VOTE:
+                return r.kind == Kind.VOTE and bool(r.council_roles & COUNCIL_VOTING_ROLES)
+            if action == Action.SUPERVISE:
+                return (r.kind == Kind.TASK and actor.role in SUPERVISOR_ROLES and policy.within(actor, r.unit_path)
+                        and actor.unit_path != r.unit_path)
     return False
+
+
+def council_manager(actor: Actor, r: Record) -> bool:
+    """The convenor, and the staff of the council's own unit, manage a council (members, topics, meetings,
+    votes, tasks, publication). Least privilege: units above see and supervise, they do not run it."""
+    return "convenor" in r.council_roles or (actor.unit_path == r.unit_path and actor.role in COUNCIL_STAFF_ROLES)
 
 
 # ---- scopes (SQL conditions for list queries, the same rule) ------------------------------------
@@ -258,6 +294,16 @@ def scope_case_refs(actor: Actor, now: datetime, case_id_column: object) -> Colu
     """Whether a record's reference to a case may be shown (its code and title): the case is visible.
     A notice about a case that later became restricted stays on the board without naming it."""
     return case_id_column.in_(_visible_case_ids(actor, now))  # type: ignore[attr-defined]
+
+
+def scope_councils(actor: Actor, unit_id_column: Any, id_column: Any, member_of: Any) -> ColumnElement[bool]:
+    """Councils the actor sees (``sees`` for COUNCIL as SQL): the council's unit in the actor's subtree
+    (experts excepted), or a council the actor sits on. ``member_of`` selects the council ids of the actor's
+    own seats (the council tables belong to their domain)."""
+    in_subtree = unit_id_column.in_(select(Unit.id).where(case_queries.path_prefix(Unit.path, actor.unit_path)))
+    if actor.role == Role.EXPERT:
+        return id_column.in_(member_of)  # type: ignore[no-any-return]
+    return or_(in_subtree, id_column.in_(member_of))
 
 
 def nothing() -> ColumnElement[bool]:

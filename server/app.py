@@ -42,6 +42,7 @@ FEATURES = [
     "server.sessions.http",
     "server.rooms.http",
     "server.dashboard.http",
+    "server.councils.http",
     "server.checkpoint_watch",
 ]
 

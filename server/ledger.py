@@ -43,6 +43,11 @@ def agreement_chain(agreement_id: int | str) -> str:
     return f"agreement:{agreement_id}"
 
 
+def council_chain(council_id: int | str) -> str:
+    """A residents' council: membership, topic decisions, votes (tally, quorum, result), tasks, publication."""
+    return f"council:{council_id}"
+
+
 # Who could act, and since when: accounts and units created, passwords changed, accounts deactivated,
 # sign-outs. One chain for the whole network.
 DIRECTORY_CHAIN = "directory"

@@ -26,6 +26,24 @@ from server.cases.models import (  # noqa: F401  (case tables for Alembic metada
     SupervisionOrder,
 )
 from server.checkpoints import LedgerCheckpoint
+from server.councils.models import (  # noqa: F401  (council tables for Alembic metadata)
+    AgendaItem,
+    Attendance,
+    Ballot,
+    Comment,
+    Council,
+    CouncilMember,
+    Meeting,
+    MemberCode,
+    Support,
+    Task,
+    TaskNote,
+    TaskPhoto,
+    Topic,
+    View,
+    Vote,
+    VoteMark,
+)
 from server.dashboard.models import CaseRollup  # noqa: F401  (dashboard rollup)
 from server.db.base import Base
 from server.directory.models import Staff, Unit

@@ -10,6 +10,9 @@ a kind is defined in one place.
   gives them the floor; staff speak freely.
 - ``dispatch`` (视频调度): a briefing or supervision from a higher tier. Only hosts and mediators speak unless
   given the floor; every staff member invited enters directly (they are the audience), parties wait.
+- ``council`` (居民议事会): a residents' council meeting (server/councils). The convenor hosts and moderates;
+  members join as ``party`` (by their invitation and code), the public gallery as ``observer``. Members speak
+  when the convenor gives them the floor (the speaking queue); staff speak freely.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-KINDS = ("mediation", "consultation", "petition", "dispatch")
+KINDS = ("mediation", "consultation", "petition", "dispatch", "council")
 
 MODERATOR_ROLES = frozenset({"host", "mediator"})
 SYSTEM_ROLES = frozenset({"recorder"})
@@ -76,6 +79,9 @@ RULES: dict[str, KindRules] = {
     "dispatch": KindRules("dispatch", "视频调度", "Dispatch briefing",
                           frozenset({"host", "mediator", "expert", "observer", "party"}), "observer",
                           Lobby.STAFF_DIRECT, Speaking.HOSTS_ONLY),
+    "council": KindRules("council", "居民议事会", "Residents' council",
+                         frozenset({"host", "mediator", "expert", "observer", "party"}), "party",
+                         Lobby.HOSTING_UNIT_DIRECT, Speaking.FLOOR_FOR_PARTIES),
 }
 
 

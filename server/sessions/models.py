@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db.base import Base, JSONType, UTCDateTime, utcnow
 
-KINDS = ("mediation", "consultation", "petition", "dispatch")
+KINDS = ("mediation", "consultation", "petition", "dispatch", "council")
 STATES = ("scheduled", "live", "ended", "cancelled", "interrupted")
 
 

@@ -1,0 +1,1 @@
+"""The councils JSON API (``/api/councils…``, docs/api.md "Councils")."""
