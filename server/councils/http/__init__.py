@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.councils.http import api  # noqa: F401  (registers /api/councils… routes)
-from server.councils.http import pages
+from server.councils.http import (
+    api,  # noqa: F401  (registers /api/councils… routes)
+    pages,
+)
 
 
 def setup(app: web.Application) -> None:

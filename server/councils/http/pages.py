@@ -25,10 +25,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 from markupsafe import Markup
 
-from server import publicurl
-from server.clock import BEIJING
-from server import access
+from server import access, publicurl
 from server.access import Action
+from server.clock import BEIJING
 from server.councils import lookups as lk
 from server.councils import rules
 from server.councils import service as svc
