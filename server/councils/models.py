@@ -161,6 +161,8 @@ class MemberCode(Base):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("council_meetings.id"), primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("council_members.id"), primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64))
+    # The member's room invitation for this meeting (its peer identity is ``inv:<nonce>``).
+    invitation_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Vote(Base):

@@ -545,7 +545,7 @@ async def issue_member_codes(s: AsyncSession, ctx: Ctx, actor: Actor, meeting: M
             code = inv_code
             entry.update(invitation_id=inv.id, url=sessions.join_url(sessions.invitation_token(ctx.secret, inv)))
         await s.execute(delete(MemberCode).where(MemberCode.meeting_id == meeting.id, MemberCode.member_id == m.id))
-        s.add(MemberCode(meeting_id=meeting.id, member_id=m.id,
+        s.add(MemberCode(meeting_id=meeting.id, member_id=m.id, invitation_id=entry.get("invitation_id"),
                          code_hash=rules.code_hash(ctx.secret, meeting.id, code)))
         entry["code"] = code
         out[m.id] = entry
@@ -555,17 +555,29 @@ async def issue_member_codes(s: AsyncSession, ctx: Ctx, actor: Actor, meeting: M
     return out
 
 
-async def member_by_invitation(s: AsyncSession, meeting: Meeting, invitation_id: int) -> CouncilMember | None:
-    """The member a room invitation was issued to (a room peer's invitation -> the member who votes)."""
-    rows = (await s.execute(select(Invitation).where(Invitation.id == invitation_id))).scalars()
-    inv = next(iter(rows), None)
-    if inv is None or inv.session_id != meeting.session_id:
-        return None
+async def meeting_of_session(s: AsyncSession, session_id: int) -> Meeting | None:
+    """The council meeting held in a room (session of kind ``council``)."""
+    return (await s.execute(select(Meeting).where(Meeting.session_id == session_id))).scalars().first()
+
+
+async def member_by_identity(s: AsyncSession, meeting: Meeting, identity: str) -> CouncilMember | None:
+    """The member behind a room peer: ``inv:<nonce>`` (the member's invitation for this meeting, from
+    ``issue_member_codes``) or ``staff:<id>`` (a staff account holding a seat). None for anyone else."""
     council = await council_of(s, meeting)
-    found = (await s.execute(select(CouncilMember).where(
-        CouncilMember.council_id == council.id, CouncilMember.name == inv.name,
-        CouncilMember.active.is_(True)))).scalars().all()
-    return found[0] if len(found) == 1 else None
+    if identity.startswith("inv:"):
+        inv = (await s.execute(select(Invitation).where(Invitation.nonce == identity[4:]))).scalar_one_or_none()
+        if inv is None or inv.session_id != meeting.session_id or inv.revoked:
+            return None
+        mid = (await s.execute(select(MemberCode.member_id).where(
+            MemberCode.meeting_id == meeting.id, MemberCode.invitation_id == inv.id))).scalar_one_or_none()
+        m = await s.get(CouncilMember, mid) if mid is not None else None
+    elif identity.startswith("staff:") and identity[6:].isdigit():
+        m = (await s.execute(select(CouncilMember).where(
+            CouncilMember.council_id == council.id, CouncilMember.staff_id == int(identity[6:]),
+            CouncilMember.active.is_(True)))).scalars().first()
+    else:
+        return None
+    return m if m is not None and m.council_id == council.id and m.active else None
 
 
 async def record_attendance(s: AsyncSession, ctx: Ctx, actor: Actor | None, meeting: Meeting, member_id: int, *,
@@ -1116,8 +1128,15 @@ def _assert_public(obj: Any) -> None:
 # ---- figures ----------------------------------------------------------------------------------------
 
 
-async def figures(s: AsyncSession, ctx: Ctx, actor: Actor, unit_path: str | None = None) -> dict[str, Any]:
-    """Council figures for the dashboard over the councils the actor sees (optionally under ``unit_path``):
+async def unit_of(s: AsyncSession, council: Council) -> Unit:
+    unit = await s.get(Unit, council.unit_id)
+    assert unit is not None
+    return unit
+
+
+async def figures(s: AsyncSession, ctx: Ctx, actor: Actor, unit_code: str | None = None) -> dict[str, Any]:
+    """Council figures for the dashboard over the councils the actor sees (optionally under the unit
+    ``unit_code``, 404 if the actor may not see that unit's figures):
     ``councils``, ``meetings_held`` (opened at least once), ``topics_raised``, ``topics_accepted`` (ever put on
     an agenda: accepted, decided, rejected or resolved), ``topics_resolved``, ``decisions`` (votes passed),
     ``decisions_with_tasks``, ``decisions_done_on_time`` (every task done by its deadline), ``tasks_open``,
@@ -1125,8 +1144,11 @@ async def figures(s: AsyncSession, ctx: Ctx, actor: Actor, unit_path: str | None
     mine = select(CouncilMember.council_id).where(CouncilMember.staff_id == actor.id, CouncilMember.active.is_(True))
     ids_q = select(Council.id).join(Unit, Council.unit_id == Unit.id).where(
         access.scope_councils(actor, Council.unit_id, Council.id, mine))
-    if unit_path is not None:
-        ids_q = ids_q.where(path_prefix(Unit.path, unit_path))
+    if unit_code is not None:
+        unit = (await s.execute(select(Unit).where(Unit.code == unit_code))).scalar_one_or_none()
+        if unit is None or not access.sees(actor, Record(access.Kind.FIGURE, unit.path)):
+            raise not_found("unit")
+        ids_q = ids_q.where(path_prefix(Unit.path, unit.path))
     ids = list((await s.execute(ids_q)).scalars())
     if not ids:
         return {k: 0 for k in ("councils", "meetings_held", "topics_raised", "topics_accepted", "topics_resolved",

@@ -51,6 +51,9 @@ log = logging.getLogger("concord.rooms")
 
 RecordingCallback = Callable[[int, bool, tuple[str, ...]], Awaitable[None]]
 RecorderLostCallback = Callable[[int, tuple[str, ...]], Awaitable[None]]
+# A council ballot from the room: (session id, the peer's identity, the validated ``vote`` message) -> the
+# answer for that connection only. Set by the councils feature (server/councils/room_votes.py).
+VoteCallback = Callable[[int, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class RoomHub:
         self._listeners: list[Callable[[RoomEvent], None]] = []
         self._recording: list[RecordingCallback] = []
         self._recorder_lost: list[RecorderLostCallback] = []
+        self._vote: VoteCallback | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._sweeps = 0
@@ -159,6 +163,10 @@ class RoomHub:
         """``await callback(session_id, subrooms)`` on the one node whose sweep released the recorder of a
         dead node while recording was on: it should record from now on."""
         self._recorder_lost.append(callback)
+
+    def on_vote(self, callback: VoteCallback) -> None:
+        """Who counts a ``vote`` message (a council ballot). Without one, votes are refused."""
+        self._vote = callback
 
     async def attach_system_peer(self, session_id: int, peer: SystemPeer, *, name: str = "录像 / Recorder",
                                  role: str = "recorder", timeout: float = 10.0) -> str:
@@ -397,6 +405,8 @@ class RoomHub:
             return self._refuse(conn, "not_admitted", "wait until a moderator admits you", t)
         if me.admitted and not permissions.allowed(rep.room.kind, me.role, t):
             return self._refuse(conn, "forbidden", f"your role ({me.role}) may not {t}", t)
+        if t == "vote":  # a council ballot: never on the room log, which would link it to the peer
+            return await self._cast(conn, rep, me.identity, msg)
         if t == "leave":
             conn.left = True
         try:
@@ -405,6 +415,37 @@ class RoomHub:
             log.warning("room command not taken: %s", type(e).__name__)
             return self._refuse(conn, "unavailable", "the room service is unavailable; try again", t)
         return None
+
+    async def _cast(self, conn: Connection, rep: Replica, identity: str, msg: dict[str, Any]) -> str | None:
+        if self._vote is None:
+            return self._refuse(conn, "unavailable", "this server takes no votes", "vote")
+        try:
+            reply = await self._vote(rep.meta.session_id, identity, msg)
+        except Exception:
+            log.exception("a room vote failed")
+            return self._refuse(conn, "unavailable", "the vote could not be taken; try again", "vote")
+        conn.send(reply)
+        return str(reply.get("code")) if reply.get("type") == "error" else None
+
+    async def broadcast(self, session_id: int, msg: dict[str, Any]) -> int:
+        """A server message to every admitted peer of a room, on this node and (by mail) the others holding
+        some (a council's attendance and tallies). Returns how many connections of this node got it."""
+        rep = self.rooms.get(session_id)
+        if rep is None:
+            return 0
+        for node in {p.node for p in rep.room.peers.values() if p.node != self.node_id and not p.system}:
+            self.bus.send(node, {"k": "broadcast", "sid": session_id, "msg": msg})
+        return self._deliver_broadcast(rep, msg)
+
+    def _deliver_broadcast(self, rep: Replica, msg: dict[str, Any]) -> int:
+        text, n = dumps(msg), 0
+        for p in rep.room.peers.values():
+            if p.admitted and p.connected and not p.system and p.node == self.node_id:
+                c = self.conns.get(p.conn)
+                if c is not None:
+                    c.send(msg, text)
+                    n += 1
+        return n
 
     @staticmethod
     def _refuse(conn: Connection, code: str, message: str, ref: str | None) -> str:
@@ -435,6 +476,11 @@ class RoomHub:
         return None
 
     def _on_mail(self, msg: dict[str, Any]) -> None:
+        if msg.get("k") == "broadcast" and isinstance(msg.get("msg"), dict):
+            rep_ = self.rooms.get(msg.get("sid"))  # type: ignore[arg-type]
+            if rep_ is not None:
+                self._deliver_broadcast(rep_, msg["msg"])
+            return
         if msg.get("k") != "signal":
             return
         rep = self.rooms.get(msg.get("sid"))  # type: ignore[arg-type]

@@ -14,6 +14,9 @@ PARTICIPANT_ACTIONS = frozenset({"signal", "chat", "hand", "consent", "leave", "
 # What a peer still waiting in the lobby may send.
 LOBBY_ACTIONS = frozenset({"leave", "ping"})
 SYSTEM_ACTIONS = frozenset({"signal", "leave", "ping"})
+# A council meeting's members (``party``) and its convenor vote from the room; the gallery (observers) does not.
+# Whether the person holds a voting seat is the councils service's check.
+VOTING = {"council": frozenset({"party", "host", "mediator"})}
 
 # Per kind and role. Today every kind grants the same actions per role; kinds differ in who may *speak*
 # (server.sessions.kinds.may_speak), which the floor controls. The table keeps the kind axis so a kind can
@@ -28,6 +31,8 @@ def _build() -> None:
             acts = set(PARTICIPANT_ACTIONS)
             if role in MODERATOR_ROLES:
                 acts |= MODERATOR_ACTIONS
+            if role in VOTING.get(kind, ()):
+                acts.add("vote")
             per_role[role] = frozenset(acts)
         per_role["recorder"] = SYSTEM_ACTIONS
         _TABLE[kind] = per_role

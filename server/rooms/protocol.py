@@ -52,6 +52,8 @@ SCHEMA: dict[str, dict[str, _F]] = {
     "floor": {"peer": (_STR, True, True, MAX_ID_LEN)},
     "recording": {"on": (_BOOL, True, False, 0), "subrooms": (_LIST, False, True, 20)},
     "end": {},
+    # A council ballot (server/councils): the vote's id and 同意/反对/弃权. Answered to the sender only.
+    "vote": {"vote": ("int", True, False, 0), "choice": (_STR, True, False, 8)},
 }
 MODERATOR_TYPES = frozenset({"admit", "deny", "mute", "remove", "lock", "move", "floor", "recording", "end"})
 
@@ -104,6 +106,8 @@ def parse(raw: str | bytes) -> dict[str, Any]:
         out[name] = _check(t, name, spec, msg[name])
     if t == "mute" and out["kind"] not in ("audio", "video"):
         raise ProtocolError("invalid_field", "kind must be audio or video", t)
+    if t == "vote" and out["choice"] not in ("agree", "against", "abstain"):
+        raise ProtocolError("invalid_field", "choice must be agree, against or abstain", t)
     if t == "chat" and not out["text"].strip():
         raise ProtocolError("invalid_field", "text is empty", t)
     return out

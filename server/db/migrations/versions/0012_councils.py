@@ -150,6 +150,7 @@ def upgrade() -> None:
         _fk("meeting_id", "council_meetings.id", "council_member_codes", primary_key=True),
         _fk("member_id", "council_members.id", "council_member_codes", primary_key=True),
         sa.Column("code_hash", sa.String(64), nullable=False),
+        sa.Column("invitation_id", sa.Integer),
     )
     op.create_table(
         "council_votes",

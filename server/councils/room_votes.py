@@ -1,0 +1,57 @@
+"""Council business from the live room: ballots sent as ``vote`` messages, and members present online.
+
+The room hub (``server.rooms.hub``) calls :func:`cast_from_room` for a validated ``vote`` message from an
+admitted peer and sends the answer to that connection only; ballots never go on the room's log. The room
+peer's identity (``inv:<nonce>`` from the member's invitation, or ``staff:<id>``) says which member votes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.clock import Clock
+from server.councils import service
+from server.councils.models import Vote
+from server.councils.rules import Attendance, CouncilError, MeetingState
+from server.councils.service import Ctx
+from server.db import Database
+
+
+async def cast_from_room(db: Database, clock: Clock, secret: bytes, session_id: int, identity: str,
+                         msg: dict[str, Any]) -> dict[str, Any]:
+    """Count one ballot from the room: ``{"type": "ballot", "vote", "counted": true, "secret", "receipt"}``,
+    or ``{"type": "error", "code", "message", "ref": "vote"}`` (the refusal is ledgered by the service)."""
+    async with db.session() as s:
+        meeting = await service.meeting_of_session(s, session_id)
+        vote = await s.get(Vote, msg["vote"]) if meeting is not None else None
+        if meeting is None or vote is None or vote.meeting_id != meeting.id:
+            return {"type": "error", "code": "not_found", "message": "no such vote in this meeting", "ref": "vote"}
+        member = await service.member_by_identity(s, meeting, identity)
+        try:
+            cast = await service.cast_ballot(s, Ctx(clock.now(), secret), vote, member.id if member else None,
+                                             msg["choice"], channel="room")
+        except CouncilError as e:
+            return {"type": "error", "code": e.code, "message": e.message, "ref": "vote"}
+        await s.commit()
+    return {"type": "ballot", "vote": cast.vote_id, "counted": True, "secret": cast.secret, "receipt": cast.receipt}
+
+
+async def attend_from_room(db: Database, clock: Clock, secret: bytes, session_id: int, identity: str,
+                           present: bool) -> dict[str, Any] | None:
+    """A member's peer entered (or left) the meeting's room: mark them present online (or gone), unless they
+    are already marked present in person. Returns the attendance summary, None when nothing changed."""
+    async with db.session() as s:
+        meeting = await service.meeting_of_session(s, session_id)
+        if meeting is None or meeting.state not in (MeetingState.SCHEDULED, MeetingState.OPEN):
+            return None
+        member = await service.member_by_identity(s, meeting, identity)
+        if member is None:
+            return None
+        ctx = Ctx(clock.now(), secret)
+        current = await s.get(service.Attendance, (meeting.id, member.id))
+        if current is not None and current.mode == Attendance.IN_PERSON and current.present:
+            return None
+        await service.record_attendance(s, ctx, None, meeting, member.id, mode=Attendance.ONLINE, present=present)
+        out = await service.attendance_summary(s, meeting, ctx.today)
+        await s.commit()
+    return out
