@@ -544,7 +544,7 @@ async def meeting_view(s: Any, c: Council, m: Meeting, lang: str, today: date, *
             "attendees": [] if public else [{"name": a["name"], "member": a["member"],
                                              "where_label": _pair(MODE_LABELS, a["mode"], lang)}
                                             for a in att["attendees"]],
-            "items": out_items, "minutes": m.minutes, "published_at": _local(m.published_at)}
+            "agenda": out_items, "minutes": m.minutes, "published_at": _local(m.published_at)}
 
 
 async def meeting_page(request: web.Request, *, form_error: str | None = None, codes: list[dict[str, Any]] | None = None,
@@ -560,7 +560,7 @@ async def meeting_page(request: web.Request, *, form_error: str | None = None, c
         ms = await svc.members(s, c)
         present = {a["member"] for a in view["attendees"]}
         in_person = await lk.in_person_ids(s, m)
-        on_agenda = {it["topic_id"] for it in view["items"]}
+        on_agenda = {it["topic_id"] for it in view["agenda"]}
         extra = [t for t in await svc.topics(s, c) if t.id not in on_agenda and t.state in (
             rules.TopicState.PROPOSED, rules.TopicState.SUPPORTED, rules.TopicState.ACCEPTED)]
     members = [member_view(x, lang) | {"at_table": x.id in in_person, "present": x.id in present} for x in ms]
@@ -1047,12 +1047,12 @@ async def public_photo(request: web.Request) -> web.StreamResponse:
 async def dashboard_figures(request: web.Request, actor: Actor | None) -> dict[str, Any]:
     if actor is None or request.path != "/dashboard":
         return {}
-    unit = request.query.get("unit", "")[:32] or None
-    async with services(request).db.read() as s:
-        path = await lk.unit_path_of(s, unit) if unit else None
-        if unit and path is None:
-            return {}
-        figures = await svc.figures(s, _ctx(request), actor, path)
+    unit = request.query.get("unit", "")[:32] or actor.unit_code
+    try:
+        async with services(request).db.read() as s:
+            figures = await svc.figures(s, _ctx(request), actor, unit)
+    except CouncilError:
+        return {}  # the dashboard itself answers for a unit the actor may not see
     return {"council_figures": figures}
 
 
