@@ -41,6 +41,9 @@ from server.pages.render import language, render, require_login
 from server.policy import Actor
 from server.security.ratelimit import RateLimiter
 from server.services import services
+from server.sessions import service as sessions
+from server.sessions.http.pages import add_room_module
+from server.sessions.service import SessionError
 
 # ---- limits (public forms, as intake) -------------------------------------------------------------------
 
@@ -48,6 +51,7 @@ PROPOSALS_PER_IP_PER_HOUR = 10
 PROPOSALS_PER_PHONE_PER_DAY = 3
 SUPPORTS_PER_IP_PER_HOUR = 30  # a building's shared connection: many households sign one topic
 COMMENTS_PER_IP_PER_HOUR = 20
+LIVE_PER_IP_PER_MINUTE = 600  # the room's panels: a table of members behind one address, each polling
 
 # ---- labels ---------------------------------------------------------------------------------------------
 
@@ -663,6 +667,11 @@ MEETING_STEPS: dict[str, tuple[MeetingStep, str]] = {
 }
 
 
+# Steps the room hears about (the message type its council panel reloads on).
+ROOM_STEPS = {"vote": "council_vote", "vote-close": "council_vote", "current": "council_item",
+              "attendance": "council_attendance", "open": "council_item", "close": "council_item"}
+
+
 async def meeting_action(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     step_name = request.match_info["step"]
@@ -685,7 +694,7 @@ async def meeting_action(request: web.Request) -> web.StreamResponse:
             else:
                 step, anchor = MEETING_STEPS[step_name]
                 ok = await step(s, _ctx(request), actor, c, m, form)
-            cid, mid = c.id, m.id
+            cid, mid, room_id = c.id, m.id, m.session_id
     except CouncilError as e:
         if e.kind is Kind.NOT_FOUND and e.code == "not_found" and ("council" in e.message or "meeting" in e.message):
             raise _not_found(lang) from None
@@ -696,6 +705,8 @@ async def meeting_action(request: web.Request) -> web.StreamResponse:
             if cd["invitation_id"] and session_id:
                 cd["qr"] = f"/sessions/{session_id}/invitations/{cd['invitation_id']}/qr.svg"
         return await meeting_page(request, codes=codes, status=201)
+    if step_name in ROOM_STEPS:
+        await _tell_room(request, room_id, {"type": ROOM_STEPS[step_name], "meeting": mid})
     raise _back(f"/councils/{cid}/meetings/{mid}", ok, anchor)
 
 
@@ -729,8 +740,10 @@ async def tablet_cast(request: web.Request) -> web.StreamResponse:
             v = await _open_vote_of(s, m, form)
             cast = await svc.cast_with_code(s, _ctx(request), actor, v, _form_text(form, "code", 8),
                                             _form_text(form, "choice", 8))
+            mid, room_id = m.id, m.session_id
     except CouncilError as e:
         return await tablet_page(request, form_error=_err(e, lang), status=_status(e))
+    await _tell_room(request, room_id, {"type": "council_vote", "meeting": mid})
     # Rendered: a secret ballot's receipt is shown this once, to the voter at the tablet.
     return await tablet_page(request, ok="已投票，请将平板交给下一位成员。" if lang != "en"
                              else "Counted. Hand the tablet to the next member.", receipt=cast.receipt)
@@ -1041,6 +1054,50 @@ async def public_photo(request: web.Request) -> web.StreamResponse:
         return await _photo_response(request, s, path_id(request, "photo", "no such photo"), ok)
 
 
+# ---- the room: the council panel's state, and what the room hears when the convenor acts on the page ------
+
+
+async def room_state(s: Any, m: Meeting, today: date, identity: str | None) -> dict[str, Any]:
+    """What the room's council panel shows: the item under discussion, attendance and quorum (counts), every
+    vote as the public sees it (totals only), and whether this peer holds a voting seat."""
+    items = await svc.agenda(s, m)
+    current = next((i.title for i in items if i.id == m.current_item_id), None)
+    att = await svc.attendance_summary(s, m, today)
+    member = await svc.member_by_identity(s, m, identity) if identity else None
+    return {"meeting": m.id, "title": m.title, "state": m.state, "current_item": current,
+            "speaking_limit_s": m.speaking_limit_s,
+            "attendance": {k: v for k, v in att.items() if k != "attendees"},
+            "votes": [await svc.vote_json(s, v, public=True) for v in await svc.votes(s, m)],
+            "may_vote": member is not None and svc.as_rule_member(member).may_vote(today)}
+
+
+async def live_state(request: web.Request) -> web.StreamResponse:
+    """``GET /councils/live?token=`` (JSON): the council panel's state, for whoever holds a join token of the
+    meeting's room (a member's invitation, the gallery's, a staff join token)."""
+    lim = _limiters(request)["live"]
+    if lim.hit(f"ip:{client_ip(request)}"):
+        raise ApiError(429, "rate_limited", "too many requests")
+    svcs = services(request)
+    try:
+        grant = await sessions.resolve_join(svcs.db, svcs.config.secret_key, request.query.get("token", "")[:4096],
+                                            at=now_of(request))
+    except SessionError as e:
+        raise ApiError(http_status(e), e.code, e.message) from None
+    async with svcs.db.read() as s:
+        m = await svc.meeting_of_session(s, grant.meta.session_id)
+        if m is None:
+            raise ApiError(404, "not_found", "no council meeting in this room")
+        out = await room_state(s, m, _ctx(request).today, grant.identity)
+    return web.json_response(out, headers={"Cache-Control": "no-store"})
+
+
+async def _tell_room(request: web.Request, session_id: int | None, msg: dict[str, Any]) -> None:
+    """The convenor acted on the meeting page: the room's panels hear it (and reload their state)."""
+    hub = services(request).room_hub
+    if hub is not None and session_id is not None:
+        await hub.broadcast(session_id, msg)
+
+
 # ---- the dashboard's council figures (a page extra: the dashboard template shows them when present) ---------
 
 
@@ -1062,11 +1119,14 @@ def setup(app: web.Application) -> None:
         "propose_phone": RateLimiter(limit=PROPOSALS_PER_PHONE_PER_DAY, window_s=86400),
         "support": RateLimiter(limit=SUPPORTS_PER_IP_PER_HOUR, window_s=3600),
         "comment": RateLimiter(limit=COMMENTS_PER_IP_PER_HOUR, window_s=3600),
+        "live": RateLimiter(limit=LIVE_PER_IP_PER_MINUTE, window_s=60),
     }
+    add_room_module("/static/js/council-panel.js", button=("council", "people", "议事", "Council"))
     services(app).page_extras.append(dashboard_figures)
     r = app.router
     r.add_get("/councils", councils_page)
     r.add_post("/councils", create_council)
+    r.add_get("/councils/live", live_state)
     r.add_get("/councils/propose", propose_page)
     r.add_post("/councils/propose", propose_submit)
     r.add_get("/councils/t/{topic_code}", topic_public)
