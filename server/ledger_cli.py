@@ -26,6 +26,8 @@ def _chain_of(args: argparse.Namespace) -> str | None:
         return ledger.case_chain(args.case)
     if args.agreement is not None:
         return ledger.agreement_chain(args.agreement)
+    if args.council is not None:
+        return ledger.council_chain(args.council)
     return args.chain
 
 
@@ -36,6 +38,7 @@ def _configure_verify(p: argparse.ArgumentParser) -> None:
     g.add_argument("--session", type=int)
     g.add_argument("--case", type=int)
     g.add_argument("--agreement", type=int, help="an agreement outside a case (chain agreement:<id>)")
+    g.add_argument("--council", type=int, help="a residents' council (chain council:<id>, docs/councils.md)")
     g.add_argument("--directory", action="store_true", help="the chain of account and unit changes")
     g.add_argument("--chain", help="any chain by name, e.g. case:3 or agreement:7")
     p.add_argument("--checkpoint", metavar="FILE",
@@ -48,7 +51,8 @@ def _configure_verify(p: argparse.ArgumentParser) -> None:
 async def _verify_log(db: Database, args: argparse.Namespace) -> int:
     chain = _chain_of(args)
     if chain is None and not args.checkpoint:
-        print("error: name a chain (--session, --case, --agreement, --directory or --chain) or give --checkpoint",
+        print("error: name a chain (--session, --case, --agreement, --council, --directory or --chain) or give "
+              "--checkpoint",
               file=sys.stderr)
         return 2
     sth = None

@@ -121,6 +121,9 @@ def can_host_session(actor: Actor, unit_path: str, kind: str) -> bool:
         return False
     if kind == "petition":
         return actor.role in {Role.ADMIN, Role.PETITION_OFFICER, Role.MEDIATOR}
+    if kind == "council":
+        # A residents' council meeting: the community office hosts it, grid workers included (server/councils).
+        return actor.role in SESSION_HOST_ROLES | {Role.GRID_WORKER}
     if kind == "dispatch":
         # A briefing goes down the tree: only county and above, or admins, dispatch.
         return actor.role in {Role.ADMIN, Role.MEDIATOR} and actor.tier in (Tier.CITY, Tier.COUNTY)

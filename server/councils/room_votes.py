@@ -21,18 +21,20 @@ async def cast_from_room(db: Database, clock: Clock, secret: bytes, session_id: 
                          msg: dict[str, Any]) -> dict[str, Any]:
     """Count one ballot from the room: ``{"type": "ballot", "vote", "counted": true, "secret", "receipt"}``,
     or ``{"type": "error", "code", "message", "ref": "vote"}`` (the refusal is ledgered by the service)."""
-    async with db.session() as s:
-        meeting = await service.meeting_of_session(s, session_id)
-        vote = await s.get(Vote, msg["vote"]) if meeting is not None else None
-        if meeting is None or vote is None or vote.meeting_id != meeting.id:
-            return {"type": "error", "code": "not_found", "message": "no such vote in this meeting", "ref": "vote"}
-        member = await service.member_by_identity(s, meeting, identity)
-        try:
-            cast = await service.cast_ballot(s, Ctx(clock.now(), secret), vote, member.id if member else None,
-                                             msg["choice"], channel="room")
-        except CouncilError as e:
-            return {"type": "error", "code": e.code, "message": e.message, "ref": "vote"}
-        await s.commit()
+    ctx = Ctx(clock.now(), secret)
+    async with service.transaction(db, ctx) as s:
+        await service.close_expired_votes(s, ctx)
+    try:
+        async with service.transaction(db, ctx) as s:
+            meeting = await service.meeting_of_session(s, session_id)
+            vote = await s.get(Vote, msg["vote"]) if meeting is not None else None
+            if meeting is None or vote is None or vote.meeting_id != meeting.id:
+                return {"type": "error", "code": "not_found", "message": "no such vote in this meeting", "ref": "vote"}
+            member = await service.member_by_identity(s, meeting, identity)
+            cast = await service.cast_ballot(s, ctx, vote, member.id if member else None, msg["choice"],
+                                             channel="room")
+    except CouncilError as e:
+        return {"type": "error", "code": e.code, "message": e.message, "ref": "vote"}
     return {"type": "ballot", "vote": cast.vote_id, "counted": True, "secret": cast.secret, "receipt": cast.receipt}
 
 
@@ -53,5 +55,4 @@ async def attend_from_room(db: Database, clock: Clock, secret: bytes, session_id
             return None
         await service.record_attendance(s, ctx, None, meeting, member.id, mode=Attendance.ONLINE, present=present)
         out = await service.attendance_summary(s, meeting, ctx.today)
-        await s.commit()
     return out

@@ -31,6 +31,8 @@ class CouncilError(DomainError):
 
     def __init__(self, kind: Kind, code: str, message: str, **extra: object) -> None:
         super().__init__(kind, code, message, **extra)
+        # (council id, event type, data): a refusal the service layer ledgers after rolling back.
+        self.ledger: tuple[int, str, dict[str, object]] | None = None
 
 
 def _conflict(code: str, message: str) -> CouncilError:

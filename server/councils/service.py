@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -58,6 +60,7 @@ from server.councils.rules import (
     TopicState,
     VoteState,
 )
+from server.db import Database
 from server.directory.models import Staff, Unit
 from server.directory.tiers import Tier
 from server.failures import Kind
@@ -127,6 +130,28 @@ async def _log(s: AsyncSession, ctx: Ctx, council_id: int, type: str, data: dict
 
 def iso(dt: datetime | None) -> str | None:
     return dt.isoformat().replace("+00:00", "Z") if dt is not None else None
+
+
+def refusal(e: CouncilError, council_id: int, type: str, data: dict[str, Any]) -> CouncilError:
+    """Mark a refusal to be ledgered on the council's chain by :func:`transaction` (after the rollback)."""
+    e.ledger = (council_id, type, data)
+    return e
+
+
+@asynccontextmanager
+async def transaction(db: Database, ctx: Ctx) -> AsyncIterator[AsyncSession]:
+    """One transaction of council work (``db.session()``: committed on success, rolled back on error). A
+    refusal marked by :func:`refusal` (a ballot outside the window, twice or by a non-member; a vote without
+    quorum; a second signature from a household; a publication with personal data) is then appended to the
+    council's chain in a transaction of its own, and re-raised. The API, the pages and the room use this."""
+    try:
+        async with db.session() as s:
+            yield s
+    except CouncilError as e:
+        if e.ledger is not None:
+            async with db.session() as s2:
+                await _log(s2, ctx, *e.ledger)
+        raise
 
 
 # ---- access -----------------------------------------------------------------------------------------
@@ -367,8 +392,8 @@ async def support_topic(s: AsyncSession, ctx: Ctx, topic: Topic, *, phone: str, 
     council = await council_of(s, topic)
     await ledger_store.lock_chain(s, ledger.council_chain(council.id))
     if (await s.execute(select(Support.id).where(Support.topic_id == topic.id, Support.household_key == key))).first():
-        await _log(s, ctx, council.id, "support_refused", {"topic": topic.id, "reason": "already_supported"})
-        raise CouncilError(Kind.CONFLICT, "already_supported", "this household has already supported the topic")
+        raise refusal(CouncilError(Kind.CONFLICT, "already_supported", "this household has already supported the topic"),
+                      council.id, "support_refused", {"topic": topic.id, "reason": "already_supported"})
     s.add(Support(topic_id=topic.id, household_key=key, name=_text(name, "name", 100, required=False),
                   created_at=ctx.now))
     topic.supports += 1
@@ -710,12 +735,11 @@ async def open_vote(s: AsyncSession, ctx: Ctx, actor: Actor, vote: Vote) -> Vote
         rules.check_open(vote.state, members=summary["members"], present=summary["present"],
                          rule=QuorumRule.from_dict(meeting.quorum))
     except CouncilError as e:
-        if e.code == "no_quorum":
-            await _log(s, ctx, council.id, "vote_refused", {"vote": vote.id, "reason": "no_quorum",
-                                                            "members": summary["members"],
-                                                            "present": summary["present"],
-                                                            "needed": summary["quorum_needed"]})
-            await s.commit()  # the refusal stays on the ledger even though the request fails
+        if e.code == "no_quorum":  # the refusal stays on the ledger though the request fails
+            raise refusal(e, council.id, "vote_refused", {"vote": vote.id, "reason": "no_quorum",
+                                                          "members": summary["members"],
+                                                          "present": summary["present"],
+                                                          "needed": summary["quorum_needed"]}) from None
         raise
     vote.state = VoteState.OPEN
     vote.opens_at = ctx.now
@@ -734,7 +758,8 @@ async def cast_ballot(s: AsyncSession, ctx: Ctx, vote: Vote, member_id: int | No
     choice) and raised. A secret vote stores the mark (vote, member) and the ballot (random id, vote, choice,
     H(receipt)) in two unrelated tables and returns the receipt code; an open vote keeps the choice on the
     mark as well. Nothing is ledgered per accepted ballot (the ledger's order would link it to its voter);
-    the tally goes to the ledger when the vote closes."""
+    the tally goes to the ledger when the vote closes. A vote past its window is closed by
+    :func:`close_expired_votes` (run it in its own transaction first: a refusal rolls this one back)."""
     meeting, council = await _meeting_council(s, vote)
     chain = ledger.council_chain(council.id)
     await ledger_store.lock_chain(s, chain)  # serialises ballots of one council on PostgreSQL
@@ -742,17 +767,13 @@ async def cast_ballot(s: AsyncSession, ctx: Ctx, vote: Vote, member_id: int | No
     if member is not None and member.council_id != council.id:
         member = None
     already = member is not None and await s.get(VoteMark, (vote.id, member.id)) is not None
-    if rules.expired(vote_facts(vote), ctx.now):
-        await close_vote(s, ctx, None, vote)
     try:
         ch = rules.check_choice(choice)
         rules.check_ballot(vote_facts(vote), ctx.now, member=as_rule_member(member) if member else None,
                            day=ctx.today, already=already)
     except CouncilError as e:
-        await _log(s, ctx, council.id, "ballot_refused", {"vote": vote.id, "member": member_id, "reason": e.code,
-                                                          "channel": channel})
-        await s.commit()
-        raise
+        raise refusal(e, council.id, "ballot_refused", {"vote": vote.id, "member": member_id, "reason": e.code,
+                                                        "channel": channel}) from None
     assert member is not None
     receipt = rules.new_receipt()
     await s.execute(insert(VoteMark).values(vote_id=vote.id, member_id=member.id,
@@ -1053,10 +1074,8 @@ async def publish_meeting(s: AsyncSession, ctx: Ctx, actor: Actor, meeting: Meet
          for x in (t.title, t.description, t.owner_name)]
     try:
         rules.check_publishable(*texts)
-    except CouncilError:
-        await _log(s, ctx, council.id, "publication_refused", {"meeting": meeting.id, "reason": "personal_data"})
-        await s.commit()
-        raise
+    except CouncilError as e:
+        raise refusal(e, council.id, "publication_refused", {"meeting": meeting.id, "reason": "personal_data"}) from None
     meeting.state = rules.advance_meeting(meeting.state, "publish")
     meeting.minutes, meeting.published_at = text, ctx.now
     await _log(s, ctx, council.id, "meeting_published", {

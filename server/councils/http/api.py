@@ -87,6 +87,12 @@ def ctx(request: web.Request) -> Ctx:
     return Ctx(now_of(request), services(request).config.secret_key)
 
 
+async def sweep(request: web.Request) -> None:
+    """Close the votes whose window has passed (their own transaction, before a vote is read or voted on)."""
+    async with service.transaction(services(request).db, ctx(request)) as s:
+        await service.close_expired_votes(s, ctx(request))
+
+
 def _str(body: dict[str, Any], name: str, *, required: bool = True, default: str = "") -> str:
     v = body.get(name)
     if v is None:
@@ -212,13 +218,12 @@ async def vote_event(s: Any, vote: Vote) -> dict[str, Any]:
 async def create_council(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 16 * 1024)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.create_council(s, ctx(request), actor, unit_code=_str(body, "unit"), name=_str(body, "name"),
                                          neighbourhood=_str(body, "neighbourhood", required=False),
                                          support_threshold=_int(body, "support_threshold", default=10) or 0,
                                          quorum=_quorum(body))
         out = await council_json(s, actor, c)
-        await s.commit()
     return web.json_response(out, status=201)
 
 
@@ -226,7 +231,7 @@ async def create_council(request: web.Request) -> web.Response:
          tag=TAG, response=r.obj(["councils"], councils=r.array(COUNCIL)), strict_query=True)
 async def list_councils(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         rows = await service.list_councils(s, actor)
         out = [await council_json(s, actor, c, full=False) for c, _ in rows]
     return web.json_response({"councils": out})
@@ -238,7 +243,7 @@ async def list_councils(request: web.Request) -> web.Response:
          response=FIGURES, errors=(400, 404), strict_query=True)
 async def figures(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         out = await service.figures(s, ctx(request), actor, request.query.get("unit"))
     return web.json_response(out)
 
@@ -247,7 +252,7 @@ async def figures(request: web.Request) -> web.Response:
          errors=(404,))
 async def get_council(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
         return web.json_response(await council_json(s, actor, c))
 
@@ -263,7 +268,7 @@ async def get_council(request: web.Request) -> web.Response:
 async def add_member(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 16 * 1024)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
         m = await service.add_member(s, ctx(request), actor, c, role=_str(body, "role"),
                                      name=_str(body, "name", required=False),
@@ -272,7 +277,6 @@ async def add_member(request: web.Request) -> web.Response:
                                      phone=_str(body, "phone", required=False) or None,
                                      affiliation=_str(body, "affiliation", required=False))
         out = member_json(m)
-        await s.commit()
     return web.json_response(out, status=201)
 
 
@@ -280,11 +284,10 @@ async def add_member(request: web.Request) -> web.Response:
          params=[r.path_param("id"), r.path_param("member")], response=MEMBER, errors=(403, 404, 409))
 async def end_member(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
         m = await service.end_membership(s, ctx(request), actor, c, path_id(request, "member"))
         out = member_json(m)
-        await s.commit()
     return web.json_response(out)
 
 
@@ -296,7 +299,7 @@ async def end_member(request: web.Request) -> web.Response:
          response=r.obj(["topics"], topics=r.array(TOPIC)), errors=(400, 404), strict_query=True)
 async def list_topics(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
         ts = await service.topics(s, c, state=request.query.get("state"))
         return web.json_response({"topics": [topic_json(t) for t in ts]})
@@ -310,13 +313,12 @@ async def list_topics(request: web.Request) -> web.Response:
 async def propose(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 32 * 1024)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
         t = await service.propose_topic(s, ctx(request), c, title=_str(body, "title"),
                                         body=_str(body, "body", required=False), proposer_name=actor.name,
                                         actor=actor, case_id=_int(body, "case_id"))
         out = topic_json(t)
-        await s.commit()
     return web.json_response(out, status=201)
 
 
@@ -324,7 +326,7 @@ async def propose(request: web.Request) -> web.Response:
          response=TOPIC, errors=(404,))
 async def get_topic(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         t = await service.get_topic(s, actor, path_id(request))
         out = topic_json(t)
         out["status"] = await service.topic_status(s, t, ctx(request).today)
@@ -340,13 +342,12 @@ async def get_topic(request: web.Request) -> web.Response:
 async def decide(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 8 * 1024)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         t = await service.get_topic(s, actor, path_id(request))
         t = await service.decide_topic(s, ctx(request), actor, t, _str(body, "action"),
                                        reason=_str(body, "reason", required=False),
                                        merged_into=_int(body, "merged_into"), meeting_id=_int(body, "meeting"))
         out = topic_json(t)
-        await s.commit()
     return web.json_response(out)
 
 
@@ -367,7 +368,7 @@ async def schedule(request: web.Request) -> web.Response:
     if not isinstance(topic_ids, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in topic_ids):
         raise bad_request("topics must be a list of topic ids", "invalid_field", field="topics")
     c_ = ctx(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
         m = await service.schedule_meeting(s, c_, actor, c, title=_str(body, "title"), place=_str(body, "place"),
                                            scheduled_at=_datetime(body, "scheduled_at"), quorum=_quorum(body),
@@ -377,7 +378,6 @@ async def schedule(request: web.Request) -> web.Response:
         for tid in topic_ids[:50]:
             await service.add_agenda_item(s, c_, actor, m, title="", topic_id=tid)
         out = await meeting_json(s, m, c_.today)
-        await s.commit()
     return web.json_response(out, status=201)
 
 
@@ -385,7 +385,7 @@ async def schedule(request: web.Request) -> web.Response:
          response=r.obj(["meetings"], meetings=r.array(MEETING)), errors=(404,))
 async def list_meetings(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
         ms = await service.meetings(s, c)
         return web.json_response({"meetings": [{"id": m.id, "title": m.title, "place": m.place, "state": m.state,
@@ -397,7 +397,8 @@ async def list_meetings(request: web.Request) -> web.Response:
          tag=TAG, params=ID, response=MEETING, errors=(404,))
 async def get_meeting(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    await sweep(request)
+    async with service.transaction(services(request).db, ctx(request)) as s:
         m = await service.get_meeting(s, actor, path_id(request))
         return web.json_response(await meeting_json(s, m, ctx(request).today))
 
@@ -409,24 +410,22 @@ async def get_meeting(request: web.Request) -> web.Response:
 async def add_item(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 8 * 1024)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         m = await service.get_meeting(s, actor, path_id(request))
         topic = _int(body, "topic")
         item = await service.add_agenda_item(s, ctx(request), actor, m, title=_str(body, "title", required=topic is None),
                                              topic_id=topic)
         out = item_json(item)
-        await s.commit()
     return web.json_response(out, status=201)
 
 
 async def _move(request: web.Request, action: str) -> web.Response:
     actor = await require_actor(request)
     c_ = ctx(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         m = await service.get_meeting(s, actor, path_id(request))
         await service.move_meeting(s, c_, actor, m, action)
         out = await meeting_json(s, m, c_.today)
-        await s.commit()
     await announce(request, m, {"type": "council_meeting", "meeting": m.id, "state": m.state})
     return web.json_response(out)
 
@@ -450,10 +449,9 @@ async def close_meeting(request: web.Request) -> web.Response:
          errors=(403, 404, 409))
 async def codes(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         m = await service.get_meeting(s, actor, path_id(request))
         issued = await service.issue_member_codes(s, ctx(request), actor, m)
-        await s.commit()
     return web.json_response({"codes": [{"member": mid, **{k: v for k, v in e.items() if k != "invitation_id"}}
                                         for mid, e in issued.items()]})
 
@@ -466,12 +464,11 @@ async def attendance(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 4 * 1024)
     c_ = ctx(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         m = await service.get_meeting(s, actor, path_id(request))
         await service.record_attendance(s, c_, actor, m, _int(body, "member", required=True) or 0,
                                         mode=_str(body, "mode"), present=_bool(body, "present", True))
         out = await service.attendance_summary(s, m, c_.today)
-        await s.commit()
     await announce(request, m, {"type": "council_attendance", "meeting": m.id,
                                 **{k: v for k, v in out.items() if k != "attendees"}})
     return web.json_response(out)
@@ -484,11 +481,10 @@ async def attendance(request: web.Request) -> web.Response:
 async def add_view(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 16 * 1024)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         v = await service.record_view(s, ctx(request), actor, path_id(request), body=_str(body, "body"),
                                       member_id=_int(body, "member"), speaker=_str(body, "speaker", required=False))
         out = {"id": v.id, "speaker": v.speaker, "body": v.body}
-        await s.commit()
     return web.json_response(out, status=201)
 
 
@@ -503,11 +499,10 @@ async def add_view(request: web.Request) -> web.Response:
 async def create_vote(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 8 * 1024)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         v = await service.create_vote(s, ctx(request), actor, path_id(request), question=_str(body, "question"),
                                       secret=_bool(body, "secret"), window_s=_int(body, "window_s", default=300) or 0)
         out = await service.vote_json(s, v)
-        await s.commit()
     return web.json_response(out, status=201)
 
 
@@ -515,7 +510,8 @@ async def create_vote(request: web.Request) -> web.Response:
          params=ID, response=VOTE, errors=(404,))
 async def get_vote(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    await sweep(request)
+    async with service.transaction(services(request).db, ctx(request)) as s:
         v = await service.get_vote(s, actor, path_id(request))
         return web.json_response(await service.vote_json(s, v))
 
@@ -527,17 +523,17 @@ async def secrecy(request: web.Request) -> web.Response:
     body = await read_json(request, 1024)
     if not isinstance(body.get("secret"), bool):
         raise bad_request("secret must be true or false", "invalid_field", field="secret")
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         v = await service.get_vote(s, actor, path_id(request))
         await service.set_secrecy(s, ctx(request), actor, v, body["secret"])
         out = await service.vote_json(s, v)
-        await s.commit()
     return web.json_response(out)
 
 
 async def _vote_move(request: web.Request, opening: bool) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    await sweep(request)
+    async with service.transaction(services(request).db, ctx(request)) as s:
         v = await service.get_vote(s, actor, path_id(request))
         if opening:
             await service.open_vote(s, ctx(request), actor, v)
@@ -546,7 +542,6 @@ async def _vote_move(request: web.Request, opening: bool) -> web.Response:
         out = await service.vote_json(s, v)
         event = await vote_event(s, v)
         m = await s.get(Meeting, v.meeting_id)
-        await s.commit()
     assert m is not None
     await announce(request, m, event)
     return web.json_response(out)
@@ -573,17 +568,17 @@ async def close_vote(request: web.Request) -> web.Response:
          response=CAST, errors=(400, 403, 404, 409))
 async def ballot(request: web.Request) -> web.Response:
     actor = await require_actor(request)
+    await sweep(request)
     body = await read_json(request, 1024)
     choice, code = _str(body, "choice"), body.get("code")
     if code is not None and not isinstance(code, str):
         raise bad_request("code must be text", "invalid_field", field="code")
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         v = await service.get_vote(s, actor, path_id(request))
         if code is not None:
             cast = await service.cast_with_code(s, ctx(request), actor, v, code, choice)
         else:
             cast = await service.cast_as_staff(s, ctx(request), actor, v, choice)
-        await s.commit()
     return web.json_response({"vote": cast.vote_id, "counted": True, "secret": cast.secret, "receipt": cast.receipt},
                              status=201)
 
@@ -594,7 +589,7 @@ async def ballot(request: web.Request) -> web.Response:
 async def receipt(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 1024)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         v = await service.get_vote(s, actor, path_id(request))
         ok = await service.check_receipt(s, v, _str(body, "receipt"))
     return web.json_response({"counted": ok})
@@ -608,11 +603,10 @@ async def publish(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 128 * 1024)
     c_ = ctx(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         m = await service.get_meeting(s, actor, path_id(request))
         await service.publish_meeting(s, c_, actor, m, minutes=_str(body, "minutes"))
         out = await meeting_json(s, m, c_.today)
-        await s.commit()
     return web.json_response(out)
 
 
@@ -630,7 +624,7 @@ async def create_task(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 16 * 1024)
     c_ = ctx(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
         t = await service.create_task(s, c_, actor, c, title=_str(body, "title"), owner_name=_str(body, "owner"),
                                       deadline=_date(body, "deadline"),
@@ -638,7 +632,6 @@ async def create_task(request: web.Request) -> web.Response:
                                       vote_id=_int(body, "vote"), topic_id=_int(body, "topic"),
                                       owner_member_id=_int(body, "owner_member"))
         out = await task_full(s, t, c_.today)
-        await s.commit()
     return web.json_response(out, status=201)
 
 
@@ -648,7 +641,7 @@ async def create_task(request: web.Request) -> web.Response:
 async def list_tasks(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     today = ctx(request).today
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
         return web.json_response({"tasks": [service.task_json(t, today)
                                             for t in await service.tasks(s, c, state=request.query.get("state"))]})
@@ -658,7 +651,7 @@ async def list_tasks(request: web.Request) -> web.Response:
          response=TASK, errors=(404,))
 async def get_task(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         t = await service.get_task(s, actor, path_id(request))
         return web.json_response(await task_full(s, t, ctx(request).today))
 
@@ -670,11 +663,10 @@ async def get_task(request: web.Request) -> web.Response:
 async def add_photo(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     data = await read_body(request, service.MAX_PHOTO_BYTES)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         t = await service.get_task(s, actor, path_id(request))
         p = await service.add_task_photo(s, ctx(request), actor, t, data, services(request).config.data_dir)
         out = {"id": p.id, "sha256": p.sha256}
-        await s.commit()
     return web.json_response(out, status=201)
 
 
@@ -682,7 +674,7 @@ async def add_photo(request: web.Request) -> web.Response:
          response_content_type="image/*", errors=(404,))
 async def get_photo(request: web.Request) -> web.StreamResponse:
     actor = await require_actor(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         p, path = await service.task_photo(s, path_id(request), services(request).config.data_dir)
         await service.get_task(s, actor, p.task_id)
     return web.FileResponse(path, headers={"Content-Type": p.content_type, "Cache-Control": "private, max-age=300"})
@@ -694,11 +686,10 @@ async def done(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 8 * 1024)
     c_ = ctx(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         t = await service.get_task(s, actor, path_id(request))
         await service.complete_task(s, c_, actor, t, _str(body, "note", required=False))
         out = await task_full(s, t, c_.today)
-        await s.commit()
     return web.json_response(out)
 
 
@@ -710,10 +701,9 @@ async def note(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await read_json(request, 8 * 1024)
     c_ = ctx(request)
-    async with services(request).db.session() as s:
+    async with service.transaction(services(request).db, ctx(request)) as s:
         t = await service.get_task(s, actor, path_id(request))
         await service.add_task_note(s, c_, actor, t, body=_str(body, "body"),
                                     kind=_str(body, "kind", required=False, default="progress"))
         out = await task_full(s, t, c_.today)
-        await s.commit()
     return web.json_response(out, status=201)
