@@ -127,9 +127,6 @@ def can_host_session(actor: Actor, unit_path: str, kind: str) -> bool:
     if kind == "dispatch":
         # A briefing goes down the tree: only county and above, or admins, dispatch.
         return actor.role in {Role.ADMIN, Role.MEDIATOR} and actor.tier in (Tier.CITY, Tier.COUNTY)
-    if kind == "council":
-        # A residents' council meets in its community: the community's grid worker convenes it (docs/councils.md).
-        return actor.role in SESSION_HOST_ROLES | {Role.GRID_WORKER}
     return actor.role in SESSION_HOST_ROLES
 
 

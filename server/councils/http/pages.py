@@ -333,7 +333,7 @@ async def create_council(request: web.Request) -> web.StreamResponse:
     form = await check_csrf(request)
     values = {k: _form_text(form, k, 200) for k in ("unit", "name", "neighbourhood")}
     try:
-        async with services(request).db.session() as s:
+        async with svc.transaction(services(request).db, _ctx(request)) as s:
             c = await svc.create_council(s, _ctx(request), actor, unit_code=values["unit"], name=values["name"],
                                          neighbourhood=values["neighbourhood"])
             cid = c.id
@@ -387,7 +387,7 @@ async def _council_action(request: web.Request, step: Step, anchor: str) -> web.
     actor = await require_login(request)
     form = await check_csrf(request)
     try:
-        async with services(request).db.session() as s:
+        async with svc.transaction(services(request).db, _ctx(request)) as s:
             c, _ = await _council(s, actor, request)
             ok = await step(s, _ctx(request), actor, c, form)
             cid = c.id
@@ -440,7 +440,7 @@ async def schedule_meeting(request: web.Request) -> web.StreamResponse:
     quorum = QUORUM_CHOICES.get(_form_text(form, "quorum", 16), QUORUM_CHOICES["half"])[0]
     topic_ids = [int(v) for v in (await request.post()).getall("topic", []) if isinstance(v, str) and v.isdigit()]
     try:
-        async with services(request).db.session() as s:
+        async with svc.transaction(services(request).db, _ctx(request)) as s:
             c, _ = await _council(s, actor, request)
             ctx = _ctx(request)
             m = await svc.schedule_meeting(s, ctx, actor, c, title=_form_text(form, "title", 200),
@@ -490,7 +490,7 @@ async def decide_topic(request: web.Request) -> web.StreamResponse:
     form = await check_csrf(request)
     action = _form_text(form, "action", 16)
     try:
-        async with services(request).db.session() as s:
+        async with svc.transaction(services(request).db, _ctx(request)) as s:
             c, _ = await _council(s, actor, request)
             t = await lk.topic_in(s, c, path_id(request, "topic", "no such topic"))
             if t is None:
@@ -682,7 +682,7 @@ async def meeting_action(request: web.Request) -> web.StreamResponse:
     form["__members__"] = [v for v in post.getall("member", []) if isinstance(v, str)]
     lang = language(request)
     try:
-        async with services(request).db.session() as s:
+        async with svc.transaction(services(request).db, _ctx(request)) as s:
             c, _ = await _council(s, actor, request)
             m = await _meeting_in(s, c, request)
             if step_name == "codes":
@@ -734,7 +734,7 @@ async def tablet_cast(request: web.Request) -> web.StreamResponse:
     form = await check_csrf(request)
     lang = language(request)
     try:
-        async with services(request).db.session() as s:
+        async with svc.transaction(services(request).db, _ctx(request)) as s:
             c, _ = await _council(s, actor, request)
             m = await _meeting_in(s, c, request)
             v = await _open_vote_of(s, m, form)
@@ -761,7 +761,7 @@ async def task_action(request: web.Request) -> web.StreamResponse:
     form = await check_csrf(request)
     lang = language(request)
     try:
-        async with services(request).db.session() as s:
+        async with svc.transaction(services(request).db, _ctx(request)) as s:
             c, _ = await _council(s, actor, request)
             task = await lk.task_in(s, c, path_id(request, "task", "no such task"))
             if task is None:
@@ -891,7 +891,7 @@ async def propose_submit(request: web.Request) -> web.StreamResponse:
         return await propose_page(request, form=values, status=429, error=(
             "This phone number has reached today's limit." if en else "该号码今日提交次数已达上限。"))
     try:
-        async with services(request).db.session() as s:
+        async with svc.transaction(services(request).db, _ctx(request)) as s:
             c = await lk.public_council(s, cid or 0)
             t = await svc.propose_topic(s, _ctx(request), c, title=values["title"], body=values["body"],
                                         proposer_name=values["name"])
@@ -987,7 +987,7 @@ async def support_submit(request: web.Request) -> web.StreamResponse:
     assert form is not None
     lang = language(request)
     try:
-        async with services(request).db.session() as s:
+        async with svc.transaction(services(request).db, _ctx(request)) as s:
             t = await svc.topic_by_public_code(s, request.match_info["topic_code"][:32])
             await svc.support_topic(s, _ctx(request), t, phone=_form_text(form, "phone", 20),
                                     name=_form_text(form, "name", 100))
@@ -1007,7 +1007,7 @@ async def comment_submit(request: web.Request) -> web.StreamResponse:
     lang = language(request)
     try:
         rules.normalise_phone(_form_text(form, "phone", 20))
-        async with services(request).db.session() as s:
+        async with svc.transaction(services(request).db, _ctx(request)) as s:
             t = await svc.topic_by_public_code(s, request.match_info["topic_code"][:32])
             if t.state == rules.TopicState.MERGED:
                 raise CouncilError(Kind.CONFLICT, "topic_closed", "merged")
