@@ -275,10 +275,13 @@ def _quorum_label(q: dict[str, Any], lang: str) -> str:
 # ---- loading ------------------------------------------------------------------------------------------
 
 
-async def _council(s: Any, actor: Actor, request: web.Request) -> tuple[Council, str]:
+async def _council(s: Any, actor: Actor, request: web.Request, need: Action = Action.VIEW,
+                   kind: access.Kind = access.Kind.COUNCIL) -> tuple[Council, str]:
+    """The council the URL names, if the actor may ``need`` on it: 404 unseen, 403 seen but refused (checked
+    before anything of the form is read, so a refusal never hides behind a form error)."""
     cid = path_id(request, "council", "no such council")
     try:
-        c = await svc.get_council(s, actor, cid)
+        c = await svc.get_council(s, actor, cid, need, kind)
     except CouncilError as e:
         raise ApiError(http_status(e), e.code, _err(e, language(request))) from None
     unit_name = await lk.unit_name(s, c)
@@ -382,13 +385,14 @@ async def council_page(request: web.Request, *, form_error: str | None = None, f
 Step = Callable[[Any, svc.Ctx, Actor, Council, dict[str, Any]], Awaitable[str]]
 
 
-async def _council_action(request: web.Request, step: Step, anchor: str) -> web.StreamResponse:
+async def _council_action(request: web.Request, step: Step, anchor: str, need: Action = Action.MANAGE
+                          ) -> web.StreamResponse:
     """Run one change on the council page: CSRF, load, the service, redirect back (or the page with the refusal)."""
     actor = await require_login(request)
     form = await check_csrf(request)
     try:
         async with svc.transaction(services(request).db, _ctx(request)) as s:
-            c, _ = await _council(s, actor, request)
+            c, _ = await _council(s, actor, request, need)
             ok = await step(s, _ctx(request), actor, c, form)
             cid = c.id
     except CouncilError as e:
@@ -425,23 +429,22 @@ async def staff_topic(request: web.Request) -> web.StreamResponse:
         await svc.propose_topic(s, ctx, c, title=_form_text(form, "title", 200), body=_form_text(form, "body", 4000),
                                 proposer_name=actor.name, actor=actor)
         return "topic"
-    return await _council_action(request, step, "#topics")
+    return await _council_action(request, step, "#topics", Action.VIEW)
 
 
 async def schedule_meeting(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     form = await check_csrf(request)
     lang = language(request)
-    try:
-        when = datetime.fromisoformat(_form_text(form, "starts_at", 20)).replace(tzinfo=BEIJING)
-    except ValueError:
-        return await council_page(request, form_error="请选择会议时间。" if lang != "en" else "Choose the meeting's time.",
-                                  status=400)
-    quorum = QUORUM_CHOICES.get(_form_text(form, "quorum", 16), QUORUM_CHOICES["half"])[0]
     topic_ids = [int(v) for v in (await request.post()).getall("topic", []) if isinstance(v, str) and v.isdigit()]
+    quorum = QUORUM_CHOICES.get(_form_text(form, "quorum", 16), QUORUM_CHOICES["half"])[0]
     try:
         async with svc.transaction(services(request).db, _ctx(request)) as s:
-            c, _ = await _council(s, actor, request)
+            c, _ = await _council(s, actor, request, Action.MANAGE, access.Kind.MEETING)
+            try:
+                when = datetime.fromisoformat(_form_text(form, "starts_at", 20)).replace(tzinfo=BEIJING)
+            except ValueError:
+                raise CouncilError(Kind.INVALID, "missing_field", "missing field: scheduled_at") from None
             ctx = _ctx(request)
             m = await svc.schedule_meeting(s, ctx, actor, c, title=_form_text(form, "title", 200),
                                            place=_form_text(form, "place", 200), scheduled_at=when, quorum=quorum,
@@ -450,7 +453,9 @@ async def schedule_meeting(request: web.Request) -> web.StreamResponse:
                 await svc.add_agenda_item(s, ctx, actor, m, title="", topic_id=tid)
             cid, mid = c.id, m.id
     except CouncilError as e:
-        return await council_page(request, form_error=_err(e, lang), status=_status(e))
+        msg = ("请选择会议时间。" if lang != "en" else "Choose the meeting's time.") if "scheduled_at" in e.message \
+            else _err(e, lang)
+        return await council_page(request, form_error=msg, status=_status(e))
     raise _back(f"/councils/{cid}/meetings/{mid}", "meeting")
 
 
@@ -491,7 +496,7 @@ async def decide_topic(request: web.Request) -> web.StreamResponse:
     action = _form_text(form, "action", 16)
     try:
         async with svc.transaction(services(request).db, _ctx(request)) as s:
-            c, _ = await _council(s, actor, request)
+            c, _ = await _council(s, actor, request, Action.MANAGE)
             t = await lk.topic_in(s, c, path_id(request, "topic", "no such topic"))
             if t is None:
                 raise _not_found(language(request))
@@ -582,7 +587,9 @@ MeetingStep = Callable[[Any, svc.Ctx, Actor, Council, Meeting, dict[str, Any]], 
 
 async def _open_vote_of(s: Any, m: Meeting, form: dict[str, Any]) -> Vote:
     vid = _form_int(form, "vote")
-    v = await lk.vote_in(s, m, vid) if vid else None
+    if vid is None:
+        raise CouncilError(Kind.INVALID, "missing_field", "missing field: vote", field="vote")
+    v = await lk.vote_in(s, m, vid)
     if v is None:
         raise svc.not_found("vote")
     return v
@@ -683,7 +690,7 @@ async def meeting_action(request: web.Request) -> web.StreamResponse:
     lang = language(request)
     try:
         async with svc.transaction(services(request).db, _ctx(request)) as s:
-            c, _ = await _council(s, actor, request)
+            c, _ = await _council(s, actor, request, Action.MANAGE, access.Kind.MEETING)
             m = await _meeting_in(s, c, request)
             if step_name == "codes":
                 issued = await svc.issue_member_codes(s, _ctx(request), actor, m)
@@ -718,7 +725,7 @@ async def tablet_page(request: web.Request, *, ok: str | None = None, receipt: s
     actor = await require_login(request)
     lang = language(request)
     async with services(request).db.read() as s:
-        c, unit_name = await _council(s, actor, request)
+        c, unit_name = await _council(s, actor, request, Action.MANAGE, access.Kind.MEETING)
         m = await _meeting_in(s, c, request)
         if not await _may_manage(s, actor, c):
             raise ApiError(403, "forbidden", _pair(ERRORS, "forbidden", lang))
@@ -735,7 +742,7 @@ async def tablet_cast(request: web.Request) -> web.StreamResponse:
     lang = language(request)
     try:
         async with svc.transaction(services(request).db, _ctx(request)) as s:
-            c, _ = await _council(s, actor, request)
+            c, _ = await _council(s, actor, request, Action.MANAGE, access.Kind.VOTE)
             m = await _meeting_in(s, c, request)
             v = await _open_vote_of(s, m, form)
             cast = await svc.cast_with_code(s, _ctx(request), actor, v, _form_text(form, "code", 8),
@@ -752,6 +759,10 @@ async def tablet_cast(request: web.Request) -> web.StreamResponse:
 # ---- tasks ----------------------------------------------------------------------------------------------------
 
 
+TASK_NEEDS: dict[str, tuple[Action, access.Kind]] = {"complete": (Action.MANAGE, access.Kind.TASK),
+                                                      "supervise": (Action.SUPERVISE, access.Kind.TASK)}
+
+
 async def task_action(request: web.Request) -> web.StreamResponse:
     actor = await require_login(request)
     step = request.match_info["step"]
@@ -762,7 +773,7 @@ async def task_action(request: web.Request) -> web.StreamResponse:
     lang = language(request)
     try:
         async with svc.transaction(services(request).db, _ctx(request)) as s:
-            c, _ = await _council(s, actor, request)
+            c, _ = await _council(s, actor, request, *TASK_NEEDS[step])
             task = await lk.task_in(s, c, path_id(request, "task", "no such task"))
             if task is None:
                 raise _not_found(lang)
