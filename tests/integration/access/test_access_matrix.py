@@ -92,6 +92,11 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     "agreement_seal": {"normal": frozenset({NAMED, PEER}), "dv": frozenset({NAMED})},
     # The party endpoints: the case's own parties, by their invitation and identity check.
     "party": {"normal": PARTIES, "dv": PARTIES},
+    # A residents' council of the township (council_world.py): its unit and the tiers above see it (experts
+    # do not), its own unit's mediators run it, the county and city above supervise its tasks.
+    "council_read": {"-": UNIT},
+    "council_manage": {"-": frozenset({NAMED, PEER})},
+    "council_supervise": {"-": frozenset({COUNTY, CITY, ADMIN})},
     # The WebSocket join: whoever may take part in the case's session.
     "ws": {"normal": UNIT | {EXPERT} | PARTIES, "dv": frozenset({NAMED, EXPERT}) | PARTIES},
 }
@@ -291,6 +296,31 @@ ROUTES: dict[str, Row] = {
     "POST /api/agreements/{id}/party/sign": Row("party", "party"),
     "POST /api/agreements/{id}/party/comments": Row("party", "party"),
     "GET /api/agreements/{id}/party/pdf": Row("party"),
+    # ---- council pages (server/councils/http/pages.py; the world's council: council_world.py) -----------
+    "GET /councils": Row("staff"),
+    "POST /councils": Row("council_manage", {"unit": TOWNSHIP, "name": "矩阵新议事会"}),
+    "GET /councils/live": Row("nobody"),  # only a join token of the meeting's room opens the panel's state
+    "GET /councils/propose": Row("public"),
+    "POST /councils/propose": Row("public", "form"),
+    "GET /councils/t/{topic_code}": Row("public"),
+    "POST /councils/t/{topic_code}/support": Row("public", "form"),
+    "POST /councils/t/{topic_code}/comments": Row("public", "form"),
+    "GET /councils/p/{council_code}": Row("public"),
+    "GET /councils/p/{council_code}/photos/{photo}": Row("public"),  # a task that follows a public topic
+    "GET /councils/{council}": Row("council_read"),
+    "POST /councils/{council}/members": Row("council_manage", "form"),
+    "POST /councils/{council}/members/{member}/end": Row("council_manage", "form", phase=1),
+    "POST /councils/{council}/topics": Row("council_read", "form"),
+    "GET /councils/{council}/topics/{topic}": Row("council_read"),
+    "POST /councils/{council}/topics/{topic}/decide": Row("council_manage", "form"),
+    "POST /councils/{council}/meetings": Row("council_manage", "form"),
+    "GET /councils/{council}/meetings/{meeting}": Row("council_read"),
+    "GET /councils/{council}/meetings/{meeting}/tablet": Row("council_manage"),
+    "POST /councils/{council}/meetings/{meeting}/tablet": Row("council_manage", "form"),
+    "GET /councils/{council}/meetings/{meeting}/notice": Row("council_read"),
+    "POST /councils/{council}/meetings/{meeting}/{step}": Row("council_manage", "form"),  # step: attendance
+    "POST /councils/{council}/tasks/{task}/{step}": Row("council_supervise", "form"),  # step: supervise
+    "GET /councils/{council}/photos/{photo}": Row("council_read"),
 }
 
 # Files made to be handed on (printed, given to a party, checked on /verify): no confidential contact
@@ -383,6 +413,8 @@ def _fill(route: str, world: World, cw: CaseWorld | None, actor: str, session: s
                    "id": str(sid if "/sessions/" in path else cw.aid)}
         if party is not None and route in ("GET /join/{token}", "GET /api/join/{token}"):
             values["token"] = party.invitation
+    if path.startswith("/councils/"):
+        values |= world.council | {"step": "supervise" if "/tasks/" in path else "attendance"}
     for k, v in values.items():
         path = path.replace("{" + k + "}", v)
     invitation = party.invitation if party is not None else FORGED

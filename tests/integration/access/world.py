@@ -32,6 +32,7 @@ from server.media.segments import SegmentInfo, TrackInfo
 from server.recording.store import DbRecordingEvents
 from server.security import csrf
 from server.services import services
+from tests.integration.access import council_world
 from tests.integration.agreements.helpers import data_url
 from tests.support.agreement_sample import SAMPLE_IDS, sample_content
 
@@ -113,6 +114,7 @@ class World:
     staff_ids: dict[str, int]
     turned_code: str = ""
     notice_id: int = 0
+    council: dict[str, str] = field(default_factory=dict)  # the council rows' path values (council_world.py)
 
 
 async def _ok(r: aiohttp.ClientResponse, *statuses: int) -> Any:
@@ -327,5 +329,6 @@ async def build(c: TestClient) -> World:
     # The sign-out ends every token and cookie the account was issued.
     await _ok(await c.post("/api/auth/logout", headers=creds[GONE].bearer), 200, 204)
     assert (await c.get("/api/auth/me", headers=creds[GONE].bearer)).status == 401
+    world.council = await council_world.build(app, staff_ids[NAMED], TOWNSHIP, PNG)
     _ = (Case, ledger)
     return world
