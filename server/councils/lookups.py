@@ -177,6 +177,29 @@ async def public_council(s: AsyncSession, council_id: int) -> Council:
     return c
 
 
+async def put_on_agenda(s: AsyncSession, ctx: svc.Ctx, actor: Actor, m: Meeting, topic_id: int) -> AgendaItem:
+    """A topic onto a meeting's agenda: one the convenor has not decided yet is accepted with it
+    (``service.add_agenda_item``); one already accepted (from its topic page) gets its item here. Ledgered."""
+    c = await svc.council_of(s, m)
+    t = await topic_in(s, c, topic_id)
+    if t is None:
+        raise svc.not_found("topic")
+    if t.state != rules.TopicState.ACCEPTED:
+        return await svc.add_agenda_item(s, ctx, actor, m, title="", topic_id=t.id)
+    await svc.require(s, actor, c, Action.MANAGE, access.Kind.MEETING)
+    if m.state not in (rules.MeetingState.SCHEDULED, rules.MeetingState.OPEN):
+        raise rules.CouncilError(svc.Kind.CONFLICT, "meeting_closed", "the meeting is over")
+    existing = (await s.execute(select(AgendaItem).where(AgendaItem.meeting_id == m.id,
+                                                         AgendaItem.topic_id == t.id))).scalars().first()
+    if existing is not None:
+        return existing
+    item = await svc._add_item(s, m, t.title, t.id)
+    await ledger_store.append(s, ledger.council_chain(c.id), "agenda_item_added",
+                              {"meeting": m.id, "item": item.id, "title": item.title, "topic": t.id,
+                               "by": {"id": actor.id, "name": actor.name, "unit": actor.unit_code}}, ctx.now)
+    return item
+
+
 async def set_current_item(s: AsyncSession, ctx: svc.Ctx, actor: Actor, m: Meeting, item_id: int | None) -> Meeting:
     """The convenor takes up an agenda item (managers, while the meeting is in session). Ledgered."""
     c = await svc.council_of(s, m)

@@ -450,7 +450,7 @@ async def schedule_meeting(request: web.Request) -> web.StreamResponse:
                                            place=_form_text(form, "place", 200), scheduled_at=when, quorum=quorum,
                                            gallery_open=bool(form.get("gallery")))
             for tid in topic_ids:
-                await svc.add_agenda_item(s, ctx, actor, m, title="", topic_id=tid)
+                await lk.put_on_agenda(s, ctx, actor, m, tid)
             cid, mid = c.id, m.id
     except CouncilError as e:
         msg = ("请选择会议时间。" if lang != "en" else "Choose the meeting's time.") if "scheduled_at" in e.message \
@@ -617,7 +617,10 @@ async def _step_attendance(s: Any, ctx: svc.Ctx, actor: Actor, c: Council, m: Me
 
 async def _step_item(s: Any, ctx: svc.Ctx, actor: Actor, c: Council, m: Meeting, form: dict[str, Any]) -> str:
     tid = _form_int(form, "topic")
-    await svc.add_agenda_item(s, ctx, actor, m, title=_form_text(form, "title", 200), topic_id=tid)
+    if tid is not None:
+        await lk.put_on_agenda(s, ctx, actor, m, tid)
+    else:
+        await svc.add_agenda_item(s, ctx, actor, m, title=_form_text(form, "title", 200))
     return "item"
 
 
