@@ -64,6 +64,21 @@ async def test_council_decides_on_charging_points(live_server: Any, browser: Any
         raise
 
 
+async def submit(page: Any, selector: str) -> None:
+    """Press a form's button and wait for the page it answers with (its DOM: the room tabs of the same
+    browser keep the load event of a page coming back to its own address waiting)."""
+    async with page.expect_navigation(wait_until="domcontentloaded"):
+        await page.click(selector)
+    await no_error_page(page)
+
+
+async def pick(select: Any, text: str) -> None:
+    """Choose the option whose text contains ``text`` (as a person reads the list)."""
+    value = await select.evaluate("(el, text) => [...el.options].find((o) => o.text.includes(text))?.value", text)
+    assert value is not None, f"no option with {text}"
+    await select.select_option(value)
+
+
 def absolute(base: str, link: str) -> str:
     return link if link.startswith("http") else base + link
 
@@ -73,21 +88,21 @@ async def set_up_council(base: str, browser: Any, journey: Journey) -> tuple[Any
     await menu(desk, "/councils")
     await desk.fill("#name", "幸福小区居民议事会")
     await desk.fill("#neighbourhood", "幸福小区")
-    await go(desk, "#create-council")
+    await submit(desk, "#create-council")
     await no_error_page(desk)
     council_url = desk.url.split("?")[0]
     # The convenor's own seat (a staff account), then the residents and the property company.
     await desk.click("#add-member > summary")
     await desk.fill("#mb-username", CONVENOR)
     await desk.select_option("#mb-role", "convenor")
-    await go(desk, "#add-member-submit")
+    await submit(desk, "#add-member-submit")
     for name, role in ROLES.items():
         await desk.click("#add-member > summary")
         await desk.fill("#mb-name", name)
         await desk.select_option("#mb-role", role)
         if role == "property":
             await desk.fill("#mb-affiliation", "幸福物业服务有限公司")
-        await go(desk, "#add-member-submit")
+        await submit(desk, "#add-member-submit")
         assert await desk.query_selector("#council-error") is None, await desk.inner_text("#council-error")
     members = await desk.inner_text("#member-table")
     for name in ROLES:
@@ -102,7 +117,7 @@ async def resident_proposes(base: str, browser: Any, journey: Journey) -> str:
     await go(phone, "a[href^='/intake']")
     await go(phone, "#link-propose")
     assert await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    await phone.select_option("#council", label=re.compile("幸福小区居民议事会"))
+    await pick(phone.locator("#council"), "幸福小区居民议事会")
     await phone.fill("#title", TOPIC)
     await phone.fill("#body", "地下车库没有充电桩，电动车只能飞线充电，存在安全隐患，建议在小区安装充电桩。")
     await phone.fill("#name", "测试居民")
@@ -169,9 +184,9 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
 
     # The convenor puts the topic on the agenda and calls the meeting.
     await desk.goto(council_url)
-    await go(desk, f"a.topic-link:has-text('{TOPIC}')")
+    await submit(desk, f"a.topic-link:has-text('{TOPIC}')")
     assert (await desk.inner_text("#topic-supports")).strip() == "2"
-    await go(desk, "#topic-accept")
+    await submit(desk, "#topic-accept")
     await no_error_page(desk)
     await desk.goto(council_url)
     await desk.click("#new-meeting > summary")
@@ -179,13 +194,13 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
     await desk.fill("#mt-when", beijing_minute())
     await desk.fill("#mt-place", "社区党群服务中心议事厅")
     await desk.check("#mt-gallery")
-    await go(desk, "#create-meeting")
+    await submit(desk, "#create-meeting")
     await no_error_page(desk)
     meeting_url = desk.url.split("?")[0]
     assert TOPIC in await desk.inner_text("#agenda")
 
     # Each member's invitation and code, shown once.
-    await go(desk, "#member-codes-button")
+    await submit(desk, "#member-codes-button")
     codes: dict[str, str] = {}
     links: dict[str, str] = {}
     for row in await desk.query_selector_all("#member-codes .member-code"):
@@ -196,11 +211,11 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
             links[name] = await link.input_value()
     assert set(ROLES) <= set(codes) and set(PHONES) <= set(links), (codes, links)
     await journey.step(desk, "member-codes-and-links")
-    await go(desk, "#meeting-start")
+    await submit(desk, "#meeting-start")
     # Three members sign in at the table.
     for name in TABLE:
         await desk.check(f"#table-attendance label:has-text('{name}') input")
-    await go(desk, "#save-attendance")
+    await submit(desk, "#save-attendance")
     assert (await desk.inner_text("#attendance-count")).strip() == "3"
 
     # The convenor enters the room from the meeting page's video room.
@@ -232,13 +247,13 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
     assert "已达法定人数" in await desk.inner_text("#quorum")
 
     # Item 1: taken up, a view recorded, an open vote.
-    await go(desk, "#agenda .item-current")
+    await submit(desk, "#agenda .item-current")
     await desk.fill("#agenda .view-form input[name=text]", "物业同意配合，建议设在东侧地面车位，靠近配电房")
     await desk.select_option("#agenda .view-form select[name=member]", label="测试物业丁")
-    await go(desk, "#agenda .record-view")
+    await submit(desk, "#agenda .record-view")
     await desk.select_option("#agenda .vote-mode", "open")
     await desk.fill("#agenda .vote-form input[name=motion]", "同意在小区安装电动车充电桩")
-    await go(desk, "#agenda .start-vote")
+    await submit(desk, "#agenda .start-vote")
     await no_error_page(desk)
     await open_panel(room, "council")
     await room.wait_for_function(
@@ -250,7 +265,7 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
     await tablet_vote(desk, meeting_url, codes, {"测试党员甲": "agree", "测试居民乙": "agree", "测试物业丁": "abstain"},
                       secret=False)
     await desk.goto(meeting_url)
-    await go(desk, "#agenda .close-vote")
+    await submit(desk, "#agenda .close-vote")
     open_block = await desk.inner_text("#agenda .vote-closed")
     assert "测试居民丙：同意" in open_block and "测试物业丁：弃权" in open_block and "通过" in open_block
     await room.wait_for_selector("#panel-council .cp-tally", timeout=60_000)
@@ -259,7 +274,7 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
     # A secret vote on the location.
     await desk.select_option("#agenda .vote-mode", "secret")
     await desk.fill("#agenda .vote-form input[name=motion]", "充电桩设在东侧地面车位")
-    await go(desk, "#agenda .start-vote")
+    await submit(desk, "#agenda .start-vote")
     for name in PHONES:
         await phone_votes(phones[name], "agree", secret=True)
     await journey.step(phones[PHONES[1]], "phone-member-secret-receipt", full_page=False)
@@ -267,7 +282,7 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
                       secret=True)
     await desk.goto(meeting_url)
     secret_vote = desk.locator("#agenda .vote[data-secret=yes]")
-    await go(desk, "#agenda .vote[data-secret=yes] .close-vote")
+    await submit(desk, "#agenda .vote[data-secret=yes] .close-vote")
     secret_text = await secret_vote.inner_text()
     assert "同意" in secret_text and "通过" in secret_text
     for name in ROLES:
@@ -281,9 +296,9 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
         if not await form.is_visible():
             await desk.click("#agenda .vote[data-secret=no] .decision-form > summary")
         await form.locator("input[name=task]").fill(title)
-        await form.locator("select[name=owner]").select_option(label=re.compile(owner))
+        await pick(form.locator("select[name=owner]"), owner)
         await form.locator("input[name=deadline]").fill(deadline)
-        async with desk.expect_navigation():
+        async with desk.expect_navigation(wait_until="domcontentloaded"):
             await form.locator("button.add-task").click()
         await no_error_page(desk)
     photo = tmp_path / "site.png"
@@ -295,17 +310,17 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
     await task.locator(".task-complete > summary").click()
     await task.locator("textarea[name=note]").fill("已与物业、党员代表现场查看东侧车位，具备安装条件")
     await task.locator("input[name=photo]").set_input_files(str(photo))
-    async with desk.expect_navigation():
+    async with desk.expect_navigation(wait_until="domcontentloaded"):
         await task.locator("button[type=submit]").click()
     await no_error_page(desk)
     assert "已完成" in await desk.locator("#tasks li.task", has_text=TASKS[0][0]).inner_text()
 
     # The meeting ends; the minutes are published.
     await desk.goto(meeting_url)
-    await go(desk, "#meeting-end")
+    await submit(desk, "#meeting-end")
     await desk.fill("#minutes", "本次议事会应到6人，实到6人。会议同意在小区安装电动车充电桩，位置设在东侧地面车位；"
                                 "由党员代表实地考察，物业公司提交安装方案。")
-    await go(desk, "#publish-submit")
+    await submit(desk, "#publish-submit")
     await no_error_page(desk)
     assert await desk.is_visible("#published")
     await journey.step(desk, "published")

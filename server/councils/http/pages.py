@@ -959,6 +959,7 @@ async def topic_public(request: web.Request, *, ok: str | None = None, error: st
                       "at": _local(t.updated_at)})
     merged = st.get("merged_into")
     view = {"ref": st["code"], "title": st["title"], "body": st["body"], "state": t.state,
+            "state_label": _pair(rules.TOPIC_LABELS, t.state, lang),
             "reason": st["reason"], "supports": st["supports"], "proposer": st["proposer"],
             "proposed_at": _local(t.created_at), "public_path": f"/councils/t/{t.public_code}",
             "merged_into": {"title": merged["title"], "path": f"/councils/t/{merged['code']}"} if merged else None,
