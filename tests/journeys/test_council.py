@@ -7,7 +7,8 @@ phone to the completed task on the neighbourhood's public page. Pages only; ever
    household, one signature: the second try of the same phone is refused).
 3. The convenor puts it on the agenda, calls a hybrid meeting (gallery open), makes each member's invitation
    and code, opens the meeting, signs three members in at the table and enters the room; two members join
-   from their phones with their link and code and are admitted.
+   from their phones with their link and code and are admitted. One raises a hand and the convenor gives the
+   next turn from the room's 议事 panel, which counts down the time limit.
 4. An open vote: the phone members vote from the room's 议事 panel, the table members on the shared tablet;
    the tally shows who voted what. A secret vote: the phones get a receipt, the meeting page shows no names.
 5. Two tasks from the decision ("实地考察充电桩位置", "物业提交安装方案"); one is completed with a photo; the
@@ -245,6 +246,19 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
         await desk.wait_for_timeout(1000)
     assert int((await desk.inner_text("#attendance-count")).strip()) >= 5
     assert "已达法定人数" in await desk.inner_text("#quorum")
+
+    # The speaking queue: a member on a phone raises a hand; the convenor gives the next turn from the 议事
+    # panel, which counts down the turn's time limit.
+    await phones[PHONES[0]].click("#btn-hand")
+    await open_panel(room, "council")
+    await room.wait_for_function(
+        "(n) => (document.querySelector('#panel-council .cp-queue')?.textContent || '').includes(n)",
+        arg=PHONES[0], timeout=60_000)
+    await room.click("#panel-council .cp-next")
+    await room.wait_for_function(
+        "(n) => (document.querySelector('#panel-council .cp-speaker')?.textContent || '').includes(n + ' 发言中，剩余')",
+        arg=PHONES[0], timeout=60_000)
+    await journey.step(room, "speaking-queue-with-time-limit", full_page=False)
 
     # Item 1: taken up, a view recorded, an open vote.
     await submit(desk, "#agenda .item-current")
