@@ -56,3 +56,31 @@ async def attend_from_room(db: Database, clock: Clock, secret: bytes, session_id
         await service.record_attendance(s, ctx, None, meeting, member.id, mode=Attendance.ONLINE, present=present)
         out = await service.attendance_summary(s, meeting, ctx.today)
     return out
+
+
+async def attendance(db: Database, clock: Clock, session_id: int) -> dict[str, Any] | None:
+    """The attendance summary of the council meeting held in this room (None: not a council room)."""
+    async with db.session() as s:
+        meeting = await service.meeting_of_session(s, session_id)
+        if meeting is None:
+            return None
+        return await service.attendance_summary(s, meeting, Ctx(clock.now(), b"").today)
+
+
+async def sweep(db: Database, clock: Clock, secret: bytes, hub: Any) -> int:
+    """Close the votes whose window has passed and tell their rooms (``council_vote``); send the day's overdue
+    reminders. Returns how many votes were closed."""
+    ctx = Ctx(clock.now(), secret)
+    async with service.transaction(db, ctx) as s:
+        closed = await service.close_expired_votes(s, ctx)
+        await service.remind_overdue(s, ctx)
+        news = []
+        for v in closed:
+            meeting = await s.get(service.Meeting, v.meeting_id)
+            if meeting is not None and meeting.session_id is not None:
+                news.append((meeting.session_id, {"type": "council_vote",
+                                                  "vote": await service.vote_json(s, v, public=True)}))
+    if hub is not None:
+        for session_id, msg in news:
+            await hub.broadcast(session_id, msg)
+    return len(closed)

@@ -267,15 +267,21 @@ class QuorumRule:
     def from_dict(cls, d: dict[str, object] | None) -> QuorumRule:
         if not d:
             return cls()
+        bad = _invalid("bad_quorum", "a quorum is a fraction (e.g. \"1/2\", \"2/3\"), strictly_more (true/false), "
+                                     "a minimum (whole number) and a passing rule")
+        raw_frac, raw_min = d.get("fraction", "1/2"), d.get("minimum", 3)
+        strict, passing = d.get("strictly_more", True), d.get("passing", PassRule.MAJORITY_OF_CAST.value)
+        if not isinstance(raw_frac, str) or not isinstance(strict, bool) or not isinstance(passing, str) or \
+                not isinstance(raw_min, int) or isinstance(raw_min, bool) or not re.fullmatch(r"[0-9]{1,4}(/[0-9]{1,4})?",
+                                                                                              raw_frac):
+            raise bad
         try:
-            frac = Fraction(str(d.get("fraction", "1/2")))
-            minimum = int(str(d.get("minimum", 3)))
-            passing = PassRule(str(d.get("passing", PassRule.MAJORITY_OF_CAST)))
+            frac, rule = Fraction(raw_frac), PassRule(passing)
         except (ValueError, ZeroDivisionError):
-            raise _invalid("bad_quorum", "a quorum is a fraction (e.g. 1/2, 2/3), a minimum and a passing rule") from None
-        if not (0 < frac <= 1) or minimum < 1:
-            raise _invalid("bad_quorum", "a quorum fraction lies in (0, 1] and its minimum is at least 1")
-        return cls(frac, bool(d.get("strictly_more", True)), minimum, passing)
+            raise bad from None
+        if not (0 < frac <= 1) or not 1 <= raw_min <= 1000:
+            raise bad
+        return cls(frac, strict, raw_min, rule)
 
     def needed(self, members: int) -> int:
         """How many voting members must be present, of ``members``."""

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import access, ledger, ledger_store
 from server.access import Action, Record
+from server.cases import service as case_service
 from server.cases import session_link
 from server.cases.documents import sniff, write_atomically
 from server.cases.queries import path_prefix
@@ -360,8 +361,8 @@ async def propose_topic(s: AsyncSession, ctx: Ctx, council: Council, *, title: s
         r = await require(s, actor, council)
         source = "member" if r.council_roles else "staff"
         if case_id is not None:
-            if await session_link.case_id_for(s, actor, str(case_id), ctx.now) is None and \
-                    (await session_link.codes_by_id(s, {case_id})) == {}:
+            facts = await access.case_facts(s, case_id, ctx.now)
+            if facts is None or not access.case_visible(actor, facts):
                 raise not_found("case")
             source = "case"
     t_title, t_body = _text(title, "title", 200), _text(body, "body", 4000, required=False)
@@ -444,6 +445,24 @@ async def decide_topic(s: AsyncSession, ctx: Ctx, actor: Actor, topic: Topic, ac
                {"topic": topic.id, "state": topic.state, "reason": topic.reason or None, "merged_into": merged_into,
                 "meeting": meeting_id, "by": _who(actor)})
     return topic
+
+
+async def spawn_case(s: AsyncSession, ctx: Ctx, actor: Actor, topic: Topic) -> int:
+    """A topic that is really a dispute becomes a case (managers): registered at the council's unit with the
+    topic's title and text, linked both ways (``topic.spawned_case_id``; the case's summary names the topic).
+    Returns the case id; ledgered ``topic_spawned_case``. 409 ``already_spawned`` the second time."""
+    council = await council_of(s, topic)
+    await require(s, actor, council, Action.MANAGE, access.Kind.TOPIC)
+    if topic.spawned_case_id is not None:
+        raise CouncilError(Kind.CONFLICT, "already_spawned", "this topic already has its case")
+    unit = await unit_of(s, council)
+    case = await case_service.register(s, case_service.Ctx(ctx.now, ctx.secret), actor, case_service.CaseDraft(
+        unit_code=unit.code, title=topic.title,
+        summary=f"{topic.body}\n\n（由议事会议题转入 / from council topic {topic.public_code}）".strip()))
+    topic.spawned_case_id = case.id
+    topic.updated_at = ctx.now
+    await _log(s, ctx, council.id, "topic_spawned_case", {"topic": topic.id, "case_id": case.id, "by": _who(actor)})
+    return case.id
 
 
 async def topics(s: AsyncSession, council: Council, *, state: str | None = None) -> list[Topic]:

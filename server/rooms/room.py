@@ -159,7 +159,7 @@ class Room:
         # When the last person went from a live room (from the command's time): the idle timeout runs from here.
         self.empty_since: float | None = None
         self.clock = clock
-        self.max_peers = max_peers
+        self.max_peers = self.rules.room_cap or max_peers  # a kind may hold more (a council meeting)
         self.peers: dict[str, Peer] = {}
         self.live = False
         self.ended = False

@@ -55,6 +55,10 @@ class KindRules:
     speaking: Speaking
     # Roles that speak only with the floor under FLOOR_FOR_PARTIES.
     floor_roles: frozenset[str] = frozenset({"party", "agent"})
+    # People a room of this kind holds, when not the room's default (the mesh size, rooms.room.MAX_PEERS).
+    # A council meeting takes its whole membership and the gallery: beyond a mesh's size, members follow and
+    # vote without sending media (or through the SFU where one is configured; docs/councils.md).
+    room_cap: int | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -81,7 +85,7 @@ RULES: dict[str, KindRules] = {
                           Lobby.STAFF_DIRECT, Speaking.HOSTS_ONLY),
     "council": KindRules("council", "居民议事会", "Residents' council",
                          frozenset({"host", "mediator", "expert", "observer", "party"}), "party",
-                         Lobby.HOSTING_UNIT_DIRECT, Speaking.FLOOR_FOR_PARTIES),
+                         Lobby.HOSTING_UNIT_DIRECT, Speaking.FLOOR_FOR_PARTIES, room_cap=500),
 }
 
 

@@ -2,7 +2,8 @@
 
 Random, malformed and hostile inputs against a real ``concord serve`` process: no 5xx, every status and
 body as documented. Every tag is fuzzed somewhere: the case tags in tests/integration/cases/test_case_fuzz.py,
-the agreements in tests/integration/agreements/test_agreement_fuzz.py, every other one here
+the agreements in tests/integration/agreements/test_agreement_fuzz.py, the councils in
+tests/integration/councils/test_council_fuzz.py, every other one here
 (``test_every_tag_is_fuzzed`` fails when a new tag has no home). Logging out revokes the token every other
 case uses, so it is fuzzed on its own, each case with a fresh token.
 """
@@ -19,10 +20,11 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from server.api import openapi
 from tests.integration.agreements.test_agreement_fuzz import FUZZ_TAGS as AGREEMENT_TAGS
 from tests.integration.cases.test_case_fuzz import CASE_TAGS
+from tests.integration.councils.test_council_fuzz import COUNCIL_TAGS
 from tests.live import NOT_FUZZED, LiveServer, api_slice, fuzz_schema, live_server
 
 ALL_TAGS = {t for ops in openapi.build()["paths"].values() for op in ops.values() for t in op["tags"]}
-FUZZ_TAGS = ALL_TAGS - CASE_TAGS - AGREEMENT_TAGS  # auth, directory, meta, sessions, record, dashboard
+FUZZ_TAGS = ALL_TAGS - CASE_TAGS - AGREEMENT_TAGS - COUNCIL_TAGS  # auth, directory, meta, sessions, record, dashboard
 schema = fuzz_schema(api_slice(FUZZ_TAGS))
 logout_schema = fuzz_schema(api_slice(only=NOT_FUZZED))
 
@@ -44,7 +46,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 def test_every_tag_is_fuzzed() -> None:
-    assert FUZZ_TAGS | CASE_TAGS | AGREEMENT_TAGS == ALL_TAGS
+    assert FUZZ_TAGS | CASE_TAGS | AGREEMENT_TAGS | COUNCIL_TAGS == ALL_TAGS
     assert {"sessions", "record", "dashboard", "auth"} <= FUZZ_TAGS
 
 

@@ -7,6 +7,7 @@ public pages (``pages.py``), the room, or the tablet.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -26,6 +27,73 @@ from server.policy import Actor
 from server.services import services
 
 TAG = "councils"
+SCHEMA_KEY = "councils.request_schema"
+
+
+def route(method: str, path: str, **kw: Any) -> Any:
+    """``registry.route``, and the request's body checked against the declared schema by :func:`read`."""
+    schema = kw.get("request")
+
+    def deco(fn: Any) -> Any:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            request[SCHEMA_KEY] = schema
+            return await fn(request)  # type: ignore[no-any-return]
+        handler.__name__ = fn.__name__
+        handler.__doc__ = fn.__doc__
+        r.route(method, path, **kw)(handler)
+        return fn
+    return deco
+
+
+def check(value: Any, schema: dict[str, Any], name: str) -> None:
+    """A JSON value as its (small) schema states it: types, lengths, ranges, enums, patterns, required fields."""
+    def bad(why: str) -> Exception:
+        return bad_request(f"{name or 'body'} {why}", "invalid_field", **({"field": name} if name else {}))
+    if value is None:
+        if schema.get("nullable") or not schema:
+            return
+        raise bad("must not be null")
+    t = schema.get("type")
+    if t == "string":
+        if not isinstance(value, str):
+            raise bad("must be text")
+        if len(value) > schema.get("maxLength", 1 << 30) or len(value) < schema.get("minLength", 0):
+            raise bad("has the wrong length")
+        if "pattern" in schema and re.search(schema["pattern"], value) is None:
+            raise bad("is not in the expected form")
+        if "enum" in schema and value not in schema["enum"]:
+            raise bad(f"must be one of {', '.join(schema['enum'])}")
+    elif t == "integer":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise bad("must be a whole number")
+        if not schema.get("minimum", -(2**63)) <= value <= schema.get("maximum", 2**31 - 1):
+            raise bad("is out of range")
+    elif t == "boolean":
+        if not isinstance(value, bool):
+            raise bad("must be true or false")
+    elif t == "array":
+        if not isinstance(value, list):
+            raise bad("must be a list")
+        for i, v in enumerate(value):
+            check(v, schema.get("items", {}), f"{name}[{i}]")
+    elif t == "object":
+        if not isinstance(value, dict):
+            raise bad("must be an object")
+        for req in schema.get("required", []):
+            if req not in value:
+                raise bad_request(f"missing field: {req}", "missing_field", field=req)
+        for k, sub in schema.get("properties", {}).items():
+            if k in value:
+                check(value[k], sub, f"{name}.{k}" if name else k)
+
+
+async def read(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    """The JSON body, checked against the route's declared request schema."""
+    body = await read_json(request, max_bytes)
+    schema = request.get(SCHEMA_KEY)
+    if schema is not None:
+        check(body, schema, "")
+    return body
 ID = [r.path_param("id")]
 NULL_INT = {"type": "integer", "nullable": True}
 NULL_STR = {"type": "string", "nullable": True}
@@ -210,14 +278,14 @@ async def vote_event(s: Any, vote: Vote) -> dict[str, Any]:
 # ---- councils and members ---------------------------------------------------------------------------
 
 
-@r.route("POST", "/api/councils", summary="Create a residents' council for a village/community (or a 小区)",
+@route("POST", "/api/councils", summary="Create a residents' council for a village/community (or a 小区)",
          tag=TAG, status=201, request=r.obj(["unit", "name"], unit=r.string(maxLength=12), name=r.string(maxLength=200),
                                             neighbourhood=r.string(maxLength=100),
                                             support_threshold=r.integer(minimum=0, maximum=10000), quorum=QUORUM),
-         response=COUNCIL, errors=(400, 403, 404))
+         response=COUNCIL, errors=(400, 403, 404, 413))
 async def create_council(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 16 * 1024)
+    body = await read(request, 16 * 1024)
     async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.create_council(s, ctx(request), actor, unit_code=_str(body, "unit"), name=_str(body, "name"),
                                          neighbourhood=_str(body, "neighbourhood", required=False),
@@ -227,7 +295,7 @@ async def create_council(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("GET", "/api/councils", summary="Councils the caller sees (their subtree, or councils they sit on)",
+@route("GET", "/api/councils", summary="Councils the caller sees (their subtree, or councils they sit on)",
          tag=TAG, response=r.obj(["councils"], councils=r.array(COUNCIL)), strict_query=True)
 async def list_councils(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -237,7 +305,7 @@ async def list_councils(request: web.Request) -> web.Response:
     return web.json_response({"councils": out})
 
 
-@r.route("GET", "/api/councils/figures", summary="Council figures for the dashboard", tag=TAG,
+@route("GET", "/api/councils/figures", summary="Council figures for the dashboard", tag=TAG,
          params=[r.query("unit", r.string(pattern=r"^[0-9]{6,15}$", maxLength=15),
                          "unit code: councils under this unit (default: all the caller sees)")],
          response=FIGURES, errors=(400, 404), strict_query=True)
@@ -248,7 +316,7 @@ async def figures(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("GET", "/api/councils/{id}", summary="A council with its members", tag=TAG, params=ID, response=COUNCIL,
+@route("GET", "/api/councils/{id}", summary="A council with its members", tag=TAG, params=ID, response=COUNCIL,
          errors=(404,))
 async def get_council(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -257,17 +325,17 @@ async def get_council(request: web.Request) -> web.Response:
         return web.json_response(await council_json(s, actor, c))
 
 
-@r.route("POST", "/api/councils/{id}/members", summary="Seat a member (role, term); ledgered", tag=TAG, params=ID,
+@route("POST", "/api/councils/{id}/members", summary="Seat a member (role, term); ledgered", tag=TAG, params=ID,
          status=201, request=r.obj(["role", "name", "term_start", "term_end"],
                                    role=r.string(enum=[m.value for m in rules.MemberRole]), name=r.string(maxLength=100),
                                    term_start=r.string(format="date"), term_end=r.string(format="date"),
                                    username=r.string(maxLength=64, description="a staff account"),
                                    phone=r.string(maxLength=20, description="kept only as a keyed hash"),
                                    affiliation=r.string(maxLength=100)),
-         response=MEMBER, errors=(400, 403, 404, 409))
+         response=MEMBER, errors=(400, 403, 404, 409, 413))
 async def add_member(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 16 * 1024)
+    body = await read(request, 16 * 1024)
     async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
         m = await service.add_member(s, ctx(request), actor, c, role=_str(body, "role"),
@@ -280,8 +348,8 @@ async def add_member(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("DELETE", "/api/councils/{id}/members/{member}", summary="A member leaves the council; ledgered", tag=TAG,
-         params=[r.path_param("id"), r.path_param("member")], response=MEMBER, errors=(403, 404, 409))
+@route("DELETE", "/api/councils/{id}/members/{member}", summary="A member leaves the council; ledgered", tag=TAG,
+         params=[r.path_param("id"), r.path_param("member")], response=MEMBER, errors=(403, 404, 409, 413))
 async def end_member(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with service.transaction(services(request).db, ctx(request)) as s:
@@ -294,7 +362,7 @@ async def end_member(request: web.Request) -> web.Response:
 # ---- topics -----------------------------------------------------------------------------------------
 
 
-@r.route("GET", "/api/councils/{id}/topics", summary="A council's topics", tag=TAG,
+@route("GET", "/api/councils/{id}/topics", summary="A council's topics", tag=TAG,
          params=[*ID, r.query("state", r.string(enum=[s.value for s in rules.TopicState]))],
          response=r.obj(["topics"], topics=r.array(TOPIC)), errors=(400, 404), strict_query=True)
 async def list_topics(request: web.Request) -> web.Response:
@@ -305,14 +373,14 @@ async def list_topics(request: web.Request) -> web.Response:
         return web.json_response({"topics": [topic_json(t) for t in ts]})
 
 
-@r.route("POST", "/api/councils/{id}/topics", summary="Propose a topic (staff or a member; from a case with case_id)",
+@route("POST", "/api/councils/{id}/topics", summary="Propose a topic (staff or a member; from a case with case_id)",
          tag=TAG, params=ID, status=201,
          request=r.obj(["title"], title=r.string(maxLength=200), body=r.string(maxLength=4000),
                        case_id=r.integer(minimum=1)),
-         response=TOPIC, errors=(400, 404))
+         response=TOPIC, errors=(400, 404, 413))
 async def propose(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 32 * 1024)
+    body = await read(request, 32 * 1024)
     async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
         t = await service.propose_topic(s, ctx(request), c, title=_str(body, "title"),
@@ -322,7 +390,7 @@ async def propose(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("GET", "/api/councils/topics/{id}", summary="A topic with its comments and tasks", tag=TAG, params=ID,
+@route("GET", "/api/councils/topics/{id}", summary="A topic with its comments and tasks", tag=TAG, params=ID,
          response=TOPIC, errors=(404,))
 async def get_topic(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -333,15 +401,15 @@ async def get_topic(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/councils/topics/{id}/decision",
+@route("POST", "/api/councils/topics/{id}/decision",
          summary="The convenor accepts (onto a meeting's agenda), merges or declines a topic (with a reason)", tag=TAG,
          params=ID, request=r.obj(["action"], action=r.string(enum=["accept", "merge", "decline"]),
                                   reason=r.string(maxLength=500), merged_into=r.integer(minimum=1),
                                   meeting=r.integer(minimum=1)),
-         response=TOPIC, errors=(400, 403, 404, 409))
+         response=TOPIC, errors=(400, 403, 404, 409, 413))
 async def decide(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 8 * 1024)
+    body = await read(request, 8 * 1024)
     async with service.transaction(services(request).db, ctx(request)) as s:
         t = await service.get_topic(s, actor, path_id(request))
         t = await service.decide_topic(s, ctx(request), actor, t, _str(body, "action"),
@@ -351,20 +419,30 @@ async def decide(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+@route("POST", "/api/councils/topics/{id}/case", summary="Turn a topic that is really a dispute into a case",
+       tag=TAG, params=ID, status=201, response=r.obj(["case_id"], case_id=r.integer()), errors=(403, 404, 409))
+async def spawn_case(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    async with service.transaction(services(request).db, ctx(request)) as s:
+        t = await service.get_topic(s, actor, path_id(request))
+        case_id = await service.spawn_case(s, ctx(request), actor, t)
+    return web.json_response({"case_id": case_id}, status=201)
+
+
 # ---- meetings ---------------------------------------------------------------------------------------
 
 
-@r.route("POST", "/api/councils/{id}/meetings", summary="Schedule a hybrid meeting (place, quorum, live room)",
+@route("POST", "/api/councils/{id}/meetings", summary="Schedule a hybrid meeting (place, quorum, live room)",
          tag=TAG, params=ID, status=201,
          request=r.obj(["title", "place", "scheduled_at"], title=r.string(maxLength=200), place=r.string(maxLength=200),
                        scheduled_at=r.string(format="date-time"), quorum=QUORUM, gallery_open={"type": "boolean"},
                        speaking_limit_s=r.integer(minimum=30, maximum=1800), room={"type": "boolean"},
                        topics=r.array(r.integer(minimum=1))),
-         response=MEETING, errors=(400, 403, 404, 409))
+         response=MEETING, errors=(400, 403, 404, 409, 413))
 async def schedule(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 16 * 1024)
-    topic_ids = body.get("topics") or []
+    body = await read(request, 16 * 1024)
+    topic_ids = body.get("topics", [])
     if not isinstance(topic_ids, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in topic_ids):
         raise bad_request("topics must be a list of topic ids", "invalid_field", field="topics")
     c_ = ctx(request)
@@ -381,7 +459,7 @@ async def schedule(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("GET", "/api/councils/{id}/meetings", summary="A council's meetings", tag=TAG, params=ID,
+@route("GET", "/api/councils/{id}/meetings", summary="A council's meetings", tag=TAG, params=ID,
          response=r.obj(["meetings"], meetings=r.array(MEETING)), errors=(404,))
 async def list_meetings(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -393,7 +471,7 @@ async def list_meetings(request: web.Request) -> web.Response:
                                                 "session_id": m.session_id} for m in ms]})
 
 
-@r.route("GET", "/api/councils/meetings/{id}", summary="A meeting: agenda, live attendance and quorum, votes, views",
+@route("GET", "/api/councils/meetings/{id}", summary="A meeting: agenda, live attendance and quorum, votes, views",
          tag=TAG, params=ID, response=MEETING, errors=(404,))
 async def get_meeting(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -403,13 +481,13 @@ async def get_meeting(request: web.Request) -> web.Response:
         return web.json_response(await meeting_json(s, m, ctx(request).today))
 
 
-@r.route("POST", "/api/councils/meetings/{id}/items", summary="Add an agenda item (or a topic onto the agenda)",
+@route("POST", "/api/councils/meetings/{id}/items", summary="Add an agenda item (or a topic onto the agenda)",
          tag=TAG, params=ID, status=201,
          request=r.obj(None, title=r.string(maxLength=200), topic=r.integer(minimum=1)),
-         response=ITEM, errors=(400, 403, 404, 409))
+         response=ITEM, errors=(400, 403, 404, 409, 413))
 async def add_item(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 8 * 1024)
+    body = await read(request, 8 * 1024)
     async with service.transaction(services(request).db, ctx(request)) as s:
         m = await service.get_meeting(s, actor, path_id(request))
         topic = _int(body, "topic")
@@ -430,23 +508,23 @@ async def _move(request: web.Request, action: str) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/councils/meetings/{id}/open", summary="Open the meeting (in session)", tag=TAG, params=ID,
-         response=MEETING, errors=(403, 404, 409))
+@route("POST", "/api/councils/meetings/{id}/open", summary="Open the meeting (in session)", tag=TAG, params=ID,
+         response=MEETING, errors=(403, 404, 409, 413))
 async def open_meeting(request: web.Request) -> web.Response:
     return await _move(request, "open")
 
 
-@r.route("POST", "/api/councils/meetings/{id}/close", summary="Close the meeting (closes any open vote)", tag=TAG,
-         params=ID, response=MEETING, errors=(403, 404, 409))
+@route("POST", "/api/councils/meetings/{id}/close", summary="Close the meeting (closes any open vote)", tag=TAG,
+         params=ID, response=MEETING, errors=(403, 404, 409, 413))
 async def close_meeting(request: web.Request) -> web.Response:
     return await _move(request, "close")
 
 
-@r.route("POST", "/api/councils/meetings/{id}/codes",
+@route("POST", "/api/councils/meetings/{id}/codes",
          summary="Issue every voting member a room invitation and a 6-digit tablet code (shown once)", tag=TAG,
          params=ID, response=r.obj(["codes"], codes=r.array(r.obj(None, member=r.integer(), name=r.string(),
                                                                     role=r.string(), code=r.string(), url=r.string()))),
-         errors=(403, 404, 409))
+         errors=(403, 404, 409, 413))
 async def codes(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     async with service.transaction(services(request).db, ctx(request)) as s:
@@ -456,13 +534,13 @@ async def codes(request: web.Request) -> web.Response:
                                         for mid, e in issued.items()]})
 
 
-@r.route("POST", "/api/councils/meetings/{id}/attendance", summary="Mark a member present (in person or online) or gone",
+@route("POST", "/api/councils/meetings/{id}/attendance", summary="Mark a member present (in person or online) or gone",
          tag=TAG, params=ID, request=r.obj(["member", "mode"], member=r.integer(minimum=1),
                                            mode=r.string(enum=["in_person", "online"]), present={"type": "boolean"}),
-         response=ATTENDANCE, errors=(400, 403, 404, 409))
+         response=ATTENDANCE, errors=(400, 403, 404, 409, 413))
 async def attendance(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 4 * 1024)
+    body = await read(request, 4 * 1024)
     c_ = ctx(request)
     async with service.transaction(services(request).db, ctx(request)) as s:
         m = await service.get_meeting(s, actor, path_id(request))
@@ -474,13 +552,13 @@ async def attendance(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/councils/items/{id}/views", summary="Record a view on an agenda item", tag=TAG, params=ID,
+@route("POST", "/api/councils/items/{id}/views", summary="Record a view on an agenda item", tag=TAG, params=ID,
          status=201, request=r.obj(["body"], body=r.string(maxLength=4000), member=r.integer(minimum=1),
                                    speaker=r.string(maxLength=100)),
-         response=r.obj(["id"], id=r.integer(), speaker=r.string(), body=r.string()), errors=(400, 403, 404))
+         response=r.obj(["id"], id=r.integer(), speaker=r.string(), body=r.string()), errors=(400, 403, 404, 413))
 async def add_view(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 16 * 1024)
+    body = await read(request, 16 * 1024)
     async with service.transaction(services(request).db, ctx(request)) as s:
         v = await service.record_view(s, ctx(request), actor, path_id(request), body=_str(body, "body"),
                                       member_id=_int(body, "member"), speaker=_str(body, "speaker", required=False))
@@ -491,14 +569,14 @@ async def add_view(request: web.Request) -> web.Response:
 # ---- votes ------------------------------------------------------------------------------------------
 
 
-@r.route("POST", "/api/councils/items/{id}/votes", summary="Put an agenda item to the vote (a draft: open or secret)",
+@route("POST", "/api/councils/items/{id}/votes", summary="Put an agenda item to the vote (a draft: open or secret)",
          tag=TAG, params=ID, status=201,
          request=r.obj(["question"], question=r.string(maxLength=300), secret={"type": "boolean"},
                        window_s=r.integer(minimum=30, maximum=7200)),
-         response=VOTE, errors=(400, 403, 404, 409))
+         response=VOTE, errors=(400, 403, 404, 409, 413))
 async def create_vote(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 8 * 1024)
+    body = await read(request, 8 * 1024)
     async with service.transaction(services(request).db, ctx(request)) as s:
         v = await service.create_vote(s, ctx(request), actor, path_id(request), question=_str(body, "question"),
                                       secret=_bool(body, "secret"), window_s=_int(body, "window_s", default=300) or 0)
@@ -506,7 +584,7 @@ async def create_vote(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("GET", "/api/councils/votes/{id}", summary="A vote: state, window, counts; the result once closed", tag=TAG,
+@route("GET", "/api/councils/votes/{id}", summary="A vote: state, window, counts; the result once closed", tag=TAG,
          params=ID, response=VOTE, errors=(404,))
 async def get_vote(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -516,11 +594,11 @@ async def get_vote(request: web.Request) -> web.Response:
         return web.json_response(await service.vote_json(s, v))
 
 
-@r.route("POST", "/api/councils/votes/{id}/secrecy", summary="Choose open or secret (before voting starts)", tag=TAG,
-         params=ID, request=r.obj(["secret"], secret={"type": "boolean"}), response=VOTE, errors=(400, 403, 404, 409))
+@route("POST", "/api/councils/votes/{id}/secrecy", summary="Choose open or secret (before voting starts)", tag=TAG,
+         params=ID, request=r.obj(["secret"], secret={"type": "boolean"}), response=VOTE, errors=(400, 403, 404, 409, 413))
 async def secrecy(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 1024)
+    body = await read(request, 4 * 1024)
     if not isinstance(body.get("secret"), bool):
         raise bad_request("secret must be true or false", "invalid_field", field="secret")
     async with service.transaction(services(request).db, ctx(request)) as s:
@@ -547,29 +625,29 @@ async def _vote_move(request: web.Request, opening: bool) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/councils/votes/{id}/open", summary="Open the voting window (needs a quorum present)", tag=TAG,
-         params=ID, response=VOTE, errors=(403, 404, 409))
+@route("POST", "/api/councils/votes/{id}/open", summary="Open the voting window (needs a quorum present)", tag=TAG,
+         params=ID, response=VOTE, errors=(403, 404, 409, 413))
 async def open_vote(request: web.Request) -> web.Response:
     return await _vote_move(request, True)
 
 
-@r.route("POST", "/api/councils/votes/{id}/close",
+@route("POST", "/api/councils/votes/{id}/close",
          summary="Close the vote: tally, quorum check, result (ledgered, broadcast to the room)", tag=TAG, params=ID,
-         response=VOTE, errors=(403, 404, 409))
+         response=VOTE, errors=(403, 404, 409, 413))
 async def close_vote(request: web.Request) -> web.Response:
     return await _vote_move(request, False)
 
 
-@r.route("POST", "/api/councils/votes/{id}/ballots",
+@route("POST", "/api/councils/votes/{id}/ballots",
          summary="Cast a ballot: a staff member for themself, or a member's code on the shared tablet", tag=TAG,
          params=ID, status=201,
          request=r.obj(["choice"], choice=r.string(enum=[c.value for c in rules.Choice]),
                        code=r.string(pattern="^[0-9]{6}$", description="the member's tablet code")),
-         response=CAST, errors=(400, 403, 404, 409))
+         response=CAST, errors=(400, 403, 404, 409, 413))
 async def ballot(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     await sweep(request)
-    body = await read_json(request, 1024)
+    body = await read(request, 4 * 1024)
     choice, code = _str(body, "choice"), body.get("code")
     if code is not None and not isinstance(code, str):
         raise bad_request("code must be text", "invalid_field", field="code")
@@ -583,25 +661,25 @@ async def ballot(request: web.Request) -> web.Response:
                              status=201)
 
 
-@r.route("POST", "/api/councils/votes/{id}/receipt", summary="Check that the ballot behind a receipt was counted",
+@route("POST", "/api/councils/votes/{id}/receipt", summary="Check that the ballot behind a receipt was counted",
          tag=TAG, params=ID, request=r.obj(["receipt"], receipt=r.string(maxLength=20)),
-         response=r.obj(["counted"], counted={"type": "boolean"}), errors=(400, 404))
+         response=r.obj(["counted"], counted={"type": "boolean"}), errors=(400, 404, 413))
 async def receipt(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 1024)
+    body = await read(request, 4 * 1024)
     async with service.transaction(services(request).db, ctx(request)) as s:
         v = await service.get_vote(s, actor, path_id(request))
         ok = await service.check_receipt(s, v, _str(body, "receipt"))
     return web.json_response({"counted": ok})
 
 
-@r.route("POST", "/api/councils/meetings/{id}/publish",
+@route("POST", "/api/councils/meetings/{id}/publish",
          summary="Publish a closed meeting's minutes and decisions (公示); refused if they hold personal data", tag=TAG,
          params=ID, request=r.obj(["minutes"], minutes=r.string(maxLength=20000)), response=MEETING,
-         errors=(400, 403, 404, 409))
+         errors=(400, 403, 404, 409, 413))
 async def publish(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 128 * 1024)
+    body = await read(request, 128 * 1024)
     c_ = ctx(request)
     async with service.transaction(services(request).db, ctx(request)) as s:
         m = await service.get_meeting(s, actor, path_id(request))
@@ -613,16 +691,16 @@ async def publish(request: web.Request) -> web.Response:
 # ---- tasks ------------------------------------------------------------------------------------------
 
 
-@r.route("POST", "/api/councils/{id}/tasks", summary="A task from a decision: owner, deadline, description", tag=TAG,
+@route("POST", "/api/councils/{id}/tasks", summary="A task from a decision: owner, deadline, description", tag=TAG,
          params=ID, status=201,
          request=r.obj(["title", "owner", "deadline"], title=r.string(maxLength=200),
                        description=r.string(maxLength=4000), owner=r.string(maxLength=100),
                        owner_member=r.integer(minimum=1), deadline=r.string(format="date"), vote=r.integer(minimum=1),
                        topic=r.integer(minimum=1)),
-         response=TASK, errors=(400, 403, 404, 409))
+         response=TASK, errors=(400, 403, 404, 409, 413))
 async def create_task(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 16 * 1024)
+    body = await read(request, 16 * 1024)
     c_ = ctx(request)
     async with service.transaction(services(request).db, ctx(request)) as s:
         c = await service.get_council(s, actor, path_id(request))
@@ -635,7 +713,7 @@ async def create_task(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("GET", "/api/councils/{id}/tasks", summary="A council's tasks (overdue flagged)", tag=TAG,
+@route("GET", "/api/councils/{id}/tasks", summary="A council's tasks (overdue flagged)", tag=TAG,
          params=[*ID, r.query("state", r.string(enum=[s.value for s in rules.TaskState]))],
          response=r.obj(["tasks"], tasks=r.array(TASK)), errors=(400, 404), strict_query=True)
 async def list_tasks(request: web.Request) -> web.Response:
@@ -647,7 +725,7 @@ async def list_tasks(request: web.Request) -> web.Response:
                                             for t in await service.tasks(s, c, state=request.query.get("state"))]})
 
 
-@r.route("GET", "/api/councils/tasks/{id}", summary="A task with its photos and notes", tag=TAG, params=ID,
+@route("GET", "/api/councils/tasks/{id}", summary="A task with its photos and notes", tag=TAG, params=ID,
          response=TASK, errors=(404,))
 async def get_task(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -656,7 +734,7 @@ async def get_task(request: web.Request) -> web.Response:
         return web.json_response(await task_full(s, t, ctx(request).today))
 
 
-@r.route("POST", "/api/councils/tasks/{id}/photos",
+@route("POST", "/api/councils/tasks/{id}/photos",
          summary="A photo as proof of completion (JPEG/PNG/WebP, ≤ 10 MB; the request body is the image)", tag=TAG,
          params=ID, status=201, response=r.obj(["id", "sha256"], id=r.integer(), sha256=r.string()),
          errors=(403, 404, 413, 415, 422))
@@ -670,7 +748,7 @@ async def add_photo(request: web.Request) -> web.Response:
     return web.json_response(out, status=201)
 
 
-@r.route("GET", "/api/councils/photos/{id}", summary="A task's proof photo", tag=TAG, params=ID,
+@route("GET", "/api/councils/photos/{id}", summary="A task's proof photo", tag=TAG, params=ID,
          response_content_type="image/*", errors=(404,))
 async def get_photo(request: web.Request) -> web.StreamResponse:
     actor = await require_actor(request)
@@ -680,11 +758,11 @@ async def get_photo(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": p.content_type, "Cache-Control": "private, max-age=300"})
 
 
-@r.route("POST", "/api/councils/tasks/{id}/done", summary="Complete a task (needs a photo); ledgered", tag=TAG,
-         params=ID, request=r.obj(None, note=r.string(maxLength=2000)), response=TASK, errors=(400, 403, 404, 409))
+@route("POST", "/api/councils/tasks/{id}/done", summary="Complete a task (needs a photo); ledgered", tag=TAG,
+         params=ID, request=r.obj(None, note=r.string(maxLength=2000)), response=TASK, errors=(400, 403, 404, 409, 413))
 async def done(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 8 * 1024)
+    body = await read(request, 8 * 1024)
     c_ = ctx(request)
     async with service.transaction(services(request).db, ctx(request)) as s:
         t = await service.get_task(s, actor, path_id(request))
@@ -693,13 +771,13 @@ async def done(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@r.route("POST", "/api/councils/tasks/{id}/notes",
+@route("POST", "/api/councils/tasks/{id}/notes",
          summary="A progress note (managers) or supervision (督办, the tier above)", tag=TAG, params=ID, status=201,
          request=r.obj(["body"], body=r.string(maxLength=2000), kind=r.string(enum=["progress", "supervision"])),
-         response=TASK, errors=(400, 403, 404))
+         response=TASK, errors=(400, 403, 404, 413))
 async def note(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    body = await read_json(request, 8 * 1024)
+    body = await read(request, 8 * 1024)
     c_ = ctx(request)
     async with service.transaction(services(request).db, ctx(request)) as s:
         t = await service.get_task(s, actor, path_id(request))

@@ -77,6 +77,11 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     "issue_notice": {"-": frozenset({NAMED, PEER, COUNTY, CITY, ADMIN, OTHER})},  # leads of a township or above
     "drafters": {"-": STAFF - {EXPERT, EXPIRED}},
     "nobody": {"-": NONE},
+    # A residents' council at 龙亢镇 (server/councils): seen by the township and the tiers above (not experts),
+    # run by the township's own staff (its convenor would too), its tasks supervised from above.
+    "council_read": {"-": UNIT},
+    "council_manage": {"-": frozenset({NAMED, PEER})},
+    "council_supervise": {"-": frozenset({COUNTY, CITY, ADMIN})},
     # Signing out: anyone may ask, nothing to refuse (judged only as "no 5xx").
     "sign_out": {"-": EVERYONE},
     # The case and everything that belongs to it: its unit path and live grantees; a DV case only its
@@ -92,11 +97,6 @@ RULES: dict[str, dict[str, frozenset[str]]] = {
     "agreement_seal": {"normal": frozenset({NAMED, PEER}), "dv": frozenset({NAMED})},
     # The party endpoints: the case's own parties, by their invitation and identity check.
     "party": {"normal": PARTIES, "dv": PARTIES},
-    # A residents' council of the township (council_world.py): its unit and the tiers above see it (experts
-    # do not), its own unit's mediators run it, the county and city above supervise its tasks.
-    "council_read": {"-": UNIT},
-    "council_manage": {"-": frozenset({NAMED, PEER})},
-    "council_supervise": {"-": frozenset({COUNTY, CITY, ADMIN})},
     # The WebSocket join: whoever may take part in the case's session.
     "ws": {"normal": UNIT | {EXPERT} | PARTIES, "dv": frozenset({NAMED, EXPERT}) | PARTIES},
 }
@@ -321,7 +321,50 @@ ROUTES: dict[str, Row] = {
     "POST /councils/{council}/meetings/{meeting}/{step}": Row("council_manage", "form"),  # step: attendance
     "POST /councils/{council}/tasks/{task}/{step}": Row("council_supervise", "form"),  # step: supervise
     "GET /councils/{council}/photos/{photo}": Row("council_read"),
+    # ---- a residents' council (world.council) -------------------------------------------------------
+    "POST /api/councils": Row("staff", {}),
+    "GET /api/councils": Row("staff"),
+    "GET /api/councils/figures": Row("staff"),
+    "GET /api/councils/{id}": Row("council_read"),
+    "POST /api/councils/{id}/members": Row("council_manage", {"role": "guest", "name": "矩阵嘉宾",
+                                                              "term_start": "2026-01-01", "term_end": "2026-12-31"}),
+    "DELETE /api/councils/{id}/members/{member}": Row("council_manage", phase=1),
+    "GET /api/councils/{id}/topics": Row("council_read"),
+    "POST /api/councils/{id}/topics": Row("council_read", {"title": "矩阵议题"}),
+    "GET /api/councils/topics/{id}": Row("council_read"),
+    "POST /api/councils/topics/{id}/decision": Row("council_manage", {"action": "decline", "reason": "矩阵"}),
+    "POST /api/councils/topics/{id}/case": Row("council_manage", {}),
+    "POST /api/councils/{id}/meetings": Row("council_manage", {"title": "矩阵会议", "place": "会议室",
+                                                               "scheduled_at": "2030-01-02T10:00:00", "room": False}),
+    "GET /api/councils/{id}/meetings": Row("council_read"),
+    "GET /api/councils/meetings/{id}": Row("council_read"),
+    "POST /api/councils/meetings/{id}/items": Row("council_manage", {"title": "矩阵事项"}),
+    "POST /api/councils/meetings/{id}/open": Row("council_manage", {}),
+    "POST /api/councils/meetings/{id}/codes": Row("council_manage", {}),
+    "POST /api/councils/meetings/{id}/attendance": Row("council_manage", "council_attendance"),
+    "POST /api/councils/items/{id}/views": Row("council_manage", {"body": "矩阵观点", "speaker": "甲"}),
+    "POST /api/councils/items/{id}/votes": Row("council_manage", {"question": "矩阵表决", "secret": True}),
+    "GET /api/councils/votes/{id}": Row("council_read"),
+    "POST /api/councils/votes/{id}/secrecy": Row("council_manage", {"secret": True}),
+    "POST /api/councils/votes/{id}/open": Row("council_manage", {}),
+    # Nobody here holds a voting seat: every ballot is refused (a member votes in the room or on the tablet).
+    "POST /api/councils/votes/{id}/ballots": Row("nobody", {"choice": "agree"}),
+    "POST /api/councils/votes/{id}/receipt": Row("council_read", {"receipt": "AAAA-BBBB-CCCC"}),
+    "POST /api/councils/votes/{id}/close": Row("council_manage", {}, phase=1),
+    "POST /api/councils/meetings/{id}/close": Row("council_manage", {}, phase=1),
+    "POST /api/councils/meetings/{id}/publish": Row("council_manage", {"minutes": "矩阵纪要"}, phase=1),
+    "POST /api/councils/{id}/tasks": Row("council_manage", {"title": "矩阵任务", "owner": "物业",
+                                                            "deadline": "2030-12-31"}),
+    "GET /api/councils/{id}/tasks": Row("council_read"),
+    "GET /api/councils/tasks/{id}": Row("council_read"),
+    "POST /api/councils/tasks/{id}/photos": Row("council_manage", "png"),
+    "GET /api/councils/photos/{id}": Row("council_read"),
+    "POST /api/councils/tasks/{id}/done": Row("council_manage", {}),
+    "POST /api/councils/tasks/{id}/notes": Row("council_supervise", {"body": "请按期完成", "kind": "supervision"}),
 }
+
+COUNCIL_IDS = {"{id}": "council", "topics": "topic", "meetings": "meeting", "items": "item", "votes": "vote",
+               "tasks": "task", "photos": "photo"}
 
 # Files made to be handed on (printed, given to a party, checked on /verify): no confidential contact
 # field in plaintext, whoever downloads them (issue 10, "Redaction by audience").
@@ -403,7 +446,10 @@ def _fill(route: str, world: World, cw: CaseWorld | None, actor: str, session: s
     if path == "/static":
         return "/static/css/concord.css"
     values: dict[str, str] = {"username": STAFF_USERNAMES[NAMED], "token": "not-a-real-token"}
-    if cw is None:
+    if path.startswith("/api/councils/") and "{" in path:
+        which = COUNCIL_IDS[path.split("/")[3]]
+        values |= {"id": str(world.council[which]), "member": str(world.council["spare_member"])}
+    elif cw is None:
         values["code"] = TOWNSHIP
     else:
         sid = cw.csid if session == "consultation" else cw.sid
@@ -414,7 +460,7 @@ def _fill(route: str, world: World, cw: CaseWorld | None, actor: str, session: s
         if party is not None and route in ("GET /join/{token}", "GET /api/join/{token}"):
             values["token"] = party.invitation
     if path.startswith("/councils/"):
-        values |= world.council | {"step": "supervise" if "/tasks/" in path else "attendance"}
+        values |= world.council_pages | {"step": "supervise" if "/tasks/" in path else "attendance"}
     for k, v in values.items():
         path = path.replace("{" + k + "}", v)
     invitation = party.invitation if party is not None else FORGED
@@ -480,6 +526,10 @@ def _body(route: str, world: World, cw: CaseWorld | None, actor: str) -> dict[st
         fields = {"username": f"matrix_{actor}_{len(route)}", "name": "测试甲", "role": "observer", "unit": TOWNSHIP,
                   "password": "matrix-password-2026"}
         return {"data": fields} if page else {"json": fields}
+    if row.body == "png":
+        return {"data": PNG}
+    if row.body == "council_attendance":
+        return {"json": {"member": world.council["member"], "mode": "in_person"}}
     if row.body == "party":
         if party is None:
             return {"json": {"invitation": FORGED, "answer": "000000"}}

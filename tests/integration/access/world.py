@@ -114,7 +114,11 @@ class World:
     staff_ids: dict[str, int]
     turned_code: str = ""
     notice_id: int = 0
-    council: dict[str, str] = field(default_factory=dict)  # the council rows' path values (council_world.py)
+    # A residents' council at the township and its records: council, topic, meeting, item, vote, task, photo,
+    # member (present at the meeting), spare_member (to remove).
+    council: dict[str, int] = field(default_factory=dict)
+    # The council pages' path values (council_world.py: a second council, its meeting in session, a passed vote).
+    council_pages: dict[str, str] = field(default_factory=dict)
 
 
 async def _ok(r: aiohttp.ClientResponse, *statuses: int) -> Any:
@@ -329,6 +333,32 @@ async def build(c: TestClient) -> World:
     # The sign-out ends every token and cookie the account was issued.
     await _ok(await c.post("/api/auth/logout", headers=creds[GONE].bearer), 200, 204)
     assert (await c.get("/api/auth/me", headers=creds[GONE].bearer)).status == 401
-    world.council = await council_world.build(app, staff_ids[NAMED], TOWNSHIP, PNG)
+    world.council = await _council(c, h)
+    world.council_pages = await council_world.build(app, staff_ids[NAMED], TOWNSHIP, PNG)
     _ = (Case, ledger)
     return world
+
+
+async def _council(c: TestClient, h: dict[str, str]) -> dict[str, int]:
+    """A council at 龙亢镇, run by its mediators: members, a topic, a meeting with an item, a draft vote, a task
+    with its proof photo."""
+    council = await _ok(await c.post("/api/councils", headers=h, json={"unit": TOWNSHIP, "name": "龙亢镇居民议事会"}),
+                        201)
+    cid = council["id"]
+    term = {"term_start": "2026-01-01", "term_end": "2028-12-31"}
+    member = await _ok(await c.post(f"/api/councils/{cid}/members", headers=h, json={
+        "role": "resident_rep", "name": "居民代表甲", **term}), 201)
+    spare = await _ok(await c.post(f"/api/councils/{cid}/members", headers=h, json={
+        "role": "guest", "name": "列席律师乙", **term}), 201)
+    topic = await _ok(await c.post(f"/api/councils/{cid}/topics", headers=h, json={"title": "镇区停车难"}), 201)
+    meeting = await _ok(await c.post(f"/api/councils/{cid}/meetings", headers=h, json={
+        "title": "议事会", "place": "镇议事厅", "scheduled_at": "2030-01-01T10:00:00", "room": False}), 201)
+    item = await _ok(await c.post(f"/api/councils/meetings/{meeting['id']}/items", headers=h,
+                                  json={"title": "停车位规划"}), 201)
+    vote = await _ok(await c.post(f"/api/councils/items/{item['id']}/votes", headers=h,
+                                  json={"question": "是否同意增设停车位"}), 201)
+    task = await _ok(await c.post(f"/api/councils/{cid}/tasks", headers=h, json={
+        "title": "实地查看停车位", "owner": "居民代表甲", "deadline": "2030-12-31"}), 201)
+    photo = await _ok(await c.post(f"/api/councils/tasks/{task['id']}/photos", headers=h, data=PNG), 201)
+    return {"council": cid, "member": member["id"], "spare_member": spare["id"], "topic": topic["id"],
+            "meeting": meeting["id"], "item": item["id"], "vote": vote["id"], "task": task["id"], "photo": photo["id"]}

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import inspect, select, text
 
 from server import ledger, ledger_store
-from server.councils import service
+from server.councils import room_votes, service
 from server.councils.models import Ballot, Council, Topic, VoteMark
 from server.councils.rules import CouncilError
 from server.services import services
@@ -52,8 +52,9 @@ async def setup_council(client: Any) -> dict[str, Any]:
     for key, role, name in (("party", "party_rep", "王党员"), ("res1", "resident_rep", "李居民"),
                             ("res2", "resident_rep", "赵居民"), ("prop", "property", "物业孙经理"),
                             ("guest", "guest", "钱律师")):
+        phone = {"phone": "13800001234"} if key == "res1" else {}
         members[key] = await ok(await client.post(f"/api/councils/{c['id']}/members", headers=conv, json={
-            "role": role, "name": name, "phone": "13800001234" if key == "res1" else None, **term}), 201)
+            "role": role, "name": name, **phone, **term}), 201)
     return {"council": c, "conv": conv, "members": members}
 
 
@@ -132,7 +133,7 @@ async def test_a_council_decides_and_follows_through(client, config) -> None:  #
         "choice": "agree", "code": "000000" if codes[mem["party"]["id"]]["code"] != "000000" else "111111"}),
         403, "not_member")
     await refused(await client.post(f"/api/councils/votes/{vid}/ballots", headers=conv,
-                                    json={"choice": "maybe"}), 400, "bad_choice")
+                                    json={"choice": "maybe"}), 400, "invalid_field")
     closed = await ok(await client.post(f"/api/councils/votes/{vid}/close", headers=conv))
     assert closed["result"]["outcome"] == "passed"
     assert closed["result"]["tally"] == {"agree": 2, "against": 1, "abstain": 0, "cast": 3}
@@ -254,8 +255,18 @@ async def test_a_council_decides_and_follows_through(client, config) -> None:  #
     assert (await ok(await client.get("/api/councils/figures", headers=other)))["councils"] == 0
     assert (await client.get(f"/api/councils/{cid}", headers=other)).status == 404
 
+    # A topic that is really a dispute becomes a case; a case raises a topic.
+    t2 = await ok(await client.post(f"/api/councils/{cid}/topics", headers=conv, json={"title": "楼上漏水纠纷"}), 201)
+    spawned = await ok(await client.post(f"/api/councils/topics/{t2['id']}/case", headers=conv), 201)
+    await refused(await client.post(f"/api/councils/topics/{t2['id']}/case", headers=conv), 409, "already_spawned")
+    t3 = await ok(await client.post(f"/api/councils/{cid}/topics", headers=conv, json={
+        "title": "公共区域漏水维修", "case_id": spawned["case_id"]}), 201)
+    assert t3["source"] == "case" and t3["case_id"] == spawned["case_id"]
+    await refused(await client.post(f"/api/councils/{cid}/topics", headers=conv, json={
+        "title": "看不见的案件", "case_id": 999999}), 404, "not_found")
+
     types = await chain_types(client, cid)
-    for t in ("council_created", "member_added", "topic_proposed", "topic_supported", "topic_accepted",
+    for t in ("topic_spawned_case", "council_created", "member_added", "topic_proposed", "topic_supported", "topic_accepted",
               "meeting_scheduled", "vote_opened", "vote_closed", "topic_decided", "task_created", "task_photo",
               "task_supervision", "task_done", "topic_resolved", "publication_refused", "meeting_published"):
         assert t in types, t
@@ -305,3 +316,33 @@ async def test_verify_log_catches_an_edited_tally(client, config, db_url) -> Non
     bad = verify()
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert str(seq) in bad.stdout + bad.stderr
+
+
+async def test_the_sweeper_closes_votes_past_their_window_and_reminds_overdue_tasks(client, config) -> None:  # type: ignore[no-untyped-def]
+    app = client.server.app
+    w = await setup_council(client)
+    conv, mem, cid = w["conv"], w["members"], w["council"]["id"]
+    meeting = await ok(await client.post(f"/api/councils/{cid}/meetings", headers=conv, json={
+        "title": "议事会", "place": "议事厅", "scheduled_at": "2026-12-07T10:00:00", "room": False}), 201)
+    item = (await ok(await client.post(f"/api/councils/meetings/{meeting['id']}/items", headers=conv,
+                                       json={"title": "充电桩"}), 201))["id"]
+    await ok(await client.post(f"/api/councils/meetings/{meeting['id']}/open", headers=conv))
+    for key in ("convenor", "party", "res1"):
+        await ok(await client.post(f"/api/councils/meetings/{meeting['id']}/attendance", headers=conv,
+                                   json={"member": mem[key]["id"], "mode": "in_person"}))
+    v = await ok(await client.post(f"/api/councils/items/{item}/votes", headers=conv,
+                                   json={"question": "安装", "window_s": 60}), 201)
+    await ok(await client.post(f"/api/councils/votes/{v['id']}/open", headers=conv))
+    task = await ok(await client.post(f"/api/councils/{cid}/tasks", headers=conv, json={
+        "title": "物业提交安装方案", "owner": "物业孙经理", "deadline": "2026-12-07"}), 201)
+    svc = services(app)
+    assert await room_votes.sweep(svc.db, svc.clock, config.secret_key, None) == 0
+    svc.clock.set(T0 + timedelta(days=2))
+    assert await room_votes.sweep(svc.db, svc.clock, config.secret_key, None) == 1
+    assert await room_votes.sweep(svc.db, svc.clock, config.secret_key, None) == 0  # once
+    got = await ok(await client.get(f"/api/councils/votes/{v['id']}", headers=conv))
+    assert got["state"] == "closed" and got["result"]["outcome"] == "not_passed"  # quorate, nobody voted
+    t = await ok(await client.get(f"/api/councils/tasks/{task['id']}", headers=conv))
+    assert t["overdue"] and [n["kind"] for n in t["notes"]] == ["reminder"]
+    types = await chain_types(client, cid)
+    assert types.count("task_overdue") == 1 and "vote_closed" in types
