@@ -267,3 +267,24 @@ async def test_refusals_by_role(client) -> None:
     r = await post(client, f"{path}/members", {"name": "冒名", "role": "resident_rep", "term_from": today.isoformat(),
                                                "term_to": (today + timedelta(days=30)).isoformat()}, page=path)
     assert r.status == 403 and "无权" in await r.text()
+
+
+async def test_topic_becomes_a_case_and_a_member_leaves(client) -> None:
+    cid = await setup_council(client)
+    path = f"/councils/{cid}"
+    r = await post(client, f"{path}/topics", {"title": "楼上漏水纠纷", "body": "楼上卫生间漏水到楼下，协商未果"}, page=path)
+    assert r.status == 303
+    board = await (await client.get(path)).text()
+    tpath = re.search(r'href="(/councils/\d+/topics/\d+)"', board).group(1)
+    r = await post(client, f"{tpath}/decide", {"action": "case"}, page=tpath)
+    assert r.status == 303
+    page = await (await client.get(tpath)).text()
+    code = re.search(r'id="topic-case" href="/cases/([0-9-]+)"', page).group(1)
+    assert 'id="topic-spawn-case"' not in page
+    case = await client.get(f"/cases/{code}")
+    assert case.status == 200 and "楼上漏水纠纷" in await case.text()
+    # A member leaves: the row goes from the table (the seat stays on the ledger).
+    member = re.search(r'<td>测试物业丁</td>.*?action="(/councils/\d+/members/\d+/end)"', board, re.S).group(1)
+    r = await post(client, member, {"reason": ""}, page=path)
+    assert r.status == 303
+    assert "测试物业丁" not in await (await client.get(path)).text()

@@ -105,6 +105,7 @@ OK_MESSAGES: dict[str, tuple[str, str]] = {
     "task_done": ("任务已完成。", "The task is done."),
     "supervised": ("督办已发出。", "Supervision sent."),
     "published": ("已公示。", "Published."),
+    "case": ("已转为案件，按案件流程办理。", "It is now a case, handled as cases are."),
     "supported": ("感谢您的联署支持。", "Thank you for your support."),
     "commented": ("评论已发表。", "Your comment is posted."),
 }
@@ -130,6 +131,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     "already_member": ("此人已是议事会成员。", "This person already sits on the council."),
     "bad_term": ("任期不正确（结束不早于开始，最长五年）。", "The term is wrong (ends after it starts, five years at most)."),
     "bad_unit": ("议事会设在村（社区）或乡镇（街道）。", "A council belongs to a village, community or township."),
+    "already_spawned": ("这个议题已经转为案件。", "This topic already has its case."),
     "merge_target": ("请选择同一议事会中未结束的另一个议题。", "Choose another open topic of the same council."),
     "forbidden": ("您无权执行此操作。", "You may not do this."),
     "not_found": ("没有找到，或您无权查看。", "Not found, or not yours to see."),
@@ -477,15 +479,17 @@ async def topic_page(request: web.Request, *, form_error: str | None = None, sta
         targets = [x for x in await svc.topics(s, c) if x.id != t.id and x.state not in rules.FINAL_TOPIC_STATES]
         tasks = await _tasks_view(s, await lk.topic_tasks(s, t), lang, ctx.today)
         case_code = await lk.case_code(s, t.case_id) if t.case_id else None
+        spawned_code = await lk.case_code(s, t.spawned_case_id) if t.spawned_case_id else None
     view = topic_view(t, lang) | {
         "comments": [{"name": svc.mask_name(x.author_name), "text": x.body, "at": _local(x.created_at)} for x in cs],
         "merged_into": {"id": merged.id, "title": merged.title} if merged else None,
-        "tasks": tasks, "case_code": case_code}
+        "tasks": tasks, "case_code": case_code, "spawned_code": spawned_code}
     return await render(request, "councils/topic.html", {
         "council": council_view(c, unit_name), "topic": view,
         "can_decide": manage and t.state in (rules.TopicState.PROPOSED, rules.TopicState.SUPPORTED,
                                              rules.TopicState.ACCEPTED),
         "merge_targets": [{"id": x.id, "title": x.title} for x in targets],
+        "can_spawn": manage and t.spawned_case_id is None,
         "form_error": form_error, "ok": _ok(request),
     }, status=status)
 
@@ -500,12 +504,15 @@ async def decide_topic(request: web.Request) -> web.StreamResponse:
             t = await lk.topic_in(s, c, path_id(request, "topic", "no such topic"))
             if t is None:
                 raise _not_found(language(request))
-            await svc.decide_topic(s, _ctx(request), actor, t, action, reason=_form_text(form, "reason", 600),
-                                   merged_into=_form_int(form, "into"))
+            if action == "case":  # the topic is really a dispute: it becomes a case at the council's unit
+                await svc.spawn_case(s, _ctx(request), actor, t)
+            else:
+                await svc.decide_topic(s, _ctx(request), actor, t, action, reason=_form_text(form, "reason", 600),
+                                       merged_into=_form_int(form, "into"))
             cid, tid = c.id, t.id
     except CouncilError as e:
         return await topic_page(request, form_error=_err(e, language(request)), status=_status(e))
-    raise _back(f"/councils/{cid}/topics/{tid}", {"accept": "accepted", "merge": "merged"}.get(action, "declined"))
+    raise _back(f"/councils/{cid}/topics/{tid}", {"accept": "accepted", "merge": "merged", "case": "case"}.get(action, "declined"))
 
 
 # ---- a meeting -------------------------------------------------------------------------------------------------
