@@ -230,7 +230,7 @@ def task_view(t: Task, lang: str, today: date, photos: list[Any], notes: list[An
     if photo is not None:
         photo_url = (f"/councils/p/{public_code}/photos/{photo.id}" if public_code
                      else f"/councils/{t.council_id}/photos/{photo.id}")
-    return {"id": t.id, "description": t.title + (f"：{t.description}" if t.description else ""),
+    return {"id": t.id, "description": t.title + ((": " if lang == "en" else "：") + t.description if t.description else ""),
             "title": t.title, "owner": t.owner_name, "deadline": _day(t.deadline), "state": t.state,
             "state_label": _pair(TASK_LABELS, t.state, lang), "overdue": rules.task_overdue(t.state, t.deadline, today),
             "done_at": _local(t.done_at), "note": t.done_note, "photo_url": photo_url,
