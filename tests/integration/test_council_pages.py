@@ -78,6 +78,17 @@ async def test_pages_in_both_languages_and_the_menu(client) -> None:
         assert text in page
     page_en = await (await client.get(f"/councils/{cid}?lang=en")).text()
     assert "Party-member representative" in page_en and "Term" in page_en and "党员代表" not in page_en
+    # The residents' pages, signed out, in both languages.
+    client.session.cookie_jar.clear()
+    zh = await (await client.get(f"/councils/propose?unit={COMMUNITY}&lang=zh-CN")).text()
+    assert "提出议题" in zh and "幸福小区居民议事会" in zh and "Raise a" not in zh
+    en = await (await client.get(f"/councils/propose?unit={COMMUNITY}&lang=en")).text()
+    assert "Raise a neighbourhood question" in en and "提出议题" not in en and "手机号" not in en
+    public = re.search(r'href="(/councils/p/[^"]+)"', page).group(1)
+    en = await (await client.get(public + "?lang=en")).text()
+    assert "Council notices" in en and "Nothing published yet." in en and "公示" not in en
+    zh = await (await client.get(public + "?lang=zh-CN")).text()
+    assert "议事公示" in zh and "还没有公示的会议" in zh
 
 
 async def test_resident_proposes_supports_comments_and_sees_the_reason_declined(client) -> None:
