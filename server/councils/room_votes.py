@@ -22,9 +22,7 @@ async def cast_from_room(db: Database, clock: Clock, secret: bytes, session_id: 
     """Count one ballot from the room: ``{"type": "ballot", "vote", "counted": true, "secret", "receipt"}``,
     or ``{"type": "error", "code", "message", "ref": "vote"}`` (the refusal is ledgered by the service)."""
     ctx = Ctx(clock.now(), secret)
-    async with service.transaction(db, ctx) as s:
-        await service.close_expired_votes(s, ctx)
-    try:
+    try:  # a vote past its window refuses the ballot (outside_window); the sweeper closes it
         async with service.transaction(db, ctx) as s:
             meeting = await service.meeting_of_session(s, session_id)
             vote = await s.get(Vote, msg["vote"]) if meeting is not None else None

@@ -367,6 +367,7 @@ async def propose_topic(s: AsyncSession, ctx: Ctx, council: Council, *, title: s
             source = "case"
     t_title, t_body = _text(title, "title", 200), _text(body, "body", 4000, required=False)
     name = _text(proposer_name or (actor.name if actor else ""), "proposer_name", 100)
+    rules.check_publishable(t_title, t_body, name)  # topics are public: no phone or ID number in them
     t = Topic(council_id=council.id, public_code=_code(), title=t_title, body=t_body, state=TopicState.PROPOSED,
               source=source, proposer_name=name, proposer_staff_id=actor.id if actor else None, case_id=case_id,
               reason="", supports=0, created_at=ctx.now, updated_at=ctx.now)
@@ -433,6 +434,7 @@ async def decide_topic(s: AsyncSession, ctx: Ctx, actor: Actor, topic: Topic, ac
     topic.state = rules.advance_topic(topic.state, act, reason=reason, merged_into=merged_into, topic_id=topic.id)
     topic.updated_at = ctx.now
     if act == TopicAction.DECLINE:
+        rules.check_publishable(reason)
         topic.reason = reason.strip()
     if act == TopicAction.MERGE:
         topic.merged_into = merged_into
@@ -1138,7 +1140,7 @@ async def public_view(s: AsyncSession, council: Council, today: date) -> dict[st
         out_meetings.append({"id": m.id, "title": m.title, "place": m.place, "at": iso(m.scheduled_at),
                              "published_at": iso(m.published_at), "minutes": m.minutes,
                              "agenda": [{"title": i.title} for i in await agenda(s, m)],
-                             "votes": [{k: v[k] for k in ("question", "secret", "result")} for v in vs],
+                             "votes": [{k: v[k] for k in ("id", "question", "secret", "result")} for v in vs],
                              "tasks": [task_json(t, today) for t in ts]})
     open_topics = [t for t in await topics(s, council) if t.state not in (TopicState.MERGED,)]
     page = {"council": {"name": council.name, "neighbourhood": council.neighbourhood,
@@ -1148,6 +1150,15 @@ async def public_view(s: AsyncSession, council: Council, today: date) -> dict[st
                         "reason": t.reason or None} for t in open_topics]}
     _assert_public(page)
     return page
+
+
+async def public_vote(s: AsyncSession, council: Council, vote_id: int) -> Vote:
+    """A vote of a published meeting of ``council``, for the public receipt check (404 otherwise)."""
+    v = await s.get(Vote, vote_id)
+    m = await s.get(Meeting, v.meeting_id) if v is not None else None
+    if v is None or m is None or m.council_id != council.id or m.state != MeetingState.PUBLISHED:
+        raise not_found("vote")
+    return v
 
 
 def _assert_public(obj: Any) -> None:

@@ -27,7 +27,7 @@ from server.policy import Actor
 from server.services import services
 
 TAG = "councils"
-SCHEMA_KEY = "councils.request_schema"
+SCHEMA_KEY = web.RequestKey("councils_request_schema", object)  # the route's declared request schema
 
 
 def route(method: str, path: str, **kw: Any) -> Any:
@@ -91,7 +91,7 @@ async def read(request: web.Request, max_bytes: int) -> dict[str, Any]:
     """The JSON body, checked against the route's declared request schema."""
     body = await read_json(request, max_bytes)
     schema = request.get(SCHEMA_KEY)
-    if schema is not None:
+    if isinstance(schema, dict):
         check(body, schema, "")
     return body
 ID = [r.path_param("id")]
@@ -646,7 +646,6 @@ async def close_vote(request: web.Request) -> web.Response:
          response=CAST, errors=(400, 403, 404, 409, 413))
 async def ballot(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    await sweep(request)
     body = await read(request, 4 * 1024)
     choice, code = _str(body, "choice"), body.get("code")
     if code is not None and not isinstance(code, str):

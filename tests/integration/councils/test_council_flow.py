@@ -243,7 +243,12 @@ async def test_a_council_decides_and_follows_through(client, config) -> None:  #
     flat = repr(page)
     assert "13800001234" not in flat and PHONE_A not in flat and "李居民" in flat  # the task's owner, by name
     secret_votes = [x for x in page["meetings"][0]["votes"] if x["secret"]]
-    assert secret_votes and all(set(x) == {"question", "secret", "result"} for x in page["meetings"][0]["votes"])
+    assert secret_votes and all(set(x) == {"id", "question", "secret", "result"} for x in page["meetings"][0]["votes"])
+    async with db.session() as s:
+        council = await s.get(Council, cid)
+        assert council is not None
+        pv = await service.public_vote(s, council, secret_votes[0]["id"])
+        assert await service.check_receipt(s, pv, receipts[0])
     assert status["state"] == "resolved" and status["tasks"][0]["state"] == "done" and status["proposer"] == "周**"
 
     # Dashboard figures, for the tier above.
@@ -264,6 +269,8 @@ async def test_a_council_decides_and_follows_through(client, config) -> None:  #
     assert t3["source"] == "case" and t3["case_id"] == spawned["case_id"]
     await refused(await client.post(f"/api/councils/{cid}/topics", headers=conv, json={
         "title": "看不见的案件", "case_id": 999999}), 404, "not_found")
+    await refused(await client.post(f"/api/councils/{cid}/topics", headers=conv, json={
+        "title": "请联系我", "body": "电话13912345678"}), 400, "personal_data")
 
     types = await chain_types(client, cid)
     for t in ("topic_spawned_case", "council_created", "member_added", "topic_proposed", "topic_supported", "topic_accepted",
