@@ -250,8 +250,18 @@ async def test_meeting_votes_tasks_photo_publication_and_figures(client) -> None
     photo = re.search(r'src="(/councils/p/[^"]+/photos/\d+)"', pub).group(1)
     r = await client.get(photo)
     assert r.status == 200 and r.headers["Content-Type"] == "image/png"
-    # The dashboard counts it.
+    # The 街道 above supervises the task still open; the convenor's page shows the instruction.
+    await sign_in(client, TOWNSHIP_ABOVE)
+    board = await (await client.get(path)).text()
+    assert 'class="task-complete"' not in board  # supervises, does not complete
+    open_task = re.search(r'action="(/councils/\d+/tasks/\d+/supervise)"', board).group(1)
+    r = await post(client, open_task, {"instruction": "请物业于本月底前提交方案"}, page=path)
+    assert r.status == 303, await r.text()
     await sign_in(client, CONVENOR)
+    assert "请物业于本月底前提交方案" in await (await client.get(path)).text()
+    r = await post(client, open_task, {"instruction": "越权督办"}, page=path)
+    assert r.status == 403
+    # The dashboard counts it.
     dash = await (await client.get(f"/dashboard?unit={COMMUNITY}")).text()
     assert 'id="council-figures"' in dash and "议事会" in dash
 
