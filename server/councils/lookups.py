@@ -32,6 +32,8 @@ from server.councils.models import (
 from server.directory.models import Unit
 from server.directory.queries import path_prefix
 from server.policy import Actor
+from server.sessions import service as sessions
+from server.sessions.models import Invitation, Session
 
 
 async def unit_name(s: AsyncSession, c: Council) -> str:
@@ -211,3 +213,43 @@ async def set_current_item(s: AsyncSession, ctx: svc.Ctx, actor: Actor, m: Meeti
     await ledger_store.append(s, ledger.council_chain(c.id), "item_current", {"meeting": m.id, "item": item.id,
                                                                               "by": {"id": actor.id}}, ctx.now)
     return m
+
+
+async def set_gallery(s: AsyncSession, ctx: svc.Ctx, actor: Actor, m: Meeting, is_open: bool) -> Any:
+    """The convenor opens or closes the meeting's public gallery (managers, before the meeting ends).
+    Opening gives the room's shareable gallery link (``sessions.open_gallery``: a fresh observer pass per
+    visitor); closing withdraws the link and every pass. Returns the link's invitation (None when closed).
+    Ledgered on the council chain."""
+    c = await svc.council_of(s, m)
+    await svc.require(s, actor, c, Action.MANAGE, access.Kind.MEETING)
+    if is_open and m.state == rules.MeetingState.CLOSED:
+        raise rules.CouncilError(svc.Kind.CONFLICT, "meeting_closed", "the meeting is over")
+    sess = await s.get(Session, m.session_id) if m.session_id else None
+    inv = None
+    if sess is not None:
+        if is_open:
+            unit = await s.get(Unit, sess.unit_id)
+            assert unit is not None
+            if sess.state not in sessions.JOINABLE_STATES:
+                raise rules.CouncilError(svc.Kind.CONFLICT, "meeting_closed", "the meeting's room is closed")
+            inv = await sessions.open_gallery(s, ctx.secret, actor, sess, unit, ctx.now)
+        else:
+            await sessions.close_gallery(s, actor, sess)
+    m.gallery_open = is_open
+    await ledger_store.append(s, ledger.council_chain(c.id), "gallery_opened" if is_open else "gallery_closed",
+                              {"meeting": m.id, "by": {"id": actor.id}}, ctx.now)
+    return inv
+
+
+async def gallery_link(s: AsyncSession, m: Meeting) -> Any:
+    """The open gallery's shareable invitation of the meeting's room, or None."""
+    if not m.gallery_open or m.state == rules.MeetingState.CLOSED or not m.session_id:
+        return None
+    sess = await s.get(Session, m.session_id)
+    if sess is None or sess.state not in sessions.JOINABLE_STATES:
+        return None
+    nonce = (sess.settings or {}).get(sessions.GALLERY_SETTING)
+    if not nonce:
+        return None
+    inv = (await s.execute(select(Invitation).where(Invitation.nonce == nonce))).scalar_one_or_none()
+    return None if inv is None or inv.revoked else inv

@@ -270,6 +270,7 @@ class Room:
             "locked": self.locked, "floor": self.floor, "hands": list(self.hands),
             "recording": self.recording, "recording_subrooms": sorted(self.recording_subrooms),
             "subrooms": self.subrooms(), "speaking": str(self.rules.speaking), "grace_s": self.grace_s,
+            "listen_only": sorted(self.rules.listen_only),
             "shuttle": self.shuttle,
             "agreement": self.agreement,
         }

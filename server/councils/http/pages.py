@@ -43,6 +43,7 @@ from server.security.ratelimit import RateLimiter
 from server.services import services
 from server.sessions import service as sessions
 from server.sessions.http.pages import add_room_module
+from server.sessions.models import Session as RoomSession
 from server.sessions.service import SessionError
 
 # ---- limits (public forms, as intake) -------------------------------------------------------------------
@@ -51,6 +52,7 @@ PROPOSALS_PER_IP_PER_HOUR = 10
 PROPOSALS_PER_PHONE_PER_DAY = 3
 SUPPORTS_PER_IP_PER_HOUR = 30  # a building's shared connection: many households sign one topic
 COMMENTS_PER_IP_PER_HOUR = 20
+GALLERY_PER_IP_PER_HOUR = 30  # each visit of the gallery link makes an observer pass
 LIVE_PER_IP_PER_MINUTE = 600  # the room's panels: a table of members behind one address, each polling
 
 # ---- labels ---------------------------------------------------------------------------------------------
@@ -105,6 +107,8 @@ OK_MESSAGES: dict[str, tuple[str, str]] = {
     "task_done": ("任务已完成。", "The task is done."),
     "supervised": ("督办已发出。", "Supervision sent."),
     "published": ("已公示。", "Published."),
+    "gallery_open": ("群众旁听已开放：请分享旁听链接或二维码。", "The public gallery is open: share its link or QR code."),
+    "gallery_closed": ("群众旁听已关闭，旁听人员不能再进入。", "The public gallery is closed; its visitors can no longer enter."),
     "case": ("已转为案件，按案件流程办理。", "It is now a case, handled as cases are."),
     "supported": ("感谢您的联署支持。", "Thank you for your support."),
     "commented": ("评论已发表。", "Your comment is posted."),
@@ -451,6 +455,8 @@ async def schedule_meeting(request: web.Request) -> web.StreamResponse:
             m = await svc.schedule_meeting(s, ctx, actor, c, title=_form_text(form, "title", 200),
                                            place=_form_text(form, "place", 200), scheduled_at=when, quorum=quorum,
                                            gallery_open=bool(form.get("gallery")))
+            if m.gallery_open:
+                await lk.set_gallery(s, ctx, actor, m, True)  # the gallery's shareable link
             for tid in topic_ids:
                 await lk.put_on_agenda(s, ctx, actor, m, tid)
             cid, mid = c.id, m.id
@@ -579,8 +585,11 @@ async def meeting_page(request: web.Request, *, form_error: str | None = None, c
         on_agenda = {it["topic_id"] for it in view["agenda"]}
         extra = [t for t in await svc.topics(s, c) if t.id not in on_agenda and t.state in (
             rules.TopicState.PROPOSED, rules.TopicState.SUPPORTED, rules.TopicState.ACCEPTED)]
+        link = await lk.gallery_link(s, m) if manage else None
     members = [member_view(x, lang) | {"at_table": x.id in in_person, "present": x.id in present} for x in ms]
+    gallery_url = publicurl.for_page(services(request), _gallery_path(request, link)) if link is not None else None
     return await render(request, "councils/meeting.html", {
+        "gallery_url": gallery_url,
         "council": council_view(c, unit_name), "meeting": view, "members": members,
         "voters": [x for x, mm in zip(members, ms, strict=True) if svc.as_rule_member(mm).may_vote(ctx.today)],
         "can_manage": manage, "extra_topics": [{"id": t.id, "title": t.title} for t in extra],
@@ -609,7 +618,15 @@ async def _step_open(s: Any, ctx: svc.Ctx, actor: Actor, c: Council, m: Meeting,
 
 async def _step_close(s: Any, ctx: svc.Ctx, actor: Actor, c: Council, m: Meeting, form: dict[str, Any]) -> str:
     await svc.move_meeting(s, ctx, actor, m, "close")
+    if m.gallery_open:
+        await lk.set_gallery(s, ctx, actor, m, False)  # the meeting is over: the gallery's passes are withdrawn
     return "closed"
+
+
+async def _step_gallery(s: Any, ctx: svc.Ctx, actor: Actor, c: Council, m: Meeting, form: dict[str, Any]) -> str:
+    is_open = _form_text(form, "open", 4) == "1"
+    await lk.set_gallery(s, ctx, actor, m, is_open)
+    return "gallery_open" if is_open else "gallery_closed"
 
 
 async def _step_attendance(s: Any, ctx: svc.Ctx, actor: Actor, c: Council, m: Meeting, form: dict[str, Any]) -> str:
@@ -680,7 +697,7 @@ MEETING_STEPS: dict[str, tuple[MeetingStep, str]] = {
     "open": (_step_open, ""), "close": (_step_close, "#publish"), "attendance": (_step_attendance, "#attendance"),
     "item": (_step_item, "#agenda"), "current": (_step_current, "#agenda"), "view": (_step_view, "#agenda"),
     "vote": (_step_vote, "#agenda"), "vote-close": (_step_vote_close, "#agenda"), "task": (_step_task, "#agenda"),
-    "publish": (_step_publish, "#publish"),
+    "publish": (_step_publish, "#publish"), "gallery": (_step_gallery, "#gallery"),
 }
 
 
@@ -725,6 +742,75 @@ async def meeting_action(request: web.Request) -> web.StreamResponse:
     if step_name in ROOM_STEPS:
         await _tell_room(request, room_id, {"type": ROOM_STEPS[step_name], "meeting": mid})
     raise _back(f"/councils/{cid}/meetings/{mid}", ok, anchor)
+
+
+# ---- the public gallery (旁听) ---------------------------------------------------------------------------------
+
+
+def _gallery_path(request: web.Request, link: Any) -> str:
+    return f"/councils/g/{sessions.invitation_token(services(request).config.secret_key, link)}"
+
+
+async def gallery_qr(request: web.Request) -> web.StreamResponse:
+    """The open gallery's link as a QR code (managers: the convenor shows or prints it)."""
+    actor = await require_login(request)
+    async with services(request).db.read() as s:
+        c, _ = await _council(s, actor, request, Action.MANAGE, access.Kind.MEETING)
+        m = await _meeting_in(s, c, request)
+        link = await lk.gallery_link(s, m)
+    if link is None:
+        raise _not_found(language(request))
+    svg = publicurl.qr_or_placeholder(services(request), _gallery_path(request, link), lang=language(request))
+    return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+GALLERY_REFUSALS: dict[str, tuple[str, str]] = {
+    "gallery_closed": ("群众旁听已关闭。", "The public gallery is closed."),
+    "session_ended": ("会议已结束。", "The meeting has ended."),
+    "session_cancelled": ("会议已取消。", "The meeting was cancelled."),
+    "rate_limited": ("进入过于频繁，请稍后再试。", "Too many entries from here; try again later."),
+}
+
+
+async def gallery_enter(request: web.Request) -> web.StreamResponse:
+    """``GET /councils/g/{token}``: the gallery's shareable link. Each visit gets its own observer pass (its own
+    identity in the room, observe-only) and goes on to the room's join page; refused once the gallery is closed
+    or the meeting is over, and limited per address."""
+    lang = language(request)
+    svcs = services(request)
+
+    def refuse(status: int, code: str) -> ApiError:
+        return ApiError(status, code, _pair(GALLERY_REFUSALS, code, lang))
+
+    lim = _limiters(request)["gallery"]
+    if lim.hit(f"ip:{client_ip(request)}"):
+        raise refuse(429, "rate_limited")
+    try:
+        grant = await sessions.resolve_join(svcs.db, svcs.config.secret_key, request.match_info["token"][:4096],
+                                            at=now_of(request))
+    except SessionError as e:
+        if e.code in ("session_ended", "session_cancelled"):
+            raise refuse(410, e.code) from None
+        if e.code == "token_revoked":
+            raise refuse(410, "gallery_closed") from None
+        raise _not_found(lang) from None
+    if grant.nonce is None or grant.role != "observer":
+        raise _not_found(lang)
+    try:
+        async with svc.transaction(svcs.db, _ctx(request)) as s:
+            m = await svc.meeting_of_session(s, grant.meta.session_id)
+            if m is None:
+                raise _not_found(lang)
+            if not m.gallery_open or m.state == rules.MeetingState.CLOSED:
+                raise refuse(410, "gallery_closed")
+            sess = await s.get(RoomSession, grant.meta.session_id)
+            assert sess is not None
+            inv = await sessions.gallery_pass(s, sess, grant.nonce, _ctx(request).now)
+            token = sessions.invitation_token(svcs.config.secret_key, inv)
+    except SessionError as e:
+        raise refuse(410, e.code if e.code in GALLERY_REFUSALS else "gallery_closed") from None
+    raise web.HTTPSeeOther(sessions.join_url(token) + ("?lang=en" if lang == "en" else ""),
+                           headers={"Cache-Control": "no-store"})
 
 
 # ---- the shared tablet at the table ------------------------------------------------------------------------
@@ -1142,6 +1228,7 @@ def setup(app: web.Application) -> None:
         "support": RateLimiter(limit=SUPPORTS_PER_IP_PER_HOUR, window_s=3600),
         "comment": RateLimiter(limit=COMMENTS_PER_IP_PER_HOUR, window_s=3600),
         "live": RateLimiter(limit=LIVE_PER_IP_PER_MINUTE, window_s=60),
+        "gallery": RateLimiter(limit=GALLERY_PER_IP_PER_HOUR, window_s=3600),
     }
     add_room_module("/static/js/council-panel.js", button=("council", "people", "议事", "Council"))
     services(app).page_extras.append(dashboard_figures)
@@ -1154,6 +1241,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/councils/t/{topic_code}", topic_public)
     r.add_post("/councils/t/{topic_code}/support", support_submit)
     r.add_post("/councils/t/{topic_code}/comments", comment_submit)
+    r.add_get("/councils/g/{token}", gallery_enter)
     r.add_get("/councils/p/{council_code}", council_public)
     r.add_get("/councils/p/{council_code}/photos/{photo}", public_photo)
     r.add_get("/councils/{council}", council_page)
@@ -1167,6 +1255,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/councils/{council}/meetings/{meeting}/tablet", tablet_page)
     r.add_post("/councils/{council}/meetings/{meeting}/tablet", tablet_cast)
     r.add_get("/councils/{council}/meetings/{meeting}/notice", notice_page)
+    r.add_get("/councils/{council}/meetings/{meeting}/gallery.svg", gallery_qr)
     r.add_post("/councils/{council}/meetings/{meeting}/{step}", meeting_action)
     r.add_post("/councils/{council}/tasks/{task}/{step}", task_action)
     r.add_get("/councils/{council}/photos/{photo}", staff_photo)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from server import access
+from server.councils import lookups as lk
 from server.councils import service as svc
 from server.directory.models import Staff, Unit
 from server.services import services
@@ -35,7 +36,8 @@ async def build(app: Any, staff_id: int, township: str, png: bytes) -> dict[str,
                                      term_end=ctx.today + timedelta(days=365))
         topic = await svc.propose_topic(s, ctx, c, title="矩阵议题", body="矩阵议题说明", proposer_name="矩阵居民")
         m = await svc.schedule_meeting(s, ctx, actor, c, title="矩阵会议", place="议事厅",
-                                       scheduled_at=now + timedelta(hours=1), room=False)
+                                       scheduled_at=now + timedelta(hours=1))
+        await lk.set_gallery(s, ctx, actor, m, True)  # the gallery's QR code is the managers'
         item = await svc.add_agenda_item(s, ctx, actor, m, title="", topic_id=topic.id)
         await svc.move_meeting(s, ctx, actor, m, "open")
         for mb in members:

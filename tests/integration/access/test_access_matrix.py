@@ -306,6 +306,7 @@ ROUTES: dict[str, Row] = {
     "POST /councils/t/{topic_code}/support": Row("public", "form"),
     "POST /councils/t/{topic_code}/comments": Row("public", "form"),
     "GET /councils/p/{council_code}": Row("public"),
+    "GET /councils/g/{token}": Row("nobody"),  # only an open gallery's own link makes an observer pass
     "GET /councils/p/{council_code}/photos/{photo}": Row("public"),  # a task that follows a public topic
     "GET /councils/{council}": Row("council_read"),
     "POST /councils/{council}/members": Row("council_manage", "form"),
@@ -318,6 +319,7 @@ ROUTES: dict[str, Row] = {
     "GET /councils/{council}/meetings/{meeting}/tablet": Row("council_manage"),
     "POST /councils/{council}/meetings/{meeting}/tablet": Row("council_manage", "form"),
     "GET /councils/{council}/meetings/{meeting}/notice": Row("council_read"),
+    "GET /councils/{council}/meetings/{meeting}/gallery.svg": Row("council_manage"),  # the world's gallery is open
     "POST /councils/{council}/meetings/{meeting}/{step}": Row("council_manage", "form"),  # step: attendance
     "POST /councils/{council}/tasks/{task}/{step}": Row("council_supervise", "form"),  # step: supervise
     "GET /councils/{council}/photos/{photo}": Row("council_read"),
