@@ -1165,9 +1165,11 @@ async def public_photo(request: web.Request) -> web.StreamResponse:
 # ---- the room: the council panel's state, and what the room hears when the convenor acts on the page ------
 
 
-async def room_state(s: Any, m: Meeting, today: date, identity: str | None) -> dict[str, Any]:
+async def room_state(s: Any, m: Meeting, today: date, identity: str | None, *, gallery: bool = False
+                     ) -> dict[str, Any]:
     """What the room's council panel shows: the item under discussion, attendance and quorum (counts), every
-    vote as the public sees it (totals only), and whether this peer holds a voting seat."""
+    vote as the public sees it (totals only), whether this peer holds a voting seat, and (not for the public
+    gallery) each member's council role by name, which labels their tile (党员代表, 居民代表, 物业)."""
     items = await svc.agenda(s, m)
     current = next((i.title for i in items if i.id == m.current_item_id), None)
     att = await svc.attendance_summary(s, m, today)
@@ -1176,7 +1178,9 @@ async def room_state(s: Any, m: Meeting, today: date, identity: str | None) -> d
             "speaking_limit_s": m.speaking_limit_s,
             "attendance": {k: v for k, v in att.items() if k != "attendees"},
             "votes": [await svc.vote_json(s, v, public=True) for v in await svc.votes(s, m)],
-            "may_vote": member is not None and svc.as_rule_member(member).may_vote(today)}
+            "may_vote": member is not None and svc.as_rule_member(member).may_vote(today),
+            "member_roles": {} if gallery else {x.name: x.role for x in await svc.members(s, await svc.council_of(s, m))
+                                                if x.active}}
 
 
 async def live_state(request: web.Request) -> web.StreamResponse:
@@ -1195,7 +1199,8 @@ async def live_state(request: web.Request) -> web.StreamResponse:
         m = await svc.meeting_of_session(s, grant.meta.session_id)
         if m is None:
             raise ApiError(404, "not_found", "no council meeting in this room")
-        out = await room_state(s, m, _ctx(request).today, grant.identity)
+        out = await room_state(s, m, _ctx(request).today, grant.identity,
+                               gallery=grant.role == "observer" and grant.staff_id is None)
     return web.json_response(out, headers={"Cache-Control": "no-store"})
 
 

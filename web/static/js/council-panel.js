@@ -4,7 +4,7 @@
 // to the voter only), and the tally once a vote is closed. The convenor gives the floor to the next speaker.
 // State comes from /councils/live (the room's own join token) and is refreshed on the server's
 // council_vote / council_attendance / council_item messages. Load it as a room module (server/councils).
-import { has, t } from "./i18n.js";
+import { has, setRoleContext, t } from "./i18n.js";
 import { registerPanel } from "./panels.js";
 
 const POLL_MS = 15000;
@@ -41,6 +41,7 @@ registerPanel({
     const hands = []; // peer ids in the order their hands went up
     let floorSince = null;
     let floorPeer = null;
+    let knownRoles = "";
 
     async function load() {
       let r;
@@ -52,6 +53,12 @@ registerPanel({
       }
       if (!r.ok) return;
       state = await r.json();
+      const roles = JSON.stringify(state.member_roles || {});
+      if (state.member_roles && roles !== knownRoles) { // members' own council roles label their tiles
+        knownRoles = roles;
+        setRoleContext("council", state.member_roles);
+        ctx.refresh();
+      }
       render();
     }
 
