@@ -253,3 +253,36 @@ async def gallery_link(s: AsyncSession, m: Meeting) -> Any:
         return None
     inv = (await s.execute(select(Invitation).where(Invitation.nonce == nonce))).scalar_one_or_none()
     return None if inv is None or inv.revoked else inv
+
+
+async def case_links(s: AsyncSession, actor: Actor, case_ref: str, now: Any) -> dict[str, Any] | None:
+    """What the case page shows of councils (None when the actor does not see the case): the topics it raised,
+    the topic it came from (a topic's 转为案件), whether it may raise a topic (not a restricted case: a
+    domestic-violence case never becomes a public topic) and the councils the actor can raise one in."""
+    case_id = await session_link.case_id_for(s, actor, case_ref, now)
+    if case_id is None:
+        return None
+    facts = await access.case_facts(s, case_id, now)
+    raised = list((await s.execute(select(Topic).where(Topic.case_id == case_id).order_by(Topic.id))).scalars())
+    source = (await s.execute(select(Topic).where(Topic.spawned_case_id == case_id))).scalars().first()
+    councils = [] if facts is None or facts.restricted else await svc.list_councils(s, actor)
+    return {"case_id": case_id, "restricted": facts is None or facts.restricted,
+            "raised": [{"council": t.council_id, "id": t.id, "title": t.title} for t in raised],
+            "source": {"council": source.council_id, "id": source.id, "title": source.title} if source else None,
+            "councils": [{"id": c.id, "name": c.name, "unit": u.name} for c, u in councils]}
+
+
+async def topic_from_case(s: AsyncSession, ctx: svc.Ctx, actor: Actor, c: Council, case_ref: str, *, title: str,
+                          body: str) -> Topic:
+    """A case raises a topic (a dispute that is really a neighbourhood question), through the service. A
+    restricted (domestic-violence) case never does: 403 ``case_restricted``, ledgered as a refusal by the
+    caller's transaction."""
+    case_id = await session_link.case_id_for(s, actor, case_ref, ctx.now)
+    if case_id is None:
+        raise svc.not_found("case")
+    facts = await access.case_facts(s, case_id, ctx.now)
+    if facts is None or facts.restricted:
+        raise rules.CouncilError(svc.Kind.FORBIDDEN, "case_restricted",
+                                 "a restricted case cannot raise a public topic")
+    return await svc.propose_topic(s, ctx, c, title=title, body=body, proposer_name=actor.name, actor=actor,
+                                   case_id=case_id)

@@ -136,6 +136,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     "bad_term": ("任期不正确（结束不早于开始，最长五年）。", "The term is wrong (ends after it starts, five years at most)."),
     "bad_unit": ("议事会设在村（社区）或乡镇（街道）。", "A council belongs to a village, community or township."),
     "already_spawned": ("这个议题已经转为案件。", "This topic already has its case."),
+    "case_restricted": ("受保护案件（家暴等）不能提交为公开议题。", "A protected case (domestic violence and the like) cannot become a public topic."),
     "merge_target": ("请选择同一议事会中未结束的另一个议题。", "Choose another open topic of the same council."),
     "forbidden": ("您无权执行此操作。", "You may not do this."),
     "not_found": ("没有找到，或您无权查看。", "Not found, or not yours to see."),
@@ -744,6 +745,45 @@ async def meeting_action(request: web.Request) -> web.StreamResponse:
     raise _back(f"/councils/{cid}/meetings/{mid}", ok, anchor)
 
 
+# ---- cases and topics: a case raises a topic; the case page shows its topics ---------------------------------
+
+
+async def case_topic(request: web.Request) -> web.StreamResponse:
+    """``POST /councils/case-topics`` (the case page's 提交为议题): fields ``case`` (its code), ``council``,
+    ``title``, ``body``. Goes to the new topic's page; a refusal goes back to the case with its message."""
+    actor = await require_login(request)
+    form = await check_csrf(request)
+    lang = language(request)
+    case_ref = _form_text(form, "case", 40)
+    council_id = _form_int(form, "council")
+    if not case_ref or not case_ref.replace("-", "").isalnum():
+        raise ApiError(400, "missing_field", _pair(ERRORS, "missing_field", lang))
+    try:
+        async with svc.transaction(services(request).db, _ctx(request)) as s:
+            if council_id is None:
+                raise CouncilError(Kind.INVALID, "missing_field", "missing field: council", field="council")
+            c = await s.get(Council, council_id)
+            if c is None:
+                raise svc.not_found("council")
+            await svc.require(s, actor, c)
+            t = await lk.topic_from_case(s, _ctx(request), actor, c, case_ref, title=_form_text(form, "title", 200),
+                                         body=_form_text(form, "body", 4000))
+            cid, tid = c.id, t.id
+    except CouncilError as e:
+        raise web.HTTPSeeOther(f"/cases/{case_ref}?" + urlencode({"error": _err(e, lang)})) from None
+    raise _back(f"/councils/{cid}/topics/{tid}", "topic")
+
+
+async def case_page_extra(request: web.Request, actor: Actor | None) -> dict[str, Any]:
+    """The case page's council links (a page extra: only on ``GET /cases/{code}``, for staff who see it)."""
+    route = request.match_info.route.resource
+    if actor is None or request.method != "GET" or route is None or route.canonical != "/cases/{code}":
+        return {}
+    async with services(request).db.read() as s:
+        links = await lk.case_links(s, actor, request.match_info["code"], now_of(request))
+    return {"council_links": links} if links is not None else {}
+
+
 # ---- the public gallery (旁听) ---------------------------------------------------------------------------------
 
 
@@ -1237,9 +1277,11 @@ def setup(app: web.Application) -> None:
     }
     add_room_module("/static/js/council-panel.js", button=("council", "people", "议事", "Council"))
     services(app).page_extras.append(dashboard_figures)
+    services(app).page_extras.append(case_page_extra)
     r = app.router
     r.add_get("/councils", councils_page)
     r.add_post("/councils", create_council)
+    r.add_post("/councils/case-topics", case_topic)
     r.add_get("/councils/live", live_state)
     r.add_get("/councils/propose", propose_page)
     r.add_post("/councils/propose", propose_submit)

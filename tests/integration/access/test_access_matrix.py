@@ -299,6 +299,7 @@ ROUTES: dict[str, Row] = {
     # ---- council pages (server/councils/http/pages.py; the world's council: council_world.py) -----------
     "GET /councils": Row("staff"),
     "POST /councils": Row("council_manage", {"unit": TOWNSHIP, "name": "矩阵新议事会"}),
+    "POST /councils/case-topics": Row("staff", "form"),  # the case and council are checked in the handler (tests)
     "GET /councils/live": Row("nobody"),  # only a join token of the meeting's room opens the panel's state
     "GET /councils/propose": Row("public"),
     "POST /councils/propose": Row("public", "form"),
