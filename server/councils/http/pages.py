@@ -33,6 +33,7 @@ from server.councils import rules
 from server.councils import service as svc
 from server.councils.models import Council, Meeting, Task, Topic, Vote
 from server.councils.rules import CouncilError
+from server.directory.models import Unit
 from server.errors import ApiError
 from server.failures import Kind
 from server.http import check_csrf, client_ip, http_status, now_of, path_id
@@ -587,10 +588,17 @@ async def meeting_page(request: web.Request, *, form_error: str | None = None, c
         extra = [t for t in await svc.topics(s, c) if t.id not in on_agenda and t.state in (
             rules.TopicState.PROPOSED, rules.TopicState.SUPPORTED, rules.TopicState.ACCEPTED)]
         link = await lk.gallery_link(s, m) if manage else None
+        live_token = None  # the page polls the room's live state with the viewer's own staff join token
+        sess = await s.get(RoomSession, m.session_id) if m.session_id else None
+        if sess is not None and sess.state in sessions.JOINABLE_STATES and m.state != rules.MeetingState.CLOSED:
+            unit = await s.get(Unit, sess.unit_id)
+            if unit is not None:
+                role = await sessions.staff_join_role(s, actor, sess, unit)
+                live_token = sessions.staff_join_token(services(request).config.secret_key, actor, sess, role)
     members = [member_view(x, lang) | {"at_table": x.id in in_person, "present": x.id in present} for x in ms]
     gallery_url = publicurl.for_page(services(request), _gallery_path(request, link)) if link is not None else None
     return await render(request, "councils/meeting.html", {
-        "gallery_url": gallery_url,
+        "gallery_url": gallery_url, "live_token": live_token,
         "council": council_view(c, unit_name), "meeting": view, "members": members,
         "voters": [x for x, mm in zip(members, ms, strict=True) if svc.as_rule_member(mm).may_vote(ctx.today)],
         "can_manage": manage, "extra_topics": [{"id": t.id, "title": t.title} for t in extra],
@@ -1219,6 +1227,7 @@ async def room_state(s: Any, m: Meeting, today: date, identity: str | None, *, g
             "attendance": {k: v for k, v in att.items() if k != "attendees"},
             "votes": [await svc.vote_json(s, v, public=True) for v in await svc.votes(s, m)],
             "may_vote": member is not None and svc.as_rule_member(member).may_vote(today),
+            "attendees": [] if gallery else [{"name": a["name"], "mode": a["mode"]} for a in att["attendees"]],
             "member_roles": {} if gallery else {x.name: x.role for x in await svc.members(s, await svc.council_of(s, m))
                                                 if x.active}}
 
