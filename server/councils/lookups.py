@@ -286,3 +286,11 @@ async def topic_from_case(s: AsyncSession, ctx: svc.Ctx, actor: Actor, c: Counci
                                  "a restricted case cannot raise a public topic")
     return await svc.propose_topic(s, ctx, c, title=title, body=body, proposer_name=actor.name, actor=actor,
                                    case_id=case_id)
+
+
+async def speaking_limit(s: AsyncSession, session_id: int) -> float | None:
+    """The speaking time of one turn (seconds) in the room of a council meeting in session, else None."""
+    m = await svc.meeting_of_session(s, session_id)
+    if m is None or m.state != rules.MeetingState.OPEN or not m.speaking_limit_s:
+        return None
+    return float(m.speaking_limit_s)

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.councils import room_votes
+from server.councils import lookups, room_votes
 from server.councils.http import (
     api,  # noqa: F401  (registers /api/councils… routes)
     pages,
@@ -89,5 +89,15 @@ def setup(app: web.Application) -> None:
         tasks.add(t)
         t.add_done_callback(tasks.discard)
 
+    async def floor_limit(session_id: int) -> float | None:
+        # The speaking time per turn of a council meeting in session (rules.SpeakingQueue's limit); the hub
+        # takes the floor back when it runs out (server-side, so the SFU stops forwarding that audio).
+        rep = hub.rooms.get(session_id)
+        if rep is None or rep.room.kind != "council":
+            return None
+        async with svc.db.read() as s:
+            return await lookups.speaking_limit(s, session_id)
+
     hub.on_vote(vote)
+    hub.on_floor_limit(floor_limit)
     hub.add_listener(on_event)
