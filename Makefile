@@ -32,6 +32,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/recording.py
 	$(BIN)/python bench/agreements.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/councils.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check server tests bench
