@@ -282,8 +282,10 @@ async def topic_from_case(s: AsyncSession, ctx: svc.Ctx, actor: Actor, c: Counci
         raise svc.not_found("case")
     facts = await access.case_facts(s, case_id, ctx.now)
     if facts is None or facts.restricted:
-        raise rules.CouncilError(svc.Kind.FORBIDDEN, "case_restricted",
-                                 "a restricted case cannot raise a public topic")
+        raise svc.refusal(rules.CouncilError(svc.Kind.FORBIDDEN, "case_restricted",
+                                             "a restricted case cannot raise a public topic"),
+                          c.id, "topic_refused", {"reason": "case_restricted", "case_id": case_id,
+                                                  "by": {"id": actor.id}})
     return await svc.propose_topic(s, ctx, c, title=title, body=body, proposer_name=actor.name, actor=actor,
                                    case_id=case_id)
 

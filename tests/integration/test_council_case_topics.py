@@ -9,6 +9,7 @@ from urllib.parse import unquote_plus
 
 from sqlalchemy import select
 
+from server import ledger, ledger_store
 from server.cases.models import Case, CaseAccess
 from server.directory.models import Staff
 from server.services import services
@@ -71,3 +72,7 @@ async def test_a_restricted_case_never_raises_a_public_topic(client) -> None:
     assert r.status == 303
     assert "受保护案件" in unquote_plus(r.headers["Location"])
     assert "小区议题" not in await (await client.get(path)).text()
+    async with db.session() as s:  # the refusal is on the council's chain (with the case's id, no text)
+        entries = await ledger_store.events(s, ledger.council_chain(cid))
+    refused = [e for e in entries if e.type == "topic_refused"]
+    assert refused and refused[-1].data["reason"] == "case_restricted" and "小区议题" not in str(refused[-1].data)
