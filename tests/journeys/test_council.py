@@ -5,7 +5,8 @@ phone to the completed task on the neighbourhood's public page. Pages only; ever
 2. A resident, on a phone, goes from the site's front page to the help form and on to 提出议题, proposes
    "小区安装充电桩" and keeps the status link; two neighbours open it on their phones and support it (one
    household, one signature: the second try of the same phone is refused).
-3. The convenor puts it on the agenda, calls a hybrid meeting (gallery open), makes each member's invitation
+3. The convenor puts it on the agenda, calls a hybrid meeting (gallery open: a resident enters from the
+   gallery link as their own observer), makes each member's invitation
    and code, opens the meeting, signs three members in at the table and enters the room; two members join
    from their phones with their link and code and are admitted. One raises a hand and the convenor gives the
    next turn from the room's 议事 panel, which counts down the time limit.
@@ -238,14 +239,21 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
         await in_room(p)
         phones[name] = p
     await journey.step(phones[PHONES[0]], "member-on-phone-in-room", full_page=False)
+    # The meeting page's attendance refreshes by itself (council-meeting.js polls the room's live state).
     await desk.goto(meeting_url)
-    for _ in range(30):
-        await desk.goto(meeting_url)
-        if int((await desk.inner_text("#attendance-count")).strip()) >= 5:
-            break
-        await desk.wait_for_timeout(1000)
-    assert int((await desk.inner_text("#attendance-count")).strip()) >= 5
+    await desk.wait_for_function(
+        "() => Number(document.querySelector('#attendance-count').textContent.trim()) >= 5", timeout=60_000)
     assert "已达法定人数" in await desk.inner_text("#quorum")
+
+    # The public gallery: a resident opens the meeting's shareable gallery link on a phone and waits in the
+    # lobby as their own observer (旁听 1); admitted, they watch and listen.
+    gallery_link = await desk.input_value("#gallery-link")
+    gallery = watch(await open_page(browser, absolute(base, gallery_link), phone=True), "gallery")
+    await prejoin(gallery)
+    await in_lobby(gallery)
+    await admit(room, "旁听 1")
+    await in_room(gallery)
+    await journey.step(gallery, "public-gallery-on-phone", full_page=False)
 
     # The speaking queue: a member on a phone raises a hand; the convenor gives the next turn from the 议事
     # panel, which counts down the turn's time limit.
@@ -259,6 +267,10 @@ async def council(base: str, browser: Any, journey: Journey, tmp_path: Path) -> 
         "(n) => (document.querySelector('#panel-council .cp-speaker')?.textContent || '').includes(n + ' 发言中，剩余')",
         arg=PHONES[0], timeout=60_000)
     await journey.step(room, "speaking-queue-with-time-limit", full_page=False)
+    # The room names council roles: a member's tile says 党员代表 (their own role), not 当事人.
+    await room.wait_for_function(
+        "() => [...document.querySelectorAll('#stage .role')].some((e) => e.textContent === '党员代表')",
+        timeout=30_000)
 
     # Item 1: taken up, a view recorded, an open vote.
     await submit(desk, "#agenda .item-current")
