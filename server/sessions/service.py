@@ -472,7 +472,8 @@ async def gallery_pass(db_s: AsyncSession, s: Session, link_nonce: str, at: date
     if s.state not in JOINABLE_STATES:
         raise SessionError(Kind.GONE, "session_ended", "this session has ended")
     now = at or utcnow()
-    n = len([i for i in await list_invitations(db_s, s.id) if _is_gallery_pass(i, None)]) + 1
+    n = len([i for i in await list_invitations(db_s, s.id)
+             if i.nonce != link_nonce and _is_gallery_pass(i, None)]) + 1
     inv = Invitation(session_id=s.id, role="observer", name=f"旁听 {n}", staff_id=None, check_method="none",
                      check_hash=None, nonce=secrets.token_hex(16), created_at=now,
                      expires_at=(now + timedelta(seconds=GALLERY_PASS_TTL_S)).replace(microsecond=0), revoked=False)
