@@ -73,6 +73,8 @@ class Services:
     status_ref_attempts: Attempts = _by_setup("intake pages")
     intake_limiter: RateLimiter = _by_setup("intake pages")
     intake_phone_limiter: RateLimiter = _by_setup("intake pages")
+    # The council pages' public forms (propose, support, comment): name -> limiter (server/councils/http/pages.py).
+    council_limiters: dict[str, RateLimiter] = field(default_factory=dict)
 
     # Cases, directory, sessions, ledger checkpoints.
     cases_scan_interval_s: float = 60.0

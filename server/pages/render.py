@@ -40,6 +40,7 @@ NAV = [
     ("/sessions", "视频会议", "Sessions"),
     ("/cases", "案件", "Cases"),
     ("/agreements", "调解协议", "Agreements"),
+    ("/councils", "议事会", "Councils"),
     ("/dashboard", "驾驶舱", "Dashboard"),
     ("/network", "组织网络", "Network"),
     ("/experts", "专家库", "Experts"),

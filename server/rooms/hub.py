@@ -56,6 +56,8 @@ RecorderLostCallback = Callable[[int, tuple[str, ...]], Awaitable[None]]
 # A council ballot from the room: (session id, the peer's identity, the validated ``vote`` message) -> the
 # answer for that connection only. Set by the councils feature (server/councils/room_votes.py).
 VoteCallback = Callable[[int, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+# ``await limit(session_id)``: the speaking time of one turn with the floor, in seconds (None: no limit).
+FloorLimitCallback = Callable[[int], Awaitable[float | None]]
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class RoomHub:
         self._recording: list[RecordingCallback] = []
         self._recorder_lost: list[RecorderLostCallback] = []
         self._vote: VoteCallback | None = None
+        self._floor_limit: FloorLimitCallback | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._sweeps = 0
@@ -179,6 +182,20 @@ class RoomHub:
         """``await callback(session_id, subrooms)`` on the one node whose sweep released the recorder of a
         dead node while recording was on: it should record from now on."""
         self._recorder_lost.append(callback)
+
+    def on_floor_limit(self, callback: FloorLimitCallback) -> None:
+        """Who knows a room's speaking time per turn (a council meeting's). The node that gave the floor times
+        the turn and, when it runs out, logs ``floor_expire``: every replica takes the floor back."""
+        self._floor_limit = callback
+
+    async def _time_floor(self, rep: Replica, peer: str, since: float) -> None:
+        assert self._floor_limit is not None
+        limit = await self._floor_limit(rep.meta.session_id)
+        if not limit or limit <= 0:
+            return
+        await asyncio.sleep(max(0.0, since + limit - self.clock()))
+        if rep.room.floor == peer and rep.room.floor_since == since and not rep.room.ended:
+            await self.submit(rep, {"op": "floor_expire", "peer": peer, "since": since})
 
     def on_vote(self, callback: VoteCallback) -> None:
         """Who counts a ``vote`` message (a council ballot). Without one, votes are refused."""
@@ -307,6 +324,10 @@ class RoomHub:
                 self.media.applied(rep, cmd, effects)
             except Exception:
                 log.exception("media backend failed on a room change")
+        if (self._floor_limit is not None and cmd.get("origin") == self.node_id and cmd.get("op") == "msg"
+                and (cmd.get("message") or {}).get("type") == "floor" and rep.room.floor is not None
+                and rep.room.floor_since is not None):
+            self._spawn(self._time_floor(rep, rep.room.floor, rep.room.floor_since), "floor timer")
         if rep.room.ended and rep.ended_at is None:
             rep.ended_at = self.clock()
         if rep.waiting:

@@ -170,6 +170,7 @@ class Room:
         self.ended = False
         self.locked = False
         self.floor: str | None = None
+        self.floor_since: float | None = None  # when the floor was given (a kind's speaking time limit)
         self.hands: list[str] = []
         self.recording = False
         self.recording_subrooms: set[str] = set()
@@ -283,6 +284,7 @@ class Room:
             "locked": self.locked, "floor": self.floor, "hands": list(self.hands),
             "recording": self.recording, "recording_subrooms": sorted(self.recording_subrooms),
             "subrooms": self.subrooms(), "speaking": str(self.rules.speaking), "grace_s": self.grace_s,
+            "listen_only": sorted(self.rules.listen_only),
             "shuttle": self.shuttle,
             "agreement": self.agreement,
             "topology": self.topology, "sfu_generation": self.sfu_generation,
@@ -666,6 +668,7 @@ class Room:
         p = self._person(peer_id) if peer_id is not None else None
         old = self.peers.get(self.floor) if self.floor else None
         self.floor = p.id if p else None
+        self.floor_since = (self.clock() if now is None else now) if p else None
         effects: list[Effect] = []
         if p is not None and p.hand:
             p.hand = False
@@ -675,6 +678,21 @@ class Room:
         effects.append(self._broadcast_room())
         effects.append(Record("floor", {"peer": self.floor, "name": p.name if p else None, "by": a.id,
                                         "by_name": a.name}))
+        return effects
+
+    def expire_floor(self, peer_id: Any, since: Any, now: float | None = None) -> list[Effect]:
+        """The floor's speaking time ran out (a council meeting's limit per turn; the hub times it): the floor
+        goes back, so the speaker's audio is no longer forwarded (clients, and the SFU's ``audio_forwarded``).
+        A stale expiry (the floor moved on, or was given again since) does nothing."""
+        if self.floor is None or self.floor != peer_id or self.floor_since != since:
+            return []
+        p = self.peers.get(self.floor)
+        self.floor = None
+        self.floor_since = None
+        effects: list[Effect] = [self._updated(p)] if p is not None else []
+        effects.append(self._broadcast_room())
+        effects.append(Record("floor", {"peer": None, "name": None, "by": None, "by_name": None,
+                                        "reason": "time_limit", "from": peer_id, "from_name": p.name if p else None}))
         return effects
 
     def set_recording(self, actor_id: str, on: bool, subrooms: Iterable[str] = (),
@@ -835,6 +853,8 @@ class Room:
                 return self.end(None, now=at, reason=cmd.get("reason") or "ended")
             if op == "settings":
                 return self.set_shuttle(bool(cmd.get("shuttle")))
+            if op == "floor_expire":
+                return self.expire_floor(cmd.get("peer"), cmd.get("since"), now=at)
             if op == "msg":
                 return self._message(cmd["peer"], cmd["conn"], cmd["message"], at)
             if op == "agreement":

@@ -59,6 +59,13 @@ class KindRules:
     # A council meeting takes its whole membership and the gallery: beyond a mesh's size, members follow and
     # vote without sending media (or through the SFU where one is configured; docs/councils.md).
     room_cap: int | None = None
+    # Roles that never speak in this kind, floor or not (a council's public gallery only watches).
+    listen_only: frozenset[str] = frozenset()
+    # Whether the kind has a public gallery: one shareable link, an observer pass per visitor
+    # (sessions.service.open_gallery).
+    gallery: bool = False
+    # How this kind names the room roles, when not by their general names (role -> (zh, en)).
+    role_labels: tuple[tuple[str, str, str], ...] = ()
 
     def as_dict(self) -> dict:
         return {
@@ -68,10 +75,21 @@ class KindRules:
             "default_invite_role": self.default_invite_role,
             "lobby": str(self.lobby),
             "speaking": str(self.speaking),
+            "role_labels": {r: {"zh": zh, "en": en} for r, zh, en in self.role_labels},
         }
 
 
 _ALL = frozenset(PERSON_ROLES)
+
+# A council room's roles by their council names. Members join as ``party``; the room shows each member's own
+# council role (党员代表, 居民代表, 物业: server/councils) where it knows it, else 议事会成员.
+COUNCIL_ROLE_LABELS = (
+    ("host", "召集人", "Convenor"),
+    ("mediator", "会务人员", "Meeting staff"),
+    ("party", "议事会成员", "Council member"),
+    ("expert", "列席嘉宾", "Invited guest"),
+    ("observer", "旁听", "Public gallery"),
+)
 
 RULES: dict[str, KindRules] = {
     "mediation": KindRules("mediation", "视频调解", "Mediation", _ALL, "party",
@@ -85,7 +103,9 @@ RULES: dict[str, KindRules] = {
                           Lobby.STAFF_DIRECT, Speaking.HOSTS_ONLY),
     "council": KindRules("council", "居民议事会", "Residents' council",
                          frozenset({"host", "mediator", "expert", "observer", "party"}), "party",
-                         Lobby.HOSTING_UNIT_DIRECT, Speaking.FLOOR_FOR_PARTIES, room_cap=500),
+                         Lobby.HOSTING_UNIT_DIRECT, Speaking.FLOOR_FOR_PARTIES, room_cap=500,
+                         listen_only=frozenset({"observer"}), gallery=True,
+                         role_labels=COUNCIL_ROLE_LABELS),
 }
 
 
@@ -111,9 +131,17 @@ def enters_directly(r: KindRules, role: str, *, staff: bool, of_hosting_unit: bo
     return of_hosting_unit
 
 
+def role_label(r: KindRules, role: str, lang: str = "zh") -> str | None:
+    """The kind's own name for a room role (None: the role's general name)."""
+    for code, zh, en in r.role_labels:
+        if code == role:
+            return en if lang == "en" else zh
+    return None
+
+
 def may_speak(r: KindRules, role: str, has_floor: bool) -> bool:
     """Speaking rule of the kind. Clients honour it (media is peer to peer; the server cannot cut audio)."""
-    if role in SYSTEM_ROLES:
+    if role in SYSTEM_ROLES or role in r.listen_only:
         return False
     if has_floor or r.speaking is Speaking.ALL:
         return True

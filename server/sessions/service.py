@@ -432,3 +432,69 @@ async def describe_join(db: Database, secret: bytes, token: str, at: datetime | 
                     "rules": kinds.rules(s.kind).as_dict()},
         "role": grant.role, "name": grant.name, "check": grant.check_method, "lobby": not grant.direct,
     }
+
+
+# ---- a public gallery (旁听): one shareable link, a fresh observer invitation per visitor ----------------------
+
+GALLERY_PASS_TTL_S = 12 * 3600
+GALLERY_SETTING = "gallery"  # Session.settings key: the nonce of the gallery's shareable invitation
+
+
+def _is_gallery_pass(inv: Invitation, link_nonce: str | None) -> bool:
+    # The link and every pass made from it: observers without a staff account or identity check.
+    return (inv.role == "observer" and inv.staff_id is None and inv.check_method == "none"
+            and (inv.nonce == link_nonce or inv.name.startswith("旁听")))
+
+
+async def open_gallery(db_s: AsyncSession, secret: bytes, actor: Actor, s: Session, unit: Unit,
+                       at: datetime | None = None) -> Invitation:
+    """The gallery's shareable link: an ``observer`` invitation (no identity check) that is never a room
+    identity itself: each visitor of the link gets their own pass (``gallery_pass``). Hosts only; opening an
+    open gallery returns its link."""
+    if not kinds.rules(s.kind).gallery:
+        raise SessionError(Kind.INVALID, "invalid_field", f"a {s.kind} session has no public gallery")
+    nonce = (s.settings or {}).get(GALLERY_SETTING)
+    if nonce:
+        inv = (await db_s.execute(select(Invitation).where(Invitation.nonce == nonce))).scalar_one_or_none()
+        if inv is not None and not inv.revoked and inv.expires_at > (at or utcnow()):
+            return inv
+    inv, _ = await create_invitation(db_s, secret, actor, s, unit, role="observer", name="旁听链接 / Gallery link",
+                                     username=None, check_method="none", check_value=None, ttl_s=None, at=at)
+    s.settings = {**(s.settings or {}), GALLERY_SETTING: inv.nonce}
+    return inv
+
+
+async def gallery_pass(db_s: AsyncSession, s: Session, link_nonce: str, at: datetime | None = None) -> Invitation:
+    """A visitor of the gallery link: their own ``observer`` invitation (their own identity in the room).
+    Refused when the link is not the session's open gallery or the session is over."""
+    if (s.settings or {}).get(GALLERY_SETTING) != link_nonce:
+        raise SessionError(Kind.GONE, "gallery_closed", "the public gallery is closed")
+    if s.state not in JOINABLE_STATES:
+        raise SessionError(Kind.GONE, "session_ended", "this session has ended")
+    now = at or utcnow()
+    n = len([i for i in await list_invitations(db_s, s.id)
+             if i.nonce != link_nonce and _is_gallery_pass(i, None)]) + 1
+    inv = Invitation(session_id=s.id, role="observer", name=f"旁听 {n}", staff_id=None, check_method="none",
+                     check_hash=None, nonce=secrets.token_hex(16), created_at=now,
+                     expires_at=(now + timedelta(seconds=GALLERY_PASS_TTL_S)).replace(microsecond=0), revoked=False)
+    db_s.add(inv)
+    await db_s.flush()
+    await ledger_store.append(db_s, ledger.session_chain(s.id), "gallery_pass", {
+        "invitation": inv.id, "name": inv.name, "expires_at": iso(inv.expires_at)})
+    return inv
+
+
+async def close_gallery(db_s: AsyncSession, actor: Actor | None, s: Session) -> int:
+    """Withdraw the gallery's link and every visitor's pass (they can no longer join or come back). Returns
+    how many were withdrawn."""
+    link = (s.settings or {}).get(GALLERY_SETTING)
+    n = 0
+    for inv in await list_invitations(db_s, s.id):
+        if not inv.revoked and _is_gallery_pass(inv, link):
+            inv.revoked = True
+            n += 1
+    if link:
+        s.settings = {k: v for k, v in (s.settings or {}).items() if k != GALLERY_SETTING}
+    await ledger_store.append(db_s, ledger.session_chain(s.id), "gallery_closed", {
+        "withdrawn": n, "by": actor.id if actor else None, "by_name": actor.name if actor else None})
+    return n

@@ -46,10 +46,11 @@ class MediaPlan:
     subscribe: bool
 
 
-def media_plan(role: str) -> MediaPlan:
+def media_plan(role: str, rules: KindRules | None = None) -> MediaPlan:
     """Every person publishes (a centre's thumbnail is how a host checks on it; whether its audio is
-    forwarded is the floor's business, ``audio_forwarded``) and subscribes. The recorder only subscribes."""
-    if role in SYSTEM_ROLES:
+    forwarded is the floor's business, ``audio_forwarded``) and subscribes. The recorder, and a kind's
+    listen-only roles (a council's public gallery), only subscribe."""
+    if role in SYSTEM_ROLES or (rules is not None and role in rules.listen_only):
         return MediaPlan(publish=False, subscribe=True)
     return MediaPlan(publish=True, subscribe=True)
 

@@ -823,3 +823,21 @@ def test_shuttle_name_clash_and_override() -> None:
     r.room.admit("host", "b")
     assert r.room.peers["b"].subroom is None
     r.room.move("host", "b", r.room.peers["a"].subroom)  # joint room allowed after the override
+
+
+def test_the_floor_expires_after_the_speaking_time_and_a_stale_expiry_does_nothing() -> None:
+    r = R("council")
+    r.host_and_parties("a", "b")
+    r.room.give_floor("host", "a", now=100.0)
+    assert r.room.floor == "a" and r.room.floor_since == 100.0 and r.room.may_speak(r.room.peers["a"])
+    assert r.room.apply({"op": "floor_expire", "peer": "a", "since": 99.0, "at": 101.0}) == []  # another turn's
+    assert r.room.apply({"op": "floor_expire", "peer": "b", "since": 100.0, "at": 101.0}) == []
+    eff = r.room.apply({"op": "floor_expire", "peer": "a", "since": 100.0, "at": 280.0})
+    assert r.room.floor is None and not r.room.may_speak(r.room.peers["a"])
+    assert "floor" in records(eff)
+    assert any(m["type"] == "room" and m["room"]["floor"] is None for m in to(eff, "b"))
+    assert r.room.apply({"op": "floor_expire", "peer": "a", "since": 100.0, "at": 281.0}) == []  # once
+    # The floor given again to the same speaker starts a new turn: the old turn's expiry is stale.
+    r.room.give_floor("host", "a", now=300.0)
+    assert r.room.apply({"op": "floor_expire", "peer": "a", "since": 100.0, "at": 301.0}) == []
+    assert r.room.floor == "a"

@@ -1,5 +1,5 @@
-"""The councils feature: the JSON API (``api.py``, registered on import), ballots and attendance from the live
-room (wired to the room hub here); the pages module adds its own routes."""
+"""The councils feature: the JSON API (``api.py``, registered on import), the pages (``pages.py``), ballots and
+attendance from the live room (wired to the room hub here)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
-from server.councils import room_votes
-from server.councils.http import api  # noqa: F401  (registers /api/councils… routes)
+from server.councils import lookups, room_votes
+from server.councils.http import (
+    api,  # noqa: F401  (registers /api/councils… routes)
+    pages,
+)
 from server.services import services
 
 log = logging.getLogger("concord.councils")
@@ -44,6 +47,7 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
+    pages.setup(app)
     svc = services(app)
     if svc.config.schedulers:
         app.cleanup_ctx.append(_sweeper)
@@ -85,5 +89,15 @@ def setup(app: web.Application) -> None:
         tasks.add(t)
         t.add_done_callback(tasks.discard)
 
+    async def floor_limit(session_id: int) -> float | None:
+        # The speaking time per turn of a council meeting in session (rules.SpeakingQueue's limit); the hub
+        # takes the floor back when it runs out (server-side, so the SFU stops forwarding that audio).
+        rep = hub.rooms.get(session_id)
+        if rep is None or rep.room.kind != "council":
+            return None
+        async with svc.db.read() as s:
+            return await lookups.speaking_limit(s, session_id)
+
     hub.on_vote(vote)
+    hub.on_floor_limit(floor_limit)
     hub.add_listener(on_event)

@@ -102,10 +102,16 @@ def _label(table: dict[str, tuple[str, str]], code: str, lang: str) -> str:
     return code if pair is None else pair[1] if lang == "en" else pair[0]
 
 
-def _labels(request: web.Request) -> dict[str, Any]:
+def _labels(request: web.Request, kind: str | None = None) -> dict[str, Any]:
     lang = language(request)
+    rules = kinds.RULES.get(kind or "")
+
+    def role_label(c: str) -> str:  # the kind's own name for a role (a council's 召集人), else the general one
+        own = kinds.role_label(rules, c, lang) if rules is not None else None
+        return own if own is not None else _label(ROOM_ROLE_LABELS, c, lang)
+
     return {
-        "room_role_label": lambda c: _label(ROOM_ROLE_LABELS, c, lang),
+        "room_role_label": role_label,
         "state_label": lambda c: _label(STATE_LABELS, c, lang),
         "check_label": lambda c: _label(CHECK_LABELS, c, lang),
         "kind_label": lambda c: (kinds.RULES[c].label_en if lang == "en" else kinds.RULES[c].label_zh)
@@ -251,7 +257,7 @@ async def session_page(request: web.Request, *, new_invitation: dict | None = No
     if new_invitation:
         _share(request, new_invitation)
     return await render(request, "sessions/detail.html", {
-        **_labels(request),
+        **_labels(request, sess.kind),
         "session": sess, "unit": unit, "rules": rules, "case_code": case_code,
         "can_manage": manage, "my_role": my_role,
         "joinable": sess.state in service.JOINABLE_STATES,
@@ -405,7 +411,7 @@ async def join_page(request: web.Request) -> web.StreamResponse:
         "lobby": info.get("lobby", False),
         "lang": lang,
     }
-    labels = _labels(request)
+    labels = _labels(request, sess["kind"])
     # describe_join speaks JSON (ISO strings); the template's ``local`` filter takes datetimes.
     page_session = {**sess, "scheduled_at": _parse_iso(sess.get("scheduled_at"))}
     # Panels that call the JSON API with the staff cookie need the CSRF token (double submit).

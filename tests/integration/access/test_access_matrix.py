@@ -296,6 +296,34 @@ ROUTES: dict[str, Row] = {
     "POST /api/agreements/{id}/party/sign": Row("party", "party"),
     "POST /api/agreements/{id}/party/comments": Row("party", "party"),
     "GET /api/agreements/{id}/party/pdf": Row("party"),
+    # ---- council pages (server/councils/http/pages.py; the world's council: council_world.py) -----------
+    "GET /councils": Row("staff"),
+    "POST /councils": Row("council_manage", {"unit": TOWNSHIP, "name": "矩阵新议事会"}),
+    "POST /councils/case-topics": Row("staff", "form"),  # the case and council are checked in the handler (tests)
+    "GET /councils/live": Row("nobody"),  # only a join token of the meeting's room opens the panel's state
+    "GET /councils/propose": Row("public"),
+    "POST /councils/propose": Row("public", "form"),
+    "GET /councils/t/{topic_code}": Row("public"),
+    "POST /councils/t/{topic_code}/support": Row("public", "form"),
+    "POST /councils/t/{topic_code}/comments": Row("public", "form"),
+    "GET /councils/p/{council_code}": Row("public"),
+    "GET /councils/g/{token}": Row("nobody"),  # only an open gallery's own link makes an observer pass
+    "GET /councils/p/{council_code}/photos/{photo}": Row("public"),  # a task that follows a public topic
+    "GET /councils/{council}": Row("council_read"),
+    "POST /councils/{council}/members": Row("council_manage", "form"),
+    "POST /councils/{council}/members/{member}/end": Row("council_manage", "form", phase=1),
+    "POST /councils/{council}/topics": Row("council_read", "form"),
+    "GET /councils/{council}/topics/{topic}": Row("council_read"),
+    "POST /councils/{council}/topics/{topic}/decide": Row("council_manage", "form"),
+    "POST /councils/{council}/meetings": Row("council_manage", "form"),
+    "GET /councils/{council}/meetings/{meeting}": Row("council_read"),
+    "GET /councils/{council}/meetings/{meeting}/tablet": Row("council_manage"),
+    "POST /councils/{council}/meetings/{meeting}/tablet": Row("council_manage", "form"),
+    "GET /councils/{council}/meetings/{meeting}/notice": Row("council_read"),
+    "GET /councils/{council}/meetings/{meeting}/gallery.svg": Row("council_manage"),  # the world's gallery is open
+    "POST /councils/{council}/meetings/{meeting}/{step}": Row("council_manage", "form"),  # step: attendance
+    "POST /councils/{council}/tasks/{task}/{step}": Row("council_supervise", "form"),  # step: supervise
+    "GET /councils/{council}/photos/{photo}": Row("council_read"),
     # ---- a residents' council (world.council) -------------------------------------------------------
     "POST /api/councils": Row("staff", {}),
     "GET /api/councils": Row("staff"),
@@ -434,6 +462,8 @@ def _fill(route: str, world: World, cw: CaseWorld | None, actor: str, session: s
                    "id": str(sid if "/sessions/" in path else cw.aid)}
         if party is not None and route in ("GET /join/{token}", "GET /api/join/{token}"):
             values["token"] = party.invitation
+    if path.startswith("/councils/"):
+        values |= world.council_pages | {"step": "supervise" if "/tasks/" in path else "attendance"}
     for k, v in values.items():
         path = path.replace("{" + k + "}", v)
     invitation = party.invitation if party is not None else FORGED

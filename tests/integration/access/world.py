@@ -32,6 +32,7 @@ from server.media.segments import SegmentInfo, TrackInfo
 from server.recording.store import DbRecordingEvents
 from server.security import csrf
 from server.services import services
+from tests.integration.access import council_world
 from tests.integration.agreements.helpers import data_url
 from tests.support.agreement_sample import SAMPLE_IDS, sample_content
 
@@ -116,6 +117,8 @@ class World:
     # A residents' council at the township and its records: council, topic, meeting, item, vote, task, photo,
     # member (present at the meeting), spare_member (to remove).
     council: dict[str, int] = field(default_factory=dict)
+    # The council pages' path values (council_world.py: a second council, its meeting in session, a passed vote).
+    council_pages: dict[str, str] = field(default_factory=dict)
 
 
 async def _ok(r: aiohttp.ClientResponse, *statuses: int) -> Any:
@@ -331,6 +334,7 @@ async def build(c: TestClient) -> World:
     await _ok(await c.post("/api/auth/logout", headers=creds[GONE].bearer), 200, 204)
     assert (await c.get("/api/auth/me", headers=creds[GONE].bearer)).status == 401
     world.council = await _council(c, h)
+    world.council_pages = await council_world.build(app, staff_ids[NAMED], TOWNSHIP, PNG)
     _ = (Case, ledger)
     return world
 

@@ -33,7 +33,24 @@ export function label(prefix, code, fallback = code) {
   return has(`${prefix}${code}`) ? t(`${prefix}${code}`) : fallback;
 }
 
-export function roleName(role) {
+// A kind's own names for the room roles (role.<kind>.<role>: a council's 召集人, 议事会成员, ...), and, where the
+// room knows it, a person's own role by their name (a council member's 党员代表, 居民代表, 物业).
+let roleKind = null;
+const roleByName = new Map();
+export function setRoleContext(kind, byName = null) {
+  roleKind = kind || null;
+  if (byName) {
+    roleByName.clear();
+    for (const [name, code] of Object.entries(byName)) roleByName.set(name, code);
+  }
+}
+
+export function roleName(role, name = null) {
+  if (roleKind) {
+    const own = role === "party" && name !== null ? roleByName.get(name) : undefined;
+    if (own && has(`role.${roleKind}.${own}`)) return t(`role.${roleKind}.${own}`);
+    if (has(`role.${roleKind}.${role}`)) return t(`role.${roleKind}.${role}`);
+  }
   return label("role.", role);
 }
 

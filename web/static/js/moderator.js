@@ -108,7 +108,7 @@ registerPanel({
         const waiting = [...ctx.lobby.values()];
         lobby.replaceChildren(...(waiting.length ? waiting.map((p) => el("li", { dataset: { peer: String(p.id) } },
           el("span", { class: "name" }, p.name),
-          el("span", { class: "role" }, roleName(p.role)),
+          el("span", { class: "role" }, roleName(p.role, p.name)),
           el("span", { class: "actions" },
             button(t("mod.admit"), () => ctx.send({ type: "admit", peer: p.id }), "primary admit"),
             button(t("mod.deny"), () => ctx.send({ type: "deny", peer: p.id }), "danger deny")))) :
@@ -122,7 +122,7 @@ registerPanel({
           rows.push(el("li", { dataset: { peer: String(p.id) } },
             el("div", { class: "who" },
               el("span", { class: "name" }, p.name),
-              el("span", { class: "role" }, roleName(p.role)),
+              el("span", { class: "role" }, roleName(p.role, p.name)),
               sub !== null ? el("span", { class: "subroom" }, `${t("room.subroom")} · ${sub}`) : null,
               peerInfo.away(p) ? el("span", { class: "reconnecting" }, reconnectingText()) : null,
               peerInfo.hand(p) ? el("span", { class: "hand" }, t("room.hand_raised")) : null,

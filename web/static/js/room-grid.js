@@ -150,7 +150,7 @@ export class GridView {
       const p = self ? s.me : s.peers.get(id);
       if (!p) continue;
       $(".name", tile).textContent = self ? `${p.name || ""}（${t("room.you")}）` : p.name;
-      $(".role", tile).textContent = roleName(p.role);
+      $(".role", tile).textContent = roleName(p.role, p.name);
       $(".avatar", tile).textContent = (p.name || "?").slice(0, 1);
       const floor = s.hasFloor(self ? s.me.id : id);
       const hand = self ? s.handRaised : peerInfo.hand(p);

@@ -107,7 +107,7 @@ registerPanel({
             const me = p === ctx.me;
             rows.push(el("li", { dataset: { peer: String(p.id) } },
               el("span", { class: "name" }, me ? `${p.name}（${t("room.you")}）` : p.name),
-              el("span", { class: "role" }, roleName(p.role)),
+              el("span", { class: "role" }, roleName(p.role, p.name)),
               !me && peerInfo.away(p) ? el("span", { class: "reconnecting" }, reconnectingText()) : null,
               (me ? ctx.handRaised : peerInfo.hand(p)) ? el("span", { class: "hand" }, t("room.hand_raised")) : null));
           }

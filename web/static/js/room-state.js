@@ -24,7 +24,7 @@ export const peerInfo = {
 
 /** Mirror of server.sessions.kinds.may_speak: the kind's speaking rule, honoured by clients. */
 export function maySpeak(room, role, peerId) {
-  if (role === "recorder") return false;
+  if (role === "recorder" || (room.listen_only || []).includes(role)) return false;
   if (room.floor !== null && room.floor !== undefined && String(room.floor) === String(peerId)) return true;
   const rule = room.speaking || "all";
   if (rule === "all") return true;

@@ -11,7 +11,7 @@
 // recording is on and we consented, to the `recorder` peer. The RoomApp is also the `ctx` of every panel
 // (panels.js, docs/client.md) and window.concord, a handle for tests and support staff.
 import { $, toast } from "./dom.js";
-import { lang, t } from "./i18n.js";
+import { lang, setRoleContext, t } from "./i18n.js";
 import { Mesh } from "./mesh.js";
 import { onRegister } from "./panels.js";
 import { ControlsView } from "./room-controls.js";
@@ -30,6 +30,7 @@ export class RoomApp extends EventTarget {
     super();
     Object.assign(this, { root, config, token, lang, t });
     this.store = new RoomStore(config);
+    setRoleContext(config.kind);
     this.localStream = stream || new MediaStream();
     this.signaling = new Signaling({
       token, check: config.check_answer || null,
