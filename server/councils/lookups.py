@@ -280,12 +280,6 @@ async def topic_from_case(s: AsyncSession, ctx: svc.Ctx, actor: Actor, c: Counci
     case_id = await session_link.case_id_for(s, actor, case_ref, ctx.now)
     if case_id is None:
         raise svc.not_found("case")
-    facts = await access.case_facts(s, case_id, ctx.now)
-    if facts is None or facts.restricted:
-        raise svc.refusal(rules.CouncilError(svc.Kind.FORBIDDEN, "case_restricted",
-                                             "a restricted case cannot raise a public topic"),
-                          c.id, "topic_refused", {"reason": "case_restricted", "case_id": case_id,
-                                                  "by": {"id": actor.id}})
     return await svc.propose_topic(s, ctx, c, title=title, body=body, proposer_name=actor.name, actor=actor,
                                    case_id=case_id)
 

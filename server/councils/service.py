@@ -364,6 +364,11 @@ async def propose_topic(s: AsyncSession, ctx: Ctx, council: Council, *, title: s
             facts = await access.case_facts(s, case_id, ctx.now)
             if facts is None or not access.case_visible(actor, facts):
                 raise not_found("case")
+            if facts.restricted:  # a protected (domestic-violence) case never becomes a public topic
+                raise refusal(CouncilError(Kind.FORBIDDEN, "case_restricted",
+                                           "a restricted case cannot raise a public topic"),
+                              council.id, "topic_refused", {"reason": "case_restricted", "case_id": case_id,
+                                                            "by": {"id": actor.id}})
             source = "case"
     t_title, t_body = _text(title, "title", 200), _text(body, "body", 4000, required=False)
     name = _text(proposer_name or (actor.name if actor else ""), "proposer_name", 100)

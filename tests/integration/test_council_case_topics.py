@@ -13,6 +13,7 @@ from server import ledger, ledger_store
 from server.cases.models import Case, CaseAccess
 from server.directory.models import Staff
 from server.services import services
+from tests.conftest import login
 from tests.integration.test_council_pages import CONVENOR, ELSEWHERE, post, setup_council, sign_in
 
 
@@ -72,7 +73,12 @@ async def test_a_restricted_case_never_raises_a_public_topic(client) -> None:
     assert r.status == 303
     assert "受保护案件" in unquote_plus(r.headers["Location"])
     assert "小区议题" not in await (await client.get(path)).text()
+    # The JSON API refuses it the same way (the rule is the service's, not the page's).
+    r = await client.post(f"/api/councils/{cid}/topics", headers=await login(client, CONVENOR),
+                          json={"title": "小区议题", "case_id": case.id})
+    assert r.status == 403 and "case_restricted" in await r.text()
     async with db.session() as s:  # the refusal is on the council's chain (with the case's id, no text)
         entries = await ledger_store.events(s, ledger.council_chain(cid))
     refused = [e for e in entries if e.type == "topic_refused"]
-    assert refused and refused[-1].data["reason"] == "case_restricted" and "小区议题" not in str(refused[-1].data)
+    assert len(refused) == 2 and all(e.data["reason"] == "case_restricted" for e in refused)
+    assert "小区议题" not in str([e.data for e in refused])
