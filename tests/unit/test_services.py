@@ -34,7 +34,8 @@ def test_create_app_fills_one_typed_services_object_without_app_key_warnings(tmp
     assert svc.room_hub is not None and svc.signaling is not None and svc.recording is not None
     assert svc.agreement_keys is not None and svc.verify_executor is not None and svc.login_limiter is not None
     assert svc.intake_limiter is not None and svc.jinja is None and svc.render_error is not None
-    assert len(svc.page_extras) == 1 and svc.cases_scan_interval_s == 60.0
+    # The unread badge (cases), the council figures (dashboard) and the council section of a case page.
+    assert len(svc.page_extras) == 3 and svc.cases_scan_interval_s == 60.0
     # Only the services key: no untyped string keys left on the app.
     assert [k for k in app if isinstance(k, str)] == []
     svc.verify_executor.shutdown()

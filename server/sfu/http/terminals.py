@@ -150,8 +150,8 @@ async def _post(request: web.Request, kind: str) -> web.Response:
         if token is None:
             return _error(401, "unauthorized", "send the invitation as Authorization: Bearer <token>",
                           **{"WWW-Authenticate": 'Bearer realm="concord"'})
+        grant = await _grant(request, sid, token)  # who asks comes first: a stranger learns nothing more
         offer = await _offer(request)
-        grant = await _grant(request, sid, token)
         terms = request.app[TERMINALS]
         if kind == WHIP:
             consent = request.query.get("consent") == "recording"

@@ -269,6 +269,19 @@ ROUTES: dict[str, Row] = {
     "GET /join/{token}": Row("party_token"),
     "GET /api/join/{token}": Row("party_token"),
     "GET /ws": Row("ws"),
+    # WHIP/WHEP terminals (server/sfu/http): opened only by a session's join token or invitation as Bearer,
+    # never by a login token or cookie, so no actor here gets through. Who may use which join token is the
+    # /ws rule above; tests/sfu/test_terminals_http.py judges each refusal with real join tokens.
+    "POST /whip/{session}": Row("nobody"),
+    "POST /whep/{session}": Row("nobody"),
+    "DELETE /{kind}/{session}/{resource}": Row("nobody"),
+    # CORS preflight (204) and trickle (405, not supported): they touch nothing.
+    "OPTIONS /whip/{session}": Row("public"),
+    "OPTIONS /whep/{session}": Row("public"),
+    "OPTIONS /whip/{session}/{resource}": Row("public"),
+    "OPTIONS /whep/{session}/{resource}": Row("public"),
+    "PATCH /whip/{session}/{resource}": Row("public"),
+    "PATCH /whep/{session}/{resource}": Row("public"),
     # ---- its agreement -----------------------------------------------------------------------------
     "GET /agreements/{id}": Row("case_read"),
     "GET /agreements/{id}/sign": Row("public_case"),  # a page shell: its data comes from the party API
@@ -449,6 +462,8 @@ def _fill(route: str, world: World, cw: CaseWorld | None, actor: str, session: s
     if path == "/static":
         return "/static/css/concord.css"
     values: dict[str, str] = {"username": STAFF_USERNAMES[NAMED], "token": "not-a-real-token"}
+    if path.startswith(("/whip/", "/whep/", "/{kind}/")):  # terminals: the normal case's mediation session
+        values |= {"session": str(world.cases["normal"].sid), "kind": "whip", "resource": "not-a-resource"}
     if path.startswith("/api/councils/") and "{" in path:
         which = COUNCIL_IDS[path.split("/")[3]]
         values |= {"id": str(world.council[which]), "member": str(world.council["spare_member"])}
