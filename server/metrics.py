@@ -74,8 +74,8 @@ class Metrics:
             lines.append(f"{name} {fn():g}")
         grouped: dict[str, tuple[str, list[str]]] = {}
         for collector in self.collectors:
-            for name, help_text, labels, value in collector():
-                lab = ",".join(f'{k}="{_esc(v)}"' for k, v in sorted(labels.items()))
+            for name, help_text, sample_labels, value in collector():
+                lab = ",".join(f'{k}="{_esc(v)}"' for k, v in sorted(sample_labels.items()))
                 grouped.setdefault(name, (help_text, []))[1].append(
                     f"{name}{{{lab}}} {value:g}" if lab else f"{name} {value:g}")
         for name, (help_text, rows) in grouped.items():
