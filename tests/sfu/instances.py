@@ -30,13 +30,18 @@ def _rtp_range() -> tuple[int, int]:
     return lo, lo + 19
 
 
-def config() -> JanusConfig:
+def config(same_secrets_as: JanusTarget | None = None) -> JanusConfig:
+    """A new instance's settings; ``same_secrets_as``: share another's secrets, as the instances of one
+    deployment do (one CONCORD_JANUS_API_SECRET, ADMIN_SECRET and ADMIN_KEY for all)."""
     need("Janus", janus_binary() is not None)
     ip = local_ipv4()
     need("a non-loopback IPv4 address for Janus's ICE", ip is not None)
     ws, http, admin = free_ports(3)
-    return JanusConfig(api_secret=secrets.token_urlsafe(24), admin_secret=secrets.token_urlsafe(24),
-                       admin_key=secrets.token_urlsafe(24), ws_port=ws, http_port=http, admin_port=admin,
+    s = same_secrets_as
+    return JanusConfig(api_secret=s.api_secret if s else secrets.token_urlsafe(24),
+                       admin_secret=s.admin_secret if s else secrets.token_urlsafe(24),
+                       admin_key=s.admin_key if s else secrets.token_urlsafe(24),
+                       ws_port=ws, http_port=http, admin_port=admin,
                        ice_enforce_list=ip, rtp_port_range=_rtp_range())
 
 
