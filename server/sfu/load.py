@@ -203,13 +203,19 @@ async def poll_instance(admin: JanusAdmin, *, instance: str, admin_key: str | No
 
 @dataclass
 class Probe:
-    """How to read one instance: its label (``host:port`` of its WebSocket API URL) and its Admin API."""
+    """How to read one instance: the name placement knows it by (``instance``: the cluster's instance id),
+    its Admin API, and the label metrics show (``label``: ``host:port`` of its WebSocket API URL; by default
+    the same as ``instance``)."""
 
     instance: str
     admin: JanusAdmin
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.instance
 
     def __repr__(self) -> str:
-        return f"Probe({self.instance!r})"
+        return f"Probe({self.instance!r}, {self.label!r})"
 
 
 @dataclass
@@ -250,14 +256,17 @@ class LoadBoard:
         if self.pending.get(instance, 0) > 0:
             self.pending[instance] -= 1
 
-    def pick(self, *, exclude: Iterable[str] = ()) -> str | None:
-        """The least-loaded healthy instance; an instance never polled yet counts as empty."""
-        loads = [self.loads.get(p.instance) or InstanceLoad(p.instance, True) for p in self.probes]
+    def pick(self, *, exclude: Iterable[str] = (), among: Iterable[str] | None = None) -> str | None:
+        """The least-loaded healthy instance (of ``among``, if given); one never polled yet counts as
+        empty."""
+        allowed = set(among) if among is not None else None
+        loads = [self.loads.get(p.instance) or InstanceLoad(p.instance, True) for p in self.probes
+                 if allowed is None or p.instance in allowed]
         return pick_instance(loads, pending=self.pending, exclude=exclude, weights=self.weights)
 
-    def place(self, *, exclude: Iterable[str] = ()) -> str | None:
+    def place(self, *, exclude: Iterable[str] = (), among: Iterable[str] | None = None) -> str | None:
         """``pick`` and ``reserve`` in one step."""
-        chosen = self.pick(exclude=exclude)
+        chosen = self.pick(exclude=exclude, among=among)
         if chosen is not None:
             self.reserve(chosen)
         return chosen
@@ -327,7 +336,7 @@ class LoadBoard:
             if load is None:
                 continue
             for name, help_text, fn in rows:
-                out.append((name, help_text, {"instance": p.instance}, float(fn(load))))
+                out.append((name, help_text, {"instance": p.label}, float(fn(load))))
         return out
 
     def mark_down(self, instance: str, error: str) -> None:

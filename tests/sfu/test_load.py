@@ -142,3 +142,15 @@ async def test_board_marks_unreachable_or_unauthorised_instances_down_without_le
         assert secret not in text
     names = {name for name, _, labels, _ in board.samples() if labels["instance"] == "127.0.0.1:1"}
     assert "concord_sfu_instance_up" in names
+
+
+def test_board_names_instances_by_id_and_labels_metrics_by_address() -> None:
+    admin = JanusAdmin("http://127.0.0.1:9/admin", "x")
+    board = LoadBoard([Probe("j-aaaa", admin, "10.0.0.5:8188"), Probe("j-bbbb", admin)], admin_key=None)
+    board.loads["j-aaaa"] = InstanceLoad("j-aaaa", True, rooms=3, subscribers=30)
+    board.loads["j-bbbb"] = InstanceLoad("j-bbbb", True, rooms=0)
+    labels = {labels["instance"] for _, _, labels, _ in board.samples()}
+    assert labels == {"10.0.0.5:8188", "j-bbbb"}
+    assert board.pick() == "j-bbbb"
+    assert board.pick(among=["j-aaaa"]) == "j-aaaa"  # e.g. only the instances the cluster holds up
+    assert board.place(among=[]) is None and board.pending == {}
