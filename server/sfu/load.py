@@ -316,20 +316,20 @@ class LoadBoard:
         """Prometheus samples ``(name, help, labels, value)`` per instance (label ``instance``, no secret)."""
         out: list[tuple[str, str, dict[str, str], float]] = []
         rows: list[tuple[str, str, Callable[[InstanceLoad], float]]] = [
-            ("concord_sfu_instance_up", "1 if the last Admin API poll of the Janus instance succeeded",
+            ("concord_janus_up", "1 if the last Admin API poll of the Janus instance succeeded",
              lambda x: 1.0 if x.ok else 0.0),
-            ("concord_sfu_rooms", "VideoRoom rooms on the Janus instance", lambda x: x.rooms),
-            ("concord_sfu_publishers", "WebRTC publishers on the Janus instance", lambda x: x.publishers),
-            ("concord_sfu_remote_publishers", "feeds cascaded in from another Janus instance",
+            ("concord_janus_rooms", "VideoRoom rooms on the Janus instance", lambda x: x.rooms),
+            ("concord_janus_publishers", "WebRTC publishers on the Janus instance", lambda x: x.publishers),
+            ("concord_janus_remote_publishers", "feeds cascaded in from another Janus instance",
              lambda x: x.remote_publishers),
-            ("concord_sfu_subscribers", "subscriber PeerConnections on the Janus instance",
+            ("concord_janus_subscribers", "subscriber PeerConnections on the Janus instance",
              lambda x: x.subscribers),
-            ("concord_sfu_forwarded_bits_per_second", "bits per second the Janus instance sent to its peers",
+            ("concord_janus_forwarded_bits_per_second", "bits per second the Janus instance sent to its peers",
              lambda x: x.forwarded_bps),
-            ("concord_sfu_received_bits_per_second", "bits per second the Janus instance received",
+            ("concord_janus_received_bits_per_second", "bits per second the Janus instance received",
              lambda x: x.received_bps),
-            ("concord_sfu_handles", "plugin handles on the Janus instance", lambda x: x.handles),
-            ("concord_sfu_poll_seconds", "duration of the last Admin API poll", lambda x: x.poll_s),
+            ("concord_janus_handles", "plugin handles on the Janus instance", lambda x: x.handles),
+            ("concord_janus_poll_seconds", "duration of the last Admin API poll", lambda x: x.poll_s),
         ]
         for p in self.probes:
             load = self.loads.get(p.instance)

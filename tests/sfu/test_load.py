@@ -141,7 +141,7 @@ async def test_board_marks_unreachable_or_unauthorised_instances_down_without_le
     for secret in (wrong, janus.admin_secret, janus.admin_key):
         assert secret not in text
     names = {name for name, _, labels, _ in board.samples() if labels["instance"] == "127.0.0.1:1"}
-    assert "concord_sfu_instance_up" in names
+    assert "concord_janus_up" in names
 
 
 def test_board_names_instances_by_id_and_labels_metrics_by_address() -> None:

@@ -42,10 +42,10 @@ def test_admin_urls_pair_with_the_instances(monkeypatch: pytest.MonkeyPatch, tmp
 
 def test_labelled_gauges_render_once_per_name_and_escape_labels() -> None:
     m = Metrics()
-    m.collect(lambda: [("concord_sfu_rooms", "rooms", {"instance": 'a"b:1'}, 2.0),
-                       ("concord_sfu_rooms", "rooms", {"instance": "c:1"}, 0.0)])
+    m.collect(lambda: [("concord_janus_rooms", "rooms", {"instance": 'a"b:1'}, 2.0),
+                       ("concord_janus_rooms", "rooms", {"instance": "c:1"}, 0.0)])
     samples = parse(m.render())
-    assert samples["concord_sfu_rooms"] == ['concord_sfu_rooms{instance="a\\"b:1"} 2', 'concord_sfu_rooms{instance="c:1"} 0']
+    assert samples["concord_janus_rooms"] == ['concord_janus_rooms{instance="a\\"b:1"} 2', 'concord_janus_rooms{instance="c:1"} 0']
 
 
 @pytest.mark.media
@@ -59,7 +59,7 @@ async def test_metrics_export_each_instance_without_secrets(janus: JanusTarget) 
                       admin_key=janus.admin_key, poll_timeout_s=5)
     metrics = Metrics()
     metrics.collect(board.samples)
-    assert "concord_sfu" not in metrics.render()  # nothing polled yet: no made-up zeros
+    assert "concord_janus" not in metrics.render()  # nothing polled yet: no made-up zeros
     async with await JanusConnection.connect(janus.ws_url, janus.api_secret) as conn:
         session = await conn.create_session()
         control = await session.attach_videoroom()
@@ -83,11 +83,11 @@ async def test_metrics_export_each_instance_without_secrets(janus: JanusTarget) 
         return float(row.rsplit(" ", 1)[1])
 
     loaded: InstanceLoad = board.loads[live]
-    assert value("concord_sfu_instance_up", live) == 1
-    assert value("concord_sfu_rooms", live) == loaded.rooms >= 1
-    assert value("concord_sfu_publishers", live) == loaded.publishers >= 1
-    assert value("concord_sfu_subscribers", live) == loaded.subscribers >= 1
-    assert value("concord_sfu_forwarded_bits_per_second", live) == loaded.forwarded_bps > 0
-    assert value("concord_sfu_instance_up", f"127.0.0.1:{dead}") == 0
+    assert value("concord_janus_up", live) == 1
+    assert value("concord_janus_rooms", live) == loaded.rooms >= 1
+    assert value("concord_janus_publishers", live) == loaded.publishers >= 1
+    assert value("concord_janus_subscribers", live) == loaded.subscribers >= 1
+    assert value("concord_janus_forwarded_bits_per_second", live) == loaded.forwarded_bps > 0
+    assert value("concord_janus_up", f"127.0.0.1:{dead}") == 0
     for secret in (janus.admin_secret, janus.admin_key, janus.api_secret, "/admin"):
         assert secret not in text
