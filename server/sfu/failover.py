@@ -68,6 +68,9 @@ class Failover:
     concurrency: int = 8
     move_timeout_s: float = 30.0
     placements: dict[str, str] = field(default_factory=dict)
+    # Where the rooms of an instance are listed from, if not from ``placements`` (e.g. the room hub's
+    # replicas, which every node holds for its rooms: ``server.sfu.bridge``).
+    rooms_of: Callable[[str], Iterable[str]] | None = None
     history: list[Move] = field(default_factory=list)
     history_max: int = 1000
 
@@ -82,6 +85,8 @@ class Failover:
         self.placements.pop(room, None)
 
     def rooms_on(self, instance: str) -> list[str]:
+        if self.rooms_of is not None:
+            return sorted(self.rooms_of(instance))
         return sorted(r for r, i in self.placements.items() if i == instance)
 
     def recovered(self, instance: str) -> None:

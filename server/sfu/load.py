@@ -339,6 +339,13 @@ class LoadBoard:
                 out.append((name, help_text, {"instance": p.label}, float(fn(load))))
         return out
 
+    def mark_up(self, instance: str) -> None:
+        """The instance's socket is back (a restarted Janus holds no rooms): placement may use it again
+        before its next poll."""
+        prev = self.loads.get(instance)
+        if prev is not None and not prev.ok:
+            self.loads[instance] = InstanceLoad(instance, True, polled_at=time.monotonic())
+
     def mark_down(self, instance: str, error: str) -> None:
         """Record an instance as down without a poll (its socket dropped): placement skips it at once."""
         prev = self.loads.get(instance)

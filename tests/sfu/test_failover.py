@@ -77,6 +77,18 @@ async def test_failover_moves_records_and_reports_each_loss_once() -> None:
     assert moves == [Move("x", "a:1", None, 0.0, error="no healthy Janus instance left")]
 
 
+async def test_rooms_can_be_listed_by_the_caller() -> None:
+    moved: list[str] = []
+
+    async def move(room: str, src: str, dst: str) -> None:
+        moved.append(room)
+
+    hub_rooms = {"7": "a:1", "8": "b:1", "9": "a:1"}
+    fo = Failover(_picker({"b:1": InstanceLoad("b:1", True)}), move,
+                  rooms_of=lambda inst: [r for r, i in hub_rooms.items() if i == inst])
+    assert [m.room for m in await fo.instance_lost("a:1")] == ["7", "9"] and sorted(moved) == ["7", "9"]
+
+
 async def test_a_hung_move_times_out_without_blocking_the_others() -> None:
     async def move(room: str, src: str, dst: str) -> None:
         if room == "hung":

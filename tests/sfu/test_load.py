@@ -67,6 +67,8 @@ def test_board_spreads_a_burst_of_rooms_before_the_next_poll() -> None:
     assert sorted(placed) == ["a:1"] * 3 + ["b:1"] * 3  # type: ignore[operator]
     board.mark_down("a:1", "socket closed")
     assert board.pick() == "b:1"
+    board.mark_up("a:1")
+    assert board.loads["a:1"].ok and board.loads["a:1"].rooms == 0
     with pytest.raises(ValueError):
         LoadBoard([], admin_key=None, interval_s=0)
 
