@@ -7,8 +7,8 @@ video (``--size``, 15 fps) and an Opus tone into a room on A. Then, for each ste
 subscribers on A is raised to that count; after a settling pause, Janus A's CPU time (from /proc) is
 sampled over ``--seconds`` together with its forwarded bitrate from the Admin API
 (``server.sfu.load.poll_instance``). The slope of CPU against subscribers is the per-subscriber cost.
-Finally the feed is cascaded to B (``server.sfu.cascade``) and A's extra CPU for that one plain-RTP
-forward is measured the same way. Subscribers decode (aiortc), so their own CPU is not part of Janus's.
+Finally, with no subscriber left on A, the feed is cascaded into ``--forwards`` rooms on B
+(``server.sfu.cascade``) and A's extra CPU for those plain-RTP forwards is measured the same way. Subscribers decode (aiortc), so their own CPU is not part of Janus's.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ async def sample(pid: int, admin: JanusAdmin, label: str, key: str, seconds: flo
     return (c1 - c0) / (t1 - t0), sum(mbps) / len(mbps), fps[len(fps) // 2] if fps else 0.0
 
 
-async def main(steps: list[int], seconds: float, size: tuple[int, int]) -> None:
+async def main(steps: list[int], seconds: float, size: tuple[int, int], forwards: int) -> None:
     if janus_binary() is None:
         sys.exit("janus is not installed (apt-get install janus)")
     cfg_a, cfg_b = config((37000, 37199)), config((37200, 37399))
@@ -96,22 +96,35 @@ async def main(steps: list[int], seconds: float, size: tuple[int, int]) -> None:
                 rows.append((n, cpu, mbps, fps))
                 print(f"{n:3d} subscribers: Janus A {cpu * 100:5.1f}% of a core, forwarded {mbps:5.2f} Mbit/s, "
                       f"median {fps:4.1f} fps per subscriber", flush=True)
-            # One cascade forward A -> B, with one subscriber on B so B asks for the feed.
-            assert pub.handle is not None
-            info = await admin_a.handle_info(sa.id, pub.handle.id)
-            link = await cascade(RoomOn(label_a, ca, spec_a.room, spec_a.secret),
-                                 RoomOn(instance_label(cfg_b.ws_url), cb, spec_b.room, spec_b.secret),
-                                 feed=pub.id, streams=streams_from(info["plugin_specific"]["streams"]),
-                                 admin_key=cfg_a.admin_key)
-            edge = Subscriber(sb, spec_b.room)
-            await edge.subscribe([pub.id])
-            await asyncio.sleep(4)
-            cpu_c, _, fps_c = await sample(a.pid, admin_a, label_a, cfg_a.admin_key, seconds, [edge])
-            print(f"+ cascade to B: Janus A {cpu_c * 100:5.1f}% of a core; the centre on B gets {fps_c:4.1f} fps")
-            await edge.close()
-            await link.close()
             for s in subs:
                 await s.close()
+            # Cascade forwards A -> B: the feed forwarded into ``forwards`` rooms on B (one plain-RTP copy
+            # each, whether or not anyone subscribes there), against A with no subscriber at all.
+            await asyncio.sleep(3)
+            base, _, _ = await sample(a.pid, admin_a, label_a, cfg_a.admin_key, seconds, [])
+            assert pub.handle is not None
+            info = await admin_a.handle_info(sa.id, pub.handle.id)
+            streams = streams_from(info["plugin_specific"]["streams"])
+            links = []
+            edge: Subscriber | None = None
+            for i in range(forwards):
+                spec = RoomSpec(room=f"scale-b{i}", secret=secrets.token_urlsafe(12))
+                await cb.create_room(spec, admin_key=cfg_b.admin_key)
+                links.append(await cascade(RoomOn(label_a, ca, spec_a.room, spec_a.secret),
+                                           RoomOn(instance_label(cfg_b.ws_url), cb, spec.room, spec.secret),
+                                           feed=pub.id, streams=streams, admin_key=cfg_a.admin_key))
+                if edge is None:
+                    edge = Subscriber(sb, spec.room)
+                    await edge.subscribe([pub.id])
+            await asyncio.sleep(3)
+            fwd, _, fps_c = await sample(a.pid, admin_a, label_a, cfg_a.admin_key, seconds,
+                                         [edge] if edge else [])
+            print(f"0 subscribers: Janus A {base * 100:5.1f}% of a core; with {forwards} cascade forwards "
+                  f"{fwd * 100:5.1f}%; a centre on B gets {fps_c:4.1f} fps", flush=True)
+            if edge is not None:
+                await edge.close()
+            for link in links:
+                await link.close()
             await pub.close()
     finally:
         await a.stop()
@@ -122,7 +135,9 @@ async def main(steps: list[int], seconds: float, size: tuple[int, int]) -> None:
         per_sub = (c1 - c0) / (n1 - n0)
         per_mbit = (c1 - c0) / max(m1 - m0, 1e-9)
         print(f"per subscriber: {per_sub * 100:.2f}% of a core; per forwarded Mbit/s: {per_mbit * 100:.2f}% "
-              f"of a core; forward to B: {(cpu_c - rows[-1][1]) * 100:+.2f}% of a core")
+              f"of a core")
+    if forwards:
+        print(f"per cascade forward: {(fwd - base) / forwards * 100:.2f}% of a core")
 
 
 if __name__ == "__main__":
@@ -130,6 +145,7 @@ if __name__ == "__main__":
     ap.add_argument("--steps", default="0,4,8,16")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--size", default="640x360")
+    ap.add_argument("--forwards", type=int, default=8)
     args = ap.parse_args()
     w, h = (int(x) for x in args.size.split("x"))
-    asyncio.run(main([int(x) for x in args.steps.split(",")], args.seconds, (w, h)))
+    asyncio.run(main([int(x) for x in args.steps.split(",")], args.seconds, (w, h), args.forwards))
