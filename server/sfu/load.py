@@ -151,6 +151,13 @@ async def _videoroom(admin: JanusAdmin, body: JSON) -> JSON:
 async def poll_instance(admin: JanusAdmin, *, instance: str, admin_key: str | None, max_handles: int = 4000,
                         concurrency: int = 8) -> InstanceLoad:
     """Read one instance's load (see the module docstring). Raises ``JanusError`` when it cannot be read."""
+    async with admin.pooled():
+        return await _poll(admin, instance=instance, admin_key=admin_key, max_handles=max_handles,
+                           concurrency=concurrency)
+
+
+async def _poll(admin: JanusAdmin, *, instance: str, admin_key: str | None, max_handles: int,
+                concurrency: int) -> InstanceLoad:
     t0 = time.monotonic()
     key = {"admin_key": admin_key} if admin_key else {}
     rooms = list((await _videoroom(admin, {"request": "list", **key})).get("list") or [])
