@@ -35,9 +35,11 @@ Security:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +47,9 @@ from typing import Any
 from server.sfu.janus import VR_NO_SUCH_FEED, VR_NO_SUCH_ROOM, JanusError, VideoRoomHandle
 
 log = logging.getLogger("concord.sfu.cascade")
+
+VR_ID_EXISTS = 436  # VideoRoom: a participant with this id is already in the room
+ID_BUSY_WAIT_S = 3.0
 
 JSON = dict[str, Any]
 
@@ -143,13 +148,25 @@ class CascadeLink:
             await remove_remote_publisher(self.target, self.feed)
 
 
-async def remove_remote_publisher(target: RoomOn, feed: str) -> None:
+async def remove_remote_publisher(target: RoomOn, feed: str, *, wait_s: float = 3.0) -> None:
+    """Remove a remote publisher and wait (at most ``wait_s``) until B has let it go: B only marks it
+    leaving, and its thread finishes within a second, so the id is busy until then."""
     try:
         await target.handle.message({"request": "remove_remote_publisher", "room": target.room,
                                      "secret": target.secret, "id": feed})
     except JanusError as e:
         if e.code not in (VR_NO_SUCH_ROOM, VR_NO_SUCH_FEED):
             raise
+        return
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            people = await target.handle.list_participants(target.room)
+        except JanusError:
+            return
+        if not any(str(p.get("id")) == feed for p in people):
+            return
+        await asyncio.sleep(0.1)
 
 
 async def cascade(source: RoomOn, target: RoomOn, *, feed: str, streams: Sequence[StreamInfo],
@@ -164,7 +181,17 @@ async def cascade(source: RoomOn, target: RoomOn, *, feed: str, streams: Sequenc
                  "iface": bind, "streams": remote_streams(streams)}
     if display:
         add["display"] = display
-    data, _ = await target.handle.message(add)
+    deadline = time.monotonic() + ID_BUSY_WAIT_S
+    while True:
+        try:
+            data, _ = await target.handle.message(add)
+            break
+        except JanusError as e:
+            # A remote publisher with this id that is still leaving (a cascade just closed) holds the id
+            # for up to a second; anything else, or a longer wait, is an error.
+            if e.code != VR_ID_EXISTS or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
     host = str(data.get("ip") or bind)
     port, rtcp_port = int(data["port"]), int(data.get("rtcp_port") or 0)
     remote_id = f"cascade-{target.instance}-{target.room}"
