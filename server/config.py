@@ -137,6 +137,19 @@ def _janus() -> dict:
             "janus_admin_secret": admin_secret, "janus_admin_urls": admin_urls}
 
 
+def _mesh_limit() -> int:
+    raw = os.environ.get("CONCORD_MESH_LIMIT", "").strip()
+    if not raw:
+        return 4
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ConfigError(f"CONCORD_MESH_LIMIT must be a whole number of people, not {raw!r}") from None
+    if not 2 <= n <= 50:
+        raise ConfigError("CONCORD_MESH_LIMIT must be between 2 and 50")
+    return n
+
+
 @dataclass
 class Config:
     data_dir: Path
@@ -175,6 +188,9 @@ class Config:
     janus_admin_secret: str | None = field(default=None, repr=False)
     # Each instance's Admin API, for its load (CONCORD_JANUS_ADMIN_URL, same order; server/sfu/load.py).
     janus_admin_urls: tuple[str, ...] = ()
+    # A mesh room with more admitted people than this moves to the SFU in place (CONCORD_MESH_LIMIT, when
+    # a Janus is configured; docs/sfu.md).
+    mesh_limit: int = 4
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 8080) -> Config:
@@ -200,6 +216,7 @@ class Config:
             room_idle_end_s=_seconds("CONCORD_ROOM_IDLE_END_S", 7200.0),
             metrics_token=os.environ.get("CONCORD_METRICS_TOKEN") or None,
             public_url=_public_url(),
+            mesh_limit=_mesh_limit(),
             **_janus(),
         )
 

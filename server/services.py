@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from server.rooms.signaling import SignalingSettings
     from server.security.attempts import Attempts
     from server.security.ratelimit import RateLimiter
+    from server.sfu.bridge import SfuBridge
 
 # Adds values to every page's template context (the notification bell): (request, actor) -> dict.
 PageExtra = Callable[[web.Request, Any], Awaitable[dict[str, Any]]]
@@ -86,6 +87,8 @@ class Services:
     ws_join_limiter: RateLimiter = _by_setup("rooms")
     ws_identity_limiter: RateLimiter = _by_setup("rooms")
     ws_check_limiter: Attempts = _by_setup("rooms")
+    # The SFU backend (server.sfu.bridge), only when CONCORD_JANUS_URL is set; None means mesh only.
+    sfu: SfuBridge | None = None
 
     # Recording (server.recording.feature).
     recording_node: str = ""

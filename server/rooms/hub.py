@@ -26,7 +26,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from server.rooms import permissions
 from server.rooms.bus import Bus, pos_key
@@ -38,6 +38,7 @@ from server.rooms.room import (
     IDLE_END_S,
     Close,
     Effect,
+    Peer,
     Record,
     RecorderLost,
     RecordingChanged,
@@ -59,6 +60,19 @@ class RoomEvent:
     type: str
     data: dict[str, Any]
     at: float
+
+
+class MediaBackend(Protocol):
+    """A media backend beside the mesh (server.sfu.bridge.SfuBridge), set with ``hub.set_media``."""
+
+    async def before_join(self, rep: Replica) -> None:
+        """Before a join is submitted to the room's log (may submit commands first, e.g. ``topology``)."""
+
+    def applied(self, rep: Replica, cmd: dict[str, Any], effects: list[Effect]) -> None:
+        """After every command applied to a replica on this node, with its effects. Must not block."""
+
+    async def message(self, rep: Replica, conn: Connection, me: Peer, msg: dict[str, Any]) -> str | None:
+        """An ``sfu`` client message from an admitted peer; returns the error code sent, if any."""
 
 
 class JoinRefused(Exception):
@@ -119,6 +133,7 @@ class RoomHub:
         self.relayed = 0
         self.mailed = 0  # signals sent to other nodes
         self.deferred = 0  # signals from other nodes held until our replica caught up
+        self.media: MediaBackend | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -211,6 +226,10 @@ class RoomHub:
         await self.handle(conn, {"type": "leave"})
         self._forget(conn)
 
+    def set_media(self, backend: MediaBackend | None) -> None:
+        """Plug in the SFU (docs/sfu.md). Without one every room is a mesh and ``sfu`` messages are refused."""
+        self.media = backend
+
     # ---- rooms ----------------------------------------------------------------------------------
 
     async def open(self, meta: RoomMeta) -> Replica:
@@ -274,6 +293,11 @@ class RoomHub:
         rep.pos = p
         effects = rep.room.apply(cmd)
         self._fan_out(rep, cmd, effects)
+        if self.media is not None:
+            try:
+                self.media.applied(rep, cmd, effects)
+            except Exception:
+                log.exception("media backend failed on a room change")
         if rep.room.ended and rep.ended_at is None:
             rep.ended_at = self.clock()
         if rep.waiting:
@@ -342,6 +366,8 @@ class RoomHub:
         rep = await self.open(grant.meta)
         if rep.room.shuttle != grant.meta.shuttle:
             await self.update_settings(grant.meta)
+        if self.media is not None:
+            await self.media.before_join(rep)
         conn.session_id = grant.meta.session_id
         conn.resume_token = secrets.token_urlsafe(24)
         self.conns[conn.id] = conn
@@ -397,6 +423,12 @@ class RoomHub:
             return self._refuse(conn, "not_admitted", "wait until a moderator admits you", t)
         if me.admitted and not permissions.allowed(rep.room.kind, me.role, t):
             return self._refuse(conn, "forbidden", f"your role ({me.role}) may not {t}", t)
+        if t == "sfu":
+            if self.media is None:
+                return self._refuse(conn, "not_sfu", "this server has no SFU; media is peer to peer", t)
+            if not me.admitted:
+                return self._refuse(conn, "not_admitted", "wait until a moderator admits you", t)
+            return await self.media.message(rep, conn, me, msg)
         if t == "leave":
             conn.left = True
         try:

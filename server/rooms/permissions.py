@@ -10,10 +10,10 @@ from __future__ import annotations
 from server.sessions.kinds import KINDS, MODERATOR_ROLES, PERSON_ROLES
 
 MODERATOR_ACTIONS = frozenset({"admit", "deny", "mute", "remove", "lock", "move", "floor", "recording", "end"})
-PARTICIPANT_ACTIONS = frozenset({"signal", "chat", "hand", "consent", "leave", "ping", "media"})
+PARTICIPANT_ACTIONS = frozenset({"signal", "chat", "hand", "consent", "leave", "ping", "media", "sfu"})
 # What a peer still waiting in the lobby may send.
 LOBBY_ACTIONS = frozenset({"leave", "ping"})
-SYSTEM_ACTIONS = frozenset({"signal", "leave", "ping"})
+SYSTEM_ACTIONS = frozenset({"signal", "leave", "ping", "sfu"})
 
 # Per kind and role. Today every kind grants the same actions per role; kinds differ in who may *speak*
 # (server.sessions.kinds.may_speak), which the floor controls. The table keeps the kind axis so a kind can

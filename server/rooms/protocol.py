@@ -14,6 +14,7 @@ MAX_MESSAGE_BYTES = 64 * 1024  # larger text frames are refused with ``too_large
 HARD_MESSAGE_BYTES = 1024 * 1024  # beyond this the WebSocket layer closes the connection (code 1009)
 MAX_ID_LEN = 64
 MAX_TOKEN_LEN = 4096
+MAX_SDP_LEN = 60_000  # an SDP offer or answer in an ``sfu`` message (under MAX_MESSAGE_BYTES)
 
 
 class ProtocolError(Exception):
@@ -52,7 +53,13 @@ SCHEMA: dict[str, dict[str, _F]] = {
     "floor": {"peer": (_STR, True, True, MAX_ID_LEN)},
     "recording": {"on": (_BOOL, True, False, 0), "subrooms": (_LIST, False, True, 20)},
     "end": {},
+    # The SFU backend (docs/sfu.md, docs/protocol.md "Media on the SFU"): SDP relayed to and from Janus.
+    "sfu": {"op": (_STR, True, False, 16), "sdp": (_STR, False, False, MAX_SDP_LEN),
+            "layers": (_OBJ, False, False, 0)},
 }
+SFU_CLIENT_OPS = frozenset({"publish", "start", "layers"})
+MAX_TILES = 200  # tiles a layers report may describe
+MAX_BANDWIDTH = 100_000_000  # bits/s
 MODERATOR_TYPES = frozenset({"admit", "deny", "mute", "remove", "lock", "move", "floor", "recording", "end"})
 
 
@@ -106,7 +113,38 @@ def parse(raw: str | bytes) -> dict[str, Any]:
         raise ProtocolError("invalid_field", "kind must be audio or video", t)
     if t == "chat" and not out["text"].strip():
         raise ProtocolError("invalid_field", "text is empty", t)
+    if t == "sfu":
+        _check_sfu(out)
     return out
+
+
+def _check_sfu(m: dict[str, Any]) -> None:
+    """``sfu`` ops from a client: ``publish`` (an SDP offer), ``start`` (the answer to the server's
+    subscription offer), ``layers`` (what the client shows and can receive)."""
+    op = m["op"]
+    if op not in SFU_CLIENT_OPS:
+        raise ProtocolError("invalid_field", f"unknown sfu op {op[:16]!r}", "sfu")
+    if op in ("publish", "start"):
+        sdp = m.get("sdp")
+        if not sdp or not sdp.startswith("v=0"):
+            raise ProtocolError("invalid_field", "sdp must be a session description", "sfu")
+        return
+    layers = m.get("layers")
+    if not isinstance(layers, dict):
+        raise ProtocolError("missing_field", "missing field: layers", "sfu")
+    tiles = layers.get("tiles", [])
+    bw = layers.get("bandwidth")
+    ok = (isinstance(tiles, list) and len(tiles) <= MAX_TILES
+          and all(isinstance(x, dict) and isinstance(x.get("peer"), str) and len(x["peer"]) <= MAX_ID_LEN
+                  and isinstance(x.get("height"), int) and not isinstance(x.get("height"), bool)
+                  and 0 <= x["height"] <= 8192 for x in tiles)
+          and (bw is None or (isinstance(bw, int) and not isinstance(bw, bool) and 0 <= bw <= MAX_BANDWIDTH))
+          and isinstance(layers.get("low_data", False), bool))
+    if not ok:
+        raise ProtocolError("invalid_field", "layers: tiles [{peer, height}] (at most "
+                            f"{MAX_TILES}), bandwidth 0-{MAX_BANDWIDTH} bits/s, low_data true/false", "sfu")
+    m["layers"] = {"tiles": [{"peer": x["peer"], "height": x["height"]} for x in tiles], "bandwidth": bw,
+                   "low_data": bool(layers.get("low_data", False))}
 
 
 def dumps(msg: dict[str, Any]) -> str:

@@ -36,6 +36,9 @@ from server.sessions.kinds import MODERATOR_ROLES, SYSTEM_ROLES, KindRules, may_
 GRACE_S = 60.0  # a dropped peer keeps its place this long
 IDLE_END_S = 7200.0  # a live room with nobody in it ends this long after the last person went
 MAX_PEERS = 50  # a mesh is for small rooms; large briefings belong on an SFU backend
+MAX_PEERS_SFU = 2000  # on the SFU (docs/sfu.md): a city-wide briefing
+TOPOLOGIES = ("mesh", "sfu")  # how media flows: peer to peer, or through Janus (docs/sfu.md)
+TOPOLOGY_CAUSES = ("kind", "size", "failover")
 MAX_SUBROOM_LEN = 40
 MAX_CHAT_LEN = 2000
 
@@ -133,6 +136,8 @@ class Peer:
     dropped_at: float | None = None
     epoch: int = 0
     joined_at: float = 0.0
+    # On the SFU: this person's feed is up on the room's current Janus room (``sfu_feed`` command).
+    sfu_feed: bool = False
 
     @property
     def target(self) -> Target:
@@ -174,6 +179,14 @@ class Room:
         self.shuttle = shuttle
         # The agreement draft shown to everyone (set through the agreements API, op "agreement").
         self.agreement: dict[str, Any] | None = None
+        # Media topology (docs/sfu.md): "mesh" or "sfu". ``sfu_instance`` names the Janus instance (an id
+        # of server.sfu.cluster, never a URL, never sent to clients); ``sfu_generation`` counts moves to a
+        # new Janus room (failover). A switch in progress waits for every connected person's feed.
+        self.topology = "mesh"
+        self.sfu_instance: str | None = None
+        self.sfu_generation = 0
+        self.switches = 0
+        self.switch: dict[str, Any] | None = None  # {"seq", "at", "cause", "pending": set of peer ids}
 
     # ---- queries --------------------------------------------------------------------------------
 
@@ -272,6 +285,7 @@ class Room:
             "subrooms": self.subrooms(), "speaking": str(self.rules.speaking), "grace_s": self.grace_s,
             "shuttle": self.shuttle,
             "agreement": self.agreement,
+            "topology": self.topology, "sfu_generation": self.sfu_generation,
         }
 
     # ---- helpers --------------------------------------------------------------------------------
@@ -417,8 +431,9 @@ class Room:
             return self._take_over(existing, node, conn, new_resume_hash, resumed=bool(resume_hash))
 
         self._id_free(peer_id)
-        if len(self.peers) >= self.max_peers:
-            raise RoomError("room_full", f"a room holds at most {self.max_peers} people")
+        limit = self.max_peers if self.topology == "mesh" else max(self.max_peers, MAX_PEERS_SFU)
+        if len(self.peers) >= limit:
+            raise RoomError("room_full", f"a room holds at most {limit} people")
         admitted = system or role in MODERATOR_ROLES or (direct and not self.locked)
         p = Peer(id=peer_id, name=name, role=role, identity=identity, node=node, conn=conn,
                  resume_hash=new_resume_hash, admitted=admitted, system=system, joined_at=now)
@@ -449,6 +464,7 @@ class Room:
             effects.append(Close(p.target, CLOSE_REPLACED, "joined from another connection"))
         p.node, p.conn, p.connected, p.dropped_at = node, conn, True, None
         p.epoch += 1
+        p.sfu_feed = False  # the new connection publishes afresh
         p.resume_hash = new_resume_hash
         effects.append(Record("peer_resumed", {"peer": p.id, "name": p.name, "epoch": p.epoch,
                                                "with_token": resumed}))
@@ -487,7 +503,8 @@ class Room:
                             RecorderLost(tuple(sorted(self.recording_subrooms)))]
             return effects
         p.connected, p.dropped_at = False, now
-        effects = [Record("peer_dropped", {"peer": p.id, "name": p.name})]
+        p.sfu_feed = False
+        effects = [Record("peer_dropped", {"peer": p.id, "name": p.name}), *self._unpend(p, now)]
         if p.admitted:
             effects.append(self._updated(p, include_self=False))
         return effects
@@ -502,7 +519,7 @@ class Room:
 
     def _remove(self, p: Peer, reason: str, now: float | None = None) -> list[Effect]:
         del self.peers[p.id]
-        effects: list[Effect] = []
+        effects: list[Effect] = self._unpend(p, now)
         if p.admitted:
             effects.append(Send(self._to(self.admitted()), {"type": "peer-left", "peer_id": p.id, "reason": reason}))
         else:
@@ -737,6 +754,65 @@ class Room:
             a.video = bool(video)
         return [self._updated(a, include_self=False)]
 
+    # ---- media topology (docs/sfu.md) -------------------------------------------------------------
+
+    def set_topology(self, topology: str, cause: str, *, instance: str | None = None, generation: int | None = None,
+                     n: int = 0, limit: int = 0, now: float | None = None) -> list[Effect]:
+        """Move the room's media to ``topology`` in place (nobody rejoins or loses their place), or to a
+        new Janus room (``generation`` up, e.g. after an instance failed). Every connected person
+        renegotiates; when all of their feeds are up again, ``topology_settled`` records how long it took."""
+        now = self.clock() if now is None else now
+        self._not_ended()
+        if topology not in TOPOLOGIES or cause not in TOPOLOGY_CAUSES:
+            raise RoomError("invalid_field", "unknown topology or cause")
+        gen = self.sfu_generation if generation is None else int(generation)
+        if topology == self.topology and gen == self.sfu_generation:
+            return []  # two nodes decided the same move: the first one took it
+        if topology == "mesh" and self.topology == "sfu" and cause != "failover":
+            return []  # a room does not go back to the mesh (server.sfu.plan.choose_topology)
+        old = self.topology
+        self.topology, self.sfu_generation = topology, gen
+        self.sfu_instance = instance if topology == "sfu" else None
+        for p in self.peers.values():
+            p.sfu_feed = False
+        self.switches += 1
+        pending = {p.id for p in self.admitted() if p.connected and not p.system}
+        self.switch = {"seq": self.switches, "at": now, "cause": cause, "pending": pending} if pending else None
+        msg = {"type": "topology", "topology": topology, "cause": cause, "generation": gen}
+        return [
+            Send(self._to(self.admitted()), msg),
+            self._broadcast_room(),
+            Record("topology", {"from": old, "to": topology, "cause": cause, "n": n, "limit": limit,
+                                "generation": gen, "switch": self.switches, "peers": len(pending)}),
+        ]
+
+    def set_sfu_feed(self, peer_id: str, generation: int, epoch: int, up: bool, now: float | None = None) -> list[Effect]:
+        """A person's feed came up (or went down) on the SFU. Reported by the node that holds their
+        connection (server.sfu.bridge); every node then subscribes its viewers to it."""
+        p = self.peers.get(peer_id)
+        if (p is None or p.system or self.topology != "sfu" or generation != self.sfu_generation
+                or epoch != p.epoch or not p.connected or p.sfu_feed == up):
+            return []
+        p.sfu_feed = up
+        return self._unpend(p, now) if up else []
+
+    def _unpend(self, p: Peer, now: float | None) -> list[Effect]:
+        """``p`` renegotiated (or left): the switch in progress may be complete."""
+        sw = self.switch
+        if sw is None or p.id not in sw["pending"]:
+            return []
+        sw["pending"].discard(p.id)
+        if sw["pending"]:
+            return []
+        self.switch = None
+        now = self.clock() if now is None else now
+        return [Record("topology_settled", {"switch": sw["seq"], "cause": sw["cause"], "topology": self.topology,
+                                            "duration_ms": max(0, round((now - sw["at"]) * 1000))})]
+
+    def sfu_publishers(self) -> list[Peer]:
+        """People whose feed is up on the SFU (candidates for subscriptions)."""
+        return [p for p in self.peers.values() if p.sfu_feed and p.admitted and p.connected and not p.system]
+
     # ---- replicated commands --------------------------------------------------------------------
 
     def apply(self, cmd: dict[str, Any]) -> list[Effect]:
@@ -763,6 +839,13 @@ class Room:
                 return self._message(cmd["peer"], cmd["conn"], cmd["message"], at)
             if op == "agreement":
                 return self.show_agreement(cmd.get("agreement"))
+            if op == "topology":
+                return self.set_topology(str(cmd.get("topology")), str(cmd.get("cause")),
+                                         instance=cmd.get("instance"), generation=cmd.get("generation"),
+                                         n=int(cmd.get("n") or 0), limit=int(cmd.get("limit") or 0), now=at)
+            if op == "sfu_feed":
+                return self.set_sfu_feed(str(cmd.get("peer")), int(cmd.get("generation") or 0),
+                                         int(cmd.get("epoch") or 0), bool(cmd.get("up", True)), now=at)
         except RoomError as e:
             return self._refusal(cmd, e)
         return []
@@ -816,7 +899,8 @@ class Room:
 
 
 __all__ = [
-    "CLOSE_ENDED", "CLOSE_NORMAL", "CLOSE_REMOVED", "CLOSE_REPLACED", "GRACE_S", "IDLE_END_S", "MAX_PEERS", "Close",
+    "CLOSE_ENDED", "CLOSE_NORMAL", "CLOSE_REMOVED", "CLOSE_REPLACED", "GRACE_S", "IDLE_END_S", "MAX_PEERS",
+    "MAX_PEERS_SFU", "TOPOLOGIES", "Close",
     "Effect", "Peer", "Record", "RecorderLost", "RecordingChanged", "Room", "RoomError", "Send", "SessionState", "Target",
 ]
 

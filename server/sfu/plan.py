@@ -140,3 +140,39 @@ def allocate_layers(views: Sequence[View], bandwidth: int, *, audio_feeds: int =
             current += 1
         chosen[v.feed] = current
     return {f: (None if s is None else layers[s].substream) for f, s in chosen.items()}
+
+
+# -- topology --
+
+MESH = "mesh"
+SFU = "sfu"
+TOPOLOGIES = (MESH, SFU)
+# Kinds whose rules the server must enforce (the floor) or that brief many centres: on the SFU whenever
+# one is configured.
+SFU_KINDS = frozenset({"dispatch", "petition"})
+MESH_LIMIT = 4  # CONCORD_MESH_LIMIT: a mesh room with more admitted people than this moves to the SFU
+
+
+@dataclass(frozen=True)
+class TopologyChange:
+    """A move of a room to ``topology``, with its cause (``kind``, ``size`` or ``failover``) and, for
+    ``size``, the admitted people ``n`` and the ``limit`` that was passed."""
+
+    topology: str
+    cause: str
+    n: int = 0
+    limit: int = 0
+
+
+def choose_topology(kind: str, current: str, people: int, *, sfu_configured: bool,
+                    mesh_limit: int = MESH_LIMIT) -> TopologyChange | None:
+    """Whether a room must move, and why (None: it stays). ``people`` counts admitted persons (not the
+    recorder). A room never moves back from the SFU to the mesh: a briefing that shrinks keeps its
+    moderation, and clients are spared a second renegotiation."""
+    if current == SFU or not sfu_configured:
+        return None
+    if kind in SFU_KINDS:
+        return TopologyChange(SFU, "kind")
+    if people > mesh_limit:
+        return TopologyChange(SFU, "size", people, mesh_limit)
+    return None

@@ -36,6 +36,8 @@ from server.security.attempts import Attempts, attempts
 from server.security.ratelimit import RateLimiter
 from server.services import services
 from server.sessions.service import SessionError, check_matches, resolve_join
+from server.sfu.bridge import SfuBridge
+from server.sfu.cluster import JanusCluster
 
 log = logging.getLogger("concord.rooms")
 
@@ -207,8 +209,14 @@ async def _shutdown(app: web.Application) -> None:
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     hub: RoomHub = services(app).room_hub
     services(app).room_events.start()
+    sfu = services(app).sfu
+    if sfu is not None:
+        await sfu.cluster.start()
     await hub.start()
     yield
+    if sfu is not None:
+        await sfu.close()
+        await sfu.cluster.close()
     await hub.close()
     await services(app).room_events.close()
 
@@ -224,6 +232,13 @@ def setup(app: web.Application) -> None:
                   grace_s=config.room_grace_s, idle_end_s=config.room_idle_end_s)
     services(app).room_events = writer
     services(app).room_hub = hub
+    if config.janus_urls:  # the SFU backend (docs/sfu.md); without it every room is a mesh, as before
+        assert config.janus_api_secret and config.janus_admin_key  # Config.load refuses an open Janus
+        cluster = JanusCluster(config.janus_urls, config.janus_api_secret, config.janus_admin_key,
+                               admin_secret=config.janus_admin_secret)
+        sfu = SfuBridge(hub, cluster, config.secret_key, mesh_limit=config.mesh_limit)
+        hub.set_media(sfu)
+        services(app).sfu = sfu
     services(app).ws_join_limiter = RateLimiter(limit=st.join_limit, window_s=st.join_window_s)
     services(app).ws_identity_limiter = RateLimiter(limit=st.identity_join_limit, window_s=60)
     services(app).ws_check_limiter = attempts(services(app), "identity-check", st.check_fail_limit, 900)
@@ -237,3 +252,7 @@ def setup(app: web.Application) -> None:
     m.gauge("concord_signals_mailed", lambda: hub.mailed, "signals relayed to another node")
     m.gauge("concord_signals_deferred", lambda: hub.deferred, "signals from other nodes held for the room log")
     m.gauge("concord_room_events_written", lambda: writer.written, "room ledger events written")
+    bridge = services(app).sfu
+    if bridge is not None:
+        m.gauge("concord_sfu_rooms", lambda: len(bridge.rooms), "rooms this node drives on Janus")
+        m.gauge("concord_sfu_errors", lambda: bridge.errors, "failed Janus requests of the SFU bridge")

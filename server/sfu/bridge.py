@@ -1,0 +1,576 @@
+"""The node's side of the SFU: Concord's rooms driving Janus VideoRoom (docs/sfu.md).
+
+``SfuBridge`` plugs into ``RoomHub`` as its media backend (``hub.set_media``). It decides nothing about
+the room: ``server.rooms.room.Room`` does, and ``server.sfu.plan`` turns its state into Janus requests.
+
+- Topology: after each command this node submitted, ``plan.choose_topology`` says whether the room moves
+  to the SFU (its kind, or more admitted people than the mesh limit); the move is a ``topology`` command
+  in the room's log, so every node agrees, with the Janus instance chosen by ``JanusCluster.place``.
+  Dispatch and petition rooms are moved before their first join is submitted.
+- For a room on the SFU, this node ensures the VideoRoom exists (``plan.janus_room_id``; its secret is an
+  HMAC of the server secret, so any node can moderate and kick) and, for each person whose connection it
+  holds, a publisher handle (made when the browser sends ``sfu``/``publish``) and a subscriber handle.
+- After every room change it reconciles, per room, serially: subscriptions (``plan.visible_feeds``:
+  sub-rooms are isolated by Concord, browsers never name feeds; a hidden feed is paused), the server-side
+  floor and mute (VideoRoom ``moderate`` by ``plan.audio_forwarded``), simulcast layers (``plan.allocate_layers``
+  from the client's ``layers`` report), kicks of removed people, and the end of the session.
+- Browsers never see a Janus URL, id or secret: only SDP and Concord peer ids pass over ``/ws``.
+
+Server-side participants (the recorder, a WHIP publisher) use the same path as a browser: a system peer
+joined with ``hub.attach_system_peer`` sends ``{"type": "sfu", ...}`` with ``hub.system_send`` and gets
+the ``sfu`` answers and offers in ``deliver``; or call ``publish``/``answer`` below directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import re
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.rooms.connection import Connection
+from server.rooms.hub import Replica, RoomHub
+from server.rooms.room import Effect, Peer, Record, Room
+from server.sfu import plan
+from server.sfu.cluster import JanusCluster, JanusInstance, NoInstance
+from server.sfu.janus import (
+    VR_NO_SUCH_FEED,
+    VR_NO_SUCH_ROOM,
+    VR_ROOM_EXISTS,
+    JanusError,
+    RoomSpec,
+    VideoRoomHandle,
+)
+
+log = logging.getLogger("concord.sfu")
+
+VR_ID_EXISTS = 436  # VideoRoom: a participant with this id is already in the room
+DEFAULT_BANDWIDTH = 10_000_000  # bits/s assumed until a client reports its estimate
+_MID_RE = re.compile(r"^a=mid:(\S+)", re.M)
+_SESSION_NAME_RE = re.compile(r"^s=.*$", re.M)
+
+
+def room_secret(secret_key: bytes, janus_room: str) -> str:
+    """The VideoRoom secret of a Janus room: the same on every node, never sent to a browser."""
+    return hmac.new(secret_key, f"concord-janus-room:{janus_room}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def sdp_mids(sdp: str) -> dict[str, list[str]]:
+    """The mids of an SDP's audio and video sections, in order."""
+    out: dict[str, list[str]] = {"audio": [], "video": []}
+    for section in sdp.split("\nm=")[1:]:
+        kind = section.split(" ", 1)[0]
+        m = _MID_RE.search(section)
+        if m and kind in out:
+            out[kind].append(m.group(1).strip())
+    return out
+
+
+def client_sdp(sdp: str) -> str:
+    """Janus's SDP as a browser gets it: the session name (``s=VideoRoom <room id>``) says nothing of Janus."""
+    return _SESSION_NAME_RE.sub("s=-", sdp, count=1)
+
+
+def party(room: Room, p: Peer) -> plan.Party:
+    return plan.Party(p.id, p.subroom, admitted=p.admitted, system=p.system, recorded=room.is_recorded(p))
+
+
+@dataclass(eq=False)
+class PeerMedia:
+    """This node's Janus handles for one person (or the recorder) of a room on the SFU."""
+
+    peer_id: str
+    epoch: int
+    pub: VideoRoomHandle | None = None
+    sub: VideoRoomHandle | None = None
+    mids: dict[str, list[str]] = field(default_factory=lambda: {"audio": [], "video": []})
+    feed_up: bool = False
+    subscribed: set[str] = field(default_factory=set)  # peer ids of the feeds subscribed to
+    streams: list[dict[str, Any]] = field(default_factory=list)  # Janus's subscriber streams
+    awaiting_start: bool = False
+    offered_at: float = 0.0
+    layers: dict[str, Any] | None = None
+    applied: dict[str, tuple[bool, int | None]] = field(default_factory=dict)  # mid -> (send, substream)
+    muted: dict[str, bool] = field(default_factory=dict)  # own publisher mid -> moderated mute applied
+    visible: set[str] = field(default_factory=set)  # feeds the person may see now
+    shown: list[dict[str, Any]] = field(default_factory=list)  # the feeds last told to the client
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class RoomMedia:
+    session_id: int
+    janus_room: str
+    instance: JanusInstance
+    generation: int
+    secret: str
+    peers: dict[str, PeerMedia] = field(default_factory=dict)
+    removed: set[str] = field(default_factory=set)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class SfuBridge:
+    START_TIMEOUT_S = 15.0  # an offer not answered by then is offered again
+
+    def __init__(self, hub: RoomHub, cluster: JanusCluster, secret_key: bytes, *,
+                 mesh_limit: int = plan.MESH_LIMIT) -> None:
+        self.hub = hub
+        self.cluster = cluster
+        self._key = secret_key
+        self.mesh_limit = mesh_limit
+        self.rooms: dict[int, RoomMedia] = {}
+        self._dirty: set[int] = set()
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._moving: set[tuple[int, int]] = set()  # (session, switch count) topology commands in flight
+        self._creating: dict[int, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.errors = 0
+        cluster.on_lost(self._instance_lost)
+
+    def __repr__(self) -> str:
+        return f"SfuBridge(rooms={len(self.rooms)})"
+
+    # ---- the hub's media-backend interface ---------------------------------------------------------
+
+    async def before_join(self, rep: Replica) -> None:
+        """A room of an SFU kind goes on the SFU before anyone is welcomed to it."""
+        room = rep.room
+        if room.ended or room.topology == plan.SFU or room.kind not in plan.SFU_KINDS:
+            return
+        await self._move(rep, plan.TopologyChange(plan.SFU, "kind"))
+
+    def applied(self, rep: Replica, cmd: dict[str, Any], effects: list[Effect]) -> None:
+        """Called by the hub for every command applied to a replica on this node (synchronously)."""
+        room = rep.room
+        sid = rep.meta.session_id
+        mine = cmd.get("origin") == self.hub.node_id
+        rm = self.rooms.get(sid)
+        for e in effects:
+            if isinstance(e, Record) and e.type in ("removed", "denied") and rm is not None:
+                rm.removed.add(str(e.data.get("peer")))
+        if mine and cmd.get("op") in ("join", "msg") and not room.ended:
+            people = sum(1 for p in room.admitted() if not p.system)
+            change = plan.choose_topology(room.kind, room.topology, people, sfu_configured=True,
+                                          mesh_limit=self.mesh_limit)
+            if change is not None:
+                self._spawn(self._move(rep, change))
+        if room.topology == plan.SFU or rm is not None:
+            self.schedule(sid)
+
+    async def message(self, rep: Replica, conn: Connection, me: Peer, msg: dict[str, Any]) -> str | None:
+        """An ``sfu`` message from a client (validated by server.rooms.protocol). Returns an error code."""
+        if rep.room.topology != plan.SFU:
+            return self._refuse(conn, "not_sfu", "this room's media is peer to peer")
+        op = msg["op"]
+        try:
+            if op == "publish":
+                answer = await self.publish(rep, me, msg["sdp"])
+                conn.send({"type": "sfu", "op": "answer", "sdp": client_sdp(answer)})
+            elif op == "start":
+                await self.answer(rep, me, msg["sdp"])
+            elif op == "layers":
+                await self.set_layers(rep, me, msg["layers"])
+        except NoInstance:
+            return self._refuse(conn, "sfu_unavailable", "媒体服务器暂不可用 / the media server is unavailable")
+        except JanusError as e:
+            self.errors += 1
+            log.warning("sfu %s for %s failed: %s", op, me.id, e)
+            return self._refuse(conn, "sfu_failed", "媒体协商失败，请重试 / media negotiation failed; try again")
+        return None
+
+    async def close(self) -> None:
+        for t in list(self._running.values()) + list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._running.values(), *self._tasks, return_exceptions=True)
+        for rm in list(self.rooms.values()):
+            for pm in list(rm.peers.values()):
+                await self._drop_peer(rm, pm, kick=False)
+        self.rooms.clear()
+
+    # ---- public operations (also for server-side participants) -------------------------------------
+
+    async def publish(self, rep: Replica, me: Peer, offer_sdp: str) -> str:
+        """Relay a participant's offer to its publisher handle; returns Janus's SDP answer."""
+        if not plan.media_plan(me.role).publish:
+            raise JanusError(0, "this participant does not publish", "publish")
+        rm = await self._room_media(rep)
+        async with rm.lock:
+            pm = self._peer_media(rm, me)
+            if pm.pub is None:
+                pm.pub = await self._join_publisher(rm, me)
+                pm.tasks.append(asyncio.create_task(self._watch_publisher(rep, rm, pm, pm.pub)))
+                answer = await pm.pub.publish({"type": "offer", "sdp": offer_sdp})
+            else:  # renegotiation of a running publisher (a track added or replaced)
+                _, jsep = await pm.pub.message({"request": "configure"}, {"type": "offer", "sdp": offer_sdp})
+                if jsep is None:
+                    raise JanusError(0, "no SDP answer to the configure offer", "configure")
+                answer = jsep
+            pm.mids = sdp_mids(offer_sdp)
+            pm.muted.clear()  # new mids: moderation is applied again once the feed is up
+        return str(answer["sdp"])
+
+    async def answer(self, rep: Replica, me: Peer, answer_sdp: str) -> None:
+        """The participant's answer to the subscription offer we sent."""
+        rm = self.rooms.get(rep.meta.session_id)
+        pm = rm.peers.get(me.id) if rm is not None else None
+        if rm is None or pm is None or pm.sub is None or not pm.awaiting_start:
+            raise JanusError(0, "no subscription offer is waiting for an answer", "start")
+        async with rm.lock:
+            await pm.sub.start({"type": "answer", "sdp": answer_sdp})
+            pm.awaiting_start = False
+        self.schedule(rep.meta.session_id)
+
+    async def set_layers(self, rep: Replica, me: Peer, layers: dict[str, Any]) -> None:
+        rm = self.rooms.get(rep.meta.session_id)
+        if rm is None:
+            return
+        pm = self._peer_media(rm, me)
+        pm.layers = layers
+        self.schedule(rep.meta.session_id)
+
+    def rooms_on(self, instance_id: str) -> list[int]:
+        """Sessions this node has on a Janus instance (for failover)."""
+        return [sid for sid, rm in self.rooms.items() if rm.instance.id == instance_id]
+
+    # ---- topology ----------------------------------------------------------------------------------
+
+    async def _move(self, rep: Replica, change: plan.TopologyChange) -> None:
+        key = (rep.meta.session_id, rep.room.switches)
+        if key in self._moving:
+            return
+        self._moving.add(key)
+        try:
+            try:
+                where = self.cluster.place(rep.meta.session_id)
+            except NoInstance:
+                log.warning("session %s stays on the mesh: no Janus instance is up", rep.meta.session_id)
+                return
+            await self.hub.submit(rep, {"op": "topology", "topology": change.topology, "cause": change.cause,
+                                        "n": change.n, "limit": change.limit, "instance": where,
+                                        "generation": rep.room.sfu_generation})
+        finally:
+            self._moving.discard(key)
+
+    # ---- reconciling -------------------------------------------------------------------------------
+
+    def schedule(self, sid: int) -> None:
+        """Reconcile a room soon (coalesced: one run at a time per room, again if changed meanwhile)."""
+        self._dirty.add(sid)
+        if sid not in self._running:
+            self._running[sid] = asyncio.create_task(self._run(sid), name=f"sfu-reconcile {sid}")
+
+    async def _run(self, sid: int) -> None:
+        try:
+            while sid in self._dirty:
+                self._dirty.discard(sid)
+                try:
+                    await self._reconcile(sid)
+                except NoInstance as e:
+                    log.warning("session %s: %s", sid, e)
+                except JanusError as e:
+                    self.errors += 1
+                    log.warning("session %s: reconciling with Janus failed: %s", sid, e)
+                    await asyncio.sleep(0.5)
+                    self._dirty.add(sid)
+        finally:
+            self._running.pop(sid, None)
+
+    async def _reconcile(self, sid: int) -> None:
+        rep = self.hub.rooms.get(sid)
+        room = rep.room if rep is not None else None
+        rm = self.rooms.get(sid)
+        if rep is None or room is None or room.ended or room.topology != plan.SFU:
+            if rm is not None:
+                await self._drop_room(rm, destroy=room is not None and room.ended)
+            return
+        if rm is not None and (rm.generation != room.sfu_generation or rm.instance.id != room.sfu_instance):
+            await self._drop_room(rm, destroy=False)
+            rm = None
+        rm = rm or await self._room_media(rep)
+        me = self.hub.node_id
+        local = {p.id: p for p in room.peers.values() if p.node == me and p.connected and p.admitted}
+        async with rm.lock:
+            for pid, pm in list(rm.peers.items()):
+                p = local.get(pid)
+                if p is None or p.epoch != pm.epoch:
+                    await self._drop_peer(rm, pm, kick=pid in rm.removed)
+            for pm in rm.peers.values():
+                if pm.pub is not None and pm.feed_up:
+                    await self._moderate(rm, room, local[pm.peer_id], pm)
+            publishers = [party(room, p) for p in room.sfu_publishers()]
+            up = {p.peer_id for p in publishers}
+            for p in local.values():
+                if not plan.media_plan(p.role).subscribe:
+                    continue
+                pm = self._peer_media(rm, p)
+                wanted = set(plan.visible_feeds(party(room, p), publishers))
+                pm.visible = wanted
+                pm.subscribed &= up  # a feed that left Janus left the subscription with it
+                if pm.awaiting_start and time.monotonic() - pm.offered_at >= self.START_TIMEOUT_S:
+                    pm.awaiting_start = False  # never answered: offer again
+                if not pm.awaiting_start and wanted - pm.subscribed:
+                    await self._subscribe(rm, p, pm, wanted - pm.subscribed)
+                # Applied at once, even while an offer waits for its answer: isolation does not wait.
+                await self._apply_streams(rm, room, p, pm, wanted)
+
+    async def _room_media(self, rep: Replica) -> RoomMedia:
+        sid = rep.meta.session_id
+        async with self._creating.setdefault(sid, asyncio.Lock()):
+            return await self._make_room_media(rep)
+
+    async def _make_room_media(self, rep: Replica) -> RoomMedia:
+        sid = rep.meta.session_id
+        rm = self.rooms.get(sid)
+        room = rep.room
+        if rm is not None and rm.generation == room.sfu_generation and rm.instance.id == room.sfu_instance:
+            return rm
+        inst = self.cluster.instance(room.sfu_instance)
+        jroom = plan.janus_room_id(sid, generation=room.sfu_generation)
+        rm = RoomMedia(sid, jroom, inst, room.sfu_generation, room_secret(self._key, jroom))
+        assert inst.control is not None
+        try:
+            await inst.control.create_room(RoomSpec(room=jroom, secret=rm.secret, description=f"concord {sid}",
+                                                    publishers=max(room.max_peers, 1000)),
+                                           admin_key=self.cluster.admin_key)
+        except JanusError as e:
+            if e.code != VR_ROOM_EXISTS:
+                raise
+        inst.rooms.add(jroom)
+        self.rooms[sid] = rm
+        return rm
+
+    def _peer_media(self, rm: RoomMedia, p: Peer) -> PeerMedia:
+        pm = rm.peers.get(p.id)
+        if pm is None or pm.epoch != p.epoch:
+            pm = rm.peers[p.id] = PeerMedia(p.id, p.epoch)
+        return pm
+
+    async def _join_publisher(self, rm: RoomMedia, p: Peer) -> VideoRoomHandle:
+        assert rm.instance.session is not None and rm.instance.control is not None
+        h = await rm.instance.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
+        participant = plan.janus_participant_id(p.id)
+        try:
+            try:
+                await h.join_publisher(rm.janus_room, participant=participant, display=p.name)
+            except JanusError as e:
+                if e.code != VR_ID_EXISTS:
+                    raise
+                # The person's previous publisher (an old connection, maybe on another node) is still there.
+                await rm.instance.control.kick(rm.janus_room, secret=rm.secret, participant=participant)
+                await h.join_publisher(rm.janus_room, participant=participant, display=p.name)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await h.detach()
+            raise
+        return h
+
+    async def _watch_publisher(self, rep: Replica, rm: RoomMedia, pm: PeerMedia, h: VideoRoomHandle) -> None:
+        """Report the feed up (``webrtcup``) and down (hangup, kicked) to the room log."""
+        with contextlib.suppress(asyncio.CancelledError):
+            while not h.gone.is_set():
+                try:
+                    ev = await h.next_event(timeout=3600)
+                except JanusError:
+                    continue
+                up = None
+                if ev.janus == "webrtcup":
+                    up = True
+                elif ev.janus in ("hangup", "detached") or ev.data.get("unpublished") == "ok":
+                    up = False
+                if up is None or up == pm.feed_up:
+                    continue
+                pm.feed_up = up
+                try:
+                    await self.hub.submit(rep, {"op": "sfu_feed", "peer": pm.peer_id, "up": up,
+                                                "generation": rm.generation, "epoch": pm.epoch})
+                except Exception as e:
+                    log.warning("could not report a feed: %s", type(e).__name__)
+                self.schedule(rm.session_id)
+
+    async def _moderate(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia) -> None:
+        """Janus forwards this publisher's audio only if the room says so (``plan.audio_forwarded``: the
+        kind's speaking rule, the floor, a moderator's mute), whatever the client sends; its video follows
+        the person's video state (a moderator's video mute). VideoRoom ``moderate``, per publisher mid."""
+        assert rm.instance.control is not None
+        hear = plan.audio_forwarded(room.rules, p.role, has_floor=room.floor == p.id, muted=not p.audio)
+        want = {**{m: not hear for m in pm.mids["audio"]}, **{m: not p.video for m in pm.mids["video"]}}
+        for mid, mute in want.items():
+            if pm.muted.get(mid) == mute:
+                continue
+            await rm.instance.control.moderate(rm.janus_room, secret=rm.secret,
+                                               participant=plan.janus_participant_id(p.id), mid=mid, mute=mute)
+            pm.muted[mid] = mute
+
+    async def _subscribe(self, rm: RoomMedia, p: Peer, pm: PeerMedia, add_feeds: set[str]) -> None:
+        """Add feeds to the person's subscription (Janus offers, the client answers with ``start``).
+        Feeds are never unsubscribed for visibility: a hidden feed is paused (``_apply_streams``), so
+        moving between sub-rooms costs no renegotiation; Janus drops a feed when its publisher leaves."""
+        add = sorted(add_feeds)
+        feeds = [{"feed": plan.janus_participant_id(f)} for f in add]
+        offer: dict[str, Any] | None
+        try:
+            if pm.sub is None:
+                assert rm.instance.session is not None
+                pm.sub = await rm.instance.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
+                pm.tasks.append(asyncio.create_task(self._watch_subscriber(rm, p.id, pm, pm.sub)))
+                data, offer = await pm.sub.join_subscriber(rm.janus_room, feeds)
+            else:
+                data, offer = await pm.sub.update_subscription(subscribe=feeds)
+        except JanusError as e:
+            if e.code in (VR_NO_SUCH_FEED, VR_NO_SUCH_ROOM):
+                self._dirty.add(rm.session_id)  # a feed went away meanwhile: look again
+                return
+            raise
+        pm.subscribed |= set(add)
+        pm.streams = list(data.get("streams") or pm.streams)
+        if offer is not None:
+            self._send_offer(rm, p.id, pm, offer)
+
+    async def _apply_streams(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia, wanted: set[str]) -> None:
+        """Pause every subscribed stream the person may not see (sub-rooms, a publisher gone from the
+        room), resume the others, and give each shown video its simulcast layer (``plan.allocate_layers``
+        from the client's ``layers`` report; the floor holder and moderators first). One ``configure``."""
+        if pm.sub is None:
+            return
+        streams = [(str(s["mid"]), str(s.get("type")), plan.peer_of_participant(str(s.get("feed_id") or "")))
+                   for s in pm.streams if s.get("active", True) and s.get("type") in ("audio", "video")]
+        want: dict[str, tuple[bool, int | None]] = {mid: (peer in wanted, None) for mid, _kind, peer in streams}
+        if pm.layers is not None:
+            rep = pm.layers
+            heights = {t["peer"]: int(t["height"]) for t in rep.get("tiles") or []}
+            priority = {room.floor} | {q.id for q in room.moderators()}
+            views = [plan.View(mid, heights.get(peer or "", 0), priority=peer in priority)
+                     for mid, kind, peer in streams if kind == "video" and peer in wanted]
+            audio = sum(1 for _mid, kind, peer in streams if kind == "audio" and peer in wanted)
+            chosen = plan.allocate_layers(views, int(rep.get("bandwidth") or DEFAULT_BANDWIDTH),
+                                          audio_feeds=audio, low_data=bool(rep.get("low_data")))
+            for mid, sub in chosen.items():
+                want[mid] = (want[mid][0] and sub is not None, sub)
+        changes = []
+        for mid, (send, sub) in want.items():
+            if pm.applied.get(mid) == (send, sub):
+                continue
+            c: dict[str, Any] = {"mid": mid, "send": send}
+            if send and sub is not None:
+                c["substream"] = sub
+            changes.append(c)
+        if changes:
+            await pm.sub.message({"request": "configure", "streams": changes})
+            for c in changes:
+                pm.applied[c["mid"]] = want[c["mid"]]
+        shown = self._feeds(pm, wanted)
+        if shown != pm.shown and not pm.awaiting_start:
+            pm.shown = shown
+            self._send(rm.session_id, p.id, {"type": "sfu", "op": "feeds", "feeds": shown})
+
+    def _send_offer(self, rm: RoomMedia, peer_id: str, pm: PeerMedia, offer: dict[str, Any]) -> None:
+        pm.awaiting_start = True
+        pm.offered_at = time.monotonic()
+        pm.shown = self._feeds(pm, pm.visible)
+        self._send(rm.session_id, peer_id, {"type": "sfu", "op": "offer", "sdp": client_sdp(offer["sdp"]),
+                                            "feeds": pm.shown})
+
+    @staticmethod
+    def _feeds(pm: PeerMedia, visible: set[str]) -> list[dict[str, Any]]:
+        """The streams the client shows: mid, kind and Concord peer id (paused ones are left out)."""
+        out = []
+        for s in pm.streams:
+            peer = plan.peer_of_participant(str(s.get("feed_id") or ""))
+            if peer in visible and s.get("active", True) and s.get("type") in ("audio", "video"):
+                out.append({"mid": str(s["mid"]), "kind": s["type"], "peer": peer})
+        return out
+
+    async def _watch_subscriber(self, rm: RoomMedia, peer_id: str, pm: PeerMedia, h: VideoRoomHandle) -> None:
+        """Janus renegotiates a subscription by itself when a subscribed publisher leaves: relay that offer."""
+        with contextlib.suppress(asyncio.CancelledError):
+            while not h.gone.is_set():
+                try:
+                    ev = await h.next_event(timeout=3600)
+                except JanusError:
+                    continue
+                if ev.janus != "event":
+                    continue
+                if ev.data.get("streams") is not None:
+                    pm.streams = list(ev.data["streams"])
+                    live = {plan.peer_of_participant(str(s.get("feed_id") or "")) for s in pm.streams
+                            if s.get("active", True)}
+                    pm.subscribed &= {x for x in live if x}
+                    self._dirty.add(rm.session_id)
+                    self.schedule(rm.session_id)
+                if ev.jsep is not None and ev.jsep.get("type") == "offer":
+                    self._send_offer(rm, peer_id, pm, ev.jsep)
+
+    # ---- teardown ----------------------------------------------------------------------------------
+
+    async def _drop_peer(self, rm: RoomMedia, pm: PeerMedia, *, kick: bool) -> None:
+        """Leave Janus for a person who left, dropped or reconnected; ``kick`` (removal) also makes Janus
+        kick the participant, whichever node's handle publishes it."""
+        rm.peers.pop(pm.peer_id, None)
+        for t in pm.tasks:
+            t.cancel()
+        if kick and rm.instance.up and rm.instance.control is not None:
+            try:
+                await rm.instance.control.kick(rm.janus_room, secret=rm.secret,
+                                               participant=plan.janus_participant_id(pm.peer_id))
+            except JanusError as e:
+                if e.code not in (VR_NO_SUCH_FEED, VR_NO_SUCH_ROOM):
+                    log.warning("kick of %s failed: %s", pm.peer_id, e)
+        for h in (pm.pub, pm.sub):
+            if h is not None:
+                with contextlib.suppress(JanusError):
+                    await h.detach()
+
+    async def _drop_room(self, rm: RoomMedia, *, destroy: bool) -> None:
+        if self.rooms.get(rm.session_id) is rm:
+            self.rooms.pop(rm.session_id, None)
+            self._creating.pop(rm.session_id, None)
+        for pm in list(rm.peers.values()):
+            await self._drop_peer(rm, pm, kick=False)
+        rm.instance.rooms.discard(rm.janus_room)
+        if destroy and rm.instance.up and rm.instance.control is not None:
+            try:
+                await rm.instance.control.destroy_room(rm.janus_room, secret=rm.secret)
+            except JanusError as e:
+                if e.code != VR_NO_SUCH_ROOM:
+                    log.warning("destroying %s failed: %s", rm.janus_room, e)
+
+    def _instance_lost(self, instance_id: str) -> None:
+        """The instance's sessions and handles are gone with its socket: forget them here. Moving the
+        rooms to another instance (a ``topology`` command with cause ``failover``) is the failover step."""
+        for sid in self.rooms_on(instance_id):
+            rm = self.rooms.pop(sid)
+            for pm in rm.peers.values():
+                for t in pm.tasks:
+                    t.cancel()
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    def _send(self, sid: int, peer_id: str, msg: dict[str, Any]) -> None:
+        rep = self.hub.rooms.get(sid)
+        p = rep.room.peers.get(peer_id) if rep is not None else None
+        if p is None or p.node != self.hub.node_id:
+            return
+        conn = self.hub.conns.get(p.conn)
+        if conn is not None:
+            conn.send(msg)
+
+    @staticmethod
+    def _refuse(conn: Connection, code: str, message: str) -> str:
+        conn.send({"type": "error", "code": code, "message": message, "ref": "sfu"})
+        return code
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        t = asyncio.ensure_future(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._done)
+
+    def _done(self, t: asyncio.Task[Any]) -> None:
+        self._tasks.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.error("sfu task failed", exc_info=t.exception())
