@@ -38,7 +38,9 @@ IDLE_END_S = 7200.0  # a live room with nobody in it ends this long after the la
 MAX_PEERS = 50  # a mesh is for small rooms; large briefings belong on an SFU backend
 MAX_PEERS_SFU = 2000  # on the SFU (docs/sfu.md): a city-wide briefing
 TOPOLOGIES = ("mesh", "sfu")  # how media flows: peer to peer, or through Janus (docs/sfu.md)
-TOPOLOGY_CAUSES = ("kind", "size", "failover")
+# "instance failover": the Janus instance under the room died and the room moved to another
+# (server.sfu.failover); "failover" is kept for a move back to the mesh.
+TOPOLOGY_CAUSES = ("kind", "size", "failover", "instance failover")
 MAX_SUBROOM_LEN = 40
 MAX_CHAT_LEN = 2000
 
@@ -768,7 +770,7 @@ class Room:
         gen = self.sfu_generation if generation is None else int(generation)
         if topology == self.topology and gen == self.sfu_generation:
             return []  # two nodes decided the same move: the first one took it
-        if topology == "mesh" and self.topology == "sfu" and cause != "failover":
+        if topology == "mesh" and self.topology == "sfu" and cause not in ("failover", "instance failover"):
             return []  # a room does not go back to the mesh (server.sfu.plan.choose_topology)
         old = self.topology
         self.topology, self.sfu_generation = topology, gen

@@ -26,6 +26,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+from server.rooms.hub import RoomHub
+from server.sfu.cluster import JanusCluster, NoInstance
+
 log = logging.getLogger("concord.sfu.failover")
 
 CAUSE = "instance failover"
@@ -158,3 +161,41 @@ async def watch_connection(closed: asyncio.Event, reason: Callable[[], str], ins
     res = on_lost(instance, why)
     if asyncio.iscoroutine(res):
         await res
+
+
+def attach(hub: RoomHub, cluster: JanusCluster, *, cause: str = CAUSE) -> Failover:
+    """Failover for this node's rooms: when the cluster loses an instance, every room of the hub on that
+    instance gets a ``topology`` command to a new Janus room (``generation`` + 1) on the instance the
+    cluster places it on. Every node with a replica of the room does the same; the room's log keeps the
+    first command, the others (same generation) change nothing. The Room records the move (cause
+    ``instance failover``) and, once every connected person's feed is up again, how long it took."""
+
+    def rooms_of(instance: str) -> list[str]:
+        return [str(sid) for sid, rep in hub.rooms.items()
+                if rep.room.topology == "sfu" and rep.room.sfu_instance == instance and not rep.room.ended]
+
+    def pick(exclude: Iterable[str]) -> str | None:
+        try:
+            chosen = cluster.place(0)
+        except NoInstance:
+            return None
+        return None if chosen in set(exclude) else chosen
+
+    async def move(room: str, source: str, target: str) -> None:
+        rep = hub.rooms.get(int(room))
+        if rep is None or rep.room.ended or rep.room.sfu_instance != source:
+            return  # ended meanwhile, or another node's command moved it already
+        await hub.submit(rep, {"op": "topology", "topology": "sfu", "cause": cause, "instance": target,
+                               "generation": rep.room.sfu_generation + 1})
+
+    fo = Failover(pick, move, rooms_of=rooms_of)
+    tasks: set[asyncio.Task[list[Move]]] = set()
+
+    def lost(instance: str) -> None:
+        t = asyncio.ensure_future(fo.instance_lost(instance, "socket closed"))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+
+    cluster.on_lost(lost)
+    cluster.on_up(fo.recovered)
+    return fo

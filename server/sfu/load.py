@@ -362,3 +362,16 @@ class LoadBoard:
         prev = self.loads.get(instance)
         self.loads[instance] = (replace(prev, ok=False, error=error) if prev is not None
                                 else InstanceLoad.down(instance, error))
+
+
+def load_board(urls: Sequence[str], admin_urls: Sequence[str], admin_secret: str | None, admin_key: str | None,
+               *, name: Callable[[str], str], interval_s: float = 10.0) -> LoadBoard | None:
+    """The board for CONCORD_JANUS_URL / CONCORD_JANUS_ADMIN_URL (same order), or None without Admin URLs.
+    ``name`` turns an instance's WebSocket URL into the id placement uses (``cluster.instance_id``); the
+    metrics label is the URL's ``host:port``."""
+    if not admin_urls or not admin_secret:
+        return None
+    if len(admin_urls) != len(urls):
+        raise ValueError("one Admin API URL per Janus instance, in the same order")
+    probes = [Probe(name(u), JanusAdmin(a, admin_secret), instance_label(u)) for u, a in zip(urls, admin_urls, strict=True)]
+    return LoadBoard(probes, admin_key, interval_s=interval_s)
