@@ -8,6 +8,7 @@ import secrets
 
 import pytest
 
+from server.sfu.cluster import JanusCluster, NoInstance, instance_id
 from server.sfu.janus import JanusAdmin, JanusConnection, RoomSpec
 from server.sfu.load import (
     InstanceLoad,
@@ -156,3 +157,27 @@ def test_board_names_instances_by_id_and_labels_metrics_by_address() -> None:
     assert board.pick() == "j-bbbb"
     assert board.pick(among=["j-aaaa"]) == "j-aaaa"  # e.g. only the instances the cluster holds up
     assert board.place(among=[]) is None and board.pending == {}
+
+
+def test_cluster_places_by_the_boards_load_among_the_instances_that_are_up() -> None:
+    urls = ("ws://10.0.0.5:8188", "ws://10.0.0.6:8188", "ws://10.0.0.7:8188")
+    admin = JanusAdmin("http://127.0.0.1:9/admin", "x")
+    board = LoadBoard([Probe(instance_id(u), admin, instance_label(u)) for u in urls], admin_key=None)
+    cluster = JanusCluster(urls, "s", "k", load=board)
+    a, b, c = (instance_id(u) for u in urls)
+    with pytest.raises(NoInstance):
+        cluster.place(1)
+    for i in (a, b, c):
+        cluster.instances[i].up = True
+    board.loads.update({a: InstanceLoad(a, True, subscribers=50), b: InstanceLoad(b, True, subscribers=5),
+                        c: InstanceLoad(c, True, subscribers=0)})
+    cluster.instances[c].up = False  # its socket dropped: not a candidate, whatever its last poll said
+    assert cluster.place(1) == b
+    board.mark_down(b, "poll failed")
+    assert cluster.place(2) == a
+    # Every instance that is up failing its polls: placement falls back to room counts rather than refuse.
+    board.mark_down(a, "poll failed")
+    cluster.instances[a].rooms.add("r")
+    assert cluster.place(3) == b
+    # The metrics label is the address, never the URL's path or a secret.
+    assert {lab["instance"] for _, _, lab, _ in board.samples()} == {"10.0.0.5:8188", "10.0.0.6:8188", "10.0.0.7:8188"}
