@@ -3,6 +3,8 @@ that name each instance's Admin API."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import secrets
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from server.sfu.process import free_ports
 from tests.integration.test_metrics import parse
 from tests.sfu.conftest import JanusTarget
 from tests.sfu.peers import Publisher, Subscriber
+from tests.sfu.test_sfu_rooms import sfu_config
 
 
 def test_admin_urls_pair_with_the_instances(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -90,4 +93,32 @@ async def test_metrics_export_each_instance_without_secrets(janus: JanusTarget) 
     assert value("concord_janus_forwarded_bits_per_second", live) == loaded.forwarded_bps > 0
     assert value("concord_janus_up", f"127.0.0.1:{dead}") == 0
     for secret in (janus.admin_secret, janus.admin_key, janus.api_secret, "/admin"):
+        assert secret not in text
+
+
+@pytest.mark.media
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_app_metrics_show_each_janus_instance(aiohttp_client, tmp_path: Path, janus: JanusTarget) -> None:  # type: ignore[no-untyped-def]
+    from server.app import create_app  # the app is heavy; as in tests/conftest.py
+
+    token = "scrape-" + secrets.token_hex(8)
+    cfg = dataclasses.replace(sfu_config(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", tmp_path, janus),
+                              janus_admin_urls=(janus.admin_url,), metrics_token=token)
+    client = await aiohttp_client(create_app(cfg))
+    label = instance_label(janus.ws_url)
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:  # the first poll runs when the app starts
+        r = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        text = await r.text()
+        if f'concord_janus_up{{instance="{label}"}} 1' in text:
+            break
+        assert asyncio.get_running_loop().time() < deadline, text[-2000:]
+        await asyncio.sleep(0.2)
+    samples = parse(text)
+    for name in ("concord_janus_rooms", "concord_janus_publishers", "concord_janus_subscribers",
+                 "concord_janus_forwarded_bits_per_second"):
+        assert any(f'instance="{label}"' in row for row in samples[name]), name
+    assert "concord_sfu_rooms" in samples  # the bridge's own gauge, beside the per-instance ones
+    for secret in (janus.admin_secret, janus.admin_key, janus.api_secret, janus.admin_url, janus.ws_url):
         assert secret not in text
