@@ -134,7 +134,8 @@ def _janus() -> dict:
     if admin_urls and not admin_secret:
         raise ConfigError("CONCORD_JANUS_ADMIN_URL needs CONCORD_JANUS_ADMIN_SECRET")
     return {"janus_urls": urls, "janus_api_secret": api_secret, "janus_admin_key": admin_key,
-            "janus_admin_secret": admin_secret, "janus_admin_urls": admin_urls}
+            "janus_admin_secret": admin_secret, "janus_admin_urls": admin_urls,
+            "janus_poll_s": _seconds("CONCORD_JANUS_POLL_S", 10.0)}
 
 
 def _mesh_limit() -> int:
@@ -188,6 +189,9 @@ class Config:
     janus_admin_secret: str | None = field(default=None, repr=False)
     # Each instance's Admin API, for its load (CONCORD_JANUS_ADMIN_URL, same order; server/sfu/load.py).
     janus_admin_urls: tuple[str, ...] = ()
+    # Seconds between two load polls of each instance (CONCORD_JANUS_POLL_S); two failed polls in a row
+    # count as a failed health check (the instance's rooms move: docs/scaling.md, "Failover").
+    janus_poll_s: float = 10.0
     # A mesh room with more admitted people than this moves to the SFU in place (CONCORD_MESH_LIMIT, when
     # a Janus is configured; docs/sfu.md).
     mesh_limit: int = 4

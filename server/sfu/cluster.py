@@ -75,6 +75,8 @@ class JanusCluster:
         # Each instance's load from its Admin API (probes named by instance id); polled while started.
         self.load = load
         self._load_task: asyncio.Task[None] | None = None
+        if load is not None:
+            load.on_down(self._health_failed)
 
     def __repr__(self) -> str:
         return f"JanusCluster({list(self.instances.values())!r})"
@@ -162,6 +164,16 @@ class JanusCluster:
             for cb in list(self._lost):
                 self._call(cb, inst.id)
             await asyncio.sleep(self.RETRY_S)
+
+    async def _health_failed(self, iid: str, error: str) -> None:
+        """The instance's Admin API failed ``load.down_after`` polls in a row while its socket looks up (a
+        frozen or unreachable host whose TCP connection has not broken yet): treat it as lost, as if the
+        socket had dropped, so its rooms move now rather than when the heartbeat gives up."""
+        inst = self.instances.get(iid)
+        if inst is None or not inst.up or inst.conn is None or self._closing:
+            return
+        log.warning("Janus %s failed its health check (%s): treated as lost", iid, error)
+        await inst.conn.abort("health check failed")
 
     @staticmethod
     def _call(cb: LostCallback, iid: str) -> None:

@@ -133,6 +133,11 @@ class JanusConnection:
                     await s.destroy(timeout=2.0)
         await self._shutdown("closed by client")
 
+    async def abort(self, reason: str) -> None:
+        """Drop the connection without talking to Janus (it does not answer: a failed health check).
+        Everything pending fails with ``JanusClosed``; ``closed`` is set with ``reason``."""
+        await self._shutdown(reason)
+
     async def _shutdown(self, reason: str) -> None:
         if not self.closed.is_set():
             self.close_reason = reason

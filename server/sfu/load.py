@@ -234,8 +234,9 @@ class LoadBoard:
     """The last load of every instance, refreshed by ``poll_once``/``run``, and the placement on top of it.
 
     ``reserve(instance)`` records a room placed since the last poll; the next successful poll of that
-    instance clears it (the room is in the numbers by then). ``on_down`` callbacks run when an instance that
-    was up fails a poll (the cluster's failover listens there too)."""
+    instance clears it (the room is in the numbers by then). A failed poll takes the instance out of
+    placement at once; ``on_down`` callbacks run when it has failed ``down_after`` polls in a row (the
+    cluster then treats it as lost, as if its socket had dropped: a health check)."""
 
     probes: Sequence[Probe]
     admin_key: str | None
@@ -248,6 +249,8 @@ class LoadBoard:
     pending: dict[str, int] = field(default_factory=dict)
     polls: int = 0
     failures: int = 0
+    down_after: int = 2
+    consecutive: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._down_callbacks: list[Callable[[str, str], Any]] = []
@@ -303,11 +306,14 @@ class LoadBoard:
             self.loads[load.instance] = load
             if load.ok:
                 self.pending.pop(load.instance, None)
+                self.consecutive.pop(load.instance, None)
                 continue
             self.failures += 1
+            n = self.consecutive[load.instance] = self.consecutive.get(load.instance, 0) + 1
             if before is None or before.ok:
                 # Label and error class only: the Admin API URL and its secret are never logged.
                 log.warning("Janus instance %s failed its load poll (%s)", load.instance, load.error)
+            if n == self.down_after:
                 for cb in list(self._down_callbacks):
                     try:
                         res = cb(load.instance, load.error)
@@ -356,6 +362,7 @@ class LoadBoard:
         prev = self.loads.get(instance)
         if prev is not None and not prev.ok:
             self.loads[instance] = InstanceLoad(instance, True, polled_at=time.monotonic())
+        self.consecutive.pop(instance, None)
 
     def mark_down(self, instance: str, error: str) -> None:
         """Record an instance as down without a poll (its socket dropped): placement skips it at once."""
@@ -374,4 +381,5 @@ def load_board(urls: Sequence[str], admin_urls: Sequence[str], admin_secret: str
     if len(admin_urls) != len(urls):
         raise ValueError("one Admin API URL per Janus instance, in the same order")
     probes = [Probe(name(u), JanusAdmin(a, admin_secret), instance_label(u)) for u, a in zip(urls, admin_urls, strict=True)]
-    return LoadBoard(probes, admin_key, interval_s=interval_s)
+    # A poll may take most of an interval, never more than 8 s (400 handles: 0.9 s).
+    return LoadBoard(probes, admin_key, interval_s=interval_s, poll_timeout_s=min(8.0, max(1.0, 0.8 * interval_s)))

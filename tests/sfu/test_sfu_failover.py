@@ -6,6 +6,8 @@ The video gap is printed (docs/benchmarks.md)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -47,8 +49,9 @@ async def instances(tmp_path: Path) -> AsyncIterator[list[tuple[JanusProcess, Ja
 def config(db_url: str, tmp_path: Path, instances: list[tuple[JanusProcess, JanusTarget]]) -> Config:
     (_, a), (_, b) = instances
     c = sfu_config(db_url, tmp_path, a)
+    # Polls every 0.5 s: two failed polls (a frozen instance) make a failed health check in about 2 s.
     return Config(**{**c.__dict__, "janus_urls": (a.ws_url, b.ws_url),
-                     "janus_admin_urls": (a.admin_url, b.admin_url)})
+                     "janus_admin_urls": (a.admin_url, b.admin_url), "janus_poll_s": 0.5})
 
 
 async def test_killed_instance_moves_the_briefing_and_video_resumes(
@@ -105,4 +108,34 @@ async def test_killed_instance_moves_the_briefing_and_video_resumes(
               f"on the other instance: {(t_back - t_kill) * 1000:.0f} ms; seconds after the kill: "
               f"{ {k: round(v, 3) for k, v in marks.items()} }); ledger: {settled[0]}")
     finally:
+        await b.close()
+
+
+async def test_a_frozen_instance_fails_its_health_check_and_the_briefing_moves(
+        client: Any, instances: list[tuple[JanusProcess, JanusTarget]]) -> None:
+    """SIGSTOP: the process is alive and its TCP connections stay open, but it answers nothing. The load
+    poll (the health check) fails twice in a row, the cluster treats the instance as lost, the room moves."""
+    b = Briefing(client)
+    await b.setup()
+    frozen: JanusProcess | None = None
+    try:
+        host = await b.host()
+        centre = await b.centre(host, "河溜镇综治中心")
+        await receives(centre, host.peer_id)
+        hub = services(client.server.app).room_hub
+        first = hub.rooms[b.sid].room.sfu_instance
+        frozen = {instance_id(t.ws_url): proc for proc, t in instances}[first]
+        assert frozen.pid is not None and host.peer_id is not None
+        t0 = time.monotonic()
+        os.kill(frozen.pid, signal.SIGSTOP)
+        await receives(centre, host.peer_id, n=20, timeout=60)
+        back = time.monotonic() - t0
+        room = hub.rooms[b.sid].room
+        assert room.sfu_instance != first
+        assert [m["cause"] for m in b.ledger("topology")][-1] == CAUSE
+        print(f"\nfrozen instance: 20 frames again {back:.1f} s after SIGSTOP (polls every 0.5 s)")
+        assert back < 20
+    finally:
+        if frozen is not None and frozen.pid is not None:
+            os.kill(frozen.pid, signal.SIGCONT)
         await b.close()

@@ -238,7 +238,7 @@ def setup(app: web.Application) -> None:
         assert config.janus_api_secret and config.janus_admin_key  # Config.load refuses an open Janus
         # Each instance's load from its Admin API (CONCORD_JANUS_ADMIN_URL), for placement and /metrics.
         board = load_board(config.janus_urls, config.janus_admin_urls, config.janus_admin_secret,
-                           config.janus_admin_key, name=instance_id)
+                           config.janus_admin_key, name=instance_id, interval_s=config.janus_poll_s)
         cluster = JanusCluster(config.janus_urls, config.janus_api_secret, config.janus_admin_key,
                                admin_secret=config.janus_admin_secret, load=board)
         sfu = SfuBridge(hub, cluster, config.secret_key, mesh_limit=config.mesh_limit)
