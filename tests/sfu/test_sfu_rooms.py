@@ -53,8 +53,9 @@ def tracks() -> list:
 class Briefing:
     """A dispatch briefing: the county hosts, centres are invited (they knock, the host admits)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, tracks: Callable[[], list] = tracks) -> None:
         self.client = client
+        self.tracks = tracks
         self.base = str(client.make_url("/")).rstrip("/")
         self.made: list[SfuRoomClient] = []
         self.events: list[RoomEvent] = []
@@ -67,7 +68,7 @@ class Briefing:
         services(self.client.server.app).room_hub.add_listener(self.events.append)
 
     def person(self, token: str) -> SfuRoomClient:
-        c = SfuRoomClient(self.base, token, tracks=tracks)
+        c = SfuRoomClient(self.base, token, tracks=self.tracks)
         self.made.append(c)
         return c
 
@@ -111,7 +112,7 @@ async def receives(viewer: SfuRoomClient, peer: str | None, kind: str = "video",
     except TimeoutError:
         raise AssertionError(f"{viewer.peer_id} got {viewer.frames_from(peer, kind) - start} of {n} {kind} "
                              f"frames from {peer}; feeds {viewer.feeds}, all {viewer.sfu_frames} offers {viewer.offers}"
-                             f"{viewer.last_offer}") from None
+                             f"{[ln for ln in viewer.last_offer.splitlines() if 'ssrc' in ln or 'mid' in ln or 'm=' in ln]}") from None
 
 
 async def silent(viewer: SfuRoomClient, peer: str | None, kind: str, seconds: float = 2.0,
@@ -296,3 +297,23 @@ async def test_without_janus_the_briefing_is_a_mesh(aiohttp_client: Any, db_url:
         assert not b.ledger("topology")
     finally:
         await b.close()
+
+
+async def test_layers_report_picks_substreams(briefing: Briefing) -> None:
+    host = await briefing.host()
+    a = await briefing.centre(host, "龙亢镇综治中心")
+    await receives(host, a.peer_id)
+    bridge = services(briefing.client.server.app).sfu
+    assert bridge is not None
+    pm = bridge.rooms[briefing.sid].peers[host.peer_id or ""]
+    video = next(str(s["mid"]) for s in pm.streams if s.get("type") == "video")
+    await host.set_layers({a.peer_id or "": 720}, bandwidth=5_000_000)
+    await until(lambda: pm.applied.get(video) == (True, 2))
+    await host.set_layers({a.peer_id or "": 720}, bandwidth=5_000_000, low_data=True)  # 省流量: lowest layer
+    await until(lambda: pm.applied.get(video) == (True, 0))
+    await host.set_layers({a.peer_id or "": 720}, bandwidth=60_000)  # not even the lowest layer: paused
+    await until(lambda: pm.applied.get(video) == (False, None))
+    assert await silent(host, a.peer_id, "video") == 0
+    await host.set_layers({a.peer_id or "": 180}, bandwidth=1_000_000)
+    await until(lambda: pm.applied.get(video) == (True, 0))
+    await receives(host, a.peer_id)  # audio is never starved, video comes back

@@ -141,6 +141,7 @@ export class Mesh extends EventTarget {
     this.tracks[kind] = track;
     for (const link of this.links.values()) link.replaceTrack(kind, track);
     if (kind === "video") this.applyBudget();
+    this._emit("local-track", { kind, track }); // the SFU's publishing connection follows (sfu.js)
   }
 
   /** One stats sample per link: {peerId: {audioLevel, framesDecoded, lossRate, rtt, bytesReceived, ...}}. */

@@ -40,6 +40,18 @@ export class GridView {
     return tile;
   }
 
+  /** Each peer tile's video height in device pixels (the SFU picks a simulcast layer that fits). */
+  tileHeights() {
+    const ratio = window.devicePixelRatio || 1;
+    const out = [];
+    for (const [id, tile] of this.tiles) {
+      if (id === "self") continue;
+      const v = $("video", tile);
+      out.push({ peer: id, height: Math.max(0, Math.min(8192, Math.round((v ? v.clientHeight : 0) * ratio))) });
+    }
+    return out;
+  }
+
   /** The tile of a peer, made when the peer is admitted and not the recorder. */
   tile(peerId) {
     if (this.tiles.has(peerId)) return this.tiles.get(peerId);

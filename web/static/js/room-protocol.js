@@ -18,12 +18,14 @@ export function bindProtocol(app) {
   on("room", (d) => onRoom(app, d.room));
   on("moved", (d) => onMoved(app, d.subroom ?? null, d.peers));
   on("muted", (d) => onMuted(app, d.kind));
-  on("signal", (d) => app.mesh.handleSignal(d.from, d.data));
+  on("signal", (d) => { if (!app.sfu.active) app.mesh.handleSignal(d.from, d.data); });
+  on("topology", (d) => onTopology(app, d));
+  on("sfu", (d) => app.sfu.handle(d));
   on("chat", (d) => onChat(app, d));
   on("error", (d) => { if (app.signaling.welcomed) app.toast(`${t("room.error")}${errorText(d)}`, { kind: "error" }); });
   // The contract: after a reconnect every connection is new; drop the old ones now so the grid shows who
   // is really reachable.
-  on("disconnected", () => app.mesh.closeAll());
+  on("disconnected", () => { app.mesh.closeAll(); app.sfu.stop(); });
   on("finished", (d) => onFinished(app, d.reason, d.error));
 }
 
@@ -33,9 +35,14 @@ function onWelcome(app, msg) {
   app.mesh.closeAll(); // fresh connections after every (re)join
   app.mesh.setSelf(msg.peer_id, msg.ice_servers || []);
   app.showScreen("room");
-  app.grid.sync(app.mesh.links);
-  // We are the newcomer: we offer to everyone already in our sub-room.
-  for (const p of app.store.wanted()) app.mesh.connect(p.id);
+  if (msg.room && msg.room.topology === "sfu") {
+    app.sfu.start(msg.ice_servers || []); // two connections to the server, no mesh
+  } else {
+    app.sfu.stop();
+    // We are the newcomer: we offer to everyone already in our sub-room.
+    for (const p of app.store.wanted()) app.mesh.connect(p.id);
+  }
+  app.grid.sync(app.links());
   onRoom(app, app.store.room);
   app.media.publish();
   app.refresh();
@@ -48,7 +55,7 @@ function onPeerJoined(app, peer) {
   // The recorder never offers: each consenting participant offers to it.
   if (kind === "recorder") syncRecorder(app);
   if (kind === "roommate") app.toast(t("room.joined", { name: peer.name }));
-  if (kind !== "lobby") app.grid.sync(app.mesh.links);
+  if (kind !== "lobby") app.grid.sync(app.links());
   app.refresh();
 }
 
@@ -65,7 +72,7 @@ function onPeerUpdated(app, peer) {
     if (old && old.epoch !== undefined && now.epoch !== old.epoch) app.mesh.close(peer.id);
     // A peer that moved in to us offers; we only wait. The recorder is ours to call.
     if (peerInfo.isRecorder(now)) syncRecorder(app);
-    app.grid.sync(app.mesh.links);
+    app.grid.sync(app.links());
   }
   app.refresh();
 }
@@ -74,7 +81,7 @@ function onPeerLeft(app, peerId, reason) {
   const p = app.store.peerLeft(peerId);
   app.mesh.close(peerId);
   if (p && !peerInfo.isRecorder(p) && !peerInfo.inLobby(p) && reason !== "denied") app.toast(t("room.left", { name: p.name }));
-  app.grid.sync(app.mesh.links);
+  app.grid.sync(app.links());
   app.refresh();
 }
 
@@ -114,14 +121,28 @@ function onMoved(app, subroom, peers = null) {
   // Old connections end; we are the mover, so we offer to everyone already in the new room (the
   // server lists them in `moved.peers`, the recorder included when this room is recorded).
   app.mesh.closeAll();
-  app.grid.sync(app.mesh.links);
+  app.grid.sync(app.links());
+  app.toast(subroom === null ? t("room.moved_main") : `${t("room.moved")}${subroom}`);
+  if (app.sfu.active) { // the server changes what we receive; nothing to connect
+    app.refresh();
+    return;
+  }
   const ids = Array.isArray(peers) ? peers : app.store.wanted().map((p) => p.id);
   for (const id of ids) {
     const p = app.store.peers.get(id);
     if (p && peerInfo.isRecorder(p) && !app.store.recorded()) continue;
     app.mesh.connect(id);
   }
-  app.toast(subroom === null ? t("room.moved_main") : `${t("room.moved")}${subroom}`);
+  app.refresh();
+}
+
+/** The room's media moved in place (mesh -> SFU, or to another SFU instance): renegotiate, keep our place. */
+function onTopology(app, msg) {
+  app.mesh.closeAll();
+  if (msg.topology === "sfu") app.sfu.start(app.mesh.iceServers || []);
+  else app.sfu.stop();
+  app.grid.sync(app.links());
+  if (msg.cause === "size") app.toast(t("room.sfu_moved"));
   app.refresh();
 }
 
@@ -142,6 +163,7 @@ function onChat(app, msg) {
 function onFinished(app, reason, error) {
   app.stats.stop();
   app.mesh.closeAll();
+  app.sfu.stop();
   app.media.stop();
   app.controls.closeConsent();
   const text = FINISHED[reason] ? t(FINISHED[reason]) : `${t("conn.failed")}${errorText(error) || reason}`;
@@ -152,7 +174,7 @@ function onFinished(app, reason, error) {
 /** Connect to the recorder while our media should be recorded, hang up when not. */
 export function syncRecorder(app) {
   const rec = app.store.recorder();
-  if (!rec) return;
+  if (!rec || app.sfu.active) return; // on the SFU the recorder subscribes through the server
   const want = app.store.wanted().some((p) => p.id === rec.id);
   if (want && !app.mesh.has(rec.id)) app.mesh.connect(rec.id);
   if (!want && app.mesh.has(rec.id)) app.mesh.close(rec.id);

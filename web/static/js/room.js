@@ -21,6 +21,7 @@ import { PanelsView } from "./room-panels.js";
 import { RoomStore } from "./room-state.js";
 import { bindProtocol, syncRecorder } from "./room-protocol.js";
 import { StatsView } from "./room-stats.js";
+import { SfuMedia } from "./sfu.js";
 import { Signaling } from "./signaling.js";
 
 export class RoomApp extends EventTarget {
@@ -36,6 +37,8 @@ export class RoomApp extends EventTarget {
     });
     this.mesh = new Mesh({ signaling: this.signaling, localStream: this.localStream });
     this.grid = new GridView(root, this.store);
+    // On the SFU (room.topology "sfu") media goes through the server instead of the mesh (sfu.js).
+    this.sfu = new SfuMedia({ signaling: this.signaling, mesh: this.mesh, tiles: () => this.grid.tileHeights() });
     this.controls = new ControlsView(root, this.store, this);
     this.panels = new PanelsView(root, this.store, this);
     this.media = new LocalMedia({ stream: this.localStream, mesh: this.mesh, store: this.store, signaling: this.signaling,
@@ -53,6 +56,8 @@ export class RoomApp extends EventTarget {
   get handRaised() { return this.store.handRaised; }
   get consent() { return this.store.consent; }
   isModerator() { return this.store.isModerator(); }
+  /** The remote streams by peer id, from the mesh or from the SFU. */
+  links() { return this.sfu.active ? this.sfu.links : this.mesh.links; }
   peerName(id) { return this.store.peerName(id); }
   roommates() { return this.store.roommates(); }
 
@@ -118,6 +123,10 @@ export class RoomApp extends EventTarget {
     on("track", (d) => this.grid.attach(this.grid.tile(d.peerId), d.stream));
     on("link-state", (d) => this.grid.linkState(d.peerId, d.state));
     on("link-closed", (d) => this.grid.linkClosed(d.peerId));
+    const onSfu = (type, fn) => this.sfu.addEventListener(type, (e) => fn(e.detail));
+    onSfu("track", (d) => this.grid.attach(this.grid.tile(d.peerId), d.stream));
+    onSfu("link-closed", (d) => this.grid.linkClosed(d.peerId));
+    onSfu("state", (d) => { for (const id of this.sfu.links.keys()) this.grid.linkState(id, d.state); });
   }
 
   showScreen(name) {

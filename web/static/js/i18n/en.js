@@ -52,6 +52,7 @@ export default {
   "room.video_off_by_host": "The host turned off your camera.",
   "room.moved": "You were moved to: ",
   "room.moved_main": "You are back in the main room.",
+  "room.sfu_moved": "More people joined: video now goes through the server. You keep your place.",
   "room.main": "Main room",
   "room.subroom": "Private room",
   "room.locked": "Room locked",
