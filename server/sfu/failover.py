@@ -191,10 +191,19 @@ def attach(hub: RoomHub, cluster: JanusCluster, *, cause: str = CAUSE) -> Failov
     fo = Failover(pick, move, rooms_of=rooms_of)
     tasks: set[asyncio.Task[list[Move]]] = set()
 
+    def done(t: asyncio.Task[list[Move]]) -> None:
+        tasks.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.error("failover failed", exc_info=t.exception())
+        elif not t.cancelled():
+            for m in t.result():
+                if not m.ok:
+                    log.warning("room %s could not move off %s: %s", m.room, m.source, m.error)
+
     def lost(instance: str) -> None:
         t = asyncio.ensure_future(fo.instance_lost(instance, "socket closed"))
         tasks.add(t)
-        t.add_done_callback(tasks.discard)
+        t.add_done_callback(done)
 
     cluster.on_lost(lost)
     cluster.on_up(fo.recovered)

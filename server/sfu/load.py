@@ -326,7 +326,10 @@ class LoadBoard:
     async def run(self) -> None:
         """Poll every ``interval_s`` until cancelled."""
         while True:
-            await self.poll_once()
+            try:
+                await self.poll_once()
+            except Exception:  # a bug in one poll must not stop the polling (placement would go stale)
+                log.exception("Janus load poll failed")
             await asyncio.sleep(self.interval_s)
 
     def samples(self) -> list[tuple[str, str, dict[str, str], float]]:
