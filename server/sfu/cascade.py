@@ -170,15 +170,22 @@ async def remove_remote_publisher(target: RoomOn, feed: str, *, wait_s: float = 
 
 
 async def cascade(source: RoomOn, target: RoomOn, *, feed: str, streams: Sequence[StreamInfo],
-                  admin_key: str | None, bind: str = "127.0.0.1", display: str = "") -> CascadeLink:
+                  admin_key: str | None, bind: str = "127.0.0.1", display: str = "",
+                  ports: tuple[int, int] | None = None) -> CascadeLink:
     """Make ``feed`` (a local publisher of ``source``) a remote publisher with the same id in ``target``.
 
-    ``bind`` is the address B listens on for the forwarded RTP (see the module docstring). On failure
-    nothing is left behind: a remote publisher created on B is removed again."""
+    ``bind`` is the address B listens on for the forwarded RTP (see the module docstring); ``ports`` the
+    RTP and RTCP ports there, when the firewall between Janus hosts admits a fixed few rather than B's
+    10000-60000 (None: B picks). On failure nothing is left behind: a remote publisher created on B is
+    removed again."""
     if source.instance == target.instance and source.room == target.room:
         raise ValueError("a feed cannot be cascaded into its own room")
     add: JSON = {"request": "add_remote_publisher", "room": target.room, "secret": target.secret, "id": feed,
                  "iface": bind, "streams": remote_streams(streams)}
+    if ports is not None:
+        if not all(0 < p < 65536 for p in ports) or ports[0] == ports[1]:
+            raise ValueError(f"bad cascade ports {ports}")
+        add["port"], add["rtcp_port"] = ports
     if display:
         add["display"] = display
     deadline = time.monotonic() + ID_BUSY_WAIT_S

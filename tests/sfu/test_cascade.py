@@ -6,6 +6,7 @@ remote publishers (``server.sfu.cascade``)."""
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,17 @@ async def sides(janus: JanusTarget, janus_b: JanusTarget) -> AsyncIterator[tuple
         await s.conn.close()
 
 
+def free_udp_ports(n: int) -> list[int]:
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]
+    try:
+        for sk in socks:
+            sk.bind(("127.0.0.1", 0))
+        return [sk.getsockname()[1] for sk in socks]
+    finally:
+        for sk in socks:
+            sk.close()
+
+
 def _udp_bound(port: int) -> set[str]:
     """Local addresses (hex, as in /proc/net/udp) of the UDP sockets bound to ``port``."""
     out = set()
@@ -153,10 +165,23 @@ async def test_a_subscriber_on_b_sees_and_hears_the_host_publishing_on_a(sides: 
         assert await b.room.handle.list_participants(b.room.room) == []
         assert await list_remotes(a.room, host.id, admin_key=a.target.admin_key) == []
         await link.close()  # twice is harmless
-        # The same feed can be cascaded again at once (B has let the old remote publisher go).
-        again = await cascade(a.room, b.room, feed=host.id, streams=streams, admin_key=a.target.admin_key)
+        # The same feed can be cascaded again at once (B has let the old remote publisher go), here on
+        # ports Concord chose (a firewall between Janus hosts may admit only a few).
+        fixed = tuple(free_udp_ports(2))
+        again = await cascade(a.room, b.room, feed=host.id, streams=streams, admin_key=a.target.admin_key,
+                              ports=fixed)  # type: ignore[arg-type]
+        assert (again.port, again.rtcp_port) == fixed
+        assert _udp_bound(fixed[0]) == {"0100007F"}
         assert [p["id"] for p in await b.room.handle.list_participants(b.room.room)] == [host.id]
+        late = Subscriber(b.session, b.room.room)  # the old subscription ended with the old feed
+        try:
+            await late.subscribe([host.id])
+            await late.wait_frames("video", 10, timeout=30)
+        finally:
+            await late.close()
         await again.close()
+        with pytest.raises(ValueError):
+            await cascade(a.room, b.room, feed=host.id, streams=streams, admin_key=None, ports=(5000, 5000))
     finally:
         await centre.close()
         await host.close()
