@@ -36,7 +36,7 @@ from typing import Any
 
 from server.rooms.connection import Connection
 from server.rooms.hub import Replica, RoomHub
-from server.rooms.room import Effect, Peer, Record, Room
+from server.rooms.room import MAX_PEERS_SFU, Effect, Peer, Record, Room
 from server.sfu import plan
 from server.sfu.cluster import JanusCluster, JanusInstance, NoInstance
 from server.sfu.janus import (
@@ -336,7 +336,7 @@ class SfuBridge:
         assert inst.control is not None
         try:
             await inst.control.create_room(RoomSpec(room=jroom, secret=rm.secret, description=f"concord {sid}",
-                                                    publishers=max(room.max_peers, 1000)),
+                                                    publishers=MAX_PEERS_SFU),
                                            admin_key=self.cluster.admin_key)
         except JanusError as e:
             if e.code != VR_ROOM_EXISTS:

@@ -317,3 +317,34 @@ async def test_layers_report_picks_substreams(briefing: Briefing) -> None:
     await host.set_layers({a.peer_id or "": 180}, bandwidth=1_000_000)
     await until(lambda: pm.applied.get(video) == (True, 0))
     await receives(host, a.peer_id)  # audio is never starved, video comes back
+
+
+async def test_unreachable_janus_leaves_the_briefing_on_the_mesh(aiohttp_client: Any, db_url: str,
+                                                                  tmp_path: Path, janus: JanusTarget) -> None:
+    """Janus configured but down: rooms keep working peer to peer, and `sfu` messages are refused."""
+    import socket
+
+    from server.app import create_app
+    from server.directory.demo import seed
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    cfg = sfu_config(db_url, tmp_path, janus)
+    cfg.janus_urls = (f"ws://127.0.0.1:{dead}",)
+    app = create_app(cfg)
+    client = await aiohttp_client(app)
+    async with services(app).db.session() as s:
+        await seed(s)
+    bridge = services(app).sfu
+    assert bridge is not None and not any(i.up for i in bridge.cluster.instances.values())
+    b = Briefing(client)
+    await b.setup()
+    try:
+        host = await b.host()
+        assert host.topology == "mesh" and not b.ledger("topology")
+        await host.send({"type": "sfu", "op": "layers", "layers": {"tiles": []}})
+        err = await host.wait_message("error", where=lambda m: m.get("ref") == "sfu")
+        assert err["code"] == "not_sfu"
+    finally:
+        await b.close()
