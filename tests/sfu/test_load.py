@@ -16,6 +16,7 @@ from server.sfu.load import (
     Probe,
     Weights,
     instance_label,
+    load_board,
     pick_instance,
     placement_score,
     poll_instance,
@@ -133,6 +134,9 @@ async def test_board_marks_unreachable_or_unauthorised_instances_down_without_le
     board.on_down(lambda inst, err: downs.append((inst, err)))
     with caplog.at_level(logging.DEBUG, logger="concord"):
         await board.poll_once()
+        assert downs == []  # one failed poll: out of placement, not yet a failed health check
+        assert board.pick(exclude=[instance_label(janus.ws_url)]) is None
+        await board.poll_once()  # the second in a row is
         await board.poll_once()  # still down: reported once, not on every poll
     loads = board.loads
     assert loads[instance_label(janus.ws_url)].ok
@@ -181,3 +185,17 @@ def test_cluster_places_by_the_boards_load_among_the_instances_that_are_up() -> 
     assert cluster.place(3) == b
     # The metrics label is the address, never the URL's path or a secret.
     assert {lab["instance"] for _, _, lab, _ in board.samples()} == {"10.0.0.5:8188", "10.0.0.6:8188", "10.0.0.7:8188"}
+
+
+def test_load_board_from_settings() -> None:
+    urls = ("ws://10.0.0.5:8188", "ws://10.0.0.6:8188")
+    assert load_board(urls, (), "s", "k", name=instance_id) is None  # no Admin URLs: no polling
+    assert load_board(urls, ("http://a/admin", "http://b/admin"), None, "k", name=instance_id) is None
+    with pytest.raises(ValueError):
+        load_board(urls, ("http://a/admin",), "s", "k", name=instance_id)
+    board = load_board(urls, ("http://10.0.0.5:7088/admin", "http://10.0.0.6:7088/admin"), "s", "k",
+                       name=instance_id, interval_s=0.5)
+    assert board is not None
+    assert [(p.instance, p.label) for p in board.probes] == [(instance_id(u), instance_label(u)) for u in urls]
+    assert board.interval_s == 0.5 and board.poll_timeout_s == 1.0  # a poll never outlasts its interval much
+    assert load_board(urls, ("http://a/admin", "http://b/admin"), "s", "k", name=instance_id).poll_timeout_s == 8.0  # type: ignore[union-attr]
