@@ -57,8 +57,10 @@ def test_plan_cascade_for_a_city_briefing() -> None:
     assert plan.source_viewers + sum(plan.edge_viewers) == 1191
     assert plan.source_viewers <= 400 - 2 and max(plan.edge_viewers) <= 400
     assert max(plan.edge_viewers) - min(plan.edge_viewers) <= 1
-    # docs/scaling.md's city briefing: 8-core instances of 200 centres, a forward costs 0.2 of a centre.
-    assert plan_cascade(1191, capacity=200, forward_cost=0.2) == CascadePlan(199, (199, 199, 198, 198, 198))
+    # docs/scaling.md's city briefing: 8-core instances of 273 centres, a forward costs 0.2 of a centre.
+    assert plan_cascade(1191, capacity=273, forward_cost=0.2) == CascadePlan(272, (230, 230, 230, 229))
+    assert plan_cascade(1191, capacity=430, forward_cost=0.2) == CascadePlan(429, (381, 381))
+    assert plan_cascade(1191, capacity=546, forward_cost=0.2) == CascadePlan(545, (323, 323))
     with pytest.raises(ValueError):
         plan_cascade(10, capacity=0)
     with pytest.raises(ValueError):
