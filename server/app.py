@@ -41,6 +41,7 @@ FEATURES = [
     "server.agreements.http",
     "server.sessions.http",
     "server.rooms.http",
+    "server.sfu.http",  # after rooms: WHIP/WHEP terminals join rooms through the hub and the SFU bridge
     "server.dashboard.http",
     "server.checkpoint_watch",
 ]

@@ -1,7 +1,13 @@
-"""Just enough VP8 and Opus bitstream knowledge to mux encoded frames without decoding them.
+"""Just enough VP8, H.264 and Opus bitstream knowledge to mux encoded frames without decoding them.
 
 - VP8 (RFC 6386 §9.1): the frame tag's low bit is 0 on a keyframe; a keyframe carries the start code
   ``9d 01 2a`` and the picture size.
+- H.264 (ITU-T H.264 §7.3.1, Annex B): aiortc's depayloader hands over one access unit as Annex B NAL
+  units (``00 00 00 01`` start codes). A keyframe is an access unit with an IDR slice (NAL type 5); its
+  parameter sets (SPS 7, PPS 8) usually travel with it in the same RTP timestamp (STAP-A). Matroska wants
+  them as the track's CodecPrivate (avcC): a segment's stream is copied from a template made by
+  libavformat's raw H.264 demuxer reading that one keyframe in memory (it parses the parameter sets; the
+  muxer writes the avcC and stores the access units length-prefixed). Nothing is re-encoded.
 - Opus (RFC 6716 §3.1): the TOC byte gives each frame's duration and the packet's frame count.
 - WebM needs an ``OpusHead`` as the Opus track's CodecPrivate. PyAV cannot set extradata on a stream
   that has no codec context, so we build a tiny Ogg Opus stream in memory and use its stream as a
@@ -17,7 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from av.container import InputContainer
     from av.stream import Stream
+    from av.video.stream import VideoStream
 
 VP8_START_CODE = b"\x9d\x01\x2a"
 OPUS_SAMPLE_RATE = 48000
@@ -44,6 +52,63 @@ def vp8_header(frame: bytes) -> Vp8Header | None:
     if not width or not height:
         return None
     return Vp8Header(True, width, height)
+
+
+H264_IDR, H264_SPS, H264_PPS = 5, 7, 8
+_START = b"\x00\x00\x01"
+
+
+def h264_nal_units(au: bytes) -> list[bytes]:
+    """The NAL units (without start codes) of an Annex B access unit."""
+    units: list[bytes] = []
+    i = au.find(_START)
+    while i >= 0:
+        start = i + 3
+        j = au.find(_START, start)
+        end = len(au) if j < 0 else j
+        unit = au[start:end]
+        if j >= 0 and unit.endswith(b"\x00"):  # the next unit's four-byte start code
+            unit = unit.rstrip(b"\x00")
+        if unit:
+            units.append(unit)
+        i = j
+    return units
+
+
+@dataclass(frozen=True)
+class H264Header:
+    keyframe: bool
+    params: bytes = b""  # the access unit's SPS and PPS, Annex B, when it carries both
+
+
+def h264_header(au: bytes) -> H264Header | None:
+    """Parse an H.264 access unit; None when it holds no NAL unit or a NAL unit with the forbidden bit."""
+    units = h264_nal_units(au)
+    if not units or any(u[0] & 0x80 for u in units):
+        return None
+    types = [u[0] & 0x1F for u in units]
+    sps = [u for u in units if u[0] & 0x1F == H264_SPS]
+    pps = [u for u in units if u[0] & 0x1F == H264_PPS]
+    params = b"".join(b"\x00\x00\x00\x01" + u for u in sps + pps) if sps and pps else b""
+    return H264Header(H264_IDR in types, params)
+
+
+def h264_template(keyframe: bytes) -> tuple[InputContainer, VideoStream]:
+    """(container, stream): an H.264 stream whose parameters (avcC, size) a new Matroska stream copies.
+
+    ``keyframe`` is one Annex B access unit with its SPS and PPS. The caller closes the container once
+    the new stream was added. Raises ``av.FFmpegError`` or ``ValueError`` when it cannot be parsed."""
+    import av  # heavy: loaded on first use
+
+    container = av.open(io.BytesIO(keyframe), "r", format="h264")
+    try:
+        stream = container.streams.video[0]
+        if not stream.codec_context.width or not stream.codec_context.extradata:
+            raise ValueError("no H.264 parameter sets in the keyframe")
+    except BaseException:
+        container.close()
+        raise
+    return container, stream
 
 
 # Frame duration in 48 kHz samples for each of the 32 TOC configurations.

@@ -2,7 +2,7 @@
 
 Each consenting participant offers to it exactly as to any other peer. It answers receive-only,
 keeps one ``RTCPeerConnection`` per participant, and routes every received track through the
-passthrough tap into a ``TrackWriter`` (WebM segments, no transcoding). What the writers report
+passthrough tap into a ``TrackWriter`` (WebM or Matroska segments, no transcoding). What the writers report
 (segment opened/closed, failures) is brought back to the event loop and handed, in order, to a
 ``RecordingEvents`` implementation, which persists and ledgers it.
 
@@ -28,7 +28,9 @@ from server.media.segments import MAX_SEGMENT_S, SegmentInfo, TrackInfo, TrackWr
 
 log = logging.getLogger("concord.recorder")
 
-RECORDED_CODECS = {"video": ("video/VP8", "video/rtx"), "audio": ("audio/opus",)}
+# VP8 first: a browser that offers both is recorded in VP8; WHIP terminals (FFmpeg, OBS) send H.264 only.
+RECORDED_CODECS = {"video": ("video/VP8", "video/H264", "video/rtx"), "audio": ("audio/opus",)}
+WRITTEN_CODECS = {"video": ("vp8", "h264"), "audio": ("opus",)}
 MAX_SDP = 64 * 1024
 MAX_PENDING_CANDIDATES = 64
 
@@ -73,7 +75,6 @@ class _TrackSink:
     def start(self, codec_name: str) -> None:
         if self.writer is not None:
             return
-        expected = "vp8" if self.kind == "video" else "opus"
         track = TrackInfo(
             session_id=self.recorder.session_id, peer=self.peer.id, peer_name=self.peer.name, role=self.peer.role,
             kind=self.kind, codec=codec_name, track_id=self.track_id, track_no=self.recorder._next_track_no(),
@@ -81,8 +82,8 @@ class _TrackSink:
         )
         self.writer = TrackWriter(self.recorder.root, track, self, max_segment_s=self.recorder.max_segment_s)
         self.recorder._post("track_started", track)
-        if codec_name != expected:
-            self.unsupported = f"codec {codec_name} is not recorded (only VP8 and Opus)"
+        if codec_name not in WRITTEN_CODECS[self.kind]:
+            self.unsupported = f"codec {codec_name} is not recorded (only VP8, H.264 and Opus)"
             self.recorder._post("failed", track, None, self.unsupported)
 
     def frame(self, data: bytes, timestamp: int, gap: bool, arrival: float) -> None:

@@ -1,12 +1,15 @@
 """Writing one received track as a series of short WebM segments, without decoding or re-encoding.
 
-A ``TrackWriter`` is fed encoded frames (VP8 frames or Opus packets, as the RTP depayloader produced
-them) with their RTP timestamps. It muxes them with PyAV into ``seg-NNNNN.webm`` files of at most
+A ``TrackWriter`` is fed encoded frames (VP8 frames, H.264 access units or Opus packets, as the RTP
+depayloader produced them) with their RTP timestamps. It muxes them with PyAV into ``seg-NNNNN.webm``
+files (VP8, Opus), or ``seg-NNNNN.mkv`` Matroska files (H.264, which WebM does not allow), of at most
 ``max_segment_s`` seconds each:
 
 - a video segment always starts on a keyframe: one second before a segment is due to end the writer
   asks for a keyframe (RTCP PLI) and cuts there; if none has come when the limit is reached, it closes
   the segment anyway and drops frames until the next keyframe, so no segment is ever undecodable;
+- an H.264 segment's CodecPrivate (avcC) comes from its first keyframe's SPS and PPS (the last ones
+  seen are added in-band when a keyframe comes without them); new parameter sets start a new segment;
 - each packet is muxed one frame late, so its duration is known exactly (the next frame's timestamp);
 - when a segment closes it is synced to disk and hashed (SHA-256), and the per-track manifest is
   rewritten atomically;
@@ -28,10 +31,21 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from server.media.codecs import OPUS_SAMPLE_RATE, VIDEO_CLOCK, opus_packet_samples, opus_template, vp8_header
+from server.media.codecs import (
+    OPUS_SAMPLE_RATE,
+    VIDEO_CLOCK,
+    h264_header,
+    h264_template,
+    opus_packet_samples,
+    opus_template,
+    vp8_header,
+)
 from server.security.files import open_private, private_dir
+
+if TYPE_CHECKING:
+    from av.stream import Stream
 
 log = logging.getLogger("concord.recorder")
 
@@ -52,7 +66,7 @@ class TrackInfo:
     peer_name: str
     role: str
     kind: str  # "audio" | "video"
-    codec: str  # "vp8" | "opus"
+    codec: str  # "vp8" | "h264" | "opus"
     track_id: str
     track_no: int
     node: str = ""  # the server process writing it: recovery on a shared volume salvages only its own
@@ -60,6 +74,15 @@ class TrackInfo:
     @property
     def clock(self) -> int:
         return VIDEO_CLOCK if self.kind == "video" else OPUS_SAMPLE_RATE
+
+    @property
+    def container(self) -> str:
+        """The segments' container: Matroska for H.264 (WebM allows only VP8/VP9/AV1), WebM otherwise."""
+        return "matroska" if self.codec == "h264" else "webm"
+
+    @property
+    def suffix(self) -> str:
+        return ".mkv" if self.codec == "h264" else ".webm"
 
     @property
     def dirname(self) -> str:
@@ -176,6 +199,8 @@ class TrackWriter:
         self._requested_for_cut = False
         self._failed_until: float | None = None
         self._size: tuple[int, int] | None = None
+        self._params = b""  # H.264: the SPS and PPS of the open segment's stream
+        self._last_params = b""  # H.264: the last SPS and PPS seen, for a keyframe that comes without
         self._closed = False
         self._max_ticks = int(self.max_segment_s * self.track.clock)
         self._lead_ticks = int((self.max_segment_s - self.keyframe_lead_s) * self.track.clock)
@@ -199,8 +224,19 @@ class TrackWriter:
             self.stats.dropped_malformed += 1
             return
 
-        keyframe, size = True, None
-        if self.track.kind == "video":
+        keyframe, size, params = True, None, b""
+        if self.track.codec == "h264":
+            h264 = h264_header(data)
+            if h264 is None:
+                self.stats.dropped_malformed += 1
+                return
+            if h264.params:
+                self._last_params = h264.params
+            params = h264.params or self._last_params
+            keyframe = h264.keyframe and bool(params)  # no parameter sets yet: undecodable on its own
+            if keyframe and not h264.params:
+                data = params + data  # in-band, so the segment stands on its own
+        elif self.track.kind == "video":
             header = vp8_header(data)
             if header is None:
                 self.stats.dropped_malformed += 1
@@ -228,7 +264,8 @@ class TrackWriter:
         if seg is not None:
             age = timestamp - seg.start_ts
             if self.track.kind == "video":
-                if keyframe and (age >= self._lead_ticks or (size and size != self._size)):
+                changed = bool(size and size != self._size) or bool(params and params != self._params)
+                if keyframe and (age >= self._lead_ticks or changed):
                     self._close_segment(cut_ts=timestamp)
                     seg = None
                 elif age >= self._max_ticks:
@@ -250,7 +287,7 @@ class TrackWriter:
                 self.stats.dropped_waiting_keyframe += 1
                 self._request_keyframe()
                 return
-            if not self._open_segment(timestamp, now, size):
+            if not self._open_segment(timestamp, now, size, data if params else None):
                 return
 
         self._push(data, timestamp, keyframe)
@@ -285,10 +322,10 @@ class TrackWriter:
 
     # -- segments ----------------------------------------------------------------------------------------
 
-    def _open_segment(self, ts: int, now: float, size: tuple[int, int] | None) -> bool:
+    def _open_segment(self, ts: int, now: float, size: tuple[int, int] | None, h264_key: bytes | None) -> bool:
         index = self._next_index
         self._next_index += 1
-        rel_path = f"session-{self.track.session_id}/{self.track.dirname}/seg-{index:05d}.webm"
+        rel_path = f"session-{self.track.session_id}/{self.track.dirname}/seg-{index:05d}{self.track.suffix}"
         start_offset = (ts - (self._first_ts or 0)) / self.track.clock
         started = (self.first_ts_wall or now) + start_offset
         info = SegmentInfo(index=index, path=rel_path, start_offset_s=round(start_offset, 6), started_at=iso(started))
@@ -301,9 +338,19 @@ class TrackWriter:
         try:
             private_dir(self.dir)
             open_private(self.root / rel_path).close()  # created 0600 first: PyAV then writes into it
-            container = av.open(str(self.root / rel_path), "w", format="webm", container_options=CONTAINER_OPTIONS)
+            container = av.open(str(self.root / rel_path), "w", format=self.track.container,
+                                container_options=CONTAINER_OPTIONS)
             try:
-                if self.track.kind == "video":
+                stream: Stream
+                if h264_key is not None:
+                    template, tstream = h264_template(h264_key)
+                    try:
+                        stream = container.add_stream_from_template(tstream)
+                        info.width, info.height = tstream.codec_context.width, tstream.codec_context.height
+                    finally:
+                        template.close()
+                    self._params = self._last_params
+                elif self.track.kind == "video":
                     w, h = self._size or (0, 0)
                     stream = container.add_mux_stream("vp8", width=w, height=h)
                 else:
@@ -408,7 +455,7 @@ class TrackWriter:
         return {
             "format": "concord-track-manifest/1",
             "track": asdict(self.track),
-            "container": "webm",
+            "container": self.track.container,
             "clock_rate": self.track.clock,
             "first_frame_at": iso(self.first_ts_wall) if self.first_ts_wall else None,
             "max_segment_s": self.max_segment_s,

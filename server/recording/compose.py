@@ -66,18 +66,22 @@ class Output:
 # ---- per-track files ----------------------------------------------------------------------------------
 
 def remux_track(track: Track, out_path: Path) -> Output:
-    """Concatenate a track's segments into one WebM, packets copied, timestamps laid end to end."""
+    """Concatenate a track's segments into one file, packets copied, timestamps laid end to end: WebM, or
+    Matroska for H.264 (``out_path`` ending in ``.mkv``; each keyframe carries its SPS and PPS in-band)."""
     tmp = out_path.with_name(out_path.name + ".part")
     t0 = track.start
     end = 0.0
-    with av.open(str(tmp), "w", format="webm") as out:
+    h264 = out_path.suffix == ".mkv"
+    with av.open(str(tmp), "w", format="matroska" if h264 else "webm") as out:
         ost = None
         for seg in track.segments:
             with av.open(str(seg.path)) as src:
                 ist = src.streams[0]
                 tb = time_base(ist.time_base)
                 if ost is None:
-                    if track.kind == "video":
+                    if h264:
+                        ost = out.add_stream_from_template(ist)
+                    elif track.kind == "video":
                         vctx = cast(VideoCodecContext, ist.codec_context)  # a video segment's one stream
                         ost = out.add_mux_stream("vp8", width=vctx.width, height=vctx.height)
                     else:

@@ -84,7 +84,8 @@ class Playback:
             raise ValueError("nothing was recorded in this session")
         chain = ledger.session_chain(session_id)
         for no, track, first in tracks:
-            out = self.root / f"session-{session_id}" / f"track-{no:03d}-{track.kind}" / "track.webm"
+            suffix = ".mkv" if first.codec == "h264" else ".webm"  # WebM allows no H.264: Matroska
+            out = self.root / f"session-{session_id}" / f"track-{no:03d}-{track.kind}" / f"track{suffix}"
             result = await in_background_thread(compose.remux_track, track, out)
             await self._store(session_id, TRACK, no, first, result, chain, "track_file_made")
 

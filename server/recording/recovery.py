@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import select
 
@@ -33,6 +33,9 @@ from server.recording.models import SEGMENT, Recording, RecordingRun
 from server.recording.store import parse_time
 from server.security.files import private
 from server.sessions.models import Session
+
+if TYPE_CHECKING:
+    from av.stream import Stream
 
 log = logging.getLogger("concord.recorder")
 
@@ -90,8 +93,14 @@ def salvage(path: Path, kind: str) -> Salvage:
     tmp = path.with_name(path.name + ".salvage")
     base = packets[0][1]
     end = 0
-    with av.open(str(tmp), "w", format="webm", container_options=CONTAINER_OPTIONS) as out:
-        if kind == "video":
+    h264 = path.suffix == ".mkv"  # Matroska segments hold H.264 (the writer's only non-WebM codec)
+    with av.open(str(tmp), "w", format="matroska" if h264 else "webm", container_options=CONTAINER_OPTIONS) as out:
+        st: Stream
+        if h264:
+            # The avcC CodecPrivate comes from the damaged file's header, which the writer wrote first.
+            with av.open(str(path)) as src:
+                st = out.add_stream_from_template(src.streams.video[0])
+        elif kind == "video":
             st = out.add_mux_stream("vp8", width=width, height=height)
         else:
             st = out.add_stream_from_template(opus_template())

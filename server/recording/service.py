@@ -22,7 +22,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from server.db import Database
 from server.recording.store import (
@@ -38,6 +38,21 @@ if TYPE_CHECKING:  # aiortc loads when a recorder first starts, not at start-up
     from server.media.recorder import Recorder
 
 log = logging.getLogger("concord.recorder")
+
+
+
+class FeedLink(Protocol):
+    """The recorder's media on an SFU (server.sfu.recording.RecorderFeeds): Janus offers each recorded
+    person's feed to the recorder, which answers through ``answer``. On a mesh there is none."""
+
+    def start(self, peer_id: str) -> None: ...
+    def poke(self) -> None: ...
+    def owns(self, peer_id: str) -> bool: ...
+    async def answer(self, peer_id: str, data: dict[str, Any]) -> None: ...
+    async def close(self) -> None: ...
+
+
+FeedsFactory = Callable[[int, "Recorder"], FeedLink]
 
 INBOX_LIMIT = 2000  # room messages waiting for the recorder (signals, peer updates): small, bounded
 
@@ -56,6 +71,7 @@ class RoomRecording:
         self.events = DbRecordingEvents(service.db, session_id, service.node, alert=self.alert)
         self.recorder: Recorder | None = None
         self.worker: asyncio.Task[None] | None = None
+        self.feeds: FeedLink | None = None  # on the SFU: the recorder's Janus subscriptions
         self.stopping = False
 
     # -- SystemPeer ------------------------------------------------------------------------------------
@@ -86,6 +102,8 @@ class RoomRecording:
                 await self._handle(msg)
             except Exception:
                 log.exception("recorder failed on a %s message", msg.get("type"))
+            if self.feeds is not None:
+                self.feeds.poke()  # consent, sub-rooms, arrivals: the SFU subscriptions follow the room
 
     async def _handle(self, msg: dict[str, Any]) -> None:
         t = msg.get("type")
@@ -134,6 +152,9 @@ class RoomRecording:
 
     # -- out -------------------------------------------------------------------------------------------
     async def send_signal(self, to: str, data: dict) -> None:
+        if self.feeds is not None and self.feeds.owns(to):
+            await self.feeds.answer(to, data)  # the recorder's answer to Janus's offer of that feed
+            return
         if self.peer_id is not None:
             await self.service.send(self.session_id, self.peer_id, {"type": "signal", "to": to, "data": data})
 
@@ -157,6 +178,9 @@ class RecordingService:
         self.max_segment_s = max_segment_s
         self.on_stopped = on_stopped
         self.hub: Any = None
+        # Set when an SFU is configured (server.sfu.recording.recorder_feeds): rooms on the SFU are
+        # recorded through Janus subscriptions instead of participants' offers.
+        self.feeds: FeedsFactory | None = None
         self.active: dict[int, RoomRecording] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self.closing = False
@@ -213,6 +237,9 @@ class RecordingService:
                 log.warning("recorder could not join session %s: %s", session_id, e)
                 await self._finish(rec, "refused")
                 return None
+            if self.feeds is not None:
+                rec.feeds = self.feeds(session_id, rec.recorder)
+                rec.feeds.start(rec.peer_id)
             return rec
 
     async def take_over(self, session_id: int, subrooms: tuple[str, ...]) -> RoomRecording | None:
@@ -239,6 +266,8 @@ class RecordingService:
                 rec.inbox.put_nowait(None) if not rec.inbox.full() else rec.worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await rec.worker
+            if rec.feeds is not None:
+                await rec.feeds.close()
             if rec.recorder is not None:
                 await rec.recorder.close()
             if rec.peer_id is not None and self.hub is not None:

@@ -14,7 +14,8 @@ Public hooks for other features (docs/protocol.md, "Server hooks"):
 - ``on_recording(callback)``: ``async callback(session_id, on, subrooms)`` on the node that took the switch;
 - ``on_recorder_lost(callback)``: ``async callback(session_id, subrooms)`` on the one node that released a
   dead node's recorder while recording was on;
-- ``add_listener(fn)``: ``fn(RoomEvent)`` for every ledgered room event, on the node that wrote it.
+- ``add_listener(fn)``: ``fn(RoomEvent)`` for every ledgered room event, on the node that wrote it;
+- ``set_media(backend)``: a media backend beside the mesh (``MediaBackend``: the SFU bridge, docs/sfu.md).
 """
 
 from __future__ import annotations

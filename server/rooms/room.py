@@ -39,8 +39,8 @@ MAX_PEERS = 50  # a mesh is for small rooms; large briefings belong on an SFU ba
 MAX_PEERS_SFU = 2000  # on the SFU (docs/sfu.md): a city-wide briefing
 TOPOLOGIES = ("mesh", "sfu")  # how media flows: peer to peer, or through Janus (docs/sfu.md)
 # "instance failover": the Janus instance under the room died and the room moved to another
-# (server.sfu.failover); "failover" is kept for a move back to the mesh.
-TOPOLOGY_CAUSES = ("kind", "size", "failover", "instance failover")
+# (server.sfu.failover); "failover" is kept for a move back to the mesh. terminal: a WHIP/WHEP terminal joined.
+TOPOLOGY_CAUSES = ("kind", "size", "failover", "instance failover", "terminal")
 MAX_SUBROOM_LEN = 40
 MAX_CHAT_LEN = 2000
 

@@ -234,6 +234,19 @@ class SfuBridge:
         pm.layers = layers
         self.schedule(rep.meta.session_id)
 
+    async def relocate(self, session_id: int, instance: str | None = None) -> bool:
+        """Move a room on the SFU to a new Janus room (``generation`` + 1) on ``instance`` (default: the
+        least loaded instance that is up): the failover step. Every client gets ``topology`` and
+        renegotiates in place; the ledger records the move (cause ``failover``) and its duration. False if
+        this node holds no such room on the SFU."""
+        rep = self.hub.rooms.get(session_id)
+        if rep is None or rep.room.ended or rep.room.topology != plan.SFU:
+            return False
+        where = instance or self.cluster.place(session_id)
+        await self.hub.submit(rep, {"op": "topology", "topology": plan.SFU, "cause": "failover", "instance": where,
+                                    "generation": rep.room.sfu_generation + 1})
+        return True
+
     def rooms_on(self, instance_id: str) -> list[int]:
         """Sessions this node has on a Janus instance (for failover)."""
         return [sid for sid, rm in self.rooms.items() if rm.instance.id == instance_id]
@@ -288,11 +301,9 @@ class SfuBridge:
         if rep is None or room is None or room.ended or room.topology != plan.SFU:
             if rm is not None:
                 await self._drop_room(rm, destroy=room is not None and room.ended)
+            self._creating.pop(sid, None)
             return
-        if rm is not None and (rm.generation != room.sfu_generation or rm.instance.id != room.sfu_instance):
-            await self._drop_room(rm, destroy=False)
-            rm = None
-        rm = rm or await self._room_media(rep)
+        rm = await self._room_media(rep)  # a new generation (failover) drops the old one's handles first
         me = self.hub.node_id
         local = {p.id: p for p in room.peers.values() if p.node == me and p.connected and p.admitted}
         async with rm.lock:
@@ -306,7 +317,7 @@ class SfuBridge:
             publishers = [party(room, p) for p in room.sfu_publishers()]
             up = {p.peer_id for p in publishers}
             for p in local.values():
-                if not plan.media_plan(p.role).subscribe:
+                if not plan.media_plan(p.role).subscribe or not self._auto_subscribe(p):
                     continue
                 pm = self._peer_media(rm, p)
                 wanted = set(plan.visible_feeds(party(room, p), publishers))
@@ -330,12 +341,15 @@ class SfuBridge:
         room = rep.room
         if rm is not None and rm.generation == room.sfu_generation and rm.instance.id == room.sfu_instance:
             return rm
+        if rm is not None:  # the room moved to a new Janus room: leave the old one first
+            await self._drop_room(rm, destroy=False)
         inst = self.cluster.instance(room.sfu_instance)
         jroom = plan.janus_room_id(sid, generation=room.sfu_generation)
         rm = RoomMedia(sid, jroom, inst, room.sfu_generation, room_secret(self._key, jroom))
         assert inst.control is not None
         try:
             await inst.control.create_room(RoomSpec(room=jroom, secret=rm.secret, description=f"concord {sid}",
+                                                    videocodec=plan.VIDEO_CODECS,
                                                     publishers=MAX_PEERS_SFU),
                                            admin_key=self.cluster.admin_key)
         except JanusError as e:
@@ -470,6 +484,8 @@ class SfuBridge:
             self._send(rm.session_id, p.id, {"type": "sfu", "op": "feeds", "feeds": shown})
 
     def _send_offer(self, rm: RoomMedia, peer_id: str, pm: PeerMedia, offer: dict[str, Any]) -> None:
+        if self.rooms.get(rm.session_id) is not rm or rm.peers.get(peer_id) is not pm:
+            return  # a Janus room or handle we are leaving (failover, reconnection): not the client's business
         pm.awaiting_start = True
         pm.offered_at = time.monotonic()
         pm.shown = self._feeds(pm, pm.visible)
@@ -529,7 +545,9 @@ class SfuBridge:
     async def _drop_room(self, rm: RoomMedia, *, destroy: bool) -> None:
         if self.rooms.get(rm.session_id) is rm:
             self.rooms.pop(rm.session_id, None)
-            self._creating.pop(rm.session_id, None)
+        for pm in rm.peers.values():  # first stop listening: leaving makes Janus renegotiate the others
+            for t in pm.tasks:
+                t.cancel()
         for pm in list(rm.peers.values()):
             await self._drop_peer(rm, pm, kick=False)
         rm.instance.rooms.discard(rm.janus_room)
@@ -550,6 +568,13 @@ class SfuBridge:
                     t.cancel()
 
     # ---- helpers -----------------------------------------------------------------------------------
+
+    def _auto_subscribe(self, p: Peer) -> bool:
+        """Whether the bridge subscribes this participant itself: not the recorder (server.sfu.recording
+        subscribes it once per recorded person) nor a WHIP/WHEP terminal (server.sfu.terminals)."""
+        if p.system:
+            return False
+        return bool(getattr(self.hub.conns.get(p.conn), "auto_subscribe", True))
 
     def _send(self, sid: int, peer_id: str, msg: dict[str, Any]) -> None:
         rep = self.hub.rooms.get(sid)

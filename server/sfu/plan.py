@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from server.sessions.kinds import SYSTEM_ROLES, KindRules, may_speak
 
 ROOM_PREFIX = "concord"
+# VideoRoom codecs: Janus gives each publisher the first of these it offers (browsers VP8; WHIP terminals,
+# FFmpeg and OBS, send only H.264). Subscribers get the publisher's codec as sent.
+VIDEO_CODECS = "vp8,h264"
 
 
 def janus_room_id(session_id: int, *, generation: int = 0) -> str:

@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 import av
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from server.db import Database
 from server.directory.models import Unit
@@ -31,7 +31,7 @@ class Sender:
     """A participant's aiortc peer that offers its synthetic tracks to the recorder."""
 
     def __init__(self, peer: RemotePeer, width: int = 320, height: int = 180, fps: int = 15,
-                 audio: bool = True, video: bool = True) -> None:
+                 audio: bool = True, video: bool = True, video_codec: str | None = None) -> None:
         self.peer = peer
         self.pc = RTCPeerConnection()
         self.video = SyntheticVideo(width, height, fps) if video else None
@@ -39,6 +39,11 @@ class Sender:
         for t in (self.video, self.audio):
             if t is not None:
                 self.pc.addTrack(t)
+        if video_codec:  # offer only this video codec (e.g. "video/H264", as a WHIP terminal does)
+            caps = RTCRtpSender.getCapabilities("video")
+            for tr in self.pc.getTransceivers():
+                if tr.kind == "video" and caps is not None:
+                    tr.setCodecPreferences([c for c in caps.codecs if c.mimeType in (video_codec, "video/rtx")])
 
     async def offer_to(self, recorder: Recorder, answers: asyncio.Queue) -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())

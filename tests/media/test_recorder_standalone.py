@@ -114,3 +114,39 @@ async def test_fresh_connection_from_same_participant_is_recorded_anew(sqlite_db
     async with sqlite_db.session() as s:
         rows = await list_recordings(s, sid)
     assert {r.track_no for r in rows} == {1, 2} and all(r.status == "closed" for r in rows)
+
+
+async def test_h264_sender_recorded_as_sent(sqlite_db: Database, tmp_path: Path) -> None:
+    """A sender offering only H.264 (as WHIP terminals do) is recorded without transcoding: Matroska
+    segments of its H.264, each starting on a keyframe, hashed, listed and ledgered like VP8."""
+    root = tmp_path / "recordings"
+    sid = await make_session(sqlite_db)
+    events = DbRecordingEvents(sqlite_db, sid, "test-node")
+    answers: asyncio.Queue = asyncio.Queue()
+
+    async def send_signal(to: str, data: dict) -> None:
+        await answers.put((to, data))
+
+    recorder = Recorder(sid, root, send_signal, events, max_segment_s=2.0)
+    terminal = Sender(RemotePeer("p-t", "县指挥中心终端", "mediator"), video_codec="video/H264")
+    try:
+        await terminal.offer_to(recorder, answers)
+        answer = terminal.pc.remoteDescription.sdp
+        assert "H264/90000" in answer and "VP8/90000" not in answer
+        await wait_for(lambda: sum(1 for t, _ in events.closed_segments if t.kind == "video") >= 2, timeout=40)
+        await recorder.close()
+    finally:
+        await terminal.close()
+
+    async with sqlite_db.session() as s:
+        rows = await list_recordings(s, sid)
+        evs = await ledger_events(s, ledger.session_chain(sid))
+        assert (await verify_chain(s, ledger.session_chain(sid))).ok
+    video = [r for r in rows if r.kind == "video" and r.status == "closed"]
+    assert len(video) >= 2 and {r.codec for r in video} == {"h264"}
+    ledgered = {e.data["path"]: e.data["sha256"] for e in evs if e.type == "recording_segment"}
+    for r in video:
+        info = probe(root / r.path)
+        assert r.path.endswith(".mkv") and info["codec"] == "h264" and info["first_keyframe"]
+        assert info["decoded"] == info["packets"] > 0 and info["duration"] <= 2.0 + 1e-3
+        assert sha256(root / r.path) == r.sha256 == ledgered[r.path]

@@ -70,6 +70,7 @@ async def test_mediation_grows_from_3_to_6_and_moves_in_place(client: Any) -> No
         settled = b.ledger("topology_settled")
         assert len(settled) == 1 and settled[0]["switch"] == moves[0]["switch"]
         assert 0 < settled[0]["duration_ms"] < 30_000
+        print(f"move in place: 6 people renegotiated in {settled[0]['duration_ms']} ms")
         room = services(client.server.app).room_hub.rooms[b.sid].room
         assert room.topology == "sfu" and len(room.admitted()) == 6
     finally:

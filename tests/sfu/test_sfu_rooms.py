@@ -117,9 +117,14 @@ async def receives(viewer: SfuRoomClient, peer: str | None, kind: str = "video",
 
 async def silent(viewer: SfuRoomClient, peer: str | None, kind: str, seconds: float = 2.0,
                  settle: float = 1.0) -> int:
-    """Frames of ``kind`` from ``peer`` over ``seconds``, after ``settle`` seconds for in-flight packets."""
+    """Frames of ``kind`` from ``peer`` over ``seconds``, once none came for ``settle`` seconds (within 10 s;
+    -1 if they never stopped)."""
     assert peer is not None
-    await asyncio.sleep(settle)
+    deadline = time.monotonic() + 10
+    while time.monotonic() - viewer.last_from(peer, kind) < settle:
+        if time.monotonic() > deadline:
+            return -1
+        await asyncio.sleep(0.05)
     before = viewer.frames_from(peer, kind)
     await asyncio.sleep(seconds)
     return viewer.frames_from(peer, kind) - before
@@ -131,9 +136,14 @@ async def hears(viewer: SfuRoomClient, n: int = 25, timeout: float = 40.0) -> No
     await viewer.wait(lambda: viewer.sfu_total["audio"] >= start + n, timeout)
 
 
-async def quiet(viewer: SfuRoomClient, seconds: float = 2.0, settle: float = 1.0) -> int:
-    """Audio frames from anyone over ``seconds``, after ``settle`` seconds for packets in flight."""
-    await asyncio.sleep(settle)
+async def quiet(viewer: SfuRoomClient, seconds: float = 2.0, settle: float = 1.0, stop_within: float = 10.0) -> int:
+    """Audio frames from anyone over ``seconds``, once the audio has stopped: ``settle`` seconds without a
+    frame (frames decoded late on a busy machine still count as arriving), within ``stop_within``."""
+    deadline = time.monotonic() + stop_within
+    while time.monotonic() - viewer.sfu_total_last["audio"] < settle:
+        if time.monotonic() > deadline:
+            return -1  # the audio never stopped
+        await asyncio.sleep(0.05)
     before = viewer.sfu_total["audio"]
     await asyncio.sleep(seconds)
     return viewer.sfu_total["audio"] - before
@@ -211,7 +221,7 @@ async def test_mute_that_the_client_ignores(briefing: Briefing) -> None:
     await m.wait_message("muted")  # the client gets it and ignores it: its track keeps sending
     assert m.pub is not None and all(s.track is not None and s.track.readyState == "live" for s in m.pub.getSenders())
     assert await quiet(c) == 0
-    assert await quiet(host, settle=0) == 0
+    assert await quiet(host) == 0
     await receives(c, m.peer_id, "video")  # only the audio is held back
     # The person unmutes themselves: Janus forwards again.
     await m.send({"type": "media", "audio": True})
@@ -243,7 +253,7 @@ async def test_removal_kicks_the_janus_handle(briefing: Briefing) -> None:
         assert time.monotonic() < deadline, "the removed participant is still in the Janus room"
         await asyncio.sleep(0.1)
     assert await silent(b, a.peer_id, "video") == 0
-    assert await silent(host, a.peer_id, "video", settle=0) == 0
+    assert await silent(host, a.peer_id, "video") == 0
     await receives(b, host.peer_id)  # the others go on
 
 
@@ -348,3 +358,26 @@ async def test_unreachable_janus_leaves_the_briefing_on_the_mesh(aiohttp_client:
         assert err["code"] == "not_sfu"
     finally:
         await b.close()
+
+
+async def test_relocation_renegotiates_in_place(briefing: Briefing) -> None:
+    """The failover step's move: a new Janus room (generation 1); everyone renegotiates, nobody rejoins."""
+    host = await briefing.host()
+    a = await briefing.centre(host, "龙亢镇综治中心")
+    await receives(a, host.peer_id)
+    await receives(host, a.peer_id)
+    bridge = services(briefing.client.server.app).sfu
+    assert bridge is not None
+    ids = (host.peer_id, a.peer_id)
+    assert await bridge.relocate(briefing.sid)
+    await host.wait(lambda: host.generation == 1 and a.generation == 1)
+    await receives(a, host.peer_id)
+    await receives(host, a.peer_id)
+    assert (host.peer_id, a.peer_id) == ids
+    assert bridge.rooms[briefing.sid].janus_room == f"concord-{briefing.sid}-g1"
+    moves = [m for m in briefing.ledger("topology") if m["cause"] == "failover"]
+    assert moves and moves[0]["generation"] == 1 and moves[0]["peers"] == 2
+    await until(lambda: any(s["cause"] == "failover" for s in briefing.ledger("topology_settled")))
+    print("relocation settled in", [s["duration_ms"] for s in briefing.ledger("topology_settled")
+                                    if s["cause"] == "failover"][0], "ms")
+    assert not await bridge.relocate(999_999)

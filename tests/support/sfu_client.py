@@ -38,6 +38,7 @@ class SfuRoomClient(RoomClient):
         # counts can be attributed to the wrong peer; tests that measure one person's audio make sure
         # it is the only audio that may arrive and count this total.
         self.sfu_total = {"audio": 0, "video": 0}
+        self.sfu_total_last = {"audio": 0.0, "video": 0.0}  # monotonic time of the last frame per kind
         self.published = asyncio.Event()
         self.offers = 0
         self.last_offer = ""
@@ -113,6 +114,7 @@ class SfuRoomClient(RoomClient):
             while True:
                 await track.recv()
                 self.sfu_total[kind] += 1
+                self.sfu_total_last[kind] = time.monotonic()
                 peer = self.feeds.get(mid)
                 if peer is None:
                     continue

@@ -136,7 +136,8 @@ async def download_recording(request: web.Request) -> web.StreamResponse:
                 "recording": row.id, "path": row.path, "sha256": row.sha256, "by": actor.id,
                 "by_name": actor.name, "by_unit": actor.unit_code,
             })
-    resp = web.FileResponse(path, headers={"Content-Type": "video/webm", "Cache-Control": "private, no-store",
+    mime = "video/x-matroska" if path.suffix == ".mkv" else "video/webm"  # Matroska: H.264 (WHIP terminals)
+    resp = web.FileResponse(path, headers={"Content-Type": mime, "Cache-Control": "private, no-store",
                                            "X-Content-SHA256": row.sha256 or ""})
     return resp
 
