@@ -10,8 +10,9 @@ the room: ``server.rooms.room.Room`` does, and ``server.sfu.plan`` turns its sta
 - For a room on the SFU, this node ensures the VideoRoom exists (``plan.janus_room_id``; its secret is an
   HMAC of the server secret, so any node can moderate and kick) and, for each person whose connection it
   holds, a publisher handle (made when the browser sends ``sfu``/``publish``) and a subscriber handle.
-- After every room change it reconciles, per room, serially: subscriptions (``plan.visible_feeds``:
-  sub-rooms are isolated by Concord, browsers never name feeds; a hidden feed is paused), the server-side
+- After every room change it reconciles, per room: subscriptions (``plan.subscription_feeds``: sub-rooms
+  are isolated by Concord, browsers never name feeds; a hidden feed is paused; in a briefing a centre
+  takes only the moderators and the floor holder), the server-side
   floor and mute (VideoRoom ``moderate`` by ``plan.audio_forwarded``), simulcast layers (``plan.allocate_layers``
   from the client's ``layers`` report), kicks of removed people, and the end of the session.
 - Browsers never see a Janus URL, id or secret: only SDP and Concord peer ids pass over ``/ws``.
@@ -37,6 +38,7 @@ from typing import Any
 from server.rooms.connection import Connection
 from server.rooms.hub import Replica, RoomHub
 from server.rooms.room import MAX_PEERS_SFU, Effect, Peer, Record, Room
+from server.sessions.kinds import MODERATOR_ROLES
 from server.sfu import plan
 from server.sfu.cluster import JanusCluster, JanusInstance, NoInstance
 from server.sfu.janus import (
@@ -78,7 +80,8 @@ def client_sdp(sdp: str) -> str:
 
 
 def party(room: Room, p: Peer) -> plan.Party:
-    return plan.Party(p.id, p.subroom, admitted=p.admitted, system=p.system, recorded=room.is_recorded(p))
+    return plan.Party(p.id, p.subroom, admitted=p.admitted, system=p.system, recorded=room.is_recorded(p),
+                      moderator=p.role in MODERATOR_ROLES)
 
 
 @dataclass(eq=False)
@@ -320,13 +323,18 @@ class SfuBridge:
                 if not plan.media_plan(p.role).subscribe or not self._auto_subscribe(p):
                     continue
                 pm = self._peer_media(rm, p)
-                wanted = set(plan.visible_feeds(party(room, p), publishers))
+                viewer = party(room, p)
+                visible = set(plan.visible_feeds(viewer, publishers))
+                wanted = set(plan.subscription_feeds(room.kind, viewer, publishers, floor=room.floor))
                 pm.visible = wanted
                 pm.subscribed &= up  # a feed that left Janus left the subscription with it
                 if pm.awaiting_start and time.monotonic() - pm.offered_at >= self.START_TIMEOUT_S:
                     pm.awaiting_start = False  # never answered: offer again
-                if not pm.awaiting_start and wanted - pm.subscribed:
-                    await self._subscribe(rm, p, pm, wanted - pm.subscribed)
+                # A feed still visible but no longer of interest (the floor moved on in a briefing) is
+                # unsubscribed; one hidden by a sub-room move stays subscribed, paused.
+                drop = (pm.subscribed & visible) - wanted
+                if not pm.awaiting_start and (wanted - pm.subscribed or drop):
+                    await self._subscribe(rm, p, pm, wanted - pm.subscribed, drop)
                 # Applied at once, even while an offer waits for its answer: isolation does not wait.
                 await self._apply_streams(rm, room, p, pm, wanted)
 
@@ -421,27 +429,32 @@ class SfuBridge:
                                                participant=plan.janus_participant_id(p.id), mid=mid, mute=mute)
             pm.muted[mid] = mute
 
-    async def _subscribe(self, rm: RoomMedia, p: Peer, pm: PeerMedia, add_feeds: set[str]) -> None:
-        """Add feeds to the person's subscription (Janus offers, the client answers with ``start``).
-        Feeds are never unsubscribed for visibility: a hidden feed is paused (``_apply_streams``), so
-        moving between sub-rooms costs no renegotiation; Janus drops a feed when its publisher leaves."""
+    async def _subscribe(self, rm: RoomMedia, p: Peer, pm: PeerMedia, add_feeds: set[str],
+                         drop_feeds: set[str] | None = None) -> None:
+        """Add feeds to (and drop feeds from) the person's subscription (Janus offers, the client answers
+        with ``start``). Feeds are not unsubscribed for sub-room visibility: a hidden feed is paused
+        (``_apply_streams``), so moving between sub-rooms costs no renegotiation; a briefing's floor
+        moving on drops its feed (``plan.subscription_feeds``); Janus drops a feed when its publisher leaves."""
         add = sorted(add_feeds)
         feeds = [{"feed": plan.janus_participant_id(f)} for f in add]
         offer: dict[str, Any] | None
         try:
             if pm.sub is None:
+                if not feeds:
+                    return
                 assert rm.instance.session is not None
                 pm.sub = await rm.instance.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
                 pm.tasks.append(asyncio.create_task(self._watch_subscriber(rm, p.id, pm, pm.sub)))
                 data, offer = await pm.sub.join_subscriber(rm.janus_room, feeds)
             else:
-                data, offer = await pm.sub.update_subscription(subscribe=feeds)
+                drop = [{"feed": plan.janus_participant_id(f)} for f in sorted(drop_feeds or ())]
+                data, offer = await pm.sub.update_subscription(subscribe=feeds, unsubscribe=drop)
         except JanusError as e:
             if e.code in (VR_NO_SUCH_FEED, VR_NO_SUCH_ROOM):
                 self._dirty.add(rm.session_id)  # a feed went away meanwhile: look again
                 return
             raise
-        pm.subscribed |= set(add)
+        pm.subscribed = (pm.subscribed | set(add)) - (drop_feeds or set())
         pm.streams = list(data.get("streams") or pm.streams)
         if offer is not None:
             self._send_offer(rm, p.id, pm, offer)

@@ -70,6 +70,7 @@ class Party:
     admitted: bool = True
     system: bool = False
     recorded: bool = False  # Room.is_recorded(peer): the recorder may take this person's media
+    moderator: bool = False  # a role in MODERATOR_ROLES (the host of a briefing, the mediator)
 
 
 def may_subscribe(viewer: Party, publisher: Party) -> bool:
@@ -87,6 +88,22 @@ def may_subscribe(viewer: Party, publisher: Party) -> bool:
 
 def visible_feeds(viewer: Party, publishers: Iterable[Party]) -> list[str]:
     return [p.peer_id for p in publishers if may_subscribe(viewer, p)]
+
+
+# Kinds where one side briefs or hears many (视频调度, 视频信访): a non-moderator receives only the
+# moderators and whoever holds the floor, never every other centre.
+BRIEFING_KINDS = frozenset({"dispatch", "petition"})
+
+
+def subscription_feeds(kind: str, viewer: Party, publishers: Iterable[Party], *, floor: str | None) -> list[str]:
+    """The feeds ``viewer`` subscribes to: a subset of ``visible_feeds`` (the sub-room and recorder rules
+    always apply first). In a briefing kind a moderator takes everyone (thumbnails: the layer is
+    ``allocate_layers``'s business) and anyone else only the moderators and the floor holder, so the feed
+    set follows the floor. Other kinds (mediation, consultation): everyone of the sub-room."""
+    visible = [p for p in publishers if may_subscribe(viewer, p)]
+    if kind not in BRIEFING_KINDS or viewer.system or viewer.moderator:
+        return [p.peer_id for p in visible]
+    return [p.peer_id for p in visible if p.moderator or p.peer_id == floor]
 
 
 # -- simulcast layers --

@@ -17,6 +17,7 @@ from server.sfu.plan import (
     may_subscribe,
     media_plan,
     peer_of_participant,
+    subscription_feeds,
     visible_feeds,
 )
 
@@ -91,3 +92,27 @@ def test_layers_fit_viewport_bandwidth_and_priority() -> None:
     assert allocate_layers([View("a", 360), View("s", 180, priority=True)], one) == {"a": None, "s": 0}
     with pytest.raises(ValueError):
         allocate_layers([], -1)
+
+
+def test_subscriptions_follow_the_session_kind_and_the_floor() -> None:
+    host = Party("h", None, moderator=True)
+    centres = [Party(f"c{i}", None) for i in range(4)]
+    rec = Party("rec", None, system=True)
+    everyone = [host, *centres, rec]
+    for kind in ("dispatch", "petition"):
+        # A centre takes the host and the floor holder only; the host takes everyone.
+        assert subscription_feeds(kind, centres[0], everyone, floor=None) == ["h"]
+        assert subscription_feeds(kind, centres[0], everyone, floor="c2") == ["h", "c2"]
+        assert subscription_feeds(kind, centres[2], everyone, floor="c2") == ["h"]  # never oneself
+        assert subscription_feeds(kind, host, everyone, floor=None) == ["c0", "c1", "c2", "c3"]
+        # A second moderator is followed by the centres too.
+        mod2 = Party("m2", None, moderator=True)
+        assert subscription_feeds(kind, centres[1], [*everyone, mod2], floor=None) == ["h", "m2"]
+        # The sub-room rule comes first: a floor holder in another sub-room stays hidden.
+        away = Party("c9", "甲方调解室")
+        assert subscription_feeds(kind, centres[0], [host, away], floor="c9") == ["h"]
+    for kind in ("mediation", "consultation"):
+        assert subscription_feeds(kind, centres[0], everyone, floor=None) == ["h", "c1", "c2", "c3"]
+    # The recorder rule is unchanged: recorded people only, whatever the kind.
+    recorded = Party("c5", None, recorded=True)
+    assert subscription_feeds("dispatch", rec, [host, recorded, *centres], floor=None) == ["c5"]

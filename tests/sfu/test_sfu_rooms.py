@@ -161,8 +161,7 @@ async def test_dispatch_publish_subscribe_and_server_floor(briefing: Briefing) -
     assert host.topology == "sfu"
     a = await briefing.centre(host, "龙亢镇综治中心")
     b = await briefing.centre(host, "河溜镇综治中心")
-    for viewer, peer in ((a, host.peer_id), (b, host.peer_id), (host, a.peer_id), (host, b.peer_id),
-                         (a, b.peer_id)):
+    for viewer, peer in ((a, host.peer_id), (b, host.peer_id), (host, a.peer_id), (host, b.peer_id)):
         await receives(viewer, peer, "video")
     # A briefing: only hosts speak. Janus forwards no centre's audio, whatever the centre sends: the host
     # (who subscribes to the two centres only) hears nothing, a centre hears the host.
@@ -185,6 +184,38 @@ async def test_dispatch_publish_subscribe_and_server_floor(briefing: Briefing) -
         assert i < 0, (secret, seen[max(0, i - 300):i + 100])
     assert sfu_cfg.janus_urls[0] not in seen and str(sfu_cfg.janus_api_secret) not in seen
     assert str(sfu_cfg.janus_admin_key) not in seen and f"concord-{briefing.sid}" not in seen
+
+
+async def test_briefing_centres_hold_the_host_and_the_floor_only(briefing: Briefing) -> None:
+    """A dispatch with a host and 4 centres: a centre's Janus subscription holds the host's feed only,
+    plus the floor holder's while it has the floor; the host holds every centre."""
+    host = await briefing.host()
+    centres = [await briefing.centre(host, f"第{i}综治中心") for i in range(1, 5)]
+    bridge = services(briefing.client.server.app).sfu
+    assert bridge is not None
+
+    def held(c: SfuRoomClient) -> set[str]:
+        return set(bridge.rooms[briefing.sid].peers[c.peer_id or ""].subscribed)
+
+    ids = {c.peer_id for c in centres}
+    for c in centres:
+        await receives(host, c.peer_id)
+        await receives(c, host.peer_id)
+    await until(lambda: all(held(c) == {host.peer_id} for c in centres) and held(host) == ids)
+    assert all(set(c.feeds.values()) == {host.peer_id} for c in centres)
+    a, b = centres[0], centres[1]
+    await host.send({"type": "floor", "peer": a.peer_id})
+    for c in centres[1:]:
+        await receives(c, a.peer_id)
+    await until(lambda: all(held(c) == {host.peer_id, a.peer_id} for c in centres[1:]) and held(a) == {host.peer_id})
+    # The floor moves on: the feed set follows it (A's feed is dropped, B's added).
+    await host.send({"type": "floor", "peer": b.peer_id})
+    others = [c for c in centres if c is not b]
+    await until(lambda: all(held(c) == {host.peer_id, b.peer_id} for c in others) and held(b) == {host.peer_id})
+    await receives(centres[2], b.peer_id)
+    await until(lambda: set(centres[2].feeds.values()) == {host.peer_id, b.peer_id})
+    assert await silent(centres[2], a.peer_id, "video") == 0
+    assert held(host) == ids
 
 
 async def test_subroom_isolation_on_the_sfu(briefing: Briefing) -> None:
@@ -232,7 +263,7 @@ async def test_mute_that_the_client_ignores(briefing: Briefing) -> None:
 async def test_removal_kicks_the_janus_handle(briefing: Briefing) -> None:
     host = await briefing.host()
     a = await briefing.centre(host, "龙亢镇综治中心")
-    b = await briefing.centre(host, "河溜镇综治中心")
+    b = await briefing.centre(host, "县调解员", role="mediator")  # a moderator: subscribes to every centre
     await receives(b, a.peer_id)
     bridge = services(briefing.client.server.app).sfu
     assert bridge is not None
