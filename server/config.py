@@ -135,7 +135,20 @@ def _janus() -> dict:
         raise ConfigError("CONCORD_JANUS_ADMIN_URL needs CONCORD_JANUS_ADMIN_SECRET")
     return {"janus_urls": urls, "janus_api_secret": api_secret, "janus_admin_key": admin_key,
             "janus_admin_secret": admin_secret, "janus_admin_urls": admin_urls,
-            "janus_poll_s": _seconds("CONCORD_JANUS_POLL_S", 10.0)}
+            "janus_poll_s": _seconds("CONCORD_JANUS_POLL_S", 10.0), "sfu_instance_peers": _instance_peers()}
+
+
+def _instance_peers() -> int:
+    raw = os.environ.get("CONCORD_SFU_INSTANCE_PEERS", "").strip()
+    if not raw:
+        return 250
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ConfigError(f"CONCORD_SFU_INSTANCE_PEERS must be a whole number of people, not {raw!r}") from None
+    if n < 1:
+        raise ConfigError("CONCORD_SFU_INSTANCE_PEERS must be at least 1")
+    return n
 
 
 def _mesh_limit() -> int:
@@ -192,6 +205,9 @@ class Config:
     # Seconds between two load polls of each instance (CONCORD_JANUS_POLL_S); two failed polls in a row
     # count as a failed health check (the instance's rooms move: docs/scaling.md, "Failover").
     janus_poll_s: float = 10.0
+    # People of one SFU room per Janus instance before later ones go to another instance, the room's
+    # feeds cascaded between them (CONCORD_SFU_INSTANCE_PEERS, docs/scaling.md).
+    sfu_instance_peers: int = 250
     # A mesh room with more admitted people than this moves to the SFU in place (CONCORD_MESH_LIMIT, when
     # a Janus is configured; docs/sfu.md).
     mesh_limit: int = 4

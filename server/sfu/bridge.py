@@ -31,6 +31,7 @@ import hmac
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,8 @@ from server.rooms.connection import Connection
 from server.rooms.hub import Replica, RoomHub
 from server.rooms.room import MAX_PEERS_SFU, Effect, Peer, Record, Room
 from server.sessions.kinds import MODERATOR_ROLES
-from server.sfu import plan
+from server.sfu import plan, span
+from server.sfu.cascade import CascadeLink, RoomOn, StreamInfo, cascade, streams_from
 from server.sfu.cluster import JanusCluster, JanusInstance, NoInstance
 from server.sfu.janus import (
     VR_NO_SUCH_FEED,
@@ -104,6 +106,8 @@ class PeerMedia:
     visible: set[str] = field(default_factory=set)  # feeds the person may see now
     shown: list[dict[str, Any]] = field(default_factory=list)  # the feeds last told to the client
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    instance: JanusInstance | None = None  # where this person's handles are (server.sfu.span.place_person)
+    streams_info: list[StreamInfo] = field(default_factory=list)  # the published streams (for cascades)
 
 
 @dataclass(eq=False)
@@ -116,17 +120,24 @@ class RoomMedia:
     peers: dict[str, PeerMedia] = field(default_factory=dict)
     removed: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The same Janus room (id and secret) on other instances, when the room's people outgrow the home
+    # instance (``instance``), and the feeds cascaded there: (peer id, target instance) -> link.
+    edges: dict[str, JanusInstance] = field(default_factory=dict)
+    links: dict[tuple[str, str], CascadeLink] = field(default_factory=dict)
 
 
 class SfuBridge:
     START_TIMEOUT_S = 15.0  # an offer not answered by then is offered again
 
     def __init__(self, hub: RoomHub, cluster: JanusCluster, secret_key: bytes, *,
-                 mesh_limit: int = plan.MESH_LIMIT) -> None:
+                 mesh_limit: int = plan.MESH_LIMIT, instance_peers: int = span.INSTANCE_PEERS,
+                 cascade_bind: str = "127.0.0.1") -> None:
         self.hub = hub
         self.cluster = cluster
         self._key = secret_key
         self.mesh_limit = mesh_limit
+        self.instance_peers = instance_peers  # CONCORD_SFU_INSTANCE_PEERS
+        self.cascade_bind = cascade_bind  # where an edge instance listens for cascaded RTP
         self.rooms: dict[int, RoomMedia] = {}
         self._dirty: set[int] = set()
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -206,14 +217,16 @@ class SfuBridge:
         async with rm.lock:
             pm = self._peer_media(rm, me)
             if pm.pub is None:
-                pm.pub = await self._join_publisher(rm, me)
+                inst = await self._place(rm, me, pm)
+                pm.pub = await self._join_publisher(rm, inst, me)
                 pm.tasks.append(asyncio.create_task(self._watch_publisher(rep, rm, pm, pm.pub)))
-                answer = await pm.pub.publish({"type": "offer", "sdp": offer_sdp})
+                data, jsep = await pm.pub.message({"request": "publish"}, {"type": "offer", "sdp": offer_sdp})
             else:  # renegotiation of a running publisher (a track added or replaced)
-                _, jsep = await pm.pub.message({"request": "configure"}, {"type": "offer", "sdp": offer_sdp})
-                if jsep is None:
-                    raise JanusError(0, "no SDP answer to the configure offer", "configure")
-                answer = jsep
+                data, jsep = await pm.pub.message({"request": "configure"}, {"type": "offer", "sdp": offer_sdp})
+            if jsep is None or jsep.get("type") != "answer":
+                raise JanusError(0, "no SDP answer to the publish offer", "publish")
+            answer = jsep
+            pm.streams_info = streams_from(data.get("streams") or []) or pm.streams_info
             pm.mids = sdp_mids(offer_sdp)
             pm.muted.clear()  # new mids: moderation is applied again once the feed is up
         return str(answer["sdp"])
@@ -318,16 +331,31 @@ class SfuBridge:
                 if pm.pub is not None and pm.feed_up:
                     await self._moderate(rm, room, local[pm.peer_id], pm)
             publishers = [party(room, p) for p in room.sfu_publishers()]
-            up = {p.peer_id for p in publishers}
+            # Where everyone is (server.sfu.span): this node's people are placed as they come; feeds
+            # published through another node are taken to be on the home instance.
+            for p in local.values():
+                await self._place(rm, p, self._peer_media(rm, p))
+            placement = {pid: pm.instance.id for pid, pm in rm.peers.items() if pm.instance is not None}
+            for q in publishers:
+                placement.setdefault(q.peer_id, rm.instance.id)
+            wants = {p.id: (plan.visible_feeds(party(room, p), publishers) if p.system else
+                            plan.subscription_feeds(room.kind, party(room, p), publishers, floor=room.floor))
+                     for p in local.values() if plan.media_plan(p.role).subscribe}
+            await self._sync_links(rm, room, span.forwards(placement, wants))
+            links = set(rm.links)
             for p in local.values():
                 if not plan.media_plan(p.role).subscribe or not self._auto_subscribe(p):
                     continue
                 pm = self._peer_media(rm, p)
                 viewer = party(room, p)
-                visible = set(plan.visible_feeds(viewer, publishers))
-                wanted = set(plan.subscription_feeds(room.kind, viewer, publishers, floor=room.floor))
+                # Only the feeds on this person's instance, native or cascaded there.
+                here = span.available(placement.get(p.id, rm.instance.id), placement, links,
+                                      (q.peer_id for q in publishers))
+                publishers_here = [q for q in publishers if q.peer_id in here]
+                visible = set(plan.visible_feeds(viewer, publishers_here))
+                wanted = set(plan.subscription_feeds(room.kind, viewer, publishers_here, floor=room.floor))
                 pm.visible = wanted
-                pm.subscribed &= up  # a feed that left Janus left the subscription with it
+                pm.subscribed &= here  # a feed that left Janus (or this instance) left the subscription with it
                 if pm.awaiting_start and time.monotonic() - pm.offered_at >= self.START_TIMEOUT_S:
                     pm.awaiting_start = False  # never answered: offer again
                 # A feed still visible but no longer of interest (the floor moved on in a briefing) is
@@ -367,15 +395,84 @@ class SfuBridge:
         self.rooms[sid] = rm
         return rm
 
+    async def _room_on(self, rm: RoomMedia, iid: str) -> JanusInstance:
+        """The room's instance ``iid``: the home, or an edge where the same Janus room (id and secret) is
+        created on first use."""
+        if iid == rm.instance.id:
+            return rm.instance
+        inst = rm.edges.get(iid)
+        if inst is not None and inst.up:
+            return inst
+        inst = self.cluster.instance(iid)
+        assert inst.control is not None
+        try:
+            await inst.control.create_room(RoomSpec(room=rm.janus_room, secret=rm.secret,
+                                                    description=f"concord {rm.session_id}",
+                                                    videocodec=plan.VIDEO_CODECS, publishers=MAX_PEERS_SFU),
+                                           admin_key=self.cluster.admin_key)
+        except JanusError as e:
+            if e.code != VR_ROOM_EXISTS:
+                raise
+        inst.rooms.add(rm.janus_room)
+        rm.edges[iid] = inst
+        return inst
+
+    async def _place(self, rm: RoomMedia, p: Peer, pm: PeerMedia) -> JanusInstance:
+        """This person's instance (``span.place_person``): the home while it has fewer than
+        ``instance_peers`` of the room's people, then the least-loaded other instance that is up. The
+        recorder and terminals stay on the home (server.sfu.recording and terminals use it)."""
+        if pm.instance is not None:
+            return pm.instance
+        if p.system or not self._auto_subscribe(p):
+            pm.instance = rm.instance
+            return rm.instance
+        counts = Counter(q.instance.id for q in rm.peers.values() if q.instance is not None and q is not pm)
+        try:
+            iid = span.place_person(rm.instance.id, counts, self.cluster.up_ids(), capacity=self.instance_peers,
+                                    load=self.cluster.scores())
+        except ValueError:
+            raise NoInstance("no Janus instance is up") from None
+        pm.instance = await self._room_on(rm, iid)
+        if pm.instance is not rm.instance:
+            log.info("session %s: %s placed on %s (home %s full)", rm.session_id, p.id, iid, rm.instance.id)
+        return pm.instance
+
+    async def _sync_links(self, rm: RoomMedia, room: Room, needed: set[tuple[str, str]]) -> None:
+        """Cascade each feed this node publishes to the instances that need it (``span.forwards``), and
+        stop the cascades nobody needs any more (the viewers left, the floor moved on, the feed is down)."""
+        keep: set[tuple[str, str]] = set()
+        for feed, target in needed:
+            pm = rm.peers.get(feed)
+            if (pm is not None and pm.pub is not None and pm.feed_up and pm.streams_info
+                    and pm.instance is not None and self.cluster.is_up(target)):
+                keep.add((feed, target))
+        for key in [k for k in rm.links if k not in keep or rm.links[k].closed]:
+            await rm.links.pop(key).close()
+        for feed, target in sorted(keep - rm.links.keys()):
+            pm = rm.peers[feed]
+            src = pm.instance
+            assert src is not None and src.control is not None
+            dst = await self._room_on(rm, target)
+            assert dst.control is not None
+            p = room.peers.get(feed)
+            try:
+                rm.links[(feed, target)] = await cascade(
+                    RoomOn(src.id, src.control, rm.janus_room, rm.secret),
+                    RoomOn(dst.id, dst.control, rm.janus_room, rm.secret),
+                    feed=plan.janus_participant_id(feed), streams=pm.streams_info, admin_key=self.cluster.admin_key,
+                    bind=self.cascade_bind, display=p.name if p is not None else "")
+            except ValueError as e:
+                log.warning("session %s: feed %s not cascaded: %s", rm.session_id, feed, e)
+
     def _peer_media(self, rm: RoomMedia, p: Peer) -> PeerMedia:
         pm = rm.peers.get(p.id)
         if pm is None or pm.epoch != p.epoch:
             pm = rm.peers[p.id] = PeerMedia(p.id, p.epoch)
         return pm
 
-    async def _join_publisher(self, rm: RoomMedia, p: Peer) -> VideoRoomHandle:
-        assert rm.instance.session is not None and rm.instance.control is not None
-        h = await rm.instance.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
+    async def _join_publisher(self, rm: RoomMedia, inst: JanusInstance, p: Peer) -> VideoRoomHandle:
+        assert inst.session is not None and inst.control is not None
+        h = await inst.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
         participant = plan.janus_participant_id(p.id)
         try:
             try:
@@ -384,7 +481,7 @@ class SfuBridge:
                 if e.code != VR_ID_EXISTS:
                     raise
                 # The person's previous publisher (an old connection, maybe on another node) is still there.
-                await rm.instance.control.kick(rm.janus_room, secret=rm.secret, participant=participant)
+                await inst.control.kick(rm.janus_room, secret=rm.secret, participant=participant)
                 await h.join_publisher(rm.janus_room, participant=participant, display=p.name)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -418,14 +515,16 @@ class SfuBridge:
     async def _moderate(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia) -> None:
         """Janus forwards this publisher's audio only if the room says so (``plan.audio_forwarded``: the
         kind's speaking rule, the floor, a moderator's mute), whatever the client sends; its video follows
-        the person's video state (a moderator's video mute). VideoRoom ``moderate``, per publisher mid."""
-        assert rm.instance.control is not None
+        the person's video state (a moderator's video mute). VideoRoom ``moderate``, per publisher mid, on
+        the feed's own instance: a muted stream is not forwarded to the instances it is cascaded to either."""
+        inst = pm.instance or rm.instance
+        assert inst.control is not None
         hear = plan.audio_forwarded(room.rules, p.role, has_floor=room.floor == p.id, muted=not p.audio)
         want = {**{m: not hear for m in pm.mids["audio"]}, **{m: not p.video for m in pm.mids["video"]}}
         for mid, mute in want.items():
             if pm.muted.get(mid) == mute:
                 continue
-            await rm.instance.control.moderate(rm.janus_room, secret=rm.secret,
+            await inst.control.moderate(rm.janus_room, secret=rm.secret,
                                                participant=plan.janus_participant_id(p.id), mid=mid, mute=mute)
             pm.muted[mid] = mute
 
@@ -442,8 +541,9 @@ class SfuBridge:
             if pm.sub is None:
                 if not feeds:
                     return
-                assert rm.instance.session is not None
-                pm.sub = await rm.instance.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
+                inst = pm.instance or rm.instance
+                assert inst.session is not None
+                pm.sub = await inst.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
                 pm.tasks.append(asyncio.create_task(self._watch_subscriber(rm, p.id, pm, pm.sub)))
                 data, offer = await pm.sub.join_subscriber(rm.janus_room, feeds)
             else:
@@ -543,9 +643,12 @@ class SfuBridge:
         rm.peers.pop(pm.peer_id, None)
         for t in pm.tasks:
             t.cancel()
-        if kick and rm.instance.up and rm.instance.control is not None:
+        for key in [k for k in rm.links if k[0] == pm.peer_id]:  # its cascaded copies go with it
+            await rm.links.pop(key).close()
+        inst = pm.instance or rm.instance
+        if kick and inst.up and inst.control is not None:
             try:
-                await rm.instance.control.kick(rm.janus_room, secret=rm.secret,
+                await inst.control.kick(rm.janus_room, secret=rm.secret,
                                                participant=plan.janus_participant_id(pm.peer_id))
             except JanusError as e:
                 if e.code not in (VR_NO_SUCH_FEED, VR_NO_SUCH_ROOM):
@@ -561,15 +664,19 @@ class SfuBridge:
         for pm in rm.peers.values():  # first stop listening: leaving makes Janus renegotiate the others
             for t in pm.tasks:
                 t.cancel()
+        for link in list(rm.links.values()):
+            await link.close()
+        rm.links.clear()
         for pm in list(rm.peers.values()):
             await self._drop_peer(rm, pm, kick=False)
-        rm.instance.rooms.discard(rm.janus_room)
-        if destroy and rm.instance.up and rm.instance.control is not None:
-            try:
-                await rm.instance.control.destroy_room(rm.janus_room, secret=rm.secret)
-            except JanusError as e:
-                if e.code != VR_NO_SUCH_ROOM:
-                    log.warning("destroying %s failed: %s", rm.janus_room, e)
+        for inst in (rm.instance, *rm.edges.values()):
+            inst.rooms.discard(rm.janus_room)
+            if destroy and inst.up and inst.control is not None:
+                try:
+                    await inst.control.destroy_room(rm.janus_room, secret=rm.secret)
+                except JanusError as e:
+                    if e.code != VR_NO_SUCH_ROOM:
+                        log.warning("destroying %s failed: %s", rm.janus_room, e)
 
     def _instance_lost(self, instance_id: str) -> None:
         """The instance's sessions and handles are gone with its socket: forget them here. Moving the
@@ -579,6 +686,12 @@ class SfuBridge:
             for pm in rm.peers.values():
                 for t in pm.tasks:
                     t.cancel()
+        # A lost edge: the room stays on its home, in a new Janus room (generation + 1) where its people
+        # are placed again (the home, or another instance that is up) and every client renegotiates.
+        for sid, rm in list(self.rooms.items()):
+            if instance_id in rm.edges:
+                rm.edges.pop(instance_id)
+                self._spawn(self.relocate(sid, rm.instance.id))
 
     # ---- helpers -----------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from server.sfu.janus import JanusClosed, JanusConnection, JanusError, JanusSession, VideoRoomHandle
-from server.sfu.load import LoadBoard
+from server.sfu.load import LoadBoard, placement_score
 
 log = logging.getLogger("concord.sfu")
 
@@ -199,6 +199,16 @@ class JanusCluster:
                 return chosen
             # every instance that is up is full or failing its polls: fall back rather than refuse
         return min(up, key=lambda i: (self._load(i), i.id)).id
+
+    def up_ids(self) -> list[str]:
+        return [i.id for i in self.instances.values() if i.up and i.session is not None and i.control is not None]
+
+    def scores(self) -> dict[str, float]:
+        """Each instance's load score from its Admin API (lower: less loaded); empty without a board."""
+        if self.load is None:
+            return {}
+        return {iid: placement_score(ld, pending_rooms=self.load.pending.get(iid, 0), weights=self.load.weights)
+                for iid, ld in self.load.loads.items()}
 
     def instance(self, iid: str | None) -> JanusInstance:
         """An instance that is up (``NoInstance`` if unknown or down)."""

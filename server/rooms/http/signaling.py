@@ -241,7 +241,8 @@ def setup(app: web.Application) -> None:
                            config.janus_admin_key, name=instance_id, interval_s=config.janus_poll_s)
         cluster = JanusCluster(config.janus_urls, config.janus_api_secret, config.janus_admin_key,
                                admin_secret=config.janus_admin_secret, load=board)
-        sfu = SfuBridge(hub, cluster, config.secret_key, mesh_limit=config.mesh_limit)
+        sfu = SfuBridge(hub, cluster, config.secret_key, mesh_limit=config.mesh_limit,
+                        instance_peers=config.sfu_instance_peers)
         # A lost instance's rooms move to the others (after the bridge has forgotten their handles).
         failover.attach(hub, cluster)
         if board is not None:
