@@ -377,8 +377,9 @@ class SfuBridge:
         room = rep.room
         if rm is not None and rm.generation == room.sfu_generation and rm.instance.id == room.sfu_instance:
             return rm
-        if rm is not None:  # the room moved to a new Janus room: leave the old one first
-            await self._drop_room(rm, destroy=False)
+        if rm is not None:  # the room moved to a new Janus room: leave the old one first (and destroy it
+            # on the instances still up: a later generation never goes back to it)
+            await self._drop_room(rm, destroy=rm.generation < room.sfu_generation)
         inst = self.cluster.instance(room.sfu_instance)
         jroom = plan.janus_room_id(sid, generation=room.sfu_generation)
         rm = RoomMedia(sid, jroom, inst, room.sfu_generation, room_secret(self._key, jroom))
@@ -686,6 +687,8 @@ class SfuBridge:
             for pm in rm.peers.values():
                 for t in pm.tasks:
                     t.cancel()
+            if rm.edges:  # the handles, cascaded copies and rooms on the edges that are still up go too
+                self._spawn(self._drop_room(rm, destroy=True))
         # A lost edge: the room stays on its home, in a new Janus room (generation + 1) where its people
         # are placed again (the home, or another instance that is up) and every client renegotiates.
         for sid, rm in list(self.rooms.items()):

@@ -18,6 +18,7 @@ from server.config import Config
 from server.services import services
 from server.sfu import plan
 from server.sfu.bridge import SfuBridge
+from server.sfu.cluster import instance_id
 from server.sfu.process import JanusProcess
 from tests.sfu.conftest import JanusTarget
 from tests.sfu.instances import config as janus_config
@@ -114,5 +115,52 @@ async def test_a_briefing_spans_two_instances(client: Any) -> None:
         assert await silent(host, c2.peer_id, "video") == 0
         await receives(c3, host.peer_id)  # the others go on
         await receives(host, c3.peer_id)
+    finally:
+        await b.close()
+
+
+@pytest.mark.parametrize("lost", ["edge", "home"])
+async def test_a_lost_instance_brings_everyone_onto_the_other(
+        client: Any, instances: list[tuple[JanusProcess, JanusTarget]], lost: str) -> None:
+    """kill -9 of the edge B: the room stays on its home A (a new Janus room, generation + 1) and the
+    centres that were on B are placed again (on A, the only instance left). kill -9 of the home A: the
+    room is re-homed on B (server.sfu.failover). Either way everyone receives again."""
+    b = Briefing(client)
+    await b.setup()
+    try:
+        host = await b.host()
+        c1 = await b.centre(host, "龙亢镇综治中心")
+        c2 = await b.centre(host, "河溜镇综治中心")
+        bridge = services(client.server.app).sfu
+        assert bridge is not None
+        rm = bridge.rooms[b.sid]
+        home = rm.instance.id
+        edge = rm.peers[c2.peer_id or ""].instance
+        assert edge is not None and edge.id != home
+        await receives(c2, host.peer_id)
+        dead, survivor = (edge.id, home) if lost == "edge" else (home, edge.id)
+        proc = {instance_id(t.ws_url): p for p, t in instances}[dead]
+        t0 = time.monotonic()
+        proc.kill()
+        await until(lambda: b.sid in bridge.rooms and bridge.rooms[b.sid].generation >= 1, timeout=30)
+        await receives(c2, host.peer_id, n=20, timeout=60)
+        back = time.monotonic() - t0
+        rm = bridge.rooms[b.sid]
+        room = services(client.server.app).room_hub.rooms[b.sid].room
+        assert rm.instance.id == survivor and room.sfu_instance == survivor and not rm.edges
+        assert all(pm.instance is rm.instance for pm in rm.peers.values())
+        await receives(c1, host.peer_id)
+        await receives(host, c2.peer_id)
+        # Nothing is left of generation 0 on the survivor (handles, cascaded copies, the room itself).
+        survivor_inst = rm.instance
+        assert survivor_inst.control is not None
+        old, key = plan.janus_room_id(b.sid), instances[0][1].admin_key
+        deadline = time.monotonic() + 10
+        while old in {r["room"] for r in await survivor_inst.control.list_rooms(admin_key=key)}:
+            assert time.monotonic() < deadline, "generation 0's room is still on the survivor"
+            await asyncio.sleep(0.1)
+        assert plan.janus_room_id(b.sid, generation=1) in {
+            r["room"] for r in await survivor_inst.control.list_rooms(admin_key=key)}
+        print(f"\nlost {lost}: the centre that was on B receives the host again {back:.1f} s after kill -9")
     finally:
         await b.close()
