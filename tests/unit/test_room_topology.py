@@ -138,3 +138,16 @@ def test_mesh_limit_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("CONCORD_MESH_LIMIT", bad)
         with pytest.raises(ConfigError):
             _mesh_limit()
+
+
+def test_instance_peers_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.config import ConfigError, _instance_peers
+
+    monkeypatch.delenv("CONCORD_SFU_INSTANCE_PEERS", raising=False)
+    assert _instance_peers() == 250
+    monkeypatch.setenv("CONCORD_SFU_INSTANCE_PEERS", "2")
+    assert _instance_peers() == 2
+    for bad in ("0", "-3", "many"):
+        monkeypatch.setenv("CONCORD_SFU_INSTANCE_PEERS", bad)
+        with pytest.raises(ConfigError):
+            _instance_peers()
