@@ -137,13 +137,14 @@ def _check_sfu(m: dict[str, Any]) -> None:
     ok = (isinstance(tiles, list) and len(tiles) <= MAX_TILES
           and all(isinstance(x, dict) and isinstance(x.get("peer"), str) and len(x["peer"]) <= MAX_ID_LEN
                   and isinstance(x.get("height"), int) and not isinstance(x.get("height"), bool)
-                  and 0 <= x["height"] <= 8192 for x in tiles)
+                  and 0 <= x["height"] <= 8192 and isinstance(x.get("screen", False), bool) for x in tiles)
           and (bw is None or (isinstance(bw, int) and not isinstance(bw, bool) and 0 <= bw <= MAX_BANDWIDTH))
           and isinstance(layers.get("low_data", False), bool))
     if not ok:
-        raise ProtocolError("invalid_field", "layers: tiles [{peer, height}] (at most "
+        raise ProtocolError("invalid_field", "layers: tiles [{peer, height, screen?}] (at most "
                             f"{MAX_TILES}), bandwidth 0-{MAX_BANDWIDTH} bits/s, low_data true/false", "sfu")
-    m["layers"] = {"tiles": [{"peer": x["peer"], "height": x["height"]} for x in tiles], "bandwidth": bw,
+    m["layers"] = {"tiles": [{"peer": x["peer"], "height": x["height"], "screen": bool(x.get("screen", False))}
+                             for x in tiles], "bandwidth": bw,
                    "low_data": bool(layers.get("low_data", False))}
 
 

@@ -10,7 +10,8 @@ the room: ``server.rooms.room.Room`` does, and ``server.sfu.plan`` turns its sta
 - For a room on the SFU, this node ensures the VideoRoom exists (``plan.janus_room_id``; its secret is an
   HMAC of the server secret, so any node can moderate and kick) and, for each person whose connection it
   holds, a publisher handle (made when the browser sends ``sfu``/``publish``) and a subscriber handle.
-- After every room change it reconciles, per room: subscriptions (``plan.subscription_feeds``: sub-rooms
+- After every room change it reconciles, per room (one run at a time; inside it each person's requests in
+  order, up to ``CONCURRENCY`` people at once): subscriptions (``plan.subscription_feeds``: sub-rooms
   are isolated by Concord, browsers never name feeds; a hidden feed is paused; in a briefing a centre
   takes only the moderators and the floor holder), the server-side
   floor and mute (VideoRoom ``moderate`` by ``plan.audio_forwarded``), simulcast layers (``plan.allocate_layers``
@@ -32,7 +33,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,7 @@ class PeerMedia:
     visible: set[str] = field(default_factory=set)  # feeds the person may see now
     shown: list[dict[str, Any]] = field(default_factory=list)  # the feeds last told to the client
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one request at a time on this person's subscriber
     instance: JanusInstance | None = None  # where this person's handles are (server.sfu.span.place_person)
     streams_info: list[StreamInfo] = field(default_factory=list)  # the published streams (for cascades)
 
@@ -124,10 +126,12 @@ class RoomMedia:
     # instance (``instance``), and the feeds cascaded there: (peer id, target instance) -> link.
     edges: dict[str, JanusInstance] = field(default_factory=dict)
     links: dict[tuple[str, str], CascadeLink] = field(default_factory=dict)
+    speaker: str | None = None  # the active speaker (Janus talking events): the last who started talking
 
 
 class SfuBridge:
     START_TIMEOUT_S = 15.0  # an offer not answered by then is offered again
+    CONCURRENCY = 16  # Janus requests in flight per room while reconciling (one at a time per person)
 
     def __init__(self, hub: RoomHub, cluster: JanusCluster, secret_key: bytes, *,
                  mesh_limit: int = plan.MESH_LIMIT, instance_peers: int = span.INSTANCE_PEERS,
@@ -138,6 +142,7 @@ class SfuBridge:
         self.mesh_limit = mesh_limit
         self.instance_peers = instance_peers  # CONCORD_SFU_INSTANCE_PEERS
         self.cascade_bind = cascade_bind  # where an edge instance listens for cascaded RTP
+        self.concurrency = self.CONCURRENCY
         self.rooms: dict[int, RoomMedia] = {}
         self._dirty: set[int] = set()
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -237,7 +242,9 @@ class SfuBridge:
         pm = rm.peers.get(me.id) if rm is not None else None
         if rm is None or pm is None or pm.sub is None or not pm.awaiting_start:
             raise JanusError(0, "no subscription offer is waiting for an answer", "start")
-        async with rm.lock:
+        async with pm.lock:  # this person's handle only: the others' reconciling goes on meanwhile
+            if rm.peers.get(me.id) is not pm or pm.sub is None:
+                raise JanusError(0, "the subscription was closed meanwhile", "start")
             await pm.sub.start({"type": "answer", "sdp": answer_sdp})
             pm.awaiting_start = False
         self.schedule(rep.meta.session_id)
@@ -323,16 +330,14 @@ class SfuBridge:
         me = self.hub.node_id
         local = {p.id: p for p in room.peers.values() if p.node == me and p.connected and p.admitted}
         async with rm.lock:
-            for pid, pm in list(rm.peers.items()):
-                p = local.get(pid)
-                if p is None or p.epoch != pm.epoch:
-                    await self._drop_peer(rm, pm, kick=pid in rm.removed)
-            for pm in rm.peers.values():
-                if pm.pub is not None and pm.feed_up:
-                    await self._moderate(rm, room, local[pm.peer_id], pm)
+            # Per person, in order on that person's handles; across people, at most ``concurrency``
+            # Janus requests at once (a briefing's floor moving touches every centre's subscription).
+            gone = [pm for pid, pm in rm.peers.items() if (p := local.get(pid)) is None or p.epoch != pm.epoch]
+            await self._each([self._drop_peer(rm, pm, kick=pm.peer_id in rm.removed) for pm in gone])
             publishers = [party(room, p) for p in room.sfu_publishers()]
-            # Where everyone is (server.sfu.span): this node's people are placed as they come; feeds
-            # published through another node are taken to be on the home instance.
+            # Where everyone is (server.sfu.span): this node's people are placed as they come (one at a
+            # time: each placement counts the ones before it); feeds published through another node are
+            # taken to be on the home instance.
             for p in local.values():
                 await self._place(rm, p, self._peer_media(rm, p))
             placement = {pid: pm.instance.id for pid, pm in rm.peers.items() if pm.instance is not None}
@@ -341,30 +346,58 @@ class SfuBridge:
             wants = {p.id: (plan.visible_feeds(party(room, p), publishers) if p.system else
                             plan.subscription_feeds(room.kind, party(room, p), publishers, floor=room.floor))
                      for p in local.values() if plan.media_plan(p.role).subscribe}
+            # The feeds cascaded to the instances whose viewers take them, before anyone subscribes.
             await self._sync_links(rm, room, span.forwards(placement, wants))
             links = set(rm.links)
-            for p in local.values():
-                if not plan.media_plan(p.role).subscribe or not self._auto_subscribe(p):
-                    continue
-                pm = self._peer_media(rm, p)
-                viewer = party(room, p)
-                # Only the feeds on this person's instance, native or cascaded there.
-                here = span.available(placement.get(p.id, rm.instance.id), placement, links,
-                                      (q.peer_id for q in publishers))
-                publishers_here = [q for q in publishers if q.peer_id in here]
-                visible = set(plan.visible_feeds(viewer, publishers_here))
-                wanted = set(plan.subscription_feeds(room.kind, viewer, publishers_here, floor=room.floor))
-                pm.visible = wanted
-                pm.subscribed &= here  # a feed that left Janus (or this instance) left the subscription with it
-                if pm.awaiting_start and time.monotonic() - pm.offered_at >= self.START_TIMEOUT_S:
-                    pm.awaiting_start = False  # never answered: offer again
-                # A feed still visible but no longer of interest (the floor moved on in a briefing) is
-                # unsubscribed; one hidden by a sub-room move stays subscribed, paused.
-                drop = (pm.subscribed & visible) - wanted
-                if not pm.awaiting_start and (wanted - pm.subscribed or drop):
-                    await self._subscribe(rm, p, pm, wanted - pm.subscribed, drop)
-                # Applied at once, even while an offer waits for its answer: isolation does not wait.
-                await self._apply_streams(rm, room, p, pm, wanted)
+            await self._each([self._sync_peer(rm, room, p, publishers, placement, links) for p in local.values()])
+
+    async def _each(self, coros: list[Coroutine[Any, Any, None]]) -> None:
+        """Run one coroutine per person, ``concurrency`` at a time; the first failure is raised once all ended."""
+        if not coros:
+            return
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(c: Coroutine[Any, Any, None]) -> None:
+            async with sem:
+                await c
+
+        results = await asyncio.gather(*(bounded(c) for c in coros), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+
+    async def _sync_peer(self, rm: RoomMedia, room: Room, p: Peer, publishers: list[plan.Party],
+                         placement: dict[str, str], links: set[tuple[str, str]]) -> None:
+        """One local person: the server-side floor and mute on their feed, then their subscription to the
+        feeds on their own instance (native there or cascaded there)."""
+        pm = rm.peers.get(p.id)
+        if pm is not None and pm.pub is not None and pm.feed_up:
+            await self._moderate(rm, room, p, pm)
+        if not plan.media_plan(p.role).subscribe or not self._auto_subscribe(p):
+            return
+        pm = self._peer_media(rm, p)
+        here = span.available(placement.get(p.id, rm.instance.id), placement, links, (q.peer_id for q in publishers))
+        async with pm.lock:
+            await self._sync_subscriber(rm, room, p, pm, [q for q in publishers if q.peer_id in here])
+
+    async def _sync_subscriber(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia,
+                               publishers: list[plan.Party]) -> None:
+        """``publishers``: the feeds on the person's instance."""
+        viewer = party(room, p)
+        visible = set(plan.visible_feeds(viewer, publishers))
+        wanted = set(plan.subscription_feeds(room.kind, viewer, publishers, floor=room.floor))
+        pm.visible = wanted
+        # A feed that left Janus (or the person's instance) left the subscription with it.
+        pm.subscribed &= {q.peer_id for q in publishers}
+        if pm.awaiting_start and time.monotonic() - pm.offered_at >= self.START_TIMEOUT_S:
+            pm.awaiting_start = False  # never answered: offer again
+        # A feed still visible but no longer of interest (the floor moved on in a briefing) is
+        # unsubscribed; one hidden by a sub-room move stays subscribed, paused.
+        drop = (pm.subscribed & visible) - wanted
+        if not pm.awaiting_start and (wanted - pm.subscribed or drop):
+            await self._subscribe(rm, p, pm, wanted - pm.subscribed, drop)
+        # Applied at once, even while an offer waits for its answer: isolation does not wait.
+        await self._apply_streams(rm, room, p, pm, wanted)
 
     async def _room_media(self, rep: Replica) -> RoomMedia:
         sid = rep.meta.session_id
@@ -387,7 +420,7 @@ class SfuBridge:
         try:
             await inst.control.create_room(RoomSpec(room=jroom, secret=rm.secret, description=f"concord {sid}",
                                                     videocodec=plan.VIDEO_CODECS,
-                                                    publishers=MAX_PEERS_SFU),
+                                                    publishers=MAX_PEERS_SFU, audiolevel_event=True),
                                            admin_key=self.cluster.admin_key)
         except JanusError as e:
             if e.code != VR_ROOM_EXISTS:
@@ -407,9 +440,11 @@ class SfuBridge:
         inst = self.cluster.instance(iid)
         assert inst.control is not None
         try:
+            # The home's spec (talking events too: a speaker on an edge is heard by its own handles).
             await inst.control.create_room(RoomSpec(room=rm.janus_room, secret=rm.secret,
                                                     description=f"concord {rm.session_id}",
-                                                    videocodec=plan.VIDEO_CODECS, publishers=MAX_PEERS_SFU),
+                                                    videocodec=plan.VIDEO_CODECS, publishers=MAX_PEERS_SFU,
+                                                    audiolevel_event=True),
                                            admin_key=self.cluster.admin_key)
         except JanusError as e:
             if e.code != VR_ROOM_EXISTS:
@@ -498,6 +533,9 @@ class SfuBridge:
                     ev = await h.next_event(timeout=3600)
                 except JanusError:
                     continue
+                if ev.data.get("videoroom") == "talking":
+                    self._talking(rep, rm, plan.peer_of_participant(str(ev.data.get("id") or "")))
+                    continue
                 up = None
                 if ev.janus == "webrtcup":
                     up = True
@@ -512,6 +550,22 @@ class SfuBridge:
                 except Exception as e:
                     log.warning("could not report a feed: %s", type(e).__name__)
                 self.schedule(rm.session_id)
+
+    def _talking(self, rep: Replica, rm: RoomMedia, peer_id: str | None) -> None:
+        """Janus says a publisher started talking (every publisher handle of the room hears it, so this is
+        idempotent). Only someone whose audio is forwarded counts: a centre without the floor talking into
+        a muted microphone is not the active speaker. Local clients get ``sfu`` ``speaker``; layers follow."""
+        room = rep.room
+        p = room.peers.get(peer_id or "")
+        if p is None or rm.speaker == p.id or self.rooms.get(rm.session_id) is not rm:
+            return
+        if not plan.audio_forwarded(room.rules, p.role, has_floor=room.floor == p.id, muted=not p.audio):
+            return
+        rm.speaker = p.id
+        for q in room.peers.values():
+            if q.node == self.hub.node_id and q.connected and q.admitted and not q.system:
+                self._send(rm.session_id, q.id, {"type": "sfu", "op": "speaker", "peer": p.id})
+        self.schedule(rm.session_id)
 
     async def _moderate(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia) -> None:
         """Janus forwards this publisher's audio only if the room says so (``plan.audio_forwarded``: the
@@ -563,7 +617,8 @@ class SfuBridge:
     async def _apply_streams(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia, wanted: set[str]) -> None:
         """Pause every subscribed stream the person may not see (sub-rooms, a publisher gone from the
         room), resume the others, and give each shown video its simulcast layer (``plan.allocate_layers``
-        from the client's ``layers`` report; the floor holder and moderators first). One ``configure``."""
+        from the client's ``layers`` report; ``plan.feed_priority``: the active speaker and a shared screen, then
+        the floor holder and moderators). One ``configure``."""
         if pm.sub is None:
             return
         streams = [(str(s["mid"]), str(s.get("type")), plan.peer_of_participant(str(s.get("feed_id") or "")))
@@ -572,8 +627,11 @@ class SfuBridge:
         if pm.layers is not None:
             rep = pm.layers
             heights = {t["peer"]: int(t["height"]) for t in rep.get("tiles") or []}
-            priority = {room.floor} | {q.id for q in room.moderators()}
-            views = [plan.View(mid, heights.get(peer or "", 0), priority=peer in priority)
+            screens = [t["peer"] for t in rep.get("tiles") or [] if t.get("screen")]
+            moderators = [q.id for q in room.moderators()]
+            views = [plan.View(mid, heights.get(peer or "", 0),
+                               priority=plan.feed_priority(peer, speaker=rm.speaker, screens=screens,
+                                                           floor=room.floor, moderators=moderators))
                      for mid, kind, peer in streams if kind == "video" and peer in wanted]
             audio = sum(1 for _mid, kind, peer in streams if kind == "audio" and peer in wanted)
             chosen = plan.allocate_layers(views, int(rep.get("bandwidth") or DEFAULT_BANDWIDTH),
@@ -668,8 +726,7 @@ class SfuBridge:
         for link in list(rm.links.values()):
             await link.close()
         rm.links.clear()
-        for pm in list(rm.peers.values()):
-            await self._drop_peer(rm, pm, kick=False)
+        await self._each([self._drop_peer(rm, pm, kick=False) for pm in list(rm.peers.values())])
         for inst in (rm.instance, *rm.edges.values()):
             inst.rooms.discard(rm.janus_room)
             if destroy and inst.up and inst.control is not None:

@@ -433,7 +433,12 @@ class RoomSpec:
     notify_joining: bool = True
     # Subscriptions tied to a publisher's private_id: off, Concord itself decides who subscribes to what.
     require_pvtid: bool = False
+    # Talking events (``talking`` / ``stopped-talking`` to every publisher handle of the room) from the
+    # audio-level RTP extension: averaged over ``audio_active_packets`` packets, talking while the average
+    # level is under ``audio_level_average`` -dBov (0 loudest, 127 silence).
     audiolevel_event: bool = False
+    audio_active_packets: int = 50
+    audio_level_average: int = 40
     # Hidden from VideoRoom's ``list`` unless the admin key is given (defence in depth: only Concord
     # holds the API secret anyway).
     is_private: bool = True
@@ -448,6 +453,8 @@ class RoomSpec:
                    "videocodec": self.videocodec, "notify_joining": self.notify_joining,
                    "require_pvtid": self.require_pvtid, "audiolevel_event": self.audiolevel_event,
                    "is_private": self.is_private}
+        if self.audiolevel_event:
+            b.update(audio_active_packets=self.audio_active_packets, audio_level_average=self.audio_level_average)
         if admin_key is not None:
             b["admin_key"] = admin_key
         return b

@@ -127,7 +127,7 @@ class View:
 
     feed: str
     height: int
-    priority: bool = False
+    priority: int = 0  # higher first: feed_priority (a bool still works: True is 1)
 
 
 def allocate_layers(views: Sequence[View], bandwidth: int, *, audio_feeds: int = 0, low_data: bool = False,
@@ -141,7 +141,7 @@ def allocate_layers(views: Sequence[View], bandwidth: int, *, audio_feeds: int =
     """
     if bandwidth < 0 or not layers:
         raise ValueError("bandwidth must be >= 0 and layers non-empty")
-    order = sorted(views, key=lambda v: (not v.priority, -v.height))
+    order = sorted(views, key=lambda v: (-int(v.priority), -v.height))
     budget = bandwidth - audio_feeds * AUDIO_BITRATE
     chosen: dict[str, int | None] = {v.feed: None for v in views}
     for v in order:
@@ -160,6 +160,20 @@ def allocate_layers(views: Sequence[View], bandwidth: int, *, audio_feeds: int =
             current += 1
         chosen[v.feed] = current
     return {f: (None if s is None else layers[s].substream) for f, s in chosen.items()}
+
+
+def feed_priority(peer: str | None, *, speaker: str | None, screens: Iterable[str] = (), floor: str | None = None,
+                  moderators: Iterable[str] = ()) -> int:
+    """A viewed feed's priority for ``allocate_layers``: 2 for the active speaker (Janus's talking events)
+    and a shared screen (the viewer's client marks that tile), 1 for the floor holder and moderators, 0
+    for the rest."""
+    if peer is None:
+        return 0
+    if peer == speaker or peer in set(screens):
+        return 2
+    if peer == floor or peer in set(moderators):
+        return 1
+    return 0
 
 
 # -- topology --

@@ -113,4 +113,13 @@ async def test_dispatch_briefing_host_and_six_centres(live_server: LiveServer, b
     assert pm.layers is not None and len(pm.layers["tiles"]) == len(CENTRES)
     videos = [str(st["mid"]) for st in pm.streams if st.get("type") == "video"]
     assert videos and all(pm.applied.get(mid, (False, None))[1] is not None for mid in videos), pm.applied
+    # Quality badges work on the SFU as on the mesh: sfu.sample() gives real getStats figures per centre.
+    sample = """async () => { const s = await window.concord.sfu.sample(); return Object.fromEntries(
+      Object.entries(s).map(([k, v]) => [k, [v.quality, v.framesDecoded, v.frameWidth, v.rtt]])); }"""
+    await host.evaluate(sample)  # a first sample: rates need two
+    await poll(host, f"async () => {{ const s = await ({sample})(); return Object.keys(s).length === {len(CENTRES)}"
+                     " && Object.values(s).every((v) => v[0] !== 'connecting' && v[1] > 0 && v[2] > 0); }",
+               timeout_s=30)
+    assert await host.evaluate(f"""() => [...document.querySelectorAll('.quality')]
+      .filter((q) => ['good', 'fair', 'poor'].includes(q.dataset.quality)).length >= {len(CENTRES)}""")
     assert errors == []

@@ -12,6 +12,7 @@ from server.sfu.plan import (
     View,
     allocate_layers,
     audio_forwarded,
+    feed_priority,
     janus_participant_id,
     janus_room_id,
     may_subscribe,
@@ -116,3 +117,14 @@ def test_subscriptions_follow_the_session_kind_and_the_floor() -> None:
     # The recorder rule is unchanged: recorded people only, whatever the kind.
     recorded = Party("c5", None, recorded=True)
     assert subscription_feeds("dispatch", rec, [host, recorded, *centres], floor=None) == ["c5"]
+
+
+def test_active_speaker_and_screen_come_first() -> None:
+    kw = {"speaker": "s", "screens": ["scr"], "floor": "f", "moderators": ["m"]}
+    assert [feed_priority(p, **kw) for p in ("s", "scr", "f", "m", "x", None)] == [2, 2, 1, 1, 0, 0]
+    # Room for the lowest layers and one raise: it goes to the speaker before the moderator.
+    views = [View("m", 720, priority=1), View("s", 720, priority=2), View("x", 720)]
+    bw = 3 * LAYERS[0].bitrate + LAYERS[1].bitrate - LAYERS[0].bitrate
+    assert allocate_layers(views, bw) == {"m": 0, "s": 1, "x": 0}
+    # Only two lowest layers fit: the plain centre's video pauses, never the speaker's.
+    assert allocate_layers(views, 2 * LAYERS[0].bitrate) == {"m": 0, "s": 0, "x": None}

@@ -218,6 +218,100 @@ async def test_briefing_centres_hold_the_host_and_the_floor_only(briefing: Brief
     assert held(host) == ids
 
 
+class Watcher(SfuRoomClient):
+    """A centre that only receives (no publishing connection, frames not decoded): cheap enough for 20."""
+
+    async def _sfu_start(self) -> None:
+        await self._sfu_close()
+        self.published.set()
+
+
+async def test_floor_change_for_20_subscribers_concurrent_vs_serial(briefing: Briefing) -> None:
+    """A room change touching 20 subscriptions (the floor moves to a publishing centre, so 20 centres
+    subscribe to its feed): applied one Janus request at a time (bound 1) against 16 at once."""
+    host = await briefing.host()
+    speaker = await briefing.centre(host, "发言中心")
+    watchers = []
+    for i in range(20):
+        w = Watcher(briefing.base, (await invite(briefing.client, briefing.h, briefing.sid, f"收看{i}"))["token"],
+                    consume=False)
+        briefing.made.append(w)
+        if (await w.connect())["type"] == "lobby":
+            knock = await host.wait_message("knock", where=lambda m, n=f"收看{i}": m["peer"]["name"] == n)
+            await host.send({"type": "admit", "peer": knock["peer"]["id"]})
+        await w.wait(lambda w=w: w.peer_id is not None)
+        watchers.append(w)
+    bridge = services(briefing.client.server.app).sfu
+    assert bridge is not None
+    rm = bridge.rooms[briefing.sid]
+
+    def settled(feeds: set[str], answered: bool = True) -> bool:
+        pms = [rm.peers.get(w.peer_id or "") for w in watchers]
+        return all(pm is not None and pm.subscribed == feeds and not (answered and pm.awaiting_start) for pm in pms)
+
+    await until(lambda: settled({host.peer_id or ""}), 60)
+    took: dict[int, list[tuple[int, int]]] = {}
+    both = {host.peer_id or "", speaker.peer_id or ""}
+    for bound in (1, 16, 1, 16):
+        bridge.concurrency = bound
+        t0 = time.monotonic()
+        await host.send({"type": "floor", "peer": speaker.peer_id})
+        while not settled(both, answered=False):  # Janus has made every new offer
+            await asyncio.sleep(0.005)
+        offered = time.monotonic() - t0
+        await until(lambda: settled(both), 60)  # and every client has answered
+        took.setdefault(bound, []).append((round(offered * 1000), round((time.monotonic() - t0) * 1000)))
+        await host.send({"type": "floor", "peer": None})
+        await until(lambda: settled({host.peer_id or ""}), 60)
+    print(f"\nfloor change touching 20 subscriptions (ms to every offer, to every answer): serial {took[1]}, "
+          f"16 at once {took[16]}")
+    assert all(set(w.feeds.values()) == {host.peer_id} for w in watchers)
+
+
+class SilentAudio(SyntheticAudio):
+    """Digital silence in 20 ms frames (audio level 127 -dBov): never the active speaker."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tone = self._tone * 0
+
+
+async def test_active_speaker_from_janus_talking_events(briefing: Briefing) -> None:
+    """A loud publisher becomes the active speaker (Janus's talking events), is announced to clients and
+    gets the higher layer; a silent one never does, nor a loud centre whose audio Janus does not forward."""
+    briefing.tracks = lambda: [SyntheticVideo(160, 120, 15), SilentAudio()]
+    host = await briefing.host()
+    quiet_m = await briefing.centre(host, "县调解员乙", role="mediator")
+    briefing.tracks = tracks  # the 440 Hz tone
+    loud = await briefing.centre(host, "县调解员甲", role="mediator")
+    centre = await briefing.centre(host, "龙亢镇综治中心")  # loud too, but without the floor: not forwarded
+    msg = await centre.wait_message("sfu", timeout=40, where=lambda m: m.get("op") == "speaker")
+    assert msg["peer"] == loud.peer_id
+    await host.wait_message("sfu", where=lambda m: m.get("op") == "speaker")
+    bridge = services(briefing.client.server.app).sfu
+    assert bridge is not None
+    rm = bridge.rooms[briefing.sid]
+    assert rm.speaker == loud.peer_id
+    # The centre sees the three moderators on 144 kbps of audio + three lowest layers + one raise.
+    for peer in (host.peer_id, quiet_m.peer_id, loud.peer_id):
+        await receives(centre, peer)
+    ids = [host.peer_id or "", quiet_m.peer_id or "", loud.peer_id or ""]
+    bw = 3 * plan.AUDIO_BITRATE + 3 * plan.LAYERS[0].bitrate + plan.LAYERS[1].bitrate - plan.LAYERS[0].bitrate
+    await centre.set_layers({p: 720 for p in ids}, bandwidth=bw)
+    pm = rm.peers[centre.peer_id or ""]
+
+    def substreams() -> dict[str, Any]:
+        video = {str(st["mid"]): plan.peer_of_participant(str(st.get("feed_id") or "")) for st in pm.streams
+                 if st.get("type") == "video" and st.get("active", True)}
+        return {peer: pm.applied.get(mid) for mid, peer in video.items()}
+
+    await until(lambda: substreams() == {loud.peer_id: (True, 1), host.peer_id: (True, 0),
+                                         quiet_m.peer_id: (True, 0)})
+    await asyncio.sleep(3)  # silence stays silent, the centre's loud muted audio never counts
+    said = [m["peer"] for m in centre.messages + host.messages if m.get("type") == "sfu" and m.get("op") == "speaker"]
+    assert set(said) <= {loud.peer_id} and rm.speaker == loud.peer_id  # (wait_message took the first ones)
+
+
 async def test_subroom_isolation_on_the_sfu(briefing: Briefing) -> None:
     host = await briefing.host()
     a = await briefing.centre(host, "龙亢镇综治中心", role="mediator")

@@ -115,12 +115,15 @@ def test_topology_refusals_and_room_size() -> None:
 def test_sfu_messages_validated() -> None:
     sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"
     assert parse(f'{{"type":"sfu","op":"publish","sdp":{sdp!r}}}'.replace("'", '"'))["op"] == "publish"
-    ok = parse('{"type":"sfu","op":"layers","layers":{"tiles":[{"peer":"p1","height":360}],"bandwidth":500000,'
-               '"low_data":true,"extra":1}}')
-    assert ok["layers"] == {"tiles": [{"peer": "p1", "height": 360}], "bandwidth": 500000, "low_data": True}
+    ok = parse('{"type":"sfu","op":"layers","layers":{"tiles":[{"peer":"p1","height":360},'
+               '{"peer":"p2","height":720,"screen":true}],"bandwidth":500000,"low_data":true,"extra":1}}')
+    assert ok["layers"] == {"tiles": [{"peer": "p1", "height": 360, "screen": False},
+                                      {"peer": "p2", "height": 720, "screen": True}],
+                            "bandwidth": 500000, "low_data": True}
     for bad in ('{"type":"sfu","op":"dial"}', '{"type":"sfu","op":"start"}', '{"type":"sfu","op":"start","sdp":"x"}',
                 '{"type":"sfu","op":"layers"}', '{"type":"sfu","op":"layers","layers":{"bandwidth":-1}}',
                 '{"type":"sfu","op":"layers","layers":{"tiles":[{"peer":"p","height":true}]}}',
+                '{"type":"sfu","op":"layers","layers":{"tiles":[{"peer":"p","height":1,"screen":"yes"}]}}',
                 '{"type":"sfu","op":"layers","layers":{"tiles":' + '[{"peer":"p","height":1}]' * 0 + '[' +
                 ','.join(['{"peer":"p","height":1}'] * 201) + ']}}'):
         with pytest.raises(ProtocolError):

@@ -1,4 +1,4 @@
-// The stats view: once a second the mesh's getStats sample gives each tile its quality badge and picks the
+// The stats view: once a second the getStats sample of the mesh (or of the SFU's receiving connection) gives each tile its quality badge and picks the
 // active speaker; five times a second our microphone level moves the bar on the microphone button. A
 // network that stays poor switches low-data mode on by itself (villagers will not look for a setting).
 import { $ } from "./dom.js";
@@ -10,11 +10,11 @@ const SPEAKING_LEVEL = 0.02; // getStats audioLevel is linear 0..1; speech sits 
 
 export class StatsView {
   /**
-   * @param {{root: HTMLElement, mesh: object, grid: object, media: object, welcomed: () => boolean,
-   *          onPoorNetwork: () => void}} opts
+   * @param {{root: HTMLElement, mesh: object, sfu?: object, grid: object, media: object,
+   *          welcomed: () => boolean, onPoorNetwork: () => void}} opts
    */
-  constructor({ root, mesh, grid, media, welcomed, onPoorNetwork }) {
-    Object.assign(this, { root, mesh, grid, media, welcomed, onPoorNetwork });
+  constructor({ root, mesh, sfu = null, grid, media, welcomed, onPoorNetwork }) {
+    Object.assign(this, { root, mesh, sfu, grid, media, welcomed, onPoorNetwork });
     this.stats = {};
     this.poorWatch = new PoorNetworkWatch();
     this.timers = [];
@@ -32,7 +32,7 @@ export class StatsView {
 
   async poll() {
     if (!this.welcomed() && !this.mesh.links.size) return;
-    this.stats = await this.mesh.sample();
+    this.stats = await (this.sfu && this.sfu.active ? this.sfu : this.mesh).sample();
     let loudest = null;
     let level = SPEAKING_LEVEL;
     for (const [peerId, s] of Object.entries(this.stats)) {

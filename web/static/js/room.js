@@ -43,7 +43,7 @@ export class RoomApp extends EventTarget {
     this.panels = new PanelsView(root, this.store, this);
     this.media = new LocalMedia({ stream: this.localStream, mesh: this.mesh, store: this.store, signaling: this.signaling,
       grid: this.grid, toast: (text, opts) => this.toast(text, opts) });
-    this.stats = new StatsView({ root, mesh: this.mesh, grid: this.grid, media: this.media,
+    this.stats = new StatsView({ root, mesh: this.mesh, sfu: this.sfu, grid: this.grid, media: this.media,
       welcomed: () => this.signaling.welcomed, onPoorNetwork: () => this._poorNetwork() });
   }
 

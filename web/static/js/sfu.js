@@ -8,6 +8,8 @@
 // Every few seconds we report our tiles' heights, our bandwidth estimate and low-data mode (`layers`);
 // the server picks each feed's layer from them.
 
+import { summarise } from "./mesh.js";
+
 const LAYERS = [
   { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
   { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
@@ -31,6 +33,8 @@ export class SfuMedia extends EventTarget {
     this._chain = Promise.resolve(); // offers and answers are handled in order
     this._timer = null;
     this._lastReport = "";
+    this._statLinks = new Map(); // peer id -> {pc, _lastSample} for summarise's rates
+    this.speaker = null; // the active speaker the server announces (Janus talking events)
     mesh.addEventListener("local-track", (e) => this.setTrack(e.detail.kind, e.detail.track));
   }
 
@@ -62,6 +66,9 @@ export class SfuMedia extends EventTarget {
       this._run(() => this._offer(msg));
     } else if (msg.op === "feeds") {
       this._setFeeds(msg.feeds);
+    } else if (msg.op === "speaker") {
+      this.speaker = msg.peer;
+      this._emit("speaker", { peerId: msg.peer });
     }
   }
 
@@ -146,9 +153,42 @@ export class SfuMedia extends EventTarget {
     }
   }
 
-  /** One stats sample per feed, in the shape Mesh.sample() gives (for quality badges). */
+  /**
+   * One stats sample per peer, in the shape Mesh.sample() gives (quality badges, the loudest speaker):
+   * the receiving connection's inbound streams grouped by the feed their mid carries, with the shared
+   * transport's round trip; rates come from the previous sample kept per peer.
+   */
   async sample() {
-    return {};
+    const pc = this.sub;
+    if (!pc) return {};
+    let report;
+    try {
+      report = await pc.getStats();
+    } catch {
+      return {}; // closed meanwhile
+    }
+    const midOfTrack = new Map(pc.getTransceivers().filter((t) => t.receiver.track)
+      .map((t) => [t.receiver.track.id, t.mid]));
+    const shared = new Map();
+    const own = new Map(); // peer id -> Map of its inbound-rtp stats
+    report.forEach((r) => {
+      if (r.type === "transport" || r.type === "candidate-pair") {
+        shared.set(r.id, r);
+      } else if (r.type === "inbound-rtp") {
+        const f = this.feeds.get(String(r.mid ?? midOfTrack.get(r.trackIdentifier) ?? ""));
+        if (!f) return;
+        if (!own.has(f.peer)) own.set(f.peer, new Map());
+        own.get(f.peer).set(r.id, r);
+      }
+    });
+    const out = {};
+    for (const [peer, stats] of own) {
+      const link = this._statLinks.get(peer) || {};
+      link.pc = pc;
+      this._statLinks.set(peer, link);
+      out[peer] = summarise(new Map([...shared, ...stats]), link);
+    }
+    return out;
   }
 
   stop() {
@@ -159,6 +199,8 @@ export class SfuMedia extends EventTarget {
     for (const peer of [...this.links.keys()]) this._emit("link-closed", { peerId: peer });
     this.links.clear();
     this.feeds.clear();
+    this._statLinks.clear();
+    this.speaker = null;
     this.active = false;
     this._lastReport = "";
   }
