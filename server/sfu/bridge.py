@@ -222,7 +222,7 @@ class SfuBridge:
         async with rm.lock:
             pm = self._peer_media(rm, me)
             if pm.pub is None:
-                inst = await self._place(rm, me, pm)
+                inst = await self._place(rm, rep.room, me, pm)
                 pm.pub = await self._join_publisher(rm, inst, me)
                 pm.tasks.append(asyncio.create_task(self._watch_publisher(rep, rm, pm, pm.pub)))
                 data, jsep = await pm.pub.message({"request": "publish"}, {"type": "offer", "sdp": offer_sdp})
@@ -336,16 +336,20 @@ class SfuBridge:
             await self._each([self._drop_peer(rm, pm, kick=pm.peer_id in rm.removed) for pm in gone])
             publishers = [party(room, p) for p in room.sfu_publishers()]
             # Where everyone is (server.sfu.span): this node's people are placed as they come (one at a
-            # time: each placement counts the ones before it); feeds published through another node are
-            # taken to be on the home instance.
+            # time: each placement counts the ones before it); other nodes' people where their feed is up
+            # (``Peer.sfu_instance``, from the room's log), or the home.
             for p in local.values():
-                await self._place(rm, p, self._peer_media(rm, p))
-            placement = {pid: pm.instance.id for pid, pm in rm.peers.items() if pm.instance is not None}
+                await self._place(rm, room, p, self._peer_media(rm, p))
+            placement = {q.id: q.sfu_instance for q in room.admitted() if q.connected and q.sfu_instance}
+            placement |= {pid: pm.instance.id for pid, pm in rm.peers.items() if pm.instance is not None}
             for q in publishers:
                 placement.setdefault(q.peer_id, rm.instance.id)
+            # Every viewer whose instance is known, of any node: the feeds this node publishes go where
+            # they are taken (the other nodes do the same for theirs).
             wants = {p.id: (plan.visible_feeds(party(room, p), publishers) if p.system else
                             plan.subscription_feeds(room.kind, party(room, p), publishers, floor=room.floor))
-                     for p in local.values() if plan.media_plan(p.role).subscribe}
+                     for p in room.admitted() if p.connected and p.id in placement
+                     and plan.media_plan(p.role).subscribe}
             # The feeds cascaded to the instances whose viewers take them, before anyone subscribes.
             await self._sync_links(rm, room, span.forwards(placement, wants))
             links = set(rm.links)
@@ -453,7 +457,7 @@ class SfuBridge:
         rm.edges[iid] = inst
         return inst
 
-    async def _place(self, rm: RoomMedia, p: Peer, pm: PeerMedia) -> JanusInstance:
+    async def _place(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia) -> JanusInstance:
         """This person's instance (``span.place_person``): the home while it has fewer than
         ``instance_peers`` of the room's people, then the least-loaded other instance that is up. The
         recorder and terminals stay on the home (server.sfu.recording and terminals use it)."""
@@ -462,7 +466,12 @@ class SfuBridge:
         if p.system or not self._auto_subscribe(p):
             pm.instance = rm.instance
             return rm.instance
-        counts = Counter(q.instance.id for q in rm.peers.values() if q.instance is not None and q is not pm)
+        # The room's people per instance: this node's placements, and other nodes' people where their
+        # feed is up (the room's log).
+        placed = {q.id: q.sfu_instance for q in room.admitted() if q.connected and q.sfu_instance}
+        placed |= {pid: q.instance.id for pid, q in rm.peers.items() if q.instance is not None}
+        placed.pop(p.id, None)
+        counts = Counter(placed.values())
         try:
             iid = span.place_person(rm.instance.id, counts, self.cluster.up_ids(), capacity=self.instance_peers,
                                     load=self.cluster.scores())
@@ -546,7 +555,8 @@ class SfuBridge:
                 pm.feed_up = up
                 try:
                     await self.hub.submit(rep, {"op": "sfu_feed", "peer": pm.peer_id, "up": up,
-                                                "generation": rm.generation, "epoch": pm.epoch})
+                                                "generation": rm.generation, "epoch": pm.epoch,
+                                                "instance": (pm.instance or rm.instance).id})
                 except Exception as e:
                     log.warning("could not report a feed: %s", type(e).__name__)
                 self.schedule(rm.session_id)
