@@ -110,6 +110,18 @@ def parse_janus_urls(raw: str) -> tuple[str, ...]:
     return urls
 
 
+def parse_janus_admin_urls(raw: str, janus_urls: tuple[str, ...]) -> tuple[str, ...]:
+    """CONCORD_JANUS_ADMIN_URL: each instance's Admin API (http(s)://host:port/admin), in the order of
+    CONCORD_JANUS_URL; empty means no load polling (placement then counts rooms only)."""
+    urls = tuple(u.rstrip("/") for u in raw.replace(",", " ").split())
+    for u in urls:
+        if not (u.startswith("http://") or u.startswith("https://")) or len(u.split("://", 1)[1]) == 0:
+            raise ConfigError(f"CONCORD_JANUS_ADMIN_URL: {u!r} is not an http:// or https:// URL")
+    if urls and len(urls) != len(janus_urls):
+        raise ConfigError("CONCORD_JANUS_ADMIN_URL needs one Admin API URL per CONCORD_JANUS_URL, in the same order")
+    return urls
+
+
 def _janus() -> dict:
     urls = parse_janus_urls(os.environ.get("CONCORD_JANUS_URL", ""))
     api_secret = os.environ.get("CONCORD_JANUS_API_SECRET") or None
@@ -117,8 +129,26 @@ def _janus() -> dict:
     if urls and not (api_secret and admin_key):
         # Concord never drives an open Janus: without the secret anyone on the network could use it.
         raise ConfigError("CONCORD_JANUS_URL needs CONCORD_JANUS_API_SECRET and CONCORD_JANUS_ADMIN_KEY")
+    admin_urls = parse_janus_admin_urls(os.environ.get("CONCORD_JANUS_ADMIN_URL", ""), urls)
+    admin_secret = os.environ.get("CONCORD_JANUS_ADMIN_SECRET") or None
+    if admin_urls and not admin_secret:
+        raise ConfigError("CONCORD_JANUS_ADMIN_URL needs CONCORD_JANUS_ADMIN_SECRET")
     return {"janus_urls": urls, "janus_api_secret": api_secret, "janus_admin_key": admin_key,
-            "janus_admin_secret": os.environ.get("CONCORD_JANUS_ADMIN_SECRET") or None}
+            "janus_admin_secret": admin_secret, "janus_admin_urls": admin_urls,
+            "janus_poll_s": _seconds("CONCORD_JANUS_POLL_S", 10.0), "sfu_instance_peers": _instance_peers()}
+
+
+def _instance_peers() -> int:
+    raw = os.environ.get("CONCORD_SFU_INSTANCE_PEERS", "").strip()
+    if not raw:
+        return 250
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ConfigError(f"CONCORD_SFU_INSTANCE_PEERS must be a whole number of people, not {raw!r}") from None
+    if n < 1:
+        raise ConfigError("CONCORD_SFU_INSTANCE_PEERS must be at least 1")
+    return n
 
 
 def _mesh_limit() -> int:
@@ -170,6 +200,14 @@ class Config:
     janus_api_secret: str | None = field(default=None, repr=False)
     janus_admin_key: str | None = field(default=None, repr=False)
     janus_admin_secret: str | None = field(default=None, repr=False)
+    # Each instance's Admin API, for its load (CONCORD_JANUS_ADMIN_URL, same order; server/sfu/load.py).
+    janus_admin_urls: tuple[str, ...] = ()
+    # Seconds between two load polls of each instance (CONCORD_JANUS_POLL_S); two failed polls in a row
+    # count as a failed health check (the instance's rooms move: docs/scaling.md, "Failover").
+    janus_poll_s: float = 10.0
+    # People of one SFU room per Janus instance before later ones go to another instance, the room's
+    # feeds cascaded between them (CONCORD_SFU_INSTANCE_PEERS, docs/scaling.md).
+    sfu_instance_peers: int = 250
     # A mesh room with more admitted people than this moves to the SFU in place (CONCORD_MESH_LIMIT, when
     # a Janus is configured; docs/sfu.md).
     mesh_limit: int = 4

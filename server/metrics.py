@@ -7,12 +7,15 @@ import hmac
 import resource
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
 from server import __version__
 from server.services import services
+
+# One labelled sample of a collector: (metric name, help text, labels, value).
+Sample = tuple[str, str, dict[str, str], float]
 
 
 class Metrics:
@@ -20,6 +23,7 @@ class Metrics:
         self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
         self.gauges: dict[str, Callable[[], float]] = {}
         self.help: dict[str, str] = {}
+        self.collectors: list[Callable[[], Iterable[Sample]]] = []
         self.loop_lag_s = 0.0
         self.loop_lag_max_s = 0.0
         self.started = time.time()
@@ -30,6 +34,11 @@ class Metrics:
     def gauge(self, name: str, fn: Callable[[], float], help: str = "") -> None:
         self.gauges[name] = fn
         self.help[name] = help
+
+    def collect(self, fn: Callable[[], Iterable[Sample]]) -> None:
+        """Labelled gauges read at each scrape (e.g. per Janus instance: server.sfu.load.LoadBoard.samples).
+        Labels must never carry a secret: the SFU's are ``instance="host:port"``."""
+        self.collectors.append(fn)
 
     async def watch_loop(self, interval: float = 0.5) -> None:
         while True:
@@ -63,6 +72,17 @@ class Metrics:
                 lines.append(f"# HELP {name} {self.help[name]}")
             lines.append(f"# TYPE {name} gauge")
             lines.append(f"{name} {fn():g}")
+        grouped: dict[str, tuple[str, list[str]]] = {}
+        for collector in self.collectors:
+            for name, help_text, sample_labels, value in collector():
+                lab = ",".join(f'{k}="{_esc(v)}"' for k, v in sorted(sample_labels.items()))
+                grouped.setdefault(name, (help_text, []))[1].append(
+                    f"{name}{{{lab}}} {value:g}" if lab else f"{name} {value:g}")
+        for name, (help_text, rows) in grouped.items():
+            if help_text:
+                lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} gauge")
+            lines.extend(rows)
         return "\n".join(lines) + "\n"
 
 

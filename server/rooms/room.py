@@ -38,7 +38,9 @@ IDLE_END_S = 7200.0  # a live room with nobody in it ends this long after the la
 MAX_PEERS = 50  # a mesh is for small rooms; large briefings belong on an SFU backend
 MAX_PEERS_SFU = 2000  # on the SFU (docs/sfu.md): a city-wide briefing
 TOPOLOGIES = ("mesh", "sfu")  # how media flows: peer to peer, or through Janus (docs/sfu.md)
-TOPOLOGY_CAUSES = ("kind", "size", "failover", "terminal")  # terminal: a WHIP/WHEP terminal joined
+# "instance failover": the Janus instance under the room died and the room moved to another
+# (server.sfu.failover); "failover" is kept for a move back to the mesh. terminal: a WHIP/WHEP terminal joined.
+TOPOLOGY_CAUSES = ("kind", "size", "failover", "instance failover", "terminal")
 MAX_SUBROOM_LEN = 40
 MAX_CHAT_LEN = 2000
 
@@ -138,6 +140,9 @@ class Peer:
     joined_at: float = 0.0
     # On the SFU: this person's feed is up on the room's current Janus room (``sfu_feed`` command).
     sfu_feed: bool = False
+    # The Janus instance (a server.sfu.cluster id, never sent to clients) their feed is up on: a room on the
+    # SFU may span several instances (server.sfu.span); reported with ``sfu_feed``.
+    sfu_instance: str | None = None
 
     @property
     def target(self) -> Target:
@@ -466,7 +471,7 @@ class Room:
             effects.append(Close(p.target, CLOSE_REPLACED, "joined from another connection"))
         p.node, p.conn, p.connected, p.dropped_at = node, conn, True, None
         p.epoch += 1
-        p.sfu_feed = False  # the new connection publishes afresh
+        p.sfu_feed, p.sfu_instance = False, None  # the new connection publishes afresh (and is placed again)
         p.resume_hash = new_resume_hash
         effects.append(Record("peer_resumed", {"peer": p.id, "name": p.name, "epoch": p.epoch,
                                                "with_token": resumed}))
@@ -786,13 +791,13 @@ class Room:
         gen = self.sfu_generation if generation is None else int(generation)
         if topology == self.topology and gen == self.sfu_generation:
             return []  # two nodes decided the same move: the first one took it
-        if topology == "mesh" and self.topology == "sfu" and cause != "failover":
+        if topology == "mesh" and self.topology == "sfu" and cause not in ("failover", "instance failover"):
             return []  # a room does not go back to the mesh (server.sfu.plan.choose_topology)
         old = self.topology
         self.topology, self.sfu_generation = topology, gen
         self.sfu_instance = instance if topology == "sfu" else None
         for p in self.peers.values():
-            p.sfu_feed = False
+            p.sfu_feed, p.sfu_instance = False, None
         self.switches += 1
         pending = {p.id for p in self.admitted() if p.connected and not p.system}
         self.switch = {"seq": self.switches, "at": now, "cause": cause, "pending": pending} if pending else None
@@ -804,14 +809,17 @@ class Room:
                                 "generation": gen, "switch": self.switches, "peers": len(pending)}),
         ]
 
-    def set_sfu_feed(self, peer_id: str, generation: int, epoch: int, up: bool, now: float | None = None) -> list[Effect]:
-        """A person's feed came up (or went down) on the SFU. Reported by the node that holds their
-        connection (server.sfu.bridge); every node then subscribes its viewers to it."""
+    def set_sfu_feed(self, peer_id: str, generation: int, epoch: int, up: bool, now: float | None = None,
+                     instance: str | None = None) -> list[Effect]:
+        """A person's feed came up (or went down) on the SFU, on Janus ``instance``. Reported by the node
+        that holds their connection (server.sfu.bridge); every node then subscribes its viewers to it."""
         p = self.peers.get(peer_id)
         if (p is None or p.system or self.topology != "sfu" or generation != self.sfu_generation
                 or epoch != p.epoch or not p.connected or p.sfu_feed == up):
             return []
         p.sfu_feed = up
+        if up and instance:
+            p.sfu_instance = instance
         return self._unpend(p, now) if up else []
 
     def _unpend(self, p: Peer, now: float | None) -> list[Effect]:
@@ -865,7 +873,8 @@ class Room:
                                          n=int(cmd.get("n") or 0), limit=int(cmd.get("limit") or 0), now=at)
             if op == "sfu_feed":
                 return self.set_sfu_feed(str(cmd.get("peer")), int(cmd.get("generation") or 0),
-                                         int(cmd.get("epoch") or 0), bool(cmd.get("up", True)), now=at)
+                                         int(cmd.get("epoch") or 0), bool(cmd.get("up", True)), now=at,
+                                         instance=str(cmd["instance"]) if cmd.get("instance") else None)
         except RoomError as e:
             return self._refusal(cmd, e)
         return []

@@ -32,6 +32,7 @@ import hmac
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +41,8 @@ from server.rooms.connection import Connection
 from server.rooms.hub import Replica, RoomHub
 from server.rooms.room import MAX_PEERS_SFU, Effect, Peer, Record, Room
 from server.sessions.kinds import MODERATOR_ROLES
-from server.sfu import plan
+from server.sfu import plan, span
+from server.sfu.cascade import CascadeLink, RoomOn, StreamInfo, cascade, streams_from
 from server.sfu.cluster import JanusCluster, JanusInstance, NoInstance
 from server.sfu.janus import (
     VR_NO_SUCH_FEED,
@@ -106,6 +108,8 @@ class PeerMedia:
     shown: list[dict[str, Any]] = field(default_factory=list)  # the feeds last told to the client
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one request at a time on this person's subscriber
+    instance: JanusInstance | None = None  # where this person's handles are (server.sfu.span.place_person)
+    streams_info: list[StreamInfo] = field(default_factory=list)  # the published streams (for cascades)
 
 
 @dataclass(eq=False)
@@ -118,6 +122,10 @@ class RoomMedia:
     peers: dict[str, PeerMedia] = field(default_factory=dict)
     removed: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The same Janus room (id and secret) on other instances, when the room's people outgrow the home
+    # instance (``instance``), and the feeds cascaded there: (peer id, target instance) -> link.
+    edges: dict[str, JanusInstance] = field(default_factory=dict)
+    links: dict[tuple[str, str], CascadeLink] = field(default_factory=dict)
     speaker: str | None = None  # the active speaker (Janus talking events): the last who started talking
 
 
@@ -126,11 +134,14 @@ class SfuBridge:
     CONCURRENCY = 16  # Janus requests in flight per room while reconciling (one at a time per person)
 
     def __init__(self, hub: RoomHub, cluster: JanusCluster, secret_key: bytes, *,
-                 mesh_limit: int = plan.MESH_LIMIT) -> None:
+                 mesh_limit: int = plan.MESH_LIMIT, instance_peers: int = span.INSTANCE_PEERS,
+                 cascade_bind: str = "127.0.0.1") -> None:
         self.hub = hub
         self.cluster = cluster
         self._key = secret_key
         self.mesh_limit = mesh_limit
+        self.instance_peers = instance_peers  # CONCORD_SFU_INSTANCE_PEERS
+        self.cascade_bind = cascade_bind  # where an edge instance listens for cascaded RTP
         self.concurrency = self.CONCURRENCY
         self.rooms: dict[int, RoomMedia] = {}
         self._dirty: set[int] = set()
@@ -211,14 +222,16 @@ class SfuBridge:
         async with rm.lock:
             pm = self._peer_media(rm, me)
             if pm.pub is None:
-                pm.pub = await self._join_publisher(rm, me)
+                inst = await self._place(rm, rep.room, me, pm)
+                pm.pub = await self._join_publisher(rm, inst, me)
                 pm.tasks.append(asyncio.create_task(self._watch_publisher(rep, rm, pm, pm.pub)))
-                answer = await pm.pub.publish({"type": "offer", "sdp": offer_sdp})
+                data, jsep = await pm.pub.message({"request": "publish"}, {"type": "offer", "sdp": offer_sdp})
             else:  # renegotiation of a running publisher (a track added or replaced)
-                _, jsep = await pm.pub.message({"request": "configure"}, {"type": "offer", "sdp": offer_sdp})
-                if jsep is None:
-                    raise JanusError(0, "no SDP answer to the configure offer", "configure")
-                answer = jsep
+                data, jsep = await pm.pub.message({"request": "configure"}, {"type": "offer", "sdp": offer_sdp})
+            if jsep is None or jsep.get("type") != "answer":
+                raise JanusError(0, "no SDP answer to the publish offer", "publish")
+            answer = jsep
+            pm.streams_info = streams_from(data.get("streams") or []) or pm.streams_info
             pm.mids = sdp_mids(offer_sdp)
             pm.muted.clear()  # new mids: moderation is applied again once the feed is up
         return str(answer["sdp"])
@@ -322,7 +335,25 @@ class SfuBridge:
             gone = [pm for pid, pm in rm.peers.items() if (p := local.get(pid)) is None or p.epoch != pm.epoch]
             await self._each([self._drop_peer(rm, pm, kick=pm.peer_id in rm.removed) for pm in gone])
             publishers = [party(room, p) for p in room.sfu_publishers()]
-            await self._each([self._sync_peer(rm, room, p, publishers) for p in local.values()])
+            # Where everyone is (server.sfu.span): this node's people are placed as they come (one at a
+            # time: each placement counts the ones before it); other nodes' people where their feed is up
+            # (``Peer.sfu_instance``, from the room's log), or the home.
+            for p in local.values():
+                await self._place(rm, room, p, self._peer_media(rm, p))
+            placement = {q.id: q.sfu_instance for q in room.admitted() if q.connected and q.sfu_instance}
+            placement |= {pid: pm.instance.id for pid, pm in rm.peers.items() if pm.instance is not None}
+            for q in publishers:
+                placement.setdefault(q.peer_id, rm.instance.id)
+            # Every viewer whose instance is known, of any node: the feeds this node publishes go where
+            # they are taken (the other nodes do the same for theirs).
+            wants = {p.id: (plan.visible_feeds(party(room, p), publishers) if p.system else
+                            plan.subscription_feeds(room.kind, party(room, p), publishers, floor=room.floor))
+                     for p in room.admitted() if p.connected and p.id in placement
+                     and plan.media_plan(p.role).subscribe}
+            # The feeds cascaded to the instances whose viewers take them, before anyone subscribes.
+            await self._sync_links(rm, room, span.forwards(placement, wants))
+            links = set(rm.links)
+            await self._each([self._sync_peer(rm, room, p, publishers, placement, links) for p in local.values()])
 
     async def _each(self, coros: list[Coroutine[Any, Any, None]]) -> None:
         """Run one coroutine per person, ``concurrency`` at a time; the first failure is raised once all ended."""
@@ -339,24 +370,29 @@ class SfuBridge:
             if isinstance(r, BaseException):
                 raise r
 
-    async def _sync_peer(self, rm: RoomMedia, room: Room, p: Peer, publishers: list[plan.Party]) -> None:
-        """One local person: the server-side floor and mute on their feed, then their subscription."""
+    async def _sync_peer(self, rm: RoomMedia, room: Room, p: Peer, publishers: list[plan.Party],
+                         placement: dict[str, str], links: set[tuple[str, str]]) -> None:
+        """One local person: the server-side floor and mute on their feed, then their subscription to the
+        feeds on their own instance (native there or cascaded there)."""
         pm = rm.peers.get(p.id)
         if pm is not None and pm.pub is not None and pm.feed_up:
             await self._moderate(rm, room, p, pm)
         if not plan.media_plan(p.role).subscribe or not self._auto_subscribe(p):
             return
         pm = self._peer_media(rm, p)
+        here = span.available(placement.get(p.id, rm.instance.id), placement, links, (q.peer_id for q in publishers))
         async with pm.lock:
-            await self._sync_subscriber(rm, room, p, pm, publishers)
+            await self._sync_subscriber(rm, room, p, pm, [q for q in publishers if q.peer_id in here])
 
     async def _sync_subscriber(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia,
                                publishers: list[plan.Party]) -> None:
+        """``publishers``: the feeds on the person's instance."""
         viewer = party(room, p)
         visible = set(plan.visible_feeds(viewer, publishers))
         wanted = set(plan.subscription_feeds(room.kind, viewer, publishers, floor=room.floor))
         pm.visible = wanted
-        pm.subscribed &= {q.peer_id for q in publishers}  # a feed that left Janus left the subscription with it
+        # A feed that left Janus (or the person's instance) left the subscription with it.
+        pm.subscribed &= {q.peer_id for q in publishers}
         if pm.awaiting_start and time.monotonic() - pm.offered_at >= self.START_TIMEOUT_S:
             pm.awaiting_start = False  # never answered: offer again
         # A feed still visible but no longer of interest (the floor moved on in a briefing) is
@@ -378,8 +414,9 @@ class SfuBridge:
         room = rep.room
         if rm is not None and rm.generation == room.sfu_generation and rm.instance.id == room.sfu_instance:
             return rm
-        if rm is not None:  # the room moved to a new Janus room: leave the old one first
-            await self._drop_room(rm, destroy=False)
+        if rm is not None:  # the room moved to a new Janus room: leave the old one first (and destroy it
+            # on the instances still up: a later generation never goes back to it)
+            await self._drop_room(rm, destroy=rm.generation < room.sfu_generation)
         inst = self.cluster.instance(room.sfu_instance)
         jroom = plan.janus_room_id(sid, generation=room.sfu_generation)
         rm = RoomMedia(sid, jroom, inst, room.sfu_generation, room_secret(self._key, jroom))
@@ -397,15 +434,91 @@ class SfuBridge:
         self.rooms[sid] = rm
         return rm
 
+    async def _room_on(self, rm: RoomMedia, iid: str) -> JanusInstance:
+        """The room's instance ``iid``: the home, or an edge where the same Janus room (id and secret) is
+        created on first use."""
+        if iid == rm.instance.id:
+            return rm.instance
+        inst = rm.edges.get(iid)
+        if inst is not None and inst.up:
+            return inst
+        inst = self.cluster.instance(iid)
+        assert inst.control is not None
+        try:
+            # The home's spec (talking events too: a speaker on an edge is heard by its own handles).
+            await inst.control.create_room(RoomSpec(room=rm.janus_room, secret=rm.secret,
+                                                    description=f"concord {rm.session_id}",
+                                                    videocodec=plan.VIDEO_CODECS, publishers=MAX_PEERS_SFU,
+                                                    audiolevel_event=True),
+                                           admin_key=self.cluster.admin_key)
+        except JanusError as e:
+            if e.code != VR_ROOM_EXISTS:
+                raise
+        inst.rooms.add(rm.janus_room)
+        rm.edges[iid] = inst
+        return inst
+
+    async def _place(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia) -> JanusInstance:
+        """This person's instance (``span.place_person``): the home while it has fewer than
+        ``instance_peers`` of the room's people, then the least-loaded other instance that is up. The
+        recorder and terminals stay on the home (server.sfu.recording and terminals use it)."""
+        if pm.instance is not None:
+            return pm.instance
+        if p.system or not self._auto_subscribe(p):
+            pm.instance = rm.instance
+            return rm.instance
+        # The room's people per instance: this node's placements, and other nodes' people where their
+        # feed is up (the room's log).
+        placed = {q.id: q.sfu_instance for q in room.admitted() if q.connected and q.sfu_instance}
+        placed |= {pid: q.instance.id for pid, q in rm.peers.items() if q.instance is not None}
+        placed.pop(p.id, None)
+        counts = Counter(placed.values())
+        try:
+            iid = span.place_person(rm.instance.id, counts, self.cluster.up_ids(), capacity=self.instance_peers,
+                                    load=self.cluster.scores())
+        except ValueError:
+            raise NoInstance("no Janus instance is up") from None
+        pm.instance = await self._room_on(rm, iid)
+        if pm.instance is not rm.instance:
+            log.info("session %s: %s placed on %s (home %s full)", rm.session_id, p.id, iid, rm.instance.id)
+        return pm.instance
+
+    async def _sync_links(self, rm: RoomMedia, room: Room, needed: set[tuple[str, str]]) -> None:
+        """Cascade each feed this node publishes to the instances that need it (``span.forwards``), and
+        stop the cascades nobody needs any more (the viewers left, the floor moved on, the feed is down)."""
+        keep: set[tuple[str, str]] = set()
+        for feed, target in needed:
+            pm = rm.peers.get(feed)
+            if (pm is not None and pm.pub is not None and pm.feed_up and pm.streams_info
+                    and pm.instance is not None and self.cluster.is_up(target)):
+                keep.add((feed, target))
+        for key in [k for k in rm.links if k not in keep or rm.links[k].closed]:
+            await rm.links.pop(key).close()
+        for feed, target in sorted(keep - rm.links.keys()):
+            pm = rm.peers[feed]
+            src = pm.instance
+            assert src is not None and src.control is not None
+            dst = await self._room_on(rm, target)
+            assert dst.control is not None
+            p = room.peers.get(feed)
+            try:
+                rm.links[(feed, target)] = await cascade(
+                    RoomOn(src.id, src.control, rm.janus_room, rm.secret),
+                    RoomOn(dst.id, dst.control, rm.janus_room, rm.secret),
+                    feed=plan.janus_participant_id(feed), streams=pm.streams_info, admin_key=self.cluster.admin_key,
+                    bind=self.cascade_bind, display=p.name if p is not None else "")
+            except ValueError as e:
+                log.warning("session %s: feed %s not cascaded: %s", rm.session_id, feed, e)
+
     def _peer_media(self, rm: RoomMedia, p: Peer) -> PeerMedia:
         pm = rm.peers.get(p.id)
         if pm is None or pm.epoch != p.epoch:
             pm = rm.peers[p.id] = PeerMedia(p.id, p.epoch)
         return pm
 
-    async def _join_publisher(self, rm: RoomMedia, p: Peer) -> VideoRoomHandle:
-        assert rm.instance.session is not None and rm.instance.control is not None
-        h = await rm.instance.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
+    async def _join_publisher(self, rm: RoomMedia, inst: JanusInstance, p: Peer) -> VideoRoomHandle:
+        assert inst.session is not None and inst.control is not None
+        h = await inst.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
         participant = plan.janus_participant_id(p.id)
         try:
             try:
@@ -414,7 +527,7 @@ class SfuBridge:
                 if e.code != VR_ID_EXISTS:
                     raise
                 # The person's previous publisher (an old connection, maybe on another node) is still there.
-                await rm.instance.control.kick(rm.janus_room, secret=rm.secret, participant=participant)
+                await inst.control.kick(rm.janus_room, secret=rm.secret, participant=participant)
                 await h.join_publisher(rm.janus_room, participant=participant, display=p.name)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -443,7 +556,8 @@ class SfuBridge:
                 pm.feed_up = up
                 try:
                     await self.hub.submit(rep, {"op": "sfu_feed", "peer": pm.peer_id, "up": up,
-                                                "generation": rm.generation, "epoch": pm.epoch})
+                                                "generation": rm.generation, "epoch": pm.epoch,
+                                                "instance": (pm.instance or rm.instance).id})
                 except Exception as e:
                     log.warning("could not report a feed: %s", type(e).__name__)
                 self.schedule(rm.session_id)
@@ -467,14 +581,16 @@ class SfuBridge:
     async def _moderate(self, rm: RoomMedia, room: Room, p: Peer, pm: PeerMedia) -> None:
         """Janus forwards this publisher's audio only if the room says so (``plan.audio_forwarded``: the
         kind's speaking rule, the floor, a moderator's mute), whatever the client sends; its video follows
-        the person's video state (a moderator's video mute). VideoRoom ``moderate``, per publisher mid."""
-        assert rm.instance.control is not None
+        the person's video state (a moderator's video mute). VideoRoom ``moderate``, per publisher mid, on
+        the feed's own instance: a muted stream is not forwarded to the instances it is cascaded to either."""
+        inst = pm.instance or rm.instance
+        assert inst.control is not None
         hear = plan.audio_forwarded(room.rules, p.role, has_floor=room.floor == p.id, muted=not p.audio)
         want = {**{m: not hear for m in pm.mids["audio"]}, **{m: not p.video for m in pm.mids["video"]}}
         for mid, mute in want.items():
             if pm.muted.get(mid) == mute:
                 continue
-            await rm.instance.control.moderate(rm.janus_room, secret=rm.secret,
+            await inst.control.moderate(rm.janus_room, secret=rm.secret,
                                                participant=plan.janus_participant_id(p.id), mid=mid, mute=mute)
             pm.muted[mid] = mute
 
@@ -491,8 +607,9 @@ class SfuBridge:
             if pm.sub is None:
                 if not feeds:
                     return
-                assert rm.instance.session is not None
-                pm.sub = await rm.instance.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
+                inst = pm.instance or rm.instance
+                assert inst.session is not None
+                pm.sub = await inst.session.attach_videoroom(opaque_id=f"concord-{rm.session_id}")
                 pm.tasks.append(asyncio.create_task(self._watch_subscriber(rm, p.id, pm, pm.sub)))
                 data, offer = await pm.sub.join_subscriber(rm.janus_room, feeds)
             else:
@@ -596,9 +713,12 @@ class SfuBridge:
         rm.peers.pop(pm.peer_id, None)
         for t in pm.tasks:
             t.cancel()
-        if kick and rm.instance.up and rm.instance.control is not None:
+        for key in [k for k in rm.links if k[0] == pm.peer_id]:  # its cascaded copies go with it
+            await rm.links.pop(key).close()
+        inst = pm.instance or rm.instance
+        if kick and inst.up and inst.control is not None:
             try:
-                await rm.instance.control.kick(rm.janus_room, secret=rm.secret,
+                await inst.control.kick(rm.janus_room, secret=rm.secret,
                                                participant=plan.janus_participant_id(pm.peer_id))
             except JanusError as e:
                 if e.code not in (VR_NO_SUCH_FEED, VR_NO_SUCH_ROOM):
@@ -614,14 +734,18 @@ class SfuBridge:
         for pm in rm.peers.values():  # first stop listening: leaving makes Janus renegotiate the others
             for t in pm.tasks:
                 t.cancel()
+        for link in list(rm.links.values()):
+            await link.close()
+        rm.links.clear()
         await self._each([self._drop_peer(rm, pm, kick=False) for pm in list(rm.peers.values())])
-        rm.instance.rooms.discard(rm.janus_room)
-        if destroy and rm.instance.up and rm.instance.control is not None:
-            try:
-                await rm.instance.control.destroy_room(rm.janus_room, secret=rm.secret)
-            except JanusError as e:
-                if e.code != VR_NO_SUCH_ROOM:
-                    log.warning("destroying %s failed: %s", rm.janus_room, e)
+        for inst in (rm.instance, *rm.edges.values()):
+            inst.rooms.discard(rm.janus_room)
+            if destroy and inst.up and inst.control is not None:
+                try:
+                    await inst.control.destroy_room(rm.janus_room, secret=rm.secret)
+                except JanusError as e:
+                    if e.code != VR_NO_SUCH_ROOM:
+                        log.warning("destroying %s failed: %s", rm.janus_room, e)
 
     def _instance_lost(self, instance_id: str) -> None:
         """The instance's sessions and handles are gone with its socket: forget them here. Moving the
@@ -631,6 +755,14 @@ class SfuBridge:
             for pm in rm.peers.values():
                 for t in pm.tasks:
                     t.cancel()
+            if rm.edges:  # the handles, cascaded copies and rooms on the edges that are still up go too
+                self._spawn(self._drop_room(rm, destroy=True))
+        # A lost edge: the room stays on its home, in a new Janus room (generation + 1) where its people
+        # are placed again (the home, or another instance that is up) and every client renegotiates.
+        for sid, rm in list(self.rooms.items()):
+            if instance_id in rm.edges:
+                rm.edges.pop(instance_id)
+                self._spawn(self.relocate(sid, rm.instance.id))
 
     # ---- helpers -----------------------------------------------------------------------------------
 

@@ -7,8 +7,9 @@ that ``server.sfu.bridge`` attaches. Instances are named by a short id derived f
 never the URL, and no id or URL reaches a browser.
 
 Interfaces other parts build on (docs/sfu.md, "Interfaces"):
-- ``place(session_id) -> instance id``: where a new room goes (fewest rooms of this node for now; load
-  from the Admin API can replace ``_load``);
+- ``place(session_id) -> instance id``: where a new room goes: the least-loaded instance that is up, by
+  each instance's load from its Admin API (``server.sfu.load.LoadBoard``, with CONCORD_JANUS_ADMIN_URL),
+  otherwise the one where this node has the fewest rooms;
 - ``instance(id) -> JanusInstance`` (``.session``, ``.control``, ``.conn``, ``.up``, ``.rooms``);
 - ``on_lost(callback)``: ``callback(instance_id)`` when an instance's socket drops (its sessions and
   handles are gone with it); the cluster reconnects in the background (``on_up`` when it is back).
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from server.sfu.janus import JanusClosed, JanusConnection, JanusError, JanusSession, VideoRoomHandle
+from server.sfu.load import LoadBoard, placement_score
 
 log = logging.getLogger("concord.sfu")
 
@@ -58,7 +60,7 @@ class JanusCluster:
     RETRY_S = 2.0
 
     def __init__(self, urls: tuple[str, ...] | list[str], api_secret: str, admin_key: str, *,
-                 admin_secret: str | None = None, timeout: float = 10.0) -> None:
+                 admin_secret: str | None = None, timeout: float = 10.0, load: LoadBoard | None = None) -> None:
         if not urls:
             raise ValueError("a cluster needs at least one Janus URL")
         self.instances: dict[str, JanusInstance] = {instance_id(u): JanusInstance(instance_id(u), u) for u in urls}
@@ -70,6 +72,11 @@ class JanusCluster:
         self._up: list[LostCallback] = []
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._closing = False
+        # Each instance's load from its Admin API (probes named by instance id); polled while started.
+        self.load = load
+        self._load_task: asyncio.Task[None] | None = None
+        if load is not None:
+            load.on_down(self._health_failed)
 
     def __repr__(self) -> str:
         return f"JanusCluster({list(self.instances.values())!r})"
@@ -88,6 +95,8 @@ class JanusCluster:
         """Connect to every instance; returns once all are up or ``wait_s`` passed (the rest keep trying)."""
         for inst in self.instances.values():
             self._watchers[inst.id] = asyncio.create_task(self._watch(inst), name=f"janus-watch {inst.id}")
+        if self.load is not None and self._load_task is None:
+            self._load_task = asyncio.create_task(self.load.run(), name="janus-load")
         deadline = asyncio.get_running_loop().time() + wait_s
         while not all(i.up for i in self.instances.values()):
             if asyncio.get_running_loop().time() > deadline:
@@ -98,9 +107,11 @@ class JanusCluster:
 
     async def close(self) -> None:
         self._closing = True
-        for t in self._watchers.values():
+        tasks = [*self._watchers.values(), *([self._load_task] if self._load_task else [])]
+        for t in tasks:
             t.cancel()
-        await asyncio.gather(*self._watchers.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._load_task = None
         for inst in self.instances.values():
             if inst.conn is not None:
                 with contextlib.suppress(Exception):
@@ -130,6 +141,8 @@ class JanusCluster:
                 await asyncio.sleep(self.RETRY_S)
                 continue
             log.info("Janus %s connected", inst.id)
+            if self.load is not None:
+                self.load.mark_up(inst.id)
             for cb in list(self._up):
                 self._call(cb, inst.id)
             assert inst.conn is not None and inst.session is not None
@@ -143,12 +156,24 @@ class JanusCluster:
             inst.up = False
             if self._closing:
                 return
+            if self.load is not None:  # placement skips it at once, not only after the next poll
+                self.load.mark_down(inst.id, "socket closed")
             log.warning("Janus %s lost (%s)", inst.id, inst.conn.close_reason or inst.session.end_reason)
             with contextlib.suppress(Exception):
                 await inst.conn.close()
             for cb in list(self._lost):
                 self._call(cb, inst.id)
             await asyncio.sleep(self.RETRY_S)
+
+    async def _health_failed(self, iid: str, error: str) -> None:
+        """The instance's Admin API failed ``load.down_after`` polls in a row while its socket looks up (a
+        frozen or unreachable host whose TCP connection has not broken yet): treat it as lost, as if the
+        socket had dropped, so its rooms move now rather than when the heartbeat gives up."""
+        inst = self.instances.get(iid)
+        if inst is None or not inst.up or inst.conn is None or self._closing:
+            return
+        log.warning("Janus %s failed its health check (%s): treated as lost", iid, error)
+        await inst.conn.abort("health check failed")
 
     @staticmethod
     def _call(cb: LostCallback, iid: str) -> None:
@@ -159,15 +184,31 @@ class JanusCluster:
 
     # -- placement --
     def _load(self, inst: JanusInstance) -> float:
-        """How busy an instance is, for placement. Rooms this node uses there, for now."""
+        """How busy an instance is without Admin API figures: the rooms this node uses there."""
         return float(len(inst.rooms))
 
     def place(self, session_id: int) -> str:
-        """The instance a new room of ``session_id`` goes to: the least loaded one that is up."""
+        """The instance a new room of ``session_id`` goes to: the least loaded one that is up (by the
+        Admin API's figures when there are any; rooms placed since the last poll count at once)."""
         up = [i for i in self.instances.values() if i.up]
         if not up:
             raise NoInstance("no Janus instance is reachable")
+        if self.load is not None:
+            chosen = self.load.place(among=[i.id for i in up])
+            if chosen is not None:
+                return chosen
+            # every instance that is up is full or failing its polls: fall back rather than refuse
         return min(up, key=lambda i: (self._load(i), i.id)).id
+
+    def up_ids(self) -> list[str]:
+        return [i.id for i in self.instances.values() if i.up and i.session is not None and i.control is not None]
+
+    def scores(self) -> dict[str, float]:
+        """Each instance's load score from its Admin API (lower: less loaded); empty without a board."""
+        if self.load is None:
+            return {}
+        return {iid: placement_score(ld, pending_rooms=self.load.pending.get(iid, 0), weights=self.load.weights)
+                for iid, ld in self.load.loads.items()}
 
     def instance(self, iid: str | None) -> JanusInstance:
         """An instance that is up (``NoInstance`` if unknown or down)."""

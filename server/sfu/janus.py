@@ -133,6 +133,11 @@ class JanusConnection:
                     await s.destroy(timeout=2.0)
         await self._shutdown("closed by client")
 
+    async def abort(self, reason: str) -> None:
+        """Drop the connection without talking to Janus (it does not answer: a failed health check).
+        Everything pending fails with ``JanusClosed``; ``closed`` is set with ``reason``."""
+        await self._shutdown(reason)
+
     async def _shutdown(self, reason: str) -> None:
         if not self.closed.is_set():
             self.close_reason = reason
@@ -587,16 +592,35 @@ class JanusAdmin:
         self.url = url
         self._secret = admin_secret
         self.timeout = timeout
+        self._http: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
         return f"JanusAdmin({self.url!r})"
 
+    @contextlib.asynccontextmanager
+    async def pooled(self) -> Any:
+        """Within this block, requests share one HTTP session (kept-alive connections): a load poll makes
+        one ``handle_info`` request per handle (server.sfu.load)."""
+        if self._http is not None:
+            yield self
+            return
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
+            self._http = http
+            try:
+                yield self
+            finally:
+                self._http = None
+
     async def request(self, janus: str, path: str = "", **fields: Any) -> JSON:
         body = {"janus": janus, "transaction": _txn(), "admin_secret": self._secret, **fields}
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
-                async with http.post(self.url + path, json=body) as r:
+            if self._http is not None:
+                async with self._http.post(self.url + path, json=body) as r:
                     data = await r.json(content_type=None)
+            else:
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
+                    async with http.post(self.url + path, json=body) as r:
+                        data = await r.json(content_type=None)
         except TimeoutError as e:
             raise JanusTimeout(f"admin/{janus}", self.timeout) from e
         except (aiohttp.ClientError, OSError, ValueError) as e:

@@ -141,3 +141,44 @@ def test_mesh_limit_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("CONCORD_MESH_LIMIT", bad)
         with pytest.raises(ConfigError):
             _mesh_limit()
+
+
+def test_instance_peers_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.config import ConfigError, _instance_peers
+
+    monkeypatch.delenv("CONCORD_SFU_INSTANCE_PEERS", raising=False)
+    assert _instance_peers() == 250
+    monkeypatch.setenv("CONCORD_SFU_INSTANCE_PEERS", "2")
+    assert _instance_peers() == 2
+    for bad in ("0", "-3", "many"):
+        monkeypatch.setenv("CONCORD_SFU_INSTANCE_PEERS", bad)
+        with pytest.raises(ConfigError):
+            _instance_peers()
+
+
+def test_feed_reports_carry_the_instance_for_rooms_spanning_instances() -> None:
+    r = R()
+    r.host_and_parties("a")
+    r.room.set_topology("sfu", "kind", instance="j-1")
+    p = r.room.peers["a"]
+    up = {"op": "sfu_feed", "peer": "a", "generation": 0, "epoch": p.epoch, "up": True, "instance": "j-2"}
+    r.room.apply(up)
+    assert p.sfu_feed and p.sfu_instance == "j-2"  # an edge of the room (server.sfu.span)
+    assert "j-2" not in str(r.room.peer_json(p))  # never sent to clients
+    r.room.apply({**up, "up": False})
+    assert not p.sfu_feed and p.sfu_instance == "j-2"  # down, still placed there
+    r.room.apply(up)
+    # A new generation: everyone is placed again.
+    r.room.apply({"op": "topology", "topology": "sfu", "cause": "failover", "instance": "j-1", "generation": 1})
+    assert p.sfu_instance is None
+    r.room.apply({**up, "generation": 1})
+    assert p.sfu_instance == "j-2"
+    # A new connection is placed again too.
+    r.room.drop("a", p.conn)
+    assert p.sfu_instance == "j-2"
+    # A report without an instance (an older node) leaves it unknown.
+    r2 = R()
+    r2.host_and_parties("a")
+    r2.room.set_topology("sfu", "kind", instance="j-1")
+    feed(r2, "a")
+    assert r2.room.peers["a"].sfu_instance is None

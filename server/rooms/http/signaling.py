@@ -36,8 +36,10 @@ from server.security.attempts import Attempts, attempts
 from server.security.ratelimit import RateLimiter
 from server.services import services
 from server.sessions.service import SessionError, check_matches, resolve_join
+from server.sfu import failover
 from server.sfu.bridge import SfuBridge
-from server.sfu.cluster import JanusCluster
+from server.sfu.cluster import JanusCluster, instance_id
+from server.sfu.load import load_board
 
 log = logging.getLogger("concord.rooms")
 
@@ -234,9 +236,17 @@ def setup(app: web.Application) -> None:
     services(app).room_hub = hub
     if config.janus_urls:  # the SFU backend (docs/sfu.md); without it every room is a mesh, as before
         assert config.janus_api_secret and config.janus_admin_key  # Config.load refuses an open Janus
+        # Each instance's load from its Admin API (CONCORD_JANUS_ADMIN_URL), for placement and /metrics.
+        board = load_board(config.janus_urls, config.janus_admin_urls, config.janus_admin_secret,
+                           config.janus_admin_key, name=instance_id, interval_s=config.janus_poll_s)
         cluster = JanusCluster(config.janus_urls, config.janus_api_secret, config.janus_admin_key,
-                               admin_secret=config.janus_admin_secret)
-        sfu = SfuBridge(hub, cluster, config.secret_key, mesh_limit=config.mesh_limit)
+                               admin_secret=config.janus_admin_secret, load=board)
+        sfu = SfuBridge(hub, cluster, config.secret_key, mesh_limit=config.mesh_limit,
+                        instance_peers=config.sfu_instance_peers)
+        # A lost instance's rooms move to the others (after the bridge has forgotten their handles).
+        failover.attach(hub, cluster)
+        if board is not None:
+            services(app).metrics.collect(board.samples)
         hub.set_media(sfu)
         services(app).sfu = sfu
     services(app).ws_join_limiter = RateLimiter(limit=st.join_limit, window_s=st.join_window_s)

@@ -143,6 +143,7 @@ function onTopology(app, msg) {
   else app.sfu.stop();
   app.grid.sync(app.links());
   if (msg.cause === "size") app.toast(t("room.sfu_moved"));
+  else if (msg.cause === "instance failover") app.toast(t("room.sfu_failover"));
   app.refresh();
 }
 

@@ -53,6 +53,7 @@ export default {
   "room.moved": "You were moved to: ",
   "room.moved_main": "You are back in the main room.",
   "room.sfu_moved": "More people joined: video now goes through the server. You keep your place.",
+  "room.sfu_failover": "The video server changed: reconnecting the video. You keep your place.",
   "room.main": "Main room",
   "room.subroom": "Private room",
   "room.locked": "Room locked",

@@ -54,6 +54,7 @@ export default {
   "room.moved": "您已被移至：",
   "room.moved_main": "您已回到主会议室。",
   "room.sfu_moved": "参会人数增加，视频已改由服务器转发，您无需重新进入。",
+  "room.sfu_failover": "视频服务器已切换，正在重新连接视频，您无需重新进入。",
   "room.main": "主会议室",
   "room.subroom": "分组室",
   "room.locked": "会议室已锁定",
