@@ -199,49 +199,45 @@ async def council_of(s: AsyncSession, obj: Topic | Meeting | Task) -> Council:
     return c
 
 
+async def _in_council(s: AsyncSession, actor: Actor, obj: Topic | Meeting | Task | None, council_id: int | None,
+                      name: str, kind: access.Kind, action: Action) -> None:
+    """The actor may do ``action`` on a record of a council; a record they may not see is "not found"."""
+    if obj is None or council_id is None:
+        raise not_found(name)
+    c = await s.get(Council, council_id)
+    assert c is not None
+    try:
+        await require(s, actor, c, action, kind)
+    except CouncilError as e:
+        raise not_found(name) if e.kind == Kind.NOT_FOUND else e from None
+
+
 async def get_topic(s: AsyncSession, actor: Actor, topic_id: int, action: Action = Action.VIEW) -> Topic:
     t = await s.get(Topic, topic_id)
-    if t is None:
-        raise not_found("topic")
-    try:
-        await require(s, actor, await council_of(s, t), action, access.Kind.TOPIC)
-    except CouncilError as e:
-        raise not_found("topic") if e.kind == Kind.NOT_FOUND else e from None
+    await _in_council(s, actor, t, t.council_id if t else None, "topic", access.Kind.TOPIC, action)
+    assert t is not None
     return t
 
 
 async def get_meeting(s: AsyncSession, actor: Actor, meeting_id: int, action: Action = Action.VIEW) -> Meeting:
     m = await s.get(Meeting, meeting_id)
-    if m is None:
-        raise not_found("meeting")
-    try:
-        await require(s, actor, await council_of(s, m), action, access.Kind.MEETING)
-    except CouncilError as e:
-        raise not_found("meeting") if e.kind == Kind.NOT_FOUND else e from None
+    await _in_council(s, actor, m, m.council_id if m else None, "meeting", access.Kind.MEETING, action)
+    assert m is not None
     return m
 
 
 async def get_vote(s: AsyncSession, actor: Actor, vote_id: int, action: Action = Action.VIEW) -> Vote:
     v = await s.get(Vote, vote_id)
-    if v is None:
-        raise not_found("vote")
-    m = await s.get(Meeting, v.meeting_id)
-    assert m is not None
-    try:
-        await require(s, actor, await council_of(s, m), action, access.Kind.VOTE)
-    except CouncilError as e:
-        raise not_found("vote") if e.kind == Kind.NOT_FOUND else e from None
+    m = await s.get(Meeting, v.meeting_id) if v is not None else None
+    await _in_council(s, actor, m, m.council_id if m else None, "vote", access.Kind.VOTE, action)
+    assert v is not None
     return v
 
 
 async def get_task(s: AsyncSession, actor: Actor, task_id: int, action: Action = Action.VIEW) -> Task:
     t = await s.get(Task, task_id)
-    if t is None:
-        raise not_found("task")
-    try:
-        await require(s, actor, await council_of(s, t), action, access.Kind.TASK)
-    except CouncilError as e:
-        raise not_found("task") if e.kind == Kind.NOT_FOUND else e from None
+    await _in_council(s, actor, t, t.council_id if t else None, "task", access.Kind.TASK, action)
+    assert t is not None
     return t
 
 
