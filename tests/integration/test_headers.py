@@ -15,9 +15,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from sqlalchemy import select
 
+from server.directory.models import Staff, Unit
 from server.security.headers import CSP
+from server.services import services
 from tests.conftest import login
+from tests.integration.access import council_world
+from tests.integration.access.world import PNG
 from tests.integration.agreements.helpers import content, mediator_name
 from tests.integration.cases.helpers import create
 from tests.integration.cases.test_case_pages import page_login
@@ -31,6 +36,8 @@ NOT_PAGES = {
     "/ca/crl.der": "the city CA's CRL, DER (headers checked below)",
     "/ca/root.cer": "the city root certificate, DER (headers checked below)",
     "/status/photo/{token}": "an image for a closed case's public status (needs a closing photo)",
+    "/councils/live": "JSON for the room's council panel (tests/integration/test_council_meeting_live.py)",
+    "/councils/g/{token}": "a gallery link: redirects each visitor to their own join page (test_council_gallery.py)",
 }
 
 
@@ -136,10 +143,28 @@ async def records(client: Any) -> list[str]:
             f"/sessions/{sid}/invitations/{inv['id']}/qr.svg", "/cards/staff/mediator", f"/status?code={case['code']}"]
 
 
+async def council_pages(app: web.Application) -> tuple[list[str], list[str]]:
+    """A residents' council of the demo mediator's township, built as the access matrix builds it: its
+    public pages, and its staff pages (the ones the menu's links do not reach: the tablet, the notice, the
+    gallery QR code, the photos)."""
+    async with services(app).db.session() as s:
+        staff = (await s.execute(select(Staff).where(Staff.username == "mediator"))).scalar_one()
+        unit = await s.get(Unit, staff.unit_id)
+        assert unit is not None
+    v = await council_world.build(app, staff.id, unit.code, PNG)
+    c, m = f"/councils/{v['council']}", f"/councils/{v['council']}/meetings/{v['meeting']}"
+    public = [f"/councils/t/{v['topic_code']}", f"/councils/p/{v['council_code']}",
+              f"/councils/p/{v['council_code']}/photos/{v['photo']}"]
+    return public, [c, f"{c}/topics/{v['topic']}", m, f"{m}/tablet", f"{m}/notice", f"{m}/gallery.svg",
+                    f"{c}/photos/{v['photo']}"]
+
+
 async def test_every_page_has_the_headers_and_no_inline_script_or_handler(client) -> None:  # type: ignore[no-untyped-def]
     app: web.Application = client.app
     extra = await records(client)
-    public = ["/login", "/intake", "/intake?unit=340321001001", "/status", "/verify", "/nowhere-404"]
+    council_public, council_staff = await council_pages(app)
+    extra += council_public + council_staff
+    public = ["/login", "/intake", "/intake?unit=340321001001", "/status", "/verify", "/nowhere-404", *council_public]
     seen: set[str] = set()
     visited: list[str] = []
     client.session.cookie_jar.clear()
